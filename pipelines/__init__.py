@@ -1,0 +1,1 @@
+"""Esprit: service-excellence pipeline logic, usable without Airflow."""

@@ -1,0 +1,98 @@
+"""The `esprit` command: generate sample data, run the pipeline, render scorecards."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _settings(args):
+    from pipelines.config import load_settings
+
+    settings = load_settings(args.config)
+    return settings.with_paths(
+        landing=getattr(args, "landing", None), warehouse=getattr(args, "warehouse", None),
+        out=getattr(args, "out", None),
+    )
+
+
+def cmd_generate(args) -> int:
+    from pipelines.generate import generate
+
+    summary = generate(Path(args.out), weeks=args.weeks, seed=args.seed, start_week=args.start_week,
+                       journeys_per_week=args.journeys_per_week)
+    print(f"wrote {summary['files']} files for weeks {summary['weeks'][0]}..{summary['weeks'][-1]} "
+          f"to {args.out} ({summary['journeys']} journeys, {summary['handoffs']} handoffs, "
+          f"{summary['failed_handoffs']} failed); ground truth in {Path(args.out) / 'ground_truth'}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from pipelines.run import run_all
+
+    result = run_all(_settings(args))
+    print(json.dumps(result["summary"], indent=2))
+    return 1 if result["summary"]["rejected_files"] else 0
+
+
+def cmd_scorecard(args) -> int:
+    from pipelines.scorecard import render_weeks
+
+    settings = _settings(args)
+    weeks = None if args.week == "all" else [args.week]
+    for path in render_weeks(settings, weeks):
+        print(path)
+    return 0
+
+
+def cmd_contracts(args) -> int:
+    from pipelines.contracts import write_generated_files
+
+    for path in write_generated_files():
+        print(f"wrote {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="esprit", description=__doc__)
+    parser.add_argument("--config", help="project config file (default: esprit.yaml or $ESPRIT_CONFIG)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", help="write seeded sample exports and their ground truth")
+    g.add_argument("--weeks", type=int, default=8)
+    g.add_argument("--seed", type=int, default=7)
+    g.add_argument("--out", default="landing")
+    g.add_argument("--start-week", default="2026-W40", help="first ISO week, e.g. 2026-W40")
+    g.add_argument("--journeys-per-week", type=int, default=300)
+    g.set_defaults(func=cmd_generate)
+
+    r = sub.add_parser("run", help="ingest, validate, build the warehouse and render every week, without Airflow")
+    r.add_argument("--landing")
+    r.add_argument("--warehouse")
+    r.add_argument("--out")
+    r.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("scorecard", help="render the scorecard of one ISO week (or 'all')")
+    s.add_argument("--week", required=True, help="YYYY-Www, or 'all'")
+    s.add_argument("--warehouse")
+    s.add_argument("--out")
+    s.set_defaults(func=cmd_scorecard)
+
+    c = sub.add_parser("contracts", help="regenerate expectations/*.json and docs/data-contracts.md")
+    c.set_defaults(func=cmd_contracts)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"esprit: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

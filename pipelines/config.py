@@ -1,0 +1,106 @@
+"""Settings: where things live and the parameters of the metrics.
+
+One place for every tunable. Defaults live in `defaults.yaml` beside this file; a project
+file (``esprit.yaml``, or the file named by ``ESPRIT_CONFIG``) overrides them key by key,
+and ``ESPRIT_<KEY>`` environment variables override the paths. Tasks and the CLI call
+`load_settings()` at run time, never at import time, so a DAG file parses without them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULTS_FILE = Path(__file__).with_name("defaults.yaml")
+PATH_KEYS = ("landing", "warehouse", "out", "rejected")
+
+
+class ConfigError(ValueError):
+    """A configuration file or value is wrong; the message names the key."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    landing: Path
+    warehouse: Path
+    out: Path
+    rejected: Path
+    week_timezone: str
+    metrics: dict[str, Any] = field(default_factory=dict)
+    friction_signals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    headline: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def scorecards_dir(self) -> Path:
+        return self.out / "scorecards"
+
+    def with_paths(self, **paths: Path | str) -> "Settings":
+        """A copy with some paths replaced (tests and the CLI's --landing/--warehouse/--out)."""
+        values = {k: Path(v) for k, v in paths.items() if v is not None}
+        unknown = set(values) - set(PATH_KEYS)
+        if unknown:
+            raise ConfigError(f"unknown path setting(s): {sorted(unknown)}")
+        current = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        current.update(values)
+        return Settings(**current)
+
+
+def _merge(base: dict, override: dict, where: str) -> dict:
+    merged = dict(base)
+    for key, value in override.items():
+        if key not in base:
+            raise ConfigError(f"{where}: unknown key '{key}' (expected one of {sorted(base)})")
+        if isinstance(base[key], dict) and base[key] and not isinstance(value, dict):
+            raise ConfigError(f"{where}: key '{key}' must be a mapping, got {type(value).__name__}")
+        if isinstance(base[key], dict) and isinstance(value, dict) and key != "friction_signals":
+            merged[key] = _merge(base[key], value, f"{where}.{key}")
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping")
+    return data
+
+
+def load_settings(config_file: str | Path | None = None, base_dir: str | Path | None = None) -> Settings:
+    """Read defaults, then the project file, then environment overrides of the paths.
+
+    Relative paths are resolved against ``base_dir`` (default: ``ESPRIT_HOME`` or the current
+    directory), so the same config works from the CLI, the tests and an Airflow worker.
+    """
+    raw = _read_yaml(DEFAULTS_FILE)
+    config_file = config_file or os.environ.get("ESPRIT_CONFIG")
+    if config_file is None and Path("esprit.yaml").is_file():
+        config_file = "esprit.yaml"
+    if config_file is not None:
+        raw = _merge(raw, _read_yaml(Path(config_file)), str(config_file))
+    base = Path(base_dir or os.environ.get("ESPRIT_HOME") or Path.cwd())
+    paths = {}
+    for key in PATH_KEYS:
+        value = os.environ.get(f"ESPRIT_{key.upper()}") or raw["paths"][key]
+        path = Path(value)
+        paths[key] = path if path.is_absolute() else base / path
+    signals = raw["friction_signals"]
+    for name, spec in signals.items():
+        if not isinstance(spec, dict) or spec.get("stage") not in raw["stages"]:
+            raise ConfigError(f"friction_signals.{name}.stage: expected one of {raw['stages']}")
+        if not isinstance(spec.get("weight"), (int, float)):
+            raise ConfigError(f"friction_signals.{name}.weight: expected a number")
+    return Settings(
+        week_timezone=raw["week_timezone"],
+        metrics=raw["metrics"],
+        friction_signals=signals,
+        headline=raw["headline"],
+        **paths,
+    )

@@ -1,0 +1,203 @@
+"""Canonical data contracts: the one definition of each table the sources are loaded into.
+
+`expectations/<table>.json` (the Great Expectations suites) and `docs/data-contracts.md`
+are generated from these definitions by `esprit contracts --write`; a test keeps them in step.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EXPECTATIONS_DIR = REPO_ROOT / "expectations"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str  # DuckDB type
+    required: bool
+    description: str
+    allowed: tuple[str, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    unit: str = ""
+
+
+@dataclass(frozen=True)
+class Contract:
+    table: str
+    description: str
+    key: tuple[str, ...]
+    columns: tuple[Column, ...]
+    # (earlier, later): the later timestamp, when present, is not before the earlier one
+    ordered: tuple[tuple[str, str], ...] = field(default=())
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+
+TS = "TIMESTAMPTZ"
+TS_DOC = "ISO 8601 with UTC offset; stored timezone-aware"
+
+CALLS = Contract(
+    table="calls",
+    description="One row per call segment: a call is offered to a queue, answered or abandoned, "
+    "and may be transferred to a further segment (possibly another team).",
+    key=("call_id", "segment_no"),
+    columns=(
+        Column("call_id", "VARCHAR", True, "Identifier of the call, shared by its segments"),
+        Column("segment_no", "INTEGER", True, "Position of the segment in the call, from 1", minimum=1),
+        Column("customer_ref", "VARCHAR", True, "Customer reference (pseudonymous id)"),
+        Column("queue", "VARCHAR", True, "ACD queue the segment was offered to"),
+        Column("team", "VARCHAR", True, "Team owning the queue"),
+        Column("agent_id", "VARCHAR", False, "Agent who answered; empty when abandoned"),
+        Column("offered_at", TS, True, "Segment offered to the queue", unit=TS_DOC),
+        Column("answered_at", TS, False, "Answered by an agent; empty when abandoned", unit=TS_DOC),
+        Column("ended_at", TS, True, "Segment ended (hang-up, abandon or transfer)", unit=TS_DOC),
+        Column("outcome", "VARCHAR", True, "How the segment ended", allowed=("answered", "abandoned")),
+        Column("transfer_type", "VARCHAR", True, "Transfer that ended the segment",
+               allowed=("none", "warm", "cold")),
+        Column("hold_seconds", "INTEGER", False, "Time the customer spent on hold", minimum=0, unit="seconds"),
+        Column("wrap_code", "VARCHAR", False, "Agent's wrap-up code"),
+    ),
+    ordered=(("offered_at", "answered_at"), ("answered_at", "ended_at"), ("offered_at", "ended_at")),
+)
+
+CASES = Contract(
+    table="cases",
+    description="One row per complaint case, as opened.",
+    key=("case_id",),
+    columns=(
+        Column("case_id", "VARCHAR", True, "Identifier of the case"),
+        Column("customer_ref", "VARCHAR", True, "Customer reference (pseudonymous id)"),
+        Column("opened_at", TS, True, "Case opened", unit=TS_DOC),
+        Column("channel", "VARCHAR", True, "Channel the complaint came through",
+               allowed=("phone", "email", "web", "letter")),
+        Column("category", "VARCHAR", True, "Complaint category"),
+        Column("origin_ref", "VARCHAR", False, "call_id of the call the complaint was escalated from"),
+        Column("priority", "VARCHAR", False, "Priority", allowed=("low", "normal", "high")),
+    ),
+)
+
+CASE_EVENTS = Contract(
+    table="case_events",
+    description="The history of complaint cases: one row per event, in event_seq order per case.",
+    key=("case_id", "event_seq"),
+    columns=(
+        Column("case_id", "VARCHAR", True, "Case the event belongs to"),
+        Column("event_seq", "INTEGER", True, "Position of the event in the case history, from 1", minimum=1),
+        Column("event_type", "VARCHAR", True, "What happened",
+               allowed=("opened", "assigned", "reassigned", "status_changed", "resolved", "reopened", "closed")),
+        Column("event_at", TS, True, "When it happened", unit=TS_DOC),
+        Column("team", "VARCHAR", True, "Team holding the case after the event"),
+        Column("agent_id", "VARCHAR", False, "Agent who recorded the event"),
+        Column("status", "VARCHAR", True, "Case status after the event",
+               allowed=("open", "in_progress", "pending_customer", "resolved", "closed")),
+    ),
+)
+
+SURVEY_RESPONSES = Contract(
+    table="survey_responses",
+    description="One row per survey response; it rates one interaction (a call or a case).",
+    key=("response_id",),
+    columns=(
+        Column("response_id", "VARCHAR", True, "Identifier of the response"),
+        Column("customer_ref", "VARCHAR", True, "Customer reference (pseudonymous id)"),
+        Column("interaction_type", "VARCHAR", False, "Kind of interaction rated", allowed=("call", "case")),
+        Column("interaction_ref", "VARCHAR", False, "call_id or case_id of the interaction rated"),
+        Column("responded_at", TS, True, "When the customer answered", unit=TS_DOC),
+        Column("nps", "INTEGER", False, "Likelihood to recommend", minimum=0, maximum=10, unit="0-10"),
+        Column("csat", "INTEGER", False, "Satisfaction", minimum=1, maximum=5, unit="1-5, 5 best"),
+        Column("ces", "INTEGER", False, "Effort: 'it was easy to handle my request'", minimum=1, maximum=7,
+               unit="1-7, 7 easiest"),
+        Column("resolved", "BOOLEAN", False, "Customer says the need was resolved"),
+        Column("had_to_repeat", "BOOLEAN", False, "Customer says they had to repeat information"),
+        Column("verbatim", "VARCHAR", False, "Free-text comment"),
+        Column("language", "VARCHAR", False, "Language of the verbatim (ISO 639-1)", allowed=("fr", "en")),
+    ),
+)
+
+CONTRACTS: dict[str, Contract] = {c.table: c for c in (CALLS, CASES, CASE_EVENTS, SURVEY_RESPONSES)}
+
+
+def expectation_suite(contract: Contract) -> dict:
+    """The Great Expectations suite (as JSON-ready dict) that enforces a contract."""
+    exps: list[dict] = []
+
+    def add(kind: str, **kwargs) -> None:
+        exps.append({"type": kind, "kwargs": kwargs, "meta": {}})
+
+    add("expect_table_columns_to_match_set", column_set=contract.column_names, exact_match=False)
+    for col in contract.columns:
+        if col.required:
+            add("expect_column_values_to_not_be_null", column=col.name)
+        if col.allowed:
+            add("expect_column_values_to_be_in_set", column=col.name, value_set=list(col.allowed))
+        if col.minimum is not None or col.maximum is not None:
+            add("expect_column_values_to_be_between", column=col.name,
+                min_value=col.minimum, max_value=col.maximum)
+    if len(contract.key) == 1:
+        add("expect_column_values_to_be_unique", column=contract.key[0])
+    else:
+        add("expect_compound_columns_to_be_unique", column_list=list(contract.key))
+    for earlier, later in contract.ordered:
+        add("expect_column_pair_values_a_to_be_greater_than_b", column_A=later, column_B=earlier,
+            or_equal=True, ignore_row_if="either_value_is_missing")
+    return {"name": contract.table, "expectations": exps, "meta": {"generated_by": "esprit contracts --write"}}
+
+
+def suite_path(table: str) -> Path:
+    return EXPECTATIONS_DIR / f"{table}.json"
+
+
+def load_suite_json(table: str) -> dict:
+    return json.loads(suite_path(table).read_text(encoding="utf-8"))
+
+
+def contracts_markdown() -> str:
+    lines = [
+        "# Data contracts",
+        "",
+        "Generated from `pipelines/contracts.py` by `esprit contracts --write`; do not edit by hand.",
+        "Every source profile maps its export onto one of these tables. Timestamps are stored",
+        "timezone-aware (`TIMESTAMPTZ`); weeks are ISO weeks cut in `week_timezone`",
+        "(default Europe/Paris). Each loaded row also keeps `source_file` and `source_line`.",
+        "",
+    ]
+    for c in CONTRACTS.values():
+        lines += [f"## `{c.table}`", "", c.description, "", f"Natural key: {', '.join(c.key)} (unique).", ""]
+        if c.ordered:
+            rules = "; ".join(f"{b} ≥ {a}" for a, b in c.ordered)
+            lines += [f"Timestamp order, when both are present: {rules}.", ""]
+        lines += ["| column | type | required | allowed values | unit | description |",
+                  "|---|---|---|---|---|---|"]
+        for col in c.columns:
+            allowed = ", ".join(col.allowed) if col.allowed else ""
+            if col.minimum is not None or col.maximum is not None:
+                lo = "" if col.minimum is None else f"{col.minimum:g}"
+                hi = "" if col.maximum is None else f"{col.maximum:g}"
+                allowed = f"{lo}–{hi}" if hi else f"≥ {lo}"
+            lines.append(f"| {col.name} | {col.type} | {'yes' if col.required else 'no'} | {allowed} | "
+                         f"{col.unit} | {col.description} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_generated_files(repo_root: Path = REPO_ROOT) -> list[Path]:
+    """Write the suites and the contracts document; return the paths written."""
+    written = []
+    for c in CONTRACTS.values():
+        path = repo_root / "expectations" / f"{c.table}.json"
+        path.write_text(json.dumps(expectation_suite(c), indent=2) + "\n", encoding="utf-8")
+        written.append(path)
+    doc = repo_root / "docs" / "data-contracts.md"
+    doc.write_text(contracts_markdown(), encoding="utf-8")
+    written.append(doc)
+    return written

@@ -1,0 +1,496 @@
+"""Seeded sample-data generator: a simulated service chain and what it injected.
+
+Customers bring needs (information, billing, technical). They call the front office
+(accueil), wait, sometimes abandon and retry; agents transfer them to billing (facturation)
+or technical support (technique), sometimes to the wrong team and back; unresolved customers
+call again within days, and repeated failure escalates into a complaint case handled by
+the complaints team (réclamations), which may reassign it, resolve it late, or see it reopened.
+Some customers answer a survey days later, in French or English.
+
+The exports are written in the canonical formats (see docs/data-contracts.md), one file per
+source and ISO week, and, beside them, `ground_truth/`: what the simulation did, recorded
+from its own state as it happened, never by running the pipeline's detection code.
+Everything is cut at the end of the last generated week: an event after it is not exported,
+and a failure reason or friction signal whose evidence falls after it is not in the truth.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from pipelines.contracts import CONTRACTS
+from pipelines.weeks import parse_week, week_label
+
+DEFAULT_START_WEEK = "2026-W40"  # spans the end of summer time (25 October 2026)
+TZ = "Europe/Paris"
+PARIS = ZoneInfo(TZ)
+UTC = timezone.utc
+
+TEAMS = {"accueil": "Q_ACCUEIL", "facturation": "Q_FACTURATION", "technique": "Q_TECHNIQUE",
+         "reclamations": "Q_RECLAMATIONS"}
+NEED_TEAM = {"info": "accueil", "billing": "facturation", "technical": "technique"}
+CATEGORY = {"info": "information", "billing": "billing", "technical": "technical"}
+# Thresholds the simulation is built around (the pipeline's defaults). Generated values keep
+# clear of each threshold so that the truth does not hinge on a rounding.
+LONG_WAIT_S, LONG_HOLD_S, SERVICE_LEVEL_S, COMPLAINT_SLA_DAYS, PING_PONG = 120, 120, 20, 10, 3
+
+SOURCE_FILES = {  # landing sub-folder, file prefix, contract
+    "calls": [("calls", "calls")],
+    "complaints": [("cases", "cases"), ("case_events", "case_events")],
+    "surveys": [("survey_responses", "survey_responses")],
+}
+
+VERBATIMS = {
+    "fr": {
+        "none": ["Conseiller très aimable, problème réglé en un appel.", "Rapide et efficace, merci.",
+                 "Accueil chaleureux et réponse claire."],
+        "reach": ["Impossible de joindre quelqu'un, j'ai raccroché plusieurs fois.",
+                  "Trop d'attente avant d'avoir un conseiller."],
+        "understand": ["J'ai dû répéter mon problème à chaque transfert.",
+                       "On m'a passé d'un service à l'autre sans me comprendre."],
+        "resolve": ["J'ai dû rappeler, le problème n'était pas réglé.", "Toujours pas de solution après deux appels."],
+        "recover": ["Ma réclamation a traîné pendant des semaines.", "Réclamation rouverte, personne ne suit le dossier."],
+    },
+    "en": {
+        "none": ["Friendly agent, sorted in one call.", "Quick and helpful, thank you."],
+        "reach": ["Could not get through, I hung up several times.", "Far too long a wait before anyone answered."],
+        "understand": ["I had to repeat my problem at every transfer.", "Passed from one team to another."],
+        "resolve": ["I had to call back, nothing was fixed.", "Still no solution after two calls."],
+        "recover": ["My complaint dragged on for weeks.", "The complaint was reopened and nobody follows it up."],
+    },
+}
+
+
+@dataclass
+class Handoff:
+    key: str
+    kind: str  # transfer | reassignment | escalation
+    from_team: str
+    to_team: str
+    at: datetime
+    container: str  # call_id or case_id
+    reasons: dict[str, datetime] = field(default_factory=dict)  # reason -> when it became evident
+
+    def add(self, reason: str, evident_at: datetime) -> None:
+        self.reasons.setdefault(reason, evident_at)
+
+
+@dataclass
+class Journey:
+    journey_no: int
+    customer_ref: str
+    need: str
+    started_at: datetime
+    signals: list[tuple[str, str, datetime]] = field(default_factory=list)  # signal, stage, evident_at
+    engaged_at: datetime | None = None  # first answered call or case: reached understand/resolve
+    case_opened_at: datetime | None = None  # reached recover
+    first_answer_resolved: bool | None = None
+    followup_at: datetime | None = None  # first contact after the first answered call
+    last_anchor_at: datetime | None = None
+
+
+STAGE_OF = {"abandoned": "reach", "long_wait": "reach", "transferred": "understand", "long_hold": "understand",
+            "repeat_info": "understand", "repeat_contact": "resolve", "case_reopened": "resolve",
+            "not_resolved": "resolve", "complaint_opened": "recover", "complaint_resolved_beyond_sla": "recover"}
+
+
+def _iso(moment: datetime | None) -> str:
+    return "" if moment is None else moment.astimezone(PARIS).isoformat()
+
+
+class Simulation:
+    def __init__(self, seed: int, start_week: str, weeks: int, journeys_per_week: int):
+        self.rng = random.Random(seed)
+        year, week = parse_week(start_week)
+        self.start = datetime.combine(date.fromisocalendar(year, week, 1), time(0), PARIS).astimezone(UTC)
+        end_local = datetime.combine(date.fromisocalendar(year, week, 1) + timedelta(weeks=weeks), time(0), PARIS)
+        self.end = end_local.astimezone(UTC)
+        self.weeks = weeks
+        self.journeys_per_week = journeys_per_week
+        self.rows: dict[str, list[dict]] = defaultdict(list)
+        self.handoffs: list[Handoff] = []
+        self.journeys: list[Journey] = []
+        self.counters = defaultdict(int)
+        self.customer_free_at: dict[str, datetime] = {}
+        self.call_handoffs: dict[str, list[Handoff]] = {}
+
+    # ---- identifiers -------------------------------------------------------------------
+    def _next(self, kind: str, fmt: str) -> str:
+        self.counters[kind] += 1
+        return fmt.format(self.counters[kind])
+
+    def _agent(self, team: str) -> str:
+        return f"{team[:3].upper()}-{self.rng.randint(1, 12):02d}"
+
+    def _signal(self, j: Journey, signal: str, at: datetime) -> None:
+        j.signals.append((signal, STAGE_OF[signal], at))
+
+    # ---- the world ----------------------------------------------------------------------
+    def run(self) -> None:
+        starts = []
+        for w in range(self.weeks):
+            for day in range(6):  # Monday to Saturday
+                local_day = (self.start.astimezone(PARIS) + timedelta(weeks=w, days=day)).date()
+                n = int(self.journeys_per_week / 6 * self.rng.uniform(0.8, 1.2))
+                for _ in range(n):
+                    minute = self.rng.randint(8 * 60, 17 * 60 + 30)
+                    local = datetime.combine(local_day, time(minute // 60, minute % 60, self.rng.randint(0, 59)), PARIS)
+                    starts.append(local.astimezone(UTC))
+        starts.sort()
+        for started_at in starts:
+            customer = self._pick_customer(started_at)
+            need = self.rng.choices(["info", "billing", "technical"], weights=[3, 4, 3])[0]
+            j = Journey(len(self.journeys) + 1, customer, need, started_at)
+            self.journeys.append(j)
+            if self.rng.random() < 0.08:
+                self._direct_complaint(j)
+            else:
+                self._phone_journey(j)
+            # A customer's next need comes well after this journey, so journeys never merge.
+            self.customer_free_at[customer] = (j.last_anchor_at or started_at) + timedelta(days=21)
+
+    def _pick_customer(self, at: datetime) -> str:
+        free = [c for c, t in self.customer_free_at.items() if t <= at]
+        if free and self.rng.random() < 0.5:
+            return self.rng.choice(sorted(free))
+        ref = self._next("customer", "C{:06d}")
+        self.customer_free_at[ref] = at
+        return ref
+
+    def _phone_journey(self, j: Journey) -> None:
+        t = j.started_at
+        attempts_unanswered = 0
+        unresolved_answers = 0
+        answered_before = False
+        while True:
+            call_id, answered, resolved, ended_at, transfers, last_team = self._call(j, t, answered_before)
+            if answered_before and j.followup_at is None:
+                j.followup_at = t
+            if not answered:
+                attempts_unanswered += 1
+                if attempts_unanswered < 3 and self.rng.random() < 0.85:
+                    t = ended_at + timedelta(minutes=self.rng.randint(5, 120))
+                    continue
+                return  # gave up (never after an answered, unresolved call: see below)
+            attempts_unanswered = 0
+            if not answered_before:
+                j.first_answer_resolved = resolved
+            answered_before = True
+            if resolved:
+                self._maybe_survey(j, "call", call_id, ended_at, resolved, transfers, self.call_handoffs[call_id])
+                return
+            unresolved_answers += 1
+            if unresolved_answers >= 2 or self.rng.random() < 0.15:
+                self._escalate(j, call_id, last_team, ended_at)
+                return
+            t = self._business_hours(ended_at + timedelta(days=self.rng.randint(1, 3), minutes=self.rng.randint(0, 600)))
+            for h in self.call_handoffs[call_id]:
+                h.add("recontact", t)
+
+    def _business_hours(self, t: datetime) -> datetime:
+        local = t.astimezone(PARIS)
+        if local.hour >= 18 or local.hour < 8:
+            local = datetime.combine(local.date() + timedelta(days=1 if local.hour >= 18 else 0), time(9, 30), PARIS)
+        if local.weekday() == 6:
+            local = datetime.combine(local.date() + timedelta(days=1), time(9, 30), PARIS)
+        return local.astimezone(UTC)
+
+    def _call(self, j: Journey, t: datetime, answered_before: bool):
+        """Simulate one call from `t`.
+
+        Returns (call_id, answered, resolved, ended_at, transfers, last answered team)."""
+        call_id = self._next("call", "CALL{:07d}")
+        handoffs = self.call_handoffs[call_id] = []
+        j.last_anchor_at = t
+        if answered_before:
+            self._signal(j, "repeat_contact", t)
+        seg_no, team, offered = 1, "accueil", t
+        teams_held, transfers = ["accueil"], []
+        target = NEED_TEAM[j.need]
+        answered_team, resolved = None, False
+        while True:
+            long_wait = self.rng.random() < 0.15
+            wait = self.rng.randint(150, 600) if long_wait else self.rng.choice(
+                [self.rng.randint(3, SERVICE_LEVEL_S - 2), self.rng.randint(SERVICE_LEVEL_S + 2, 100)])
+            if self.rng.random() < (0.12 if seg_no == 1 else 0.08):
+                ended = offered + timedelta(seconds=wait)
+                self._segment(call_id, seg_no, j, team, offered, None, ended, "abandoned", "none", None, "")
+                if seg_no == 1:
+                    self._signal(j, "abandoned", offered)
+                else:
+                    handoffs[-1].add("dropped", offered)
+                return call_id, answered_team is not None, False, ended, transfers, answered_team
+            answered_at = offered + timedelta(seconds=wait)
+            if answered_team is None and j.engaged_at is None:
+                j.engaged_at = answered_at
+            if seg_no == 1 and long_wait:
+                self._signal(j, "long_wait", offered)
+            answered_team = team
+            long_hold = self.rng.random() < 0.1
+            hold = self.rng.randint(150, 500) if long_hold else self.rng.choice([0, 0, self.rng.randint(5, 90)])
+            if long_hold:
+                self._signal(j, "long_hold", answered_at)
+            ended = answered_at + timedelta(seconds=hold + self.rng.randint(60, 600))
+            next_team = self._route(team, target, teams_held, len(transfers))
+            if next_team is None:
+                specialist_ok = team == target and j.need != "info"
+                resolved = self.rng.random() < (0.85 if team == target == "accueil" else 0.8 if specialist_ok else 0.0)
+            transfer_type = "none" if next_team is None else ("warm" if self.rng.random() < 0.6 else "cold")
+            wrap = "transferred" if next_team else ("resolved" if resolved else "unresolved")
+            self._segment(call_id, seg_no, j, team, offered, answered_at, ended, "answered", transfer_type, hold, wrap)
+            if next_team is None:
+                return call_id, True, resolved, ended, transfers, answered_team
+            h = Handoff(f"call:{call_id}:{seg_no + 1}", "transfer", team, next_team, ended, call_id)
+            if next_team in teams_held:
+                h.add("bounce_back", ended)
+            self.handoffs.append(h)
+            handoffs.append(h)
+            transfers.append(transfer_type)
+            self._signal(j, "transferred", ended)
+            teams_held.append(next_team)
+            if len(handoffs) == PING_PONG:
+                for other in handoffs:
+                    other.add("ping_pong", ended)
+            elif len(handoffs) > PING_PONG:
+                h.add("ping_pong", ended)
+            seg_no, team, offered = seg_no + 1, next_team, ended
+
+    def _route(self, team: str, target: str, teams_held: list[str], n_transfers: int) -> str | None:
+        """The team this team passes the call to, or None when it handles it itself."""
+        if n_transfers >= 4:
+            return None
+        if team == "accueil":
+            if target == "accueil":
+                return None
+            if len(teams_held) == 1:
+                return target if self.rng.random() < 0.9 else None
+            # back from a specialist: try the same one again, or the other one
+            return target if self.rng.random() < 0.5 else ("technique" if target == "facturation" else "facturation")
+        if team != target:
+            return "accueil" if self.rng.random() < 0.7 else None  # wrong team: back to the front office
+        return "accueil" if self.rng.random() < 0.08 else None
+
+    def _segment(self, call_id, seg_no, j, team, offered, answered, ended, outcome, transfer_type, hold, wrap):
+        self.rows["calls"].append({
+            "call_id": call_id, "segment_no": seg_no, "customer_ref": j.customer_ref, "queue": TEAMS[team],
+            "team": team, "agent_id": self._agent(team) if answered else "", "offered_at": _iso(offered),
+            "answered_at": _iso(answered), "ended_at": _iso(ended), "outcome": outcome,
+            "transfer_type": transfer_type, "hold_seconds": "" if hold is None else hold, "wrap_code": wrap,
+            "_at": offered,
+        })
+
+    # ---- complaints ---------------------------------------------------------------------
+    def _direct_complaint(self, j: Journey) -> None:
+        channel = self.rng.choice(["email", "web", "letter"])
+        self._case(j, j.started_at, channel, origin=None, from_team=None)
+
+    def _escalate(self, j: Journey, call_id: str, last_team: str, call_end: datetime) -> None:
+        opened = call_end + timedelta(minutes=self.rng.randint(5, 120))
+        self._case(j, opened, "phone", origin=call_id, from_team=last_team)
+
+    def _case(self, j: Journey, opened: datetime, channel: str, origin: str | None, from_team: str | None) -> None:
+        case_id = self._next("case", "CASE{:06d}")
+        if origin is None:
+            j.last_anchor_at = opened
+        if j.engaged_at is None:
+            j.engaged_at = opened
+        if j.followup_at is None and j.first_answer_resolved is not None:
+            j.followup_at = opened
+        j.case_opened_at = opened
+        self._signal(j, "complaint_opened", opened)
+        self.rows["cases"].append({
+            "case_id": case_id, "customer_ref": j.customer_ref, "opened_at": _iso(opened), "channel": channel,
+            "category": CATEGORY[j.need], "origin_ref": origin or "",
+            "priority": self.rng.choice(["low", "normal", "normal", "high"]), "_at": opened})
+        events: list[tuple[str, datetime, str, str]] = []  # type, at, team, status
+        handoffs: list[Handoff] = []
+        if from_team is not None:
+            h = Handoff(f"escalation:{case_id}", "escalation", from_team, "reclamations", opened, case_id)
+            handoffs.append(h)
+        events.append(("opened", opened, "reclamations", "open"))
+        t, team, held = opened, "reclamations", ["reclamations"]
+        specialist = NEED_TEAM[j.need] if j.need != "info" else "facturation"
+        reassignments = 0
+
+        def reassign(to: str) -> None:
+            nonlocal t, team, reassignments
+            t = t + timedelta(hours=self.rng.randint(2, 60))
+            h = Handoff(f"case:{case_id}:{len(events) + 1}", "reassignment", team, to, t, case_id)
+            if to in held:
+                h.add("bounce_back", t)
+            events.append(("reassigned", t, to, "in_progress"))
+            handoffs.append(h)
+            held.append(to)
+            team = to
+            reassignments += 1
+            case_handoffs = [x for x in handoffs if x.kind == "reassignment"]
+            if reassignments == PING_PONG:
+                for x in case_handoffs:
+                    x.add("ping_pong", t)
+            elif reassignments > PING_PONG:
+                h.add("ping_pong", t)
+
+        t = t + timedelta(hours=self.rng.randint(1, 30))
+        events.append(("assigned", t, "reclamations", "in_progress"))
+        if self.rng.random() < 0.5:
+            reassign(specialist)
+            if self.rng.random() < 0.25:
+                reassign("reclamations")
+                if self.rng.random() < 0.5:
+                    reassign(specialist)
+        late = self.rng.random() < 0.3
+        days = self.rng.uniform(COMPLAINT_SLA_DAYS + 1, 25) if late else self.rng.uniform(1, COMPLAINT_SLA_DAYS - 1)
+        resolved_at = max(opened + timedelta(days=days), t + timedelta(hours=1))
+        late = resolved_at - opened > timedelta(days=COMPLAINT_SLA_DAYS)
+        events.append(("resolved", resolved_at, team, "resolved"))
+        if late:
+            self._signal(j, "complaint_resolved_beyond_sla", resolved_at)
+        t = resolved_at
+        if self.rng.random() < 0.15:
+            t = t + timedelta(days=self.rng.uniform(1, 5))
+            events.append(("reopened", t, team, "open"))
+            self._signal(j, "case_reopened", t)
+            into_team = [h for h in handoffs if h.at <= resolved_at]
+            if into_team and into_team[-1].to_team == team:
+                into_team[-1].add("reopened", t)
+            t = t + timedelta(days=self.rng.uniform(1, 7))
+            events.append(("resolved", t, team, "resolved"))
+        t = t + timedelta(days=self.rng.uniform(1, 3))
+        events.append(("closed", t, team, "closed"))
+        for seq, (etype, at, eteam, status) in enumerate(events, start=1):
+            self.rows["case_events"].append({
+                "case_id": case_id, "event_seq": seq, "event_type": etype, "event_at": _iso(at), "team": eteam,
+                "agent_id": self._agent(eteam), "status": status, "_at": at})
+        self.handoffs.extend(handoffs)
+        self._maybe_survey(j, "case", case_id, resolved_at, self.rng.random() < 0.85,
+                           ["reassigned"] * len(handoffs), handoffs)
+
+    # ---- surveys ------------------------------------------------------------------------
+    def _maybe_survey(self, j, kind, ref, after, resolved, transfers, handoffs) -> None:
+        if self.rng.random() > 0.4:
+            return
+        responded = after + timedelta(days=self.rng.randint(0, 5), hours=self.rng.randint(1, 20))
+        if kind == "call":
+            repeat = self.rng.random() < (0.7 if "cold" in transfers else 0.2 if "warm" in transfers else 0.03)
+        else:
+            repeat = self.rng.random() < (0.5 if len(transfers) > 1 else 0.05)
+        # A few call ratings carry no reference; the pipeline then places them in the customer's
+        # journey by time, but cannot tell which call's handoffs they speak of.
+        keep_ref = kind == "case" or self.rng.random() > 0.05
+        pain = sum(1 for s in j.signals if s[2] <= responded) + (0 if resolved else 2) + (1 if repeat else 0)
+        nps = max(0, min(10, round(self.rng.gauss(9.2 - 1.3 * pain, 1.4))))
+        csat = max(1, min(5, round(self.rng.gauss(4.6 - 0.6 * pain, 0.7))))
+        ces = max(1, min(7, round(self.rng.gauss(6.3 - 0.9 * pain, 1.0))))
+        if repeat:
+            self._signal(j, "repeat_info", responded)
+            for h in handoffs if keep_ref else []:
+                h.add("repeat_info", responded)
+        if not resolved:
+            self._signal(j, "not_resolved", responded)
+        lang = "fr" if self.rng.random() < 0.7 else "en"
+        stages = [s[1] for s in j.signals if s[2] <= responded]
+        topic = max(set(stages), key=stages.count) if stages else "none"
+        self.rows["survey_responses"].append({
+            "response_id": self._next("response", "R{:07d}"), "customer_ref": j.customer_ref,
+            "interaction_type": kind if keep_ref else "", "interaction_ref": ref if keep_ref else "",
+            "responded_at": _iso(responded), "nps": nps, "csat": csat, "ces": ces,
+            "resolved": str(bool(resolved)).lower(), "had_to_repeat": str(bool(repeat)).lower(),
+            "verbatim": self.rng.choice(VERBATIMS[lang][topic]), "language": lang, "_at": responded})
+
+
+def _week(moment: datetime) -> str:
+    return week_label(moment, TZ)
+
+
+def generate(out: Path, weeks: int = 8, seed: int = 7, start_week: str = DEFAULT_START_WEEK,
+             journeys_per_week: int = 300) -> dict:
+    """Write the landing files and ground truth under `out`; return a summary."""
+    sim = Simulation(seed, start_week, weeks, journeys_per_week)
+    sim.run()
+    out = Path(out)
+    files = 0
+    for source, outputs in SOURCE_FILES.items():
+        for table, prefix in outputs:
+            by_week: dict[str, list[dict]] = defaultdict(list)
+            for row in sim.rows[table]:
+                if row["_at"] < sim.end:
+                    by_week[_week(row["_at"])].append(row)
+            folder = out / source
+            folder.mkdir(parents=True, exist_ok=True)
+            columns = CONTRACTS[table].column_names
+            for wk, rows in sorted(by_week.items()):
+                with open(folder / f"{prefix}_{wk}.csv", "w", newline="", encoding="utf-8") as fh:
+                    writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
+                    writer.writeheader()
+                    writer.writerows(rows)
+                files += 1
+    truth = write_ground_truth(sim, out / "ground_truth")
+    return {"files": files, "out": str(out), **truth}
+
+
+def write_ground_truth(sim: Simulation, folder: Path) -> dict:
+    folder.mkdir(parents=True, exist_ok=True)
+    end = sim.end
+    handoffs = [h for h in sim.handoffs if h.at < end]
+    with open(folder / "handoffs.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["handoff_key", "kind", "container", "from_team", "to_team", "handoff_at", "week", "failed",
+                    "reasons"])
+        for h in sorted(handoffs, key=lambda x: x.key):
+            reasons = sorted(r for r, at in h.reasons.items() if at < end)
+            w.writerow([h.key, h.kind, h.container, h.from_team, h.to_team, _iso(h.at), _week(h.at),
+                        str(bool(reasons)).lower(), ";".join(reasons)])
+    journeys = [j for j in sim.journeys if j.started_at < end]
+    with open(folder / "journeys.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["journey_no", "customer_ref", "started_at", "week", "reached", "friction_stages", "signals",
+                    "first_contact_resolved"])
+        for j in journeys:
+            reached = ["reach"]
+            if j.engaged_at is not None and j.engaged_at < end:
+                reached += ["understand", "resolve"]
+            if j.case_opened_at is not None and j.case_opened_at < end:
+                reached.append("recover")
+            signals = sorted(f"{s}@{_week(at)}" for s, _, at in j.signals if at < end)
+            stages = sorted({stage for _, stage, at in j.signals if at < end})
+            fcr = ""
+            if j.first_answer_resolved is not None:
+                # As observable in the export: a follow-up after the cut-off cannot be seen yet.
+                followed = j.followup_at is not None and j.followup_at < end
+                fcr = str(not followed).lower()
+            w.writerow([j.journey_no, j.customer_ref, _iso(j.started_at), _week(j.started_at), ";".join(reached),
+                        ";".join(stages), ";".join(signals), fcr])
+    summary = {
+        "start": _iso(sim.start), "end": _iso(end), "timezone": TZ,
+        "weeks": sorted({_week(j.started_at) for j in journeys}),
+        "journeys": len(journeys), "handoffs": len(handoffs),
+        "failed_handoffs": sum(1 for h in handoffs if any(at < end for at in h.reasons.values())),
+        "thresholds": {"long_wait_seconds": LONG_WAIT_S, "long_hold_seconds": LONG_HOLD_S,
+                       "service_level_seconds": SERVICE_LEVEL_S, "complaint_sla_days": COMPLAINT_SLA_DAYS,
+                       "ping_pong_min_changes": PING_PONG},
+    }
+    (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    (folder / "README.md").write_text(GROUND_TRUTH_README, encoding="utf-8")
+    return summary
+
+
+GROUND_TRUTH_README = """# Ground truth of a generated data set
+
+Written by `esprit generate` from the simulation's own state, not by the pipeline.
+Everything is as observable at the end of the last generated week (`summary.json`: end).
+
+- `handoffs.csv`: every change of responsible team the simulation made: call transfers
+  (`call:<call_id>:<segment receiving the work>`), case reassignments (`case:<case_id>:<event_seq>`)
+  and escalations of a call into a complaint (`escalation:<case_id>`), with the failure reasons
+  the simulation caused (bounce_back, dropped, ping_pong, recontact, repeat_info, reopened).
+- `journeys.csv`: one row per customer journey, the week it started, the stages it reached,
+  the stages where it met friction and each friction signal with the week it became evident,
+  and whether its first answered call resolved the need (empty when no call was answered).
+"""

@@ -1,0 +1,56 @@
+"""The DuckDB warehouse: connections and the tables ingest writes into.
+
+DuckDB allows one writing process per file: writers open it read-write briefly, readers
+(scorecard rendering, investigations) open it read-only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from pipelines.contracts import CONTRACTS
+
+LINEAGE_COLUMNS = (("source_file", "VARCHAR"), ("source_line", "BIGINT"), ("load_id", "BIGINT"))
+
+AUDIT_DDL = """
+CREATE SEQUENCE IF NOT EXISTS load_id_seq START 1;
+CREATE TABLE IF NOT EXISTS load_audit (
+    load_id BIGINT PRIMARY KEY,
+    source VARCHAR NOT NULL,
+    table_name VARCHAR,
+    file_name VARCHAR NOT NULL,
+    file_sha256 VARCHAR NOT NULL,
+    status VARCHAR NOT NULL,           -- loaded | rejected
+    rows_read BIGINT NOT NULL,
+    rows_loaded BIGINT NOT NULL,
+    rows_quarantined BIGINT NOT NULL,
+    rows_duplicate BIGINT NOT NULL,
+    rows_rejected BIGINT NOT NULL,
+    weeks VARCHAR[],
+    started_at TIMESTAMPTZ NOT NULL,
+    finished_at TIMESTAMPTZ NOT NULL,
+    report VARCHAR
+);
+"""
+
+
+def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    path = Path(path)
+    if read_only and not path.exists():
+        raise FileNotFoundError(f"warehouse {path} does not exist yet: run the ingest first")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return duckdb.connect(str(path), read_only=read_only)
+
+
+def canonical_table_ddl(table: str) -> str:
+    contract = CONTRACTS[table]
+    cols = [f"{c.name} {c.type}" for c in contract.columns] + [f"{n} {t}" for n, t in LINEAGE_COLUMNS]
+    return f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(cols)})"
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(AUDIT_DDL)
+    for table in CONTRACTS:
+        con.execute(canonical_table_ddl(table))
