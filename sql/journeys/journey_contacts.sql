@@ -1,0 +1,105 @@
+-- journey_contacts: every contact (call, case, survey response) with the journey it belongs to
+-- and the rule that placed it there.
+--   new_journey / same_customer_within_window: calls and cases not escalated from a call are
+--     anchors; a customer's anchors closer than journey_window_days form one journey.
+--   explicit_origin_call: a case escalated from a call joins that call's journey.
+--   explicit_interaction_ref: a survey response joins the journey of the call or case it rates.
+--   customer_window: a response without a usable reference joins its customer's latest journey
+--     whose last anchor is at most journey_window_days before the response.
+--   unmatched: none of the above; kept, with no journey, and counted.
+WITH case_origin AS (
+    SELECT
+        c.case_id,
+        c.customer_ref,
+        c.opened_at,
+        o.call_id AS origin_call_id
+    FROM stg_cases AS c
+    LEFT JOIN stg_call_outcomes AS o ON o.call_id = c.origin_ref
+),
+anchors AS (
+    SELECT 'call' AS contact_type, call_id AS contact_ref, customer_ref, started_at AS contact_at
+    FROM stg_call_outcomes
+    UNION ALL
+    SELECT 'case', case_id, customer_ref, opened_at
+    FROM case_origin
+    WHERE origin_call_id IS NULL
+),
+gaps AS (
+    SELECT
+        *,
+        CASE
+            WHEN lag(contact_at) OVER w IS NULL THEN 1
+            WHEN contact_at - lag(contact_at) OVER w > to_days(getvariable('journey_window_days')) THEN 1
+            ELSE 0
+        END AS starts_journey
+    FROM anchors
+    WINDOW w AS (PARTITION BY customer_ref ORDER BY contact_at, contact_ref)
+),
+sessions AS (
+    SELECT
+        *,
+        sum(starts_journey) OVER (
+            PARTITION BY customer_ref ORDER BY contact_at, contact_ref ROWS UNBOUNDED PRECEDING
+        ) AS journey_no
+    FROM gaps
+),
+anchored AS (
+    SELECT
+        contact_type,
+        contact_ref,
+        customer_ref,
+        contact_at,
+        -- named after the customer and the contact that opened the journey: readable and traceable
+        customer_ref || ':' || first_value(contact_ref) OVER (
+            PARTITION BY customer_ref, journey_no ORDER BY contact_at, contact_ref
+        ) AS journey_id,
+        CASE WHEN starts_journey = 1 THEN 'new_journey' ELSE 'same_customer_within_window' END AS stitch_rule
+    FROM sessions
+),
+escalated AS (
+    SELECT 'case' AS contact_type, c.case_id AS contact_ref, c.customer_ref, c.opened_at AS contact_at,
+        a.journey_id, 'explicit_origin_call' AS stitch_rule
+    FROM case_origin AS c
+    JOIN anchored AS a ON a.contact_type = 'call' AND a.contact_ref = c.origin_call_id
+),
+placed AS (
+    SELECT * FROM anchored
+    UNION ALL
+    SELECT * FROM escalated
+),
+journey_last_anchor AS (
+    SELECT customer_ref, journey_id, max(contact_at) AS last_anchor_at
+    FROM anchored
+    GROUP BY customer_ref, journey_id
+),
+survey_explicit AS (
+    SELECT r.response_id, p.journey_id
+    FROM stg_survey_responses AS r
+    JOIN placed AS p
+        ON p.contact_ref = r.interaction_ref
+        AND (r.interaction_type IS NULL OR p.contact_type = r.interaction_type)
+),
+survey_window AS (
+    SELECT r.response_id, j.journey_id
+    FROM stg_survey_responses AS r
+    ASOF JOIN journey_last_anchor AS j
+        ON j.customer_ref = r.customer_ref AND r.responded_at >= j.last_anchor_at
+    WHERE r.response_id NOT IN (SELECT response_id FROM survey_explicit)
+        AND r.responded_at - j.last_anchor_at <= to_days(getvariable('journey_window_days'))
+)
+SELECT * FROM placed
+UNION ALL
+SELECT
+    'survey' AS contact_type,
+    r.response_id AS contact_ref,
+    r.customer_ref,
+    r.responded_at AS contact_at,
+    coalesce(e.journey_id, w.journey_id) AS journey_id,
+    CASE
+        WHEN e.journey_id IS NOT NULL THEN 'explicit_interaction_ref'
+        WHEN w.journey_id IS NOT NULL THEN 'customer_window'
+        ELSE 'unmatched'
+    END AS stitch_rule
+FROM stg_survey_responses AS r
+LEFT JOIN survey_explicit AS e USING (response_id)
+LEFT JOIN survey_window AS w USING (response_id)

@@ -1,0 +1,131 @@
+-- handoffs: every change of responsible team, succeeded or failed, with every failure reason
+-- that applies (docs/metrics.md defines each):
+--   transfer      a call segment passed to a segment of another team  key call:<call_id>:<segment_no received>
+--   reassignment  a case event that moves the case to another team    key case:<case_id>:<event_seq>
+--   escalation    a call escalated into a complaint case              key escalation:<case_id>
+WITH segments AS (
+    SELECT *, lag(team) OVER (PARTITION BY call_id ORDER BY segment_no) AS previous_team
+    FROM stg_calls
+),
+transfers AS (
+    SELECT
+        'call:' || s.call_id || ':' || s.segment_no AS handoff_key,
+        'transfer' AS kind,
+        s.call_id AS container,
+        s.customer_ref,
+        s.previous_team AS from_team,
+        s.team AS to_team,
+        s.offered_at AS handoff_at,
+        s.outcome = 'abandoned' AS dropped,
+        EXISTS (
+            SELECT 1 FROM stg_calls AS e
+            WHERE e.call_id = s.call_id AND e.segment_no < s.segment_no AND e.team = s.team
+        ) AS bounce_back
+    FROM segments AS s
+    WHERE s.previous_team IS NOT NULL AND s.team <> s.previous_team
+),
+reassignments AS (
+    SELECT
+        'case:' || e.case_id || ':' || e.event_seq AS handoff_key,
+        'reassignment' AS kind,
+        e.case_id AS container,
+        c.customer_ref,
+        e.previous_team AS from_team,
+        e.team AS to_team,
+        e.event_at AS handoff_at,
+        false AS dropped,
+        EXISTS (
+            SELECT 1 FROM stg_case_events AS p
+            WHERE p.case_id = e.case_id AND p.event_seq < e.event_seq AND p.team = e.team
+        ) AS bounce_back
+    FROM stg_case_events AS e
+    JOIN stg_cases AS c USING (case_id)
+    WHERE e.previous_team IS NOT NULL AND e.team <> e.previous_team
+),
+escalations AS (
+    SELECT
+        'escalation:' || c.case_id AS handoff_key,
+        'escalation' AS kind,
+        c.case_id AS container,
+        c.customer_ref,
+        o.last_answered_team AS from_team,
+        c.opened_by_team AS to_team,
+        c.opened_at AS handoff_at,
+        false AS dropped,
+        false AS bounce_back
+    FROM stg_cases AS c
+    JOIN stg_call_outcomes AS o ON o.call_id = c.origin_ref
+    WHERE o.last_answered_team IS NOT NULL AND c.opened_by_team IS NOT NULL
+        AND o.last_answered_team <> c.opened_by_team
+),
+all_handoffs AS (
+    SELECT * FROM transfers
+    UNION ALL
+    SELECT * FROM reassignments
+    UNION ALL
+    SELECT * FROM escalations
+),
+changes AS (  -- team changes within one call or one case (escalations excluded)
+    SELECT container, count(*) AS team_changes
+    FROM all_handoffs
+    WHERE kind <> 'escalation'
+    GROUP BY container
+),
+reopen_blame AS (  -- for each reopening, the handoff that gave the case to the team that resolved it
+    SELECT DISTINCT h.handoff_key
+    FROM stg_case_events AS reopen
+    JOIN LATERAL (
+        SELECT r.team, r.event_at
+        FROM stg_case_events AS r
+        WHERE r.case_id = reopen.case_id AND r.event_type = 'resolved' AND r.event_seq < reopen.event_seq
+        ORDER BY r.event_seq DESC
+        LIMIT 1
+    ) AS resolution ON true
+    JOIN LATERAL (
+        SELECT a.handoff_key, a.to_team
+        FROM all_handoffs AS a
+        WHERE a.container = reopen.case_id AND a.kind IN ('reassignment', 'escalation')
+            AND a.handoff_at <= resolution.event_at
+        ORDER BY a.handoff_at DESC
+        LIMIT 1
+    ) AS h ON h.to_team = resolution.team
+    WHERE reopen.event_type = 'reopened'
+),
+flags AS (
+    SELECT
+        a.*,
+        a.kind <> 'escalation' AND coalesce(ch.team_changes, 0) >= getvariable('ping_pong_min_changes') AS ping_pong,
+        a.kind = 'transfer' AND EXISTS (
+            SELECT 1 FROM stg_call_outcomes AS o
+            WHERE o.customer_ref = a.customer_ref AND o.call_id <> a.container
+                AND o.started_at > a.handoff_at
+                AND o.started_at <= a.handoff_at + to_days(getvariable('journey_window_days'))
+        ) AS recontact,
+        EXISTS (
+            SELECT 1 FROM stg_survey_responses AS r
+            WHERE r.had_to_repeat AND r.interaction_ref = a.container
+                AND r.interaction_type = CASE WHEN a.kind = 'transfer' THEN 'call' ELSE 'case' END
+        ) AS repeat_info,
+        a.handoff_key IN (SELECT handoff_key FROM reopen_blame) AS reopened
+    FROM all_handoffs AS a
+    LEFT JOIN changes AS ch USING (container)
+)
+SELECT
+    handoff_key,
+    kind,
+    container,
+    customer_ref,
+    from_team,
+    to_team,
+    handoff_at,
+    strftime(handoff_at AT TIME ZONE getvariable('week_tz'), '%G-W%V') AS week,
+    list_filter([
+        CASE WHEN bounce_back THEN 'bounce_back' END,
+        CASE WHEN dropped THEN 'dropped' END,
+        CASE WHEN ping_pong THEN 'ping_pong' END,
+        CASE WHEN recontact THEN 'recontact' END,
+        CASE WHEN repeat_info THEN 'repeat_info' END,
+        CASE WHEN reopened THEN 'reopened' END
+    ], lambda x: x IS NOT NULL) AS failure_reasons,
+    len(failure_reasons) > 0 AS failed
+FROM flags

@@ -1,0 +1,22 @@
+-- stg_call_outcomes: one row per call (all its segments): how it started and how far it got.
+-- A call is abandoned when its first segment was; a transfer that is then abandoned is a
+-- dropped handoff (see handoffs), not an abandoned call.
+WITH ordered AS (
+    SELECT
+        *,
+        lag(team) OVER (PARTITION BY call_id ORDER BY segment_no) AS previous_team
+    FROM stg_calls
+)
+SELECT
+    call_id,
+    any_value(customer_ref) AS customer_ref,
+    min(offered_at) AS started_at,
+    arg_min(week, segment_no) AS week,
+    arg_min(outcome, segment_no) AS first_outcome,
+    arg_min(wait_seconds, segment_no) AS first_wait_seconds,
+    bool_or(outcome = 'answered') AS answered,
+    count(*) AS segments,
+    count(*) FILTER (WHERE previous_team IS NOT NULL AND team <> previous_team) AS team_changes,
+    arg_max(team, segment_no) FILTER (WHERE outcome = 'answered') AS last_answered_team
+FROM ordered
+GROUP BY call_id

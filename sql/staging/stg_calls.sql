@@ -1,0 +1,20 @@
+-- stg_calls: one row per call segment, with its wait and the ISO week it was offered in.
+SELECT
+    call_id,
+    segment_no,
+    customer_ref,
+    queue,
+    team,
+    agent_id,
+    offered_at,
+    answered_at,
+    ended_at,
+    outcome,
+    transfer_type,
+    coalesce(hold_seconds, 0) AS hold_seconds,
+    wrap_code,
+    CASE WHEN answered_at IS NOT NULL THEN epoch(answered_at) - epoch(offered_at) END AS wait_seconds,
+    strftime(offered_at AT TIME ZONE getvariable('week_tz'), '%G-W%V') AS week,
+    source_file,
+    source_line
+FROM calls

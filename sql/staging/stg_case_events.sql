@@ -1,0 +1,14 @@
+-- stg_case_events: the case history, with the team that held the case before each event.
+SELECT
+    case_id,
+    event_seq,
+    event_type,
+    event_at,
+    team,
+    lag(team) OVER (PARTITION BY case_id ORDER BY event_seq) AS previous_team,
+    agent_id,
+    status,
+    strftime(event_at AT TIME ZONE getvariable('week_tz'), '%G-W%V') AS week,
+    source_file,
+    source_line
+FROM case_events

@@ -1,0 +1,26 @@
+-- stg_cases: one row per complaint case, with the team that opened it and its first resolution.
+WITH firsts AS (
+    SELECT
+        case_id,
+        arg_min(team, event_seq) AS opened_by_team,
+        min(event_at) FILTER (WHERE event_type = 'resolved') AS first_resolved_at,
+        count(*) FILTER (WHERE event_type = 'reopened') AS reopenings
+    FROM case_events
+    GROUP BY case_id
+)
+SELECT
+    c.case_id,
+    c.customer_ref,
+    c.opened_at,
+    c.channel,
+    c.category,
+    c.origin_ref,
+    c.priority,
+    f.opened_by_team,
+    f.first_resolved_at,
+    coalesce(f.reopenings, 0) AS reopenings,
+    strftime(c.opened_at AT TIME ZONE getvariable('week_tz'), '%G-W%V') AS week,
+    c.source_file,
+    c.source_line
+FROM cases AS c
+LEFT JOIN firsts AS f USING (case_id)
