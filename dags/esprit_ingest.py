@@ -1,0 +1,30 @@
+"""One ingest DAG per source: validate and load its landing files, then emit its Asset."""
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import DAG, Asset, task
+
+from pipelines.tasks import SOURCES, source_asset
+
+for source in SOURCES:
+    asset = Asset(**source_asset(source))
+    with DAG(
+        dag_id=f"esprit_ingest_{source}",
+        description=f"Validate and load the {source} landing files into the warehouse",
+        schedule=None,
+        start_date=pendulum.datetime(2026, 1, 1, tz="Europe/Paris"),
+        catchup=False,
+        max_active_runs=1,
+        tags=["esprit", "ingest"],
+    ) as dag:
+
+        @task(task_id="ingest", outlets=[asset], retries=2, retry_delay=timedelta(seconds=20),
+              retry_exponential_backoff=True)
+        def ingest(source: str = source) -> dict:
+            from pipelines.tasks import ingest as ingest_files
+
+            return ingest_files(source)
+
+        ingest()
+    globals()[dag.dag_id] = dag
