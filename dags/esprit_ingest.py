@@ -3,13 +3,13 @@
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import DAG, Asset, task
+from airflow.sdk import Asset, dag, task
 
 from pipelines.tasks import SOURCES, source_asset
 
-for source in SOURCES:
-    asset = Asset(**source_asset(source))
-    with DAG(
+
+def ingest_dag(source: str):
+    @dag(
         dag_id=f"esprit_ingest_{source}",
         description=f"Validate and load the {source} landing files into the warehouse",
         schedule=None,
@@ -17,14 +17,19 @@ for source in SOURCES:
         catchup=False,
         max_active_runs=1,
         tags=["esprit", "ingest"],
-    ) as dag:
-
-        @task(task_id="ingest", outlets=[asset], retries=2, retry_delay=timedelta(seconds=20),
-              retry_exponential_backoff=True)
-        def ingest(source: str = source) -> dict:
+    )
+    def ingest_source():
+        @task(task_id="ingest", outlets=[Asset(**source_asset(source))], retries=2,
+              retry_delay=timedelta(seconds=20), retry_exponential_backoff=True)
+        def ingest() -> dict:
             from pipelines.tasks import ingest as ingest_files
 
             return ingest_files(source)
 
         ingest()
-    globals()[dag.dag_id] = dag
+
+    return ingest_source()
+
+
+for _source in SOURCES:
+    globals()[f"esprit_ingest_{_source}"] = ingest_dag(_source)

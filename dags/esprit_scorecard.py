@@ -8,9 +8,10 @@ run's conf re-renders other weeks.
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import DAG, CronTriggerTimetable, Param, get_current_context, task
+from airflow.sdk import CronTriggerTimetable, Param, dag, get_current_context, task
 
-with DAG(
+
+@dag(
     dag_id="esprit_scorecard",
     description="Weekly service-excellence scorecard",
     schedule=CronTriggerTimetable("0 6 * * 1", timezone="Europe/Paris"),
@@ -20,8 +21,8 @@ with DAG(
     params={"weeks": Param("previous", type="string",
                            description="'previous', 'all', or an ISO week such as 2026-W46")},
     tags=["esprit", "scorecard"],
-) as dag:
-
+)
+def esprit_scorecard():
     @task(retries=2, retry_delay=timedelta(seconds=20))
     def render_scorecards() -> list[str]:
         from pipelines.tasks import render_scorecards as render
@@ -30,3 +31,6 @@ with DAG(
         return render(context["params"]["weeks"], context["dag_run"].run_after)
 
     render_scorecards()
+
+
+esprit_scorecard()

@@ -1,0 +1,40 @@
+# Esprit: every target creates the environment it needs from the lock file.
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+export UV_PYTHON_DOWNLOADS := never
+export GX_ANALYTICS_ENABLED := false
+
+.PHONY: help env demo test test-fast contracts clean
+
+help:
+	@echo "make demo   - sample data through the real Airflow DAGs; prints where the scorecard is"
+	@echo "make test   - the whole test suite (includes the end-to-end DAG run)"
+	@echo "make env    - create .venv from uv.lock"
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+env: $(VENV)/.synced
+
+demo: env
+	$(VENV)/bin/esprit demo --fresh
+
+test: env
+	$(VENV)/bin/python -m pytest
+
+test-fast: env
+	$(VENV)/bin/python -m pytest -m "not slow"
+
+contracts: env
+	$(VENV)/bin/esprit contracts
+
+clean:
+	rm -rf landing warehouse out rejected .airflow .pytest_cache test-artifacts

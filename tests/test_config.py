@@ -1,0 +1,41 @@
+from pathlib import Path
+
+import pytest
+
+from pipelines.config import ConfigError, load_settings
+
+
+def test_defaults_resolve_paths_against_the_base_dir(tmp_path):
+    s = load_settings(base_dir=tmp_path)
+    assert s.warehouse == tmp_path / "warehouse" / "esprit.duckdb"
+    assert s.landing == tmp_path / "landing"
+    assert s.week_timezone == "Europe/Paris"
+    assert s.metrics["journey_window_days"] == 7
+
+
+def test_project_file_overrides_key_by_key(tmp_path):
+    cfg = tmp_path / "esprit.yaml"
+    cfg.write_text("metrics:\n  long_wait_seconds: 90\nweek_timezone: UTC\n")
+    s = load_settings(cfg, base_dir=tmp_path)
+    assert s.metrics["long_wait_seconds"] == 90
+    assert s.metrics["journey_window_days"] == 7
+    assert s.week_timezone == "UTC"
+
+
+def test_unknown_key_is_named(tmp_path):
+    cfg = tmp_path / "esprit.yaml"
+    cfg.write_text("metrics:\n  long_wiat_seconds: 90\n")
+    with pytest.raises(ConfigError, match="metrics: unknown key 'long_wiat_seconds'"):
+        load_settings(cfg, base_dir=tmp_path)
+
+
+def test_friction_signal_with_unknown_stage_is_refused(tmp_path):
+    cfg = tmp_path / "esprit.yaml"
+    cfg.write_text("friction_signals:\n  abandoned: {stage: nowhere, weight: 1}\n")
+    with pytest.raises(ConfigError, match="friction_signals.abandoned.stage"):
+        load_settings(cfg, base_dir=tmp_path)
+
+
+def test_environment_overrides_paths(tmp_path, monkeypatch):
+    monkeypatch.setenv("ESPRIT_WAREHOUSE", str(tmp_path / "elsewhere.duckdb"))
+    assert load_settings(base_dir=tmp_path).warehouse == Path(tmp_path / "elsewhere.duckdb")

@@ -1,0 +1,70 @@
+"""The warehouse's journeys, handoffs and weekly figures against the generator's ground truth."""
+
+import pytest
+
+from pipelines.warehouse import connect
+from tests.truth import expected_weekly, truth_handoffs, truth_journeys
+
+
+@pytest.fixture(scope="module")
+def con(pipeline_run):
+    settings, _ = pipeline_run
+    con = connect(settings.warehouse, read_only=True)
+    yield con
+    con.close()
+
+
+def test_the_run_loaded_every_file(pipeline_run):
+    _, result = pipeline_run
+    assert result["summary"]["rejected_files"] == []
+    assert result["summary"]["files_loaded"] == len(result["files"]) > 0
+
+
+def test_every_handoff_and_each_failure_reason_match_the_simulation(con, generated):
+    truth = truth_handoffs(generated)
+    got = {key: (kind, src, dst, week, ";".join(sorted(reasons)))
+           for key, kind, src, dst, week, reasons in con.execute(
+               "SELECT handoff_key, kind, from_team, to_team, week, failure_reasons FROM handoffs").fetchall()}
+    assert set(got) == set(truth)
+    mismatches = {k: (got[k], truth[k]) for k in truth
+                  if got[k] != (truth[k]["kind"], truth[k]["from_team"], truth[k]["to_team"], truth[k]["week"],
+                                truth[k]["reasons"])}
+    assert mismatches == {}
+    assert sum(1 for t in truth.values() if t["failed"] == "true") > 0
+
+
+def test_journeys_are_stitched_as_the_simulation_made_them(con, generated):
+    journeys = truth_journeys(generated)
+    got = dict(con.execute("SELECT week, count(*) FROM journeys GROUP BY week").fetchall())
+    expected = {}
+    for j in journeys:
+        expected[j["week"]] = expected.get(j["week"], 0) + 1
+    assert got == expected
+    rules = dict(con.execute("SELECT stitch_rule, count(*) FROM journey_contacts GROUP BY 1").fetchall())
+    assert rules.get("unmatched", 0) == 0
+    assert rules["explicit_origin_call"] > 0 and rules["customer_window"] > 0
+
+
+def test_weekly_figures_equal_the_ground_truth(con, generated):
+    expected = expected_weekly(generated)
+    rows = con.execute("SELECT week, metric, numerator, denominator FROM weekly_scorecard").fetchall()
+    got = {(w, m): (n, d) for w, m, n, d in rows}
+    checked = 0
+    for week, metrics in expected.items():
+        for metric, (num, den) in metrics.items():
+            assert got[(week, metric)] == (num, den), (week, metric)
+            checked += 1
+    assert checked > 40
+
+
+def test_friction_events_point_back_to_their_source_rows(con):
+    orphans = con.execute("""
+        SELECT count(*) FROM friction_events f
+        WHERE (f.source_table = 'calls' AND split_part(f.source_ref, ':', 1) NOT IN (SELECT call_id FROM calls))
+           OR (f.source_table = 'cases' AND f.source_ref NOT IN (SELECT case_id FROM cases))
+           OR (f.source_table = 'survey_responses'
+               AND f.source_ref NOT IN (SELECT response_id FROM survey_responses))
+           OR (f.source_table = 'handoffs' AND f.source_ref NOT IN (SELECT handoff_key FROM handoffs))
+    """).fetchone()[0]
+    assert orphans == 0
+    assert con.execute("SELECT count(DISTINCT signal) FROM friction_events").fetchone()[0] == 10
