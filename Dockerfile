@@ -1,0 +1,24 @@
+# The Airflow image for Esprit's multi-node deployment: the project's locked dependencies
+# on the Python 3.11 base, the DAGs and the pipelines package.
+FROM python:3.11-slim
+
+ENV AIRFLOW_HOME=/opt/airflow \
+    PATH=/opt/esprit/.venv/bin:$PATH \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_PROJECT_ENVIRONMENT=/opt/esprit/.venv \
+    PYTHONUNBUFFERED=1
+
+RUN pip install --no-cache-dir uv==0.13.9
+WORKDIR /opt/esprit
+COPY pyproject.toml uv.lock README.md ./
+RUN uv sync --frozen --no-dev --no-install-project --extra deploy
+COPY pipelines ./pipelines
+COPY sql ./sql
+COPY expectations ./expectations
+COPY dags ./dags
+RUN uv sync --frozen --no-dev --extra deploy
+
+RUN useradd --uid 50000 --home-dir /opt/airflow --create-home airflow \
+    && mkdir -p /data/landing /data/warehouse /data/out /data/rejected \
+    && chown -R airflow /data /opt/airflow
+USER airflow
