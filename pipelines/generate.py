@@ -149,7 +149,7 @@ class Simulation:
             need = self.rng.choices(["info", "billing", "technical"], weights=[3, 4, 3])[0]
             j = Journey(len(self.journeys) + 1, customer, need, started_at)
             self.journeys.append(j)
-            if self.rng.random() < 0.08:
+            if self.rng.random() < 0.04:
                 self._direct_complaint(j)
             else:
                 self._phone_journey(j)
@@ -187,7 +187,7 @@ class Simulation:
                 self._maybe_survey(j, "call", call_id, ended_at, resolved, transfers, self.call_handoffs[call_id])
                 return
             unresolved_answers += 1
-            if unresolved_answers >= 2 or self.rng.random() < 0.15:
+            if unresolved_answers >= 3 or self.rng.random() < (0.5 if unresolved_answers == 2 else 0.08):
                 self._escalate(j, call_id, last_team, ended_at)
                 return
             t = self._business_hours(ended_at + timedelta(days=self.rng.randint(1, 3), minutes=self.rng.randint(0, 600)))

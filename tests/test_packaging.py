@@ -16,3 +16,17 @@ def test_cli_reports_a_bad_week_clearly(tmp_path):
                            "--warehouse", str(tmp_path / "w.duckdb")], capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 2
     assert "esprit:" in done.stderr
+
+
+def test_cli_run_takes_a_landing_folder_to_scorecards_without_airflow(generated, tmp_path):
+    import json
+    import shutil
+
+    shutil.copytree(generated, tmp_path / "landing")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "ESPRIT"))}
+    done = subprocess.run([sys.executable, "-m", "pipelines.cli", "run"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads(done.stdout)
+    assert summary["rejected_files"] == [] and summary["files_loaded"] > 0
+    assert (tmp_path / "out" / "scorecards" / summary["weeks"][-1] / "scorecard.html").exists()
