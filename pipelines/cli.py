@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -57,6 +58,7 @@ def cmd_demo(args) -> int:
     from pipelines.scorecard import headline_summary
 
     home = Path(args.home).resolve()
+    os.environ["ESPRIT_DEMO"] = "1"  # the public demo key is accepted for pseudonyms
     settings = load_settings(args.config, base_dir=home)
     if args.fresh:
         for path in (settings.landing, settings.warehouse.parent, settings.out, settings.rejected,
@@ -132,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError) as exc:
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
         print(f"esprit: {exc}", file=sys.stderr)
         return 2
 

@@ -17,6 +17,7 @@ import yaml
 
 DEFAULTS_FILE = Path(__file__).with_name("defaults.yaml")
 PATH_KEYS = ("landing", "warehouse", "out", "rejected")
+OPEN_MAPPINGS = (".sources", ".friction_signals")  # a project may add entries here
 
 
 class ConfigError(ValueError):
@@ -33,6 +34,8 @@ class Settings:
     metrics: dict[str, Any] = field(default_factory=dict)
     friction_signals: dict[str, dict[str, Any]] = field(default_factory=dict)
     headline: list[dict[str, Any]] = field(default_factory=list)
+    sources: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    ingest: dict[str, Any] = field(default_factory=dict)
 
     @property
     def scorecards_dir(self) -> Path:
@@ -52,11 +55,11 @@ class Settings:
 def _merge(base: dict, override: dict, where: str) -> dict:
     merged = dict(base)
     for key, value in override.items():
-        if key not in base:
+        if key not in base and not where.endswith(OPEN_MAPPINGS):
             raise ConfigError(f"{where}: unknown key '{key}' (expected one of {sorted(base)})")
-        if isinstance(base[key], dict) and base[key] and not isinstance(value, dict):
+        if key in base and isinstance(base[key], dict) and base[key] and not isinstance(value, dict):
             raise ConfigError(f"{where}: key '{key}' must be a mapping, got {type(value).__name__}")
-        if isinstance(base[key], dict) and isinstance(value, dict) and key != "friction_signals":
+        if key in base and isinstance(base[key], dict) and isinstance(value, dict) and key != "friction_signals":
             merged[key] = _merge(base[key], value, f"{where}.{key}")
         else:
             merged[key] = value
@@ -97,8 +100,14 @@ def load_settings(config_file: str | Path | None = None, base_dir: str | Path | 
             raise ConfigError(f"friction_signals.{name}.stage: expected one of {raw['stages']}")
         if not isinstance(spec.get("weight"), (int, float)):
             raise ConfigError(f"friction_signals.{name}.weight: expected a number")
+    for source, rules in raw["sources"].items():
+        if not isinstance(rules, list) or not all(isinstance(r, dict) and set(r) == {"match", "profile"}
+                                                  for r in rules):
+            raise ConfigError(f"sources.{source}: expected a list of {{match: <file pattern>, profile: <name>}}")
     return Settings(
         week_timezone=raw["week_timezone"],
+        sources=raw["sources"],
+        ingest=raw["ingest"],
         metrics=raw["metrics"],
         friction_signals=signals,
         headline=raw["headline"],

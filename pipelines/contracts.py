@@ -54,7 +54,7 @@ CALLS = Contract(
     columns=(
         Column("call_id", "VARCHAR", True, "Identifier of the call, shared by its segments"),
         Column("segment_no", "INTEGER", True, "Position of the segment in the call, from 1", minimum=1),
-        Column("customer_ref", "VARCHAR", True, "Customer reference (pseudonymous id)"),
+        Column("customer_ref", "VARCHAR", True, "Customer reference, pseudonymised at ingest (keyed hash)"),
         Column("queue", "VARCHAR", True, "ACD queue the segment was offered to"),
         Column("team", "VARCHAR", True, "Team owning the queue"),
         Column("agent_id", "VARCHAR", False, "Agent who answered; empty when abandoned"),
@@ -76,10 +76,10 @@ CASES = Contract(
     key=("case_id",),
     columns=(
         Column("case_id", "VARCHAR", True, "Identifier of the case"),
-        Column("customer_ref", "VARCHAR", True, "Customer reference (pseudonymous id)"),
+        Column("customer_ref", "VARCHAR", True, "Customer reference, pseudonymised at ingest (keyed hash)"),
         Column("opened_at", TS, True, "Case opened", unit=TS_DOC),
         Column("channel", "VARCHAR", True, "Channel the complaint came through",
-               allowed=("phone", "email", "web", "letter")),
+               allowed=("phone", "email", "web", "letter", "other")),
         Column("category", "VARCHAR", True, "Complaint category"),
         Column("origin_ref", "VARCHAR", False, "call_id of the call the complaint was escalated from"),
         Column("priority", "VARCHAR", False, "Priority", allowed=("low", "normal", "high")),
@@ -109,7 +109,7 @@ SURVEY_RESPONSES = Contract(
     key=("response_id",),
     columns=(
         Column("response_id", "VARCHAR", True, "Identifier of the response"),
-        Column("customer_ref", "VARCHAR", True, "Customer reference (pseudonymous id)"),
+        Column("customer_ref", "VARCHAR", True, "Customer reference, pseudonymised at ingest (keyed hash)"),
         Column("interaction_type", "VARCHAR", False, "Kind of interaction rated", allowed=("call", "case")),
         Column("interaction_ref", "VARCHAR", False, "call_id or case_id of the interaction rated"),
         Column("responded_at", TS, True, "When the customer answered", unit=TS_DOC),
@@ -119,7 +119,8 @@ SURVEY_RESPONSES = Contract(
                unit="1-7, 7 easiest"),
         Column("resolved", "BOOLEAN", False, "Customer says the need was resolved"),
         Column("had_to_repeat", "BOOLEAN", False, "Customer says they had to repeat information"),
-        Column("verbatim", "VARCHAR", False, "Free-text comment"),
+        Column("journey_step", "VARCHAR", False, "Step of the customer journey the survey was sent at"),
+        Column("verbatim", "VARCHAR", False, "Free-text comment, scrubbed of e-mails, phones, IBAN and card numbers"),
         Column("language", "VARCHAR", False, "Language of the verbatim (ISO 639-1)", allowed=("fr", "en")),
     ),
 )
@@ -168,7 +169,8 @@ def contracts_markdown() -> str:
         "Generated from `pipelines/contracts.py` by `esprit contracts --write`; do not edit by hand.",
         "Every source profile maps its export onto one of these tables. Timestamps are stored",
         "timezone-aware (`TIMESTAMPTZ`); weeks are ISO weeks cut in `week_timezone`",
-        "(default Europe/Paris). Each loaded row also keeps `source_file` and `source_line`.",
+        "(default Europe/Paris). Each loaded row also keeps `source_file`, `source_line`,",
+        "`record_version` (what orders redeliveries of the record) and `load_id`.",
         "",
     ]
     for c in CONTRACTS.values():

@@ -1,36 +1,43 @@
-"""Ingest: read a source's landing files, type them per contract, validate, load.
+"""Ingest: read export files through their source profile, validate, quarantine, load.
 
-Each file is handled once (identified by its content hash). For every file,
-rows read = rows loaded + rows quarantined + rows duplicate + rows rejected, recorded in
-`load_audit`. A file that fails validation is moved to `rejected/<source>/` beside a report
-naming file, line, column and rule; none of its rows load, and the other files still do.
+For each file (identified by its content hash; a file already loaded is a no-op), in one
+transaction:
+1. read it into text columns (`readers`), lines that cannot be parsed set aside;
+2. map it onto its canonical table (`profiles`): null markers, expressions, value maps, types;
+3. pseudonymise customer identifiers and scrub free text (`privacy`);
+4. validate the rows with the table's Great Expectations suite (`validation`), in chunks;
+5. quarantine every row that broke a rule, with file, line, raw record and all its reasons;
+   reject the whole file (moved to `rejected/<source>/` with a report) on a file-level failure
+   or when bad rows exceed `ingest.max_bad_row_share`;
+6. upsert the good rows: for a natural key delivered more than once, the greatest
+   (record_version, source_file, source_line) wins, so any load order gives the same tables.
+Every file's audit row holds: rows read = loaded + quarantined + duplicate (+ rejected).
 """
 
 from __future__ import annotations
 
-import hashlib
 import shutil
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from fnmatch import fnmatch
 from pathlib import Path
 
 import duckdb
 
 from pipelines.config import Settings
 from pipelines.contracts import CONTRACTS, Contract
+from pipelines.privacy import PseudonymKey, pseudonym_sql, resolve_key, scrub_sql, set_key
+from pipelines.profiles import Profile, load_profile
+from pipelines.readers import FileRejected, make_workdir, read_raw, scan
 from pipelines.validation import validate_frame
 from pipelines.warehouse import connect, ensure_schema
 
-# Landing sub-folder -> (file-name prefix, canonical table). Longest prefix wins.
-SOURCES: dict[str, tuple[tuple[str, str], ...]] = {
-    "calls": (("", "calls"),),
-    "complaints": (("case_events", "case_events"), ("cases", "cases")),
-    "surveys": (("", "survey_responses"),),
-}
 WEEK_COLUMN = {"calls": "offered_at", "cases": "opened_at", "case_events": "event_at",
                "survey_responses": "responded_at"}
-FILE_SUFFIXES = (".csv", ".csv.gz")
+PERSONAL_COLUMNS = ("customer_ref",)  # canonical columns pseudonymised at the door
+FREE_TEXT_COLUMNS = ("verbatim",)  # canonical columns scrubbed at the door
 
 
 class IngestError(RuntimeError):
@@ -42,12 +49,15 @@ class FileResult:
     source: str
     file: str
     table: str | None
+    profile: str | None
     status: str  # loaded | rejected | skipped (already loaded)
     rows_read: int = 0
     rows_loaded: int = 0
     rows_quarantined: int = 0
     rows_duplicate: int = 0
     rows_rejected: int = 0
+    derived_rows: int = 0
+    transcoded_lines: int = 0
     weeks: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     load_id: int | None = None
@@ -57,7 +67,142 @@ class FileResult:
         return asdict(self)
 
 
-def sha256_of(path: Path) -> str:
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+# ---- which profile reads which file ---------------------------------------------------------
+
+def profile_for(settings: Settings, source: str, path: Path) -> Profile | None:
+    for rule in settings.sources.get(source, []):
+        if fnmatch(path.name.lower(), rule["match"].lower()):
+            return load_profile(rule["profile"])
+    return None
+
+
+def landing_files(settings: Settings, source: str) -> list[Path]:
+    if source not in settings.sources:
+        raise ValueError(f"unknown source '{source}' (expected one of {sorted(settings.sources)})")
+    folder = settings.landing / source
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+
+
+# ---- mapping onto the contract ---------------------------------------------------------------
+
+def _mapped_select(profile: Profile, contract: Contract, source_columns: list[str]) -> str:
+    markers = ", ".join(_sql_str(m) for m in profile.null_markers)
+    src = ", ".join(f"CASE WHEN trim({_ident(c)}) IN ({markers}) THEN NULL ELSE {_ident(c)} END AS {_ident(c)}"
+                    for c in source_columns)
+    cols = []
+    for col in contract.columns:
+        if col.name in profile.columns:
+            expr = profile.columns[col.name]
+        elif col.name in source_columns:
+            expr = _ident(col.name)
+        else:
+            expr = "NULL"
+        cols.append(f"({expr}) AS {_ident('__m_' + col.name)}")
+    version = profile.version or "NULL"
+    return (f"WITH src AS (SELECT {src + ', ' if src else ''}source_line FROM _raw) "
+            f"SELECT {', '.join(cols)}, ({version})::VARCHAR AS record_version, source_line FROM src")
+
+
+def _typed_select(profile: Profile, contract: Contract, max_field_bytes: int) -> str:
+    cols, reasons = [], []
+    for col in contract.columns:
+        m = _ident("__m_" + col.name)
+        text = f"trim({m}::VARCHAR)"
+        value = m
+        vmap = profile.value_maps.get(col.name)
+        if vmap:
+            whens = " ".join(f"WHEN {_sql_str(k)} THEN {'NULL' if v is None else _sql_str(v)}" for k, v in vmap.items())
+            value = f"(CASE {text} {whens} ELSE NULL END)"
+            keys = ", ".join(_sql_str(k) for k in vmap)
+            reasons.append(f"CASE WHEN {m} IS NOT NULL AND {text} NOT IN ({keys}) THEN "
+                           f"'column {col.name}: rule value_map; value ' || {_quote_value(text)} || ' has no mapping' END")
+            text = f"{value}::VARCHAR"
+        if col.type == "TIMESTAMPTZ" and col.name in profile.timestamp_formats:
+            typed = (f"timezone({_sql_str(profile.timezone)}, try_strptime({text}, "
+                     f"{_sql_str(profile.timestamp_formats[col.name])}))")
+        elif col.type in ("INTEGER", "BIGINT", "DOUBLE") and profile.format.decimal == ",":
+            typed = f"TRY_CAST(replace({text}, ',', '.') AS {col.type})"
+        elif col.type == "VARCHAR":
+            typed = f"({value})::VARCHAR"
+        else:
+            typed = f"TRY_CAST({text} AS {col.type})"
+        cols.append(f"{typed} AS {_ident(col.name)}")
+        if col.type != "VARCHAR":
+            unmapped_ok = f" AND {value} IS NOT NULL" if vmap else ""
+            fmt = profile.timestamp_formats.get(col.name)
+            expected = f"a timestamp in the form {fmt}" if fmt else col.type
+            reasons.append(f"CASE WHEN {m} IS NOT NULL{unmapped_ok} AND {typed} IS NULL THEN "
+                           f"'column {col.name}: rule type; value ' || {_quote_value(text)} || "
+                           f"' is not {expected}' END")
+        else:
+            reasons.append(f"CASE WHEN octet_length(encode({typed})) > {max_field_bytes} THEN "
+                           f"'column {col.name}: rule max_field_bytes; value of ' || octet_length(encode({typed})) "
+                           f"|| ' bytes exceeds {max_field_bytes}' END")
+    return (f"SELECT {', '.join(cols)}, record_version, source_line, "
+            f"list_filter([{', '.join(reasons)}], lambda x: x IS NOT NULL) AS __reasons FROM _mapped")
+
+
+def _quote_value(text_expr: str) -> str:
+    return (f"'''' || CASE WHEN length({text_expr}) > 60 THEN left({text_expr}, 57) || '...' "
+            f"ELSE {text_expr} END || ''''")
+
+
+# ---- one file --------------------------------------------------------------------------------
+
+def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str, path: Path,
+                profile: Profile | None, key: PseudonymKey) -> FileResult:
+    started = datetime.now(timezone.utc)
+    result = FileResult(source, path.name, profile.table if profile else None, profile.name if profile else None,
+                        "skipped")
+    try:
+        fs = scan(path)
+    except FileRejected as exc:
+        fs = None
+        digest = _sha(path)
+        problem = exc
+    else:
+        digest, problem = fs.sha256, None
+    done = con.execute("SELECT count(*) FROM load_audit WHERE file_sha256 = ? AND status = 'loaded'",
+                       [digest]).fetchone()[0]
+    if done:
+        return result
+    result.load_id = con.execute("SELECT nextval('load_id_seq')").fetchone()[0]
+    workdir = make_workdir()
+    try:
+        if problem is not None:
+            raise problem
+        if profile is None:
+            raise FileRejected("profile", f"no profile of source '{source}' matches this file name "
+                               f"(settings: sources.{source})")
+        _process(con, settings, source, path, fs, profile, key, result, workdir)
+        result.status = "loaded"
+    except FileRejected as exc:
+        result.status = "rejected"
+        result.rows_rejected = result.rows_read
+        result.rows_loaded = result.rows_quarantined = result.rows_duplicate = result.derived_rows = 0
+        result.problems.insert(0, f"{path.name}: line {exc.line}, column {exc.column}: rule {exc.rule}: {exc}")
+        con.execute("DELETE FROM quarantine WHERE load_id = ?", [result.load_id])
+        con.execute("DELETE FROM validation_results WHERE load_id = ?", [result.load_id])
+        _reject(settings, result, path)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    _audit(con, result, digest, started, fs.size if fs else None)
+    return result
+
+
+def _sha(path: Path) -> str:
+    import hashlib
+
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -65,46 +210,197 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def table_for(source: str, path: Path) -> str | None:
-    name = path.name.lower()
-    for prefix, table in SOURCES[source]:
-        if name.startswith(prefix):
-            return table
-    return None
+def _process(con, settings, source, path, fs, profile: Profile, key, result: FileResult, workdir: Path) -> None:
+    contract = CONTRACTS[profile.table]
+    cfg = settings.ingest
+    con.execute(f"SET TimeZone = {_sql_str(profile.timezone)}")
+    facts = read_raw(con, path, fs, profile, workdir)
+    result.transcoded_lines = facts["transcoded_lines"]
+    source_columns = facts["columns"]
+    parsed = con.execute("SELECT count(*) FROM _raw").fetchone()[0]
+    unparsed = con.execute("SELECT count(*) FROM _unparsed").fetchone()[0]
+    result.rows_read = parsed + unparsed
+    _check_columns(profile, contract, source_columns)
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _mapped AS {_mapped_select(profile, contract, source_columns)}")
+    except duckdb.Error as exc:
+        raise FileRejected("profile_expression", f"profile {profile.name} does not apply to this file: "
+                           f"{str(exc).splitlines()[0]}") from exc
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _typed AS {_typed_select(profile, contract, cfg['max_field_bytes'])}")
+    # privacy at the door: nothing below this line sees a raw identifier or raw free text
+    sets = [f"{c} = {pseudonym_sql(c)}" for c in PERSONAL_COLUMNS if c in contract.column_names]
+    sets += [f"{c} = {scrub_sql(c)}" for c in FREE_TEXT_COLUMNS if c in contract.column_names]
+    if sets:
+        con.execute(f"UPDATE _typed SET {', '.join(sets)}")
+    # a key repeated within the file: the last line wins, earlier lines count as duplicates
+    key_cols = ", ".join(contract.key)
+    key_null = " OR ".join(f"{k} IS NULL" for k in contract.key)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _candidates AS
+        SELECT *, CASE WHEN len(__reasons) > 0 OR {key_null} THEN 1
+                       ELSE row_number() OVER (PARTITION BY {key_cols}, len(__reasons) = 0 AND NOT ({key_null})
+                                               ORDER BY source_line DESC) END AS __rank
+        FROM _typed
+    """)
+    in_file_duplicates = con.execute("SELECT count(*) FROM _candidates WHERE __rank > 1").fetchone()[0]
+    row_reasons = _validate_in_chunks(con, contract, result, cfg["validation_chunk_rows"])
+    if row_reasons:
+        con.execute("CREATE OR REPLACE TEMP TABLE _gx_reasons (source_line BIGINT, reasons VARCHAR[])")
+        con.executemany("INSERT INTO _gx_reasons VALUES (?, ?)", [[k, v] for k, v in row_reasons.items()])
+        con.execute("UPDATE _candidates c SET __reasons = list_concat(c.__reasons, g.reasons) "
+                    "FROM _gx_reasons g WHERE g.source_line = c.source_line")
+    bad_parsed = con.execute("SELECT count(*) FROM _candidates WHERE len(__reasons) > 0").fetchone()[0]
+    bad = bad_parsed + unparsed
+    share = bad / result.rows_read if result.rows_read else 0.0
+    if share > cfg["max_bad_row_share"]:
+        examples = [f"{path.name}: line {line}: {'; '.join(reasons)}" for line, reasons in con.execute(
+            "SELECT source_line, [reason] FROM _unparsed UNION ALL "
+            "SELECT source_line, __reasons FROM _candidates WHERE len(__reasons) > 0 ORDER BY 1 LIMIT 20").fetchall()]
+        result.problems += examples
+        raise FileRejected("max_bad_row_share", f"{bad} of {result.rows_read} rows ({share:.1%}) break a rule, "
+                           f"above the threshold of {cfg['max_bad_row_share']:.0%}")
+    _quarantine(con, result, profile, source_columns, path)
+    result.rows_quarantined = bad
+    loaded, duplicates = _upsert(con, contract, path.name, result.load_id)
+    result.rows_loaded = loaded
+    result.rows_duplicate = duplicates + in_file_duplicates
+    result.derived_rows = _derive(con, profile, path.name, result.load_id)
+    week_col = WEEK_COLUMN[contract.table]
+    result.weeks = [r[0] for r in con.execute(
+        f"SELECT DISTINCT strftime({week_col} AT TIME ZONE getvariable('week_tz'), '%G-W%V') AS w "
+        f"FROM _incoming WHERE {week_col} IS NOT NULL ORDER BY w").fetchall()]
+    result.problems += [f"{path.name}: line {line}: {'; '.join(reasons)}" for line, reasons in con.execute(
+        "SELECT source_line, reasons FROM quarantine WHERE load_id = ? ORDER BY source_line LIMIT 20",
+        [result.load_id]).fetchall()]
+    assert result.rows_read == result.rows_loaded + result.rows_quarantined + result.rows_duplicate, result
 
 
-def landing_files(settings: Settings, source: str) -> list[Path]:
-    if source not in SOURCES:
-        raise ValueError(f"unknown source '{source}' (expected one of {sorted(SOURCES)})")
-    folder = settings.landing / source
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.name.lower().endswith(FILE_SUFFIXES))
+def _check_columns(profile: Profile, contract: Contract, source_columns: list[str]) -> None:
+    missing = [c.name for c in contract.columns
+               if c.required and c.name not in profile.columns and c.name not in source_columns]
+    if missing:
+        raise FileRejected("required_column", f"required column(s) missing: {', '.join(missing)} "
+                           f"(the file has: {', '.join(source_columns) or 'no columns'})", column=missing[0])
 
 
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+def _validate_in_chunks(con, contract: Contract, result: FileResult, chunk_rows: int) -> dict[int, list[str]]:
+    """GX over the rows that parsed, chunk by chunk (bounded memory); returns line -> reasons."""
+    cols = ", ".join(contract.column_names)
+    total = con.execute("SELECT count(*) FROM _candidates WHERE __rank = 1 AND len(__reasons) = 0").fetchone()[0]
+    con.execute("CREATE OR REPLACE TEMP TABLE _to_validate AS SELECT *, row_number() OVER (ORDER BY source_line) "
+                "AS __n FROM _candidates WHERE __rank = 1 AND len(__reasons) = 0")
+    reasons: dict[int, list[str]] = {}
+    summary: dict[tuple, list] = {}
+    show_progress = total > chunk_rows and sys.stderr.isatty()
+    for start in range(0, max(total, 1), chunk_rows):
+        frame = con.execute(f"SELECT {cols}, source_line FROM _to_validate WHERE __n > ? AND __n <= ? "
+                            f"ORDER BY __n", [start, start + chunk_rows]).df()
+        if frame.empty and total:
+            break
+        report = validate_frame(contract.table, frame)
+        for failure in report.table_failures:
+            raise FileRejected(failure.rule, f"the file breaks {failure.rule} on {', '.join(failure.columns)}",
+                               column=",".join(failure.columns))
+        for line, why in report.row_reasons.items():
+            reasons.setdefault(line, []).extend(why)
+        for r in report.raw["results"]:
+            cfg = r["expectation_config"]
+            kwargs = cfg.get("kwargs", {})
+            columns = [kwargs[k] for k in ("column", "column_A", "column_B") if kwargs.get(k)] or \
+                list(kwargs.get("column_list") or kwargs.get("column_set") or [])
+            k = (cfg["type"], tuple(columns))
+            entry = summary.setdefault(k, [True, 0])
+            entry[0] = entry[0] and r["success"]
+            entry[1] += int((r.get("result") or {}).get("unexpected_count") or 0)
+        if show_progress:
+            done = min(start + chunk_rows, total)
+            sys.stderr.write(f"\r  validating {result.file}: {done:,}/{total:,} rows "
+                             f"[{'#' * int(30 * done / total):<30}]")
+    if show_progress:
+        sys.stderr.write("\n")
+    con.executemany("INSERT INTO validation_results VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [[result.load_id, result.file, contract.table, rule, list(columns), ok, n]
+                     for (rule, columns), (ok, n) in summary.items()])
+    return reasons
 
 
-def _typed_select(contract: Contract, present: list[str], path: Path) -> str:
-    cols = []
-    for col in contract.columns:
-        if col.name in present:
-            raw = f'trim("{col.name}")'
-            cols.append(f"CASE WHEN {raw} = '' THEN NULL ELSE TRY_CAST({raw} AS {col.type}) END AS {col.name}")
-            cols.append(f'NULLIF({raw}, \'\') AS "__raw_{col.name}"')
-        else:
-            cols.append(f"NULL::{col.type} AS {col.name}")
-    # The header is line 1; rows follow one per line (quoted multi-line fields: see issue tracker).
-    cols.append("(row_number() OVER () + 1)::BIGINT AS source_line")
-    return (f"SELECT {', '.join(cols)} FROM read_csv({_sql_str(str(path))}, header = true, "
-            f"all_varchar = true, normalize_names = true)")
+def _quarantine(con, result: FileResult, profile: Profile, source_columns: list[str], path: Path) -> None:
+    personal = [c for c in profile.personal_columns if c in source_columns]
+    pairs = ", ".join(
+        f"{_sql_str(c)}, {pseudonym_sql('r.' + _ident(c)) if c in personal else scrub_sql('r.' + _ident(c))}"
+        for c in source_columns)
+    record = f"json_object({pairs})::VARCHAR" if pairs else "NULL"
+    common = f"{result.load_id}, {_sql_str(result.source)}, {_sql_str(profile.name)}, {_sql_str(profile.table)}, " \
+             f"{_sql_str(path.name)}"
+    con.execute(f"""
+        INSERT INTO quarantine
+        SELECT {common}, c.source_line, {record}, c.__reasons
+        FROM _candidates c JOIN _raw r USING (source_line)
+        WHERE len(c.__reasons) > 0
+    """)
+    # Lines that did not parse: the raw text, scrubbed; personal fields are pseudonymised where
+    # the line still splits into the header's columns.
+    con.execute(f"""
+        INSERT INTO quarantine
+        SELECT {common}, source_line, {scrub_sql('raw_record')}, [reason] FROM _unparsed
+    """)
+    if personal and source_columns:
+        positions = [source_columns.index(c) + 1 for c in personal]
+        for pos in positions:
+            con.execute(f"""
+                UPDATE quarantine SET raw_record = array_to_string(list_transform(
+                    string_split(raw_record, ','), lambda v, i: CASE WHEN i = {pos} THEN {pseudonym_sql('v')}
+                    ELSE v END), ',')
+                WHERE load_id = ? AND reasons[1] LIKE 'csv:%'
+            """, [result.load_id])
 
 
-def _header(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
-    rel = con.sql(f"SELECT * FROM read_csv({_sql_str(str(path))}, header = true, all_varchar = true, "
-                  f"normalize_names = true) LIMIT 0")
-    return list(rel.columns)
+def _upsert(con, contract: Contract, file_name: str, load_id: int) -> tuple[int, int]:
+    """Insert the file's good rows; a key already present is replaced only by a greater
+    (record_version, source_file, source_line). Returns (rows loaded, rows duplicate)."""
+    table = contract.table
+    cols = contract.column_names
+    key = " AND ".join(f"t.{k} = i.{k}" for k in contract.key)
+    same = " AND ".join(f"t.{c} IS NOT DISTINCT FROM i.{c}" for c in cols)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _incoming AS
+        SELECT {', '.join(cols)}, {_sql_str(file_name)} AS source_file, source_line, record_version
+        FROM _candidates WHERE __rank = 1 AND len(__reasons) = 0
+    """)
+    precedence = "(coalesce({a}.record_version, ''), {a}.source_file, {a}.source_line)"
+    newer = f"{precedence.format(a='i')} > {precedence.format(a='t')}"
+    duplicates = con.execute(f"""
+        SELECT count(*) FROM _incoming i
+        WHERE EXISTS (SELECT 1 FROM {table} t WHERE {key} AND (({same}) OR NOT ({newer})))
+    """).fetchone()[0]
+    con.execute(f"DELETE FROM {table} t WHERE EXISTS (SELECT 1 FROM _incoming i WHERE {key} AND {newer})")
+    con.execute(f"""
+        INSERT INTO {table} ({', '.join(cols)}, source_file, source_line, record_version, load_id)
+        SELECT {', '.join('i.' + c for c in cols)}, i.source_file, i.source_line, i.record_version, {load_id}
+        FROM _incoming i WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {key})
+    """)
+    incoming = con.execute("SELECT count(*) FROM _incoming").fetchone()[0]
+    return incoming - duplicates, duplicates
+
+
+def _derive(con, profile: Profile, file_name: str, load_id: int) -> int:
+    """Tables a profile builds from the rows it loaded (e.g. cases from a case history)."""
+    total = 0
+    for derived in profile.derive:
+        contract = CONTRACTS[derived.table]
+        con.execute("CREATE OR REPLACE TEMP VIEW batch AS SELECT * FROM _incoming")
+        try:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _candidates AS SELECT d.*, NULL::VARCHAR AS record_version, "
+                        f"row_number() OVER () AS source_line, []::VARCHAR[] AS __reasons, 1 AS __rank "
+                        f"FROM ({derived.sql}) d")
+        except duckdb.Error as exc:
+            raise FileRejected("profile_expression", f"profile {profile.name}: derive {derived.table} failed: "
+                               f"{str(exc).splitlines()[0]}") from exc
+        con.execute("CREATE OR REPLACE TEMP TABLE _incoming_primary AS SELECT * FROM _incoming")
+        loaded, _ = _upsert(con, contract, file_name, load_id)
+        total += loaded
+        con.execute("CREATE OR REPLACE TEMP TABLE _incoming AS SELECT * FROM _incoming_primary")
+    return total
 
 
 def _reject(settings: Settings, result: FileResult, path: Path) -> None:
@@ -112,117 +408,39 @@ def _reject(settings: Settings, result: FileResult, path: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     report = folder / f"{path.name}.report.txt"
     report.write_text(
-        f"file {path.name} (source {result.source}, table {result.table}) was rejected; none of its "
-        f"{result.rows_read} rows were loaded.\n\n" + "\n".join(result.problems) + "\n", encoding="utf-8")
+        f"file {path.name} (source {result.source}, profile {result.profile}, table {result.table}) was rejected; "
+        f"none of its {result.rows_read} rows were loaded.\n\n" + "\n".join(result.problems) + "\n", encoding="utf-8")
     shutil.move(str(path), str(folder / path.name))
 
 
-def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str, path: Path) -> FileResult:
-    digest = sha256_of(path)
-    done = con.execute("SELECT count(*) FROM load_audit WHERE file_sha256 = ? AND status = 'loaded'",
-                       [digest]).fetchone()[0]
-    table = table_for(source, path)
-    result = FileResult(source, path.name, table, "skipped")
-    if done:
-        return result
-    started = datetime.now(timezone.utc)
-    if table is None:
-        result.status = "rejected"
-        result.problems.append(f"{path.name}: line 1, column -: rule file_name: no table of source '{source}' "
-                               f"matches this file name")
-    else:
-        contract = CONTRACTS[table]
-        try:
-            present = _header(con, path)
-        except duckdb.Error as exc:
-            present = None
-            result.status = "rejected"
-            result.problems.append(f"{path.name}: line 1, column -: rule parseable_csv: {exc}")
-        if present is not None:
-            missing = [c.name for c in contract.columns if c.required and c.name not in present]
-            if missing:
-                result.status = "rejected"
-                result.problems += [f"{path.name}: line 1, column {m}: rule required_column: column missing"
-                                    for m in missing]
-            else:
-                _stage_and_validate(con, contract, present, path, result)
-    if result.status == "rejected":
-        result.rows_rejected = result.rows_read
-        _reject(settings, result, path)
-    else:
-        _load(con, contract, path, result)
-        result.status = "loaded"
-    _audit(con, result, digest, started)
-    return result
-
-
-def _stage_and_validate(con, contract: Contract, present: list[str], path: Path, result: FileResult) -> None:
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _batch AS {_typed_select(contract, present, path)}")
-    result.rows_read = con.execute("SELECT count(*) FROM _batch").fetchone()[0]
-    # Values that do not parse as their contract type.
-    for col in contract.columns:
-        if col.name not in present or col.type == "VARCHAR":
-            continue
-        bad = con.execute(
-            f'SELECT source_line, "__raw_{col.name}" FROM _batch WHERE {col.name} IS NULL '
-            f'AND "__raw_{col.name}" IS NOT NULL ORDER BY source_line LIMIT 20').fetchall()
-        for line, raw in bad:
-            result.problems.append(f"{path.name}: line {line}, column {col.name}: rule type {col.type}; "
-                                   f"value {raw!r}")
-    frame = con.execute(f"SELECT {', '.join(contract.column_names)}, source_line FROM _batch").df()
-    report = validate_frame(contract.table, frame)
-    result.problems += [f.describe(path.name) for f in report.failures]
-    if result.problems:
-        result.status = "rejected"
-
-
-def _load(con, contract: Contract, path: Path, result: FileResult) -> None:
-    key = " AND ".join(f"t.{k} = b.{k}" for k in contract.key)
-    cols = ", ".join(contract.column_names)
-    result.load_id = con.execute("SELECT nextval('load_id_seq')").fetchone()[0]
-    before = con.execute(f"SELECT count(*) FROM {contract.table}").fetchone()[0]
+def _audit(con, result: FileResult, digest: str, started: datetime, size: int | None) -> None:
     con.execute(
-        f"INSERT INTO {contract.table} ({cols}, source_file, source_line, load_id) "
-        f"SELECT {', '.join('b.' + c for c in contract.column_names)}, ?, b.source_line, ? FROM _batch b "
-        f"WHERE NOT EXISTS (SELECT 1 FROM {contract.table} t WHERE {key})",
-        [path.name, result.load_id])
-    after = con.execute(f"SELECT count(*) FROM {contract.table}").fetchone()[0]
-    result.rows_loaded = after - before
-    result.rows_duplicate = result.rows_read - result.rows_loaded
-    week_col = WEEK_COLUMN[contract.table]
-    result.weeks = [r[0] for r in con.execute(
-        f"SELECT DISTINCT strftime({week_col} AT TIME ZONE getvariable('week_tz'), '%G-W%V') AS w "
-        f"FROM _batch WHERE {week_col} IS NOT NULL ORDER BY w").fetchall()]
+        "INSERT INTO load_audit (load_id, source, profile, table_name, file_name, file_sha256, status, rows_read, "
+        "rows_loaded, rows_quarantined, rows_duplicate, rows_rejected, derived_rows, transcoded_lines, bytes, weeks, "
+        "started_at, finished_at, report) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [result.load_id, result.source, result.profile, result.table, result.file, digest, result.status,
+         result.rows_read, result.rows_loaded, result.rows_quarantined, result.rows_duplicate, result.rows_rejected,
+         result.derived_rows, result.transcoded_lines, size, result.weeks, started, datetime.now(timezone.utc),
+         "\n".join(result.problems) or None])
 
 
-def _audit(con, result: FileResult, digest: str, started: datetime) -> None:
-    load_id = result.load_id or con.execute("SELECT nextval('load_id_seq')").fetchone()[0]
-    con.execute(
-        "INSERT INTO load_audit VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [load_id, result.source, result.table, result.file, digest, result.status, result.rows_read,
-         result.rows_loaded, result.rows_quarantined, result.rows_duplicate, result.rows_rejected, result.weeks,
-         started, datetime.now(timezone.utc), "\n".join(result.problems) or None])
+# ---- many files ------------------------------------------------------------------------------
 
-
-def ingest_source(settings: Settings, source: str, fail_on_reject: bool = True) -> list[FileResult]:
-    """Load every new file of one source into the warehouse; one transaction per file.
-
-    Raises IngestError after the good files are loaded if any file was rejected (unless
-    `fail_on_reject` is false), so that a scheduler marks the load failed, loudly.
-    """
-    files = landing_files(settings, source)
+def ingest_paths(settings: Settings, source: str, paths: list[Path], profile: Profile | None = None) -> list[FileResult]:
+    """Load files one transaction each; `profile` overrides the source's profile bindings."""
+    key = resolve_key()
     results = []
     con = connect(settings.warehouse)
     try:
         ensure_schema(con)
         con.execute("SET VARIABLE week_tz = ?", [settings.week_timezone])
-        # Timestamps written without an offset are read as local time of the configured zone.
-        con.execute(f"SET TimeZone = {_sql_str(settings.week_timezone)}")
-        for path in files:
+        set_key(con, key)
+        for path in paths:
             t0 = time.perf_counter()
+            chosen = profile or profile_for(settings, source, path)
             con.execute("BEGIN TRANSACTION")
             try:
-                result = ingest_file(con, settings, source, path)
+                result = ingest_file(con, settings, source, path, chosen, key)
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
@@ -231,6 +449,16 @@ def ingest_source(settings: Settings, source: str, fail_on_reject: bool = True) 
             results.append(result)
     finally:
         con.close()
+    return results
+
+
+def ingest_source(settings: Settings, source: str, fail_on_reject: bool = True) -> list[FileResult]:
+    """Load every new file of one source's landing folder.
+
+    Raises IngestError after the good files are loaded if any file was rejected (unless
+    `fail_on_reject` is false), so that a scheduler marks the load failed, loudly.
+    """
+    results = ingest_paths(settings, source, landing_files(settings, source))
     rejected = [r for r in results if r.status == "rejected"]
     if rejected and fail_on_reject:
         lines = [p for r in rejected for p in r.problems]

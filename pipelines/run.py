@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from pipelines.config import Settings
-from pipelines.ingest import SOURCES, ingest_source
+from pipelines.ingest import ingest_source
 from pipelines.models import build_models
 from pipelines.scorecard import render_weeks
 
 
 def run_all(settings: Settings) -> dict:
     files = []
-    for source in SOURCES:
+    for source in settings.sources:
         files += [r.as_dict() for r in ingest_source(settings, source, fail_on_reject=False)]
     built = build_models(settings)
     pages = render_weeks(settings) if built["weeks"] else []
@@ -18,7 +18,10 @@ def run_all(settings: Settings) -> dict:
         "files_loaded": sum(1 for f in files if f["status"] == "loaded"),
         "files_skipped": sum(1 for f in files if f["status"] == "skipped"),
         "rejected_files": [f["file"] for f in files if f["status"] == "rejected"],
+        "rows_read": sum(f["rows_read"] for f in files),
         "rows_loaded": sum(f["rows_loaded"] for f in files),
+        "rows_quarantined": sum(f["rows_quarantined"] for f in files),
+        "rows_duplicate": sum(f["rows_duplicate"] for f in files),
         "weeks": built["weeks"],
         "scorecards": str(settings.scorecards_dir),
     }

@@ -40,6 +40,8 @@ class ValidationReport:
     success: bool
     evaluated: int
     failures: tuple[RuleFailure, ...]
+    row_reasons: dict[int, list[str]]  # source line -> every row-level rule it broke, with the value
+    table_failures: tuple[RuleFailure, ...]  # rules about the whole batch (columns present, ...)
     raw: dict  # the GX result as JSON, kept for the audit and data docs
 
 
@@ -75,13 +77,11 @@ def validate_frame(table: str, frame: pd.DataFrame, line_column: str = "source_l
     batch = _batch_definition(table).get_batch(batch_parameters={"dataframe": frame})
     result = batch.validate(
         _suite(table),
-        result_format={
-            "result_format": "COMPLETE",
-            "unexpected_index_column_names": [line_column],
-            "partial_unexpected_count": MAX_LINES_PER_RULE,
-        },
+        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [line_column],
+                       "partial_unexpected_count": MAX_LINES_PER_RULE},
     )
-    failures = []
+    failures, table_failures = [], []
+    row_reasons: dict[int, list[str]] = {}
     for r in result.results:
         if r.success:
             continue
@@ -98,11 +98,28 @@ def validate_frame(table: str, frame: pd.DataFrame, line_column: str = "source_l
         values = tuple(str(v) for v in (res.get("partial_unexpected_list") or [])[:5])
         if r.exception_info and r.exception_info.get("raised_exception"):
             values = (str(r.exception_info.get("exception_message")),)
-        failures.append(RuleFailure(
+        failure = RuleFailure(
             rule=cfg.type, columns=columns, lines=tuple(lines),
             unexpected_count=int(res.get("unexpected_count") or len(lines)), sample_values=values,
-        ))
+        )
+        failures.append(failure)
+        if not index_list:
+            table_failures.append(failure)
+        for item in index_list:
+            if not isinstance(item, dict):
+                continue
+            shown = ", ".join(f"{c}={_show(item.get(c))}" for c in columns if c in item)
+            row_reasons.setdefault(int(item[line_column]), []).append(
+                f"column {'/'.join(columns)}: rule {cfg.type}" + (f"; value {shown}" if shown else ""))
     return ValidationReport(
         table=table, success=bool(result.success), evaluated=len(result.results),
-        failures=tuple(failures), raw=result.to_json_dict(),
+        failures=tuple(failures), row_reasons=row_reasons, table_failures=tuple(table_failures),
+        raw=result.to_json_dict(),
     )
+
+
+def _show(value) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "empty"
+    text = str(value)
+    return repr(text if len(text) <= 60 else text[:57] + "...")

@@ -12,13 +12,15 @@ import duckdb
 
 from pipelines.contracts import CONTRACTS
 
-LINEAGE_COLUMNS = (("source_file", "VARCHAR"), ("source_line", "BIGINT"), ("load_id", "BIGINT"))
+LINEAGE_COLUMNS = (("source_file", "VARCHAR"), ("source_line", "BIGINT"), ("record_version", "VARCHAR"),
+                   ("load_id", "BIGINT"))
 
 AUDIT_DDL = """
 CREATE SEQUENCE IF NOT EXISTS load_id_seq START 1;
 CREATE TABLE IF NOT EXISTS load_audit (
     load_id BIGINT PRIMARY KEY,
     source VARCHAR NOT NULL,
+    profile VARCHAR,
     table_name VARCHAR,
     file_name VARCHAR NOT NULL,
     file_sha256 VARCHAR NOT NULL,
@@ -28,10 +30,32 @@ CREATE TABLE IF NOT EXISTS load_audit (
     rows_quarantined BIGINT NOT NULL,
     rows_duplicate BIGINT NOT NULL,
     rows_rejected BIGINT NOT NULL,
+    derived_rows BIGINT NOT NULL DEFAULT 0,
+    transcoded_lines BIGINT NOT NULL DEFAULT 0,
+    bytes BIGINT,
     weeks VARCHAR[],
     started_at TIMESTAMPTZ NOT NULL,
     finished_at TIMESTAMPTZ NOT NULL,
     report VARCHAR
+);
+CREATE TABLE IF NOT EXISTS quarantine (
+    load_id BIGINT NOT NULL,
+    source VARCHAR NOT NULL,
+    profile VARCHAR NOT NULL,
+    table_name VARCHAR NOT NULL,
+    source_file VARCHAR NOT NULL,
+    source_line BIGINT NOT NULL,
+    raw_record VARCHAR,          -- scrubbed; customer identifiers replaced by their pseudonyms
+    reasons VARCHAR[] NOT NULL   -- every rule the row broke: column, value, rule
+);
+CREATE TABLE IF NOT EXISTS validation_results (
+    load_id BIGINT NOT NULL,
+    file_name VARCHAR NOT NULL,
+    table_name VARCHAR NOT NULL,
+    expectation VARCHAR NOT NULL,
+    columns VARCHAR[],
+    success BOOLEAN NOT NULL,
+    unexpected_count BIGINT
 );
 """
 

@@ -18,6 +18,9 @@ os.environ.update({
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}",
     "GX_ANALYTICS_ENABLED": "false",
 })
+# A test key for pseudonyms (never the public demo key, which is refused outside demo mode).
+os.environ["ESPRIT_PSEUDONYM_KEY"] = "esprit-test-key-0123456789abcdef"
+os.environ.pop("ESPRIT_DEMO", None)
 for _key in ("ESPRIT_CONFIG", "ESPRIT_HOME", "ESPRIT_LANDING", "ESPRIT_WAREHOUSE", "ESPRIT_OUT", "ESPRIT_REJECTED"):
     os.environ.pop(_key, None)
 

@@ -24,6 +24,10 @@ def test_cli_run_takes_a_landing_folder_to_scorecards_without_airflow(generated,
 
     shutil.copytree(generated, tmp_path / "landing")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "ESPRIT"))}
+    refused = subprocess.run([sys.executable, "-m", "pipelines.cli", "run"], cwd=tmp_path, env=env,
+                             capture_output=True, text=True)
+    assert refused.returncode == 2 and "no pseudonymisation key" in refused.stderr
+    env["ESPRIT_PSEUDONYM_KEY"] = "a-secret-key-for-this-test-only"
     done = subprocess.run([sys.executable, "-m", "pipelines.cli", "run"], cwd=tmp_path, env=env,
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]

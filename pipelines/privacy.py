@@ -1,0 +1,109 @@
+"""Privacy at the door: keyed pseudonyms for customer identifiers, scrubbed free text.
+
+The pseudonym is HMAC-SHA256(key, identifier), computed inside DuckDB so that no raw identifier
+is ever written to the warehouse. The key comes from `ESPRIT_PSEUDONYM_KEY` (or, under
+Airflow, the password of the connection `esprit_pseudonym`, which Airflow also exposes as
+`AIRFLOW_CONN_ESPRIT_PSEUDONYM`). The demo key is public: it is accepted only in demo mode
+(`ESPRIT_DEMO=1`, set by `esprit demo`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from urllib.parse import unquote, urlparse
+
+DEMO_KEY = "esprit-demo-key-PUBLIC-not-a-secret"
+KEY_ENV = "ESPRIT_PSEUDONYM_KEY"
+CONNECTION_ENV = "AIRFLOW_CONN_ESPRIT_PSEUDONYM"
+PSEUDONYM_PREFIX = "p_"
+
+# Applied in this order to free text (verbatims) and to quarantined raw records.
+SCRUB_PATTERNS: tuple[tuple[str, str], ...] = (
+    (r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+", "[email]"),
+    # IBAN: two letters, two digits, then 11 to 30 letters/digits, spaces allowed in groups of 4
+    (r"\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b", "[iban]"),
+    # payment card: 13 to 19 digits, optionally grouped by spaces or dashes
+    (r"\b[0-9]{4}(?:[ -]?[0-9]{3,4}){2,3}(?:[ -]?[0-9]{1,3})?\b", "[card]"),
+    # international (+33 6 12 34 56 78, +44 20 7946 0958, 0033...) and French (06 12 34 56 78) numbers
+    (r"(?:\+|\b00)[1-9][0-9]{0,2}[ .-]?(?:\(0\)[ .-]?)?[0-9](?:[ .-]?[0-9]){6,12}\b", "[phone]"),
+    (r"\b0[1-9](?:[ .-]?[0-9]{2}){4}\b", "[phone]"),
+)
+
+
+class PrivacyError(RuntimeError):
+    """The pseudonymisation key is missing or unsafe for this mode."""
+
+
+@dataclass(frozen=True)
+class PseudonymKey:
+    key: bytes
+    is_demo: bool
+
+    def pads(self) -> tuple[bytes, bytes]:
+        """HMAC inner and outer pads, so that DuckDB can compute HMAC-SHA256 with sha256()."""
+        key = self.key
+        if len(key) > 64:
+            import hashlib
+
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(64, b"\0")
+        return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
+
+    def __repr__(self) -> str:  # never print the key
+        return f"PseudonymKey(demo={self.is_demo})"
+
+
+def demo_mode() -> bool:
+    return os.environ.get("ESPRIT_DEMO", "").lower() in ("1", "true", "yes")
+
+
+def resolve_key() -> PseudonymKey:
+    raw = os.environ.get(KEY_ENV)
+    if not raw and os.environ.get(CONNECTION_ENV):
+        value = os.environ[CONNECTION_ENV]
+        if value.lstrip().startswith("{"):
+            import json
+
+            raw = json.loads(value).get("password")
+        else:
+            raw = unquote(urlparse(value).password or "")
+    if not raw:
+        if demo_mode():
+            return PseudonymKey(DEMO_KEY.encode(), True)
+        raise PrivacyError(
+            f"no pseudonymisation key: set {KEY_ENV} (or the Airflow connection 'esprit_pseudonym'); "
+            f"the public demo key is only accepted with ESPRIT_DEMO=1")
+    if raw == DEMO_KEY and not demo_mode():
+        raise PrivacyError(f"{KEY_ENV} is the public demo key: choose a secret key outside demo mode")
+    if len(raw) < 16:
+        raise PrivacyError(f"{KEY_ENV} is shorter than 16 characters: choose a longer secret")
+    return PseudonymKey(raw.encode(), raw == DEMO_KEY)
+
+
+def pseudonym_sql(expr: str) -> str:
+    """SQL for the pseudonym of `expr`; needs variables hmac_ipad and hmac_opad (see set_key)."""
+    return (f"CASE WHEN ({expr}) IS NULL THEN NULL ELSE '{PSEUDONYM_PREFIX}' || left(sha256("
+            f"getvariable('hmac_opad') || unhex(sha256(getvariable('hmac_ipad') || encode(({expr})::VARCHAR)))), 24) "
+            f"END")
+
+
+def set_key(con, key: PseudonymKey) -> None:
+    ipad, opad = key.pads()
+    con.execute("SET VARIABLE hmac_ipad = ?::BLOB", [ipad])
+    con.execute("SET VARIABLE hmac_opad = ?::BLOB", [opad])
+
+
+def scrub_sql(expr: str) -> str:
+    out = expr
+    for pattern, label in SCRUB_PATTERNS:
+        out = f"regexp_replace({out}, '{pattern}', '{label}', 'g')"
+    return out
+
+
+def pseudonym(value: str, key: PseudonymKey) -> str:
+    """The same pseudonym, computed in Python (for tests and investigations)."""
+    import hashlib
+    import hmac
+
+    return PSEUDONYM_PREFIX + hmac.new(key.key, value.encode(), hashlib.sha256).hexdigest()[:24]

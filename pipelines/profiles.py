@@ -1,0 +1,186 @@
+"""Source profiles: how one export format maps onto a canonical contract.
+
+A profile is a YAML file in `profiles/`. It names the canonical table it feeds, the file format
+(CSV dialect and encoding, JSON Lines, Parquet; gzip is recognised by the `.gz` suffix), the
+null markers, the timezone of timestamps written without an offset, per-column timestamp
+formats, and for each canonical column a DuckDB expression over the source columns (default:
+the source column of the same name). Value maps translate codes (outcome AGENT -> answered);
+a code missing from a map quarantines the row. `derive` builds further tables from the
+loaded rows (a case table from a case history). A wrong profile is refused when loaded, with
+the key and what was expected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from pipelines.contracts import CONTRACTS, REPO_ROOT
+
+PROFILES_DIR = REPO_ROOT / "profiles"
+FORMATS = ("csv", "jsonl", "parquet")
+DELIMITERS = ("auto", ",", ";", "\t", "|")
+ENCODINGS = ("auto", "utf-8", "cp1252", "latin-1")
+TOP_KEYS = {"name", "description", "table", "format", "null_markers", "timezone", "columns", "value_maps",
+            "timestamp_formats", "version", "personal_columns", "derive"}
+FORMAT_KEYS = {"type", "delimiter", "encoding", "header", "quote", "decimal"}
+
+
+class ProfileError(ValueError):
+    """A profile is malformed; the message names the file, the key and what was expected."""
+
+
+@dataclass(frozen=True)
+class FileFormat:
+    type: str = "csv"
+    delimiter: str = "auto"
+    encoding: str = "auto"  # auto: UTF-8 (with or without BOM), else Windows-1252, line by line
+    header: bool = True
+    quote: str = '"'
+    decimal: str = "."
+
+
+@dataclass(frozen=True)
+class Derived:
+    table: str
+    sql: str  # a SELECT over `batch` (the file's rows as loaded into the profile's table)
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    table: str
+    format: FileFormat
+    null_markers: tuple[str, ...] = ("",)
+    timezone: str = "Europe/Paris"
+    columns: dict[str, str] = field(default_factory=dict)
+    value_maps: dict[str, dict[str, str]] = field(default_factory=dict)
+    timestamp_formats: dict[str, str] = field(default_factory=dict)
+    version: str | None = None  # expression ordering redeliveries of a record: the greatest wins
+    personal_columns: tuple[str, ...] = ()  # source columns holding customer identifiers
+    derive: tuple[Derived, ...] = ()
+    path: Path | None = None
+
+
+def _fail(where: str, key: str, expected: str, got: Any = None) -> None:
+    shown = "" if got is None else f", got {got!r}"
+    raise ProfileError(f"profile {where}: key '{key}': expected {expected}{shown}")
+
+
+def _mapping(where: str, key: str, value: Any) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        _fail(where, key, "a mapping", value)
+    return value
+
+
+def parse_profile(data: Any, where: str) -> Profile:
+    if not isinstance(data, dict):
+        raise ProfileError(f"profile {where}: the top level must be a mapping")
+    for key in data:
+        if key not in TOP_KEYS:
+            _fail(where, str(key), f"one of {sorted(TOP_KEYS)}")
+    for key in ("name", "table"):
+        if not isinstance(data.get(key), str) or not data.get(key):
+            _fail(where, key, "a non-empty string", data.get(key))
+    table = data["table"]
+    if table not in CONTRACTS:
+        _fail(where, "table", f"one of {sorted(CONTRACTS)}", table)
+    contract = CONTRACTS[table]
+    fmt_raw = _mapping(where, "format", data.get("format"))
+    for key in fmt_raw:
+        if key not in FORMAT_KEYS:
+            _fail(where, f"format.{key}", f"one of {sorted(FORMAT_KEYS)}")
+    fmt = FileFormat(**fmt_raw)
+    if fmt.type not in FORMATS:
+        _fail(where, "format.type", f"one of {FORMATS}", fmt.type)
+    if fmt.delimiter not in DELIMITERS:
+        _fail(where, "format.delimiter", f"one of {DELIMITERS}", fmt.delimiter)
+    if fmt.encoding not in ENCODINGS:
+        _fail(where, "format.encoding", f"one of {ENCODINGS}", fmt.encoding)
+    if fmt.decimal not in (".", ","):
+        _fail(where, "format.decimal", "'.' or ','", fmt.decimal)
+    if not isinstance(fmt.header, bool):
+        _fail(where, "format.header", "true or false", fmt.header)
+    if len(fmt.quote) != 1:
+        _fail(where, "format.quote", "one character", fmt.quote)
+    timezone = data.get("timezone", "Europe/Paris")
+    try:
+        ZoneInfo(str(timezone))
+    except (ZoneInfoNotFoundError, ValueError):
+        _fail(where, "timezone", "an IANA timezone such as Europe/Paris", timezone)
+    markers = data.get("null_markers", [""])
+    if not isinstance(markers, list) or not all(isinstance(m, (str, int)) for m in markers):
+        _fail(where, "null_markers", "a list of strings", markers)
+    columns = _mapping(where, "columns", data.get("columns"))
+    for col, expr in columns.items():
+        if col not in contract.column_names:
+            _fail(where, f"columns.{col}", f"a column of {table}: {contract.column_names}")
+        if not isinstance(expr, (str, int, float)):
+            _fail(where, f"columns.{col}", "a DuckDB expression (string)", expr)
+    value_maps = _mapping(where, "value_maps", data.get("value_maps"))
+    for col, mapping in value_maps.items():
+        if col not in contract.column_names:
+            _fail(where, f"value_maps.{col}", f"a column of {table}: {contract.column_names}")
+        _mapping(where, f"value_maps.{col}", mapping)
+        allowed = contract.column(col).allowed
+        for source_value, target in mapping.items():
+            if allowed and target is not None and str(target) not in allowed:
+                _fail(where, f"value_maps.{col}.{source_value}", f"one of {list(allowed)} or null", target)
+    formats = _mapping(where, "timestamp_formats", data.get("timestamp_formats"))
+    for col, fmt_string in formats.items():
+        if col not in contract.column_names or contract.column(col).type != "TIMESTAMPTZ":
+            _fail(where, f"timestamp_formats.{col}", f"a timestamp column of {table}")
+        if not isinstance(fmt_string, str) or "%" not in fmt_string:
+            _fail(where, f"timestamp_formats.{col}", "a strptime format such as '%d/%m/%Y %H:%M'", fmt_string)
+    derive = []
+    raw_derive = data.get("derive") or []
+    if not isinstance(raw_derive, list):
+        _fail(where, "derive", "a list of {table, sql}", raw_derive)
+    for i, item in enumerate(raw_derive):
+        if not isinstance(item, dict) or set(item) != {"table", "sql"}:
+            _fail(where, f"derive[{i}]", "a mapping with exactly 'table' and 'sql'", item)
+        if item["table"] not in CONTRACTS or item["table"] == table:
+            _fail(where, f"derive[{i}].table", f"another canonical table: {sorted(set(CONTRACTS) - {table})}",
+                  item["table"])
+        derive.append(Derived(item["table"], str(item["sql"])))
+    personal = data.get("personal_columns") or []
+    if not isinstance(personal, list):
+        _fail(where, "personal_columns", "a list of source column names", personal)
+    version = data.get("version")
+    return Profile(
+        name=data["name"], description=str(data.get("description", "")), table=table, format=fmt,
+        null_markers=tuple(str(m) for m in markers), timezone=str(timezone),
+        columns={k: str(v) for k, v in columns.items()},
+        value_maps={k: {str(a): (None if b is None else str(b)) for a, b in v.items()} for k, v in value_maps.items()},
+        timestamp_formats=dict(formats), version=None if version is None else str(version),
+        personal_columns=tuple(str(c) for c in personal), derive=tuple(derive),
+    )
+
+
+def load_profile(name_or_path: str | Path) -> Profile:
+    """A profile by name (a file in profiles/) or by path."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = PROFILES_DIR / f"{name_or_path}.yaml"
+    if not path.is_file():
+        known = ", ".join(available_profiles())
+        raise ProfileError(f"profile '{name_or_path}' not found (known profiles: {known})")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ProfileError(f"profile {path.name}: not valid YAML: {exc}") from exc
+    profile = parse_profile(data, path.name)
+    if profile.name != path.stem:
+        _fail(path.name, "name", f"the file's name '{path.stem}'", profile.name)
+    return Profile(**{**profile.__dict__, "path": path})
+
+
+def available_profiles() -> list[str]:
+    return sorted(p.stem for p in PROFILES_DIR.glob("*.yaml"))

@@ -1,0 +1,302 @@
+"""Read an export file, whatever its dialect, into a DuckDB temp table of text columns.
+
+`scan` streams the file once (hash, size, NUL bytes, UTF-8 validity, line count). `read_raw`
+then loads it into `_raw` (one VARCHAR column per source column, plus `source_line`) and the
+lines that cannot be parsed into `_unparsed` (`source_line`, `raw_record`, `reason`):
+- CSV: header and delimiter read here, records by DuckDB with explicit columns; files that are
+  not UTF-8 (Windows-1252, Latin-1, or mixed) are transcoded line by line to a temporary file.
+- JSON Lines: one record per line; a line that is not a JSON object is unparsed.
+- Parquet: every column cast to text; the line is the row number (header = 0).
+gzip-compressed versions of each are recognised by the `.gz` suffix.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import hashlib
+import io
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from pipelines.profiles import Profile
+
+CHUNK = 1 << 20
+MAX_LINE_BYTES = 64 << 20  # a record may hold a field of tens of MB; the row rules judge it
+SUFFIXES = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl",
+            ".parquet": "parquet"}
+
+
+class FileRejected(Exception):
+    """A file-level check failed: the file is rejected whole. `rule` names the check."""
+
+    def __init__(self, rule: str, message: str, line: int = 1, column: str = "-"):
+        super().__init__(message)
+        self.rule, self.line, self.column = rule, line, column
+
+
+@dataclass
+class FileScan:
+    sha256: str
+    size: int  # bytes after decompression
+    gzipped: bool
+    kind: str | None  # csv | jsonl | parquet | None (unknown)
+    has_nul: bool
+    utf8: bool
+    bom: bool
+    newlines: int
+
+
+def file_kind(path: Path) -> tuple[str | None, bool]:
+    name = path.name.lower()
+    gz = name.endswith(".gz")
+    if gz:
+        name = name[:-3]
+    return SUFFIXES.get(Path(name).suffix), gz
+
+
+def _open(path: Path, gz: bool):
+    return gzip.open(path, "rb") if gz else open(path, "rb")
+
+
+def scan(path: Path) -> FileScan:
+    kind, gz = file_kind(path)
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(CHUNK), b""):
+            digest.update(chunk)
+    size, has_nul, utf8, newlines, first = 0, False, True, 0, b""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with _open(path, gz) as fh:
+            for chunk in iter(lambda: fh.read(CHUNK), b""):
+                if not first:
+                    first = chunk[:3]
+                size += len(chunk)
+                if kind != "parquet":
+                    has_nul = has_nul or b"\0" in chunk
+                    newlines += chunk.count(b"\n")
+                    if utf8:
+                        try:
+                            decoder.decode(chunk)
+                        except UnicodeDecodeError:
+                            utf8 = False
+            if utf8 and kind != "parquet":
+                try:
+                    decoder.decode(b"", final=True)
+                except UnicodeDecodeError:
+                    utf8 = False
+    except (OSError, EOFError) as exc:  # a corrupt gzip stream
+        raise FileRejected("decompress", f"cannot decompress: {exc}") from exc
+    return FileScan(digest.hexdigest(), size, gz, kind, has_nul, utf8, first == codecs.BOM_UTF8, newlines)
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _decode_line(raw: bytes, encoding: str) -> tuple[str, bool]:
+    """Decode one line: UTF-8 first unless the profile names another encoding; True if it fell back."""
+    if encoding in ("auto", "utf-8"):
+        try:
+            return raw.decode("utf-8"), False
+        except UnicodeDecodeError:
+            pass
+        try:
+            return raw.decode("cp1252"), True
+        except UnicodeDecodeError:
+            return raw.decode("latin-1"), True
+    return raw.decode(encoding, errors="strict" if encoding == "latin-1" else "replace"), True
+
+
+def utf8_copy(path: Path, fs: FileScan, profile: Profile, workdir: Path) -> tuple[Path, int]:
+    """A UTF-8, uncompressed, BOM-less copy when needed; returns (path to read, lines transcoded)."""
+    needs_transcode = not fs.utf8 or profile.format.encoding in ("cp1252", "latin-1")
+    if not needs_transcode and not fs.gzipped and not fs.bom:
+        return path, 0
+    target = workdir / (path.name[:-3] if fs.gzipped else path.name)
+    transcoded = 0
+    with _open(path, fs.gzipped) as src, open(target, "wb") as dst:
+        if not needs_transcode:
+            head = src.read(3)
+            if head != codecs.BOM_UTF8:
+                dst.write(head)
+            shutil.copyfileobj(src, dst, CHUNK)
+            return target, 0
+        first = True
+        for raw in src:
+            if first and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[3:]
+            first = False
+            text, fell_back = _decode_line(raw, profile.format.encoding)
+            transcoded += fell_back
+            dst.write(text.encode("utf-8"))
+    return target, transcoded
+
+
+def _csv_header(path: Path, profile: Profile) -> tuple[list[str], str]:
+    with open(path, "r", encoding="utf-8", newline="") as fh:
+        sample = fh.read(64 * 1024)
+    if not sample.strip():
+        raise FileRejected("empty_file", "the file holds no header and no rows")
+    first_line = sample.splitlines()[0] if sample.splitlines() else ""
+    delimiter = profile.format.delimiter
+    if delimiter == "auto":
+        counts = {d: first_line.count(d) for d in (",", ";", "\t", "|")}
+        delimiter = max(counts, key=lambda d: counts[d])
+        if counts[delimiter] == 0:
+            delimiter = ","  # a one-column header
+    reader = csv.reader(io.StringIO(sample), delimiter=delimiter, quotechar=profile.format.quote)
+    header = next(reader, [])
+    return [h.strip() for h in header], delimiter
+
+
+def read_raw(con: duckdb.DuckDBPyConnection, path: Path, fs: FileScan, profile: Profile,
+             workdir: Path) -> dict:
+    """Load the file into _raw and _unparsed; returns facts for the audit (columns, transcoding)."""
+    con.execute("DROP TABLE IF EXISTS _raw")
+    con.execute("DROP TABLE IF EXISTS _unparsed")
+    con.execute("CREATE TEMP TABLE _unparsed (source_line BIGINT, raw_record VARCHAR, reason VARCHAR)")
+    if fs.kind is None:
+        raise FileRejected("unknown_format", f"unknown file type '{path.name}': expected "
+                           f"{', '.join(sorted(SUFFIXES))}, optionally .gz")
+    if fs.kind != profile.format.type:
+        raise FileRejected("format", f"the file is {fs.kind} but profile {profile.name} reads {profile.format.type}")
+    if fs.size == 0:
+        raise FileRejected("empty_file", "the file is empty")
+    if fs.has_nul:
+        raise FileRejected("binary", "the file holds NUL bytes: it is binary, not text")
+    if fs.kind == "parquet":
+        return _read_parquet(con, path, fs, workdir)
+    readable, transcoded = utf8_copy(path, fs, profile, workdir)
+    if fs.kind == "jsonl":
+        columns = _read_jsonl(con, readable)
+    else:
+        columns = _read_csv(con, readable, profile)
+    return {"columns": columns, "transcoded_lines": transcoded}
+
+
+def _read_csv(con, path: Path, profile: Profile) -> list[str]:
+    header, delimiter = _csv_header(path, profile)
+    if not profile.format.header:
+        header = [f"column{i + 1}" for i in range(len(header))]
+    seen, dupes = set(), []
+    for name in header:
+        if name in seen:
+            dupes.append(name)
+        seen.add(name)
+    if dupes:
+        raise FileRejected("duplicate_header", f"header names repeated: {sorted(set(dupes))}", column=dupes[0])
+    if any(not h for h in header):
+        raise FileRejected("empty_header", "a header name is empty", column=str(header.index("") + 1))
+    names = {f"c{i}": "VARCHAR" for i in range(len(header))}
+    con.execute("DROP TABLE IF EXISTS _csv_errors")
+    con.execute("DROP TABLE IF EXISTS _csv_scans")
+    try:
+        con.execute(
+            f"CREATE TEMP TABLE _parsed AS SELECT * FROM read_csv({_sql_str(str(path))}, auto_detect = false, "
+            f"header = {str(profile.format.header).lower()}, delim = {_sql_str(delimiter)}, "
+            f"quote = {_sql_str(profile.format.quote)}, escape = {_sql_str(profile.format.quote)}, "
+            f"columns = {names!r}, store_rejects = true, rejects_table = '_csv_errors', "
+            f"rejects_scan = '_csv_scans', max_line_size = {MAX_LINE_BYTES}, strict_mode = true, "
+            f"null_padding = false, parallel = false)")
+    except duckdb.Error as exc:
+        raise FileRejected("parseable_csv", f"not readable as CSV: {str(exc).splitlines()[0]}") from exc
+    # DuckDB counts records (header = 1); rejected records leave gaps that number the rest.
+    errors = con.execute(
+        "SELECT line, string_agg(DISTINCT coalesce(column_name, 'column ' || column_idx) || ': ' || "
+        "lower(error_type) || ' (' || error_message || ')', '; '), any_value(csv_line) "
+        "FROM _csv_errors GROUP BY line ORDER BY line").fetchall()
+    rejected_lines = [e[0] for e in errors]
+    con.execute("INSERT INTO _unparsed SELECT line, raw, 'csv: ' || why FROM "
+                "(SELECT unnest(?) AS line, unnest(?) AS why, unnest(?) AS raw)",
+                [rejected_lines, [e[1] for e in errors], [e[2] for e in errors]])
+    first = 2 if profile.format.header else 1
+    select = ", ".join(f"c{i} AS {_quote_ident(h)}" for i, h in enumerate(header))
+    con.execute(f"CREATE TEMP TABLE _numbered AS SELECT {select}, row_number() OVER () AS _n FROM _parsed")
+    # the n-th parsed record sits at the n-th record number not taken by a rejected one
+    con.execute("CREATE TEMP TABLE _gaps AS SELECT unnest(?::BIGINT[]) AS line", [rejected_lines])
+    _number_with_gaps(con, first)
+    for t in ("_parsed", "_numbered", "_gaps"):
+        con.execute(f"DROP TABLE IF EXISTS {t}")
+    return header
+
+
+def _number_with_gaps(con, first: int) -> None:
+    """source_line for each parsed record: the record numbers from `first` on, skipping rejected ones."""
+    con.execute(f"""
+        CREATE TEMP TABLE _raw AS
+        WITH total AS (SELECT (SELECT count(*) FROM _numbered) + (SELECT count(*) FROM _gaps) AS n),
+        free AS (
+            SELECT line, row_number() OVER (ORDER BY line) AS k
+            FROM (SELECT unnest(range({first}, {first} + (SELECT n FROM total))) AS line)
+            WHERE line NOT IN (SELECT line FROM _gaps)
+        )
+        SELECT n.* EXCLUDE (_n), f.line AS source_line
+        FROM _numbered n JOIN free f ON f.k = n._n
+        ORDER BY n._n
+    """)
+
+
+def _read_jsonl(con, path: Path) -> list[str]:
+    con.execute(
+        f"CREATE TEMP TABLE _lines AS SELECT line AS record, row_number() OVER () AS source_line "
+        f"FROM read_csv({_sql_str(str(path))}, auto_detect = false, header = false, delim = '\x1f', "
+        f"quote = '', escape = '', columns = {{'line': 'VARCHAR'}}, max_line_size = {MAX_LINE_BYTES}, "
+        f"strict_mode = false, parallel = false)")
+    con.execute("""
+        INSERT INTO _unparsed
+        SELECT source_line, record, 'json: not a JSON object on this line'
+        FROM _lines
+        WHERE record IS NOT NULL AND trim(record) <> ''
+          AND (NOT json_valid(record) OR json_type(record) <> 'OBJECT')
+    """)
+    keys = [r[0] for r in con.execute("""
+        SELECT DISTINCT unnest(json_keys(record)) AS k FROM _lines
+        WHERE record IS NOT NULL AND json_valid(record) AND json_type(record) = 'OBJECT' ORDER BY k
+    """).fetchall()]
+    if not keys and con.execute("SELECT count(*) FROM _unparsed").fetchone()[0] == 0:
+        raise FileRejected("empty_file", "the file holds no JSON record")
+    cols = ", ".join(f"json_extract_string(record, {_sql_str(_json_path(k))}) AS {_quote_ident(k)}"
+                     for k in keys)
+    con.execute(f"""
+        CREATE TEMP TABLE _raw AS
+        SELECT {cols + ', ' if cols else ''}source_line FROM _lines
+        WHERE record IS NOT NULL AND json_valid(record) AND json_type(record) = 'OBJECT'
+    """)
+    con.execute("DROP TABLE _lines")
+    return keys
+
+
+def _json_path(key: str) -> str:
+    return '$."' + key.replace('"', '') + '"'
+
+
+def _quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _read_parquet(con, path: Path, fs: FileScan, workdir: Path) -> dict:
+    readable = path
+    if fs.gzipped:
+        readable = workdir / path.name[:-3]
+        with gzip.open(path, "rb") as src, open(readable, "wb") as dst:
+            shutil.copyfileobj(src, dst, CHUNK)
+    try:
+        rel = con.sql(f"SELECT * FROM read_parquet({_sql_str(str(readable))}) LIMIT 0")
+        columns = list(rel.columns)
+        casts = ", ".join(f"CAST({_quote_ident(c)} AS VARCHAR) AS {_quote_ident(c)}" for c in columns)
+        con.execute(f"CREATE TEMP TABLE _raw AS SELECT {casts}, file_row_number + 1 AS source_line "
+                    f"FROM read_parquet({_sql_str(str(readable))}, file_row_number = true)")
+    except duckdb.Error as exc:
+        raise FileRejected("parseable_parquet", f"not readable as Parquet: {str(exc).splitlines()[0]}") from exc
+    return {"columns": columns, "transcoded_lines": 0}
+
+
+def make_workdir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="esprit-ingest-"))
