@@ -130,8 +130,11 @@ def _typed_select(profile: Profile, contract: Contract, max_field_bytes: int) ->
         if col.type == "TIMESTAMPTZ" and col.name in profile.timestamp_formats:
             typed = (f"timezone({_sql_str(profile.timezone)}, try_strptime({text}, "
                      f"{_sql_str(profile.timestamp_formats[col.name])}))")
-        elif col.type in ("INTEGER", "BIGINT", "DOUBLE") and profile.format.decimal == ",":
-            typed = f"TRY_CAST(replace({text}, ',', '.') AS {col.type})"
+        elif col.type in ("INTEGER", "BIGINT", "DOUBLE"):
+            number = f"replace({text}, ',', '.')" if profile.format.decimal == "," else text
+            typed = f"TRY_CAST({number} AS {col.type})"
+            if col.type != "DOUBLE":  # 7.5 is not a whole number: refuse it rather than round it
+                typed = f"(CASE WHEN TRY_CAST({number} AS DOUBLE) = trunc(TRY_CAST({number} AS DOUBLE)) THEN {typed} END)"
         elif col.type == "VARCHAR":
             typed = f"({value})::VARCHAR"
         else:

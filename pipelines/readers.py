@@ -222,9 +222,56 @@ def _read_csv(con, path: Path, profile: Profile) -> list[str]:
     # the n-th parsed record sits at the n-th record number not taken by a rejected one
     con.execute("CREATE TEMP TABLE _gaps AS SELECT unnest(?::BIGINT[]) AS line", [rejected_lines])
     _number_with_gaps(con, first)
+    _physical_lines(con, path, profile, delimiter)
     for t in ("_parsed", "_numbered", "_gaps"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     return header
+
+
+def _physical_lines(con, path: Path, profile: Profile, delimiter: str) -> None:
+    """Reconcile DuckDB's records with the file's physical lines.
+
+    DuckDB numbers records, not lines: a quoted field holding a line break shifts every later
+    record. And a last record with an unterminated quote is dropped by DuckDB without a reject.
+    When the file has more lines than DuckDB saw records, Python's csv module (slow, so only
+    then) tells where each record starts and which trailing records DuckDB dropped; those are
+    set aside as unparsed, so that nothing read is lost.
+    """
+    header = 1 if profile.format.header else 0
+    records = con.execute("SELECT (SELECT count(*) FROM _raw) + (SELECT count(*) FROM _unparsed)").fetchone()[0]
+    newlines, last = 0, b""
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(CHUNK), b""):
+            newlines += chunk.count(b"\n")
+            last = chunk[-1:]
+    lines = newlines + (1 if last not in (b"\n", b"") else 0)
+    if lines <= records + header:
+        return
+    starts, texts = [0], {}  # starts[k]: physical line where record k starts (record 1: the header)
+    with open(path, "r", encoding="utf-8", newline="") as fh:
+        reader = csv.reader(fh, delimiter=delimiter, quotechar=profile.format.quote, strict=False)
+        previous_end = 0
+        try:
+            for row in reader:
+                if row:
+                    starts.append(previous_end + 1)
+                    if len(starts) - 1 > records + header:
+                        texts[len(starts) - 1] = delimiter.join(row)[:10000]
+                previous_end = reader.line_num
+        except csv.Error:
+            return
+    python_records = len(starts) - 1
+    if python_records < records + header:
+        return  # the readers disagree in a way that cannot be placed: keep record numbers
+    if texts:
+        con.executemany("INSERT INTO _unparsed VALUES (?, ?, ?)",
+                        [[k, text, "csv: record not terminated (an opening quote is never closed)"]
+                         for k, text in texts.items()])
+    con.execute("CREATE OR REPLACE TEMP TABLE _line_map AS SELECT unnest(range(?)) AS record, unnest(?) AS line",
+                [len(starts), starts])
+    for table in ("_raw", "_unparsed"):
+        con.execute(f"UPDATE {table} t SET source_line = m.line FROM _line_map m WHERE m.record = t.source_line")
+    con.execute("DROP TABLE _line_map")
 
 
 def _number_with_gaps(con, first: int) -> None:
