@@ -38,6 +38,40 @@ def cmd_run(args) -> int:
     return 1 if result["summary"]["rejected_files"] else 0
 
 
+def cmd_ingest(args) -> int:
+    """Load files (or every file of a folder) with a profile; print a summary table."""
+    from pipelines.ingest import ingest_paths
+    from pipelines.profiles import load_profile
+
+    settings = _settings(args)
+    target = Path(args.path)
+    paths = sorted(p for p in target.iterdir() if p.is_file()) if target.is_dir() else [target]
+    if not paths or not all(p.exists() for p in paths):
+        raise FileNotFoundError(f"nothing to ingest at {target}")
+    profile = load_profile(args.profile) if args.profile else None
+    source = args.source or (target.name if target.is_dir() else target.parent.name)
+    if profile is None and source not in settings.sources:
+        raise ValueError(f"no profile for '{source}': pass --profile NAME or bind the folder in sources")
+    results = ingest_paths(settings, source, paths, profile)
+    header = f"{'file':<40} {'status':<9} {'read':>9} {'loaded':>9} {'quarant.':>9} {'dupl.':>7} {'derived':>8}"
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        print(f"{r.file[:40]:<40} {r.status:<9} {r.rows_read:>9,} {r.rows_loaded:>9,} {r.rows_quarantined:>9,} "
+              f"{r.rows_duplicate:>7,} {r.derived_rows:>8,}")
+    print("-" * len(header))
+    print(f"{'total':<40} {'':<9} {sum(r.rows_read for r in results):>9,} {sum(r.rows_loaded for r in results):>9,} "
+          f"{sum(r.rows_quarantined for r in results):>9,} {sum(r.rows_duplicate for r in results):>7,} "
+          f"{sum(r.derived_rows for r in results):>8,}")
+    rejected = [r for r in results if r.status == "rejected"]
+    for r in results:
+        for problem in r.problems[:5]:
+            print(f"  {problem[:300]}")
+    if rejected:
+        print(f"{len(rejected)} file(s) rejected, moved to {settings.rejected}", file=sys.stderr)
+    return 1 if rejected else 0
+
+
 def cmd_scorecard(args) -> int:
     from pipelines.scorecard import render_weeks
 
@@ -111,6 +145,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--warehouse")
     r.add_argument("--out")
     r.set_defaults(func=cmd_run)
+
+    i = sub.add_parser("ingest", help="load a file or a folder of exports with a source profile")
+    i.add_argument("path", help="a file, or a folder whose files are all loaded")
+    i.add_argument("--profile", help="profile name (profiles/NAME.yaml) or path; default: the folder's binding")
+    i.add_argument("--source", help="source label for the audit (default: the folder's name)")
+    i.add_argument("--warehouse")
+    i.set_defaults(func=cmd_ingest)
 
     s = sub.add_parser("scorecard", help="render the scorecard of one ISO week (or 'all')")
     s.add_argument("--week", required=True, help="YYYY-Www, or 'all'")

@@ -109,8 +109,9 @@ def _mapped_select(profile: Profile, contract: Contract, source_columns: list[st
             expr = "NULL"
         cols.append(f"({expr}) AS {_ident('__m_' + col.name)}")
     version = profile.version or "NULL"
+    window = f" WINDOW w AS ({profile.window})" if profile.window else ""
     return (f"WITH src AS (SELECT {src + ', ' if src else ''}source_line FROM _raw) "
-            f"SELECT {', '.join(cols)}, ({version})::VARCHAR AS record_version, source_line FROM src")
+            f"SELECT {', '.join(cols)}, ({version})::VARCHAR AS record_version, source_line FROM src{window}")
 
 
 def _typed_select(profile: Profile, contract: Contract, max_field_bytes: int) -> str:
@@ -392,6 +393,7 @@ def _derive(con, profile: Profile, file_name: str, load_id: int) -> int:
     for derived in profile.derive:
         contract = CONTRACTS[derived.table]
         con.execute("CREATE OR REPLACE TEMP VIEW batch AS SELECT * FROM _incoming")
+        con.execute("CREATE OR REPLACE TEMP VIEW raw AS SELECT * FROM _raw")
         try:
             con.execute(f"CREATE OR REPLACE TEMP TABLE _candidates AS SELECT d.*, NULL::VARCHAR AS record_version, "
                         f"row_number() OVER () AS source_line, []::VARCHAR[] AS __reasons, 1 AS __rank "
@@ -399,6 +401,9 @@ def _derive(con, profile: Profile, file_name: str, load_id: int) -> int:
         except duckdb.Error as exc:
             raise FileRejected("profile_expression", f"profile {profile.name}: derive {derived.table} failed: "
                                f"{str(exc).splitlines()[0]}") from exc
+        sets = [f"{c} = {pseudonym_sql(c)}" for c in PERSONAL_COLUMNS if c in contract.column_names]
+        if sets:
+            con.execute(f"UPDATE _candidates SET {', '.join(sets)}")
         con.execute("CREATE OR REPLACE TEMP TABLE _incoming_primary AS SELECT * FROM _incoming")
         loaded, _ = _upsert(con, contract, file_name, load_id)
         total += loaded
@@ -413,7 +418,12 @@ def _reject(settings: Settings, result: FileResult, path: Path) -> None:
     report.write_text(
         f"file {path.name} (source {result.source}, profile {result.profile}, table {result.table}) was rejected; "
         f"none of its {result.rows_read} rows were loaded.\n\n" + "\n".join(result.problems) + "\n", encoding="utf-8")
-    shutil.move(str(path), str(folder / path.name))
+    # A file in the landing zone moves out of it; a file loaded from elsewhere (esprit ingest
+    # PATH) is copied, never taken from where its owner keeps it.
+    if settings.landing.resolve() in path.resolve().parents:
+        shutil.move(str(path), str(folder / path.name))
+    else:
+        shutil.copy2(path, folder / path.name)
 
 
 def _audit(con, result: FileResult, digest: str, started: datetime, size: int | None) -> None:

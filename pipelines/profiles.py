@@ -4,7 +4,8 @@ A profile is a YAML file in `profiles/`. It names the canonical table it feeds, 
 (CSV dialect and encoding, JSON Lines, Parquet; gzip is recognised by the `.gz` suffix), the
 null markers, the timezone of timestamps written without an offset, per-column timestamp
 formats, and for each canonical column a DuckDB expression over the source columns (default:
-the source column of the same name). Value maps translate codes (outcome AGENT -> answered);
+the source column of the same name; `window` names a window `w` for expressions that look at
+neighbouring rows). Value maps translate codes (outcome AGENT -> answered);
 a code missing from a map quarantines the row. `derive` builds further tables from the
 loaded rows (a case table from a case history). A wrong profile is refused when loaded, with
 the key and what was expected.
@@ -26,7 +27,7 @@ FORMATS = ("csv", "jsonl", "parquet")
 DELIMITERS = ("auto", ",", ";", "\t", "|")
 ENCODINGS = ("auto", "utf-8", "cp1252", "latin-1")
 TOP_KEYS = {"name", "description", "table", "format", "null_markers", "timezone", "columns", "value_maps",
-            "timestamp_formats", "version", "personal_columns", "derive"}
+            "timestamp_formats", "version", "personal_columns", "derive", "window"}
 FORMAT_KEYS = {"type", "delimiter", "encoding", "header", "quote", "decimal"}
 
 
@@ -64,6 +65,7 @@ class Profile:
     version: str | None = None  # expression ordering redeliveries of a record: the greatest wins
     personal_columns: tuple[str, ...] = ()  # source columns holding customer identifiers
     derive: tuple[Derived, ...] = ()
+    window: str | None = None  # a window `w` the column expressions may use: OVER w
     path: Path | None = None
 
 
@@ -154,13 +156,16 @@ def parse_profile(data: Any, where: str) -> Profile:
     if not isinstance(personal, list):
         _fail(where, "personal_columns", "a list of source column names", personal)
     version = data.get("version")
+    window = data.get("window")
+    if window is not None and (not isinstance(window, str) or "ORDER BY" not in window.upper()):
+        _fail(where, "window", "a window definition such as 'PARTITION BY id ORDER BY ts'", window)
     return Profile(
         name=data["name"], description=str(data.get("description", "")), table=table, format=fmt,
         null_markers=tuple(str(m) for m in markers), timezone=str(timezone),
         columns={k: str(v) for k, v in columns.items()},
         value_maps={k: {str(a): (None if b is None else str(b)) for a, b in v.items()} for k, v in value_maps.items()},
         timestamp_formats=dict(formats), version=None if version is None else str(version),
-        personal_columns=tuple(str(c) for c in personal), derive=tuple(derive),
+        personal_columns=tuple(str(c) for c in personal), derive=tuple(derive), window=window,
     )
 
 

@@ -1,29 +1,22 @@
 import shutil
 
 import pytest
+from hypothesis import HealthCheck, given, settings as hyp_settings, strategies as st
 
-from pipelines.contracts import CONTRACTS
-from pipelines.ingest import IngestError, ingest_source
+from pipelines.config import load_settings
+from pipelines.ingest import IngestError, ingest_paths, ingest_source
+from pipelines.privacy import DEMO_KEY, PrivacyError, pseudonym, resolve_key
+from pipelines.profiles import ProfileError, load_profile, parse_profile
 from pipelines.warehouse import connect
 from tests.conftest import copy_landing
-
-HEADER = ",".join(CONTRACTS["survey_responses"].column_names)
-GOOD = "R1,C1,call,CALL1,2026-10-05T10:00:00+02:00,9,5,6,true,false,Très bien,fr"
-
-
-def _survey_file(settings, name, *lines):
-    folder = settings.landing / "surveys"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    path.write_text("\n".join((HEADER,) + lines) + "\n", encoding="utf-8")
-    return path
+from tests.test_ingest_corpus import SURVEY_COLS, csv_text, survey_row
 
 
 def _audit(settings):
     con = connect(settings.warehouse, read_only=True)
     try:
         return con.execute("SELECT file_name, status, rows_read, rows_loaded, rows_quarantined, rows_duplicate, "
-                           "rows_rejected FROM load_audit ORDER BY load_id").fetchall()
+                           "rows_rejected, profile FROM load_audit ORDER BY load_id").fetchall()
     finally:
         con.close()
 
@@ -33,8 +26,9 @@ def test_every_row_read_is_accounted_for_and_reloading_changes_nothing(generated
     results = ingest_source(settings, "complaints")
     assert results and all(r.status == "loaded" for r in results)
     audit = _audit(settings)
-    for _, status, read, loaded, quarantined, duplicate, rejected in audit:
+    for _, status, read, loaded, quarantined, duplicate, rejected, profile in audit:
         assert read == loaded + quarantined + duplicate + rejected
+        assert profile in ("generator_cases", "generator_case_events")
     con = connect(settings.warehouse, read_only=True)
     cases = con.execute("SELECT count(*) FROM cases").fetchone()[0]
     con.close()
@@ -44,42 +38,130 @@ def test_every_row_read_is_accounted_for_and_reloading_changes_nothing(generated
     assert _audit(settings) == audit
 
 
-def test_rows_already_loaded_from_another_file_are_counted_as_duplicates(settings):
-    _survey_file(settings, "a.csv", GOOD)
-    ingest_source(settings, "surveys")
-    _survey_file(settings, "b.csv", GOOD, GOOD.replace("R1,", "R2,", 1))
-    (result,) = [r for r in ingest_source(settings, "surveys") if r.file == "b.csv"]
-    assert (result.rows_read, result.rows_loaded, result.rows_duplicate) == (2, 1, 1)
-
-
-def test_a_bad_file_is_rejected_with_file_line_column_and_rule_and_good_files_still_load(settings):
-    _survey_file(settings, "good.csv", GOOD)
-    bad = GOOD.replace("R1,", "R9,", 1)
-    _survey_file(settings, "bad.csv",
-                 bad.replace(",9,5,", ",11,5,"),                         # line 2: NPS out of range
-                 bad.replace("R9,", "R10,").replace("2026-10-05T10:00:00+02:00", "yesterday"))  # line 3
-    with pytest.raises(IngestError) as failure:
-        ingest_source(settings, "surveys")
-    message = str(failure.value)
-    assert "bad.csv: line 2, column nps: rule expect_column_values_to_be_between" in message
-    assert "bad.csv: line 3, column responded_at: rule type TIMESTAMPTZ; value 'yesterday'" in message
-    assert not (settings.landing / "surveys" / "bad.csv").exists()
-    assert (settings.rejected / "surveys" / "bad.csv").exists()
-    report = (settings.rejected / "surveys" / "bad.csv.report.txt").read_text(encoding="utf-8")
-    assert "line 2, column nps" in report
-    statuses = {row[0]: row[1:] for row in _audit(settings)}
-    assert statuses["good.csv"][:3] == ("loaded", 1, 1)
-    assert statuses["bad.csv"] == ("rejected", 2, 0, 0, 0, 2)
-
-
-def test_a_file_missing_a_required_column_is_rejected_whole(settings):
+def test_a_rejected_file_fails_the_source_loudly_and_the_others_still_load(settings):
     folder = settings.landing / "surveys"
     folder.mkdir(parents=True)
+    (folder / "good.csv").write_text(csv_text([survey_row()]), encoding="utf-8")
     (folder / "short.csv").write_text("response_id,nps\nR1,5\n", encoding="utf-8")
-    with pytest.raises(IngestError, match="short.csv: line 1, column customer_ref: rule required_column"):
+    with pytest.raises(IngestError, match=r"short.csv: line 1, column customer_ref: rule required_column"):
         ingest_source(settings, "surveys")
+    statuses = {row[0]: row[1] for row in _audit(settings)}
+    assert statuses == {"good.csv": "loaded", "short.csv": "rejected"}
+    report = (settings.rejected / "surveys" / "short.csv.report.txt").read_text(encoding="utf-8")
+    assert "none of its 1 rows were loaded" in report and "rule required_column" in report
 
 
 def test_unknown_source_is_refused(settings):
     with pytest.raises(ValueError, match="unknown source 'fax'"):
         ingest_source(settings, "fax")
+
+
+def _write(folder, name, rows):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(csv_text(rows), encoding="utf-8")
+    return folder / name
+
+
+def _table(settings):
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        return con.execute(f"SELECT {', '.join(SURVEY_COLS)}, source_file, source_line FROM survey_responses "
+                           "ORDER BY response_id").fetchall()
+    finally:
+        con.close()
+
+
+def test_a_record_delivered_again_is_upserted_and_the_latest_export_wins(settings):
+    profile = load_profile("generator_survey_responses")
+    folder = settings.landing / "surveys"
+    first = _write(folder, "export_2026-10-05.csv", [survey_row(rid="R1", nps="3"), survey_row(rid="R2")])
+    later = _write(folder, "export_2026-10-06.csv", [survey_row(rid="R1", nps="8"), survey_row(rid="R2")])
+    (r_late,) = ingest_paths(settings, "surveys", [later], profile)
+    (r_first,) = ingest_paths(settings, "surveys", [first], profile)  # arrives late, but is the older export
+    assert (r_late.rows_loaded, r_late.rows_duplicate) == (2, 0)
+    assert (r_first.rows_loaded, r_first.rows_duplicate) == (0, 2)
+    rows = {r[0]: r for r in _table(settings)}
+    assert rows["R1"][SURVEY_COLS.index("nps")] == 8
+
+
+@hyp_settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(order=st.permutations(range(4)), redeliver=st.lists(st.integers(0, 3), max_size=3))
+def test_any_order_and_any_redelivery_give_the_same_tables(order, redeliver, tmp_path_factory):
+    """Property: loading the same exports in any order, some of them twice, gives identical tables."""
+    exports = [
+        [survey_row(rid="R1", nps="3"), survey_row(rid="R2", nps="5")],
+        [survey_row(rid="R1", nps="9"), survey_row(rid="R3", nps="7")],
+        [survey_row(rid="R2", nps="6"), survey_row(rid="R4", nps="x")],  # R4 quarantined
+        [survey_row(rid="R3", nps="7"), survey_row(rid="R5", nps="10")],
+    ]
+    profile = load_profile("generator_survey_responses")
+
+    def load(sequence, home):
+        (home / "esprit.yaml").write_text("ingest:\n  max_bad_row_share: 1.0\n")
+        settings = load_settings(home / "esprit.yaml", base_dir=home)
+        folder = home / "landing" / "surveys"
+        results = []
+        for i in sequence:  # each delivery drops the export into the landing folder again
+            path = _write(folder, f"export_{i}.csv", exports[i])
+            results += ingest_paths(settings, "surveys", [path], profile)
+        for r in results:
+            assert r.rows_read == r.rows_loaded + r.rows_quarantined + r.rows_duplicate + r.rows_rejected
+        return _table(settings)
+
+    reference = load([0, 1, 2, 3], tmp_path_factory.mktemp("ref"))
+    shuffled = load(list(order) + list(redeliver), tmp_path_factory.mktemp("shuffled"))
+    assert shuffled == reference
+    assert {r[0]: r[SURVEY_COLS.index("nps")] for r in reference} == {"R1": 9, "R2": 6, "R3": 7, "R5": 10}
+
+
+def test_profiles_are_validated_with_the_key_and_what_was_expected(tmp_path):
+    with pytest.raises(ProfileError, match=r"key 'format.delimiter': expected one of .* got ';;'"):
+        parse_profile({"name": "x", "table": "calls", "format": {"delimiter": ";;"}}, "x.yaml")
+    with pytest.raises(ProfileError, match=r"key 'table': expected one of \['calls'"):
+        parse_profile({"name": "x", "table": "phone_calls"}, "x.yaml")
+    with pytest.raises(ProfileError, match=r"key 'value_maps.outcome.HANG': expected one of \['answered', 'abandoned'\]"):
+        parse_profile({"name": "x", "table": "calls", "value_maps": {"outcome": {"HANG": "hung"}}}, "x.yaml")
+    with pytest.raises(ProfileError, match=r"key 'colums': expected one of"):
+        parse_profile({"name": "x", "table": "calls", "colums": {}}, "x.yaml")
+    with pytest.raises(ProfileError, match=r"key 'timezone': expected an IANA timezone"):
+        parse_profile({"name": "x", "table": "calls", "timezone": "Paris"}, "x.yaml")
+    with pytest.raises(ProfileError, match="profile 'nope' not found"):
+        load_profile("nope")
+
+
+def test_sources_bind_landing_folders_to_profiles(tmp_path):
+    cfg = tmp_path / "esprit.yaml"
+    cfg.write_text("sources:\n  bank:\n    - {match: '*.csv', profile: anonbank_calls}\n")
+    settings = load_settings(cfg, base_dir=tmp_path)
+    assert settings.sources["bank"] == [{"match": "*.csv", "profile": "anonbank_calls"}]
+    assert "calls" in settings.sources
+    cfg.write_text("sources:\n  bank: anonbank_calls\n")
+    with pytest.raises(ValueError, match=r"sources.bank: expected a list of \{match"):
+        load_settings(cfg, base_dir=tmp_path)
+
+
+def test_pseudonyms_are_keyed_hashes_computed_in_the_warehouse(settings):
+    profile = load_profile("generator_survey_responses")
+    path = _write(settings.landing / "surveys", "a.csv", [survey_row(customer="+33612345678")])
+    ingest_paths(settings, "surveys", [path], profile)
+    con = connect(settings.warehouse, read_only=True)
+    stored = con.execute("SELECT customer_ref FROM survey_responses").fetchone()[0]
+    con.close()
+    assert stored == pseudonym("+33612345678", resolve_key())
+    assert "612345678" not in stored
+
+
+def test_the_demo_key_is_refused_outside_demo_mode(monkeypatch):
+    monkeypatch.setenv("ESPRIT_PSEUDONYM_KEY", DEMO_KEY)
+    monkeypatch.delenv("ESPRIT_DEMO", raising=False)
+    with pytest.raises(PrivacyError, match="public demo key"):
+        resolve_key()
+    monkeypatch.delenv("ESPRIT_PSEUDONYM_KEY")
+    with pytest.raises(PrivacyError, match="no pseudonymisation key"):
+        resolve_key()
+    monkeypatch.setenv("AIRFLOW_CONN_ESPRIT_PSEUDONYM", '{"conn_type": "generic", "password": "from-airflow-0123456789"}')
+    assert resolve_key().key == b"from-airflow-0123456789"
+    monkeypatch.delenv("AIRFLOW_CONN_ESPRIT_PSEUDONYM")
+    monkeypatch.setenv("ESPRIT_DEMO", "1")
+    assert resolve_key().is_demo
+    assert DEMO_KEY not in repr(resolve_key())
