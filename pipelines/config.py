@@ -41,6 +41,10 @@ class Settings:
     def scorecards_dir(self) -> Path:
         return self.out / "scorecards"
 
+    @property
+    def data_docs_dir(self) -> Path:
+        return self.out / "data_docs"
+
     def with_paths(self, **paths: Path | str) -> "Settings":
         """A copy with some paths replaced (tests and the CLI's --landing/--warehouse/--out)."""
         values = {k: Path(v) for k, v in paths.items() if v is not None}

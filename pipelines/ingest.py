@@ -31,7 +31,7 @@ from pipelines.contracts import CONTRACTS, Contract
 from pipelines.privacy import PseudonymKey, pseudonym_sql, resolve_key, scrub_sql, set_key
 from pipelines.profiles import Profile, load_profile
 from pipelines.readers import FileRejected, make_workdir, read_raw, scan
-from pipelines.validation import validate_frame
+from pipelines.validation import compact_result, validate_frame
 from pipelines.warehouse import connect, ensure_schema
 
 WEEK_COLUMN = {"calls": "offered_at", "cases": "opened_at", "case_events": "event_at",
@@ -247,7 +247,8 @@ def _process(con, settings, source, path, fs, profile: Profile, key, result: Fil
         FROM _typed
     """)
     in_file_duplicates = con.execute("SELECT count(*) FROM _candidates WHERE __rank > 1").fetchone()[0]
-    row_reasons = _validate_in_chunks(con, contract, result, cfg["validation_chunk_rows"])
+    row_reasons = _validate_in_chunks(con, contract, result, cfg["validation_chunk_rows"],
+                                      settings.out / "validation_results")
     if row_reasons:
         con.execute("CREATE OR REPLACE TEMP TABLE _gx_reasons (source_line BIGINT, reasons VARCHAR[])")
         con.executemany("INSERT INTO _gx_reasons VALUES (?, ?)", [[k, v] for k, v in row_reasons.items()])
@@ -287,7 +288,18 @@ def _check_columns(profile: Profile, contract: Contract, source_columns: list[st
                            f"(the file has: {', '.join(source_columns) or 'no columns'})", column=missing[0])
 
 
-def _validate_in_chunks(con, contract: Contract, result: FileResult, chunk_rows: int) -> dict[int, list[str]]:
+def _keep_result(result_dir: Path, result: FileResult, chunk: int, raw: dict) -> None:
+    """Keep the GX result (for Data Docs); unexpected-row lists are cut to a sample."""
+    import json
+
+    result_dir.mkdir(parents=True, exist_ok=True)
+    safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in result.file)
+    path = result_dir / f"load{result.load_id:06d}-{chunk:03d}__{safe}.json"
+    path.write_text(json.dumps(compact_result(raw), default=str), encoding="utf-8")
+
+
+def _validate_in_chunks(con, contract: Contract, result: FileResult, chunk_rows: int,
+                        result_dir: Path) -> dict[int, list[str]]:
     """GX over the rows that parsed, chunk by chunk (bounded memory); returns line -> reasons."""
     cols = ", ".join(contract.column_names)
     total = con.execute("SELECT count(*) FROM _candidates WHERE __rank = 1 AND len(__reasons) = 0").fetchone()[0]
@@ -302,6 +314,7 @@ def _validate_in_chunks(con, contract: Contract, result: FileResult, chunk_rows:
         if frame.empty and total:
             break
         report = validate_frame(contract.table, frame)
+        _keep_result(result_dir, result, start // chunk_rows, report.raw)
         for failure in report.table_failures:
             raise FileRejected(failure.rule, f"the file breaks {failure.rule} on {', '.join(failure.columns)}",
                                column=",".join(failure.columns))

@@ -6,12 +6,14 @@ from pipelines.config import Settings
 from pipelines.ingest import ingest_source
 from pipelines.models import build_models
 from pipelines.scorecard import render_weeks
+from pipelines.validation import build_data_docs
 
 
 def run_all(settings: Settings) -> dict:
     files = []
     for source in settings.sources:
         files += [r.as_dict() for r in ingest_source(settings, source, fail_on_reject=False)]
+    docs = build_data_docs(settings.out / "validation_results", settings.data_docs_dir)
     built = build_models(settings)
     pages = render_weeks(settings) if built["weeks"] else []
     summary = {
@@ -24,5 +26,6 @@ def run_all(settings: Settings) -> dict:
         "rows_duplicate": sum(f["rows_duplicate"] for f in files),
         "weeks": built["weeks"],
         "scorecards": str(settings.scorecards_dir),
+        "data_docs": docs,
     }
     return {"summary": summary, "files": files, "models": built, "pages": [str(p) for p in pages]}

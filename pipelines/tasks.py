@@ -15,7 +15,13 @@ def ingest(source: str) -> dict:
     """Load a source's new landing files; raises (failing the task) if a file was rejected."""
     from pipelines.ingest import ingest_source
 
-    results = ingest_source(load_settings(), source)
+    from pipelines.validation import build_data_docs
+
+    settings = load_settings()
+    try:
+        results = ingest_source(settings, source)
+    finally:  # the Data Docs show a failed validation too
+        build_data_docs(settings.out / "validation_results", settings.data_docs_dir)
     loaded = [r for r in results if r.status == "loaded"]
     return {
         "source": source,

@@ -123,3 +123,55 @@ def _show(value) -> str:
         return "empty"
     text = str(value)
     return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+def compact_result(raw: dict, keep: int = MAX_LINES_PER_RULE) -> dict:
+    """A validation result small enough to keep: the long lists of unexpected rows are cut."""
+    results = []
+    for r in raw.get("results", []):
+        res = dict(r.get("result") or {})
+        for key in ("unexpected_list", "unexpected_index_list", "partial_unexpected_list",
+                    "partial_unexpected_index_list", "partial_unexpected_counts"):
+            if isinstance(res.get(key), list):
+                res[key] = res[key][:keep]
+        res.pop("unexpected_index_query", None)
+        results.append({**r, "result": res})
+    return {**raw, "results": results}
+
+
+def build_data_docs(results_dir, site_dir) -> str | None:
+    """Great Expectations Data Docs for every kept validation result; returns the index page."""
+    import json
+    from pathlib import Path
+
+    import great_expectations as gx
+    from great_expectations.core.expectation_validation_result import ExpectationSuiteValidationResultSchema
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    from pipelines.contracts import CONTRACTS
+
+    files = sorted(Path(results_dir).glob("*.json")) if Path(results_dir).is_dir() else []
+    if not files:
+        return None
+    ctx = gx.get_context(mode="ephemeral")
+    ctx.add_data_docs_site(site_name="esprit", site_config={
+        "class_name": "SiteBuilder",
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(Path(site_dir))},
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+    })
+    for table in CONTRACTS:
+        spec = load_suite_json(table)
+        ctx.suites.add(gx.ExpectationSuite(name=spec["name"],
+                                           expectations=spec["expectations"]))
+    schema = ExpectationSuiteValidationResultSchema()
+    for path in files:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        result = schema.load(raw)
+        key = ValidationResultIdentifier(
+            expectation_suite_identifier=ExpectationSuiteIdentifier(name=raw["suite_name"]),
+            run_id=path.stem, batch_identifier=path.stem.split("__", 1)[-1])
+        ctx.validation_results_store.set(key, result)
+    return ctx.build_data_docs(site_names=["esprit"])["esprit"]

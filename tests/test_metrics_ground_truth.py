@@ -70,3 +70,13 @@ def test_friction_events_point_back_to_their_source_rows(con):
     signals = {r[0] for r in con.execute("SELECT DISTINCT signal FROM friction_events").fetchall()}
     configured = {r[0] for r in con.execute("SELECT signal FROM param_friction_signals").fetchall()}
     assert signals <= configured and len(signals) >= 8
+
+
+def test_validation_results_are_kept_and_data_docs_built(pipeline_run, con):
+    settings, result = pipeline_run
+    files = [f for f in result["files"] if f["status"] == "loaded"]
+    kept = con.execute("SELECT count(DISTINCT load_id), bool_and(success) FROM validation_results").fetchone()
+    assert kept == (len(files), True)
+    assert result["summary"]["data_docs"].endswith("data_docs/index.html")
+    pages = list((settings.data_docs_dir / "validations").rglob("*.html"))
+    assert len(pages) == len(files)

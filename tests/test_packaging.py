@@ -34,3 +34,23 @@ def test_cli_run_takes_a_landing_folder_to_scorecards_without_airflow(generated,
     summary = json.loads(done.stdout)
     assert summary["rejected_files"] == [] and summary["files_loaded"] > 0
     assert (tmp_path / "out" / "scorecards" / summary["weeks"][-1] / "scorecard.html").exists()
+
+
+def test_cli_ingest_prints_a_summary_table_and_fails_on_a_rejected_file(tmp_path):
+    from tests.test_ingest_corpus import csv_text, survey_row
+
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    (folder / "good.csv").write_text(csv_text([survey_row(), survey_row(rid="R2", nps="42")]), encoding="utf-8")
+    (folder / "empty.csv").write_text("", encoding="utf-8")
+    (tmp_path / "esprit.yaml").write_text("ingest:\n  max_bad_row_share: 0.5\n")
+    done = subprocess.run([sys.executable, "-m", "pipelines.cli", "ingest", str(folder), "--profile",
+                           "generator_survey_responses"], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 1, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].split() == ["file", "status", "read", "loaded", "quarant.", "dupl.", "derived"]
+    assert any(line.split()[:6] == ["good.csv", "loaded", "2", "1", "1", "0"] for line in lines)
+    assert any(line.split()[:2] == ["empty.csv", "rejected"] for line in lines)
+    assert "column nps: rule expect_column_values_to_be_between; value nps='42'" in done.stdout
+    assert "1 file(s) rejected" in done.stderr
+    assert (folder / "empty.csv").exists()  # a file from outside the landing zone is copied, not moved
