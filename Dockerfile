@@ -15,6 +15,7 @@ RUN uv sync --frozen --no-dev --no-install-project --extra deploy
 COPY pipelines ./pipelines
 COPY sql ./sql
 COPY expectations ./expectations
+COPY profiles ./profiles
 COPY dags ./dags
 RUN uv sync --frozen --no-dev --extra deploy
 
