@@ -17,7 +17,8 @@ import yaml
 
 DEFAULTS_FILE = Path(__file__).with_name("defaults.yaml")
 PATH_KEYS = ("landing", "warehouse", "out", "rejected")
-OPEN_MAPPINGS = (".sources", ".friction_signals")  # a project may add entries here
+OPEN_MAPPINGS = (".sources", ".friction_signals", ".stages")
+REACHED_BY = ("all", "engaged", "complained")  # a project may add entries here
 
 
 class ConfigError(ValueError):
@@ -34,6 +35,7 @@ class Settings:
     metrics: dict[str, Any] = field(default_factory=dict)
     friction_signals: dict[str, dict[str, Any]] = field(default_factory=dict)
     headline: list[dict[str, Any]] = field(default_factory=list)
+    stages: dict[str, dict[str, str]] = field(default_factory=dict)
     sources: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     ingest: dict[str, Any] = field(default_factory=dict)
 
@@ -44,6 +46,16 @@ class Settings:
     @property
     def data_docs_dir(self) -> Path:
         return self.out / "data_docs"
+
+    def parameter_set(self) -> tuple[str, str]:
+        """Every parameter the metrics depend on, as canonical JSON, and its short hash."""
+        import hashlib
+        import json
+
+        params = {"week_timezone": self.week_timezone, "metrics": self.metrics,
+                  "friction_signals": self.friction_signals, "stages": self.stages}
+        text = json.dumps(params, sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(text.encode()).hexdigest()[:12], text
 
     def with_paths(self, **paths: Path | str) -> "Settings":
         """A copy with some paths replaced (tests and the CLI's --landing/--warehouse/--out)."""
@@ -63,7 +75,8 @@ def _merge(base: dict, override: dict, where: str) -> dict:
             raise ConfigError(f"{where}: unknown key '{key}' (expected one of {sorted(base)})")
         if key in base and isinstance(base[key], dict) and base[key] and not isinstance(value, dict):
             raise ConfigError(f"{where}: key '{key}' must be a mapping, got {type(value).__name__}")
-        if key in base and isinstance(base[key], dict) and isinstance(value, dict) and key != "friction_signals":
+        if key in base and isinstance(base[key], dict) and isinstance(value, dict) \
+                and key not in ("friction_signals", "stages"):
             merged[key] = _merge(base[key], value, f"{where}.{key}")
         else:
             merged[key] = value
@@ -98,10 +111,14 @@ def load_settings(config_file: str | Path | None = None, base_dir: str | Path | 
         value = os.environ.get(f"ESPRIT_{key.upper()}") or raw["paths"][key]
         path = Path(value)
         paths[key] = path if path.is_absolute() else base / path
+    stages = raw["stages"]
+    for name, spec in stages.items():
+        if not isinstance(spec, dict) or spec.get("reached_by") not in REACHED_BY:
+            raise ConfigError(f"stages.{name}.reached_by: expected one of {list(REACHED_BY)}")
     signals = raw["friction_signals"]
     for name, spec in signals.items():
-        if not isinstance(spec, dict) or spec.get("stage") not in raw["stages"]:
-            raise ConfigError(f"friction_signals.{name}.stage: expected one of {raw['stages']}")
+        if not isinstance(spec, dict) or spec.get("stage") not in stages:
+            raise ConfigError(f"friction_signals.{name}.stage: expected one of {list(stages)}")
         if not isinstance(spec.get("weight"), (int, float)):
             raise ConfigError(f"friction_signals.{name}.weight: expected a number")
     for source, rules in raw["sources"].items():
@@ -114,6 +131,7 @@ def load_settings(config_file: str | Path | None = None, base_dir: str | Path | 
         ingest=raw["ingest"],
         metrics=raw["metrics"],
         friction_signals=signals,
+        stages=stages,
         headline=raw["headline"],
         **paths,
     )

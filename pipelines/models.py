@@ -76,6 +76,17 @@ def set_parameters(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     con.execute("SET VARIABLE week_tz = ?", [settings.week_timezone])
     for key, value in settings.metrics.items():
         con.execute(f"SET VARIABLE {key} = ?", [value])
+    con.execute("CREATE OR REPLACE TABLE param_stages (stage VARCHAR, position INTEGER, en VARCHAR, fr VARCHAR, "
+                "reached_by VARCHAR)")
+    con.executemany("INSERT INTO param_stages VALUES (?, ?, ?, ?, ?)",
+                    [[name, i, spec.get("en", name), spec.get("fr", name), spec["reached_by"]]
+                     for i, (name, spec) in enumerate(settings.stages.items(), start=1)])
+    # each weekly result names the parameter set it was computed with
+    digest, text = settings.parameter_set()
+    con.execute("CREATE TABLE IF NOT EXISTS parameter_sets (parameter_set VARCHAR PRIMARY KEY, parameters JSON, "
+                "first_used_at TIMESTAMPTZ DEFAULT now())")
+    con.execute("INSERT OR IGNORE INTO parameter_sets (parameter_set, parameters) VALUES (?, ?)", [digest, text])
+    con.execute("SET VARIABLE parameter_set = ?", [digest])
     con.execute("CREATE OR REPLACE TABLE param_friction_signals (signal VARCHAR, stage VARCHAR, weight DOUBLE)")
     con.executemany("INSERT INTO param_friction_signals VALUES (?, ?, ?)",
                     [[name, spec["stage"], float(spec["weight"])] for name, spec in settings.friction_signals.items()])

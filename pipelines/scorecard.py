@@ -17,8 +17,6 @@ from pipelines.warehouse import connect
 from pipelines.weeks import parse_week
 
 SMALL_SAMPLE = 30  # below this many responses or calls a rate is labelled as a small sample
-STAGES = (("reach", "Reach", "Accueil"), ("understand", "Understand", "Écoute"),
-          ("resolve", "Resolve", "Efficacité"), ("recover", "Recover", "Réclamation"))
 
 
 @dataclass(frozen=True)
@@ -121,7 +119,8 @@ def _render_week(settings: Settings, con, env: Environment, week: str, known: li
     figures = week_figures(con, week)
     tiles = build_tiles(settings, figures)
     stages = []
-    for key, en, fr in STAGES:
+    for key, spec in settings.stages.items():
+        en, fr = spec.get("en", key), spec.get("fr", key)
         share = figures.get(f"friction_share_{key}", {})
         index = figures.get(f"friction_index_{key}", {})
         top = con.execute(

@@ -42,7 +42,8 @@ def truth_journeys(landing: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
-def expected_weekly(landing: Path, service_level_s: int = 20, sla_days: int = 10) -> dict[str, dict[str, tuple]]:
+def expected_weekly(landing: Path, service_level_s: int = 20, sla_days: int = 10,
+                    short_abandon_s: int = 5) -> dict[str, dict[str, tuple]]:
     """week -> metric -> (numerator, denominator), for the scorecard's figures."""
     out: dict[str, dict[str, tuple]] = defaultdict(dict)
     # calls, by the week their first segment was offered
@@ -57,6 +58,7 @@ def expected_weekly(landing: Path, service_level_s: int = 20, sla_days: int = 10
         c["offered"] += 1
         if first["outcome"] == "abandoned":
             c["abandoned"] += 1
+            c["short"] += (_ts(first["ended_at"]) - _ts(first["offered_at"])).total_seconds() < short_abandon_s
         else:
             wait = (_ts(first["answered_at"]) - _ts(first["offered_at"])).total_seconds()
             c["in_time"] += wait <= service_level_s
@@ -67,7 +69,7 @@ def expected_weekly(landing: Path, service_level_s: int = 20, sla_days: int = 10
     opened = Counter(_week(r["opened_at"]) for r in cases)
     for week, c in per_week.items():
         out[week]["abandonment_rate"] = (c["abandoned"], c["offered"])
-        out[week]["service_level"] = (c["in_time"], c["offered"])
+        out[week]["service_level"] = (c["in_time"], c["offered"] - c["short"])
         out[week]["transfer_rate"] = (c["transferred"], c["answered"])
     for week in set(per_week) | set(opened):
         out[week]["complaints_per_1000_contacts"] = (1000 * opened[week], per_week[week]["offered"] + opened[week])

@@ -1,14 +1,21 @@
 -- weekly_metrics: one row per ISO week and metric, with numerator and denominator so that every
--- figure can be traced and its sample size shown. Definitions: docs/metrics.md.
+-- figure can be traced and its sample size shown, a 95 % interval where one applies, and the
+-- parameter set it was computed with. Definitions: docs/metrics.md.
 WITH calls AS (
     SELECT
         week,
         count(*) AS offered,
         count(*) FILTER (WHERE first_outcome = 'abandoned') AS abandoned,
         count(*) FILTER (
+            WHERE first_outcome = 'abandoned' AND first_abandon_seconds < getvariable('short_abandon_seconds')
+        ) AS short_abandoned,
+        count(*) FILTER (
             WHERE first_outcome = 'answered' AND first_wait_seconds <= getvariable('service_level_seconds')
         ) AS answered_in_time,
+        count(*) FILTER (WHERE first_outcome = 'answered') AS answered_first,
+        sum(first_wait_seconds) FILTER (WHERE first_outcome = 'answered') AS wait_sum,
         count(*) FILTER (WHERE answered) AS answered,
+        sum(handle_seconds) FILTER (WHERE answered) AS handle_sum,
         count(*) FILTER (WHERE answered AND team_changes > 0) AS transferred
     FROM stg_call_outcomes
     GROUP BY week
@@ -23,7 +30,10 @@ surveys AS (
         count(csat) AS csat_n,
         count(*) FILTER (WHERE csat >= 4) AS csat_satisfied,
         count(ces) AS ces_n,
-        sum(ces) AS ces_sum
+        sum(ces) AS ces_sum,
+        count(*) FILTER (WHERE ces >= 5) AS ces_easy,
+        count(resolved) AS said_n,
+        count(*) FILTER (WHERE resolved) AS said_resolved
     FROM stg_survey_responses
     GROUP BY week
 ),
@@ -36,7 +46,10 @@ cases_resolved AS (
         count(*) AS resolved,
         count(*) FILTER (
             WHERE first_resolved_at - opened_at <= to_days(getvariable('complaint_sla_days'))
-        ) AS within_sla
+        ) AS within_sla,
+        count(*) FILTER (WHERE reopenings > 0) AS reopened,
+        quantile_cont((epoch(first_resolved_at) - epoch(opened_at)) / 86400, 0.5) AS days_median,
+        quantile_cont((epoch(first_resolved_at) - epoch(opened_at)) / 86400, 0.9) AS days_p90
     FROM stg_cases
     WHERE first_resolved_at IS NOT NULL
     GROUP BY 1
@@ -57,7 +70,7 @@ handoff_weeks AS (
 ),
 weeks AS (
     SELECT week FROM calls UNION SELECT week FROM surveys UNION SELECT week FROM cases_opened
-    UNION SELECT week FROM journey_weeks UNION SELECT week FROM handoff_weeks
+    UNION SELECT week FROM cases_resolved UNION SELECT week FROM journey_weeks UNION SELECT week FROM handoff_weeks
 ),
 wide AS (
     SELECT *
@@ -69,37 +82,65 @@ wide AS (
     LEFT JOIN journey_weeks USING (week)
     LEFT JOIN handoff_weeks USING (week)
 ),
+-- metric, numerator, denominator, unit, and an explicit value where it is not num / den
 long AS (
-    SELECT week, 'calls_offered' AS metric, offered AS numerator, NULL AS denominator, 'count' AS unit FROM wide
-    UNION ALL SELECT week, 'abandonment_rate', abandoned, offered, 'pct' FROM wide
-    UNION ALL SELECT week, 'service_level', answered_in_time, offered, 'pct' FROM wide
-    UNION ALL SELECT week, 'transfer_rate', transferred, answered, 'pct' FROM wide
-    UNION ALL SELECT week, 'survey_responses', nps_n, NULL, 'count' FROM wide
-    UNION ALL SELECT week, 'nps', promoters - detractors, nps_n, 'points' FROM wide
-    UNION ALL SELECT week, 'nps_promoters', promoters, nps_n, 'pct' FROM wide
-    UNION ALL SELECT week, 'nps_passives', passives, nps_n, 'pct' FROM wide
-    UNION ALL SELECT week, 'nps_detractors', detractors, nps_n, 'pct' FROM wide
-    UNION ALL SELECT week, 'csat', csat_satisfied, csat_n, 'pct' FROM wide
-    UNION ALL SELECT week, 'ces', ces_sum, ces_n, 'score' FROM wide
-    UNION ALL SELECT week, 'journeys', journeys, NULL, 'count' FROM wide
-    UNION ALL SELECT week, 'first_contact_resolution', resolved_first, with_answer, 'pct' FROM wide
-    UNION ALL SELECT week, 'handoffs', handoffs, NULL, 'count' FROM wide
-    UNION ALL SELECT week, 'handoff_failure_rate', failed, handoffs, 'pct' FROM wide
-    UNION ALL SELECT week, 'complaints_opened', opened, NULL, 'count' FROM wide
+    SELECT week, 'calls_offered' AS metric, offered AS numerator, NULL AS denominator, 'count' AS unit,
+        NULL::DOUBLE AS explicit_value, NULL::DOUBLE AS ci_low, NULL::DOUBLE AS ci_high FROM wide
+    UNION ALL SELECT week, 'abandonment_rate', abandoned, offered, 'pct', NULL, NULL, NULL FROM wide
+    UNION ALL SELECT week, 'service_level', answered_in_time, offered - short_abandoned, 'pct', NULL, NULL, NULL
+        FROM wide
+    UNION ALL SELECT week, 'average_speed_of_answer', wait_sum, answered_first, 'seconds', NULL, NULL, NULL FROM wide
+    UNION ALL SELECT week, 'average_handle_time', handle_sum, answered, 'seconds', NULL, NULL, NULL FROM wide
+    UNION ALL SELECT week, 'transfer_rate', transferred, answered, 'pct', NULL, NULL, NULL FROM wide
+    UNION ALL SELECT week, 'survey_responses', nps_n, NULL, 'count', NULL, NULL, NULL FROM wide
+    -- NPS interval: the variance of (promoter - detractor) per response is p + d - (p - d)^2
+    -- (normal approximation, clamped to the scale's -100..+100)
+    UNION ALL SELECT week, 'nps', promoters - detractors, nps_n, 'points', NULL,
+        greatest(-100, 100 * ((promoters - detractors) / nps_n - 1.96 * sqrt(((promoters + detractors) / nps_n
+            - power((promoters - detractors) / nps_n, 2)) / nps_n))),
+        least(100, 100 * ((promoters - detractors) / nps_n + 1.96 * sqrt(((promoters + detractors) / nps_n
+            - power((promoters - detractors) / nps_n, 2)) / nps_n)))
+        FROM wide
+    UNION ALL SELECT week, 'nps_promoters', promoters, nps_n, 'pct', NULL, NULL, NULL FROM wide
+    UNION ALL SELECT week, 'nps_passives', passives, nps_n, 'pct', NULL, NULL, NULL FROM wide
+    UNION ALL SELECT week, 'nps_detractors', detractors, nps_n, 'pct', NULL, NULL, NULL FROM wide
+    -- CSAT top-2-box with a Wilson score interval (z = 1.96)
+    UNION ALL SELECT week, 'csat', csat_satisfied, csat_n, 'pct', NULL,
+        100 * ((csat_satisfied / csat_n + 1.9208 / csat_n) - 1.96 * sqrt(csat_satisfied / csat_n
+            * (1 - csat_satisfied / csat_n) / csat_n + 0.9604 / power(csat_n, 2))) / (1 + 3.8416 / csat_n),
+        100 * ((csat_satisfied / csat_n + 1.9208 / csat_n) + 1.96 * sqrt(csat_satisfied / csat_n
+            * (1 - csat_satisfied / csat_n) / csat_n + 0.9604 / power(csat_n, 2))) / (1 + 3.8416 / csat_n)
+        FROM wide
+    UNION ALL SELECT week, 'ces', ces_sum, ces_n, 'score', NULL, NULL, NULL FROM wide
+    UNION ALL SELECT week, 'ces_easy', ces_easy, ces_n, 'pct', NULL, NULL, NULL FROM wide
+    UNION ALL SELECT week, 'journeys', journeys, NULL, 'count', NULL, NULL, NULL FROM wide
+    UNION ALL SELECT week, 'first_contact_resolution', resolved_first, with_answer, 'pct', NULL, NULL, NULL FROM wide
+    UNION ALL SELECT week, 'resolved_customer_reported', said_resolved, said_n, 'pct', NULL, NULL, NULL FROM wide
+    UNION ALL SELECT week, 'handoffs', handoffs, NULL, 'count', NULL, NULL, NULL FROM wide
+    UNION ALL SELECT week, 'handoff_failure_rate', failed, handoffs, 'pct', NULL, NULL, NULL FROM wide
+    UNION ALL SELECT week, 'complaints_opened', opened, NULL, 'count', NULL, NULL, NULL FROM wide
     UNION ALL SELECT week, 'complaints_per_1000_contacts', 1000 * coalesce(opened, 0),
-        coalesce(offered, 0) + coalesce(opened, 0), 'per_1000' FROM wide
-    UNION ALL SELECT week, 'complaints_resolved_within_sla', within_sla, resolved, 'pct' FROM wide
+        coalesce(offered, 0) + coalesce(opened, 0), 'per_1000', NULL, NULL, NULL FROM wide
+    UNION ALL SELECT week, 'complaints_resolved_within_sla', within_sla, resolved, 'pct', NULL, NULL, NULL FROM wide
+    UNION ALL SELECT week, 'complaint_reopen_rate', reopened, resolved, 'pct', NULL, NULL, NULL FROM wide
+    UNION ALL SELECT week, 'complaint_resolution_days_median', NULL, resolved, 'days', days_median, NULL, NULL
+        FROM wide
+    UNION ALL SELECT week, 'complaint_resolution_days_p90', NULL, resolved, 'days', days_p90, NULL, NULL FROM wide
 )
 SELECT
     week,
     metric,
-    coalesce(numerator, 0)::DOUBLE AS numerator,
+    CASE WHEN unit = 'days' THEN numerator ELSE coalesce(numerator, 0) END::DOUBLE AS numerator,
     denominator::DOUBLE AS denominator,
     CASE
+        WHEN explicit_value IS NOT NULL THEN explicit_value
         WHEN denominator IS NULL THEN coalesce(numerator, 0)::DOUBLE
         WHEN denominator = 0 THEN NULL
         WHEN unit IN ('pct', 'points') THEN 100.0 * coalesce(numerator, 0) / denominator
         ELSE coalesce(numerator, 0)::DOUBLE / denominator
     END AS value,
-    unit
+    unit,
+    CASE WHEN denominator > 0 THEN ci_low END AS ci_low,
+    CASE WHEN denominator > 0 THEN ci_high END AS ci_high,
+    getvariable('parameter_set') AS parameter_set
 FROM long

@@ -1,16 +1,14 @@
 -- weekly_stage_friction: per ISO week of journey start and stage, the journeys that reached the
 -- stage, those that met friction there, and the friction index (weighted signals per 100
 -- journeys that reached the stage).
-WITH stages AS (
-    SELECT DISTINCT stage FROM param_friction_signals
-),
-reached AS (
+-- Which journeys reached a stage is configured (param_stages.reached_by).
+WITH reached AS (
     SELECT j.journey_id, j.week, s.stage
     FROM journeys AS j
-    CROSS JOIN stages AS s
-    WHERE s.stage = 'reach'
-        OR (s.stage IN ('understand', 'resolve') AND j.engaged)
-        OR (s.stage = 'recover' AND j.complained)
+    CROSS JOIN param_stages AS s
+    WHERE s.reached_by = 'all'
+        OR (s.reached_by = 'engaged' AND j.engaged)
+        OR (s.reached_by = 'complained' AND j.complained)
 ),
 per_journey AS (
     SELECT journey_id, stage, sum(weight) AS weight, count(*) AS signals
