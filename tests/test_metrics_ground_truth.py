@@ -2,6 +2,7 @@
 
 import pytest
 
+from pipelines.privacy import pseudonym, resolve_key
 from pipelines.warehouse import connect
 from tests.truth import expected_weekly, truth_handoffs, truth_journeys
 
@@ -80,3 +81,34 @@ def test_validation_results_are_kept_and_data_docs_built(pipeline_run, con):
     assert result["summary"]["data_docs"].endswith("data_docs/index.html")
     pages = list((settings.data_docs_dir / "validations").rglob("*.html"))
     assert len(pages) == len(files)
+
+
+def _precision_recall(expected: set, found: set) -> tuple[float, float]:
+    hits = len(expected & found)
+    precision = hits / len(found) if found else 1.0
+    recall = hits / len(expected) if expected else 1.0
+    return precision, recall
+
+
+def test_failed_handoff_and_friction_detection_recover_the_ground_truth(con, generated):
+    truth = truth_handoffs(generated)
+    got = {k: set(r) for k, r in con.execute("SELECT handoff_key, failure_reasons FROM handoffs").fetchall()}
+    scores = {}
+    for reason in ("bounce_back", "dropped", "ping_pong", "recontact", "repeat_info", "reopened"):
+        expected = {k for k, t in truth.items() if reason in t["reasons"].split(";")}
+        found = {k for k, reasons in got.items() if reason in reasons}
+        scores[f"handoff {reason}"] = _precision_recall(expected, found)
+    # stage friction, journey by journey: a customer starts at most one journey a week in the
+    # simulation, so (customer pseudonym, start week) names a journey on both sides
+    key = resolve_key()
+    journeys = truth_journeys(generated)
+    for stage in ("reach", "understand", "resolve", "recover"):
+        expected = {(pseudonym(j["customer_ref"], key), j["week"]) for j in journeys
+                    if stage in j["friction_stages"].split(";")}
+        found = set(con.execute(
+            "SELECT DISTINCT j.customer_ref, j.week FROM friction_events f JOIN journeys j USING (journey_id) "
+            "WHERE f.stage = ?", [stage]).fetchall())
+        scores[f"friction {stage}"] = _precision_recall(expected, found)
+    for name, (p, r) in sorted(scores.items()):
+        print(f"{name:<24} precision {p:.3f} recall {r:.3f}")
+    assert all(p >= 0.95 and r >= 0.95 for p, r in scores.values()), scores
