@@ -34,6 +34,8 @@ class Contract:
     columns: tuple[Column, ...]
     # (earlier, later): the later timestamp, when present, is not before the earlier one
     ordered: tuple[tuple[str, str], ...] = field(default=())
+    # (column, column that must hold value): the column is required on rows where it does
+    required_when: tuple[tuple[str, str, str], ...] = field(default=())
 
     @property
     def column_names(self) -> list[str]:
@@ -68,6 +70,7 @@ CALLS = Contract(
         Column("wrap_code", "VARCHAR", False, "Agent's wrap-up code"),
     ),
     ordered=(("offered_at", "answered_at"), ("answered_at", "ended_at"), ("offered_at", "ended_at")),
+    required_when=(("answered_at", "outcome", "answered"),),
 )
 
 CASES = Contract(
@@ -148,6 +151,9 @@ def expectation_suite(contract: Contract) -> dict:
         add("expect_column_values_to_be_unique", column=contract.key[0])
     else:
         add("expect_compound_columns_to_be_unique", column_list=list(contract.key))
+    for col, other, value in contract.required_when:
+        add("expect_column_values_to_not_be_null", column=col, row_condition=f'{other}=="{value}"',
+            condition_parser="pandas")
     for earlier, later in contract.ordered:
         add("expect_column_pair_values_a_to_be_greater_than_b", column_A=later, column_B=earlier,
             or_equal=True, ignore_row_if="either_value_is_missing")
@@ -178,6 +184,8 @@ def contracts_markdown() -> str:
         if c.ordered:
             rules = "; ".join(f"{b} ≥ {a}" for a, b in c.ordered)
             lines += [f"Timestamp order, when both are present: {rules}.", ""]
+        for col, other, value in c.required_when:
+            lines += [f"`{col}` is required when `{other}` is `{value}`.", ""]
         lines += ["| column | type | required | allowed values | unit | description |",
                   "|---|---|---|---|---|---|"]
         for col in c.columns:

@@ -119,7 +119,7 @@ def validate_frame(table: str, frame: pd.DataFrame, line_column: str = "source_l
 
 
 def _show(value) -> str:
-    if value is None or (isinstance(value, float) and value != value):
+    if value is None or pd.isna(value):
         return "empty"
     text = str(value)
     return repr(text if len(text) <= 60 else text[:57] + "...")

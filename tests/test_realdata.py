@@ -17,7 +17,8 @@ pytestmark = pytest.mark.skipif(not REALDATA.is_dir(),
 
 # file, profile, rows read, loaded, quarantined, duplicate, derived rows
 SAMPLES = [
-    ("anonbank_1999_08_calls.csv", "anonbank_calls", 42078, 42078, 0, 0, 0),
+    # 57 AGENT calls have no service start nor end (0:00:00): quarantined
+    ("anonbank_1999_08_calls.csv", "anonbank_calls", 42078, 42021, 57, 0, 0),
     ("bpic2013_volvo_incidents_VINST-new.csv", "bpic2013_case_events", 65533, 65533, 0, 0, 7554),
     ("cfpb_complaints_sample_2016_349rows.csv", "cfpb_cases", 349, 349, 0, 0, 0),
     ("nps_verbatims_textsummary_2385.csv", "nps_survey_responses", 2385, 2385, 0, 0, 0),
@@ -60,7 +61,7 @@ def test_real_exports_become_metrics(loaded):
         # the bank's August 1999 calls: HANG and PHANTOM are abandoned, AGENT answered
         calls = con.execute("SELECT count(*), count(*) FILTER (WHERE first_outcome = 'abandoned') "
                             "FROM stg_call_outcomes").fetchone()
-        assert calls == (42078, 42078 - 31402)  # 31,402 AGENT calls
+        assert calls == (42078 - 57, 42078 - 31402)  # 31,402 AGENT calls, 57 of them quarantined
         weeks = {w for (w,) in con.execute("SELECT DISTINCT week FROM stg_calls").fetchall()}
         assert weeks == {"1999-W30", "1999-W31", "1999-W32", "1999-W33", "1999-W34", "1999-W35"}
         # NPS: R's missing integer is a missing score, not a score
@@ -70,3 +71,81 @@ def test_real_exports_become_metrics(loaded):
         assert raw_ids == (0,)
     finally:
         con.close()
+
+
+def test_volvo_handoffs_match_an_independent_count(loaded):
+    """Support-team and level changes counted with plain pandas, not with the SQL under test."""
+    import pandas as pd
+
+    settings, _ = loaded
+    log = pd.read_csv(REALDATA / "bpic2013_volvo_incidents_VINST-new.csv", dtype=str, encoding="utf-8-sig")
+    log["at"] = pd.to_datetime(log["Change Date+Time"], utc=True)
+    log["line"] = range(len(log))
+    log = log.sort_values(["SR Number", "at", "line"])
+    log["team"] = log["Involved ST"] + " " + log["ST Level"]
+    log["previous"] = log.groupby("SR Number")["team"].shift()
+    moves = log[log["previous"].notna() & (log["team"] != log["previous"])]
+    seen_before = set()
+    bounce = 0
+    for sr, team, prev in zip(log["SR Number"], log["team"], log["previous"]):
+        if prev is not None and prev == prev and team != prev and (sr, team) in seen_before:
+            bounce += 1
+        seen_before.add((sr, team))
+    level = moves["team"].str.split(" ").str[-1]
+    previous_level = moves["previous"].str.split(" ").str[-1]
+    pushed_up = int(((previous_level == "L1") & level.isin(["L2", "L3", "L2/L3"])).sum())
+    came_back = int(((level == "L1") & previous_level.isin(["L2", "L3", "L2/L3"])).sum())
+
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        got = con.execute("""
+            SELECT count(*),
+                   count(*) FILTER (WHERE list_contains(failure_reasons, 'bounce_back')),
+                   count(*) FILTER (WHERE split_part(from_team, ' ', -1) = 'L1'
+                                    AND split_part(to_team, ' ', -1) IN ('L2', 'L3', 'L2/L3')),
+                   count(*) FILTER (WHERE split_part(to_team, ' ', -1) = 'L1'
+                                    AND split_part(from_team, ' ', -1) IN ('L2', 'L3', 'L2/L3'))
+            FROM handoffs WHERE kind = 'reassignment'
+        """).fetchone()
+    finally:
+        con.close()
+    assert got == (len(moves), bounce, pushed_up, came_back)
+    assert pushed_up > 1000 and came_back > 100
+
+
+def test_bank_call_kpis_match_the_log_own_durations(loaded):
+    """Abandonment, speed of answer, handle time and service level against the log's own
+    q_time and ser_time fields (the warehouse derives them from the clock times)."""
+    import pandas as pd
+
+    settings, _ = loaded
+    log = pd.read_csv(REALDATA / "anonbank_1999_08_calls.csv", dtype=str)
+    for col in ("q_time", "ser_time"):
+        log[col] = log[col].astype(int)
+    no_service = (log["outcome"] == "AGENT") & (log["ser_start"] == "0:00:00")
+    assert no_service.sum() == 57  # the rows the profile quarantines
+    log = log[~no_service]
+    agent = log[log["outcome"] == "AGENT"]
+    abandoned = log[log["outcome"] != "AGENT"]
+    abandonment = len(abandoned) / len(log)
+    asa = agent["q_time"].mean()
+    aht = agent["ser_time"].mean()
+    short = (abandoned["q_time"].where(abandoned["q_time"] > 0, 0) < 5).sum()
+    service_level = (agent["q_time"] <= 20).sum() / (len(log) - short)
+
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        got = con.execute("""
+            SELECT count(*) FILTER (WHERE first_outcome = 'abandoned') / count(*),
+                   avg(first_wait_seconds) FILTER (WHERE first_outcome = 'answered'),
+                   avg(handle_seconds) FILTER (WHERE answered),
+                   count(*) FILTER (WHERE first_outcome = 'answered' AND first_wait_seconds <= 20)
+                   / (count(*) - count(*) FILTER (WHERE first_outcome = 'abandoned' AND first_abandon_seconds < 5))
+            FROM stg_call_outcomes
+        """).fetchone()
+    finally:
+        con.close()
+    assert got[0] == pytest.approx(abandonment, abs=1e-12)
+    # the clock times are rounded to the second: averages agree within a second, rates within 1 point
+    assert abs(got[1] - asa) < 1.0 and abs(got[2] - aht) < 1.0
+    assert abs(got[3] - service_level) < 0.01
