@@ -28,7 +28,8 @@ import duckdb
 
 from pipelines.config import Settings
 from pipelines.contracts import CONTRACTS, Contract
-from pipelines.privacy import PseudonymKey, pseudonym_sql, resolve_key, scrub_sql, set_key
+from pipelines.privacy import (PseudonymKey, pseudonym, pseudonym_sql, resolve_key, scrub_sql, set_key, split_unparsed,
+                               unparsed_record)
 from pipelines.profiles import Profile, load_profile
 from pipelines.readers import FileRejected, make_workdir, read_raw, scan
 from pipelines.validation import compact_result, validate_frame
@@ -264,7 +265,7 @@ def _process(con, settings, source, path, fs, profile: Profile, key, result: Fil
         result.problems += examples
         raise FileRejected("max_bad_row_share", f"{bad} of {result.rows_read} rows ({share:.1%}) break a rule, "
                            f"above the threshold of {cfg['max_bad_row_share']:.0%}")
-    _quarantine(con, result, profile, source_columns, path)
+    _quarantine(con, result, profile, source_columns, path, facts, key)
     result.rows_quarantined = bad
     loaded, duplicates = _upsert(con, contract, path.name, result.load_id)
     result.rows_loaded = loaded
@@ -341,8 +342,10 @@ def _validate_in_chunks(con, contract: Contract, result: FileResult, chunk_rows:
     return reasons
 
 
-def _quarantine(con, result: FileResult, profile: Profile, source_columns: list[str], path: Path) -> None:
-    personal = [c for c in profile.personal_columns if c in source_columns]
+def _quarantine(con, result: FileResult, profile: Profile, source_columns: list[str], path: Path, facts: dict,
+                key: PseudonymKey) -> None:
+    # a source column named like a canonical personal column is personal whatever the profile says
+    personal = [c for c in source_columns if c in profile.personal_columns or c in PERSONAL_COLUMNS]
     pairs = ", ".join(
         f"{_sql_str(c)}, {pseudonym_sql('r.' + _ident(c)) if c in personal else scrub_sql('r.' + _ident(c))}"
         for c in source_columns)
@@ -355,21 +358,32 @@ def _quarantine(con, result: FileResult, profile: Profile, source_columns: list[
         FROM _candidates c JOIN _raw r USING (source_line)
         WHERE len(c.__reasons) > 0
     """)
-    # Lines that did not parse: the raw text, scrubbed; personal fields are pseudonymised where
-    # the line still splits into the header's columns.
-    con.execute(f"""
-        INSERT INTO quarantine
-        SELECT {common}, source_line, {scrub_sql('raw_record')}, [reason] FROM _unparsed
-    """)
-    if personal and source_columns:
-        positions = [source_columns.index(c) + 1 for c in personal]
-        for pos in positions:
-            con.execute(f"""
-                UPDATE quarantine SET raw_record = array_to_string(list_transform(
-                    string_split(raw_record, ','), lambda v, i: CASE WHEN i = {pos} THEN {pseudonym_sql('v')}
-                    ELSE v END), ',')
-                WHERE load_id = ? AND reasons[1] LIKE 'csv:%'
-            """, [result.load_id])
+    _quarantine_unparsed(con, common, profile, source_columns, personal, facts, key)
+
+
+def _quarantine_unparsed(con, common: str, profile: Profile, source_columns: list[str], personal: list[str],
+                         facts: dict, key: PseudonymKey) -> None:
+    """Lines that did not parse, split with the file's own dialect: identifiers pseudonymised by
+    position or key, and any value equal to a known customer's identifier too; the rest scrubbed."""
+    rows = con.execute("SELECT source_line, raw_record, reason FROM _unparsed ORDER BY source_line").fetchall()
+    if not rows:
+        return
+    lines = [split_unparsed(raw or "", profile.format.type, source_columns, personal,
+                            facts.get("delimiter") or ",", profile.format.quote) for _, raw, _ in rows]
+    candidates = {pseudonym(v, key) for line in lines for _, value, _ in line.values for v in (value, value.strip())}
+    known = _known_pseudonyms(con, profile.table, candidates)
+    records = [[line_no, unparsed_record(line, key, known, profile.null_markers), reason]
+               for (line_no, _, reason), line in zip(rows, lines)]
+    con.executemany(f"INSERT INTO quarantine SELECT {common}, ?, ?, [?]", records)
+
+
+def _known_pseudonyms(con, table: str, candidates: set[str]) -> set[str]:
+    """Those of `candidates` that are the pseudonym of a customer of this file or of the warehouse."""
+    if not candidates or "customer_ref" not in CONTRACTS[table].column_names:
+        return set()
+    return {r[0] for r in con.execute(
+        f"SELECT customer_ref FROM _typed WHERE customer_ref IN (SELECT unnest($1)) UNION "
+        f"SELECT customer_ref FROM {table} WHERE customer_ref IN (SELECT unnest($1))", [sorted(candidates)]).fetchall()}
 
 
 def _upsert(con, contract: Contract, file_name: str, load_id: int) -> tuple[int, int]:

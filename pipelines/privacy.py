@@ -9,7 +9,11 @@ Airflow, the password of the connection `esprit_pseudonym`, which Airflow also e
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import os
+import re
 from dataclasses import dataclass
 from urllib.parse import unquote, urlparse
 
@@ -101,9 +105,100 @@ def scrub_sql(expr: str) -> str:
     return out
 
 
+def scrub(text: str) -> str:
+    """The same scrubbing as scrub_sql, in Python (the patterns mean the same in RE2 and re)."""
+    for pattern, label in SCRUB_PATTERNS:
+        text = re.sub(pattern, label, text)
+    return text
+
+
+def mask(text: str) -> str:
+    """Only the shape of a text: letters become 'a', digits '9'; nothing identifying is left."""
+    return re.sub(r"[0-9]", "9", re.sub(r"[^\W0-9_]", "a", text))
+
+
 def pseudonym(value: str, key: PseudonymKey) -> str:
     """The same pseudonym, computed in Python (for tests and investigations)."""
     import hashlib
     import hmac
 
     return PSEUDONYM_PREFIX + hmac.new(key.key, value.encode(), hashlib.sha256).hexdigest()[:24]
+
+
+# ---- lines that did not parse ----------------------------------------------------------------
+# Their identifiers cannot be pseudonymised in SQL by column: the line is split here with the
+# file's own dialect, each value attributed to a column where the line allows it.
+
+_JSON_PAIR = re.compile(r'"((?:[^"\\]|\\.)*)"\s*:\s*("(?:[^"\\]|\\.)*"?|[^\s,{}\[\]":]+)')
+
+
+@dataclass(frozen=True)
+class UnparsedLine:
+    values: list[tuple[str, str, bool]]  # (name, value, may hold a customer identifier)
+    shape: str | None = None  # masked text that could not be attributed to a column
+    note: str | None = None  # what could not be told apart, for the data engineer
+
+
+def split_unparsed(text: str, kind: str, columns: list[str], personal: list[str], delimiter: str = ",",
+                   quote: str = '"') -> UnparsedLine:
+    if kind == "jsonl":
+        return _split_json(text, set(personal))
+    try:
+        rows = list(csv.reader(io.StringIO(text), delimiter=delimiter, quotechar=quote, strict=False))
+    except csv.Error:  # e.g. a field beyond the csv module's size limit
+        return UnparsedLine([], mask(text), "the line could not be split into fields: only its shape is kept "
+                                            "(letters as a, digits as 9)")
+    fields = [f for row in rows for f in row]
+    shift = abs(len(fields) - len(columns))
+    positions = [columns.index(c) for c in personal if c in columns]
+    # A field missing or added anywhere moves the later ones by `shift`: every field that may
+    # have moved onto or off a customer identifier's column is treated as one.
+    values = [(columns[i] if not shift else f"field {i + 1}", v, any(abs(i - p) <= shift for p in positions))
+              for i, v in enumerate(fields)]
+    note = None if not shift else (f"{len(fields)} fields for {len(columns)} columns: fields within {shift} "
+                                   f"of a customer identifier's position are pseudonymised")
+    return UnparsedLine(values, None, note)
+
+
+def _split_json(text: str, personal: set[str]) -> UnparsedLine:
+    values, rest, last = [], [], 0
+    for m in _JSON_PAIR.finditer(text):
+        rest.append(text[last:m.start()])
+        last = m.end()
+        name = _json_text(m.group(1), quoted=False)
+        values.append((name, _json_text(m.group(2)), name in personal))
+    rest.append(text[last:])
+    leftover = "".join(rest)
+    if re.search(r"[^\W_]", leftover):
+        return UnparsedLine(values, mask(leftover), "text outside key-value pairs: only its shape is kept")
+    return UnparsedLine(values)
+
+
+def _json_text(token: str, quoted: bool = True) -> str:
+    if quoted and not token.startswith('"'):
+        return token
+    body = token[1:] if quoted else token
+    if quoted and body.endswith('"') and not body.endswith('\\"'):
+        body = body[:-1]
+    try:
+        return json.loads('"' + body + '"')
+    except ValueError:
+        return body
+
+
+def unparsed_record(line: UnparsedLine, key: PseudonymKey, known: set[str], null_markers=("",)) -> str:
+    """The line as JSON: customer identifiers pseudonymised (by position, key, or because the value
+    is a known customer's identifier), every other value scrubbed."""
+    out: dict[str, str] = {}
+    for name, value, personal in line.values:
+        if value.strip() in null_markers:
+            out[name] = value
+        elif personal or {pseudonym(value, key), pseudonym(value.strip(), key)} & known:
+            out[name] = pseudonym(value, key)
+        else:
+            out[name] = scrub(value)
+    if line.shape is not None:
+        out["_shape"] = line.shape
+    if line.note:
+        out["_note"] = line.note
+    return json.dumps(out, ensure_ascii=False)

@@ -175,13 +175,13 @@ def read_raw(con: duckdb.DuckDBPyConnection, path: Path, fs: FileScan, profile: 
         return _read_parquet(con, path, fs, workdir)
     readable, transcoded = utf8_copy(path, fs, profile, workdir)
     if fs.kind == "jsonl":
-        columns = _read_jsonl(con, readable)
+        columns, delimiter = _read_jsonl(con, readable), None
     else:
-        columns = _read_csv(con, readable, profile)
-    return {"columns": columns, "transcoded_lines": transcoded}
+        columns, delimiter = _read_csv(con, readable, profile)
+    return {"columns": columns, "transcoded_lines": transcoded, "delimiter": delimiter}
 
 
-def _read_csv(con, path: Path, profile: Profile) -> list[str]:
+def _read_csv(con, path: Path, profile: Profile) -> tuple[list[str], str]:
     header, delimiter = _csv_header(path, profile)
     if not profile.format.header:
         header = [f"column{i + 1}" for i in range(len(header))]
@@ -225,7 +225,7 @@ def _read_csv(con, path: Path, profile: Profile) -> list[str]:
     _physical_lines(con, path, profile, delimiter)
     for t in ("_parsed", "_numbered", "_gaps"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
-    return header
+    return header, delimiter
 
 
 def _physical_lines(con, path: Path, profile: Profile, delimiter: str) -> None:
@@ -256,7 +256,7 @@ def _physical_lines(con, path: Path, profile: Profile, delimiter: str) -> None:
                 if row:
                     starts.append(previous_end + 1)
                     if len(starts) - 1 > records + header:
-                        texts[len(starts) - 1] = delimiter.join(row)[:10000]
+                        texts[len(starts) - 1] = csv_line(row, delimiter, profile.format.quote)[:10000]
                 previous_end = reader.line_num
         except csv.Error:
             return
@@ -272,6 +272,13 @@ def _physical_lines(con, path: Path, profile: Profile, delimiter: str) -> None:
     for table in ("_raw", "_unparsed"):
         con.execute(f"UPDATE {table} t SET source_line = m.line FROM _line_map m WHERE m.record = t.source_line")
     con.execute("DROP TABLE _line_map")
+
+
+def csv_line(fields: list[str], delimiter: str, quote: str) -> str:
+    """Fields written back as one CSV record of the file's dialect (quoted where needed)."""
+    out = io.StringIO()
+    csv.writer(out, delimiter=delimiter, quotechar=quote, lineterminator="").writerow(fields)
+    return out.getvalue()
 
 
 def _number_with_gaps(con, first: int) -> None:

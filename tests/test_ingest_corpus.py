@@ -74,6 +74,7 @@ class Case:
     reasons: list[str] = field(default_factory=list)  # substrings expected in problems/quarantine reasons
     profile: str | dict = "generator_survey_responses"
     check: str | None = None  # SQL returning one row of True values
+    absent: list[str] = field(default_factory=list)  # in no text column of any warehouse table
 
 
 def b(text: str) -> bytes:
@@ -97,6 +98,41 @@ JSONL = {**AUTO, "name": "tmp_jsonl", "format": {"type": "jsonl"}}
 PARQUET = {**AUTO, "name": "tmp_parquet", "format": {"type": "parquet"}}
 
 GOOD = good_rows(3)
+SECRET_TEXT = "oui, mais; non | écrire à jean.dupont@exemple.fr ou +44 20 7946 0958"
+PERSONAL = ["Zq-secret", "jean.dupont@exemple", "7946"]  # the raw customer id, e-mail and phone
+
+
+def broken_csv_line(delimiter: str, extra: str = "x") -> str:
+    """A survey line of the dialect with a quoted field holding every delimiter, and one field too many."""
+    line = csv_text([survey_row(rid="R9", customer="Zq-secret-9", verbatim=SECRET_TEXT)], delimiter=delimiter)
+    return line.split("\n")[1] + delimiter + extra + "\n"
+
+
+def privacy_cases() -> list[Case]:
+    cases = [Case(f"unparsable line, delimiter {d!r}: no raw identifier kept", "a.tsv" if d == "\t" else "a.csv",
+                  b(csv_text(GOOD, delimiter=d) + broken_csv_line(d)), "loaded", 4, 3, 1, profile=AUTO,
+                  reasons=["line 5", "too many columns"], absent=PERSONAL,
+                  check="SELECT raw_record LIKE '%[email]%[phone]%' AND raw_record LIKE '%p\\_%' ESCAPE '\\' "
+                        "FROM quarantine")
+             for d in (",", ";", "\t", "|")]
+    cases.append(Case("truncated line, semicolons: no raw identifier kept", "a.csv",
+                      b(csv_text(GOOD, delimiter=";") + "R9;Zq-secret-9;call\n"), "loaded", 4, 3, 1, profile=AUTO,
+                      reasons=["missing columns"], absent=PERSONAL))
+    cases.append(Case("broken JSON Lines line: no raw identifier kept", "a.jsonl",
+                      b("\n".join([json.dumps(r) for r in GOOD]
+                                  + ['{"response_id": "R9", "customer_ref": "Zq-secret-9", "verbatim": '
+                                     + json.dumps(SECRET_TEXT, ensure_ascii=False) + ', "nps": ']) + "\n"),
+                      "loaded", 4, 3, 1, profile=JSONL, reasons=["json: not a JSON object"], absent=PERSONAL,
+                      check="SELECT json_extract_string(raw_record, '$.response_id') = 'R9' "
+                            "AND json_extract_string(raw_record, '$.customer_ref') LIKE 'p\\_%' ESCAPE '\\' "
+                            "FROM quarantine"))
+    # a known customer's id under a key no profile names is still recognised and pseudonymised
+    known = [survey_row(rid="R1", customer="Zq-secret-known")]
+    cases.append(Case("broken JSON Lines line holding a known customer's id", "a.jsonl",
+                      b(json.dumps(known[0]) + '\n{"response_id": "R9", "client": "Zq-secret-known", "nps": [\n'),
+                      "loaded", 2, 1, 1, profile=JSONL, absent=["Zq-secret"],
+                      check="SELECT raw_record LIKE '%\"response_id\": \"R9\"%' FROM quarantine"))
+    return cases
 
 CASES = [
     Case("empty file", "a.csv", b"", "rejected", reasons=["rule empty_file"]),
@@ -198,7 +234,7 @@ CASES = [
     Case("unknown format", "a.xlsx", b"PK\x03\x04 not really a workbook", "rejected", reasons=["rule unknown_format"]),
     Case("too many bad rows", "a.csv", b(csv_text(good_rows(5) + [survey_row(rid=f"X{i}", nps="99") for i in range(3)])),
          "rejected", 8, reasons=["rule max_bad_row_share", "3 of 8 rows (37.5%)"]),
-]
+] + privacy_cases()
 
 
 def _profile(spec, tmp_path: Path):
@@ -236,12 +272,23 @@ def test_malformed_input(case: Case, tmp_path):
             assert expected in text, text[:2000]
         if case.check:
             assert all(con.execute(case.check).fetchone()), case.check
+        for needle in case.absent:
+            assert not text_columns_holding(con, needle), needle
     finally:
         con.close()
     if case.status == "rejected":
         assert not path.exists()
         assert (settings.rejected / "tests" / case.file).exists()
         assert (settings.rejected / "tests" / f"{case.file}.report.txt").exists()
+
+
+def text_columns_holding(con, needle: str) -> list[str]:
+    """Every table.column of the warehouse whose text (or list of texts) holds `needle`."""
+    columns = con.execute("SELECT table_name, column_name FROM information_schema.columns "
+                          "WHERE data_type IN ('VARCHAR', 'VARCHAR[]') ORDER BY ALL").fetchall()
+    assert len(columns) > 20  # every table was scanned, not none
+    return [f"{t}.{c}" for t, c in columns
+            if con.execute(f'SELECT count(*) FROM "{t}" WHERE strpos("{c}"::VARCHAR, ?) > 0', [needle]).fetchone()[0]]
 
 
 def test_corpus_has_at_least_25_cases():
