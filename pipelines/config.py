@@ -17,7 +17,7 @@ import yaml
 
 DEFAULTS_FILE = Path(__file__).with_name("defaults.yaml")
 PATH_KEYS = ("landing", "warehouse", "out", "rejected")
-OPEN_MAPPINGS = (".sources", ".friction_signals", ".stages")
+OPEN_MAPPINGS = (".sources", ".friction_signals", ".stages", ".pickup_sla")  # a project may name any key
 REACHED_BY = ("all", "engaged", "complained")  # a project may add entries here
 
 
@@ -116,6 +116,11 @@ def load_settings(config_file: str | Path | None = None, base_dir: str | Path | 
         if not isinstance(spec, dict) or spec.get("reached_by") not in REACHED_BY:
             raise ConfigError(f"stages.{name}.reached_by: expected one of {list(REACHED_BY)}")
     signals = raw["friction_signals"]
+    pickup = raw["metrics"]["pickup_sla"]
+    for team, spec in pickup.items():
+        if not isinstance(spec, dict) or not all(isinstance(spec.get(k), (int, float))
+                                                 for k in ("call_seconds", "case_hours")):
+            raise ConfigError(f"metrics.pickup_sla.{team}: expected {{call_seconds: <number>, case_hours: <number>}}")
     for name, spec in signals.items():
         if not isinstance(spec, dict) or spec.get("stage") not in stages:
             raise ConfigError(f"friction_signals.{name}.stage: expected one of {list(stages)}")

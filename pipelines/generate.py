@@ -40,6 +40,8 @@ CATEGORY = {"info": "information", "billing": "billing", "technical": "technical
 # Thresholds the simulation is built around (the pipeline's defaults). Generated values keep
 # clear of each threshold so that the truth does not hinge on a rounding.
 LONG_WAIT_S, LONG_HOLD_S, SERVICE_LEVEL_S, COMPLAINT_SLA_DAYS, PING_PONG = 120, 120, 20, 10, 3
+ACK_SLA_HOURS, SEVERAL_ATTEMPTS, RESOLUTION_SLA_DAYS = 48, 2, 5
+PICKUP_SLA = {"default": (120, 24), "reclamations": (120, 48)}  # team -> (call seconds, case hours)
 
 SOURCE_FILES = {  # landing sub-folder, file prefix, contract
     "calls": [("calls", "calls")],
@@ -94,11 +96,14 @@ class Journey:
     first_answer_resolved: bool | None = None
     followup_at: datetime | None = None  # first contact after the first answered call
     last_anchor_at: datetime | None = None
+    moments: list[datetime] = field(default_factory=list)  # each call or case, each case's first resolution
 
 
 STAGE_OF = {"abandoned": "reach", "long_wait": "reach", "transferred": "understand", "long_hold": "understand",
             "repeat_info": "understand", "repeat_contact": "resolve", "case_reopened": "resolve",
-            "not_resolved": "resolve", "complaint_opened": "recover", "complaint_resolved_beyond_sla": "recover"}
+            "not_resolved": "resolve", "complaint_opened": "recover", "complaint_resolved_beyond_sla": "recover",
+            "several_attempts": "reach", "resolution_beyond_sla": "resolve",
+            "complaint_acknowledged_beyond_sla": "recover"}
 
 
 def _iso(moment: datetime | None) -> str:
@@ -153,6 +158,10 @@ class Simulation:
                 self._direct_complaint(j)
             else:
                 self._phone_journey(j)
+            # the need was still open (another contact, or a case not yet resolved) after the SLA
+            late = [m for m in j.moments if m - started_at > timedelta(days=RESOLUTION_SLA_DAYS)]
+            if late:
+                self._signal(j, "resolution_beyond_sla", min(late))
             # A customer's next need comes well after this journey, so journeys never merge.
             self.customer_free_at[customer] = (j.last_anchor_at or started_at) + timedelta(days=21)
 
@@ -169,7 +178,11 @@ class Simulation:
         attempts_unanswered = 0
         unresolved_answers = 0
         answered_before = False
+        attempts = 0
         while True:
+            attempts += 1
+            if attempts == SEVERAL_ATTEMPTS and not answered_before:
+                self._signal(j, "several_attempts", t)
             call_id, answered, resolved, ended_at, transfers, last_team = self._call(j, t, answered_before)
             if answered_before and j.followup_at is None:
                 j.followup_at = t
@@ -209,6 +222,7 @@ class Simulation:
         call_id = self._next("call", "CALL{:07d}")
         handoffs = self.call_handoffs[call_id] = []
         j.last_anchor_at = t
+        j.moments.append(t)
         if answered_before:
             self._signal(j, "repeat_contact", t)
         seg_no, team, offered = 1, "accueil", t
@@ -228,6 +242,8 @@ class Simulation:
                     handoffs[-1].add("dropped", offered)
                 return call_id, answered_team is not None, False, ended, transfers, answered_team
             answered_at = offered + timedelta(seconds=wait)
+            if seg_no > 1 and wait > PICKUP_SLA.get(team, PICKUP_SLA["default"])[0]:
+                handoffs[-1].add("slow_pickup", offered)
             if answered_team is None and j.engaged_at is None:
                 j.engaged_at = answered_at
             if seg_no == 1 and long_wait:
@@ -304,7 +320,9 @@ class Simulation:
         if j.followup_at is None and j.first_answer_resolved is not None:
             j.followup_at = opened
         j.case_opened_at = opened
-        self._signal(j, "complaint_opened", opened)
+        j.moments.append(opened)
+        if origin is not None:  # an escalation into a complaint; a direct complaint is not one
+            self._signal(j, "complaint_opened", opened)
         self.rows["cases"].append({
             "case_id": case_id, "customer_ref": j.customer_ref, "opened_at": _iso(opened), "channel": channel,
             "category": CATEGORY[j.need], "origin_ref": origin or "",
@@ -336,9 +354,21 @@ class Simulation:
                     x.add("ping_pong", t)
             elif reassignments > PING_PONG:
                 h.add("ping_pong", t)
+            # the receiving team takes the case in hand, sometimes later than its pickup SLA
+            sla_hours = PICKUP_SLA.get(to, PICKUP_SLA["default"])[1]
+            slow = self.rng.random() < 0.2
+            t = t + timedelta(hours=self.rng.randint(sla_hours + 2, sla_hours + 48) if slow
+                              else self.rng.randint(1, sla_hours - 2))
+            events.append(("assigned", t, to, "in_progress"))
+            if slow:
+                h.add("slow_pickup", t)
 
-        t = t + timedelta(hours=self.rng.randint(1, 30))
+        late_ack = self.rng.random() < 0.15
+        t = t + timedelta(hours=self.rng.randint(ACK_SLA_HOURS + 2, ACK_SLA_HOURS + 72) if late_ack
+                          else self.rng.randint(1, ACK_SLA_HOURS - 2))
         events.append(("assigned", t, "reclamations", "in_progress"))
+        if late_ack:
+            self._signal(j, "complaint_acknowledged_beyond_sla", t)
         if self.rng.random() < 0.5:
             reassign(specialist)
             if self.rng.random() < 0.25:
@@ -350,6 +380,7 @@ class Simulation:
         resolved_at = max(opened + timedelta(days=days), t + timedelta(hours=1))
         late = resolved_at - opened > timedelta(days=COMPLAINT_SLA_DAYS)
         events.append(("resolved", resolved_at, team, "resolved"))
+        j.moments.append(resolved_at)
         if late:
             self._signal(j, "complaint_resolved_beyond_sla", resolved_at)
         t = resolved_at
@@ -474,7 +505,9 @@ def write_ground_truth(sim: Simulation, folder: Path) -> dict:
         "failed_handoffs": sum(1 for h in handoffs if any(at < end for at in h.reasons.values())),
         "thresholds": {"long_wait_seconds": LONG_WAIT_S, "long_hold_seconds": LONG_HOLD_S,
                        "service_level_seconds": SERVICE_LEVEL_S, "complaint_sla_days": COMPLAINT_SLA_DAYS,
-                       "ping_pong_min_changes": PING_PONG},
+                       "ping_pong_min_changes": PING_PONG, "complaint_ack_sla_hours": ACK_SLA_HOURS,
+                       "several_attempts_min_calls": SEVERAL_ATTEMPTS, "resolution_sla_days": RESOLUTION_SLA_DAYS,
+                       "pickup_sla": {k: {"call_seconds": c, "case_hours": h} for k, (c, h) in PICKUP_SLA.items()}},
     }
     (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     (folder / "README.md").write_text(GROUND_TRUTH_README, encoding="utf-8")
@@ -489,7 +522,8 @@ Everything is as observable at the end of the last generated week (`summary.json
 - `handoffs.csv`: every change of responsible team the simulation made: call transfers
   (`call:<call_id>:<segment receiving the work>`), case reassignments (`case:<case_id>:<event_seq>`)
   and escalations of a call into a complaint (`escalation:<case_id>`), with the failure reasons
-  the simulation caused (bounce_back, dropped, ping_pong, recontact, repeat_info, reopened).
+  the simulation caused (bounce_back, dropped, ping_pong, recontact, repeat_info, slow_pickup,
+  reopened).
 - `journeys.csv`: one row per customer journey, the week it started, the stages it reached,
   the stages where it met friction and each friction signal with the week it became evident,
   and whether its first answered call resolved the need (empty when no call was answered).

@@ -75,7 +75,13 @@ def _strip_comments(sql: str) -> str:
 def set_parameters(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     con.execute("SET VARIABLE week_tz = ?", [settings.week_timezone])
     for key, value in settings.metrics.items():
-        con.execute(f"SET VARIABLE {key} = ?", [value])
+        if not isinstance(value, dict):  # mappings become tables below
+            con.execute(f"SET VARIABLE {key} = ?", [value])
+    # per receiving team; the row 'default' serves every team not listed
+    con.execute("CREATE OR REPLACE TABLE param_pickup_sla (team VARCHAR, call_seconds DOUBLE, case_hours DOUBLE)")
+    con.executemany("INSERT INTO param_pickup_sla VALUES (?, ?, ?)",
+                    [[team, float(spec["call_seconds"]), float(spec["case_hours"])]
+                     for team, spec in settings.metrics["pickup_sla"].items()])
     con.execute("CREATE OR REPLACE TABLE param_stages (stage VARCHAR, position INTEGER, en VARCHAR, fr VARCHAR, "
                 "reached_by VARCHAR)")
     con.executemany("INSERT INTO param_stages VALUES (?, ?, ?, ?, ?)",

@@ -36,12 +36,14 @@ def test_ground_truth_records_failed_handoffs_and_friction(generated):
     with open(generated / "ground_truth" / "handoffs.csv", newline="", encoding="utf-8") as fh:
         handoffs = list(csv.DictReader(fh))
     reasons = {r for h in handoffs for r in h["reasons"].split(";") if r}
-    assert reasons == {"bounce_back", "dropped", "ping_pong", "recontact", "repeat_info", "reopened"}
+    assert reasons == {"bounce_back", "dropped", "ping_pong", "recontact", "repeat_info", "slow_pickup", "reopened"}
     assert {h["kind"] for h in handoffs} == {"transfer", "reassignment", "escalation"}
     with open(generated / "ground_truth" / "journeys.csv", newline="", encoding="utf-8") as fh:
         journeys = list(csv.DictReader(fh))
     stages = {s for j in journeys for s in j["friction_stages"].split(";") if s}
     assert stages == {"reach", "understand", "resolve", "recover"}
+    signals = {s.split("@")[0] for j in journeys for s in j["signals"].split(";") if s}
+    assert {"several_attempts", "resolution_beyond_sla", "complaint_acknowledged_beyond_sla"} <= signals
 
 
 def test_surveys_arrive_days_after_the_interaction_and_speak_two_languages(generated):

@@ -111,16 +111,18 @@ def test_journeys_friction_and_first_contact_resolution(figures):
     # four journeys, all started in W43: C1 {A}, C2 {B, C} spans W43-W44, C3 {D, E}, C4 {CASE1}
     assert value(figures, "2026-W43", "journeys") == 4
     assert ("2026-W44", "journeys") not in figures[0] or value(figures, "2026-W44", "journeys") == 0
-    # reach: C2 and C3 abandoned once
+    # reach: C2 and C3 abandoned once, then reached an agent at their second attempt (several attempts)
     assert num_den(figures, "2026-W43", "friction_share_reach") == (2, 4)
+    assert value(figures, "2026-W43", "friction_index_reach") == 100  # 100 * (2 * 1.0 + 2 * 1.0) / 4
     # understand (reached by all four): C1 transferred (0.5) and said it had to repeat (1.0)
     assert num_den(figures, "2026-W43", "friction_share_understand") == (1, 4)
     assert value(figures, "2026-W43", "friction_index_understand") == 37.5  # 100 * 1.5 / 4
     # resolve: C3 said not resolved (1.0), C4's case was reopened (1.0)
     assert num_den(figures, "2026-W43", "friction_share_resolve") == (2, 4)
     assert value(figures, "2026-W43", "friction_index_resolve") == 50
-    # recover: reached by C4 only, whose complaint is a friction by itself
-    assert num_den(figures, "2026-W43", "friction_share_recover") == (1, 1)
+    # recover: reached by C4 only, whose complaint was made directly (not an escalation), acknowledged
+    # (reassigned) 24 h after opening, within 48 h, and first resolved in 3 days: no friction
+    assert num_den(figures, "2026-W43", "friction_share_recover") == (0, 1)
     # first-contact resolution: C1, C2, C3 had a call answered and no contact after it
     assert num_den(figures, "2026-W43", "first_contact_resolution") == (3, 3)
 
@@ -129,7 +131,9 @@ def test_handoffs_and_their_failures(figures):
     _, handoffs = figures
     assert handoffs == {
         "call:A:2": ("2026-W43", ["repeat_info"]),  # R1 says C1 had to repeat
-        "case:CASE1:2": ("2026-W43", ["reopened"]),  # facturation resolved it, then it was reopened
+        # facturation resolved it, then it was reopened; its next event came 48 h after it received
+        # the case (21 Oct 10:00 -> 23 Oct 10:00), beyond its 24 h pickup SLA
+        "case:CASE1:2": ("2026-W43", ["reopened", "slow_pickup"]),
     }
     assert num_den(figures, "2026-W43", "handoff_failure_rate") == (2, 2)
 

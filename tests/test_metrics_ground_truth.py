@@ -94,7 +94,7 @@ def test_failed_handoff_and_friction_detection_recover_the_ground_truth(con, gen
     truth = truth_handoffs(generated)
     got = {k: set(r) for k, r in con.execute("SELECT handoff_key, failure_reasons FROM handoffs").fetchall()}
     scores = {}
-    for reason in ("bounce_back", "dropped", "ping_pong", "recontact", "repeat_info", "reopened"):
+    for reason in ("bounce_back", "dropped", "ping_pong", "recontact", "repeat_info", "slow_pickup", "reopened"):
         expected = {k for k, t in truth.items() if reason in t["reasons"].split(";")}
         found = {k for k, reasons in got.items() if reason in reasons}
         scores[f"handoff {reason}"] = _precision_recall(expected, found)
@@ -109,6 +109,16 @@ def test_failed_handoff_and_friction_detection_recover_the_ground_truth(con, gen
             "SELECT DISTINCT j.customer_ref, j.week FROM friction_events f JOIN journeys j USING (journey_id) "
             "WHERE f.stage = ?", [stage]).fetchall())
         scores[f"friction {stage}"] = _precision_recall(expected, found)
+    # each signal, journey by journey
+    signals = [r[0] for r in con.execute("SELECT signal FROM param_friction_signals ORDER BY signal").fetchall()]
+    for signal in signals:
+        expected = {(pseudonym(j["customer_ref"], key), j["week"]) for j in journeys
+                    if signal in {s.split("@")[0] for s in j["signals"].split(";")}}
+        found = set(con.execute(
+            "SELECT DISTINCT j.customer_ref, j.week FROM friction_events f JOIN journeys j USING (journey_id) "
+            "WHERE f.signal = ?", [signal]).fetchall())
+        assert expected, f"the simulation never produced {signal}"
+        scores[f"signal {signal}"] = _precision_recall(expected, found)
     for name, (p, r) in sorted(scores.items()):
-        print(f"{name:<24} precision {p:.3f} recall {r:.3f}")
+        print(f"{name:<42} precision {p:.3f} recall {r:.3f}")
     assert all(p >= 0.95 and r >= 0.95 for p, r in scores.values()), scores

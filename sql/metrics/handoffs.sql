@@ -17,6 +17,8 @@ transfers AS (
         s.team AS to_team,
         s.offered_at AS handoff_at,
         s.outcome = 'abandoned' AS dropped,
+        -- pickup: the wait in the receiving queue, once someone there answered
+        CASE WHEN s.outcome = 'answered' THEN s.wait_seconds END AS pickup_seconds,
         EXISTS (
             SELECT 1 FROM stg_calls AS e
             WHERE e.call_id = s.call_id AND e.segment_no < s.segment_no AND e.team = s.team
@@ -34,6 +36,8 @@ reassignments AS (
         e.team AS to_team,
         e.event_at AS handoff_at,
         false AS dropped,
+        -- pickup: until the receiving team's next event on the case (unknown while none came)
+        epoch(e.next_event_at) - epoch(e.event_at) AS pickup_seconds,
         EXISTS (
             SELECT 1 FROM stg_case_events AS p
             WHERE p.case_id = e.case_id AND p.event_seq < e.event_seq AND p.team = e.team
@@ -52,6 +56,7 @@ escalations AS (
         c.opened_by_team AS to_team,
         c.opened_at AS handoff_at,
         false AS dropped,
+        NULL::DOUBLE AS pickup_seconds,
         false AS bounce_back
     FROM stg_cases AS c
     JOIN stg_call_outcomes AS o ON o.call_id = c.origin_ref
@@ -106,9 +111,15 @@ flags AS (
             WHERE r.had_to_repeat AND r.interaction_ref = a.container
                 AND r.interaction_type = CASE WHEN a.kind = 'transfer' THEN 'call' ELSE 'case' END
         ) AS repeat_info,
-        a.handoff_key IN (SELECT handoff_key FROM reopen_blame) AS reopened
+        a.handoff_key IN (SELECT handoff_key FROM reopen_blame) AS reopened,
+        a.pickup_seconds > CASE a.kind
+            WHEN 'transfer' THEN coalesce(sla.call_seconds, dflt.call_seconds)
+            WHEN 'reassignment' THEN 3600 * coalesce(sla.case_hours, dflt.case_hours)
+        END AS slow_pickup
     FROM all_handoffs AS a
     LEFT JOIN changes AS ch USING (container)
+    LEFT JOIN param_pickup_sla AS sla ON sla.team = a.to_team
+    LEFT JOIN param_pickup_sla AS dflt ON dflt.team = 'default'
 )
 SELECT
     handoff_key,
@@ -118,6 +129,7 @@ SELECT
     from_team,
     to_team,
     handoff_at,
+    pickup_seconds,
     strftime(handoff_at AT TIME ZONE getvariable('week_tz'), '%G-W%V') AS week,
     list_filter([
         CASE WHEN bounce_back THEN 'bounce_back' END,
@@ -125,6 +137,7 @@ SELECT
         CASE WHEN ping_pong THEN 'ping_pong' END,
         CASE WHEN recontact THEN 'recontact' END,
         CASE WHEN repeat_info THEN 'repeat_info' END,
+        CASE WHEN slow_pickup THEN 'slow_pickup' END,
         CASE WHEN reopened THEN 'reopened' END
     ], lambda x: x IS NOT NULL) AS failure_reasons,
     len(failure_reasons) > 0 AS failed

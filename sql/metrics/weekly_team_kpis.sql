@@ -1,11 +1,5 @@
 -- weekly_team_kpis: per ISO week and team, the call segments its queues were offered and how it
 -- handled them: abandonment, speed of answer, handle time, transfers out.
-WITH segments AS (
-    SELECT
-        *,
-        lead(team) OVER (PARTITION BY call_id ORDER BY segment_no) AS next_team
-    FROM stg_calls
-)
 SELECT
     week,
     team,
@@ -16,5 +10,5 @@ SELECT
     avg(epoch(ended_at) - epoch(answered_at)) FILTER (WHERE outcome = 'answered') AS average_handle_time,
     count(*) FILTER (WHERE next_team IS NOT NULL AND next_team <> team) AS transferred_out,
     getvariable('parameter_set') AS parameter_set
-FROM segments
+FROM stg_calls
 GROUP BY week, team

@@ -13,6 +13,7 @@ SELECT
     count(*) FILTER (WHERE list_contains(failure_reasons, 'ping_pong')) AS ping_pong,
     count(*) FILTER (WHERE list_contains(failure_reasons, 'recontact')) AS recontact,
     count(*) FILTER (WHERE list_contains(failure_reasons, 'repeat_info')) AS repeat_info,
+    count(*) FILTER (WHERE list_contains(failure_reasons, 'slow_pickup')) AS slow_pickup,
     count(*) FILTER (WHERE list_contains(failure_reasons, 'reopened')) AS reopened,
     getvariable('parameter_set') AS parameter_set
 FROM handoffs

@@ -1,4 +1,5 @@
--- stg_calls: one row per call segment, with its wait and the ISO week it was offered in.
+-- stg_calls: one row per call segment, with its wait, the team it was passed to next (if any)
+-- and the ISO week it was offered in.
 SELECT
     call_id,
     segment_no,
@@ -13,6 +14,7 @@ SELECT
     transfer_type,
     coalesce(hold_seconds, 0) AS hold_seconds,
     wrap_code,
+    lead(team) OVER (PARTITION BY call_id ORDER BY segment_no) AS next_team,
     CASE WHEN answered_at IS NOT NULL THEN epoch(answered_at) - epoch(offered_at) END AS wait_seconds,
     strftime(offered_at AT TIME ZONE getvariable('week_tz'), '%G-W%V') AS week,
     source_file,

@@ -1,4 +1,5 @@
--- stg_case_events: the case history, with the team that held the case before each event.
+-- stg_case_events: the case history, with the team that held the case before each event and
+-- when the next event came (how long the team receiving a reassigned case took to act on it).
 SELECT
     case_id,
     event_seq,
@@ -6,6 +7,7 @@ SELECT
     event_at,
     team,
     lag(team) OVER (PARTITION BY case_id ORDER BY event_seq) AS previous_team,
+    lead(event_at) OVER (PARTITION BY case_id ORDER BY event_seq) AS next_event_at,
     agent_id,
     status,
     strftime(event_at AT TIME ZONE getvariable('week_tz'), '%G-W%V') AS week,

@@ -1,9 +1,12 @@
--- stg_cases: one row per complaint case, with the team that opened it and its first resolution.
+-- stg_cases: one row per complaint case, with the team that opened it, when it was first
+-- acknowledged (its first event of a type in complaint_ack_events) and first resolved.
 WITH firsts AS (
     SELECT
         case_id,
         arg_min(team, event_seq) AS opened_by_team,
         min(event_at) FILTER (WHERE event_type = 'resolved') AS first_resolved_at,
+        min(event_at) FILTER (WHERE list_contains(getvariable('complaint_ack_events'), event_type))
+            AS acknowledged_at,
         count(*) FILTER (WHERE event_type = 'reopened') AS reopenings
     FROM case_events
     GROUP BY case_id
@@ -18,6 +21,8 @@ SELECT
     c.priority,
     f.opened_by_team,
     f.first_resolved_at,
+    strftime(f.first_resolved_at AT TIME ZONE getvariable('week_tz'), '%G-W%V') AS resolved_week,
+    f.acknowledged_at,
     coalesce(f.reopenings, 0) AS reopenings,
     strftime(c.opened_at AT TIME ZONE getvariable('week_tz'), '%G-W%V') AS week,
     c.source_file,
