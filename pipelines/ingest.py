@@ -196,9 +196,15 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str,
         result.rows_rejected = result.rows_read
         result.rows_loaded = result.rows_quarantined = result.rows_duplicate = result.derived_rows = 0
         result.problems.insert(0, f"{path.name}: line {exc.line}, column {exc.column}: rule {exc.rule}: {exc}")
-        con.execute("DELETE FROM quarantine WHERE load_id = ?", [result.load_id])
-        con.execute("DELETE FROM validation_results WHERE load_id = ?", [result.load_id])
+        # Undo all the file wrote (rows upserted before a derive failed, quarantine, results):
+        # only its audit row remains. The caller opened this transaction; load ids survive it.
+        con.execute("ROLLBACK")
+        con.execute("BEGIN TRANSACTION")
+        _forget_kept_results(settings, result.load_id)
         _reject(settings, result, path)
+    except BaseException:
+        _forget_kept_results(settings, result.load_id)  # the caller rolls the load back
+        raise
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     _audit(con, result, digest, started, fs.size if fs else None)
@@ -249,7 +255,7 @@ def _process(con, settings, source, path, fs, profile: Profile, key, result: Fil
     """)
     in_file_duplicates = con.execute("SELECT count(*) FROM _candidates WHERE __rank > 1").fetchone()[0]
     row_reasons = _validate_in_chunks(con, contract, result, cfg["validation_chunk_rows"],
-                                      settings.out / "validation_results")
+                                      _results_dir(settings))
     if row_reasons:
         con.execute("CREATE OR REPLACE TEMP TABLE _gx_reasons (source_line BIGINT, reasons VARCHAR[])")
         con.executemany("INSERT INTO _gx_reasons VALUES (?, ?)", [[k, v] for k, v in row_reasons.items()])
@@ -287,6 +293,15 @@ def _check_columns(profile: Profile, contract: Contract, source_columns: list[st
     if missing:
         raise FileRejected("required_column", f"required column(s) missing: {', '.join(missing)} "
                            f"(the file has: {', '.join(source_columns) or 'no columns'})", column=missing[0])
+
+
+def _results_dir(settings: Settings) -> Path:
+    return settings.out / "validation_results"
+
+
+def _forget_kept_results(settings: Settings, load_id: int) -> None:
+    for kept in _results_dir(settings).glob(f"load{load_id:06d}-*.json"):
+        kept.unlink()
 
 
 def _keep_result(result_dir: Path, result: FileResult, chunk: int, raw: dict) -> None:

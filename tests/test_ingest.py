@@ -165,3 +165,71 @@ def test_the_demo_key_is_refused_outside_demo_mode(monkeypatch):
     monkeypatch.setenv("ESPRIT_DEMO", "1")
     assert resolve_key().is_demo
     assert DEMO_KEY not in repr(resolve_key())
+
+
+def _snapshot(settings):
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        return [con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
+                for t in ("survey_responses", "cases", "quarantine", "validation_results", "load_audit")]
+    finally:
+        con.close()
+
+
+def _derive_profile(tmp_path, name, derive_sql):
+    """The generator's survey profile, plus a derived table whose SQL is given."""
+    import yaml
+
+    spec = yaml.safe_load(load_profile("generator_survey_responses").path.read_text(encoding="utf-8"))
+    spec.update(name=name, derive=[{"table": "cases", "sql": derive_sql}])
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    return load_profile(path)
+
+
+def _two_exports(settings):
+    """Settings accepting any share of bad rows, and two exports, the first one loaded."""
+    home = settings.landing.parent
+    (home / "esprit.yaml").write_text("ingest:\n  max_bad_row_share: 1.0\n")
+    settings = load_settings(home / "esprit.yaml", base_dir=home)
+    folder = settings.landing / "surveys"
+    first = _write(folder, "export_1.csv", [survey_row(rid="R1", nps="3"), survey_row(rid="R2", nps="x")])
+    second = _write(folder, "export_2.csv", [survey_row(rid="R1", nps="8"), survey_row(rid="R9", nps="x"),
+                                              survey_row(rid="R3")])
+    ingest_paths(settings, "surveys", [first], load_profile("generator_survey_responses"))
+    return settings, second
+
+
+def test_a_file_rejected_after_its_rows_were_upserted_leaves_no_row_behind(settings, tmp_path):
+    """The derived table fails after the file's own rows went in: the file is rejected, and the
+    canonical table, quarantine and results are as before; only its audit row is added."""
+    settings, second = _two_exports(settings)
+    before = _snapshot(settings)
+    failing = _derive_profile(tmp_path, "tmp_derive_fails", "SELECT * FROM no_such_table")
+    (result,) = ingest_paths(settings, "surveys", [second], failing)
+    assert result.status == "rejected" and "derive cases failed" in result.problems[0]
+    after = _snapshot(settings)
+    assert after[:4] == before[:4]
+    assert after[4][:-1] == before[4] and after[4][-1][6] == "rejected"
+
+
+def test_an_interrupted_load_leaves_nothing_half_written_and_a_rerun_loads_the_file(settings, tmp_path):
+    """A real DuckDB error inside the transaction, after the file's rows were upserted and its bad
+    rows quarantined (a derived timestamp that does not convert): everything is rolled back."""
+    import duckdb
+
+    settings, second = _two_exports(settings)
+    before = _snapshot(settings)
+    kept_before = sorted((settings.out / "validation_results").glob("*.json"))
+    breaking = _derive_profile(tmp_path, "tmp_derive_breaks",
+                               "SELECT response_id AS case_id, customer_ref, 'not a time' AS opened_at, "
+                               "'web' AS channel, 'x' AS category, NULL AS origin_ref, NULL AS priority "
+                               "FROM batch")
+    with pytest.raises(duckdb.ConversionException):
+        ingest_paths(settings, "surveys", [second], breaking)
+    assert _snapshot(settings) == before
+    assert sorted((settings.out / "validation_results").glob("*.json")) == kept_before
+    assert second.exists()
+    (rerun,) = ingest_paths(settings, "surveys", [second], load_profile("generator_survey_responses"))
+    assert (rerun.status, rerun.rows_loaded, rerun.rows_quarantined) == ("loaded", 2, 1)
+    assert {r[0]: r[SURVEY_COLS.index("nps")] for r in _table(settings)} == {"R1": 8, "R3": 9}
