@@ -7,7 +7,7 @@ VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: help env demo test test-fast contracts clean
+.PHONY: help env chromium demo test test-fast contracts clean
 
 help:
 	@echo "make demo   - sample data through the real Airflow DAGs; prints where the scorecard is"
@@ -24,13 +24,21 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 
 env: $(VENV)/.synced
 
-demo: env
+# Debian's Chromium prints the scorecard PDFs and renders the pages in the tests; Playwright only
+# drives it (no browser is ever downloaded). Installed when missing, as root or through sudo.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+
+demo: env chromium
 	$(VENV)/bin/esprit demo --fresh
 
-test: env
+test: env chromium
 	$(VENV)/bin/python -m pytest
 
-test-fast: env
+test-fast: env chromium
 	$(VENV)/bin/python -m pytest -m "not slow"
 
 contracts: env

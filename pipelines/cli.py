@@ -77,8 +77,38 @@ def cmd_scorecard(args) -> int:
 
     settings = _settings(args)
     weeks = None if args.week == "all" else [args.week]
-    for path in render_weeks(settings, weeks):
-        print(path)
+    languages = [args.lang] if args.lang else None
+    for path in render_weeks(settings, weeks, languages=languages, pdf=args.pdf):
+        if path.suffix in (".html", ".pdf") and path.parent.name != "handoffs":
+            print(path)
+    return 0
+
+
+def cmd_handoffs(args) -> int:
+    """The failed handoffs of a week, for one team pair or all, with their reasons and journeys."""
+    from pipelines.investigate import failed_handoffs
+    from pipelines.warehouse import connect
+    from pipelines.weeks import parse_week
+
+    parse_week(args.week)
+    settings = _settings(args)
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        items = failed_handoffs(con, args.week, args.from_team, args.to_team, settings.week_timezone,
+                                with_timeline=args.timeline or args.json)
+    finally:
+        con.close()
+    if args.json:
+        print(json.dumps([{**vars(i), "timeline": [vars(e) for e in i.timeline]} for i in items],
+                         indent=2, default=str, ensure_ascii=False))
+        return 0
+    print(f"{'handoff':<34} {'kind':<13} {'from':<14} {'to':<14} {'at':<17} reasons")
+    for i in items:
+        print(f"{i.handoff_key[:34]:<34} {i.kind:<13} {i.from_team[:14]:<14} {i.to_team[:14]:<14} "
+              f"{i.handoff_at:%Y-%m-%d %H:%M} {', '.join(i.reasons)}")
+        for e in i.timeline:
+            print(f"    {e.at:%Y-%m-%d %H:%M:%S}  {e.kind:<10} {e.ref:<28} {e.team or '':<14} {e.detail}")
+    print(f"{len(items)} failed handoff(s) in {args.week}")
     return 0
 
 
@@ -157,7 +187,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--week", required=True, help="YYYY-Www, or 'all'")
     s.add_argument("--warehouse")
     s.add_argument("--out")
+    s.add_argument("--lang", choices=("en", "fr"), help="render one language (default: scorecard.languages)")
+    s.add_argument("--pdf", action=argparse.BooleanOptionalAction, default=None,
+                   help="print a PDF with Chromium (default: scorecard.pdf)")
     s.set_defaults(func=cmd_scorecard)
+
+    h = sub.add_parser("handoffs", help="list a week's failed handoffs, for one team pair or all")
+    h.add_argument("--week", required=True, help="YYYY-Www")
+    h.add_argument("--from", dest="from_team", help="team handing the work over")
+    h.add_argument("--to", dest="to_team", help="team receiving it")
+    h.add_argument("--timeline", action="store_true", help="show each journey's timeline")
+    h.add_argument("--json", action="store_true", help="print JSON (timelines included)")
+    h.add_argument("--warehouse")
+    h.set_defaults(func=cmd_handoffs)
 
     d = sub.add_parser("demo", help="sample data through the real Airflow DAGs (dag.test), then the headline")
     d.add_argument("--home", default=".", help="folder for landing/, warehouse/, out/ and .airflow/")

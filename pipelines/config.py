@@ -38,6 +38,7 @@ class Settings:
     stages: dict[str, dict[str, str]] = field(default_factory=dict)
     sources: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     ingest: dict[str, Any] = field(default_factory=dict)
+    scorecard: dict[str, Any] = field(default_factory=dict)
 
     @property
     def scorecards_dir(self) -> Path:
@@ -115,12 +116,12 @@ def load_settings(config_file: str | Path | None = None, base_dir: str | Path | 
     for name, spec in stages.items():
         if not isinstance(spec, dict) or spec.get("reached_by") not in REACHED_BY:
             raise ConfigError(f"stages.{name}.reached_by: expected one of {list(REACHED_BY)}")
-    signals = raw["friction_signals"]
     pickup = raw["metrics"]["pickup_sla"]
     for team, spec in pickup.items():
         if not isinstance(spec, dict) or not all(isinstance(spec.get(k), (int, float))
                                                  for k in ("call_seconds", "case_hours")):
             raise ConfigError(f"metrics.pickup_sla.{team}: expected {{call_seconds: <number>, case_hours: <number>}}")
+    signals = raw["friction_signals"]
     for name, spec in signals.items():
         if not isinstance(spec, dict) or spec.get("stage") not in stages:
             raise ConfigError(f"friction_signals.{name}.stage: expected one of {list(stages)}")
@@ -137,6 +138,40 @@ def load_settings(config_file: str | Path | None = None, base_dir: str | Path | 
         metrics=raw["metrics"],
         friction_signals=signals,
         stages=stages,
-        headline=raw["headline"],
+        headline=_checked_headline(raw["headline"]),
+        scorecard=_checked_scorecard(raw["scorecard"]),
         **paths,
     )
+
+
+def _checked_headline(tiles: list) -> list[dict[str, Any]]:
+    """Each tile: metric, labels, unit, the good direction, and its target and watch thresholds."""
+    for i, tile in enumerate(tiles):
+        where = f"headline[{i}]"
+        if not isinstance(tile, dict):
+            raise ConfigError(f"{where}: expected a mapping")
+        for key in ("metric", "en", "fr", "unit", "better"):
+            if not isinstance(tile.get(key), str):
+                raise ConfigError(f"{where}.{key}: expected text")
+        if tile["better"] not in ("up", "down"):
+            raise ConfigError(f"{where}.better: expected 'up' or 'down'")
+        target, watch = tile.get("target"), tile.get("watch")
+        if target is None and watch is None:
+            continue
+        if not isinstance(target, (int, float)) or not isinstance(watch, (int, float)):
+            raise ConfigError(f"{where}: target and watch must both be numbers")
+        if (tile["better"] == "up" and watch > target) or (tile["better"] == "down" and watch < target):
+            raise ConfigError(f"{where}.watch: expected the watch threshold on the bad side of the target")
+    return tiles
+
+
+def _checked_scorecard(section: dict) -> dict[str, Any]:
+    from pipelines.i18n import LANGUAGES
+
+    languages = section.get("languages")
+    if not isinstance(languages, list) or not languages or not set(languages) <= set(LANGUAGES):
+        raise ConfigError(f"scorecard.languages: expected a non-empty list drawn from {list(LANGUAGES)}")
+    for key in ("small_sample", "trend_weeks", "verbatims_per_stage", "top_pairs"):
+        if not isinstance(section.get(key), int) or section[key] < 1:
+            raise ConfigError(f"scorecard.{key}: expected a whole number of at least 1")
+    return section

@@ -1,22 +1,34 @@
 """Render the weekly service-excellence scorecard from the warehouse (read-only).
 
-One self-contained HTML file per ISO week (`out/scorecards/<YYYY-Www>/scorecard.html`, styles
-inline, no request to any host) and its figures as JSON beside it, plus an index of weeks.
+Per ISO week, under `out/scorecards/<YYYY-Www>/`: one self-contained HTML page per language
+(`scorecard.<lang>.html`, and `scorecard.html` in the first configured language) with styles
+and charts inline and no request to any host, its figures as JSON, a PDF when Chromium is
+installed, and an investigation page per team pair (`handoffs/`). Plus an index of weeks and
+the weekly metric tables as Parquet and CSV under `out/exports/`.
+
+Every figure shown is read from the metric tables; this module only chooses, formats and
+compares them (targets, significance of changes, small samples).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import os
+from dataclasses import asdict, dataclass
+from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from pipelines import charts, stats
 from pipelines.config import Settings
+from pipelines.i18n import translator
+from pipelines.investigate import failed_handoffs, handoff_pairs, pair_slug
 from pipelines.warehouse import connect
-from pipelines.weeks import parse_week
+from pipelines.weeks import parse_week, week_bounds
 
-SMALL_SAMPLE = 30  # below this many responses or calls a rate is labelled as a small sample
+RATIO_UNITS = ("pct", "points", "score", "per_1000")  # meaningless without a denominator
 
 
 @dataclass(frozen=True)
@@ -24,80 +36,310 @@ class Tile:
     metric: str
     label_en: str
     label_fr: str
+    unit: str
     value: float | None
     display: str
     numerator: float | None
     denominator: float | None
-    unit: str
+    ci_low: float | None
+    ci_high: float | None
     change: float | None
     change_display: str
+    change_vs_average: float | None
+    change_vs_average_display: str
     average_4_weeks: float | None
+    significant: bool | None
     small_sample: bool
-    trend: str  # better | worse | same | ''
+    trend: str                # better | worse | same | ''
+    target: float | None
+    target_display: str
+    status: str               # on_target | watch | off_target | no_data
+    sparkline: str
 
 
-def _fmt(value: float | None, unit: str) -> str:
+def fmt(value: float | None, unit: str) -> str:
+    """A figure as the page shows it; '' when there is none (the page says 'no data')."""
     if value is None:
-        return "n/a"
+        return ""
     if unit == "pct":
         return f"{value:.1f} %"
     if unit == "points":
         return f"{value:+.0f}"
     if unit == "score":
         return f"{value:.2f}"
-    if unit == "per_1000":
+    if unit in ("per_1000", "index", "days"):
         return f"{value:.1f}"
+    if unit == "seconds":
+        return f"{value:.0f} s"
     return f"{value:,.0f}"
 
 
-def _fmt_change(change: float | None, unit: str) -> str:
+def fmt_change(change: float | None, unit: str) -> str:
     if change is None:
         return ""
-    suffix = {"pct": " pt", "points": "", "score": "", "per_1000": "", "index": ""}.get(unit, "")
-    digits = 2 if unit == "score" else 1
+    suffix = " pt" if unit == "pct" else ""
+    digits = 2 if unit == "score" else (0 if unit == "points" else 1)
     return f"{change:+.{digits}f}{suffix}"
 
 
-def week_figures(con, week: str) -> dict[str, dict]:
-    rows = con.execute(
-        "SELECT metric, value, numerator, denominator, unit, change, average_4_weeks "
-        "FROM weekly_scorecard WHERE week = ?", [week]).fetchall()
-    keys = ("value", "numerator", "denominator", "unit", "change", "average_4_weeks")
-    return {r[0]: dict(zip(keys, r[1:])) for r in rows}
+def status_of(value: float | None, spec: dict) -> str:
+    if value is None:
+        return "no_data"
+    target, watch = spec.get("target"), spec.get("watch")
+    if target is None:
+        return ""
+    up = spec["better"] == "up"
+    if (value >= target) if up else (value <= target):
+        return "on_target"
+    if (value >= watch) if up else (value <= watch):
+        return "watch"
+    return "off_target"
 
 
-def build_tiles(settings: Settings, figures: dict[str, dict]) -> list[Tile]:
-    tiles = []
-    for spec in settings.headline:
-        f = figures.get(spec["metric"], {})
-        value, unit, change = f.get("value"), spec["unit"], f.get("change")
-        trend = ""
-        if change is not None and change != 0:
-            good = (change > 0) == (spec["better"] == "up")
-            trend = "better" if good else "worse"
-        elif change == 0:
-            trend = "same"
-        denominator = f.get("denominator")
-        tiles.append(Tile(
-            metric=spec["metric"], label_en=spec["en"], label_fr=spec["fr"], value=value,
-            display=_fmt(value, unit), numerator=f.get("numerator"), denominator=denominator, unit=unit,
-            change=change, change_display=_fmt_change(change, unit), average_4_weeks=f.get("average_4_weeks"),
-            small_sample=denominator is not None and denominator < SMALL_SAMPLE, trend=trend,
-        ))
-    return tiles
-
-
-def _environment() -> Environment:
-    return Environment(loader=PackageLoader("pipelines", "templates"),
-                       autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
-
+# ---------------------------------------------------------------- reading the warehouse
 
 def available_weeks(con) -> list[str]:
     return [r[0] for r in con.execute("SELECT DISTINCT week FROM weekly_scorecard ORDER BY week").fetchall()]
 
 
-def render_weeks(settings: Settings, weeks: list[str] | None = None) -> list[Path]:
-    """Render the given weeks (default: every week in the warehouse) and the index page."""
+def metric_history(con) -> dict[str, dict[str, dict]]:
+    """metric -> week -> the weekly_scorecard row (as a dict)."""
+    cursor = con.execute(
+        "SELECT week, metric, value, numerator, denominator, unit, ci_low, ci_high, change, average_4_weeks "
+        "FROM weekly_scorecard ORDER BY metric, week")
+    names = [d[0] for d in cursor.description]
+    history: dict[str, dict[str, dict]] = {}
+    for row in cursor.fetchall():
+        record = dict(zip(names, row))
+        history.setdefault(record["metric"], {})[record["week"]] = record
+    return history
+
+
+def week_figures(con, week: str) -> dict[str, dict]:
+    return {metric: weeks[week] for metric, weeks in metric_history(con).items() if week in weeks}
+
+
+def _table_exists(con, name: str) -> bool:
+    return con.execute("SELECT count(*) FROM (SELECT table_name FROM duckdb_tables() WHERE table_name = $n "
+                       "UNION ALL SELECT view_name FROM duckdb_views() WHERE view_name = $n)", {"n": name}).fetchone()[0] > 0
+
+
+def _usable(record: dict | None) -> float | None:
+    """The value, or None where a ratio has no denominator (a week with no calls is not 0 %)."""
+    if not record:
+        return None
+    if record["unit"] in RATIO_UNITS and not record.get("denominator"):
+        return None
+    return record["value"]
+
+
+def _significance(metric: str, unit: str, week: str, previous: str | None, history: dict,
+                  ces_variance: dict[str, float]) -> bool | None:
+    if previous is None:
+        return None
+    now, before = history[metric].get(week), history[metric].get(previous)
+    if _usable(now) is None or _usable(before) is None:
+        return None
+    if metric == "nps":
+        def split(w):
+            return (history["nps_promoters"][w]["numerator"], history["nps_detractors"][w]["numerator"],
+                    history["nps"][w]["denominator"])
+        return stats.nps_change_significant(*split(week), *split(previous))
+    if unit == "pct":
+        return stats.proportion_change_significant(now["numerator"], now["denominator"],
+                                                   before["numerator"], before["denominator"])
+    if unit == "per_1000":
+        return stats.proportion_change_significant(now["numerator"] / 1000, now["denominator"],
+                                                   before["numerator"] / 1000, before["denominator"])
+    if unit == "score":
+        return stats.mean_change_significant(now["value"], ces_variance.get(week), now["denominator"],
+                                             before["value"], ces_variance.get(previous), before["denominator"])
+    return None
+
+
+def build_tiles(settings: Settings, history: dict, week: str, known: list[str],
+                ces_variance: dict[str, float] | None = None, sparklines: bool = True) -> list[Tile]:
+    small = settings.scorecard["small_sample"]
+    span = known[max(0, known.index(week) - settings.scorecard["trend_weeks"] + 1): known.index(week) + 1]
+    tiles = []
+    for spec in settings.headline:
+        metric, unit = spec["metric"], spec["unit"]
+        weeks = history.get(metric, {})
+        record = weeks.get(week)
+        value = _usable(record)
+        earlier = [w for w in weeks if w < week]
+        previous = earlier[-1] if earlier else None
+        previous_value = _usable(weeks.get(previous)) if previous else None
+        change = value - previous_value if value is not None and previous_value is not None else None
+        average = record.get("average_4_weeks") if record and value is not None else None
+        vs_average = value - average if value is not None and average is not None else None
+        trend = ""
+        if change is not None:
+            trend = "same" if change == 0 else ("better" if (change > 0) == (spec["better"] == "up") else "worse")
+        denominator = record.get("denominator") if record else None
+        label = f"{spec['en']}, last {len(span)} weeks"
+        tiles.append(Tile(
+            metric=metric, label_en=spec["en"], label_fr=spec["fr"], unit=unit, value=value,
+            display=fmt(value, unit), numerator=record.get("numerator") if record else None,
+            denominator=denominator, ci_low=record.get("ci_low") if record else None,
+            ci_high=record.get("ci_high") if record else None, change=change, change_display=fmt_change(change, unit),
+            change_vs_average=vs_average, change_vs_average_display=fmt_change(vs_average, unit),
+            average_4_weeks=average,
+            significant=_significance(metric, unit, week, previous, history, ces_variance or {}) if change else None,
+            small_sample=value is not None and denominator is not None and denominator < small, trend=trend,
+            target=spec.get("target"), target_display=fmt(spec.get("target"), unit),
+            status=status_of(value, spec),
+            sparkline=charts.sparkline([_usable(weeks.get(w)) for w in span], label, spec["better"])
+            if sparklines else "",
+        ))
+    return tiles
+
+
+def _stages(settings: Settings, con, history: dict, week: str, span: list[str]) -> tuple[list[dict], dict]:
+    stages, series = [], {}
+    for key, spec in settings.stages.items():
+        share = history.get(f"friction_share_{key}", {}).get(week)
+        index = history.get(f"friction_index_{key}", {}).get(week)
+        top = con.execute(
+            "SELECT f.signal, count(*) AS n FROM friction_events f JOIN journeys j USING (journey_id) "
+            "WHERE j.week = ? AND f.stage = ? GROUP BY f.signal ORDER BY n DESC, f.signal LIMIT 3",
+            [week, key]).fetchall()
+        stages.append({"key": key, "en": spec.get("en", key), "fr": spec.get("fr", key),
+                       "reached": share["denominator"] if share else None,
+                       "with_friction": share["numerator"] if share else None,
+                       "share": fmt(_usable(share), "pct"), "index": fmt(_usable(index), "index"),
+                       "top": top})
+        series[key] = [_usable(history.get(f"friction_index_{key}", {}).get(w)) for w in span]
+    return stages, series
+
+
+def _verbatims(con, week: str, stages: list[dict], per_stage: int) -> dict[str, list[dict]]:
+    """For each stage, verbatims from this week's journeys that met the stage's top signal."""
+    chosen = {}
+    for stage in stages:
+        if not stage["top"]:
+            chosen[stage["key"]] = []
+            continue
+        signal = stage["top"][0][0]
+        rows = con.execute(
+            """
+            SELECT DISTINCT r.response_id, r.verbatim, r.language, r.nps
+            FROM friction_events AS f
+            JOIN journeys AS j USING (journey_id)
+            JOIN journey_contacts AS jc ON jc.journey_id = f.journey_id AND jc.contact_type = 'survey'
+            JOIN stg_survey_responses AS r ON r.response_id = jc.contact_ref
+            WHERE j.week = ? AND f.stage = ? AND f.signal = ? AND nullif(trim(r.verbatim), '') IS NOT NULL
+            ORDER BY r.nps NULLS LAST, r.response_id
+            LIMIT ?
+            """, [week, stage["key"], signal, per_stage]).fetchall()
+        chosen[stage["key"]] = [{"signal": signal, "text": text, "language": language, "nps": nps}
+                                for _, text, language, nps in rows]
+    return chosen
+
+
+def _quality(settings: Settings, con, week: str) -> dict:
+    """Per source: files and rows behind the week, rejects, late arrivals; and the week's state."""
+    tz = settings.week_timezone
+    start, end = week_bounds(week, tz)
+    local_end = end.astimezone(ZoneInfo(tz))
+    published = datetime.combine(local_end.date(), time(0), ZoneInfo(tz)) + timedelta(
+        hours=settings.scorecard["publish_delay_hours"])
+    rows_in_week = dict(con.execute(
+        "SELECT 'calls', count(*) FROM stg_calls WHERE week = ? UNION ALL "
+        "SELECT 'complaints', count(*) FROM stg_cases WHERE week = ? UNION ALL "
+        "SELECT 'surveys', count(*) FROM stg_survey_responses WHERE week = ?", [week, week, week]).fetchall())
+    audit = con.execute(
+        """
+        SELECT source,
+            count(*) FILTER (WHERE status = 'loaded' AND list_contains(weeks, $week)),
+            coalesce(sum(rows_loaded) FILTER (WHERE list_contains(weeks, $week)), 0),
+            coalesce(sum(rows_quarantined) FILTER (WHERE list_contains(weeks, $week)), 0),
+            coalesce(sum(rows_duplicate) FILTER (WHERE list_contains(weeks, $week)), 0),
+            count(*) FILTER (WHERE status = 'rejected'),
+            coalesce(sum(rows_rejected) FILTER (WHERE status = 'rejected'), 0),
+            count(*) FILTER (WHERE status = 'loaded' AND list_contains(weeks, $week) AND finished_at > $published)
+        FROM load_audit GROUP BY source
+        """, {"week": week, "published": published}).fetchall()
+    by_source = {r[0]: r[1:] for r in audit}
+    sources = []
+    for source in sorted(set(settings.sources) | set(by_source)):
+        files, loaded, quarantined, duplicate, rejected, rows_rejected, late = by_source.get(source, (0,) * 7)
+        sources.append({"source": source, "files": files, "rows_loaded": loaded, "rows_quarantined": quarantined,
+                        "rows_duplicate": duplicate, "files_rejected": rejected, "rows_rejected": rows_rejected,
+                        "late_files": late, "rows_in_week": rows_in_week.get(source)})
+    restated = None
+    if _table_exists(con, "week_status"):
+        found = con.execute("SELECT restated, restated_at, changes FROM week_status WHERE week = ?", [week]).fetchone()
+        if found and found[0]:
+            restated = {"at": found[1].astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M") if found[1] else "",
+                        "changes": found[2]}
+    complete = (datetime.now(timezone.utc) >= end + timedelta(days=settings.scorecard["complete_after_days"])
+                and all(s["rows_in_week"] for s in sources if s["rows_in_week"] is not None))
+    return {"sources": sources, "complete": complete, "restated": restated,
+            "published": published.strftime("%Y-%m-%d %H:%M %Z")}
+
+
+def _handoffs(settings: Settings, con, week: str, lang_pages: str) -> dict:
+    pairs = handoff_pairs(con, week)
+    teams_from = sorted({p[0] for p in pairs})
+    teams_to = sorted({p[1] for p in pairs})
+    reasons = {}
+    for src, dst, reason, n in con.execute(
+            "SELECT from_team, to_team, reason, count(*) FROM (SELECT from_team, to_team, "
+            "unnest(failure_reasons) AS reason FROM handoffs WHERE week = ?) GROUP BY ALL "
+            "ORDER BY 4 DESC, 3", [week]).fetchall():
+        reasons.setdefault((src, dst), []).append((reason, n))
+    top = [{"from": s, "to": d, "handoffs": h, "failed": f, "rate": fmt(100 * f / h, "pct"),
+            "reasons": reasons.get((s, d), []), "slug": pair_slug(s, d)}
+           for s, d, h, f in pairs if f][: settings.scorecard["top_pairs"]]
+    cursor = con.execute("SELECT * FROM weekly_team_supplier WHERE week = ? ORDER BY team", [week])
+    names = [d[0] for d in cursor.description]
+    supplier = [dict(zip(names, r)) for r in cursor.fetchall()]
+    reason_columns = [n for n in names if n not in ("week", "team", "handoffs_received", "teams_served", "failed",
+                                                    "failure_rate", "parameter_set", "computed_at", "build_id")]
+    return {"pairs": pairs, "teams_from": teams_from, "teams_to": teams_to, "top": top, "supplier": supplier,
+            "reason_columns": reason_columns,
+            "cells": {(s, d): (h, f, f"handoffs/{pair_slug(s, d)}.{lang_pages}.html") for s, d, h, f in pairs}}
+
+
+def _teams(con, week: str) -> list[dict]:
+    cursor = con.execute("SELECT * FROM weekly_team_kpis WHERE week = ? ORDER BY team", [week])
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, r)) for r in cursor.fetchall()]
+
+
+# ---------------------------------------------------------------- writing pages
+
+def _environment() -> Environment:
+    env = Environment(loader=PackageLoader("pipelines", "templates"),
+                      autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
+    env.filters["fmt"] = fmt
+    return env
+
+
+def _write(path: Path, text: str) -> Path:
+    """Write beside the final name, then rename: a reader never sees half a page."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
+    return path
+
+
+def render_weeks(settings: Settings, weeks: list[str] | None = None, languages: list[str] | None = None,
+                 pdf: bool | None = None, exports: bool | None = None) -> list[Path]:
+    """Render the given weeks (default: every week in the warehouse), the index and the exports.
+
+    languages: default every configured language; pdf: default the `scorecard.pdf` setting
+    ('auto' prints when Chromium is installed); exports: default the `scorecard.exports` setting.
+    """
+    from pipelines.pdf import find_chromium
+
+    languages = languages or settings.scorecard["languages"]
+    for lang in languages:
+        translator(lang)  # refuses an unknown language before anything is written
+    if pdf is None:
+        pdf = settings.scorecard["pdf"] is True or (settings.scorecard["pdf"] == "auto" and find_chromium() is not None)
     con = connect(settings.warehouse, read_only=True)
     try:
         known = available_weeks(con)
@@ -108,79 +350,115 @@ def render_weeks(settings: Settings, weeks: list[str] | None = None) -> list[Pat
                 raise ValueError(f"week {w} has no data in {settings.warehouse} (weeks with data: "
                                  f"{known[0] + '..' + known[-1] if known else 'none'})")
         env = _environment()
-        written = [_render_week(settings, con, env, w, known) for w in wanted]
-        written.append(_render_index(settings, con, env, known))
+        history = metric_history(con)
+        ces_variance = dict(con.execute(
+            "SELECT week, var_samp(ces) FROM stg_survey_responses WHERE ces IS NOT NULL GROUP BY week").fetchall())
+        written: list[Path] = []
+        for week in wanted:
+            written += _render_week(settings, con, env, history, ces_variance, week, known, languages, pdf)
+        for lang in languages:
+            written.append(_render_index(settings, env, history, ces_variance, known, lang, languages))
+        if exports if exports is not None else settings.scorecard["exports"]:
+            from pipelines.exports import export_tables
+
+            export_tables(con, settings.out / "exports")
     finally:
         con.close()
     return written
 
 
-def _render_week(settings: Settings, con, env: Environment, week: str, known: list[str]) -> Path:
-    figures = week_figures(con, week)
-    tiles = build_tiles(settings, figures)
-    stages = []
-    for key, spec in settings.stages.items():
-        en, fr = spec.get("en", key), spec.get("fr", key)
-        share = figures.get(f"friction_share_{key}", {})
-        index = figures.get(f"friction_index_{key}", {})
-        top = con.execute(
-            "SELECT f.signal, count(*) AS n FROM friction_events f JOIN journeys j USING (journey_id) "
-            "WHERE j.week = ? AND f.stage = ? GROUP BY f.signal ORDER BY n DESC, f.signal LIMIT 3",
-            [week, key]).fetchall()
-        stages.append({"key": key, "en": en, "fr": fr, "share": _fmt(share.get("value"), "pct"),
-                       "index": _fmt(index.get("value"), "score"), "reached": share.get("denominator"),
-                       "top": top})
-    # Files whose rows touch this week; rejected files carry no week, so they count everywhere.
-    quality = con.execute(
-        "SELECT source, count(*) FILTER (WHERE status = 'loaded' AND list_contains(weeks, ?)), "
-        "sum(rows_loaded) FILTER (WHERE list_contains(weeks, ?)), "
-        "sum(rows_duplicate) FILTER (WHERE list_contains(weeks, ?)), "
-        "count(*) FILTER (WHERE status = 'rejected'), coalesce(sum(rows_rejected), 0) "
-        "FROM load_audit GROUP BY source ORDER BY source", [week, week, week]).fetchall()
-    nps = {k: figures.get(f"nps_{k}", {}).get("value") for k in ("promoters", "passives", "detractors")}
+def _render_week(settings: Settings, con, env: Environment, history: dict, ces_variance: dict, week: str,
+                 known: list[str], languages: list[str], pdf: bool) -> list[Path]:
     position = known.index(week)
-    context = {
-        "week": week, "tiles": tiles, "stages": stages, "quality": quality,
-        "nps_split": {k: _fmt(v, "pct") for k, v in nps.items()},
-        "previous_week": known[position - 1] if position > 0 else None,
-        "next_week": known[position + 1] if position + 1 < len(known) else None,
-        "timezone": settings.week_timezone, "small_sample": SMALL_SAMPLE,
-    }
+    span = known[max(0, position - settings.scorecard["trend_weeks"] + 1): position + 1]
+    tiles = build_tiles(settings, history, week, known, ces_variance)
+    stages, series = _stages(settings, con, history, week, span)
+    verbatims = _verbatims(con, week, stages, settings.scorecard["verbatims_per_stage"])
+    quality = _quality(settings, con, week)
+    teams = _teams(con, week)
+    nps_split = {k: fmt(_usable(history.get(f"nps_{k}", {}).get(week)), "pct")
+                 for k in ("promoters", "passives", "detractors")}
+    failed_by_pair: dict[tuple[str, str], list] = {}
+    for item in failed_handoffs(con, week, None, None, settings.week_timezone):
+        failed_by_pair.setdefault((item.from_team, item.to_team), []).append(item)
     folder = settings.scorecards_dir / week
-    folder.mkdir(parents=True, exist_ok=True)
-    html = env.get_template("scorecard.html.j2").render(**context)
-    path = folder / "scorecard.html"
-    path.write_text(html, encoding="utf-8")
-    (folder / "scorecard.json").write_text(json.dumps(
-        {"week": week, "headline": {t.metric: {"value": t.value, "numerator": t.numerator,
-                                               "denominator": t.denominator, "change": t.change,
-                                               "small_sample": t.small_sample} for t in tiles}},
-        indent=2) + "\n", encoding="utf-8")
-    return path
+    written = []
+    for lang in languages:
+        t, term = translator(lang)
+        handoffs = _handoffs(settings, con, week, lang)
+        heatmap = charts.handoff_heatmap(handoffs["teams_from"], handoffs["teams_to"], handoffs["cells"],
+                                         t("heatmap_title"), t("to_team"), t("from_team"), t("no_handoffs"))
+        trend = charts.trend_lines(span, {(s[lang] if lang in s else s["en"]): series[s["key"]] for s in stages},
+                                   t("friction_trend"), t("friction_index").split(" (")[0])
+        context = {
+            "lang": lang, "languages": languages, "t": t, "term": term, "week": week, "tiles": tiles,
+            "stages": stages, "trend": trend, "handoffs": handoffs, "heatmap": heatmap, "teams": teams,
+            "verbatims": verbatims, "quality": quality, "nps_split": nps_split,
+            "previous_week": known[position - 1] if position > 0 else None,
+            "next_week": known[position + 1] if position + 1 < len(known) else None,
+            "timezone": settings.week_timezone, "small_sample": settings.scorecard["small_sample"],
+        }
+        html = env.get_template("scorecard.html.j2").render(**context)
+        page = _write(folder / f"scorecard.{lang}.html", html)
+        written.append(page)
+        if lang == languages[0] and lang == settings.scorecard["languages"][0]:
+            written.append(_write(folder / "scorecard.html", html))
+        written += _render_investigations(settings, env, week, handoffs["pairs"], failed_by_pair, lang)
+        if pdf:
+            from pipelines.pdf import print_pdf
+
+            written.append(print_pdf(page, folder / f"scorecard.{lang}.pdf"))
+    figures = {"week": week, "parameter_set": _parameter_set(con, week),
+               "headline": {tile.metric: {k: v for k, v in asdict(tile).items() if k != "sparkline"}
+                            for tile in tiles},
+               "stages": {s["key"]: {k: v for k, v in s.items() if k not in ("en", "fr")} for s in stages},
+               "quality": quality}
+    written.append(_write(folder / "scorecard.json", json.dumps(figures, indent=2, default=str) + "\n"))
+    return written
 
 
-def _render_index(settings: Settings, con, env: Environment, known: list[str]) -> Path:
-    rows = []
-    for week in reversed(known):
-        tiles = {t.metric: t.display for t in build_tiles(settings, week_figures(con, week))}
-        rows.append({"week": week, "tiles": tiles})
-    settings.scorecards_dir.mkdir(parents=True, exist_ok=True)
-    path = settings.scorecards_dir / "index.html"
-    path.write_text(env.get_template("index.html.j2").render(rows=rows, headline=settings.headline),
-                    encoding="utf-8")
-    return path
+def _parameter_set(con, week: str) -> str | None:
+    found = con.execute("SELECT any_value(parameter_set) FROM weekly_scorecard WHERE week = ?", [week]).fetchone()
+    return found[0] if found else None
+
+
+def _render_investigations(settings: Settings, env: Environment, week: str, pairs, failed_by_pair: dict,
+                           lang: str) -> list[Path]:
+    t, term = translator(lang)
+    written = []
+    for src, dst, handoffs, failed in pairs:
+        html = env.get_template("handoffs.html.j2").render(
+            lang=lang, t=t, term=term, week=week, from_team=src, to_team=dst, handoffs=handoffs, failed=failed,
+            items=failed_by_pair.get((src, dst), []))
+        written.append(_write(settings.scorecards_dir / week / "handoffs" / f"{pair_slug(src, dst)}.{lang}.html", html))
+    return written
+
+
+def _render_index(settings: Settings, env: Environment, history: dict, ces_variance: dict, known: list[str],
+                  lang: str, languages: list[str]) -> Path:
+    t, _ = translator(lang)
+    rows = [{"week": week, "tiles": {tile.metric: tile for tile in build_tiles(
+        settings, history, week, known, ces_variance, sparklines=False)}} for week in reversed(known)]
+    html = env.get_template("index.html.j2").render(rows=rows, headline=settings.headline, lang=lang, t=t,
+                                                    languages=languages)
+    page = _write(settings.scorecards_dir / f"index.{lang}.html", html)
+    if lang == settings.scorecard["languages"][0]:
+        _write(settings.scorecards_dir / "index.html", html)
+    return page
 
 
 def headline_summary(settings: Settings, week: str) -> list[str]:
     """Lines for a terminal: the week's headline figures."""
     con = connect(settings.warehouse, read_only=True)
     try:
-        tiles = build_tiles(settings, week_figures(con, week))
+        history, known = metric_history(con), available_weeks(con)
+        tiles = build_tiles(settings, history, week, known, sparklines=False)
     finally:
         con.close()
     lines = []
-    for t in tiles:
-        n = f"n={t.denominator:,.0f}" if t.denominator is not None else ""
-        flag = " (small sample)" if t.small_sample else ""
-        lines.append(f"  {t.label_en:<45} {t.display:>10}  {t.change_display:>9}  {n}{flag}")
+    for tile in tiles:
+        n = f"n={tile.denominator:,.0f}" if tile.denominator is not None else ""
+        flag = " (small sample)" if tile.small_sample else ""
+        shown = tile.display or "no data"
+        lines.append(f"  {tile.label_en:<45} {shown:>10}  {tile.change_display:>9}  {n}{flag}")
     return lines

@@ -1,8 +1,18 @@
+"""The weekly scorecard files: one page per week and language, index, investigation pages,
+exports, PDF, and the CLI's handoff list. The browser tests are in test_scorecard_browser.py."""
+
+import csv
 import json
 import re
+import subprocess
+import sys
 
+import duckdb
 import pytest
 
+from pipelines.cli import main as esprit
+from pipelines.i18n import TERMS, TEXT
+from pipelines.investigate import pair_slug
 from pipelines.scorecard import render_weeks
 from pipelines.warehouse import connect
 
@@ -13,38 +23,124 @@ def pages(pipeline_run):
     return settings, [p for p in result["pages"] if p.endswith("scorecard.html")]
 
 
-def test_one_scorecard_per_week_and_an_index(pages, generated):
+def test_one_scorecard_per_week_and_language_and_an_index(pages, generated):
     settings, paths = pages
     weeks = sorted(p.split("/")[-2] for p in paths)
     summary = json.loads((generated / "ground_truth" / "summary.json").read_text())
     assert weeks == summary["weeks"]
-    assert (settings.scorecards_dir / "index.html").exists()
+    for week in weeks:
+        for lang in ("en", "fr"):
+            page = settings.scorecards_dir / week / f"scorecard.{lang}.html"
+            assert f'<html lang="{lang}">' in page.read_text(encoding="utf-8")
+    index = (settings.scorecards_dir / "index.html").read_text(encoding="utf-8")
+    for week in weeks:  # every week listed, linked, with its headline figures
+        assert f'href="{week}/scorecard.en.html"' in index
+    assert index.count('data-metric="nps"') == len(weeks)
+    assert 'lang="fr"' in (settings.scorecards_dir / "index.fr.html").read_text(encoding="utf-8")
 
 
 def test_scorecard_is_self_contained(pages):
     _, paths = pages
     html = open(paths[0], encoding="utf-8").read()
-    assert "<style>" in html
+    assert "<style>" in html and "<svg" in html  # charts inline
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
-    assert "<script" not in html and "@import" not in html and "url(" not in html
+    assert "<script" not in html and "@import" not in html
+    assert not re.search(r"url\((?!#)", html)  # only references to elements of the page itself
+    assert "default-src 'none'" in html  # and the page forbids fetching anything
 
 
-def test_headline_tiles_show_the_warehouse_figures(pages):
+def test_both_languages_say_the_same_things():
+    assert TEXT["en"].keys() == TEXT["fr"].keys()
+    assert TERMS["en"].keys() == TERMS["fr"].keys()
+
+
+def test_figures_json_matches_the_metric_tables(pages):
     settings, paths = pages
     week = paths[-1].split("/")[-2]
-    html = open(paths[-1], encoding="utf-8").read()
-    con = connect(settings.warehouse, read_only=True)
-    nps, csat_n = con.execute(
-        "SELECT max(value) FILTER (WHERE metric = 'nps'), max(denominator) FILTER (WHERE metric = 'csat') "
-        "FROM weekly_scorecard WHERE week = ?", [week]).fetchone()
-    con.close()
-    tile = re.search(r'data-metric="nps">.*?<div class="value">([^<]+)</div>', html, re.S).group(1)
-    assert tile == f"{nps:+.0f}"
     figures = json.loads((settings.scorecards_dir / week / "scorecard.json").read_text())
-    assert figures["headline"]["csat"]["denominator"] == csat_n
+    con = connect(settings.warehouse, read_only=True)
+    rows = dict(con.execute("SELECT metric, value FROM weekly_scorecard WHERE week = ?", [week]).fetchall())
+    params = con.execute("SELECT DISTINCT parameter_set FROM weekly_metrics WHERE week = ?", [week]).fetchall()
+    con.close()
+    for metric, tile in figures["headline"].items():
+        assert tile["value"] == pytest.approx(rows[metric]), metric
+    assert [figures["parameter_set"]] == [p[0] for p in params]
 
 
-def test_an_unknown_week_is_refused_with_the_weeks_available(pipeline_run):
+def test_investigation_page_per_pair_lists_each_failed_handoff(pages):
+    settings, paths = pages
+    week = paths[-1].split("/")[-2]
+    con = connect(settings.warehouse, read_only=True)
+    pairs = con.execute("SELECT from_team, to_team, failed FROM weekly_handoff_pairs WHERE week = ?", [week]).fetchall()
+    src, dst, failed = max(pairs, key=lambda p: p[2])
+    keys = [r[0] for r in con.execute("SELECT handoff_key FROM handoffs WHERE week = ? AND from_team = ? "
+                                      "AND to_team = ? AND failed", [week, src, dst]).fetchall()]
+    con.close()
+    assert failed == len(keys) > 0
+    for lang in ("en", "fr"):
+        page = settings.scorecards_dir / week / "handoffs" / f"{pair_slug(src, dst)}.{lang}.html"
+        html = page.read_text(encoding="utf-8")
+        assert sorted(re.findall(r'data-handoff="([^"]+)"', html)) == sorted(keys)
+        assert html.count('<table class="timeline">') == len(keys)
+    scorecard = (settings.scorecards_dir / week / "scorecard.en.html").read_text(encoding="utf-8")
+    assert f'href="handoffs/{pair_slug(src, dst)}.en.html"' in scorecard  # reached from the heatmap
+
+
+def test_cli_lists_the_same_failed_handoffs(pages, capsys):
+    settings, paths = pages
+    week = paths[-1].split("/")[-2]
+    con = connect(settings.warehouse, read_only=True)
+    src, dst = con.execute("SELECT from_team, to_team FROM weekly_handoff_pairs WHERE week = ? "
+                           "ORDER BY failed DESC LIMIT 1", [week]).fetchone()
+    keys = {r[0] for r in con.execute("SELECT handoff_key FROM handoffs WHERE week = ? AND from_team = ? "
+                                      "AND to_team = ? AND failed", [week, src, dst]).fetchall()}
+    con.close()
+    assert esprit(["handoffs", "--week", week, "--from", src, "--to", dst, "--json",
+                   "--warehouse", str(settings.warehouse)]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert {item["handoff_key"] for item in listed} == keys
+    assert all(item["timeline"] and item["reasons"] for item in listed)
+
+
+def test_exports_every_weekly_table_as_parquet_and_csv(pages):
+    settings, _ = pages
+    con = connect(settings.warehouse, read_only=True)
+    tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'weekly%'")
+              .fetchall()]
+    counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
+    con.close()
+    exports = settings.out / "exports"
+    assert len(tables) >= 6
+    for table in tables:
+        parquet = duckdb.connect().execute(f"SELECT count(*) FROM '{exports / (table + '.parquet')}'").fetchone()[0]
+        with open(exports / f"{table}.csv", newline="", encoding="utf-8") as handle:
+            rows = list(csv.reader(handle))
+        assert parquet == counts[table] == len(rows) - 1, table
+
+
+def test_pdf_is_printed_by_chromium(pages):
+    settings, paths = pages
+    week = paths[-1].split("/")[-2]
+    pdf = (settings.scorecards_dir / week / "scorecard.en.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF-") and b"%%EOF" in pdf[-1024:]
+    assert len(re.findall(rb"/Type\s*/Page[^s]", pdf)) >= 2  # the whole page, over several sheets
+
+
+def test_an_unknown_week_or_language_is_refused(pipeline_run):
     settings, _ = pipeline_run
     with pytest.raises(ValueError, match=r"week 2020-W01 has no data .*2026-W40\.\.2026-W42"):
         render_weeks(settings, ["2020-W01"])
+    with pytest.raises(ValueError, match=r"language 'de'"):
+        render_weeks(settings, ["2026-W40"], languages=["de"])
+
+
+def test_cli_renders_one_week_in_one_language(pipeline_run, tmp_path):
+    settings, _ = pipeline_run
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-m", "pipelines.cli", "scorecard", "--week", "2026-W41", "--lang", "fr",
+                           "--no-pdf", "--warehouse", str(settings.warehouse), "--out", str(out)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (out / "scorecards" / "2026-W41" / "scorecard.fr.html").exists()
+    assert not (out / "scorecards" / "2026-W41" / "scorecard.en.html").exists()
+    assert "Tableau de bord" in (out / "scorecards" / "2026-W41" / "scorecard.fr.html").read_text(encoding="utf-8")

@@ -1,0 +1,123 @@
+"""Scorecard charts, drawn with matplotlib and returned as inline SVG markup.
+
+SVG keeps the page self-contained (no image files, no request to any host), scales for print
+and PDF, and lets the heatmap's cells link to the investigation pages. Output is deterministic
+(fixed hash salt, no date), so a page re-rendered from the same figures is byte-identical.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display; never pick an interactive backend on a worker
+
+from matplotlib.colors import LinearSegmentedColormap  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
+
+matplotlib.rcParams.update({
+    "svg.fonttype": "none",      # text stays text: smaller, selectable, translated labels readable
+    "svg.hashsalt": "esprit",    # stable element ids
+    "font.family": "sans-serif",
+    "font.size": 8,
+})
+
+INK, MUTED, GOOD, BAD = "#1d2430", "#8a94a6", "#1a7f37", "#b42318"
+FAILURE_COLOURS = LinearSegmentedColormap.from_list("failure", ["#e8f5e9", "#fff4d6", "#f6b6a8", "#b42318"])
+
+
+def _svg(fig: Figure, title: str) -> str:
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None}, transparent=True)
+    text = buffer.getvalue()
+    text = text[text.index("<svg"):]  # drop the XML prolog and DOCTYPE: the SVG sits inside HTML
+    # an accessible name for the chart; the title is plain text, escaped here
+    escaped = title.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return re.sub(r"<svg ", f'<svg role="img" aria-label="{escaped}" ', text, count=1)
+
+
+def _plain(label: str, width: int = 24) -> str:
+    """Data-derived text shown literally ('$' would start matplotlib mathtext) and short enough
+    to fit beside the chart; tables beside each chart give the full names."""
+    text = str(label)
+    if len(text) > width:
+        text = text[: width - 1] + "…"
+    return text.replace("$", r"\$")
+
+
+def sparkline(values: Sequence[float | None], title: str, better: str = "up") -> str:
+    """A 12-week trend line; gaps where a week had no data; the last point marked."""
+    fig = Figure(figsize=(1.6, 0.38), dpi=100)
+    ax = fig.add_axes((0.02, 0.08, 0.96, 0.84))
+    ax.set_axis_off()
+    xs = list(range(len(values)))
+    ys = [math.nan if v is None else float(v) for v in values]
+    ax.plot(xs, ys, color=INK, linewidth=1.1)
+    known = [(x, y) for x, y in zip(xs, ys) if not math.isnan(y)]
+    if known:
+        x_last, y_last = known[-1]
+        ax.plot([x_last], [y_last], "o", markersize=2.8, color=INK)
+    ax.set_xlim(-0.5, max(len(values) - 0.5, 0.5))
+    return _svg(fig, title)
+
+
+def trend_lines(weeks: Sequence[str], series: dict[str, Sequence[float | None]], title: str,
+                ylabel: str) -> str:
+    """Several series over the same weeks (the friction index of each stage)."""
+    fig = Figure(figsize=(6.4, 2.2), dpi=100)
+    ax = fig.add_axes((0.08, 0.2, 0.7, 0.72))
+    for label, values in series.items():
+        ax.plot(range(len(weeks)), [math.nan if v is None else v for v in values], marker="o", markersize=2.5,
+                linewidth=1.2, label=_plain(label))
+    ax.set_xticks(range(len(weeks)), [w[-3:] for w in weeks])
+    ax.set_ylabel(ylabel)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.grid(axis="y", color="#e5e8ed", linewidth=0.6)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    return _svg(fig, title)
+
+
+def handoff_heatmap(teams_from: Sequence[str], teams_to: Sequence[str],
+                    cells: dict[tuple[str, str], tuple[int, int, str | None]], title: str,
+                    xlabel: str, ylabel: str, empty: str) -> str:
+    """Failure rate per from-team (rows) x to-team (columns); each cell links to its page.
+
+    cells: (from, to) -> (handoffs, failed, link). Cells with no handoff stay blank.
+    """
+    width = 1.6 + 1.15 * max(len(teams_to), 1)
+    height = 0.9 + 0.55 * max(len(teams_from), 1)
+    fig = Figure(figsize=(width, height), dpi=100)
+    ax = fig.add_axes((1.3 / width, 0.75 / height, 1 - 1.45 / width, 1 - 1.05 / height))
+    ax.set_xlim(0, max(len(teams_to), 1))
+    ax.set_ylim(max(len(teams_from), 1), 0)
+    for row, source in enumerate(teams_from):
+        for col, target in enumerate(teams_to):
+            handoffs, failed, link = cells.get((source, target), (0, 0, None))
+            if not handoffs:
+                ax.add_patch(Rectangle((col, row), 1, 1, facecolor="#f6f7f9", edgecolor="white", linewidth=2))
+                continue
+            rate = failed / handoffs
+            cell = Rectangle((col, row), 1, 1, facecolor=FAILURE_COLOURS(rate), edgecolor="white", linewidth=2)
+            if link:
+                cell.set_url(link)
+            ax.add_patch(cell)
+            label = ax.text(col + 0.5, row + 0.5, f"{100 * rate:.0f} %\n{failed}/{handoffs}", ha="center",
+                            va="center", color="white" if rate > 0.6 else INK, fontsize=8)
+            if link:
+                label.set_url(link)
+    if not teams_from:
+        ax.text(0.5, 0.5, empty, ha="center", va="center", color=MUTED)
+    ax.set_xticks([i + 0.5 for i in range(len(teams_to))], [_plain(t) for t in teams_to], rotation=20, ha="right")
+    ax.set_yticks([i + 0.5 for i in range(len(teams_from))], [_plain(t) for t in teams_from])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.xaxis.set_label_position("top")
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    return _svg(fig, title)

@@ -1,0 +1,65 @@
+"""Weekly metric tables as Parquet and CSV for BI tools (`out/exports/`).
+
+CSV cells that a spreadsheet would run as a formula (text beginning with = + - @, tab or
+carriage return) are prefixed with an apostrophe; numbers stay numbers. Parquet keeps the
+values as they are, typed. Files are written beside their final name and renamed into place,
+so a reader never opens half a file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+FORMULA_START = r"^[=+\-@\t\r]"
+
+
+def exportable_tables(con) -> list[str]:
+    """Every weekly metric table, and the restatement log when there is one."""
+    names = [r[0] for r in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' "
+        "AND (table_name LIKE 'weekly\\_%' ESCAPE '\\' OR table_name IN ('metric_restatements', 'week_status')) "
+        "UNION SELECT view_name FROM duckdb_views() WHERE NOT internal AND schema_name = 'main' "
+        "AND view_name IN ('week_status') ORDER BY 1").fetchall()]
+    return names
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def neutralised_select(con, table: str) -> str:
+    """SELECT of the table with text columns made inert for spreadsheets."""
+    columns = con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? "
+        "ORDER BY ordinal_position", [table]).fetchall()
+    parts = []
+    for name, data_type in columns:
+        col = _quoted(name)
+        if data_type == "VARCHAR" or data_type.endswith("[]") or data_type in ("JSON",):
+            text = f"{col}::VARCHAR"
+            parts.append(f"CASE WHEN regexp_matches({text}, '{FORMULA_START}') THEN '''' || {text} "
+                         f"ELSE {text} END AS {col}")
+        else:
+            parts.append(col)
+    return f"SELECT {', '.join(parts)} FROM {_quoted(table)}"
+
+
+def export_tables(con, folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for table in exportable_tables(con):
+        for suffix, query, options in (
+            ("parquet", f"SELECT * FROM {_quoted(table)}", "FORMAT parquet"),
+            ("csv", neutralised_select(con, table), "FORMAT csv, HEADER true"),
+        ):
+            final = folder / f"{table}.{suffix}"
+            partial = folder / f".{table}.{suffix}.partial"
+            con.execute(f"COPY ({query}) TO '{_sql_path(partial)}' ({options})")
+            os.replace(partial, final)
+            written.append(final)
+    return written
+
+
+def _sql_path(path: Path) -> str:
+    return str(path).replace("'", "''")

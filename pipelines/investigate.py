@@ -1,0 +1,112 @@
+"""Failed handoffs between two teams, and the journey behind each: what quality leads read.
+
+Used by the investigation pages of the scorecard and by `esprit handoffs`. Reads the warehouse
+through a connection the caller opened (read-only); times are shown in the week timezone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    kind: str      # call | case_event | survey
+    ref: str
+    team: str | None
+    detail: str
+
+
+@dataclass(frozen=True)
+class FailedHandoff:
+    handoff_key: str
+    kind: str
+    from_team: str
+    to_team: str
+    handoff_at: datetime
+    reasons: list[str]
+    journey_id: str | None
+    timeline: list[TimelineEntry] = field(default_factory=list)
+
+
+def pair_slug(from_team: str, to_team: str) -> str:
+    """A file name for a team pair that no team name can turn into a path or a collision."""
+    readable = re.sub(r"[^a-z0-9]+", "-", f"{from_team}-to-{to_team}".lower()).strip("-")[:40]
+    digest = hashlib.sha256(f"{from_team}\0{to_team}".encode()).hexdigest()[:10]
+    return f"{readable or 'pair'}-{digest}"
+
+
+def handoff_pairs(con, week: str) -> list[tuple[str, str, int, int]]:
+    """(from_team, to_team, handoffs, failed) for every pair with a handoff in the week."""
+    return con.execute(
+        "SELECT from_team, to_team, handoffs, failed FROM weekly_handoff_pairs WHERE week = ? "
+        "ORDER BY failed DESC, handoffs DESC, from_team, to_team", [week]).fetchall()
+
+
+def failed_handoffs(con, week: str, from_team: str | None, to_team: str | None, tz: str,
+                    with_timeline: bool = True) -> list[FailedHandoff]:
+    """The week's failed handoffs (of one pair, or of every pair when the teams are None)."""
+    rows = con.execute(
+        """
+        SELECT h.handoff_key, h.kind, h.from_team, h.to_team, h.handoff_at, h.failure_reasons, jc.journey_id
+        FROM handoffs AS h
+        LEFT JOIN journey_contacts AS jc
+            ON jc.contact_ref = h.container
+            AND jc.contact_type = CASE WHEN h.kind = 'transfer' THEN 'call' ELSE 'case' END
+        WHERE h.week = $week AND h.failed
+            AND ($from IS NULL OR h.from_team = $from) AND ($to IS NULL OR h.to_team = $to)
+        ORDER BY h.from_team, h.to_team, h.handoff_at, h.handoff_key
+        """, {"week": week, "from": from_team, "to": to_team}).fetchall()
+    journeys = sorted({r[6] for r in rows if r[6] is not None})
+    timelines = journey_timelines(con, journeys, tz) if with_timeline and journeys else {}
+    return [FailedHandoff(key, kind, src, dst, at.astimezone(_zone(tz)), list(reasons), journey,
+                          timelines.get(journey, []))
+            for key, kind, src, dst, at, reasons, journey in rows]
+
+
+def journey_timelines(con, journey_ids: list[str], tz: str) -> dict[str, list[TimelineEntry]]:
+    """Every call segment, case event and survey response of each journey, in time order."""
+    rows = con.execute(
+        """
+        WITH contacts AS (
+            SELECT journey_id, contact_type, contact_ref FROM journey_contacts
+            WHERE journey_id IN (SELECT unnest($ids::VARCHAR[]))
+        )
+        SELECT c.journey_id, s.offered_at AS at, 'call' AS kind, s.call_id || ' #' || s.segment_no AS ref, s.team,
+            'queue ' || coalesce(s.queue, '?') || ', ' || s.outcome
+                || coalesce(', waited ' || round(s.wait_seconds)::BIGINT || ' s', '')
+                || CASE WHEN s.transfer_type IS NOT NULL AND s.transfer_type <> 'none'
+                        THEN ', ' || s.transfer_type || ' transfer' ELSE '' END
+                || CASE WHEN s.hold_seconds > 0 THEN ', hold ' || s.hold_seconds || ' s' ELSE '' END AS detail
+        FROM stg_calls AS s JOIN contacts AS c ON c.contact_type = 'call' AND c.contact_ref = s.call_id
+        UNION ALL
+        SELECT c.journey_id, e.event_at, 'case_event', e.case_id || ' #' || e.event_seq, e.team,
+            e.event_type || coalesce(' (' || e.status || ')', '')
+        FROM stg_case_events AS e JOIN contacts AS c ON c.contact_type = 'case' AND c.contact_ref = e.case_id
+        UNION ALL
+        SELECT c.journey_id, r.responded_at, 'survey', r.response_id, NULL,
+            concat_ws(', ', 'NPS ' || r.nps, 'CSAT ' || r.csat, 'CES ' || r.ces,
+                CASE WHEN r.resolved IS NOT NULL THEN 'resolved: ' || r.resolved END,
+                CASE WHEN r.had_to_repeat THEN 'had to repeat' END,
+                CASE WHEN r.verbatim IS NOT NULL THEN '“' || r.verbatim || '”' END)
+        FROM stg_survey_responses AS r
+        JOIN contacts AS c ON c.contact_type = 'survey' AND c.contact_ref = r.response_id
+        """, {"ids": journey_ids}).fetchall()
+    zone = _zone(tz)
+    timelines: dict[str, list[TimelineEntry]] = {}
+    for journey, at, kind, ref, team, detail in rows:
+        if at is not None:
+            timelines.setdefault(journey, []).append(TimelineEntry(at.astimezone(zone), kind, ref, team, detail))
+    for entries in timelines.values():
+        entries.sort(key=lambda e: (e.at, e.kind, e.ref))
+    return timelines
+
+
+def _zone(tz: str):
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(tz)
