@@ -98,29 +98,138 @@ def set_parameters(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
                     [[name, spec["stage"], float(spec["weight"])] for name, spec in settings.friction_signals.items()])
 
 
-def build_models(settings: Settings, sql_dir: Path = SQL_DIR) -> dict:
-    """Rebuild every model in one transaction: readers see the old tables or the new, never a mix."""
+# Weekly metric tables (metrics-layer models named weekly_*) are kept across builds: a build
+# recomputes only the weeks new or late files touched and replaces those weeks' rows. A week is
+# touched when a file lists it (load_audit.weeks) or when a row it is counted by changed: these
+# tables, compared with their previous build, carry every row a weekly figure is counted from, and
+# through journeys and handoffs the neighbouring weeks a late contact reaches.
+PERSISTED_PREFIX = "weekly_"
+ENTITY_WEEKS = {
+    "stg_calls": ("week",), "stg_call_outcomes": ("week",), "stg_cases": ("week", "resolved_week"),
+    "stg_survey_responses": ("week",), "journeys": ("week",), "handoffs": ("week",), "friction_events": ("week",),
+}
+FIGURES_MODEL = "weekly_scorecard"  # restatements compare its values, the published figures
+BUILD_DDL = """
+CREATE SEQUENCE IF NOT EXISTS build_id_seq START 1;
+CREATE TABLE IF NOT EXISTS model_builds (
+    build_id BIGINT PRIMARY KEY, built_at TIMESTAMPTZ, parameter_set VARCHAR, sql_hash VARCHAR,
+    last_load_id BIGINT, full_rebuild BOOLEAN, weeks VARCHAR[]);
+CREATE TABLE IF NOT EXISTS metric_restatements (
+    week VARCHAR, metric VARCHAR, previous_value DOUBLE, new_value DOUBLE, restated_at TIMESTAMPTZ,
+    parameter_set VARCHAR, load_ids BIGINT[]);
+"""
+
+
+def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE NOT temporary").fetchall()}
+
+
+def _affected_weeks(con: duckdb.DuckDBPyConnection, last_load_id: int) -> None:
+    """_affected_weeks: the weeks new files list, and the weeks of every row that changed."""
+    parts = ["SELECT unnest(weeks) AS week FROM load_audit WHERE status = 'loaded' AND load_id > "
+             f"{int(last_load_id)}"]
+    for table, columns in ENTITY_WEEKS.items():
+        changed = (f"((SELECT * FROM {table} EXCEPT SELECT * FROM _prev_{table}) UNION ALL "
+                   f"(SELECT * FROM _prev_{table} EXCEPT SELECT * FROM {table}))")
+        parts += [f"SELECT {column} FROM {changed}" for column in columns]
+    con.execute("CREATE OR REPLACE TEMP TABLE _affected_weeks AS SELECT DISTINCT week FROM ("
+                + " UNION ALL ".join(parts) + ") WHERE week IS NOT NULL")
+
+
+def _persist_weeks(con: duckdb.DuckDBPyConnection, model: Model, incremental: bool) -> None:
+    """Recompute a weekly table for the affected weeks (every week on a full build)."""
+    where = "WHERE week IN (SELECT week FROM _affected_weeks)" if incremental else ""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _fresh AS SELECT *, getvariable('build_id') AS build_id, "
+                f"getvariable('built_at') AS computed_at FROM ({model.sql}) {where}")
+    if incremental and con.execute(f"DESCRIBE {model.name}").fetchall() == con.execute("DESCRIBE _fresh").fetchall():
+        con.execute(f"DELETE FROM {model.name} WHERE week IN (SELECT week FROM _affected_weeks)")
+        con.execute(f"INSERT INTO {model.name} SELECT * FROM _fresh")
+    else:
+        con.execute(f"CREATE OR REPLACE TABLE {model.name} AS SELECT * FROM _fresh")
+
+
+def _record_restatements(con: duckdb.DuckDBPyConnection) -> None:
+    """A figure of a week an earlier build had produced, now with another value: restated."""
+    con.execute(f"""
+        INSERT INTO metric_restatements
+        SELECT coalesce(n.week, o.week), coalesce(n.metric, o.metric), o.value, n.value,
+            getvariable('built_at'), getvariable('parameter_set'), getvariable('load_ids')
+        FROM _prev_figures AS o
+        FULL JOIN (SELECT week, metric, value FROM {FIGURES_MODEL}) AS n ON n.week = o.week AND n.metric = o.metric
+        WHERE coalesce(n.week, o.week) IN (SELECT week FROM _prev_figures)
+            AND round(o.value, 9) IS DISTINCT FROM round(n.value, 9)""")
+
+
+def build_models(settings: Settings, sql_dir: Path = SQL_DIR, full: bool = False) -> dict:
+    """Build every model in one transaction: readers see the old tables or the new, never a mix.
+
+    Weekly tables are recomputed only for the weeks new files touched, unless `full`, the first
+    build, or a change of parameter set or of the SQL makes every week stale.
+    """
+    import hashlib
+
     models = discover(sql_dir)
+    sql_hash = hashlib.sha256("".join(m.name + m.sql for m in models).encode()).hexdigest()[:12]
     con = connect(settings.warehouse)
     timings = {}
     try:
         ensure_schema(con)
+        con.execute(BUILD_DDL)
         con.execute("BEGIN TRANSACTION")
         try:
             set_parameters(con, settings)
+            digest = settings.parameter_set()[0]
+            previous = con.execute("SELECT parameter_set, sql_hash, last_load_id FROM model_builds "
+                                   "ORDER BY build_id DESC LIMIT 1").fetchone()
+            existing = _tables(con)
+            persisted = [m.name for m in models if m.layer == "metrics" and m.name.startswith(PERSISTED_PREFIX)]
+            incremental = (not full and previous is not None and previous[:2] == (digest, sql_hash)
+                           and set(persisted) | set(ENTITY_WEEKS) <= existing)
+            last_load_id = previous[2] if previous else 0
+            new_loads = [r[0] for r in con.execute(
+                "SELECT load_id FROM load_audit WHERE status = 'loaded' AND load_id > ? ORDER BY load_id",
+                [last_load_id]).fetchall()]
+            build_id = con.execute("SELECT nextval('build_id_seq')").fetchone()[0]
+            con.execute("SET VARIABLE build_id = ?", [build_id])
+            con.execute("SET VARIABLE built_at = now()")
+            con.execute("SET VARIABLE load_ids = ?::BIGINT[]", [new_loads])
+            # what the previous build showed, to tell which weeks and figures changed
+            for table in ENTITY_WEEKS if incremental else ():
+                con.execute(f"CREATE OR REPLACE TEMP TABLE _prev_{table} AS SELECT * FROM {table}")
+            con.execute("CREATE OR REPLACE TEMP TABLE _prev_figures AS " + (
+                f"SELECT week, metric, value FROM {FIGURES_MODEL}" if FIGURES_MODEL in existing
+                else "SELECT NULL::VARCHAR AS week, NULL::VARCHAR AS metric, NULL::DOUBLE AS value LIMIT 0"))
+            weeks_known, built = False, set()
             for model in models:
                 t0 = time.perf_counter()
                 try:
-                    con.execute(f"CREATE OR REPLACE TABLE {model.name} AS {model.sql}")
+                    if model.name in persisted:
+                        if incremental and not weeks_known:
+                            assert set(ENTITY_WEEKS) <= built, f"{model.name} is built before {set(ENTITY_WEEKS) - built}"
+                            _affected_weeks(con, last_load_id)
+                            weeks_known = True
+                        _persist_weeks(con, model, incremental)
+                    else:
+                        con.execute(f"CREATE OR REPLACE TABLE {model.name} AS {model.sql}")
+                    if model.name == FIGURES_MODEL:
+                        _record_restatements(con)
                 except duckdb.Error as exc:
                     raise RuntimeError(f"model {model.name} ({model.path.relative_to(sql_dir.parent)}) "
                                        f"failed: {exc}") from exc
                 timings[model.name] = round(time.perf_counter() - t0, 3)
+                built.add(model.name)
+            recomputed = sorted(r[0] for r in con.execute(
+                "SELECT week FROM _affected_weeks" if weeks_known else f"SELECT DISTINCT week FROM {FIGURES_MODEL}"
+            ).fetchall())
+            con.execute("INSERT INTO model_builds VALUES (?, getvariable('built_at'), ?, ?, "
+                        "(SELECT coalesce(max(load_id), 0) FROM load_audit), ?, ?)",
+                        [build_id, digest, sql_hash, not incremental, recomputed])
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
-        weeks = [r[0] for r in con.execute("SELECT DISTINCT week FROM weekly_scorecard ORDER BY week").fetchall()]
+        weeks = [r[0] for r in con.execute(f"SELECT DISTINCT week FROM {FIGURES_MODEL} ORDER BY week").fetchall()]
     finally:
         con.close()
-    return {"models": [m.name for m in models], "seconds": timings, "weeks": weeks}
+    return {"models": [m.name for m in models], "seconds": timings, "weeks": weeks, "build_id": build_id,
+            "full": not incremental, "recomputed_weeks": recomputed}

@@ -3,6 +3,9 @@ hand in the comments, including a short abandon, a Sunday-midnight week boundary
 summer time ends (25 October 2026), a journey spanning two weeks, a reopened complaint and a
 week whose denominators are zero."""
 
+import csv
+import io
+
 import pytest
 
 from pipelines.config import load_settings
@@ -11,7 +14,6 @@ from pipelines.ingest import ingest_paths
 from pipelines.models import build_models
 from pipelines.profiles import load_profile
 from pipelines.warehouse import connect
-from tests.test_ingest_corpus import csv_text
 
 CALLS = [
     # C1, Monday 19 Oct (W43): 10 s wait, 300 s handled at accueil, warm transfer; 60 s wait, 240 s at facturation
@@ -47,35 +49,46 @@ CASE_EVENTS = [
 ]
 
 
-def _rows(table, tuples, fields):
+FIELDS = {
+    "calls": ["call_id", "segment_no", "customer_ref", "team", "offered_at", "answered_at", "ended_at", "outcome",
+              "transfer_type"],
+    "survey_responses": ["response_id", "customer_ref", "interaction_type", "interaction_ref", "responded_at", "nps",
+                         "csat", "ces", "resolved", "had_to_repeat"],
+    "cases": ["case_id", "customer_ref", "opened_at", "channel", "category", "origin_ref", "priority"],
+    "case_events": ["case_id", "event_seq", "event_type", "event_at", "team", "status"],
+}
+
+
+def _rows(table, tuples):
     cols = CONTRACTS[table].column_names
-    return [dict({c: "" for c in cols}, **dict(zip(fields, t))) for t in tuples]
+    rows = [dict({c: "" for c in cols}, **dict(zip(FIELDS[table], t))) for t in tuples]
+    for row in rows:  # what the tables above leave out: each team has its own queue; language fr
+        if table == "calls":
+            row.update(queue=f"Q_{row['team'].upper()}", agent_id="A1" if row["answered_at"] else "",
+                       hold_seconds="0", wrap_code="w")
+        elif table == "survey_responses":
+            row["language"] = "fr"
+    return rows
 
 
-@pytest.fixture(scope="module")
-def figures(tmp_path_factory):
-    home = tmp_path_factory.mktemp("golden")
-    settings = load_settings(base_dir=home)
-    files = {
-        "calls": _rows("calls", [c + ("Q", "A1" if c[5] else "", "0", "w") for c in CALLS],
-                       ["call_id", "segment_no", "customer_ref", "team", "offered_at", "answered_at", "ended_at",
-                        "outcome", "transfer_type", "queue", "agent_id", "hold_seconds", "wrap_code"]),
-        "survey_responses": _rows("survey_responses", [s + ("fr",) for s in SURVEYS],
-                                  ["response_id", "customer_ref", "interaction_type", "interaction_ref", "responded_at",
-                                   "nps", "csat", "ces", "resolved", "had_to_repeat", "language"]),
-        "cases": _rows("cases", CASES, ["case_id", "customer_ref", "opened_at", "channel", "category", "origin_ref",
-                                        "priority"]),
-        "case_events": _rows("case_events", CASE_EVENTS, ["case_id", "event_seq", "event_type", "event_at", "team",
-                                                          "status"]),
-    }
-    folder = home / "golden"
-    folder.mkdir()
-    for table, rows in files.items():
-        path = folder / f"{table}.csv"
-        path.write_text(csv_text(rows, columns=CONTRACTS[table].column_names), encoding="utf-8")
+def load_files(settings, name, files):
+    """Ingest {table: [tuple in FIELDS order]} as one canonical CSV file per table, named <table>_<name>."""
+    folder = settings.landing / "golden"
+    folder.mkdir(parents=True, exist_ok=True)
+    for table, tuples in files.items():
+        rows = _rows(table, tuples)
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=CONTRACTS[table].column_names, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        path = folder / f"{table}_{name}.csv"
+        path.write_text(out.getvalue(), encoding="utf-8")
         (result,) = ingest_paths(settings, "golden", [path], load_profile(f"generator_{table}"))
         assert result.status == "loaded" and result.rows_loaded == len(rows), result.problems
-    build_models(settings)
+
+
+def scorecard(settings):
+    """(week, metric) -> (numerator, denominator, value, ci_low, ci_high), and each handoff's reasons."""
     con = connect(settings.warehouse, read_only=True)
     rows = con.execute("SELECT week, metric, numerator, denominator, value, ci_low, ci_high FROM weekly_scorecard"
                        ).fetchall()
@@ -83,6 +96,15 @@ def figures(tmp_path_factory):
         "SELECT handoff_key, week, failure_reasons FROM handoffs").fetchall()}
     con.close()
     return {(w, m): (n, d, v, lo, hi) for w, m, n, d, v, lo, hi in rows}, handoffs
+
+
+@pytest.fixture(scope="module")
+def figures(tmp_path_factory):
+    settings = load_settings(base_dir=tmp_path_factory.mktemp("golden"))
+    load_files(settings, "golden", {"calls": CALLS, "survey_responses": SURVEYS, "cases": CASES,
+                                    "case_events": CASE_EVENTS})
+    build_models(settings)
+    return scorecard(settings)
 
 
 def value(figures, week, metric):

@@ -23,7 +23,8 @@ SELECT
     coalesce(sum(p.signals), 0) AS signals,
     coalesce(sum(p.weight), 0) AS weighted_signals,
     round(100.0 * coalesce(sum(p.weight), 0) / count(*), 2) AS friction_index,
-    count(p.journey_id) / count(*) AS friction_share
+    count(p.journey_id) / count(*) AS friction_share,
+    getvariable('parameter_set') AS parameter_set
 FROM reached AS r
 LEFT JOIN per_journey AS p USING (journey_id, stage)
 GROUP BY r.week, r.stage
