@@ -39,3 +39,17 @@ def test_friction_signal_with_unknown_stage_is_refused(tmp_path):
 def test_environment_overrides_paths(tmp_path, monkeypatch):
     monkeypatch.setenv("ESPRIT_WAREHOUSE", str(tmp_path / "elsewhere.duckdb"))
     assert load_settings(base_dir=tmp_path).warehouse == Path(tmp_path / "elsewhere.duckdb")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("scorecard:\n  languages: [de]\n", "scorecard.languages"),
+    ("scorecard:\n  small_sample: 0\n", "scorecard.small_sample"),
+    ("headline:\n  - {metric: nps, en: NPS, fr: NPS, unit: points, better: up, target: 10, watch: 30}\n",
+     r"headline\[0\].watch"),
+    ("headline:\n  - {metric: nps, en: NPS, fr: NPS, unit: points, better: sideways}\n", r"headline\[0\].better"),
+])
+def test_scorecard_settings_are_checked(tmp_path, text, message):
+    cfg = tmp_path / "esprit.yaml"
+    cfg.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_settings(cfg, base_dir=tmp_path)

@@ -1,0 +1,47 @@
+"""Significance of week-on-week changes, against values worked out by hand."""
+
+import pytest
+
+from pipelines.stats import mean_change_significant, nps_change_significant, proportion_change_significant
+from pipelines.scorecard import fmt, fmt_change, status_of
+
+
+def test_proportion_change():
+    # 50 % of 400 against 40 % of 400: difference 0.10, se = sqrt(.25/400 + .24/400) = 0.035 -> z = 2.86
+    assert proportion_change_significant(200, 400, 160, 400) is True
+    # the same rates over 40 answers: se = 0.111 -> z = 0.90
+    assert proportion_change_significant(20, 40, 16, 40) is False
+    assert proportion_change_significant(5, 0, 3, 10) is None  # an empty week judges nothing
+    assert proportion_change_significant(10, 10, 10, 10) is None  # no spread at all
+
+
+def test_nps_change():
+    # 500 answers each: 50 % promoters / 20 % detractors (NPS 30) against 40 % / 30 % (NPS 10)
+    # variances .7 - .09 = .61 and .7 - .01 = .69; se = sqrt(1.30 / 500) = 0.051 -> z = 3.9
+    assert nps_change_significant(250, 100, 500, 200, 150, 500) is True
+    # the same split over 30 answers: se = 0.208 -> z = 0.96
+    assert nps_change_significant(15, 6, 30, 12, 9, 30) is False
+
+
+def test_mean_change():
+    # CES 5.0 against 4.6, variance 2.0, 100 answers each: se = 0.2 -> z = 2.0
+    assert mean_change_significant(5.0, 2.0, 100, 4.6, 2.0, 100) is True
+    assert mean_change_significant(5.0, 2.0, 25, 4.6, 2.0, 25) is False  # se = 0.4 -> z = 1.0
+    assert mean_change_significant(5.0, None, 25, 4.6, 2.0, 25) is None
+
+
+@pytest.mark.parametrize("value, better, expected", [
+    (85, "up", "on_target"), (80, "up", "on_target"), (75, "up", "watch"), (60, "up", "off_target"),
+    (4, "down", "on_target"), (7, "down", "watch"), (12, "down", "off_target"), (None, "up", "no_data"),
+])
+def test_status_against_target_and_watch(value, better, expected):
+    target, watch = (80, 70) if better == "up" else (5, 10)
+    assert status_of(value, {"better": better, "target": target, "watch": watch}) == expected
+
+
+def test_formats():
+    assert fmt(12.345, "pct") == "12.3 %"
+    assert fmt(-7.6, "points") == "-8"
+    assert fmt(None, "pct") == ""
+    assert fmt_change(2.3, "pct") == "+2.3 pt"
+    assert fmt_change(-3.0, "points") == "-3"
