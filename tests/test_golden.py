@@ -183,3 +183,130 @@ def test_complaints(figures):
     assert num_den(figures, "2026-W43", "complaints_resolved_within_sla") == (1, 1)
     assert value(figures, "2026-W43", "complaint_resolution_days_median") == 3
     assert num_den(figures, "2026-W43", "complaint_reopen_rate") == (1, 1)
+
+
+# ---- both daylight-saving changes of 2026, and the newer signals, worked by hand ---------------
+# Europe/Paris: on Sunday 29 March 02:00 CET the clocks jump to 03:00 CEST; on Sunday 25 October
+# 03:00 CEST they fall back to 02:00 CET. Every duration below is elapsed time (a day is 24 h).
+DST_CALLS = [
+    # S1, spring: offered 01:59:50 CET, answered 03:00:10 CEST: 20 s of waiting (not 1 h 00 min 20 s),
+    # 300 s handled, warm transfer to technique, where it waits 180 s (> its 120 s pickup SLA), 120 s handled
+    ("S1A", 1, "S1", "accueil", "2026-03-29T01:59:50+01:00", "2026-03-29T03:00:10+02:00", "2026-03-29T03:05:10+02:00",
+     "answered", "warm"),
+    ("S1A", 2, "S1", "technique", "2026-03-29T03:05:10+02:00", "2026-03-29T03:08:10+02:00",
+     "2026-03-29T03:10:10+02:00", "answered", "none"),
+    # S1 calls back on Friday 3 April (W14) at 02:30 CEST: 4 d 23 h 30 min 10 s after the journey started
+    # (within the 5-day resolution SLA, though 5 calendar days later on the wall clock), 10 s wait
+    ("S1B", 1, "S1", "accueil", "2026-04-03T02:30:00+02:00", "2026-04-03T02:30:10+02:00", "2026-04-03T02:31:10+02:00",
+     "answered", "none"),
+    # S2, autumn: offered 02:59:50 CEST, hangs up at 02:00:02 CET, 12 s later (not a short abandon) ...
+    ("S2A", 1, "S2", "accueil", "2026-10-25T02:59:50+02:00", "", "2026-10-25T02:00:02+01:00", "abandoned", "none"),
+    # ... and calls again at 02:10 CET, after S2A though earlier on the wall clock: a second attempt
+    ("S2B", 1, "S2", "accueil", "2026-10-25T02:10:00+01:00", "2026-10-25T02:10:15+01:00", "2026-10-25T02:11:15+01:00",
+     "answered", "none"),
+]
+DST_CASES = [
+    ("CASE2", "S2", "2026-10-25T09:00:00+01:00", "phone", "billing", "S2B", "normal"),  # escalated from S2B
+    ("CASE3", "S3", "2026-10-24T09:30:00+02:00", "web", "information", "", "normal"),  # made directly
+]
+DST_CASE_EVENTS = [
+    ("CASE2", 1, "opened", "2026-10-25T09:00:00+01:00", "reclamations", "open"),
+    ("CASE2", 2, "assigned", "2026-10-27T10:00:00+01:00", "reclamations", "in_progress"),  # 49 h: beyond 48 h
+    ("CASE2", 3, "reassigned", "2026-10-28T10:00:00+01:00", "facturation", "in_progress"),
+    ("CASE2", 4, "assigned", "2026-10-29T09:00:00+01:00", "facturation", "in_progress"),  # 23 h: within 24 h
+    # first resolved 5 d 1 h after the journey's first call (S2A, 25 Oct 00:59:50 UTC): beyond 5 days
+    ("CASE2", 5, "resolved", "2026-10-30T10:00:00+01:00", "facturation", "resolved"),
+    ("CASE3", 1, "opened", "2026-10-24T09:30:00+02:00", "reclamations", "open"),
+    # 48 h 30 min after opening across the autumn change (47 h 30 min on the wall clock): beyond 48 h
+    ("CASE3", 2, "assigned", "2026-10-26T09:00:00+01:00", "reclamations", "in_progress"),
+    ("CASE3", 3, "resolved", "2026-10-27T09:00:00+01:00", "reclamations", "resolved"),
+]
+DST_SURVEYS = [("R9", "S3", "case", "CASE3", "2026-10-28T12:00:00+01:00", "8", "4", "6", "true", "false")]
+
+
+@pytest.fixture(scope="module")
+def dst(tmp_path_factory):
+    settings = load_settings(base_dir=tmp_path_factory.mktemp("golden_dst"))
+    load_files(settings, "dst", {"calls": DST_CALLS, "cases": DST_CASES, "case_events": DST_CASE_EVENTS,
+                                 "survey_responses": DST_SURVEYS})
+    build_models(settings)
+    con = connect(settings.warehouse, read_only=True)
+    # each journey named by its first contact (customer references are pseudonymised)
+    events = sorted(con.execute("SELECT string_split(journey_id, ':')[-1], signal, source_ref "
+                                "FROM friction_events").fetchall())
+    queues = {(w, q): (o, a, t, round(sl, 4), asa, aht, tr) for w, q, o, a, t, sl, asa, aht, tr in con.execute(
+        "SELECT week, queue, offered, answered, answered_in_time, service_level, average_speed_of_answer, "
+        "average_handle_time, transfer_rate FROM weekly_queue_kpis").fetchall()}
+    con.close()
+    return settings, scorecard(settings), events, queues
+
+
+def test_spring_change_call_times_and_slow_pickup(dst):
+    _, figures, _, queues = dst
+    assert num_den(figures, "2026-W13", "service_level") == (1, 1)  # 20 s: within 20 s
+    assert value(figures, "2026-W13", "average_speed_of_answer") == 20
+    assert value(figures, "2026-W13", "average_handle_time") == 420  # 300 + 120 over one answered call
+    # the transfer waited 180 s at technique (SLA 120 s); S1 called again within 7 days
+    assert figures[1]["call:S1A:2"] == ("2026-W13", ["recontact", "slow_pickup"])
+    assert num_den(figures, "2026-W13", "handoff_failure_rate") == (1, 1)
+    # per queue: accueil answered its one segment in 20 s and passed it on; technique took 180 s
+    assert queues[("2026-W13", "Q_ACCUEIL")] == (1, 1, 1, 1.0, 20, 300, 1.0)
+    assert queues[("2026-W13", "Q_TECHNIQUE")] == (1, 1, 0, 0.0, 180, 120, 0.0)
+    assert value(figures, "2026-W14", "average_speed_of_answer") == 10
+
+
+def test_spring_journey_spans_two_weeks_within_its_resolution_sla(dst):
+    _, figures, events, _ = dst
+    assert value(figures, "2026-W13", "journeys") == 1
+    assert [e for e in events if e[0] == "S1A"] == [("S1A", "repeat_contact", "S1B"),
+                                                   ("S1A", "transferred", "call:S1A:2")]
+    assert num_den(figures, "2026-W13", "friction_share_reach") == (0, 1)
+    assert value(figures, "2026-W13", "friction_index_understand") == 50  # transferred, 0.5
+    assert value(figures, "2026-W13", "friction_index_resolve") == 100  # repeat contact, 1.0
+    assert num_den(figures, "2026-W13", "first_contact_resolution") == (0, 1)
+
+
+def test_autumn_change_attempts_acknowledgement_and_resolution_sla(dst):
+    _, figures, events, _ = dst
+    assert num_den(figures, "2026-W43", "abandonment_rate") == (1, 2)
+    assert num_den(figures, "2026-W43", "service_level") == (1, 2)  # S2A waited 12 s: not a short abandon
+    assert [e for e in events if e[0] in ("S2A", "CASE3")] == [
+        ("CASE3", "complaint_acknowledged_beyond_sla", "CASE3"),  # a direct complaint: no complaint_opened
+        ("S2A", "abandoned", "S2A"),
+        ("S2A", "complaint_acknowledged_beyond_sla", "CASE2"),
+        ("S2A", "complaint_opened", "CASE2"),  # the escalation of S2B into a complaint
+        ("S2A", "resolution_beyond_sla", "CASE2"),  # its first resolution, 5 d 1 h after S2A
+        ("S2A", "several_attempts", "S2B"),
+    ]
+    assert num_den(figures, "2026-W43", "friction_share_reach") == (1, 2)
+    assert value(figures, "2026-W43", "friction_index_reach") == 100  # 100 * (1.0 + 1.0) / 2
+    assert num_den(figures, "2026-W43", "friction_share_resolve") == (1, 2)
+    assert num_den(figures, "2026-W43", "friction_share_recover") == (2, 2)
+    assert value(figures, "2026-W43", "friction_index_recover") == 150  # 100 * (2 + 1) / 2
+    # both complaints first resolved in W44, within 10 days: CASE3 in 3 d 0.5 h, CASE2 in 5 d 1 h
+    assert num_den(figures, "2026-W44", "complaints_resolved_within_sla") == (2, 2)
+    # the escalation and facturation's pickup (23 h of 24) both succeeded
+    assert figures[1]["escalation:CASE2"] == ("2026-W43", [])
+    assert figures[1]["case:CASE2:3"] == ("2026-W44", [])
+
+
+def test_a_changed_config_is_recorded_in_every_weekly_result(dst):
+    settings, *_ = dst
+    config = settings.warehouse.parent.parent / "esprit.yaml"
+    config.write_text("metrics:\n  pickup_sla:\n    facturation: {call_seconds: 120, case_hours: 22}\n")
+    changed = load_settings(config, base_dir=settings.warehouse.parent.parent)
+    digest = changed.parameter_set()[0]
+    assert digest != settings.parameter_set()[0]
+    build_models(changed)
+    con = connect(settings.warehouse, read_only=True)
+    # facturation took 23 h to pick CASE2 up: now beyond its own 22 h SLA
+    assert con.execute("SELECT failure_reasons FROM handoffs WHERE handoff_key = 'case:CASE2:3'").fetchone() == (
+        ["slow_pickup"],)
+    assert con.execute("SELECT slow_pickup, parameter_set FROM weekly_team_supplier WHERE week = '2026-W44' "
+                       "AND team = 'facturation'").fetchone() == (1, digest)
+    for (table,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'weekly_%'").fetchall():
+        assert con.execute(f"SELECT list(DISTINCT parameter_set) FROM {table}").fetchone() == ([digest],), table
+    # the figure it moved is restated under the new parameter set
+    assert con.execute("SELECT previous_value, new_value, parameter_set FROM metric_restatements "
+                       "WHERE week = '2026-W44' AND metric = 'handoff_failure_rate'").fetchone() == (0, 100, digest)
+    con.close()
