@@ -4,7 +4,7 @@ import pytest
 
 from pipelines.privacy import pseudonym, resolve_key
 from pipelines.warehouse import connect
-from tests.truth import expected_weekly, truth_handoffs, truth_journeys
+from tests.truth import expected_queue_kpis, expected_weekly, truth_handoffs, truth_journeys
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +56,17 @@ def test_weekly_figures_equal_the_ground_truth(con, generated):
             assert got[(week, metric)] == (num, den), (week, metric)
             checked += 1
     assert checked > 40
+
+
+def test_queue_kpis_equal_the_exported_segments(con, generated):
+    expected = expected_queue_kpis(generated)
+    got = {(w, q): (o, a, ab, sh, t, tr) for w, q, o, a, ab, sh, t, tr in con.execute(
+        "SELECT week, queue, offered, answered, abandoned, short_abandoned, answered_in_time, transferred "
+        "FROM weekly_queue_kpis").fetchall()}
+    assert got == expected
+    # the stated denominators: service level leaves the short abandons out
+    assert con.execute("SELECT count(*) FROM weekly_queue_kpis WHERE service_level IS DISTINCT FROM "
+                       "answered_in_time / nullif(offered - short_abandoned, 0)").fetchone() == (0,)
 
 
 def test_friction_events_point_back_to_their_source_rows(con):
