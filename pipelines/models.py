@@ -2,8 +2,10 @@
 
 A model's table is named after its file. Models run layer by layer (staging, journeys,
 metrics, scorecard) and, inside a layer, after the models they reference. Settings reach
-the SQL as DuckDB variables (`getvariable('long_wait_seconds')`) and the friction signals
-as the table `param_friction_signals`, never by pasting text into SQL.
+the SQL as DuckDB variables (`getvariable('long_wait_seconds')`) and mappings as tables
+(`param_friction_signals`, `param_stages`, `param_pickup_sla`), never by pasting text into SQL.
+Weekly tables persist across builds and only the weeks new files touch are recomputed
+(`build_models`); changed figures are recorded as restatements (docs/metrics.md).
 """
 
 from __future__ import annotations
