@@ -46,6 +46,10 @@ class Contract:
 
 
 TS = "TIMESTAMPTZ"
+# Python types of each DuckDB type's values in the validated batch (pipelines/validation.py
+# hands Great Expectations object columns, so that each value's own type is checked).
+PYTHON_TYPES = {"VARCHAR": ["str"], "INTEGER": ["int"], "BIGINT": ["int"], "DOUBLE": ["float", "int"],
+                "BOOLEAN": ["bool"], "TIMESTAMPTZ": ["Timestamp"]}
 TS_DOC = "ISO 8601 with UTC offset; stored timezone-aware"
 
 CALLS = Contract(
@@ -86,7 +90,10 @@ CASES = Contract(
         Column("category", "VARCHAR", True, "Complaint category"),
         Column("origin_ref", "VARCHAR", False, "call_id of the call the complaint was escalated from"),
         Column("priority", "VARCHAR", False, "Priority", allowed=("low", "normal", "high")),
+        Column("resolved_at", TS, False, "Case resolved, when the export tells it (else see case_events)",
+               unit=TS_DOC),
     ),
+    ordered=(("opened_at", "resolved_at"),),
 )
 
 CASE_EVENTS = Contract(
@@ -142,6 +149,7 @@ def expectation_suite(contract: Contract) -> dict:
     for col in contract.columns:
         if col.required:
             add("expect_column_values_to_not_be_null", column=col.name)
+        add("expect_column_values_to_be_in_type_list", column=col.name, type_list=PYTHON_TYPES[col.type])
         if col.allowed:
             add("expect_column_values_to_be_in_set", column=col.name, value_set=list(col.allowed))
         if col.minimum is not None or col.maximum is not None:
@@ -176,7 +184,10 @@ def contracts_markdown() -> str:
         "Every source profile maps its export onto one of these tables. Timestamps are stored",
         "timezone-aware (`TIMESTAMPTZ`); weeks are ISO weeks cut in `week_timezone`",
         "(default Europe/Paris). Each loaded row also keeps `source_file`, `source_line`,",
-        "`record_version` (what orders redeliveries of the record) and `load_id`.",
+        "`record_version` (what orders redeliveries of the record) and `load_id`. Great Expectations",
+        "checks every value's type, the allowed values and ranges, the order of timestamps and the",
+        "uniqueness of the natural key (repeats within a file are counted as duplicates, the last",
+        "line winning: `docs/ingestion.md`).",
         "",
     ]
     for c in CONTRACTS.values():

@@ -5,7 +5,8 @@ transaction:
 1. read it into text columns (`readers`), lines that cannot be parsed set aside;
 2. map it onto its canonical table (`profiles`): null markers, expressions, value maps, types;
 3. pseudonymise customer identifiers and scrub free text (`privacy`);
-4. validate the rows with the table's Great Expectations suite (`validation`), in chunks;
+4. validate every row with the table's Great Expectations suite (`validation`), in chunks,
+   before a key repeated within the file is reduced to its last good line;
 5. quarantine every row that broke a rule, with file, line, raw record and all its reasons;
    reject the whole file (moved to `rejected/<source>/` with a report) on a file-level failure
    or when bad rows exceed `ingest.max_bad_row_share`;
@@ -17,7 +18,6 @@ Every file's audit row holds: rows read = loaded + quarantined + duplicate (+ re
 from __future__ import annotations
 
 import shutil
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -31,7 +31,7 @@ from pipelines.contracts import CONTRACTS, Contract
 from pipelines.privacy import (PseudonymKey, pseudonym, pseudonym_sql, resolve_key, scrub_sql, set_key, split_unparsed,
                                unparsed_record)
 from pipelines.profiles import Profile, load_profile
-from pipelines.readers import FileRejected, make_workdir, read_raw, scan
+from pipelines.readers import FileRejected, make_workdir, progress, read_raw, scan
 from pipelines.validation import compact_result, validate_frame
 from pipelines.warehouse import connect, ensure_schema
 
@@ -39,6 +39,8 @@ WEEK_COLUMN = {"calls": "offered_at", "cases": "opened_at", "case_events": "even
                "survey_responses": "responded_at"}
 PERSONAL_COLUMNS = ("customer_ref",)  # canonical columns pseudonymised at the door
 FREE_TEXT_COLUMNS = ("verbatim",)  # canonical columns scrubbed at the door
+PROGRESS_MIN_BYTES = 16 << 20  # a file this large shows a progress bar while it is read
+KEY_RULES = ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique")
 
 
 class IngestError(RuntimeError):
@@ -116,7 +118,7 @@ def _mapped_select(profile: Profile, contract: Contract, source_columns: list[st
 
 
 def _typed_select(profile: Profile, contract: Contract, max_field_bytes: int) -> str:
-    cols, reasons = [], []
+    cols, reasons, failed = [], [], []
     for col in contract.columns:
         m = _ident("__m_" + col.name)
         text = f"trim({m}::VARCHAR)"
@@ -126,8 +128,10 @@ def _typed_select(profile: Profile, contract: Contract, max_field_bytes: int) ->
             whens = " ".join(f"WHEN {_sql_str(k)} THEN {'NULL' if v is None else _sql_str(v)}" for k, v in vmap.items())
             value = f"(CASE {text} {whens} ELSE NULL END)"
             keys = ", ".join(_sql_str(k) for k in vmap)
-            reasons.append(f"CASE WHEN {m} IS NOT NULL AND {text} NOT IN ({keys}) THEN "
+            unmapped = f"{m} IS NOT NULL AND {text} NOT IN ({keys})"
+            reasons.append(f"CASE WHEN {unmapped} THEN "
                            f"'column {col.name}: rule value_map; value ' || {_quote_value(text)} || ' has no mapping' END")
+            failed.append(f"CASE WHEN {unmapped} THEN {_sql_str(col.name)} END")
             text = f"{value}::VARCHAR"
         if col.type == "TIMESTAMPTZ" and col.name in profile.timestamp_formats:
             typed = (f"timezone({_sql_str(profile.timezone)}, try_strptime({text}, "
@@ -146,15 +150,20 @@ def _typed_select(profile: Profile, contract: Contract, max_field_bytes: int) ->
             unmapped_ok = f" AND {value} IS NOT NULL" if vmap else ""
             fmt = profile.timestamp_formats.get(col.name)
             expected = f"a timestamp in the form {fmt}" if fmt else col.type
-            reasons.append(f"CASE WHEN {m} IS NOT NULL{unmapped_ok} AND {typed} IS NULL THEN "
+            cast_failed = f"{m} IS NOT NULL{unmapped_ok} AND {typed} IS NULL"
+            reasons.append(f"CASE WHEN {cast_failed} THEN "
                            f"'column {col.name}: rule type; value ' || {_quote_value(text)} || "
                            f"' is not {expected}' END")
+            failed.append(f"CASE WHEN {cast_failed} THEN {_sql_str(col.name)} END")
         else:
             reasons.append(f"CASE WHEN octet_length(encode({typed})) > {max_field_bytes} THEN "
                            f"'column {col.name}: rule max_field_bytes; value of ' || octet_length(encode({typed})) "
                            f"|| ' bytes exceeds {max_field_bytes}' END")
+    # __failed: columns whose source value did not convert (their NULL is not the source's)
     return (f"SELECT {', '.join(cols)}, record_version, source_line, "
-            f"list_filter([{', '.join(reasons)}], lambda x: x IS NOT NULL) AS __reasons FROM _mapped")
+            f"list_filter([{', '.join(reasons)}], lambda x: x IS NOT NULL) AS __reasons, "
+            f"list_filter([{', '.join(failed) or 'NULL'}], lambda x: x IS NOT NULL)::VARCHAR[] AS __failed "
+            f"FROM _mapped")
 
 
 def _quote_value(text_expr: str) -> str:
@@ -169,8 +178,10 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str,
     started = datetime.now(timezone.utc)
     result = FileResult(source, path.name, profile.table if profile else None, profile.name if profile else None,
                         "skipped")
+    size = path.stat().st_size
     try:
-        fs = scan(path)
+        with progress(2 * size, f"reading {path.name}", large=size >= PROGRESS_MIN_BYTES) as bar:
+            fs = scan(path, bar.update)
     except FileRejected as exc:
         fs = None
         digest = _sha(path)
@@ -243,7 +254,20 @@ def _process(con, settings, source, path, fs, profile: Profile, key, result: Fil
     sets += [f"{c} = {scrub_sql(c)}" for c in FREE_TEXT_COLUMNS if c in contract.column_names]
     if sets:
         con.execute(f"UPDATE _typed SET {', '.join(sets)}")
-    # a key repeated within the file: the last line wins, earlier lines count as duplicates
+    # GX sees every row, before the in-file dedup and also rows with a value that did not
+    # convert, so that each row's reasons list every rule it broke.
+    row_reasons = _validate_in_chunks(con, contract, result, cfg["validation_chunk_rows"], _results_dir(settings))
+    if row_reasons:
+        con.execute("CREATE OR REPLACE TEMP TABLE _gx_reasons (source_line BIGINT, reasons VARCHAR[])")
+        con.executemany("INSERT INTO _gx_reasons VALUES (?, ?)", [[k, v] for k, v in row_reasons.items()])
+        # a column whose value did not convert is NULL in the batch: its GX rules (not null,
+        # ...) would blame a NULL the source does not hold; the type reason already names it
+        con.execute("""
+            UPDATE _typed c SET __reasons = list_concat(c.__reasons, list_filter(g.reasons, lambda r: NOT list_has_all(
+                c.__failed, string_split(regexp_extract(r, '^column ([^:]+):', 1), '/'))))
+            FROM _gx_reasons g WHERE g.source_line = c.source_line
+        """)
+    # a key repeated within the file: the last good line wins, earlier good lines count as duplicates
     key_cols = ", ".join(contract.key)
     key_null = " OR ".join(f"{k} IS NULL" for k in contract.key)
     con.execute(f"""
@@ -254,13 +278,6 @@ def _process(con, settings, source, path, fs, profile: Profile, key, result: Fil
         FROM _typed
     """)
     in_file_duplicates = con.execute("SELECT count(*) FROM _candidates WHERE __rank > 1").fetchone()[0]
-    row_reasons = _validate_in_chunks(con, contract, result, cfg["validation_chunk_rows"],
-                                      _results_dir(settings))
-    if row_reasons:
-        con.execute("CREATE OR REPLACE TEMP TABLE _gx_reasons (source_line BIGINT, reasons VARCHAR[])")
-        con.executemany("INSERT INTO _gx_reasons VALUES (?, ?)", [[k, v] for k, v in row_reasons.items()])
-        con.execute("UPDATE _candidates c SET __reasons = list_concat(c.__reasons, g.reasons) "
-                    "FROM _gx_reasons g WHERE g.source_line = c.source_line")
     bad_parsed = con.execute("SELECT count(*) FROM _candidates WHERE len(__reasons) > 0").fetchone()[0]
     bad = bad_parsed + unparsed
     share = bad / result.rows_read if result.rows_read else 0.0
@@ -316,41 +333,42 @@ def _keep_result(result_dir: Path, result: FileResult, chunk: int, raw: dict) ->
 
 def _validate_in_chunks(con, contract: Contract, result: FileResult, chunk_rows: int,
                         result_dir: Path) -> dict[int, list[str]]:
-    """GX over the rows that parsed, chunk by chunk (bounded memory); returns line -> reasons."""
+    """GX over every row that parsed, chunk by chunk (bounded memory); returns line -> reasons.
+
+    Rows are taken in key order, so a key's repeats fall in one chunk: the uniqueness rule's
+    result (kept) counts them. They are not reasons to quarantine a row: a key repeated within
+    a file is a redelivery, counted as duplicate once the last good line wins."""
     cols = ", ".join(contract.column_names)
-    total = con.execute("SELECT count(*) FROM _candidates WHERE __rank = 1 AND len(__reasons) = 0").fetchone()[0]
-    con.execute("CREATE OR REPLACE TEMP TABLE _to_validate AS SELECT *, row_number() OVER (ORDER BY source_line) "
-                "AS __n FROM _candidates WHERE __rank = 1 AND len(__reasons) = 0")
+    total = con.execute("SELECT count(*) FROM _typed").fetchone()[0]
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _to_validate AS SELECT *, row_number() OVER "
+                f"(ORDER BY {', '.join(contract.key)}, source_line) AS __n FROM _typed")
     reasons: dict[int, list[str]] = {}
     summary: dict[tuple, list] = {}
-    show_progress = total > chunk_rows and sys.stderr.isatty()
-    for start in range(0, max(total, 1), chunk_rows):
-        frame = con.execute(f"SELECT {cols}, source_line FROM _to_validate WHERE __n > ? AND __n <= ? "
-                            f"ORDER BY __n", [start, start + chunk_rows]).df()
-        if frame.empty and total:
-            break
-        report = validate_frame(contract.table, frame)
-        _keep_result(result_dir, result, start // chunk_rows, report.raw)
-        for failure in report.table_failures:
-            raise FileRejected(failure.rule, f"the file breaks {failure.rule} on {', '.join(failure.columns)}",
-                               column=",".join(failure.columns))
-        for line, why in report.row_reasons.items():
-            reasons.setdefault(line, []).extend(why)
-        for r in report.raw["results"]:
-            cfg = r["expectation_config"]
-            kwargs = cfg.get("kwargs", {})
-            columns = [kwargs[k] for k in ("column", "column_A", "column_B") if kwargs.get(k)] or \
-                list(kwargs.get("column_list") or kwargs.get("column_set") or [])
-            k = (cfg["type"], tuple(columns))
-            entry = summary.setdefault(k, [True, 0])
-            entry[0] = entry[0] and r["success"]
-            entry[1] += int((r.get("result") or {}).get("unexpected_count") or 0)
-        if show_progress:
-            done = min(start + chunk_rows, total)
-            sys.stderr.write(f"\r  validating {result.file}: {done:,}/{total:,} rows "
-                             f"[{'#' * int(30 * done / total):<30}]")
-    if show_progress:
-        sys.stderr.write("\n")
+    with progress(total, f"validating {result.file}", unit="rows", large=total > chunk_rows) as bar:
+        for start in range(0, max(total, 1), chunk_rows):
+            frame = con.execute(f"SELECT {cols}, source_line FROM _to_validate WHERE __n > ? AND __n <= ? "
+                                f"ORDER BY __n", [start, start + chunk_rows]).df()
+            if frame.empty and total:
+                break
+            report = validate_frame(contract.table, frame)
+            _keep_result(result_dir, result, start // chunk_rows, report.raw)
+            for failure in report.table_failures:
+                raise FileRejected(failure.rule, f"the file breaks {failure.rule} on {', '.join(failure.columns)}",
+                                   column=",".join(failure.columns))
+            for line, why in report.row_reasons.items():
+                why = [w for w in why if not any(f"rule {rule};" in w or w.endswith(f"rule {rule}") for rule in KEY_RULES)]
+                if why:
+                    reasons.setdefault(line, []).extend(why)
+            for r in report.raw["results"]:
+                cfg = r["expectation_config"]
+                kwargs = cfg.get("kwargs", {})
+                columns = [kwargs[k] for k in ("column", "column_A", "column_B") if kwargs.get(k)] or \
+                    list(kwargs.get("column_list") or kwargs.get("column_set") or [])
+                k = (cfg["type"], tuple(columns))
+                entry = summary.setdefault(k, [True, 0])
+                entry[0] = entry[0] and r["success"]
+                entry[1] += int((r.get("result") or {}).get("unexpected_count") or 0)
+            bar.update(len(frame))
     con.executemany("INSERT INTO validation_results VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [[result.load_id, result.file, contract.table, rule, list(columns), ok, n]
                      for (rule, columns), (ok, n) in summary.items()])
@@ -488,6 +506,7 @@ def ingest_paths(settings: Settings, source: str, paths: list[Path], profile: Pr
     con = connect(settings.warehouse)
     try:
         ensure_schema(con)
+        _add_new_contract_columns(con)
         con.execute("SET VARIABLE week_tz = ?", [settings.week_timezone])
         set_key(con, key)
         for path in paths:
@@ -505,6 +524,13 @@ def ingest_paths(settings: Settings, source: str, paths: list[Path], profile: Pr
     finally:
         con.close()
     return results
+
+
+def _add_new_contract_columns(con) -> None:
+    """A warehouse made before an optional column joined its contract gets it (as NULL)."""
+    for contract in CONTRACTS.values():
+        for col in contract.columns:
+            con.execute(f"ALTER TABLE {contract.table} ADD COLUMN IF NOT EXISTS {_ident(col.name)} {col.type}")
 
 
 def ingest_source(settings: Settings, source: str, fail_on_reject: bool = True) -> list[FileResult]:

@@ -18,6 +18,7 @@ import gzip
 import hashlib
 import io
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,17 +65,35 @@ def _open(path: Path, gz: bool):
     return gzip.open(path, "rb") if gz else open(path, "rb")
 
 
-def scan(path: Path) -> FileScan:
+def progress(total: int, desc: str, unit: str = "B", large: bool = True, file=None, enabled: bool | None = None,
+             **tqdm_options):
+    """A tqdm progress bar for large work, shown only on a terminal (never in task logs) unless
+    `enabled` says otherwise; a disabled bar stays silent."""
+    from tqdm import tqdm
+
+    file = file or sys.stderr
+    if enabled is None:
+        enabled = large and file.isatty()
+    return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, file=file, disable=not enabled, leave=False,
+                dynamic_ncols=True, **tqdm_options)
+
+
+def scan(path: Path, on_bytes=lambda n: None) -> FileScan:
+    """Two passes over the file; `on_bytes(n)` is told of every n bytes of the file read (twice its size)."""
     kind, gz = file_kind(path)
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(CHUNK), b""):
             digest.update(chunk)
+            on_bytes(len(chunk))
     size, has_nul, utf8, newlines, first = 0, False, True, 0, b""
     decoder = codecs.getincrementaldecoder("utf-8")()
     try:
-        with _open(path, gz) as fh:
+        with open(path, "rb") as raw, (gzip.GzipFile(fileobj=raw) if gz else raw) as fh:
+            position = 0
             for chunk in iter(lambda: fh.read(CHUNK), b""):
+                on_bytes(raw.tell() - position)  # compressed bytes for a .gz
+                position = raw.tell()
                 if not first:
                     first = chunk[:3]
                 size += len(chunk)

@@ -223,7 +223,8 @@ def test_an_interrupted_load_leaves_nothing_half_written_and_a_rerun_loads_the_f
     kept_before = sorted((settings.out / "validation_results").glob("*.json"))
     breaking = _derive_profile(tmp_path, "tmp_derive_breaks",
                                "SELECT response_id AS case_id, customer_ref, 'not a time' AS opened_at, "
-                               "'web' AS channel, 'x' AS category, NULL AS origin_ref, NULL AS priority "
+                               "'web' AS channel, 'x' AS category, NULL AS origin_ref, NULL AS priority, "
+                               "NULL AS resolved_at "
                                "FROM batch")
     with pytest.raises(duckdb.ConversionException):
         ingest_paths(settings, "surveys", [second], breaking)
@@ -233,3 +234,32 @@ def test_an_interrupted_load_leaves_nothing_half_written_and_a_rerun_loads_the_f
     (rerun,) = ingest_paths(settings, "surveys", [second], load_profile("generator_survey_responses"))
     assert (rerun.status, rerun.rows_loaded, rerun.rows_quarantined) == ("loaded", 2, 1)
     assert {r[0]: r[SURVEY_COLS.index("nps")] for r in _table(settings)} == {"R1": 8, "R3": 9}
+
+
+def test_the_progress_bar_follows_the_bytes_read_and_stays_off_outside_a_terminal(tmp_path):
+    import gzip
+    import io
+
+    from pipelines.readers import progress, scan
+    from tests.test_ingest_corpus import good_rows
+
+    text = csv_text(good_rows(15000)).encode("utf-8")  # above one 1 MiB read
+    for name, content in (("a.csv", text), ("a.csv.gz", gzip.compress(text))):
+        path = tmp_path / name
+        path.write_bytes(content)
+        seen = []
+        scan(path, seen.append)
+        assert sum(seen) == 2 * len(content) and len(seen) > 2  # both passes, chunk by chunk
+        shown = io.StringIO()
+        with progress(2 * len(content), f"reading {name}", file=shown, enabled=True, mininterval=0, miniters=1) as bar:
+            scan(path, bar.update)
+            assert bar.n == 2 * len(content)
+        assert f"reading {name}: 100%" in shown.getvalue()
+    rows = io.StringIO()
+    with progress(5, "validating a.csv", unit="rows", file=rows, enabled=True, mininterval=0, miniters=1) as bar:
+        bar.update(5)
+    assert "validating a.csv: 100%" in rows.getvalue() and "5.00/5.00" in rows.getvalue()
+    quiet = io.StringIO()  # not a terminal, as in task logs: nothing written, however large
+    with progress(10, "reading big.csv", file=quiet) as bar:
+        bar.update(10)
+    assert quiet.getvalue() == ""

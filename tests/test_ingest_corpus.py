@@ -191,7 +191,22 @@ CASES = [
          b(csv_text([call_row(outcome="AGENT"), call_row(call_id="CALL2", outcome="TRANSFER")], columns=CALL_COLS)),
          "loaded", 2, 1, 1, profile=CODES, reasons=["column outcome: rule value_map; value 'TRANSFER' has no mapping"],
          check="SELECT outcome = 'answered' FROM calls"),
-    Case("duplicate id within a file, same content", "a.csv", b(csv_text(GOOD + GOOD[:1])), "loaded", 4, 3, 0, 1),
+    Case("duplicate id within a file, same content", "a.csv", b(csv_text(GOOD + GOOD[:1])), "loaded", 4, 3, 0, 1,
+         # GX saw the repeated key (2 rows), counted as one duplicate, not as a bad row
+         check="SELECT NOT success AND unexpected_count = 2 FROM validation_results "
+               "WHERE expectation = 'expect_column_values_to_be_unique'"),
+    Case("duplicate id within a file, the last line breaks a rule: the good line loads", "a.csv",
+         b(csv_text(GOOD + [survey_row(rid="R1", nps="12")])), "loaded", 4, 3, 1, 0,
+         reasons=["line 5", "column nps: rule expect_column_values_to_be_between; value nps='12'"],
+         check="SELECT nps = 9 AND source_line = 2 FROM survey_responses WHERE response_id = 'R1'"),
+    Case("a value of the wrong type and others out of range: every reason listed", "a.csv",
+         b(csv_text(GOOD + [survey_row(rid="R9", nps="ten", csat="0", at="yesterday")])), "loaded", 4, 3, 1,
+         check="SELECT reasons = ['column responded_at: rule type; value ''yesterday'' is not TIMESTAMPTZ', "
+               "'column nps: rule type; value ''ten'' is not INTEGER', "
+               "'column csat: rule expect_column_values_to_be_between; value csat=''0'''] FROM quarantine"),
+    Case("types checked by Great Expectations", "a.csv", b(csv_text(GOOD)), "loaded", 3, 3,
+         check="SELECT count(*) = 13 AND bool_and(success) FROM validation_results "
+               "WHERE expectation = 'expect_column_values_to_be_in_type_list'"),
     Case("duplicate id within a file, last line wins", "a.csv",
          b(csv_text(GOOD + [survey_row(rid="R1", customer="C1", nps="3")])), "loaded", 4, 3, 0, 1,
          check="SELECT nps = 3 FROM survey_responses WHERE response_id = 'R1'"),
