@@ -149,6 +149,18 @@ CASES = [
     Case("mixed encodings", "a.csv",
          b(csv_text(good_rows(1))) + csv_text([survey_row(rid="R2", verbatim="Déçu")]).split("\n", 1)[1].encode("cp1252"),
          "loaded", 2, 2, check="SELECT bool_and(verbatim IN ('Très bien', 'Déçu')) FROM survey_responses"),
+    Case("Latin-1 (ISO-8859-1), detected", "a.csv",
+         csv_text([survey_row(verbatim="Déçu, très « moyen » à 25°C")]).encode("latin-1"), "loaded", 1, 1,
+         check="SELECT verbatim = 'Déçu, très « moyen » à 25°C' FROM survey_responses"),
+    Case("Latin-1 (ISO-8859-1), named by the profile", "a.csv",
+         csv_text([survey_row(verbatim="Ça coûte 3 ½ €uros? Non: 3 ½ ¤")]).replace("€", "").encode("latin-1"),
+         "loaded", 1, 1, profile={**AUTO, "name": "tmp_latin1", "format": {"type": "csv", "encoding": "latin-1"}},
+         check="SELECT verbatim = 'Ça coûte 3 ½ uros? Non: 3 ½ ¤' FROM survey_responses"),
+    Case("international phone forms in verbatims are scrubbed", "a.csv",
+         b(csv_text([survey_row(verbatim="Rappelez-moi au +44 20 7946 0958 ou au 0033 1 23 45 67 89, "
+                                         "pas au 06.12.34.56.78; NPS 9 sur 10")])), "loaded", 1, 1,
+         check="SELECT verbatim = 'Rappelez-moi au [phone] ou au [phone], pas au [phone]; NPS 9 sur 10' "
+               "FROM survey_responses"),
     Case("truncated last line", "a.csv", b(csv_text(GOOD) + "R9,C9,call,CALL9,2026-10-05T10"), "loaded", 4, 3, 1,
          reasons=["line 5", "missing columns"]),
     Case("unbalanced quotes", "a.csv", b(csv_text(GOOD) + 'R9,C9,call,CALL9,2026-10-05T10:00:00+02:00,9,5,6,'
