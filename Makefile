@@ -7,10 +7,11 @@ VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: help env chromium demo test test-fast contracts clean
+.PHONY: help env chromium demo airflow test test-fast contracts clean
 
 help:
 	@echo "make demo   - sample data through the real Airflow DAGs; prints where the scorecard is"
+	@echo "make airflow - airflow standalone with Esprit's DAGs; prints the UI address and login"
 	@echo "make test   - the whole test suite (includes the end-to-end DAG run)"
 	@echo "make env    - create .venv from uv.lock"
 
@@ -19,7 +20,7 @@ $(UV):
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --python $(PYTHON)
+	$(UV) sync --frozen --all-extras --python $(PYTHON)
 	@touch $@
 
 env: $(VENV)/.synced
@@ -34,6 +35,11 @@ chromium:
 
 demo: env chromium
 	$(VENV)/bin/esprit demo --fresh
+
+# Airflow's own scheduler, triggerer, dag-processor and API server (airflow standalone: SQLite
+# metadata, LocalExecutor) with Esprit's DAGs and pool: files dropped in landing/<source>/ load.
+airflow: env chromium
+	ESPRIT_DEMO=$${ESPRIT_DEMO-1} $(VENV)/bin/esprit airflow --home .
 
 test: env chromium
 	$(VENV)/bin/python -m pytest

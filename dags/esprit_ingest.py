@@ -1,30 +1,63 @@
-"""One ingest DAG per source: validate and load its landing files, then emit its Asset."""
+"""One ingest DAG per source, started by the arrival of its files: validate, load, emit an Asset.
+
+The source's landing Asset is watched from the triggerer (AssetWatcher): a file landing in
+landing/<source>/ — or, when `orchestration.redis_channel` is set, a message on the Redis
+pub/sub channel <channel>:<source> — creates an Asset event that starts this DAG. No polling
+DAG runs, no manual trigger.
+"""
 
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Asset, dag, task
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from airflow.sdk import Asset, AssetWatcher, dag, get_current_context, task
 
-from pipelines.tasks import SOURCES, source_asset
+from pipelines.landing_watch import LandingFolderTrigger
+from pipelines.tasks import SOURCES, landing_asset, orchestration_settings, source_asset
+
+SETTINGS = orchestration_settings()
+
+
+def landing_watchers(source: str) -> list[AssetWatcher]:
+    watchers = [AssetWatcher(name=f"esprit_{source}_landing_folder", trigger=LandingFolderTrigger(
+        folder=SETTINGS["landing"][source], source=source, poll_seconds=SETTINGS["watch_poll_seconds"]))]
+    if SETTINGS["redis_channel"]:
+        from airflow.providers.common.messaging.triggers.msg_queue import MessageQueueTrigger
+
+        watchers.append(AssetWatcher(name=f"esprit_{source}_redis", trigger=MessageQueueTrigger(
+            scheme="redis+pubsub", channels=[f"{SETTINGS['redis_channel']}:{source}"],
+            redis_conn_id=SETTINGS["redis_conn_id"], poll_interval=1)))
+    return watchers
 
 
 def ingest_dag(source: str):
+    landed = Asset(**landing_asset(source), watchers=landing_watchers(source))
+    loaded = Asset(**source_asset(source))
+
     @dag(
         dag_id=f"esprit_ingest_{source}",
         description=f"Validate and load the {source} landing files into the warehouse",
-        schedule=None,
+        schedule=[landed],
         start_date=pendulum.datetime(2026, 1, 1, tz="Europe/Paris"),
         catchup=False,
         max_active_runs=1,
         tags=["esprit", "ingest"],
     )
     def ingest_source():
-        @task(task_id="ingest", outlets=[Asset(**source_asset(source))], retries=2,
-              retry_delay=timedelta(seconds=20), retry_exponential_backoff=True)
+        @task(task_id="ingest", outlets=[loaded], pool=SETTINGS["warehouse_pool"], retries=SETTINGS["retries"],
+              retry_delay=timedelta(seconds=SETTINGS["retry_delay_seconds"]), retry_exponential_backoff=True)
         def ingest() -> dict:
+            from pipelines.ingest import IngestError
             from pipelines.tasks import ingest as ingest_files
 
-            return ingest_files(source)
+            try:
+                result = ingest_files(source)
+            except IngestError as exc:  # a rejected file: retrying cannot fix it; fail now, loudly
+                raise AirflowFailException(str(exc)) from exc
+            if not result["files"]:  # nothing new: no Asset event, no metrics run
+                raise AirflowSkipException(f"no new {source} file to load")
+            get_current_context()["outlet_events"][loaded].extra = result
+            return result
 
         ingest()
 

@@ -1,13 +1,16 @@
-"""Rebuild the warehouse's journeys and metrics whenever any source has loaded."""
+"""Rebuild journeys and metrics whenever any source has loaded; emit the weeks recomputed."""
 
 from datetime import timedelta
 from functools import reduce
 from operator import or_
 
 import pendulum
-from airflow.sdk import Asset, dag, task
+from airflow.sdk import Asset, dag, get_current_context, task
 
-from pipelines.tasks import METRICS_ASSET, SOURCES, source_asset
+from pipelines.tasks import METRICS_ASSET, SOURCES, orchestration_settings, source_asset
+
+SETTINGS = orchestration_settings()
+METRICS = Asset(**METRICS_ASSET)
 
 
 @dag(
@@ -20,12 +23,14 @@ from pipelines.tasks import METRICS_ASSET, SOURCES, source_asset
     tags=["esprit", "metrics"],
 )
 def esprit_metrics():
-    @task(outlets=[Asset(**METRICS_ASSET)], retries=2, retry_delay=timedelta(seconds=20),
-          retry_exponential_backoff=True)
+    @task(outlets=[METRICS], pool=SETTINGS["warehouse_pool"], retries=SETTINGS["retries"],
+          retry_delay=timedelta(seconds=SETTINGS["retry_delay_seconds"]), retry_exponential_backoff=True)
     def build_metrics() -> dict:
         from pipelines.tasks import build_metrics as build
 
-        return build()
+        result = build()
+        get_current_context()["outlet_events"][METRICS].extra = result
+        return result
 
     build_metrics()
 

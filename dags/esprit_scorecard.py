@@ -1,20 +1,27 @@
-"""Render the weekly scorecard every Monday at 06:00 Europe/Paris.
+"""The weekly scorecard: every Monday at 06:00 Europe/Paris, and again when late data restates a week.
 
-Airflow 3 cron schedules carry no data interval, so the task works out the week itself:
-by default the ISO week completed before the run ('previous'); 'all' or a YYYY-Www in the
-run's conf re-renders other weeks.
+Airflow 3 cron schedules carry no data interval, so a scheduled run works out the week itself:
+the ISO week completed before the run ('previous'); 'all' or a YYYY-Www in the run's conf
+re-renders other weeks. A run started by the metrics Asset renders the weeks that build
+recomputed, so a restated week is re-published.
 """
 
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import CronTriggerTimetable, Param, dag, get_current_context, task
+from airflow.sdk import (Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, get_current_context,
+                         task)
+
+from pipelines.tasks import METRICS_ASSET, orchestration_settings
+
+SETTINGS = orchestration_settings()
 
 
 @dag(
     dag_id="esprit_scorecard",
     description="Weekly service-excellence scorecard",
-    schedule=CronTriggerTimetable("0 6 * * 1", timezone="Europe/Paris"),
+    schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("0 6 * * 1", timezone="Europe/Paris"),
+                                 assets=Asset(**METRICS_ASSET)),
     start_date=pendulum.datetime(2026, 1, 1, tz="Europe/Paris"),
     catchup=False,
     max_active_runs=1,
@@ -23,12 +30,17 @@ from airflow.sdk import CronTriggerTimetable, Param, dag, get_current_context, t
     tags=["esprit", "scorecard"],
 )
 def esprit_scorecard():
-    @task(retries=2, retry_delay=timedelta(seconds=20))
+    # readers open the warehouse read-only, but a read-only open still fails while a writer holds it:
+    # rendering takes the warehouse pool's slot too
+    @task(pool=SETTINGS["warehouse_pool"], retries=SETTINGS["retries"],
+          retry_delay=timedelta(seconds=SETTINGS["retry_delay_seconds"]), retry_exponential_backoff=True)
     def render_scorecards() -> list[str]:
-        from pipelines.tasks import render_scorecards as render
+        from pipelines.tasks import changed_weeks_from_events, render_scorecards as render
 
         context = get_current_context()
-        return render(context["params"]["weeks"], context["dag_run"].run_after)
+        events = [event.extra for asset_events in context["triggering_asset_events"].values()
+                  for event in asset_events]
+        return render(context["params"]["weeks"], context["dag_run"].run_after, changed_weeks_from_events(events))
 
     render_scorecards()
 

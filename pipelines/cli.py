@@ -149,6 +149,35 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_airflow(args) -> int:
+    """Start `airflow standalone` on this folder: SQLite metadata, LocalExecutor, Esprit's DAGs and pool."""
+    from pipelines.config import load_settings
+    from pipelines.demo import airflow_environment, set_up_airflow
+
+    home = Path(args.home).resolve()
+    env = airflow_environment(home / ".airflow", home)
+    env.update({
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",  # files landing start loads at once
+        "AIRFLOW__API__PORT": str(args.port),
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{args.port}/execution/",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+    })
+    settings = load_settings(args.config, base_dir=home)
+    for source in settings.sources:
+        (settings.landing / source).mkdir(parents=True, exist_ok=True)
+    set_up_airflow(env, settings.orchestration["warehouse_pool"])
+    passwords = home / ".airflow" / "simple_auth_manager_passwords.json.generated"
+    print(f"Airflow UI: http://localhost:{args.port}  login: admin, password: printed below by Airflow "
+          f"and kept in {passwords}")
+    print(f"drop exports into {settings.landing}/<source>/ ({', '.join(settings.sources)}); "
+          f"scorecards appear in {settings.scorecards_dir}")
+    airflow = Path(sys.executable).with_name("airflow")
+    os.execve(str(airflow), [str(airflow), "standalone"],
+              {**os.environ, **env, "PATH": f"{airflow.parent}{os.pathsep}{os.environ.get('PATH', '')}"})
+    return 0  # not reached
+
+
 def cmd_contracts(args) -> int:
     from pipelines.contracts import write_generated_files
 
@@ -207,6 +236,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=7)
     d.add_argument("--fresh", action="store_true", help="start from empty landing, warehouse and outputs")
     d.set_defaults(func=cmd_demo)
+
+    a = sub.add_parser("airflow", help="start airflow standalone with Esprit's DAGs, pool and settings")
+    a.add_argument("--home", default=".", help="folder for landing/, warehouse/, out/ and .airflow/")
+    a.add_argument("--port", type=int, default=8080)
+    a.set_defaults(func=cmd_airflow)
 
     c = sub.add_parser("contracts", help="regenerate expectations/*.json and docs/data-contracts.md")
     c.set_defaults(func=cmd_contracts)

@@ -39,6 +39,7 @@ class Settings:
     sources: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     ingest: dict[str, Any] = field(default_factory=dict)
     scorecard: dict[str, Any] = field(default_factory=dict)
+    orchestration: dict[str, Any] = field(default_factory=dict)
 
     @property
     def scorecards_dir(self) -> Path:
@@ -140,6 +141,7 @@ def load_settings(config_file: str | Path | None = None, base_dir: str | Path | 
         stages=stages,
         headline=_checked_headline(raw["headline"]),
         scorecard=_checked_scorecard(raw["scorecard"]),
+        orchestration=raw["orchestration"],
         **paths,
     )
 

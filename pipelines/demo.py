@@ -1,4 +1,5 @@
-"""Run Esprit's real DAGs in-process with `dag.test()`: the demo and the end-to-end test.
+"""Esprit's own Airflow set-up: the environment of a local Airflow, its metadata database and the
+warehouse pool; and the real DAGs run in-process with `dag.test()` (the demo and its test).
 
 Airflow is imported only inside `run_dags`, after the environment is set, so that
 `import pipelines` never needs Airflow configured.
@@ -31,12 +32,30 @@ def airflow_environment(airflow_home: Path, esprit_home: Path) -> dict[str, str]
     }
 
 
-def migrate_metadata_db(env: dict[str, str]) -> None:
+def airflow_command(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Run the venv's `airflow` CLI with this environment (its bin first on PATH, as Airflow needs)."""
     airflow = Path(sys.executable).with_name("airflow")
     full_env = {**os.environ, **env, "PATH": f"{airflow.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    done = subprocess.run([str(airflow), "db", "migrate"], env=full_env, capture_output=True, text=True)
+    done = subprocess.run([str(airflow), *args], env=full_env, capture_output=True, text=True)
     if done.returncode != 0:
-        raise RuntimeError(f"airflow db migrate failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
+        raise RuntimeError(f"airflow {' '.join(args)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
+    return done
+
+
+def migrate_metadata_db(env: dict[str, str]) -> None:
+    airflow_command("db", "migrate", env=env)
+
+
+def ensure_warehouse_pool(env: dict[str, str], pool: str = "esprit_warehouse") -> None:
+    """The pool of one slot that every warehouse task takes: DuckDB allows one writing process."""
+    airflow_command("pools", "set", pool, "1", "Esprit warehouse: DuckDB allows one writing process per file",
+                    env=env)
+
+
+def set_up_airflow(env: dict[str, str], pool: str = "esprit_warehouse") -> None:
+    """What `make airflow`, the demo and the scheduler tests do before starting Airflow."""
+    migrate_metadata_db(env)
+    ensure_warehouse_pool(env, pool)
 
 
 def run_dags(airflow_home: Path, esprit_home: Path, scorecard_weeks: str = "all") -> dict[str, str]:
@@ -44,7 +63,7 @@ def run_dags(airflow_home: Path, esprit_home: Path, scorecard_weeks: str = "all"
     airflow_home.mkdir(parents=True, exist_ok=True)
     env = airflow_environment(airflow_home, esprit_home)
     os.environ.update(env)
-    migrate_metadata_db(env)
+    set_up_airflow(env)
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=env["AIRFLOW__CORE__DAGS_FOLDER"])

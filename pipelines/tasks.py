@@ -1,6 +1,8 @@
 """The functions Airflow tasks call: one per task, settings read at run time, JSON-able results.
 
-Nothing here imports Airflow; the DAG files in `dags/` only wire these to schedules and Assets.
+Nothing here imports Airflow; the DAG files in `dags/` only wire these to schedules, Assets and
+the warehouse pool. What a task returns becomes the `extra` of the Asset event it emits, so the
+next DAG knows which files and weeks changed.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from pipelines.weeks import last_completed_week, parse_week
 
 
 def ingest(source: str) -> dict:
-    """Load a source's new landing files; raises (failing the task) if a file was rejected."""
-    from pipelines.ingest import ingest_source
+    """Load a source's new landing files; raises (failing the task) if a file was rejected.
 
+    The other sources are separate DAGs: a rejected file here never blocks them.
+    """
+    from pipelines.ingest import ingest_source
     from pipelines.validation import build_data_docs
 
     settings = load_settings()
@@ -27,19 +31,31 @@ def ingest(source: str) -> dict:
         "source": source,
         "files": [r.file for r in loaded],
         "rows": sum(r.rows_loaded for r in loaded),
+        "rows_quarantined": sum(r.rows_quarantined for r in loaded),
         "weeks": sorted({w for r in loaded for w in r.weeks}),
     }
 
 
 def build_metrics() -> dict:
+    """Rebuild journeys and metrics; weekly tables only for the weeks new files touched."""
     from pipelines.models import build_models
 
     built = build_models(load_settings())
-    return {"weeks": built["weeks"], "models": len(built["models"])}
+    return {"weeks": built["weeks"], "recomputed_weeks": built["recomputed_weeks"], "full": built["full"],
+            "build_id": built["build_id"], "models": len(built["models"])}
 
 
-def weeks_to_render(spec: str, run_after: datetime | None, tz: str) -> list[str] | None:
-    """'previous' (the week before the run), 'all' (None: every week), or one ISO week."""
+def weeks_to_render(spec: str, run_after: datetime | None, tz: str,
+                    changed_weeks: list[str] | None = None) -> list[str] | None:
+    """Which weeks a scorecard run renders.
+
+    A run started by the metrics Asset renders the weeks that build recomputed (new weeks, and
+    published weeks late data restated). A scheduled run renders `spec`: 'previous' (the week
+    completed before the run: Airflow 3 cron runs carry no data interval), 'all' (None), or one
+    ISO week.
+    """
+    if changed_weeks is not None:
+        return sorted(set(changed_weeks))
     if spec == "all":
         return None
     if spec == "previous":
@@ -48,11 +64,28 @@ def weeks_to_render(spec: str, run_after: datetime | None, tz: str) -> list[str]
     return [spec]
 
 
-def render_scorecards(spec: str, run_after: datetime | None) -> list[str]:
-    from pipelines.scorecard import render_weeks
+def render_scorecards(spec: str, run_after: datetime | None, changed_weeks: list[str] | None = None) -> list[str]:
+    """Render the weeks chosen by `weeks_to_render` that have data (and the index, always)."""
+    from pipelines.scorecard import available_weeks, render_weeks
+    from pipelines.warehouse import connect
 
     settings = load_settings()
-    return [str(p) for p in render_weeks(settings, weeks_to_render(spec, run_after, settings.week_timezone))]
+    weeks = weeks_to_render(spec, run_after, settings.week_timezone, changed_weeks)
+    if weeks is not None and spec != "all":
+        con = connect(settings.warehouse, read_only=True)
+        try:
+            known = set(available_weeks(con))
+        finally:
+            con.close()
+        # a Monday with nothing loaded for last week publishes the index, not an error
+        weeks = [w for w in weeks if w in known]
+    return [str(p) for p in render_weeks(settings, weeks)]
+
+
+def changed_weeks_from_events(events: list[dict]) -> list[str] | None:
+    """The weeks recomputed by the metrics builds behind these Asset events (None: no such event)."""
+    weeks = [w for extra in events for w in (extra or {}).get("recomputed_weeks", [])]
+    return weeks if events else None
 
 
 # Names of the Assets that chain the DAGs (the DAG files build Asset objects from these).
@@ -61,4 +94,16 @@ METRICS_ASSET = {"name": "esprit_metrics", "uri": "esprit://warehouse/metrics"}
 
 
 def source_asset(source: str) -> dict:
+    """What a source's ingest emits once its files are in the warehouse."""
     return {"name": f"esprit_{source}_loaded", "uri": f"esprit://warehouse/{source}"}
+
+
+def landing_asset(source: str) -> dict:
+    """The source's landing folder: watched, its events start the source's ingest."""
+    return {"name": f"esprit_{source}_landing", "uri": f"esprit://landing/{source}"}
+
+
+def orchestration_settings() -> dict:
+    """What the DAG files need when they are parsed: landing folders, polling, pool, retries."""
+    settings = load_settings()
+    return {"landing": {s: str(settings.landing / s) for s in SOURCES}, **settings.orchestration}

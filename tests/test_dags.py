@@ -27,7 +27,8 @@ def test_ingest_dags_emit_the_assets_the_metrics_dag_waits_for(dagbag):
     for source in ("calls", "complaints", "surveys"):
         (task,) = dagbag.dags[f"esprit_ingest_{source}"].tasks
         emitted |= {o.name for o in task.outlets}
-        assert task.retries == 2
+        assert task.retries == 3 and task.retry_exponential_backoff
+        assert task.pool == "esprit_warehouse"
     metrics = dagbag.dags["esprit_metrics"]
     condition = metrics.timetable.asset_condition
     assert type(condition).__name__ == "AssetAny"  # any one source loading triggers a rebuild
@@ -35,9 +36,33 @@ def test_ingest_dags_emit_the_assets_the_metrics_dag_waits_for(dagbag):
     assert awaited == emitted == {"esprit_calls_loaded", "esprit_complaints_loaded", "esprit_surveys_loaded"}
 
 
-def test_scorecard_runs_monday_six_in_paris(dagbag):
-    timetable = dagbag.dags["esprit_scorecard"].timetable
-    assert (timetable.expression, str(timetable.timezone)) == ("0 6 * * 1", "Europe/Paris")
+def test_ingest_dags_start_when_their_landing_folder_gets_a_file(dagbag):
+    for source in ("calls", "complaints", "surveys"):
+        (landing,) = dagbag.dags[f"esprit_ingest_{source}"].timetable.asset_condition.objects
+        (watcher,) = landing.watchers  # no Redis channel configured: the folder watcher alone
+        assert type(watcher.trigger).__name__ == "LandingFolderTrigger"
+        assert watcher.trigger.folder.endswith(f"landing/{source}") and watcher.trigger.source == source
+
+
+def test_a_redis_channel_adds_a_message_queue_watcher(tmp_path, monkeypatch):
+    from airflow.dag_processing.dagbag import DagBag
+
+    config = tmp_path / "esprit.yaml"
+    config.write_text("orchestration:\n  redis_channel: esprit:landing\n")
+    monkeypatch.setenv("ESPRIT_CONFIG", str(config))
+    bag = DagBag(dag_folder=str(DAGS_DIR / "esprit_ingest.py"))
+    (landing,) = bag.dags["esprit_ingest_surveys"].timetable.asset_condition.objects
+    kinds = {type(w.trigger).__name__: w.trigger for w in landing.watchers}
+    assert set(kinds) == {"LandingFolderTrigger", "MessageQueueTrigger"}
+    assert kinds["MessageQueueTrigger"].kwargs["channels"] == ["esprit:landing:surveys"]
+
+
+def test_scorecard_runs_monday_six_in_paris_and_when_metrics_change(dagbag):
+    dag = dagbag.dags["esprit_scorecard"]
+    schedule = dag.timetable
+    assert (schedule.timetable.expression, str(schedule.timetable.timezone)) == ("0 6 * * 1", "Europe/Paris")
+    assert schedule.asset_condition.name == "esprit_metrics"
+    assert all(t.pool == "esprit_warehouse" for t in dag.tasks + dagbag.dags["esprit_metrics"].tasks)
 
 
 def test_dag_files_hold_no_sql_and_no_metric_logic():

@@ -1,0 +1,172 @@
+"""Esprit under a real, running Airflow: files landing at once start their ingest through the
+triggerer's landing watchers (no manual trigger, no polling run), the Asset chain builds the
+metrics and publishes the scorecard, within a stated bound; and the result equals a sequential
+load of the same files. Once with `airflow standalone` (SQLite, LocalExecutor), once with the
+multi-node topology (CeleryExecutor on the local Redis, metadata on the local PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.config import load_settings
+from pipelines.run import run_all
+from pipelines.warehouse import connect
+from tests.airflow_processes import AirflowProcesses
+
+pytestmark = pytest.mark.slow
+
+# From the files landing to every week's scorecard on disk, on a 2-core machine; generous because
+# the components start (and parse the DAGs) after the files have landed.
+BOUND_SECONDS = 480
+SOURCES = ("calls", "complaints", "surveys")
+
+
+def land_at_once(generated: Path, landing: Path) -> int:
+    """Every export of every source, written as exporters do: under a temporary name, then renamed."""
+    count = 0
+    for source in SOURCES:
+        (landing / source).mkdir(parents=True, exist_ok=True)
+    for source in SOURCES:
+        for path in sorted((generated / source).iterdir()):
+            partial = landing / source / f"{path.name}.part"
+            shutil.copyfile(path, partial)
+            os.replace(partial, landing / source / path.name)
+            count += 1
+    return count
+
+
+def warehouse_state(warehouse: Path) -> tuple[int, list[str]] | None:
+    """(files loaded, weeks) or None while a writer holds the file."""
+    if not warehouse.exists():
+        return None
+    try:
+        con = connect(warehouse, read_only=True)
+    except duckdb.Error:
+        return None
+    try:
+        loaded = con.execute("SELECT count(*) FROM load_audit WHERE status = 'loaded'").fetchone()[0]
+        weeks = [r[0] for r in con.execute("SELECT DISTINCT week FROM weekly_scorecard ORDER BY 1").fetchall()] \
+            if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'weekly_scorecard'").fetchone()[0] \
+            else []
+        return loaded, weeks
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+
+
+def wait_until_published(airflow: AirflowProcesses, settings, files: int, weeks: list[str]) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < BOUND_SECONDS:
+        airflow.check_alive()
+        pages = all((settings.scorecards_dir / w / "scorecard.html").exists() for w in weeks)
+        if pages and warehouse_state(settings.warehouse) == (files, weeks):
+            return time.monotonic() - started
+        time.sleep(3)
+    raise AssertionError(f"no scorecard for {weeks} within {BOUND_SECONDS} s; state "
+                         f"{warehouse_state(settings.warehouse)}\n{airflow.all_logs()}")
+
+
+def metric_rows(warehouse: Path) -> list[tuple]:
+    con = connect(warehouse, read_only=True)
+    try:
+        return con.execute("SELECT week, metric, round(value, 9), numerator, denominator FROM weekly_metrics "
+                           "ORDER BY week, metric").fetchall()
+    finally:
+        con.close()
+
+
+def sequential_reference(generated: Path, home: Path) -> list[tuple]:
+    settings = load_settings(base_dir=home)
+    shutil.copytree(generated, settings.landing, ignore=shutil.ignore_patterns("ground_truth"))
+    run_all(settings)
+    return metric_rows(settings.warehouse)
+
+
+def run_and_check(generated: Path, home: Path, airflow: AirflowProcesses, *components: list[str]) -> None:
+    settings = load_settings(base_dir=home)
+    weeks = json.loads((generated / "ground_truth" / "summary.json").read_text())["weeks"]
+    try:
+        airflow.start(*components)
+        files = land_at_once(generated, settings.landing)
+        elapsed = wait_until_published(airflow, settings, files, weeks)
+    finally:
+        airflow.stop()
+    print(f"\n{files} files for {len(SOURCES)} sources landed at once: every scorecard of {weeks} published "
+          f"in {elapsed:.0f} s (bound {BOUND_SECONDS} s)")
+    logs = "\n".join(p.read_text(errors="replace") for p in airflow.home.rglob("*.log"))
+    assert "could not set lock" not in logs.lower()  # the pool kept DuckDB to one writer at a time
+    assert not list(settings.rejected.rglob("*.csv"))
+    assert metric_rows(settings.warehouse) == sequential_reference(generated, home / "sequential")
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory) -> Path:
+    """Small: what is measured here is the orchestration, not the volume (two weeks: 8 files)."""
+    from pipelines.generate import generate
+
+    landing = tmp_path_factory.mktemp("scheduler") / "landing"
+    generate(landing, weeks=2, seed=23, journeys_per_week=60)
+    return landing
+
+
+def test_standalone_loads_files_landing_together_and_publishes_the_scorecard(generated, tmp_path):
+    home = tmp_path / "esprit"
+    airflow = AirflowProcesses(tmp_path / "airflow", home)
+    run_and_check(generated, home, airflow, ["standalone"])
+
+
+def _postgres_database(name: str):
+    psycopg2 = pytest.importorskip("psycopg2")
+    try:
+        admin = psycopg2.connect(host="127.0.0.1", port=5432, user="postgres", dbname="postgres", connect_timeout=3)
+    except psycopg2.OperationalError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL on 127.0.0.1:5432 is required in CI: {exc}")
+        pytest.skip(f"no PostgreSQL on 127.0.0.1:5432: {exc}")
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    return admin
+
+
+def _redis_database(number: int) -> None:
+    import redis
+
+    client = redis.Redis(host="127.0.0.1", port=6379, db=number, socket_connect_timeout=3)
+    try:
+        client.flushdb()
+    except redis.exceptions.ConnectionError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"Redis on 127.0.0.1:6379 is required in CI: {exc}")
+        pytest.skip(f"no Redis on 127.0.0.1:6379: {exc}")
+
+
+def test_celery_topology_on_postgres_and_redis_publishes_the_scorecard(generated, tmp_path):
+    database = f"esprit_test_{os.getpid()}"
+    broker_db = 7
+    admin = _postgres_database(database)
+    _redis_database(broker_db)
+    home = tmp_path / "esprit"
+    airflow = AirflowProcesses(tmp_path / "airflow", home, {
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://postgres@127.0.0.1:5432/{database}",
+        "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:6379/{broker_db}",
+        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql://postgres@127.0.0.1:5432/{database}",
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",
+    })
+    try:
+        run_and_check(generated, home, airflow, ["api-server"], ["scheduler"], ["dag-processor"], ["triggerer"],
+                      ["celery", "worker"])
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        admin.close()
