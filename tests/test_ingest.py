@@ -263,3 +263,24 @@ def test_the_progress_bar_follows_the_bytes_read_and_stays_off_outside_a_termina
     with progress(10, "reading big.csv", file=quiet) as bar:
         bar.update(10)
     assert quiet.getvalue() == ""
+
+
+def test_a_warehouse_made_before_cases_had_resolved_at_gets_the_column(settings):
+    """cases.resolved_at joined the contract later: an older warehouse is given it, empty."""
+    con = connect(settings.warehouse)
+    con.execute("CREATE TABLE cases (case_id VARCHAR, customer_ref VARCHAR, opened_at TIMESTAMPTZ, channel VARCHAR, "
+                "category VARCHAR, origin_ref VARCHAR, priority VARCHAR, source_file VARCHAR, source_line BIGINT, "
+                "record_version VARCHAR, load_id BIGINT)")
+    con.close()
+    columns = ["case_id", "customer_ref", "opened_at", "channel", "category"]
+    path = settings.landing / "complaints" / "cases_1.csv"
+    path.parent.mkdir(parents=True)
+    path.write_text(csv_text([{"case_id": "K1", "customer_ref": "C1", "opened_at": "2026-10-05T10:00:00+02:00",
+                                "channel": "web", "category": "billing"}], columns=columns), encoding="utf-8")
+    (result,) = ingest_paths(settings, "complaints", [path], load_profile("generator_cases"))
+    assert (result.status, result.rows_loaded) == ("loaded", 1)
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        assert con.execute("SELECT case_id, resolved_at FROM cases").fetchall() == [("K1", None)]
+    finally:
+        con.close()
