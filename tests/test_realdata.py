@@ -69,6 +69,10 @@ def test_real_exports_become_metrics(loaded):
         assert nps == (2385, 2385 - 32, 0, 10)  # 32 responses without a score
         raw_ids = con.execute("SELECT count(*) FROM calls WHERE customer_ref NOT LIKE 'p\\_%' ESCAPE '\\'").fetchone()
         assert raw_ids == (0,)
+        # the Volvo cases derived from the history carry their first resolution, never before the opening
+        resolved = con.execute("SELECT count(resolved_at), count(*) FILTER (WHERE resolved_at < opened_at), "
+                               "count(*) FROM cases WHERE source_file LIKE 'bpic2013%'").fetchone()
+        assert resolved[0] > 0.5 * resolved[2] and resolved[1] == 0 and resolved[2] == 7554
     finally:
         con.close()
 
