@@ -7,7 +7,7 @@ VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: help env chromium demo airflow test test-fast contracts clean
+.PHONY: help env chromium demo airflow test test-fast contracts clean bench
 
 help:
 	@echo "make demo   - sample data through the real Airflow DAGs; prints where the scorecard is"
@@ -49,6 +49,12 @@ test-fast: env chromium
 
 contracts: env
 	$(VENV)/bin/esprit contracts
+
+# Performance against raw DuckDB (docs/performance.md): BENCH_SIZES call segments per size;
+# BENCH_ARGS passes more options (python -m benchmarks.bench --help).
+BENCH_SIZES ?= 200000,1000000
+bench: env
+	$(VENV)/bin/python -m benchmarks.bench --sizes $(BENCH_SIZES) --doc docs/performance.md $(BENCH_ARGS)
 
 clean:
 	rm -rf landing warehouse out rejected .airflow .pytest_cache test-artifacts

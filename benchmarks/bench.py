@@ -1,0 +1,394 @@
+"""`make bench`: Esprit at contact-centre scale against raw DuckDB (issue 7).
+
+    python -m benchmarks.bench --sizes 200000,1000000 [--week-calls 200000] [--history-weeks 52,104]
+                               [--sections sizes,weekly,airflow] [--out FILE.json] [--doc docs/performance.md]
+
+Per size (call segments, in one file per table): wall time and peak resident memory of ingest +
+validate, metrics (build_models), scorecard (render_weeks, no PDF), the whole pipeline (run_all
+on a fresh warehouse), the raw DuckDB load of the same files, and the pandas reference of the
+friction and handoff metrics. Then the weekly incremental run (one new week on top of each
+history length) outside Airflow, and the same run through the DAGs with dag.test().
+
+Every phase runs in a child process: wall time from spawn to exit, CPU time from wait4(), peak
+RSS as the child's own high-water mark (VmHWM).
+Data live in a temporary folder (--work), removed at the end unless --keep.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUT = REPO_ROOT / "benchmarks" / "results" / "bench.json"
+BENCH_KEY = "esprit-benchmark-key-not-a-secret"  # pseudonyms of synthetic customers only
+CONFIG = "scorecard:\n  pdf: false\n"  # the scorecard is measured without printing PDFs
+DOC_BEGIN, DOC_END = "<!-- bench:begin -->", "<!-- bench:end -->"
+# The issue's targets, and the scale they are defined at
+TARGET_ROWS, TARGET_WEEK_CALLS, TARGET_HISTORY = 5_000_000, 200_000, (52, 104)
+MAX_INGEST_RATIO, MAX_INGEST_RSS_MB, MAX_WEEKLY_SECONDS, MAX_GROWTH = 2.0, 1536, 30.0, 0.30
+FLAT_RSS_GROWTH = 0.25  # "flat": peak RSS grows by less than this while the file grows 4x or more
+
+
+class PhaseFailed(RuntimeError):
+    pass
+
+
+def run_phase(phase: str, params: dict, env: dict[str, str], log_dir: Path) -> dict:
+    """Run one phase in a child process; its result with wall_seconds and peak_rss_mb."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    result_file = log_dir / f"{phase}.result.json"
+    log = log_dir / f"{phase}.log"
+    t0 = time.perf_counter()
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "benchmarks.phases", phase, json.dumps(params),
+                                 str(result_file)], cwd=REPO_ROOT, env={**os.environ, **env}, stdout=out,
+                                stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage, as /usr/bin/time -v
+    wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        tail = log.read_text(encoding="utf-8", errors="replace")[-3000:]
+        raise PhaseFailed(f"phase {phase} exited {proc.returncode}:\n{tail}")
+    result = json.loads(result_file.read_text(encoding="utf-8"))
+    result["wall_seconds"] = round(wall, 3)
+    result["cpu_seconds"] = round(usage.ru_utime + usage.ru_stime, 3)  # above wall: more than one core busy
+    return result
+
+
+def esprit_env(home: Path, landing: Path) -> dict[str, str]:
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "esprit.yaml").write_text(CONFIG, encoding="utf-8")
+    return {"ESPRIT_HOME": str(home), "ESPRIT_CONFIG": str(home / "esprit.yaml"), "ESPRIT_LANDING": str(landing),
+            "ESPRIT_PSEUDONYM_KEY": BENCH_KEY, "GX_ANALYTICS_ENABLED": "false", "ESPRIT_DEMO": ""}
+
+
+def machine() -> dict:
+    import duckdb
+    import pandas
+
+    memory = None
+    with open("/proc/meminfo", encoding="utf-8") as fh:
+        for line in fh:
+            if line.startswith("MemTotal:"):
+                memory = round(int(line.split()[1]) / 1024 / 1024, 1)
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo", encoding="utf-8")
+                if line.startswith("model name")), platform.processor())
+    return {"cores": os.cpu_count(), "memory_gb": memory, "cpu": cpu, "python": platform.python_version(),
+            "duckdb": duckdb.__version__, "pandas": pandas.__version__}
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 2) if a is not None and b else None
+
+
+# ---- sections ------------------------------------------------------------------------------
+
+def bench_size(rep, size: int, weeks: int, work: Path) -> dict:
+    from benchmarks.data import landing_files
+
+    folder = work / f"size-{size}"
+    landing = folder / "landing"
+    t0 = time.perf_counter()
+    rows = rep.write(landing, 0, weeks - 1, name="all")
+    files = {t: [str(p) for p in ps] for t, ps in landing_files(landing).items()}
+    entry = {"call_segments": rows["calls"], "requested": size, "weeks": weeks, "rows": rows,
+             "megabytes": round(sum(Path(p).stat().st_size for ps in files.values() for p in ps) / 2**20, 1),
+             "data_seconds": round(time.perf_counter() - t0, 3)}
+    print(f"size {size}: {rows} in {weeks} week(s)", flush=True)
+    logs = folder / "logs"
+    entry["baseline"] = run_phase("baseline", {"warehouse": str(folder / "baseline.duckdb"), "files": files}, {}, logs)
+    (folder / "baseline.duckdb").unlink()
+    env = esprit_env(folder / "home", landing)
+    for phase in ("ingest", "metrics", "scorecard"):
+        entry[phase] = run_phase(phase, {}, env, logs)
+        print(f"  {phase}: {entry[phase]['wall_seconds']} s, {entry[phase]['peak_rss_mb']} MB", flush=True)
+    warehouse = folder / "home" / "warehouse" / "esprit.duckdb"
+    entry["pandas_reference"] = run_phase("reference", {"files": files, "warehouse": str(warehouse)}, env, logs)
+    shutil.rmtree(folder / "home")
+    entry["pipeline"] = run_phase("pipeline", {}, esprit_env(folder / "whole", landing), logs)
+    shutil.rmtree(folder / "whole")
+    base = entry["baseline"]["wall_seconds"]
+    entry["ingest_vs_baseline"] = ratio(entry["ingest"]["wall_seconds"], base)
+    entry["pipeline_vs_baseline"] = ratio(entry["pipeline"]["wall_seconds"], base)
+    entry["pandas_vs_sql_metrics"] = ratio(entry["pandas_reference"]["wall_seconds"], entry["metrics"]["wall_seconds"])
+    entry["pandas_compute_vs_sql_metrics_inner"] = ratio(entry["pandas_reference"]["compute_seconds"],
+                                                         entry["metrics"]["inner_seconds"])
+    print(f"  ingest/baseline {entry['ingest_vs_baseline']}, pipeline/baseline {entry['pipeline_vs_baseline']}, "
+          f"pandas/sql {entry['pandas_vs_sql_metrics']}", flush=True)
+    shutil.rmtree(folder)
+    return entry
+
+
+def bench_weekly(rep, histories: list[int], work: Path, airflow: bool, weekly: bool, progress) -> dict:
+    """The new week is the same week (index max(histories)) for every history length;
+    `progress(partial result)` is called after each history, so that a stopped run keeps them."""
+    new = max(histories)
+    week = rep.week_label(new)
+    out = {"week": week, "histories": []}
+    for h in sorted(histories) if weekly else [min(histories)]:
+        folder = work / f"weekly-{h}"
+        landing = folder / "landing"
+        history_rows = rep.write(landing, new - h, new - 1, name="history")
+        env = esprit_env(folder / "home", landing)
+        logs = folder / "logs"
+        setup = run_phase("history", {}, env, logs)
+        new_rows = rep.write(landing, new, new)
+        entry = {"history_weeks": h, "history_rows": history_rows, "new_week_rows": new_rows, "setup": setup}
+        print(f"weekly on {h} weeks of history ({history_rows['calls']} call segments): set up in "
+              f"{setup['wall_seconds']} s", flush=True)
+        if airflow and h == min(histories):
+            # the Airflow run starts from the same state as the run outside it
+            shutil.copytree(folder / "home", folder / "airflow-home")
+        if weekly:
+            entry["run"] = run_phase("weekly", {"week": week}, env, logs)
+            print(f"  weekly run: {entry['run']['wall_seconds']} s, {entry['run']['peak_rss_mb']} MB", flush=True)
+        if airflow and h == min(histories):
+            aenv = esprit_env(folder / "airflow-home", landing)
+            run = run_phase("airflow", {"week": week, "airflow_home": str(folder / "airflow"),
+                                        "esprit_home": str(folder / "airflow-home")}, aenv, logs)
+            dags = sum(run["dag_test_seconds"].values())
+            out["airflow"] = {"history_weeks": h, **run, "dag_test_total_seconds": round(dags, 3)}
+            if weekly:
+                add_overhead(out["airflow"], {"histories": [entry]})
+            print(f"  airflow: dag.test {dags:.1f} s, migrate {run['steps']['db_migrate']} s", flush=True)
+        out["histories"].append(entry)
+        shutil.rmtree(folder)
+        progress(out)
+    runs = [e for e in out["histories"] if "run" in e]
+    if len(runs) >= 2:
+        out["growth"] = round(runs[-1]["run"]["wall_seconds"] / runs[0]["run"]["wall_seconds"] - 1, 3)
+    return out
+
+
+def add_overhead(airflow: dict, weekly: dict | None) -> dict:
+    """dag.test's total against the same steps outside Airflow (the weekly run's in-process time)."""
+    same = [e for e in (weekly or {}).get("histories", []) if "run" in e and e["history_weeks"] == airflow["history_weeks"]]
+    if same:
+        outside = same[0]["run"]["inner_seconds"]
+        airflow.update(outside_airflow_seconds=outside,
+                       overhead_seconds=round(airflow["dag_test_total_seconds"] - outside, 3),
+                       overhead_ratio=ratio(airflow["dag_test_total_seconds"], outside))
+    return airflow
+
+
+# ---- verdicts and report -------------------------------------------------------------------
+
+def targets(report: dict) -> list[dict]:
+    """Each target of the issue with what was measured; met is None when not measured at its scale."""
+    found = []
+
+    def add(target: str, measured: str | None = None, met: bool | None = None) -> None:
+        found.append({"target": target, "measured": measured or "not measured", "met": met})
+
+    sizes = report.get("sizes") or []
+    largest = max(sizes, key=lambda s: s["call_segments"]) if sizes else None
+    smallest = min(sizes, key=lambda s: s["call_segments"]) if sizes else None
+    at_scale = largest is not None and largest["call_segments"] >= TARGET_ROWS
+    where = f"at {largest['call_segments']:,} call segments" if largest else ""
+    ratio_target = f"ingest + validate of 5M call segments within {MAX_INGEST_RATIO:g}x the raw DuckDB load"
+    rss_target = f"peak RSS ingesting a 5M-row file at most {MAX_INGEST_RSS_MB} MB"
+    flat_target = f"ingest peak RSS flat as the file grows (< {FLAT_RSS_GROWTH:.0%} more over 4x the rows)"
+    if largest:
+        r, rss = largest["ingest_vs_baseline"], largest["ingest"]["peak_rss_mb"]
+        add(ratio_target, f"{r}x {where}", (r <= MAX_INGEST_RATIO) if at_scale else None)
+        add(rss_target, f"{rss} MB {where}", (rss <= MAX_INGEST_RSS_MB) if at_scale else None)
+    else:
+        add(ratio_target)
+        add(rss_target)
+    if largest is not smallest:
+        grow = largest["call_segments"] / smallest["call_segments"]
+        rss_growth = largest["ingest"]["peak_rss_mb"] / smallest["ingest"]["peak_rss_mb"] - 1
+        add(flat_target, f"{rss_growth:+.0%} from {smallest['call_segments']:,} to {largest['call_segments']:,} rows",
+            (rss_growth < FLAT_RSS_GROWTH) if grow >= 4 and largest["call_segments"] >= 1_000_000 else None)
+    else:
+        add(flat_target)
+    weekly = report.get("weekly") or {}
+    runs = [e for e in weekly.get("histories", []) if "run" in e]
+    weekly_target = f"weekly run (200k call segments on 52 weeks) within {MAX_WEEKLY_SECONDS:g} s"
+    growth_target = f"doubling the history grows the weekly run by at most {MAX_GROWTH:.0%}"
+    if runs:
+        first, last = runs[0], runs[-1]
+        calls = first["new_week_rows"]["calls"]
+        full_scale = calls >= 0.9 * TARGET_WEEK_CALLS and first["history_weeks"] == TARGET_HISTORY[0]
+        add(weekly_target, f"{first['run']['wall_seconds']} s ({calls:,} call segments on {first['history_weeks']} "
+            f"weeks)", (first["run"]["wall_seconds"] <= MAX_WEEKLY_SECONDS) if full_scale else None)
+    else:
+        add(weekly_target)
+    if "growth" in weekly:
+        add(growth_target, f"{weekly['growth']:+.0%} ({first['history_weeks']} -> {last['history_weeks']} weeks)",
+            (weekly["growth"] <= MAX_GROWTH) if full_scale and last["history_weeks"] == TARGET_HISTORY[1] else None)
+    else:
+        add(growth_target)
+    airflow = weekly.get("airflow")
+    if airflow:
+        overhead = (f", {airflow['overhead_seconds']} s over the same run outside Airflow"
+                    if "overhead_seconds" in airflow else "")
+        add("Airflow overhead of one weekly run (dag.test) measured",
+            f"dag.test {airflow['dag_test_total_seconds']} s{overhead}", True)
+    else:
+        add("Airflow overhead of one weekly run (dag.test) measured")
+    return found
+
+
+def markdown(report: dict) -> str:
+    m = report["machine"]
+    lines = [f"Measured {report['finished_at'][:16].replace('T', ' ')} UTC on {m['cores']} cores, "
+             f"{m['memory_gb']} GB of memory ({m['cpu']}); Python {m['python']}, DuckDB {m['duckdb']}, "
+             f"pandas {m['pandas']}. " + "; ".join(f"`{c}`" for c in report["commands"]) + ".", ""]
+    if report.get("sizes"):
+        lines += ["| call segments (rows: cases, events, surveys) | MB | phase | wall s | peak RSS MB |",
+                  "|---|---|---|---|---|"]
+        for s in report["sizes"]:
+            label = (f"{s['call_segments']:,} ({s['rows']['cases']:,}, {s['rows']['case_events']:,}, "
+                     f"{s['rows']['survey_responses']:,})")
+            for i, (name, key) in enumerate((("raw DuckDB load (baseline)", "baseline"), ("ingest + validate", "ingest"),
+                                             ("metrics (build_models)", "metrics"), ("scorecard (no PDF)", "scorecard"),
+                                             ("whole pipeline (run_all)", "pipeline"),
+                                             ("pandas reference (friction, handoffs)", "pandas_reference"))):
+                p = s[key]
+                lines.append(f"| {label if i == 0 else ''} | {s['megabytes'] if i == 0 else ''} | {name} | "
+                             f"{p['wall_seconds']} | {p['peak_rss_mb']} |")
+        lines += ["", "| call segments | ingest ÷ baseline | pipeline ÷ baseline | pandas ÷ SQL metrics "
+                  "(process) | pandas compute ÷ build_models | rows differing pandas vs SQL |", "|---|---|---|---|---|---|"]
+        for s in report["sizes"]:
+            diff = sum(s["pandas_reference"]["rows_differing_from_sql"].values())
+            lines.append(f"| {s['call_segments']:,} | {s['ingest_vs_baseline']} | {s['pipeline_vs_baseline']} | "
+                         f"{s['pandas_vs_sql_metrics']} | {s['pandas_compute_vs_sql_metrics_inner']} | {diff} |")
+    weekly = report.get("weekly") or {}
+    if weekly.get("histories"):
+        lines += ["", f"Weekly run of {weekly['week']} (outside Airflow; ingest includes Data Docs):", "",
+                  "| history weeks (call segments) | new week: calls, cases, events, surveys | history set-up s | "
+                  "weekly run wall s | ingest s | metrics s | scorecard s | peak RSS MB |", "|---|---|---|---|---|---|---|---|"]
+        for e in weekly["histories"]:
+            n = e["new_week_rows"]
+            run = e.get("run")
+            steps = run["steps"] if run else {}
+            lines.append(f"| {e['history_weeks']} ({e['history_rows']['calls']:,}) | {n['calls']:,}, {n['cases']:,}, "
+                         f"{n['case_events']:,}, {n['survey_responses']:,} | {e['setup']['wall_seconds']} | "
+                         f"{run['wall_seconds'] if run else '-'} | {steps.get('ingest', '-')} | "
+                         f"{steps.get('metrics', '-')} | {steps.get('scorecard', '-')} | "
+                         f"{run['peak_rss_mb'] if run else '-'} |")
+        if "growth" in weekly:
+            lines += ["", f"Growth of the weekly run when the history doubles: {weekly['growth']:+.0%}."]
+    if weekly.get("airflow"):
+        a = weekly["airflow"]
+        dags = ", ".join(f"{k} {v} s" for k, v in a["dag_test_seconds"].items())
+        lines += ["", f"Airflow, one weekly run on {a['history_weeks']} weeks of history: `airflow db migrate` "
+                  f"{a['steps']['db_migrate']} s (once per metadata DB), DagBag {a['steps']['dagbag']} s, dag.test: {dags}; "
+                  f"total {a['dag_test_total_seconds']} s"
+                  + (f" against {a['outside_airflow_seconds']} s for the same steps outside Airflow: overhead "
+                     f"{a['overhead_seconds']} s ({a['overhead_ratio']}x)." if "overhead_seconds" in a else ".")]
+    lines += ["", "| target | measured | met |", "|---|---|---|"]
+    for t in report["targets"]:
+        verdict = {True: "yes", False: "**no**", None: "not at the target's scale"}[t["met"]]
+        verdict = "-" if t["measured"] == "not measured" else verdict
+        lines.append(f"| {t['target']} | {t['measured']} | {verdict} |")
+    return "\n".join(lines) + "\n"
+
+
+def update_doc(doc: Path, text: str) -> None:
+    """Replace the generated region of the doc, between its markers (the prose around stays)."""
+    current = doc.read_text(encoding="utf-8")
+    start, end = current.index(DOC_BEGIN) + len(DOC_BEGIN), current.index(DOC_END)
+    doc.write_text(current[:start] + "\n" + text + current[end:], encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="200000,1000000", help="call segments per size, comma-separated")
+    parser.add_argument("--week-calls", type=int, default=TARGET_WEEK_CALLS, help="call segments in one week")
+    parser.add_argument("--history-weeks", default="52,104", help="weeks of history under the weekly run")
+    parser.add_argument("--sections", default="sizes,weekly,airflow")
+    parser.add_argument("--seed-journeys", type=int, default=2000, help="journeys per week the generator simulates")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--doc", type=Path, help="markdown file whose generated region gets the tables")
+    parser.add_argument("--work", type=Path, help="folder for the data (default: a temporary folder)")
+    parser.add_argument("--keep", action="store_true", help="keep the data folder")
+    parser.add_argument("--merge", action="store_true", help="keep the sections of --out this run does not measure")
+    parser.add_argument("--report-only", action="store_true", help="measure nothing: write --doc from --out")
+    args = parser.parse_args(argv)
+    if args.report_only:
+        report = json.loads(args.out.read_text(encoding="utf-8"))
+        if args.doc:
+            update_doc(args.doc, markdown(report))
+        return report
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    histories = [int(h) for h in args.history_weeks.split(",") if h.strip()]
+    sections = set(args.sections.split(","))
+    if not sections <= {"sizes", "weekly", "airflow"}:
+        parser.error(f"unknown section(s): {sorted(sections - {'sizes', 'weekly', 'airflow'})}")
+
+    from benchmarks.data import Replicator, make_seed
+
+    work = Path(args.work or tempfile.mkdtemp(prefix="esprit-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    command = "python -m benchmarks.bench " + " ".join(argv if argv is not None else sys.argv[1:])
+    report = {"sizes": [], "weekly": None, "commands": []}
+    if args.merge and args.out.exists():  # sections run now replace theirs, the others stay
+        report = json.loads(args.out.read_text(encoding="utf-8"))
+    if "sizes" in sections:
+        report["sizes"] = []
+    if "weekly" in sections:
+        report["weekly"] = None
+    report.update({"started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
+                   "commands": report["commands"] + [command]})
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+
+    def save() -> None:
+        report["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        report["targets"] = targets(report)
+        args.out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+
+    try:
+        t0 = time.perf_counter()
+        make_seed(work / "seed", args.seed_journeys)
+        rep = Replicator(work / "seed", work / "replicas.duckdb")
+        width = rep.width_for(args.week_calls)
+        per_week = width * rep.seed_calls_per_week()
+        size_weeks = {s: max(1, round(s / per_week)) for s in sizes} if "sizes" in sections else {}
+        needed = max([*size_weeks.values(), max(histories) + 1 if sections & {"weekly", "airflow"} else 0])
+        rep.build(needed, width)
+        data = {"week_calls": args.week_calls, "seed_journeys_per_week": args.seed_journeys, "copies_per_week": width,
+                "weeks_built": needed, "seconds": round(time.perf_counter() - t0, 3)}
+        if "sizes" in sections:
+            report["data"] = data
+        if sections & {"weekly", "airflow"}:
+            report["weekly_data"] = data
+        for size in sizes if "sizes" in sections else []:
+            report["sizes"].append(bench_size(rep, size, size_weeks[size], work))
+            save()
+        if sections & {"weekly", "airflow"}:
+            earlier = report.get("weekly")
+
+            def progress(measured: dict) -> None:
+                if "weekly" in sections:
+                    report["weekly"] = measured
+                elif "airflow" in measured:  # Airflow alone: against the weekly run measured earlier
+                    report["weekly"] = {**(earlier or {"week": measured["week"], "histories": []}),
+                                        "airflow": add_overhead(measured["airflow"], earlier)}
+                save()
+
+            progress(bench_weekly(rep, histories, work, "airflow" in sections, "weekly" in sections, progress))
+        rep.close()
+    finally:
+        save()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    if args.doc:
+        update_doc(args.doc, markdown(report))
+    print(f"report: {args.out}")
+    return report
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,188 @@
+"""One benchmark phase, run in its own process so that its peak memory is its own.
+
+    python -m benchmarks.phases PHASE PARAMS_JSON RESULT_JSON
+
+The parent (`benchmarks.bench`) times the process from start to exit (imports included, as
+a scheduler's task would pay them) and reads its CPU time from wait4(); the phase writes what it
+did, its own timings and its peak resident memory (VmHWM) to RESULT_JSON. Settings come from the environment the
+parent sets (ESPRIT_HOME, ESPRIT_CONFIG, ESPRIT_LANDING, ESPRIT_PSEUDONYM_KEY).
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+
+def _settings():
+    from pipelines.config import load_settings
+
+    return load_settings()
+
+
+def _ingest_all(settings) -> dict:
+    from pipelines.ingest import ingest_source
+
+    files = [r for source in settings.sources for r in ingest_source(settings, source, fail_on_reject=False)]
+    loaded = [f for f in files if f.status == "loaded"]
+    return {"files_loaded": len(loaded), "rows_loaded": sum(f.rows_loaded for f in files),
+            "rows_quarantined": sum(f.rows_quarantined for f in files),
+            "rejected_files": [f.file for f in files if f.status == "rejected"],
+            "file_seconds": {f.file: f.seconds for f in loaded}}
+
+
+def baseline(params: dict) -> dict:
+    """The raw load the issue compares ingest with: DuckDB reading the same CSV files."""
+    import duckdb
+
+    con = duckdb.connect(params["warehouse"])
+    rows = {}
+    for table, paths in params["files"].items():
+        listed = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
+        con.execute(f"CREATE TABLE {table} AS SELECT * FROM read_csv([{listed}])")
+        rows[table] = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+    con.close()
+    return {"rows": rows}
+
+
+def ingest(params: dict) -> dict:
+    return _ingest_all(_settings())
+
+
+def metrics(params: dict) -> dict:
+    from pipelines.models import build_models
+
+    built = build_models(_settings())
+    return {"weeks": len(built["weeks"]), "full": built["full"], "models": len(built["models"]),
+            "slowest_models": dict(sorted(built["seconds"].items(), key=lambda kv: -kv[1])[:5])}
+
+
+def scorecard(params: dict) -> dict:
+    from pipelines.scorecard import render_weeks
+
+    return {"files_written": len(render_weeks(_settings(), params.get("weeks"), pdf=False))}
+
+
+def pipeline(params: dict) -> dict:
+    from pipelines.run import run_all
+
+    summary = run_all(_settings())["summary"]
+    return {k: summary[k] for k in ("files_loaded", "rows_loaded", "rows_quarantined", "rejected_files")} | {
+        "weeks": len(summary["weeks"])}
+
+
+def reference(params: dict) -> dict:
+    """The pandas reference on the landing files, then (untimed) compared with the SQL tables."""
+    import duckdb
+
+    from benchmarks.reference import COMPARED, compare, compute, read_tables
+
+    settings = _settings()
+    t0 = time.perf_counter()
+    tables = read_tables({t: [Path(p) for p in ps] for t, ps in params["files"].items()})
+    t1 = time.perf_counter()
+    result = compute(tables, settings.metrics, settings.friction_signals, settings.stages, settings.week_timezone)
+    t2 = time.perf_counter()
+    con = duckdb.connect(params["warehouse"], read_only=True)
+    sql = {table: con.execute(f"SELECT * FROM {table}").df() for table in COMPARED}
+    con.close()
+    return {"read_seconds": round(t1 - t0, 3), "compute_seconds": round(t2 - t1, 3), "counts": result["counts"],
+            "rows_differing_from_sql": compare(result, sql)}
+
+
+def history(params: dict) -> dict:
+    """Set-up, not a measured target: load the history through the real ingest with the GX step
+    skipped (it would take longer than the benchmark itself), then a full build of the models."""
+    import pipelines.ingest as ingest_module
+    from pipelines.models import build_models
+
+    ingest_module._validate_in_chunks = lambda *args, **kwargs: {}
+    settings = _settings()
+    t0 = time.perf_counter()
+    loaded = _ingest_all(settings)
+    t1 = time.perf_counter()
+    built = build_models(settings, full=True)
+    return {"ingest_seconds": round(t1 - t0, 3), "build_seconds": round(time.perf_counter() - t1, 3),
+            "rows_loaded": loaded["rows_loaded"], "weeks": len(built["weeks"])}
+
+
+def weekly(params: dict) -> dict:
+    """One weekly run outside Airflow, the same steps as the DAGs: ingest every source (Data Docs
+    included), build the models (incremental), render the new week's scorecard."""
+    from pipelines.models import build_models
+    from pipelines.scorecard import render_weeks
+    from pipelines.validation import build_data_docs
+
+    settings = _settings()
+    steps = {}
+    t = time.perf_counter()
+    loaded = _ingest_all(settings)
+    build_data_docs(settings.out / "validation_results", settings.data_docs_dir)
+    steps["ingest"], t = round(time.perf_counter() - t, 3), time.perf_counter()
+    built = build_models(settings)
+    steps["metrics"], t = round(time.perf_counter() - t, 3), time.perf_counter()
+    pages = render_weeks(settings, [params["week"]], pdf=False)
+    steps["scorecard"] = round(time.perf_counter() - t, 3)
+    return {"steps": steps, "rows_loaded": loaded["rows_loaded"], "files_loaded": loaded["files_loaded"],
+            "incremental": not built["full"], "recomputed_weeks": built["recomputed_weeks"],
+            "files_written": len(pages)}
+
+
+def airflow(params: dict) -> dict:
+    """The same weekly run through the real DAGs with dag.test(), as pipelines.demo.run_dags runs
+    them, each part timed."""
+    import os
+
+    from pipelines.demo import DAG_ORDER, airflow_environment, set_up_airflow
+
+    steps = {}
+    t = time.perf_counter()
+    env = airflow_environment(Path(params["airflow_home"]), Path(params["esprit_home"]))
+    os.environ.update(env)
+    set_up_airflow(env)
+    steps["db_migrate"], t = round(time.perf_counter() - t, 3), time.perf_counter()
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=env["AIRFLOW__CORE__DAGS_FOLDER"])
+    if bag.import_errors:
+        raise RuntimeError(f"DAG import errors: {bag.import_errors}")
+    steps["dagbag"] = round(time.perf_counter() - t, 3)
+    dags = {}
+    for dag_id in DAG_ORDER:
+        t = time.perf_counter()
+        conf = {"weeks": params["week"]} if dag_id == "esprit_scorecard" else None
+        run = bag.dags[dag_id].test(run_conf=conf)
+        dags[dag_id] = round(time.perf_counter() - t, 3)
+        if str(run.state) != "success":
+            raise RuntimeError(f"DAG {dag_id} ended {run.state}")
+    return {"steps": steps, "dag_test_seconds": dags}
+
+
+def _vm_hwm_mb() -> float:
+    """This process's peak resident memory. Not ru_maxrss: on Linux a child's ru_maxrss starts at
+    its parent's resident size at fork, which would hide a phase smaller than the benchmark."""
+    with open("/proc/self/status", encoding="utf-8") as fh:
+        kb = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
+    return round(kb / 1024, 1)
+
+
+PHASES = {f.__name__: f for f in (baseline, ingest, metrics, scorecard, pipeline, reference, history, weekly,
+                                  airflow)}
+
+
+def main(argv: list[str]) -> None:
+    phase, params, out = argv[0], json.loads(argv[1]), Path(argv[2])
+    t0 = time.perf_counter()
+    result = PHASES[phase](params)
+    result["inner_seconds"] = round(time.perf_counter() - t0, 3)
+    result["peak_rss_mb"] = _vm_hwm_mb()
+    # grandchildren (airflow db migrate) are not in the parent's wait4() figure
+    result["children_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
+    out.write_text(json.dumps(result, default=str), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

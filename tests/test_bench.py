@@ -1,0 +1,96 @@
+"""The benchmark (benchmarks/): its data, its pandas reference and its report. No timing is asserted."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import pytest
+
+
+def test_pandas_reference_gives_the_sql_pipelines_weekly_friction_and_handoff_figures(pipeline_run):
+    from benchmarks.data import landing_files
+    from benchmarks.reference import COMPARED, compare, compute, read_tables
+
+    settings, _ = pipeline_run
+    result = compute(read_tables(landing_files(settings.landing)), settings.metrics, settings.friction_signals,
+                     settings.stages, settings.week_timezone)
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        sql = {table: con.execute(f"SELECT * FROM {table}").df() for table in COMPARED}
+        handoffs, failed = con.execute("SELECT count(*), count(*) FILTER (WHERE failed) FROM handoffs").fetchall()[0]
+    assert result["counts"]["handoffs"] == handoffs and result["counts"]["failed_handoffs"] == failed
+    assert compare(result, sql) == {table: 0 for table in COMPARED}
+    # the comparison sees a changed figure
+    result["weekly_handoff_pairs"].loc[0, "failed"] += 1
+    assert compare(result, sql)["weekly_handoff_pairs"] == 1
+
+
+def test_replicas_scale_a_week_and_keep_keys_unique_and_links_inside_each_copy(generated, tmp_path):
+    from benchmarks.data import Replicator, landing_files
+
+    rep = Replicator(generated, tmp_path / "replicas.duckdb")
+    width = rep.width_for(3 * rep.seed_calls_per_week())
+    assert width == 3
+    rep.build(weeks=5, width=width)
+    rows = rep.write(tmp_path / "landing", 4, 4)
+    con = rep.con
+    assert rows["calls"] == con.execute("SELECT count(*) FROM rep_calls WHERE wk = 4").fetchall()[0][0] > 0
+    assert con.execute("SELECT count(*) - count(DISTINCT (call_id, segment_no)) FROM rep_calls").fetchall()[0][0] == 0
+    dangling = con.execute("""
+        SELECT count(*) FROM rep_survey_responses r
+        WHERE r.interaction_ref IS NOT NULL AND r.interaction_ref NOT IN (SELECT call_id FROM rep_calls)
+            AND r.interaction_ref NOT IN (SELECT case_id FROM rep_cases)""").fetchall()[0][0]
+    assert dangling == 0
+    files = landing_files(tmp_path / "landing")
+    week = rep.week_label(4)
+    assert [p.name for p in files["calls"]] == [f"calls_{week}.csv"]
+    assert [p.name for p in files["cases"]] == [f"cases_{week}.csv"]  # not the case_events file
+    rep.close()
+
+
+PHASE_FIELDS = ("wall_seconds", "cpu_seconds", "peak_rss_mb", "inner_seconds")
+
+
+def _phase_ok(phase: dict) -> None:
+    for field in PHASE_FIELDS:
+        assert isinstance(phase[field], (int, float)) and phase[field] > 0, (field, phase)
+
+
+@pytest.mark.slow  # it runs the real DAGs with dag.test(), like the end-to-end test
+def test_bench_at_a_tiny_size_writes_every_measured_field(tmp_path):
+    from benchmarks.bench import DOC_BEGIN, DOC_END, main
+
+    doc = tmp_path / "performance.md"
+    doc.write_text(f"prose before\n{DOC_BEGIN}\nold table\n{DOC_END}\nprose after\n", encoding="utf-8")
+    out = tmp_path / "bench.json"
+    main(["--sizes", "1500", "--week-calls", "1500", "--history-weeks", "1,2", "--seed-journeys", "150",
+          "--out", str(out), "--doc", str(doc), "--work", str(tmp_path / "work")])
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["machine"]["cores"] > 0 and report["machine"]["memory_gb"] > 0
+    [size] = report["sizes"]
+    assert size["call_segments"] > 0 and all(size["rows"][t] > 0 for t in size["rows"])
+    for phase in ("baseline", "ingest", "metrics", "scorecard", "pipeline", "pandas_reference"):
+        _phase_ok(size[phase])
+    assert size["ingest"]["rows_loaded"] == sum(size["rows"].values()) and not size["ingest"]["rejected_files"]
+    for ratio in ("ingest_vs_baseline", "pipeline_vs_baseline", "pandas_vs_sql_metrics",
+                  "pandas_compute_vs_sql_metrics_inner"):
+        assert size[ratio] > 0, ratio
+    assert set(size["pandas_reference"]["rows_differing_from_sql"].values()) == {0}
+    weekly = report["weekly"]
+    assert [h["history_weeks"] for h in weekly["histories"]] == [1, 2]
+    for entry in weekly["histories"]:
+        _phase_ok(entry["setup"])
+        _phase_ok(entry["run"])
+        assert entry["run"]["incremental"] and weekly["week"] in entry["run"]["recomputed_weeks"]
+        assert set(entry["run"]["steps"]) == {"ingest", "metrics", "scorecard"}
+    assert isinstance(weekly["growth"], float)
+    airflow = weekly["airflow"]
+    _phase_ok(airflow)
+    assert set(airflow["dag_test_seconds"]) == {"esprit_ingest_calls", "esprit_ingest_complaints",
+                                                "esprit_ingest_surveys", "esprit_metrics", "esprit_scorecard"}
+    assert {"overhead_seconds", "outside_airflow_seconds", "dag_test_total_seconds"} <= set(airflow)
+    assert len(report["targets"]) == 6
+    text = doc.read_text(encoding="utf-8")
+    assert text.startswith("prose before\n") and text.endswith(f"{DOC_END}\nprose after\n")
+    assert "old table" not in text and "| ingest + validate |" in text and "dag.test" in text
+    assert not (tmp_path / "work").exists()  # the data are removed
