@@ -23,6 +23,10 @@ FAST = {  # a test cannot wait for production intervals
     "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_SEC": "2",
     "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "1",
     "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+    # two cores: one API worker, one parsing process, few task slots
+    "AIRFLOW__API__WORKERS": "1",
+    "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
+    "AIRFLOW__CORE__PARALLELISM": "4",
 }
 
 

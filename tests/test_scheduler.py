@@ -83,15 +83,29 @@ def metric_rows(warehouse: Path) -> list[tuple]:
         con.close()
 
 
-def sequential_reference(generated: Path, home: Path) -> list[tuple]:
-    settings = load_settings(base_dir=home)
+def sequential_reference(generated: Path, home: Path, config: Path) -> list[tuple]:
+    settings = load_settings(config, base_dir=home)
     shutil.copytree(generated, settings.landing, ignore=shutil.ignore_patterns("ground_truth"))
     run_all(settings)
     return metric_rows(settings.warehouse)
 
 
+TEST_CONFIG = """\
+orchestration: {watch_poll_seconds: 1, retry_delay_seconds: 5}
+scorecard: {pdf: false}
+"""
+
+
+def esprit_home(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """The test's Esprit folder and config: quick polling, no PDF (printing is tested elsewhere)."""
+    home = tmp_path / "esprit"
+    home.mkdir()
+    (home / "esprit.yaml").write_text(TEST_CONFIG)
+    return home, {"ESPRIT_CONFIG": str(home / "esprit.yaml")}
+
+
 def run_and_check(generated: Path, home: Path, airflow: AirflowProcesses, *components: list[str]) -> None:
-    settings = load_settings(base_dir=home)
+    settings = load_settings(home / "esprit.yaml", base_dir=home)
     weeks = json.loads((generated / "ground_truth" / "summary.json").read_text())["weeks"]
     try:
         airflow.start(*components)
@@ -104,7 +118,7 @@ def run_and_check(generated: Path, home: Path, airflow: AirflowProcesses, *compo
     logs = "\n".join(p.read_text(errors="replace") for p in airflow.home.rglob("*.log"))
     assert "could not set lock" not in logs.lower()  # the pool kept DuckDB to one writer at a time
     assert not list(settings.rejected.rglob("*.csv"))
-    assert metric_rows(settings.warehouse) == sequential_reference(generated, home / "sequential")
+    assert metric_rows(settings.warehouse) == sequential_reference(generated, home / "sequential", home / "esprit.yaml")
 
 
 @pytest.fixture(scope="module")
@@ -118,8 +132,8 @@ def generated(tmp_path_factory) -> Path:
 
 
 def test_standalone_loads_files_landing_together_and_publishes_the_scorecard(generated, tmp_path):
-    home = tmp_path / "esprit"
-    airflow = AirflowProcesses(tmp_path / "airflow", home)
+    home, env = esprit_home(tmp_path)
+    airflow = AirflowProcesses(tmp_path / "airflow", home, env)
     run_and_check(generated, home, airflow, ["standalone"])
 
 
@@ -155,8 +169,9 @@ def test_celery_topology_on_postgres_and_redis_publishes_the_scorecard(generated
     broker_db = 7
     admin = _postgres_database(database)
     _redis_database(broker_db)
-    home = tmp_path / "esprit"
+    home, env = esprit_home(tmp_path)
     airflow = AirflowProcesses(tmp_path / "airflow", home, {
+        **env,
         "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://postgres@127.0.0.1:5432/{database}",
         "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:6379/{broker_db}",
