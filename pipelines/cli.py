@@ -84,6 +84,33 @@ def cmd_scorecard(args) -> int:
     return 0
 
 
+def cmd_backfill(args) -> int:
+    """Recompute and re-publish a range of weeks: load pending files, rebuild, render the range."""
+    from pipelines.ingest import ingest_source
+    from pipelines.models import build_models
+    from pipelines.scorecard import render_weeks
+    from pipelines.weeks import parse_week, shift_week
+
+    settings = _settings(args)
+    if parse_week(args.from_week) > parse_week(args.to_week):
+        raise ValueError(f"--from {args.from_week} is after --to {args.to_week}")
+    wanted, week = [], args.from_week
+    while parse_week(week) <= parse_week(args.to_week):
+        wanted.append(week)
+        week = shift_week(week, 1)
+    for source in settings.sources:
+        ingest_source(settings, source, fail_on_reject=False)
+    built = build_models(settings, full=args.full)
+    weeks = [w for w in wanted if w in built["weeks"]]
+    missing = [w for w in wanted if w not in built["weeks"]]
+    if weeks:
+        render_weeks(settings, weeks)
+    print(f"recomputed {'every week' if built['full'] else ', '.join(built['recomputed_weeks']) or 'no week'}; "
+          f"published {len(weeks)} week(s) of {args.from_week}..{args.to_week}"
+          + (f"; no data for {', '.join(missing)}" if missing else ""))
+    return 0
+
+
 def cmd_handoffs(args) -> int:
     """The failed handoffs of a week, for one team pair or all, with their reasons and journeys."""
     from pipelines.investigate import failed_handoffs
@@ -178,6 +205,17 @@ def cmd_airflow(args) -> int:
     return 0  # not reached
 
 
+def cmd_airflow_setup(args) -> int:
+    """Migrate Airflow's metadata database and create the warehouse pool (the deployment's init)."""
+    from pipelines.config import load_settings
+    from pipelines.demo import set_up_airflow
+
+    pool = load_settings(args.config).orchestration["warehouse_pool"]
+    set_up_airflow({}, pool)
+    print(f"metadata database migrated; pool {pool} has 1 slot")
+    return 0
+
+
 def cmd_contracts(args) -> int:
     from pipelines.contracts import write_generated_files
 
@@ -221,6 +259,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print a PDF with Chromium (default: scorecard.pdf)")
     s.set_defaults(func=cmd_scorecard)
 
+    b = sub.add_parser("backfill", help="recompute and re-publish a range of ISO weeks, without Airflow")
+    b.add_argument("--from", dest="from_week", required=True, help="first week, YYYY-Www")
+    b.add_argument("--to", dest="to_week", required=True, help="last week, YYYY-Www")
+    b.add_argument("--full", action="store_true", help="recompute every week, not only those new files touched")
+    b.add_argument("--landing")
+    b.add_argument("--warehouse")
+    b.add_argument("--out")
+    b.set_defaults(func=cmd_backfill)
+
     h = sub.add_parser("handoffs", help="list a week's failed handoffs, for one team pair or all")
     h.add_argument("--week", required=True, help="YYYY-Www")
     h.add_argument("--from", dest="from_team", help="team handing the work over")
@@ -241,6 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--home", default=".", help="folder for landing/, warehouse/, out/ and .airflow/")
     a.add_argument("--port", type=int, default=8080)
     a.set_defaults(func=cmd_airflow)
+
+    su = sub.add_parser("airflow-setup", help="migrate Airflow's metadata DB and create the warehouse pool")
+    su.set_defaults(func=cmd_airflow_setup)
 
     c = sub.add_parser("contracts", help="regenerate expectations/*.json and docs/data-contracts.md")
     c.set_defaults(func=cmd_contracts)

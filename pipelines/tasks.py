@@ -104,6 +104,14 @@ def landing_asset(source: str) -> dict:
 
 
 def orchestration_settings() -> dict:
-    """What the DAG files need when they are parsed: landing folders, polling, pool, retries."""
+    """What the DAG files need when they are parsed: landing folders, polling, pool, retries.
+
+    ESPRIT_REDIS_CHANNEL overrides `orchestration.redis_channel` (deployments set it in .env).
+    """
+    import os
+
     settings = load_settings()
-    return {"landing": {s: str(settings.landing / s) for s in SOURCES}, **settings.orchestration}
+    found = {"landing": {s: str(settings.landing / s) for s in SOURCES}, **settings.orchestration}
+    if os.environ.get("ESPRIT_REDIS_CHANNEL") is not None:
+        found["redis_channel"] = os.environ["ESPRIT_REDIS_CHANNEL"]
+    return found

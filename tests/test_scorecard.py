@@ -144,3 +144,18 @@ def test_cli_renders_one_week_in_one_language(pipeline_run, tmp_path):
     assert (out / "scorecards" / "2026-W41" / "scorecard.fr.html").exists()
     assert not (out / "scorecards" / "2026-W41" / "scorecard.en.html").exists()
     assert "Tableau de bord" in (out / "scorecards" / "2026-W41" / "scorecard.fr.html").read_text(encoding="utf-8")
+
+
+def test_backfill_republishes_a_range_of_weeks(pipeline_run, tmp_path, capsys):
+    import shutil
+
+    settings, _ = pipeline_run
+    warehouse = tmp_path / "esprit.duckdb"
+    shutil.copyfile(settings.warehouse, warehouse)
+    out = tmp_path / "out"
+    assert esprit(["backfill", "--from", "2026-W39", "--to", "2026-W41", "--full", "--landing",
+                   str(settings.landing), "--warehouse", str(warehouse), "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "recomputed every week; published 2 week(s) of 2026-W39..2026-W41; no data for 2026-W39" in said
+    assert sorted(p.name for p in (out / "scorecards").iterdir() if p.is_dir()) == ["2026-W40", "2026-W41"]
+    assert esprit(["backfill", "--from", "2026-W42", "--to", "2026-W40", "--warehouse", str(warehouse)]) == 2
