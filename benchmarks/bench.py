@@ -242,7 +242,7 @@ def targets(report: dict) -> list[dict]:
 
 def markdown(report: dict) -> str:
     m = report["machine"]
-    lines = [f"Measured {report['finished_at'][:16].replace('T', ' ')} UTC on {m['cores']} cores, "
+    lines = [f"Last measured {report['finished_at'][:16].replace('T', ' ')} UTC on {m['cores']} cores, "
              f"{m['memory_gb']} GB of memory ({m['cpu']}); Python {m['python']}, DuckDB {m['duckdb']}, "
              f"pandas {m['pandas']}. " + "; ".join(f"`{c}`" for c in report["commands"]) + ".", ""]
     if report.get("sizes"):
@@ -258,24 +258,31 @@ def markdown(report: dict) -> str:
                 p = s[key]
                 lines.append(f"| {label if i == 0 else ''} | {s['megabytes'] if i == 0 else ''} | {name} | "
                              f"{p['wall_seconds']} | {p['peak_rss_mb']} |")
-        lines += ["", "| call segments | ingest ÷ baseline | pipeline ÷ baseline | pandas ÷ SQL metrics "
-                  "(process) | pandas compute ÷ build_models | rows differing pandas vs SQL |", "|---|---|---|---|---|---|"]
+        lines += ["", "| call segments | ingest ÷ baseline | pipeline ÷ baseline | ingest s: file scans, validation "
+                  "(chunks to pandas + GX), of which GX | pandas ÷ SQL metrics (process) | pandas compute ÷ "
+                  "build_models | rows differing pandas vs SQL |", "|---|---|---|---|---|---|---|"]
         for s in report["sizes"]:
             diff = sum(s["pandas_reference"]["rows_differing_from_sql"].values())
+            spent = s["ingest"].get("seconds_in", {})
+            split = ", ".join(str(spent.get(k, "-")) for k in ("scan", "_validate_in_chunks", "validate_frame"))
             lines.append(f"| {s['call_segments']:,} | {s['ingest_vs_baseline']} | {s['pipeline_vs_baseline']} | "
-                         f"{s['pandas_vs_sql_metrics']} | {s['pandas_compute_vs_sql_metrics_inner']} | {diff} |")
+                         f"{split} | {s['pandas_vs_sql_metrics']} | {s['pandas_compute_vs_sql_metrics_inner']} | "
+                         f"{diff} |")
     weekly = report.get("weekly") or {}
     if weekly.get("histories"):
         lines += ["", f"Weekly run of {weekly['week']} (outside Airflow; ingest includes Data Docs):", "",
                   "| history weeks (call segments) | new week: calls, cases, events, surveys | history set-up s | "
-                  "weekly run wall s | ingest s | metrics s | scorecard s | peak RSS MB |", "|---|---|---|---|---|---|---|---|"]
+                  "weekly run wall s | ingest s (file scans, validation) | metrics s | scorecard s | peak RSS MB |",
+                  "|---|---|---|---|---|---|---|---|"]
         for e in weekly["histories"]:
             n = e["new_week_rows"]
             run = e.get("run")
             steps = run["steps"] if run else {}
+            spent = (run or {}).get("seconds_in", {})
             lines.append(f"| {e['history_weeks']} ({e['history_rows']['calls']:,}) | {n['calls']:,}, {n['cases']:,}, "
                          f"{n['case_events']:,}, {n['survey_responses']:,} | {e['setup']['wall_seconds']} | "
-                         f"{run['wall_seconds'] if run else '-'} | {steps.get('ingest', '-')} | "
+                         f"{run['wall_seconds'] if run else '-'} | {steps.get('ingest', '-')} "
+                         f"({spent.get('scan', '-')}, {spent.get('_validate_in_chunks', '-')}) | "
                          f"{steps.get('metrics', '-')} | {steps.get('scorecard', '-')} | "
                          f"{run['peak_rss_mb'] if run else '-'} |")
         if "growth" in weekly:
