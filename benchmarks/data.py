@@ -60,7 +60,7 @@ class Replicator:
         return max(1, round(week_calls / self.seed_calls_per_week()))
 
     def build(self, weeks: int, width: int) -> None:
-        """Tables rep_<table>: `weeks` weeks of `width` copies; column wk is the week's index."""
+        """Tables rep_<table>: `weeks` weeks of `width` copies; columns wk (the week's index) and copy."""
         blocks = math.ceil(weeks / SEED_WEEKS)
         for table, contract in CONTRACTS.items():
             ids, times = ID_COLUMNS[table], TIME_COLUMNS[table]
@@ -81,7 +81,7 @@ class Replicator:
             self.con.execute(f"""
                 CREATE OR REPLACE TABLE rep_{table} AS
                 SELECT * FROM (
-                    SELECT {', '.join(cols)}, {wk} AS wk
+                    SELECT {', '.join(cols)}, {wk} AS wk, k AS copy
                     FROM seed_{table}, range({blocks}) AS blocks(b), range({width}) AS copies(k)
                 ) WHERE wk < {weeks}
             """)
@@ -91,9 +91,11 @@ class Replicator:
         return self.con.execute(f"SELECT strftime(DATE '{self.start}' + INTERVAL ({7 * index}) DAY, '%G-W%V')"
                                 ).fetchall()[0][0]
 
-    def write(self, landing: Path, first_week: int, last_week: int, name: str | None = None) -> dict:
-        """Write weeks first_week..last_week (indexes) as one file per table, `<prefix>_<name>.csv`
-        (name defaults to the ISO week when one week is written); returns rows per table."""
+    def write(self, landing: Path, first_week: int, last_week: int, name: str | None = None,
+              copies: int | None = None) -> dict:
+        """Write weeks first_week..last_week (indexes), of the first `copies` copies (default all), as
+        one file per table, `<prefix>_<name>.csv` (name defaults to the ISO week when one week is
+        written); returns rows per table."""
         assert self.built, "build() first"
         name = name or (self.week_label(first_week) if first_week == last_week else f"{first_week}-{last_week}")
         rows = {}
@@ -102,11 +104,10 @@ class Replicator:
             target.parent.mkdir(parents=True, exist_ok=True)
             cols = ", ".join(CONTRACTS[table].column_names)
             order = ", ".join((TIME_COLUMNS[table][0], *ID_COLUMNS[table][:1]))
-            query = (f"SELECT {cols} FROM rep_{table} WHERE wk BETWEEN {first_week} AND {last_week} "
-                     f"ORDER BY {order}")
-            self.con.execute(f"COPY ({query}) TO '{target}' (HEADER, DELIMITER ',')")
-            rows[table] = self.con.execute(f"SELECT count(*) FROM rep_{table} WHERE wk BETWEEN ? AND ?",
-                                           [first_week, last_week]).fetchall()[0][0]
+            where = f"wk BETWEEN {int(first_week)} AND {int(last_week)} AND copy < {int(copies or self.built[1])}"
+            self.con.execute(f"COPY (SELECT {cols} FROM rep_{table} WHERE {where} ORDER BY {order}) "
+                             f"TO '{target}' (HEADER, DELIMITER ',')")
+            rows[table] = self.con.execute(f"SELECT count(*) FROM rep_{table} WHERE {where}").fetchall()[0][0]
         return rows
 
     def close(self) -> None:
