@@ -4,13 +4,17 @@ The source's landing Asset is watched from the triggerer (AssetWatcher): a file 
 landing/<source>/ — or, when `orchestration.redis_channel` is set, a message on the Redis
 pub/sub channel <channel>:<source> — creates an Asset event that starts this DAG. No polling
 DAG runs, no manual trigger.
+
+load -> publish: emits the source's Asset when files were loaded (metrics follow);
+load -> check:   fails, loudly and without retry, when a file was rejected. The good files of
+                 the same arrival are published all the same.
 """
 
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from airflow.sdk import Asset, AssetWatcher, dag, get_current_context, task
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from pipelines.landing_watch import LandingFolderTrigger
 from pipelines.tasks import SOURCES, landing_asset, orchestration_settings, source_asset
@@ -44,22 +48,32 @@ def ingest_dag(source: str):
         tags=["esprit", "ingest"],
     )
     def ingest_source():
-        @task(task_id="ingest", outlets=[loaded], pool=SETTINGS["warehouse_pool"], retries=SETTINGS["retries"],
+        @task(task_id="load", pool=SETTINGS["warehouse_pool"], retries=SETTINGS["retries"],
               retry_delay=timedelta(seconds=SETTINGS["retry_delay_seconds"]), retry_exponential_backoff=True)
-        def ingest() -> dict:
-            from pipelines.ingest import IngestError
-            from pipelines.tasks import ingest as ingest_files
+        def load() -> dict:
+            from pipelines.tasks import ingest
 
-            try:
-                result = ingest_files(source)
-            except IngestError as exc:  # a rejected file: retrying cannot fix it; fail now, loudly
-                raise AirflowFailException(str(exc)) from exc
+            return ingest(source)
+
+        @task(task_id="publish", outlets=[loaded])
+        def publish(result: dict) -> dict:
             if not result["files"]:  # nothing new: no Asset event, no metrics run
-                raise AirflowSkipException(f"no new {source} file to load")
-            get_current_context()["outlet_events"][loaded].extra = result
+                raise AirflowSkipException(f"no new {source} file loaded")
+            get_current_context()["outlet_events"][loaded].extra = {k: v for k, v in result.items()
+                                                                     if k != "rejected"}
             return result
 
-        ingest()
+        @task(task_id="check")
+        def check(result: dict) -> None:
+            from pipelines.tasks import rejection_report
+
+            report = rejection_report(result)
+            if report:  # a rejected file: retrying cannot fix it; fail now, with the validation result
+                raise AirflowFailException(report)
+
+        result = load()
+        publish(result)
+        check(result)
 
     return ingest_source()
 

@@ -1,7 +1,7 @@
 """Canonical data contracts: the one definition of each table the sources are loaded into.
 
 `expectations/<table>.json` (the Great Expectations suites) and `docs/data-contracts.md`
-are generated from these definitions by `esprit contracts --write`; a test keeps them in step.
+are generated from these definitions by `esprit contracts`; a test keeps them in step.
 """
 
 from __future__ import annotations
@@ -165,7 +165,7 @@ def expectation_suite(contract: Contract) -> dict:
     for earlier, later in contract.ordered:
         add("expect_column_pair_values_a_to_be_greater_than_b", column_A=later, column_B=earlier,
             or_equal=True, ignore_row_if="either_value_is_missing")
-    return {"name": contract.table, "expectations": exps, "meta": {"generated_by": "esprit contracts --write"}}
+    return {"name": contract.table, "expectations": exps, "meta": {"generated_by": "esprit contracts"}}
 
 
 def suite_path(table: str) -> Path:
@@ -180,7 +180,7 @@ def contracts_markdown() -> str:
     lines = [
         "# Data contracts",
         "",
-        "Generated from `pipelines/contracts.py` by `esprit contracts --write`; do not edit by hand.",
+        "Generated from `pipelines/contracts.py` by `esprit contracts`; do not edit by hand.",
         "Every source profile maps its export onto one of these tables. Timestamps are stored",
         "timezone-aware (`TIMESTAMPTZ`); weeks are ISO weeks cut in `week_timezone`",
         "(default Europe/Paris). Each loaded row also keeps `source_file`, `source_line`,",

@@ -14,17 +14,18 @@ from pipelines.weeks import last_completed_week, parse_week
 
 
 def ingest(source: str) -> dict:
-    """Load a source's new landing files; raises (failing the task) if a file was rejected.
+    """Load a source's new landing files; rejected files are listed with their reports.
 
-    The other sources are separate DAGs: a rejected file here never blocks them.
+    The good files of the same arrival stay loaded (and are published by the DAG); a separate
+    task then fails on the rejections. The other sources are separate DAGs: never blocked.
     """
     from pipelines.ingest import ingest_source
     from pipelines.validation import build_data_docs
 
     settings = load_settings()
     try:
-        results = ingest_source(settings, source)
-    finally:  # the Data Docs show a failed validation too
+        results = ingest_source(settings, source, fail_on_reject=False)
+    finally:
         build_data_docs(settings.out / "validation_results", settings.data_docs_dir)
     loaded = [r for r in results if r.status == "loaded"]
     return {
@@ -33,7 +34,20 @@ def ingest(source: str) -> dict:
         "rows": sum(r.rows_loaded for r in loaded),
         "rows_quarantined": sum(r.rows_quarantined for r in loaded),
         "weeks": sorted({w for r in loaded for w in r.weeks}),
+        "rejected": [{"file": r.file, "problems": list(r.problems)} for r in results if r.status == "rejected"],
     }
+
+
+def rejection_report(result: dict) -> str:
+    """The task-log text of an ingest's rejected files: file, rule, line, column, value ('' if none)."""
+    rejected = result.get("rejected") or []
+    if not rejected:
+        return ""
+    lines = [f"{len(rejected)} file(s) of source '{result['source']}' rejected (moved to rejected/ with a report):"]
+    for item in rejected:
+        lines.append(f"- {item['file']}")
+        lines += [f"    {problem}" for problem in item["problems"]]
+    return "\n".join(lines)
 
 
 def build_metrics() -> dict:
@@ -71,15 +85,28 @@ def render_scorecards(spec: str, run_after: datetime | None, changed_weeks: list
 
     settings = load_settings()
     weeks = weeks_to_render(spec, run_after, settings.week_timezone, changed_weeks)
-    if weeks is not None and spec != "all":
+    if weeks is not None:
         con = connect(settings.warehouse, read_only=True)
         try:
-            known = set(available_weeks(con))
+            known = available_weeks(con)
         finally:
             con.close()
+        if changed_weeks is not None:
+            weeks = weeks_affected_on_pages(weeks, known, settings.scorecard["trend_weeks"])
         # a Monday with nothing loaded for last week publishes the index, not an error
         weeks = [w for w in weeks if w in known]
     return [str(p) for p in render_weeks(settings, weeks)]
+
+
+def weeks_affected_on_pages(changed: list[str], known: list[str], trend_weeks: int) -> list[str]:
+    """A changed week also changes the pages after it: their change against the previous week,
+    their 4-week average and sparklines reach back `trend_weeks` weeks."""
+    affected = set(changed)
+    for week in changed:
+        if week in known:
+            position = known.index(week)
+            affected.update(known[position: position + trend_weeks])
+    return sorted(affected)
 
 
 def changed_weeks_from_events(events: list[dict]) -> list[str] | None:

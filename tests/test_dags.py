@@ -25,10 +25,13 @@ def test_dags_import_without_errors(dagbag):
 def test_ingest_dags_emit_the_assets_the_metrics_dag_waits_for(dagbag):
     emitted = set()
     for source in ("calls", "complaints", "surveys"):
-        (task,) = dagbag.dags[f"esprit_ingest_{source}"].tasks
-        emitted |= {o.name for o in task.outlets}
-        assert task.retries == 3 and task.retry_exponential_backoff
-        assert task.pool == "esprit_warehouse"
+        tasks = {t.task_id: t for t in dagbag.dags[f"esprit_ingest_{source}"].tasks}
+        assert set(tasks) == {"load", "publish", "check"}
+        emitted |= {o.name for o in tasks["publish"].outlets}
+        assert not tasks["load"].outlets and not tasks["check"].outlets
+        assert tasks["load"].retries == 3 and tasks["load"].retry_exponential_backoff
+        assert tasks["load"].pool == "esprit_warehouse"  # the only one that opens the warehouse
+        assert tasks["check"].upstream_task_ids == {"load"} == tasks["publish"].upstream_task_ids
     metrics = dagbag.dags["esprit_metrics"]
     condition = metrics.timetable.asset_condition
     assert type(condition).__name__ == "AssetAny"  # any one source loading triggers a rebuild
@@ -71,3 +74,26 @@ def test_dag_files_hold_no_sql_and_no_metric_logic():
         assert not re.search(r"(?im)^\s*(select|insert|create|with)\s|\.sql\(|duckdb", text), path
         calls = re.findall(r"from pipelines\.tasks import (\w+)", text)
         assert calls, f"{path.name}: a task should call a function of pipelines.tasks"
+
+
+def test_a_rejected_file_fails_its_check_while_the_good_files_are_published(tmp_path, monkeypatch, generated):
+    """The real ingest DAG through dag.test(): one good and one broken calls file land together."""
+    import shutil
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv("ESPRIT_HOME", str(tmp_path))
+    calls = tmp_path / "landing" / "calls"
+    calls.mkdir(parents=True)
+    good = sorted((generated / "calls").iterdir())[0]
+    shutil.copyfile(good, calls / good.name)
+    (calls / "calls_broken.csv").write_text("call_id,segment_no\nX1,1\n")  # required columns missing
+    from pipelines.demo import set_up_airflow
+
+    set_up_airflow({})  # this test session's throw-away metadata database (conftest), and the pool
+    dag = DagBag(dag_folder=str(DAGS_DIR / "esprit_ingest.py")).dags["esprit_ingest_calls"]
+    run = dag.test()
+    states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+    assert states == {"load": "success", "publish": "success", "check": "failed"}
+    assert str(run.state) == "failed"
+    assert (tmp_path / "rejected" / "calls" / "calls_broken.csv.report.txt").exists()

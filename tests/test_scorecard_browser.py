@@ -13,7 +13,7 @@ from pipelines.config import load_settings
 from pipelines.investigate import pair_slug
 from pipelines.pdf import QUIET_FLAGS, find_chromium
 from pipelines.run import run_all
-from pipelines.scorecard import fmt
+from pipelines.scorecard import fmt, fmt_change, status_of
 from pipelines.warehouse import connect
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
@@ -100,8 +100,9 @@ def test_index_and_investigation_pages_render_quietly(browser, latest):
 def test_every_figure_shown_equals_the_metric_tables(browser, latest):
     settings, week = latest
     con = connect(settings.warehouse, read_only=True)
-    scorecard = {m: (v, u, d) for m, v, u, d in con.execute(
-        "SELECT metric, value, unit, denominator FROM weekly_scorecard WHERE week = ?", [week]).fetchall()}
+    scorecard = {m: rest for m, *rest in con.execute(
+        "SELECT metric, value, unit, denominator, change, average_4_weeks FROM weekly_scorecard WHERE week = ?",
+        [week]).fetchall()}
     stages = {s: (r, i, f) for s, r, i, f in con.execute(
         "SELECT stage, journeys_reached, friction_index, friction_share FROM weekly_stage_friction WHERE week = ?",
         [week]).fetchall()}
@@ -111,19 +112,39 @@ def test_every_figure_shown_equals_the_metric_tables(browser, latest):
         "SELECT team, handoffs_received, failed FROM weekly_team_supplier WHERE week = ?", [week]).fetchall()}
     teams = {t: (o, a) for t, o, a in con.execute(
         "SELECT team, segments_offered, answered FROM weekly_team_kpis WHERE week = ?", [week]).fetchall()}
+    quality = {r[0]: r[1:] for r in con.execute(
+        "SELECT source, count(*) FILTER (WHERE status = 'loaded' AND list_contains(weeks, $w)), "
+        "coalesce(sum(rows_loaded) FILTER (WHERE list_contains(weeks, $w)), 0), "
+        "coalesce(sum(rows_quarantined) FILTER (WHERE list_contains(weeks, $w)), 0), "
+        "coalesce(sum(rows_duplicate) FILTER (WHERE list_contains(weeks, $w)), 0), "
+        "count(*) FILTER (WHERE status = 'rejected') FROM load_audit GROUP BY source", {"w": week}).fetchall()}
     con.close()
+    assert quality
     visit = Visit(browser, settings.scorecards_dir / week / "scorecard.en.html")
     page = visit.page
     tiles = page.locator(".tile")
     assert tiles.count() == len(settings.headline)
+    specs = {spec["metric"]: spec for spec in settings.headline}
     for i in range(tiles.count()):
         tile = tiles.nth(i)
         metric = tile.get_attribute("data-metric")
-        value, unit, denominator = scorecard[metric]
+        value, unit, denominator, change, average = scorecard[metric]
         shown = tile.locator(".value").inner_text()
         assert shown == (fmt(value, unit) if denominator else "no data"), metric
         if denominator:
             assert f"n = {denominator:,.0f}" in tile.inner_text()
+        status = status_of(value if denominator else None, specs[metric])
+        assert status in tile.get_attribute("class").split(), metric
+        text = tile.inner_text()
+        assert f"target {fmt(specs[metric]['target'], unit)}" in text
+        if change is not None:  # the previous week, then the 4-week average, each as a change
+            assert f"{fmt_change(change, unit)} vs previous week" in text, metric
+            assert f"{fmt_change(value - average, unit)} vs 4-week average" in text, metric
+        assert tile.locator(".spark svg").count() == 1
+    split = {k: scorecard[f"nps_{k}"][0] for k in ("promoters", "passives", "detractors")}
+    nps_text = page.locator('.tile[data-metric="nps"]').inner_text()
+    for k, share in split.items():
+        assert f"{k} {fmt(share, 'pct')}" in nps_text
     for key, (reached, index, share) in stages.items():
         cells = page.locator(f'tr[data-stage="{key}"] td').all_inner_texts()
         assert cells[1:4] == [f"{reached:,.0f}", fmt(100 * share, "pct"), fmt(index, "index")], key
@@ -138,10 +159,14 @@ def test_every_figure_shown_equals_the_metric_tables(browser, latest):
     for team, (offered, answered) in teams.items():
         cells = page.locator(f'table.teams tr[data-team="{team}"] td').all_inner_texts()
         assert (int(cells[1]), int(cells[2])) == (offered, answered)
+    for source, (files, rows, quarantined, duplicate, rejected) in quality.items():
+        cells = page.locator(f'table.quality tr[data-source="{source}"] td').all_inner_texts()
+        assert [int(c.replace(",", "")) for c in cells[1:6]] == [files, rows, quarantined, duplicate, rejected]
     page.close()
 
 
 HOSTILE_TEAM = "<script>window.__pwned=1</script>tech"
+HOSTILE_QUEUE = "=HYPERLINK(\"http://evil.example\",\"q\")"
 FORMULA_TEAM = "@SUM(1+1)*cmd|' /C calc'!A0"
 HOSTILE_VERBATIMS = ['<img src=x onerror="window.__pwned=2">', "=HYPERLINK(\"http://evil.example\",\"x\")",
                      "'; DROP TABLE calls; --", "<script>alert(1)</script>"]
@@ -171,7 +196,7 @@ def hostile(generated, tmp_path_factory):
     def teams(_, row):
         row["team"] = {"technique": HOSTILE_TEAM, "facturation": FORMULA_TEAM}.get(row["team"], row["team"])
         if row["queue"] == "Q_TECHNIQUE":
-            row["queue"] = "=HYPERLINK(\"http://evil.example\",\"q\")"
+            row["queue"] = HOSTILE_QUEUE
 
     def verbatims(i, row):
         row["verbatim"] = HOSTILE_VERBATIMS[i % len(HOSTILE_VERBATIMS)]
@@ -210,6 +235,9 @@ def test_hostile_names_and_verbatims_are_inert(browser, hostile):
     with open(settings.out / "exports" / "weekly_team_kpis.csv", newline="", encoding="utf-8") as handle:
         cells = [cell for row in csv.reader(handle) for cell in row]
     assert "'" + FORMULA_TEAM in cells and FORMULA_TEAM not in cells
+    with open(settings.out / "exports" / "weekly_queue_kpis.csv", newline="", encoding="utf-8") as handle:
+        cells += [cell for row in csv.reader(handle) for cell in row]
+    assert "'" + HOSTILE_QUEUE in cells and HOSTILE_QUEUE not in cells
     assert not [c for c in cells if c[:1] in ("=", "+", "@") or (c[:1] == "-" and not _number(c))]
 
 

@@ -119,8 +119,9 @@ long AS (
     UNION ALL SELECT week, 'handoffs', handoffs, NULL, 'count', NULL, NULL, NULL FROM wide
     UNION ALL SELECT week, 'handoff_failure_rate', failed, handoffs, 'pct', NULL, NULL, NULL FROM wide
     UNION ALL SELECT week, 'complaints_opened', opened, NULL, 'count', NULL, NULL, NULL FROM wide
+    -- a week with no call data has no contact base to count against: no figure, not 1,000
     UNION ALL SELECT week, 'complaints_per_1000_contacts', 1000 * coalesce(opened, 0),
-        coalesce(offered, 0) + coalesce(opened, 0), 'per_1000', NULL, NULL, NULL FROM wide
+        offered + coalesce(opened, 0), 'per_1000', NULL, NULL, NULL FROM wide
     UNION ALL SELECT week, 'complaints_resolved_within_sla', within_sla, resolved, 'pct', NULL, NULL, NULL FROM wide
     UNION ALL SELECT week, 'complaint_reopen_rate', reopened, resolved, 'pct', NULL, NULL, NULL FROM wide
     UNION ALL SELECT week, 'complaint_resolution_days_median', NULL, resolved, 'days', days_median, NULL, NULL
@@ -134,8 +135,10 @@ SELECT
     denominator::DOUBLE AS denominator,
     CASE
         WHEN explicit_value IS NOT NULL THEN explicit_value
-        WHEN denominator IS NULL THEN coalesce(numerator, 0)::DOUBLE
-        WHEN denominator = 0 THEN NULL
+        WHEN unit = 'count' THEN coalesce(numerator, 0)::DOUBLE
+        -- a rate with nothing to count (a week without surveys, or without calls) has no value,
+        -- never a false 0 %
+        WHEN coalesce(denominator, 0) = 0 THEN NULL
         WHEN unit IN ('pct', 'points') THEN 100.0 * coalesce(numerator, 0) / denominator
         ELSE coalesce(numerator, 0)::DOUBLE / denominator
     END AS value,
