@@ -40,6 +40,9 @@ WEEK_COLUMN = {"calls": "offered_at", "cases": "opened_at", "case_events": "even
 PERSONAL_COLUMNS = ("customer_ref",)  # canonical columns pseudonymised at the door
 FREE_TEXT_COLUMNS = ("verbatim",)  # canonical columns scrubbed at the door
 PROGRESS_MIN_BYTES = 16 << 20  # a file this large shows a progress bar while it is read
+# A timestamp outside these bounds (year 10000, 290000, BC...) parses in DuckDB but not as a Python
+# datetime in every timezone: it is not a timestamp (its row is quarantined, rule type).
+TIMESTAMP_RANGE = ("TIMESTAMPTZ '0001-01-02 00:00:00+00'", "TIMESTAMPTZ '9999-12-30 00:00:00+00'")
 KEY_RULES = ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique")
 
 
@@ -145,6 +148,8 @@ def _typed_select(profile: Profile, contract: Contract, max_field_bytes: int) ->
             typed = f"({value})::VARCHAR"
         else:
             typed = f"TRY_CAST({text} AS {col.type})"
+        if col.type == "TIMESTAMPTZ":  # beyond what Python (GX, pandas) can hold in every timezone
+            typed = f"(CASE WHEN {typed} BETWEEN {TIMESTAMP_RANGE[0]} AND {TIMESTAMP_RANGE[1]} THEN {typed} END)"
         cols.append(f"{typed} AS {_ident(col.name)}")
         if col.type != "VARCHAR":
             unmapped_ok = f" AND {value} IS NOT NULL" if vmap else ""

@@ -171,7 +171,10 @@ def _csv_header(path: Path, profile: Profile) -> tuple[list[str], str]:
         if counts[delimiter] == 0:
             delimiter = ","  # a one-column header
     reader = csv.reader(io.StringIO(sample), delimiter=delimiter, quotechar=profile.format.quote)
-    header = next(reader, [])
+    try:
+        header = next(reader, [])
+    except csv.Error as exc:  # e.g. a bare carriage return (old Mac line ends) in the header line
+        raise FileRejected("parseable_csv", f"the header line cannot be read as CSV: {exc}") from exc
     return [h.strip() for h in header], delimiter
 
 
@@ -205,10 +208,10 @@ def _read_csv(con, path: Path, profile: Profile) -> tuple[list[str], str]:
     if not profile.format.header:
         header = [f"column{i + 1}" for i in range(len(header))]
     seen, dupes = set(), []
-    for name in header:
-        if name in seen:
+    for name in header:  # DuckDB names are case-insensitive: nps and NPS are one column
+        if name.lower() in seen:
             dupes.append(name)
-        seen.add(name)
+        seen.add(name.lower())
     if dupes:
         raise FileRejected("duplicate_header", f"header names repeated: {sorted(set(dupes))}", column=dupes[0])
     if any(not h for h in header):
@@ -333,6 +336,7 @@ def _read_jsonl(con, path: Path) -> list[str]:
         SELECT DISTINCT unnest(json_keys(record)) AS k FROM _lines
         WHERE record IS NOT NULL AND json_valid(record) AND json_type(record) = 'OBJECT' ORDER BY k
     """).fetchall()]
+    keys = _set_aside_case_variants(con, keys)
     if not keys and con.execute("SELECT count(*) FROM _unparsed").fetchone()[0] == 0:
         raise FileRejected("empty_file", "the file holds no JSON record")
     cols = ", ".join(f"json_extract_string(record, {_sql_str(_json_path(k))}) AS {_quote_ident(k)}"
@@ -344,6 +348,32 @@ def _read_jsonl(con, path: Path) -> list[str]:
     """)
     con.execute("DROP TABLE _lines")
     return keys
+
+
+def _set_aside_case_variants(con, keys: list[str]) -> list[str]:
+    """Keys differing only by case would be one column in DuckDB (one silently read for the other):
+    the spelling most lines use is kept, lines using another are unparsed."""
+    groups: dict[str, list[str]] = {}
+    for k in keys:
+        groups.setdefault(k.lower(), []).append(k)
+    clashing = [k for group in groups.values() if len(group) > 1 for k in group]
+    if not clashing:
+        return keys
+    counts = dict(con.execute(
+        "SELECT k, count(*) FROM (SELECT unnest(json_keys(record)) AS k FROM _lines WHERE record IS NOT NULL "
+        "AND json_valid(record) AND json_type(record) = 'OBJECT') WHERE k IN (SELECT unnest(?)) GROUP BY k",
+        [clashing]).fetchall())
+    kept = {max(sorted(g), key=lambda k: counts.get(k, 0)) for g in groups.values() if len(g) > 1}
+    dropped = sorted(set(clashing) - kept)
+    con.execute("""
+        INSERT INTO _unparsed
+        SELECT source_line, record, 'json: key ' || list_filter(json_keys(record), lambda k: list_contains($1, k))[1]
+            || ' differs only by case from a key other lines use'
+        FROM _lines WHERE record IS NOT NULL AND json_valid(record) AND json_type(record) = 'OBJECT'
+          AND list_has_any(json_keys(record), $1)
+    """, [dropped])
+    con.execute("DELETE FROM _lines WHERE source_line IN (SELECT source_line FROM _unparsed)")
+    return [k for k in keys if k not in dropped]
 
 
 def _json_path(key: str) -> str:
