@@ -1,0 +1,432 @@
+"""Reliability: redelivery and disorder, personal data in every output, time (DST, week 53, clocks).
+
+Real DuckDB and Great Expectations throughout; figures and choices in docs/reliability.md.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import logging
+import random
+import re
+import shutil
+from pathlib import Path
+
+import duckdb
+
+from pipelines.config import load_settings
+from pipelines.ingest import ingest_paths, landing_files
+from pipelines.models import build_models
+from pipelines.privacy import DEMO_KEY, KEY_ENV
+from pipelines.scorecard import render_weeks
+from pipelines.warehouse import connect
+from tests.conftest import copy_landing
+from tests.test_ingest_corpus import CALL_COLS, call_row, csv_text, survey_row
+
+# ---- content hashes ------------------------------------------------------------------------------
+
+# Columns that say when or by which load or build a row was written, not what it holds.
+VOLATILE_COLUMNS = {"build_id", "computed_at", "load_id"}
+# Tables that are a history of the loads and builds, not state: a shuffled, incremental load
+# restates weeks an in-order load never published, and says so. Compared apart (see below).
+HISTORY_TABLES = {"metric_restatements", "week_status", "model_builds", "parameter_sets", "load_audit"}
+CANONICAL_TABLES = ("calls", "cases", "case_events", "survey_responses")
+
+
+# The second delivery of each file is a byte-identical copy named <stem>.resent<suffix>; whichever of
+# the two arrives first is loaded and named in the lineage (source_file, load_audit.file_name): the
+# hash reads a copy's name as the original's.
+RESENT = ".resent"
+
+
+def _hashable(value) -> str:
+    if isinstance(value, float):  # sums of doubles may differ in their last bits with the order of addition
+        return repr(round(value, 9))
+    if isinstance(value, str):
+        return repr(value.replace(RESENT + ".", "."))
+    if isinstance(value, list):
+        return "[" + ", ".join(_hashable(v) for v in value) + "]"
+    return repr(value)
+
+
+def relation_hash(con, query: str, exclude=()) -> tuple[int, str]:
+    """(row count, SHA-256) of a query's rows, order-independent, volatile columns left out."""
+    columns = [d[0] for d in con.execute(f"SELECT * FROM ({query}) LIMIT 0").description]
+    kept = [c for c in columns if c not in VOLATILE_COLUMNS and c not in exclude]
+    select = ", ".join('"' + c.replace('"', '""') + '"' for c in kept)
+    rows = sorted("\x1f".join(_hashable(v) for v in row)
+                  for row in con.execute(f"SELECT {select} FROM ({query})").fetchall())
+    digest = hashlib.sha256(("\x1e".join(kept) + "\x1d" + "\x1e".join(rows)).encode()).hexdigest()
+    return len(rows), digest
+
+
+def warehouse_hashes(path: Path) -> dict[str, tuple[int, str]]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE NOT temporary "
+                                            "AND schema_name = 'main' ORDER BY 1").fetchall()]
+        hashes = {t: relation_hash(con, f'SELECT * FROM "{t}"') for t in tables if t not in HISTORY_TABLES}
+        # the audit: which files were loaded and what each held, whatever the load order
+        hashes["load_audit"] = relation_hash(con, "SELECT file_name, file_sha256, status, rows_read, rows_loaded, "
+                                                  "rows_quarantined, rows_duplicate, rows_rejected, weeks "
+                                                  "FROM load_audit")
+        hashes["week_status.week"] = relation_hash(con, "SELECT week FROM week_status")
+    finally:
+        con.close()
+    return hashes
+
+
+def export_hashes(folder: Path) -> dict[str, tuple[int, str]]:
+    con = duckdb.connect()
+    try:
+        out = {}
+        for path in sorted(folder.iterdir()):
+            table = path.name.split(".")[0]
+            if table in HISTORY_TABLES - {"week_status"}:
+                continue
+            reader = "read_parquet" if path.suffix == ".parquet" else "read_csv_auto"
+            relation = f"SELECT * FROM {reader}('{path}')"
+            exclude = ("restated", "restated_at", "changes") if table == "week_status" else ()
+            out[path.name] = relation_hash(con, relation, exclude)
+        return out
+    finally:
+        con.close()
+
+
+def scorecard_figures(folder: Path) -> dict[str, dict]:
+    figures = {}
+    for path in sorted(folder.glob("*/scorecard.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        data["quality"].pop("restated")  # the history of builds, as week_status
+        figures[path.parent.name] = data
+    return figures
+
+
+# ---- 1. redelivery and disorder ------------------------------------------------------------------
+
+def test_shuffled_double_delivery_gives_the_warehouse_exports_and_scorecards_of_an_in_order_load(
+        pipeline_run, generated, tmp_path):
+    reference, _ = pipeline_run  # the generated history, delivered once, in order (run_all)
+    settings = load_settings(base_dir=tmp_path)
+    copy_landing(generated, settings.landing)
+    deliveries = [(source, path) for source in settings.sources for path in landing_files(settings, source)]
+    assert len(deliveries) >= 12
+    # each file twice: once as exported, once as a byte-identical copy under another name
+    for source, path in list(deliveries):
+        copy = path.with_name(f"{path.stem}{RESENT}{path.suffix}")
+        shutil.copyfile(path, copy)
+        deliveries.append((source, copy))
+    random.Random(53).shuffle(deliveries)
+    statuses = []
+    for n, (source, path) in enumerate(deliveries, start=1):
+        (result,) = ingest_paths(settings, source, [path])
+        statuses.append(result.status)
+        if n % 4 == 0:  # the metrics are rebuilt as files come, incrementally, late weeks restated
+            build_models(settings)
+    assert statuses.count("loaded") == statuses.count("skipped") == len(deliveries) // 2
+    assert not build_models(settings)["full"]
+    render_weeks(settings, languages=["en"], pdf=False)
+
+    mine, theirs = warehouse_hashes(settings.warehouse), warehouse_hashes(reference.warehouse)
+    assert set(mine) == set(theirs)
+    assert {t for t in mine if t.startswith("weekly_")} >= {"weekly_metrics", "weekly_stage_friction",
+                                                            "weekly_scorecard", "weekly_handoff_pairs"}
+    for table in CANONICAL_TABLES + ("weekly_metrics", "weekly_scorecard"):
+        assert mine[table][0] > 0, table
+    assert {t: h for t, h in mine.items() if h != theirs[t]} == {}
+    assert export_hashes(settings.out / "exports") == export_hashes(reference.out / "exports")
+    assert scorecard_figures(settings.scorecards_dir) == scorecard_figures(reference.scorecards_dir)
+    # the disorder did show: earlier builds published figures that later files changed
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM model_builds").fetchone()[0] == len(deliveries) // 4 + 1
+    finally:
+        con.close()
+
+
+def test_the_content_hash_sees_a_changed_figure(pipeline_run, tmp_path):
+    reference, _ = pipeline_run
+    copy = tmp_path / "copy.duckdb"
+    shutil.copyfile(reference.warehouse, copy)
+    con = duckdb.connect(str(copy))
+    con.execute("UPDATE weekly_metrics SET value = value + 1e-6 WHERE rowid = (SELECT min(rowid) FROM weekly_metrics "
+                "WHERE value IS NOT NULL)")
+    con.execute("UPDATE weekly_stage_friction SET build_id = build_id + 1000, computed_at = now()")
+    con.close()
+    mine, theirs = warehouse_hashes(copy), warehouse_hashes(reference.warehouse)
+    assert {t for t in mine if mine[t] != theirs[t]} == {"weekly_metrics"}
+
+
+# ---- 3. personal data ------------------------------------------------------------------------------
+
+EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+PHONE = re.compile(r"(?:\+|\b00)[1-9][0-9 .-]{8,16}[0-9]|\b0[1-9](?:[ .-]?[0-9]{2}){4}\b")
+TEXT_SUFFIXES = {".csv", ".json", ".html", ".txt", ".log", ".md", ".svg", ".jsonl"}
+
+
+def _digits(text: str) -> str:
+    return re.sub(r"[^0-9]", "", text)
+
+
+def personal_needles(landing: Path) -> dict[str, set[str]]:
+    """Customer ids (customer_ref columns), e-mail addresses and phone numbers of the landing files."""
+    ids, emails, phones = set(), set(), set()
+    for path in landing.glob("*/*.csv"):
+        if path.parent.name == "ground_truth":
+            continue
+        text = path.read_text(encoding="utf-8")
+        for row in csv.DictReader(io.StringIO(text)):
+            if row.get("customer_ref"):
+                ids.add(row["customer_ref"])
+        emails |= set(EMAIL.findall(text))
+        phones |= {_digits(p)[-9:] for p in PHONE.findall(text)}  # the subscriber digits, whatever the prefix
+    return {"customer ids": ids, "e-mail addresses": emails, "phone numbers": phones}
+
+
+def output_texts(home: Path, warehouse: Path) -> dict[str, str]:
+    """Every text column of every warehouse table, and every text or Parquet output file, as text."""
+    texts = {}
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        columns = con.execute("SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = "
+                              "'main' AND (data_type LIKE 'VARCHAR%' OR data_type = 'JSON')").fetchall()
+        assert len(columns) > 50
+        for table, column in columns:
+            values = con.execute(f'SELECT DISTINCT "{column}"::VARCHAR FROM "{table}"').fetchall()
+            texts[f"warehouse {table}.{column}"] = "\n".join(v[0] for v in values if v[0] is not None)
+    finally:
+        con.close()
+    pq = duckdb.connect()
+    for path in sorted(p for p in home.rglob("*") if p.is_file() and "landing" not in p.relative_to(home).parts):
+        if path.suffix == ".parquet":
+            texts[str(path)] = "\n".join("\x1f".join(str(v) for v in row) for row in
+                                         pq.execute(f"SELECT * FROM read_parquet('{path}')").fetchall())
+        elif path.suffix in TEXT_SUFFIXES:
+            texts[str(path)] = path.read_text(encoding="utf-8", errors="replace")
+    pq.close()
+    return texts
+
+
+def leaks(texts: dict[str, str], needles: dict[str, set[str]]) -> list[str]:
+    """Customer ids found as words, e-mail addresses as addresses, phone numbers by their last nine digits
+    (whatever the prefix and the separators)."""
+    found = []
+    for where, text in texts.items():
+        found += [f"customer id {n!r} in {where}" for n in needles["customer ids"] & set(re.findall(r"[\w@+-]+", text))]
+        found += [f"e-mail {n!r} in {where}" for n in needles["e-mail addresses"] & set(EMAIL.findall(text))]
+        phones = {_digits(p)[-9:] for p in PHONE.findall(text)}
+        found += [f"phone number ending {n[-4:]} in {where}" for n in needles["phone numbers"] & phones]
+    return found
+
+
+def test_no_customer_id_from_the_landing_files_in_the_warehouse_exports_or_scorecards(pipeline_run, generated):
+    settings, _ = pipeline_run
+    needles = personal_needles(generated)
+    assert len(needles["customer ids"]) > 100
+    texts = output_texts(settings.landing.parent, settings.warehouse)
+    kinds = {Path(k).suffix for k in texts}
+    assert {".html", ".json", ".csv", ".parquet"} <= kinds, kinds
+    assert leaks(texts, needles) == []
+
+
+def _with_personal_data(generated: Path, landing: Path) -> None:
+    """One week of the generated exports, customers known by e-mail or phone, who write them in verbatims."""
+    forms = ["{}.client{}@exemple.fr", "+33 6 12 {:02d} {:02d} {:02d}", "06.23.{:02d}.{:02d}.{:02d}", "C-{}-{}"]
+    spoken = forms[:3]  # what customers write in a verbatim: e-mail, phone (a customer id in free text is not
+    #                     recognised: docs/reliability.md)
+    mapping: dict[str, str] = {}
+
+    def personal(ref: str, choices=forms) -> str:
+        if ref not in mapping:
+            n = len(mapping)
+            form = choices[n % len(choices)]
+            mapping[ref] = (form.format("marie", n) if "@" in form else
+                            form.format(n // 10000 % 100, n // 100 % 100, n % 100) if "{:02d}" in form else
+                            form.format(n, ref))
+        return mapping[ref]
+
+    for path in sorted(generated.glob("*/*W40.csv")):
+        rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+        for i, row in enumerate(rows):
+            if row.get("customer_ref"):
+                row["customer_ref"] = personal(row["customer_ref"])
+                if "verbatim" in row and i % 2 == 0:
+                    own = row["customer_ref"] if not row["customer_ref"].startswith("C-") else ""
+                    row["verbatim"] = f"{row['verbatim']} Rappelez-moi: {own}, ou {personal('x' + str(i), spoken)}."
+        target = landing / path.parent.name / path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(csv_text(rows, columns=list(rows[0])), encoding="utf-8")
+
+
+def test_no_e_mail_phone_or_key_in_any_output_or_log_of_a_run_over_personal_data(generated, tmp_path, caplog,
+                                                                                capfd, monkeypatch):
+    key = "a-secret-key-for-this-test-only-7f3a"
+    monkeypatch.setenv(KEY_ENV, key)
+    settings = load_settings(base_dir=tmp_path)
+    _with_personal_data(generated, settings.landing)
+    needles = personal_needles(settings.landing)
+    assert all(len(v) > 20 for v in needles.values()), {k: len(v) for k, v in needles.items()}
+    caplog.set_level(logging.DEBUG)
+    for source in settings.sources:
+        ingest_paths(settings, source, landing_files(settings, source))
+    build_models(settings)
+    render_weeks(settings, languages=["en", "fr"], pdf=False)
+    captured = capfd.readouterr()
+    log = caplog.text + captured.out + captured.err
+    (tmp_path / "run.log").write_text(log, encoding="utf-8")
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM survey_responses WHERE verbatim LIKE '%[email]%' "
+                           "OR verbatim LIKE '%[phone]%'").fetchone()[0] > 0
+        assert con.execute("SELECT count(DISTINCT customer_ref) FROM calls").fetchone()[0] > 20
+    finally:
+        con.close()
+    texts = output_texts(tmp_path, settings.warehouse)
+    assert str(tmp_path / "run.log") in texts and any("scorecard" in k for k in texts)
+    assert leaks(texts, needles) == []
+    # the key: in no file below the run's home (the warehouse's own bytes included) and in no log
+    for path in (p for p in tmp_path.rglob("*") if p.is_file() and "landing" not in p.parts):
+        assert key.encode() not in path.read_bytes(), path
+    assert key not in log
+
+
+def test_the_test_key_is_in_no_file_of_the_shared_run_nor_in_airflows_logs(pipeline_run):
+    import os
+
+    settings, _ = pipeline_run
+    key = os.environ[KEY_ENV].encode()
+    files = [p for p in settings.landing.parent.rglob("*") if p.is_file() and "landing" not in p.parts]
+    assert len(files) > 20
+    # task logs of the DAG tests run earlier in the session (none when this test runs alone)
+    files += [p for p in (Path(os.environ["AIRFLOW_HOME"]) / "logs").rglob("*") if p.is_file()]
+    for path in files:
+        assert key not in path.read_bytes(), path
+
+
+def test_the_demo_key_outside_demo_mode_stops_the_run_with_a_clear_message(generated, tmp_path, monkeypatch, capsys):
+    from pipelines.cli import main
+
+    monkeypatch.setenv(KEY_ENV, DEMO_KEY)
+    monkeypatch.delenv("ESPRIT_DEMO", raising=False)
+    landing = copy_landing(generated, tmp_path / "landing")
+    warehouse = tmp_path / "warehouse" / "esprit.duckdb"
+    code = main(["run", "--landing", str(landing), "--warehouse", str(warehouse), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "public demo key" in err and "outside demo mode" in err and "Traceback" not in err
+    assert DEMO_KEY not in err  # the message names the variable, never the key
+    assert not warehouse.exists() and not (tmp_path / "out").exists()
+
+
+# ---- 4. time ---------------------------------------------------------------------------------------
+
+def _load_calls(settings, rows: list[dict]) -> None:
+    folder = settings.landing / "calls"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "calls_time.csv").write_text(csv_text(rows, columns=CALL_COLS), encoding="utf-8")
+    (result,) = ingest_paths(settings, "calls", [folder / "calls_time.csv"])
+    assert result.status == "loaded", result.problems
+
+
+def _at(offered: str, **extra) -> dict:
+    """An abandoned call offered at `offered` (ended a minute later, same notation)."""
+    return call_row(call_id=f"T-{offered}", offered=offered, answered="", ended=offered, outcome="abandoned",
+                    agent_id="", **extra)
+
+
+def test_clock_changes_week_53_and_timestamps_without_a_timezone(settings):
+    rows = [
+        # no offset: read in the profile's timezone (Europe/Paris)
+        _at("2026-10-25 01:30:00"),  # before the autumn change: summer time, 23:30 UTC the day before
+        _at("2026-10-25 02:30:00"),  # happens twice: DuckDB takes the second (winter time, +01)
+        _at("2026-03-29 02:30:00"),  # never happens: DuckDB moves it an hour on (03:30 +02)
+        _at("2026-10-25T23:30:00+01:00"),  # Sunday night of the change: still 2026-W43
+        _at("2026-10-26T00:30:00+01:00"),  # Monday 00:30 Paris, Sunday 23:30 UTC: 2026-W44
+        _at("2026-12-27T23:59:59+01:00"),  # Sunday: 2026-W52
+        _at("2026-12-28T00:00:00+01:00"),  # Monday: the first instant of 2026-W53
+        _at("2027-01-03T23:30:00+01:00"),  # Sunday 3 January 2027: still 2026-W53
+        _at("2027-01-03T23:30:00Z"),  # 00:30 Monday in Paris: 2027-W01
+        _at("2026-06-15T12:00:00Z"),  # an explicit offset wins over the profile's timezone
+    ]
+    _load_calls(settings, rows)
+    build_models(settings)
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        got = dict(con.execute("SELECT call_id, strftime(offered_at AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M') || ' ' || "
+                               "week FROM stg_calls").fetchall())
+        weeks = [r[0] for r in con.execute("SELECT DISTINCT week FROM weekly_metrics ORDER BY 1").fetchall()]
+    finally:
+        con.close()
+    assert got == {
+        "T-2026-10-25 01:30:00": "2026-10-24 23:30 2026-W43",
+        "T-2026-10-25 02:30:00": "2026-10-25 01:30 2026-W43",
+        "T-2026-03-29 02:30:00": "2026-03-29 01:30 2026-W13",
+        "T-2026-10-25T23:30:00+01:00": "2026-10-25 22:30 2026-W43",
+        "T-2026-10-26T00:30:00+01:00": "2026-10-25 23:30 2026-W44",
+        "T-2026-12-27T23:59:59+01:00": "2026-12-27 22:59 2026-W52",
+        "T-2026-12-28T00:00:00+01:00": "2026-12-27 23:00 2026-W53",
+        "T-2027-01-03T23:30:00+01:00": "2027-01-03 22:30 2026-W53",
+        "T-2027-01-03T23:30:00Z": "2027-01-03 23:30 2027-W01",
+        "T-2026-06-15T12:00:00Z": "2026-06-15 12:00 2026-W25",
+    }
+    assert weeks == ["2026-W13", "2026-W25", "2026-W43", "2026-W44", "2026-W52", "2026-W53", "2027-W01"]
+
+
+def test_a_profile_in_another_timezone_reads_times_without_offset_there(settings, tmp_path):
+    import yaml
+
+    from pipelines.profiles import PROFILES_DIR, load_profile
+
+    spec = yaml.safe_load((PROFILES_DIR / "generator_calls.yaml").read_text(encoding="utf-8"))
+    spec.update(name="calls_new_york", timezone="America/New_York")
+    path = tmp_path / "calls_new_york.yaml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    folder = settings.landing / "ny"
+    folder.mkdir(parents=True)
+    (folder / "calls.csv").write_text(csv_text([_at("2026-11-01 01:30:00")], columns=CALL_COLS), encoding="utf-8")
+    (result,) = ingest_paths(settings, "ny", [folder / "calls.csv"], load_profile(path))
+    assert result.status == "loaded", result.problems
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        # 1:30 happens twice in New York that night (clocks back at 2:00): the second, EST, is taken
+        assert con.execute("SELECT strftime(offered_at AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M') FROM calls"
+                           ).fetchone()[0] == "2026-11-01 06:30"
+    finally:
+        con.close()
+    # the week of 06:30 UTC on Sunday 1 November is cut in Europe/Paris: 07:30 Sunday, 2026-W44
+    assert result.weeks == ["2026-W44"]
+
+
+def test_skewed_source_clocks(settings):
+    """Within a record, a clock running backwards is caught; across sources, times are kept as sent."""
+    _load_calls(settings, [
+        call_row(call_id="OK"),
+        call_row(call_id="BACKWARDS", answered="2026-10-05T09:59:00+02:00"),  # answered before offered
+        call_row(call_id="FUTURE", offered="2030-01-01T10:00:00+01:00", answered="2030-01-01T10:00:30+01:00",
+                 ended="2030-01-01T10:05:00+01:00"),
+    ] + [call_row(call_id=f"FILL{i}") for i in range(40)])
+    folder = settings.landing / "surveys"
+    folder.mkdir(parents=True)
+    # a survey clock an hour behind: the response is dated before the call it rates
+    (folder / "s.csv").write_text(csv_text([survey_row(interaction_ref="OK", at="2026-10-05T09:00:00+02:00")]),
+                                  encoding="utf-8")
+    (survey,) = ingest_paths(settings, "surveys", [folder / "s.csv"])
+    assert survey.status == "loaded" and survey.rows_loaded == 1
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        reasons = con.execute("SELECT reasons FROM quarantine WHERE source_line = 3").fetchone()[0]
+        assert any("answered_at/offered_at" in r for r in reasons), reasons
+        assert con.execute("SELECT count(*) FROM calls WHERE call_id = 'FUTURE'").fetchone()[0] == 1
+    finally:
+        con.close()
+
+
+def test_the_scan_finds_identifiers_whatever_their_form():
+    needles = {"customer ids": {"C000123"}, "e-mail addresses": {"marie.client0@exemple.fr"},
+               "phone numbers": {_digits("+33 6 12 00 00 05")[-9:]}}
+    texts = {"a": "client C000123.", "b": "écrire à marie.client0@exemple.fr.", "c": "appeler le 06.12.00.00.05",
+             "d": "C0001234 p_c000123 0612000006 marie.client0@exemple.fr.com"}
+    assert [hit.split(" in ")[1] for hit in leaks(texts, needles)] == ["a", "b", "c"]
