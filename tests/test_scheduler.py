@@ -104,6 +104,23 @@ def esprit_home(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     return home, {"ESPRIT_CONFIG": str(home / "esprit.yaml")}
 
 
+def runs_and_events(airflow: AirflowProcesses) -> tuple[set[tuple[str, str]], dict[str, list[dict]]]:
+    """From Airflow's metadata database: (dag_id, run_type) of every run, and each Asset's event extras."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(airflow.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
+    try:
+        with engine.connect() as connection:
+            runs = {(d, str(t)) for d, t in connection.execute(text("SELECT dag_id, run_type FROM dag_run"))}
+            events: dict[str, list[dict]] = {}
+            for name, extra in connection.execute(text(
+                    "SELECT a.name, e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id")):
+                events.setdefault(name, []).append(extra if isinstance(extra, dict) else json.loads(extra or "{}"))
+    finally:
+        engine.dispose()
+    return runs, events
+
+
 def run_and_check(generated: Path, home: Path, airflow: AirflowProcesses, *components: list[str]) -> None:
     settings = load_settings(home / "esprit.yaml", base_dir=home)
     weeks = json.loads((generated / "ground_truth" / "summary.json").read_text())["weeks"]
@@ -119,6 +136,19 @@ def run_and_check(generated: Path, home: Path, airflow: AirflowProcesses, *compo
     assert "could not set lock" not in logs.lower()  # the pool kept DuckDB to one writer at a time
     assert not list(settings.rejected.rglob("*.csv"))
     assert metric_rows(settings.warehouse) == sequential_reference(generated, home / "sequential", home / "esprit.yaml")
+    runs, events = runs_and_events(airflow)
+    # nobody triggered anything: loads and builds came from Asset events (the scorecard may also
+    # have its Monday run, from the cron schedule)
+    assert {t for d, t in runs if not d.endswith("scorecard")} == {"asset_triggered"}, runs
+    assert {t for _, t in runs} <= {"asset_triggered", "scheduled"}, runs
+    assert {d for d, _ in runs} >= {"esprit_ingest_calls", "esprit_ingest_complaints", "esprit_ingest_surveys",
+                                    "esprit_metrics", "esprit_scorecard"}
+    for source in SOURCES:  # the landing watchers fired, and each load said what it loaded
+        assert events[f"esprit_{source}_landing"]
+        loads = events[f"esprit_{source}_loaded"]
+        assert sum(len(e["files"]) for e in loads) == len(list((generated / source).iterdir()))
+        assert sorted({w for e in loads for w in e["weeks"]}) == weeks and all(e["rows"] > 0 for e in loads)
+    assert sorted({w for e in events["esprit_metrics"] for w in e["recomputed_weeks"]}) == weeks
 
 
 @pytest.fixture(scope="module")
