@@ -133,3 +133,23 @@ def test_failed_handoff_and_friction_detection_recover_the_ground_truth(con, gen
     for name, (p, r) in sorted(scores.items()):
         print(f"{name:<42} precision {p:.3f} recall {r:.3f}")
     assert all(p >= 0.95 and r >= 0.95 for p, r in scores.values()), scores
+
+
+def test_complaints_per_channel_match_the_exports(con, generated):
+    """Counted straight from the landing case files, with the standard library."""
+    import csv
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    expected: dict[tuple[str, str], int] = {}
+    for path in sorted((generated / "complaints").glob("cases_*.csv")):
+        with open(path, newline="", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                iso = datetime.fromisoformat(row["opened_at"]).astimezone(ZoneInfo("Europe/Paris")).isocalendar()
+                key = (f"{iso.year}-W{iso.week:02d}", row["channel"] or "unknown")
+                expected[key] = expected.get(key, 0) + 1
+    got = {(w, c): n for w, c, n in con.execute("SELECT week, channel, opened FROM weekly_channel_kpis").fetchall()}
+    assert got == expected and len({c for _, c in got}) > 1
+    rates = con.execute("SELECT count(*) FROM weekly_channel_kpis WHERE resolved_within_sla_rate IS DISTINCT FROM "
+                        "resolved_within_sla / nullif(resolved, 0)").fetchone()[0]
+    assert rates == 0
