@@ -143,6 +143,7 @@ def test_shuffled_double_delivery_gives_the_warehouse_exports_and_scorecards_of_
     con = connect(settings.warehouse, read_only=True)
     try:
         assert con.execute("SELECT count(*) FROM model_builds").fetchone()[0] == len(deliveries) // 4 + 1
+        assert con.execute("SELECT count(*) FROM metric_restatements").fetchone()[0] > 0
     finally:
         con.close()
 
