@@ -43,6 +43,7 @@ PROGRESS_MIN_BYTES = 16 << 20  # a file this large shows a progress bar while it
 # A timestamp outside these bounds (year 10000, 290000, BC...) parses in DuckDB but not as a Python
 # datetime in every timezone: it is not a timestamp (its row is quarantined, rule type).
 TIMESTAMP_RANGE = ("TIMESTAMPTZ '0001-01-02 00:00:00+00'", "TIMESTAMPTZ '9999-12-30 00:00:00+00'")
+IMPOSSIBLE_OFFSET = r"[+-](1[5-9]|[2-9][0-9]):?[0-9]{2}$"  # UTC offsets run from -12:00 to +14:00
 KEY_RULES = ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique")
 
 
@@ -148,8 +149,12 @@ def _typed_select(profile: Profile, contract: Contract, max_field_bytes: int) ->
             typed = f"({value})::VARCHAR"
         else:
             typed = f"TRY_CAST({text} AS {col.type})"
-        if col.type == "TIMESTAMPTZ":  # beyond what Python (GX, pandas) can hold in every timezone
-            typed = f"(CASE WHEN {typed} BETWEEN {TIMESTAMP_RANGE[0]} AND {TIMESTAMP_RANGE[1]} THEN {typed} END)"
+        if col.type == "TIMESTAMPTZ":  # beyond what Python (GX, pandas) can hold in every timezone, or (ISO
+            # text) with a UTC offset no place has: DuckDB reads +25:00 as 25 hours
+            offset_ok = "" if col.name in profile.timestamp_formats else \
+                f" AND NOT regexp_matches({text}, '{IMPOSSIBLE_OFFSET}')"
+            typed = (f"(CASE WHEN {typed} BETWEEN {TIMESTAMP_RANGE[0]} AND {TIMESTAMP_RANGE[1]}{offset_ok} "
+                     f"THEN {typed} END)")
         cols.append(f"{typed} AS {_ident(col.name)}")
         if col.type != "VARCHAR":
             unmapped_ok = f" AND {value} IS NOT NULL" if vmap else ""
