@@ -17,6 +17,7 @@ import csv
 import gzip
 import hashlib
 import io
+import re
 import shutil
 import sys
 import tempfile
@@ -51,6 +52,7 @@ class FileScan:
     utf8: bool
     bom: bool
     newlines: int
+    odd_returns: bool = False  # a carriage return that is not a line end like the others
 
 
 def file_kind(path: Path) -> tuple[str | None, bool]:
@@ -86,7 +88,7 @@ def scan(path: Path, on_bytes=lambda n: None) -> FileScan:
         for chunk in iter(lambda: fh.read(CHUNK), b""):
             digest.update(chunk)
             on_bytes(len(chunk))
-    size, has_nul, utf8, newlines, first = 0, False, True, 0, b""
+    size, has_nul, utf8, newlines, first, returns, crlf = 0, False, True, 0, b"", 0, 0
     decoder = codecs.getincrementaldecoder("utf-8")()
     try:
         with open(path, "rb") as raw, (gzip.GzipFile(fileobj=raw) if gz else raw) as fh:
@@ -100,6 +102,8 @@ def scan(path: Path, on_bytes=lambda n: None) -> FileScan:
                 if kind != "parquet":
                     has_nul = has_nul or b"\0" in chunk
                     newlines += chunk.count(b"\n")
+                    returns += chunk.count(b"\r")
+                    crlf += chunk.count(b"\r\n")  # one split between chunks only costs a careful read
                     if utf8:
                         try:
                             decoder.decode(chunk)
@@ -112,7 +116,8 @@ def scan(path: Path, on_bytes=lambda n: None) -> FileScan:
                     utf8 = False
     except (OSError, EOFError) as exc:  # a corrupt gzip stream
         raise FileRejected("decompress", f"cannot decompress: {exc}") from exc
-    return FileScan(digest.hexdigest(), size, gz, kind, has_nul, utf8, first == codecs.BOM_UTF8, newlines)
+    return FileScan(digest.hexdigest(), size, gz, kind, has_nul, utf8, first == codecs.BOM_UTF8, newlines,
+                    returns != crlf or 0 < crlf < newlines)
 
 
 def _sql_str(value: str) -> str:
@@ -199,11 +204,13 @@ def read_raw(con: duckdb.DuckDBPyConnection, path: Path, fs: FileScan, profile: 
     if fs.kind == "jsonl":
         columns, delimiter = _read_jsonl(con, readable), None
     else:
-        columns, delimiter = _read_csv(con, readable, profile)
+        columns, delimiter = _read_csv(con, readable, profile, workdir if fs.odd_returns else None)
     return {"columns": columns, "transcoded_lines": transcoded, "delimiter": delimiter}
 
 
-def _read_csv(con, path: Path, profile: Profile) -> tuple[list[str], str]:
+def _read_csv(con, path: Path, profile: Profile, workdir: Path | None = None) -> tuple[list[str], str]:
+    """`workdir`: the file holds carriage returns other than line ends; DuckDB's strict parser would
+    stop the whole file at one outside quotes: a copy without them is read, their lines set aside."""
     header, delimiter = _csv_header(path, profile)
     if not profile.format.header:
         header = [f"column{i + 1}" for i in range(len(header))]
@@ -217,6 +224,19 @@ def _read_csv(con, path: Path, profile: Profile) -> tuple[list[str], str]:
     if any(not h for h in header):
         raise FileRejected("empty_header", "a header name is empty", column=str(header.index("") + 1))
     names = {f"c{i}": "VARCHAR" for i in range(len(header))}
+    broken: dict[int, str] = {}
+    if workdir is not None:
+        options = (f"auto_detect = false, header = {str(profile.format.header).lower()}, delim = {_sql_str(delimiter)}, "
+                   f"quote = {_sql_str(profile.format.quote)}, escape = {_sql_str(profile.format.quote)}, "
+                   f"columns = {names!r}, max_line_size = {MAX_LINE_BYTES}, strict_mode = true, null_padding = false, "
+                   f"parallel = false")
+        copy, broken = _without_bare_returns(path, profile.format.quote, workdir)
+        try:  # quotes told apart, unless a broken quote misleads: then every carriage return breaks its line
+            with duckdb.connect() as probe:
+                probe.execute(f"SELECT count(*) FROM read_csv({_sql_str(str(copy))}, {options}, ignore_errors = true)")
+        except duckdb.Error:
+            copy, broken = _without_bare_returns(path, "", workdir)
+        path = copy
     con.execute("DROP TABLE IF EXISTS _csv_errors")
     con.execute("DROP TABLE IF EXISTS _csv_scans")
     try:
@@ -245,9 +265,40 @@ def _read_csv(con, path: Path, profile: Profile) -> tuple[list[str], str]:
     con.execute("CREATE TEMP TABLE _gaps AS SELECT unnest(?::BIGINT[]) AS line", [rejected_lines])
     _number_with_gaps(con, first)
     _physical_lines(con, path, profile, delimiter)
+    if broken:
+        con.execute("DELETE FROM _raw WHERE source_line IN (SELECT unnest(?::BIGINT[]))", [list(broken)])
+        con.execute("DELETE FROM _unparsed WHERE source_line IN (SELECT unnest(?::BIGINT[]))", [list(broken)])
+        con.executemany("INSERT INTO _unparsed VALUES (?, ?, 'csv: a carriage return inside an unquoted field')",
+                        [[line, text] for line, text in sorted(broken.items())])
     for t in ("_parsed", "_numbered", "_gaps"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     return header, delimiter
+
+
+def _without_bare_returns(path: Path, quote: str, workdir: Path) -> tuple[Path, dict[int, str]]:
+    """A copy of the file without the carriage returns outside quotes: before a line feed one ends
+    the line (mixed line ends); anywhere else it breaks its line. Returns the copy and the broken
+    lines (physical line number: text without its carriage returns)."""
+    data = path.read_bytes()
+    # even parts lie outside quotes (a doubled quote toggles twice); no quote: every return breaks its line
+    parts = data.split(quote.encode()) if quote else [data]
+    lines = data.split(b"\n")
+    broken: dict[int, str] = {}
+    line = 1
+    for k, part in enumerate(parts):
+        if k % 2 == 0:
+            part = part.replace(b"\r\n", b"\n")
+            number = line
+            for m in re.finditer(rb"[\r\n]", part) if b"\r" in part else ():
+                if m.group() == b"\n":
+                    number += 1
+                else:
+                    broken[number] = lines[number - 1].decode("utf-8", "replace").replace("\r", "")
+            parts[k] = part.replace(b"\r", b"")
+        line += parts[k].count(b"\n")
+    copy = workdir / f"cr-{path.name}"
+    copy.write_bytes(quote.encode().join(parts))
+    return copy, broken
 
 
 def _physical_lines(con, path: Path, profile: Profile, delimiter: str) -> None:
