@@ -20,7 +20,7 @@ from pipelines.run import run_all
 from pipelines.warehouse import connect
 from tests.airflow_processes import AirflowProcesses
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.scheduler]
 
 # From the files landing to every week's scorecard on disk, on a 2-core machine; generous because
 # the components start (and parse the DAGs) after the files have landed.
