@@ -37,7 +37,7 @@ DOC_BEGIN, DOC_END = "<!-- bench:begin -->", "<!-- bench:end -->"
 TARGET_ROWS, TARGET_WEEK_CALLS, TARGET_HISTORY = 5_000_000, 200_000, (52, 104)
 MAX_INGEST_RATIO, MAX_INGEST_RSS_MB, MAX_WEEKLY_SECONDS, MAX_GROWTH = 2.0, 1536, 30.0, 0.30
 FLAT_RSS_GROWTH = 0.25  # "flat": peak RSS grows by less than this while the file grows 4x or more,
-FLAT_MIN_ROWS = 500_000  # up to a file of at least this many rows (GX validates 200,000 at a time)
+FLAT_MIN_ROWS = 400_000  # up to a file of two GX chunks or more (GX validates 200,000 rows at a time)
 
 
 class PhaseFailed(RuntimeError):
@@ -131,10 +131,18 @@ def bench_size(rep, size: int, weeks: int, copies: int, work: Path) -> dict:
     return entry
 
 
+def new_week_index(histories: list[int]) -> int:
+    """A week in the middle of a seed copy: the copy's first week lacks the cases and surveys
+    carried over from the week before, which would make the new week lighter than the others."""
+    from benchmarks.data import SEED_WEEKS
+
+    return max(histories) + (2 - max(histories)) % SEED_WEEKS
+
+
 def bench_weekly(rep, histories: list[int], work: Path, airflow: bool, weekly: bool, progress) -> dict:
-    """The new week is the same week (index max(histories)) for every history length;
-    `progress(partial result)` is called after each history, so that a stopped run keeps them."""
-    new = max(histories)
+    """The new week is the same week for every history length; `progress(partial result)` is
+    called after each history, so that a stopped run keeps them."""
+    new = new_week_index(histories)
     week = rep.week_label(new)
     out = {"week": week, "histories": []}
     for h in sorted(histories) if weekly else [min(histories)]:
@@ -203,7 +211,9 @@ def targets(report: dict) -> list[dict]:
     if largest:
         r, rss = largest["ingest_vs_baseline"], largest["ingest"]["peak_rss_mb"]
         add(ratio_target, f"{r}x {where}", (r <= MAX_INGEST_RATIO) if at_scale else None)
-        add(rss_target, f"{rss} MB {where}", (rss <= MAX_INGEST_RSS_MB) if at_scale else None)
+        # more memory than allowed on a smaller file is a failure at 5M too
+        add(rss_target, f"{rss} MB {where}", (rss <= MAX_INGEST_RSS_MB) if at_scale else
+            (False if rss > MAX_INGEST_RSS_MB else None))
     else:
         add(ratio_target)
         add(rss_target)
@@ -222,8 +232,11 @@ def targets(report: dict) -> list[dict]:
         first, last = runs[0], runs[-1]
         calls = first["new_week_rows"]["calls"]
         full_scale = calls >= 0.9 * TARGET_WEEK_CALLS and first["history_weeks"] == TARGET_HISTORY[0]
-        add(weekly_target, f"{first['run']['wall_seconds']} s ({calls:,} call segments on {first['history_weeks']} "
-            f"weeks)", (first["run"]["wall_seconds"] <= MAX_WEEKLY_SECONDS) if full_scale else None)
+        seconds = first["run"]["wall_seconds"]
+        smaller = calls <= TARGET_WEEK_CALLS and first["history_weeks"] <= TARGET_HISTORY[0]
+        add(weekly_target, f"{seconds} s ({calls:,} call segments on {first['history_weeks']} weeks)",
+            (seconds <= MAX_WEEKLY_SECONDS) if full_scale else (False if smaller and seconds > MAX_WEEKLY_SECONDS
+                                                                 else None))
     else:
         add(weekly_target)
     if "growth" in weekly:
@@ -289,6 +302,8 @@ def markdown(report: dict) -> str:
                          f"{run['peak_rss_mb'] if run else '-'} |")
         if "growth" in weekly:
             lines += ["", f"Growth of the weekly run when the history doubles: {weekly['growth']:+.0%}."]
+        if weekly.get("note"):
+            lines += ["", f"Note: {weekly['note']}."]
     if weekly.get("airflow"):
         a = weekly["airflow"]
         dags = ", ".join(f"{k} {v} s" for k, v in a["dag_test_seconds"].items())
@@ -328,6 +343,8 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if args.report_only:
         report = json.loads(args.out.read_text(encoding="utf-8"))
+        report["targets"] = targets(report)  # the verdicts follow this code's rules
+        args.out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
         if args.doc:
             update_doc(args.doc, markdown(report))
         return report
@@ -367,7 +384,7 @@ def main(argv: list[str] | None = None) -> dict:
         # a size below one week's volume is one week of fewer copies
         shape = {s: (max(1, round(s / per_week)), min(width, max(1, round(s / rep.seed_calls_per_week()))))
                  for s in sizes} if "sizes" in sections else {}
-        needed = max([*(w + 1 for w, _ in shape.values()), max(histories) + 1 if sections & {"weekly", "airflow"} else 0])
+        needed = max([*(w + 1 for w, _ in shape.values()), new_week_index(histories) + 1 if sections & {"weekly", "airflow"} else 0])
         rep.build(needed, width)
         data = {"week_calls": args.week_calls, "seed_journeys_per_week": args.seed_journeys, "copies_per_week": width,
                 "weeks_built": needed, "seconds": round(time.perf_counter() - t0, 3)}
