@@ -126,16 +126,28 @@ def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE NOT temporary").fetchall()}
 
 
+def _week_fingerprints(con: duckdb.DuckDBPyConnection, target: str) -> None:
+    """target: per (table, week column, week) of the entity tables, a row count and an
+    order-independent hash of the rows, so that two builds compare without copying the tables."""
+    parts = [f"SELECT '{table}' AS model, '{column}' AS week_column, {column} AS week, count(*) AS row_count, "
+             f"sum(hash(r)::HUGEINT) AS row_hash FROM {table} AS r GROUP BY ALL"
+             for table, columns in ENTITY_WEEKS.items() for column in columns]
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {target} AS " + " UNION ALL ".join(parts))
+
+
 def _affected_weeks(con: duckdb.DuckDBPyConnection, last_load_id: int) -> None:
-    """_affected_weeks: the weeks new files list, and the weeks of every row that changed."""
-    parts = ["SELECT unnest(weeks) AS week FROM load_audit WHERE status = 'loaded' AND load_id > "
-             f"{int(last_load_id)}"]
-    for table, columns in ENTITY_WEEKS.items():
-        changed = (f"((SELECT * FROM {table} EXCEPT SELECT * FROM _prev_{table}) UNION ALL "
-                   f"(SELECT * FROM _prev_{table} EXCEPT SELECT * FROM {table}))")
-        parts += [f"SELECT {column} FROM {changed}" for column in columns]
-    con.execute("CREATE OR REPLACE TEMP TABLE _affected_weeks AS SELECT DISTINCT week FROM ("
-                + " UNION ALL ".join(parts) + ") WHERE week IS NOT NULL")
+    """_affected_weeks: the weeks new files list, and the weeks whose entity rows changed since
+    the fingerprints taken before the build (_fingerprints_before)."""
+    _week_fingerprints(con, "_fingerprints_after")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _affected_weeks AS
+        SELECT DISTINCT week FROM (
+            SELECT unnest(weeks) AS week FROM load_audit WHERE status = 'loaded' AND load_id > {int(last_load_id)}
+            UNION ALL
+            SELECT coalesce(a.week, b.week) FROM _fingerprints_after AS a
+            FULL JOIN _fingerprints_before AS b USING (model, week_column, week)
+            WHERE a.row_count IS DISTINCT FROM b.row_count OR a.row_hash IS DISTINCT FROM b.row_hash)
+        WHERE week IS NOT NULL""")
 
 
 def _persist_weeks(con: duckdb.DuckDBPyConnection, model: Model, incremental: bool) -> None:
@@ -196,8 +208,8 @@ def build_models(settings: Settings, sql_dir: Path = SQL_DIR, full: bool = False
             con.execute("SET VARIABLE built_at = now()")
             con.execute("SET VARIABLE load_ids = ?::BIGINT[]", [new_loads])
             # what the previous build showed, to tell which weeks and figures changed
-            for table in ENTITY_WEEKS if incremental else ():
-                con.execute(f"CREATE OR REPLACE TEMP TABLE _prev_{table} AS SELECT * FROM {table}")
+            if incremental:
+                _week_fingerprints(con, "_fingerprints_before")
             con.execute("CREATE OR REPLACE TEMP TABLE _prev_figures AS " + (
                 f"SELECT week, metric, value FROM {FIGURES_MODEL}" if FIGURES_MODEL in existing
                 else "SELECT NULL::VARCHAR AS week, NULL::VARCHAR AS metric, NULL::DOUBLE AS value LIMIT 0"))
