@@ -32,7 +32,8 @@ from pipelines.privacy import (PseudonymKey, pseudonym, pseudonym_sql, resolve_k
                                unparsed_record)
 from pipelines.profiles import Profile, load_profile
 from pipelines.readers import FileRejected, make_workdir, progress, read_raw, scan
-from pipelines.validation import compact_result, validate_frame
+from pipelines.validation import (UnsupportedExpectation, compact_result, compile_suite, key_unexpected_sql,
+                                  sql_disagreements, validate_frame)
 from pipelines.warehouse import connect, ensure_schema
 
 WEEK_COLUMN = {"calls": "offered_at", "cases": "opened_at", "case_events": "event_at",
@@ -155,7 +156,7 @@ def _typed_select(profile: Profile, contract: Contract, max_field_bytes: int) ->
                 f" AND NOT regexp_matches({text}, '{IMPOSSIBLE_OFFSET}')"
             typed = (f"(CASE WHEN {typed} BETWEEN {TIMESTAMP_RANGE[0]} AND {TIMESTAMP_RANGE[1]}{offset_ok} "
                      f"THEN {typed} END)")
-        cols.append(f"{typed} AS {_ident(col.name)}")
+        cols.append(f"{_at_the_door(col.name, typed)} AS {_ident(col.name)}")
         if col.type != "VARCHAR":
             unmapped_ok = f" AND {value} IS NOT NULL" if vmap else ""
             fmt = profile.timestamp_formats.get(col.name)
@@ -174,6 +175,13 @@ def _typed_select(profile: Profile, contract: Contract, max_field_bytes: int) ->
             f"list_filter([{', '.join(reasons)}], lambda x: x IS NOT NULL) AS __reasons, "
             f"list_filter([{', '.join(failed) or 'NULL'}], lambda x: x IS NOT NULL)::VARCHAR[] AS __failed "
             f"FROM _mapped")
+
+
+def _at_the_door(column: str, expr: str) -> str:
+    """Privacy at the door: nothing after the typing step sees a raw identifier or raw free text."""
+    if column in PERSONAL_COLUMNS:
+        return pseudonym_sql(expr)
+    return scrub_sql(expr) if column in FREE_TEXT_COLUMNS else expr
 
 
 def _quote_value(text_expr: str) -> str:
@@ -253,20 +261,16 @@ def _process(con, settings, source, path, fs, profile: Profile, key, result: Fil
     unparsed = con.execute("SELECT count(*) FROM _unparsed").fetchone()[0]
     result.rows_read = parsed + unparsed
     _check_columns(profile, contract, source_columns)
+    # one pass from text to typed, pseudonymised rows (a view, not a table: nothing materialised twice)
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _mapped AS {_mapped_select(profile, contract, source_columns)}")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW _mapped AS {_mapped_select(profile, contract, source_columns)}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _typed AS {_typed_select(profile, contract, cfg['max_field_bytes'])}")
     except duckdb.Error as exc:
         raise FileRejected("profile_expression", f"profile {profile.name} does not apply to this file: "
                            f"{str(exc).splitlines()[0]}") from exc
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _typed AS {_typed_select(profile, contract, cfg['max_field_bytes'])}")
-    # privacy at the door: nothing below this line sees a raw identifier or raw free text
-    sets = [f"{c} = {pseudonym_sql(c)}" for c in PERSONAL_COLUMNS if c in contract.column_names]
-    sets += [f"{c} = {scrub_sql(c)}" for c in FREE_TEXT_COLUMNS if c in contract.column_names]
-    if sets:
-        con.execute(f"UPDATE _typed SET {', '.join(sets)}")
     # GX sees every row, before the in-file dedup and also rows with a value that did not
     # convert, so that each row's reasons list every rule it broke.
-    row_reasons = _validate_in_chunks(con, contract, result, cfg["validation_chunk_rows"], _results_dir(settings))
+    row_reasons = _validate(con, contract, result, cfg, _results_dir(settings))
     if row_reasons:
         con.execute("CREATE OR REPLACE TEMP TABLE _gx_reasons (source_line BIGINT, reasons VARCHAR[])")
         con.executemany("INSERT INTO _gx_reasons VALUES (?, ?)", [[k, v] for k, v in row_reasons.items()])
@@ -341,6 +345,73 @@ def _keep_result(result_dir: Path, result: FileResult, chunk: int, raw: dict) ->
     path.write_text(json.dumps(compact_result(raw), default=str), encoding="utf-8")
 
 
+def _validate(con, contract: Contract, result: FileResult, cfg: dict, result_dir: Path) -> dict[int, list[str]]:
+    """Every row against the table's suite; returns line -> the rules it broke (uniqueness left out).
+
+    The suite's rules, compiled to DuckDB predicates, judge every row in one pass; Great
+    Expectations validates a sample (the file's first `gx_rows` lines and up to as many flagged
+    lines) and must find the same broken rules there, or the load stops as a bug. With
+    `gx_rows: all`, or a suite the compiler cannot translate, GX validates every row in chunks."""
+    types = {c.name: c.type for c in contract.columns}  # _typed holds each column in its contract type
+    try:
+        rules = compile_suite(contract.table, types)
+    except UnsupportedExpectation:
+        rules = None
+    if rules is None or str(cfg["gx_rows"]) == "all":
+        return _validate_in_chunks(con, contract, result, cfg["validation_chunk_rows"], result_dir)
+    row_rules = [r for r in rules if r.kind == "row"]
+    counts = con.execute("SELECT " + ", ".join(f"count(*) FILTER (WHERE {r.fails})" for r in row_rules)
+                         + " FROM _typed").fetchone()
+    cols = ", ".join(_ident(c) for c in contract.column_names)
+    flags = ", ".join(f"CASE WHEN {r.fails} THEN {i} END" for i, r in enumerate(row_rules))
+    reasons: dict[int, list[str]] = {}
+    if any(counts):
+        flagged = con.execute(f"SELECT source_line, list_filter([{flags}], lambda x: x IS NOT NULL), {cols} "
+                              f"FROM _typed WHERE {' OR '.join(r.fails for r in row_rules)} ORDER BY source_line")
+        for line, broken, *values in flagged.fetchall():
+            row = dict(zip(contract.column_names, values))
+            reasons[line] = [row_rules[i].reason(row) for i in broken]
+    summary: dict[tuple, list] = {}
+    for rule, n in [*zip(row_rules, counts), *((r, con.execute(key_unexpected_sql(r, "_typed")).fetchone()[0])
+                                                for r in rules if r.kind == "key"),
+                    *((r, 0) for r in rules if r.kind == "table")]:
+        entry = summary.setdefault((rule.rule, rule.columns), [True, 0])
+        entry[0], entry[1] = entry[0] and n == 0, entry[1] + n
+    _gx_sample(con, contract, result, int(cfg["gx_rows"]), sorted(reasons)[:int(cfg["gx_rows"])], reasons, result_dir)
+    _record_validation(con, contract, result, summary)
+    return reasons
+
+
+def _gx_sample(con, contract: Contract, result: FileResult, first_lines: int, flagged: list[int],
+               reasons: dict[int, list[str]], result_dir: Path) -> None:
+    """Great Expectations on the file's first lines and on flagged ones: its result is kept (Data
+    Docs), and it must agree with the compiled rules on every row it saw."""
+    con.execute("CREATE OR REPLACE TEMP TABLE _gx_lines (source_line BIGINT)")
+    con.execute(f"INSERT INTO _gx_lines SELECT source_line FROM _typed ORDER BY source_line LIMIT {first_lines}")
+    if flagged:
+        con.executemany("INSERT INTO _gx_lines VALUES (?)", [[line] for line in flagged])
+    cols = ", ".join(contract.column_names)
+    frame = con.execute(f"SELECT {cols}, source_line FROM _typed WHERE source_line IN "
+                        f"(SELECT source_line FROM _gx_lines) ORDER BY source_line").df()
+    report = validate_frame(contract.table, frame)
+    _keep_result(result_dir, result, 0, report.raw)
+    for failure in report.table_failures:
+        raise FileRejected(failure.rule, f"the file breaks {failure.rule} on {', '.join(failure.columns)}",
+                           column=",".join(failure.columns))
+    disagreements = sql_disagreements(report, reasons, [int(n) for n in frame["source_line"]])
+    if disagreements:
+        raise RuntimeError(f"{result.file}: the compiled rules of suite {contract.table} disagree with Great "
+                           f"Expectations (a bug of Esprit; set ingest.gx_rows: all to validate with GX only):\n"
+                           + "\n".join(disagreements[:10]))
+
+
+def _record_validation(con, contract: Contract, result: FileResult, summary: dict[tuple, list]) -> None:
+    """One row per rule of the suite: did the whole file pass it, how many rows broke it."""
+    con.executemany("INSERT INTO validation_results VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [[result.load_id, result.file, contract.table, rule, list(columns), ok, n]
+                     for (rule, columns), (ok, n) in summary.items()])
+
+
 def _validate_in_chunks(con, contract: Contract, result: FileResult, chunk_rows: int,
                         result_dir: Path) -> dict[int, list[str]]:
     """GX over every row that parsed, chunk by chunk (bounded memory); returns line -> reasons.
@@ -379,9 +450,7 @@ def _validate_in_chunks(con, contract: Contract, result: FileResult, chunk_rows:
                 entry[0] = entry[0] and r["success"]
                 entry[1] += int((r.get("result") or {}).get("unexpected_count") or 0)
             bar.update(len(frame))
-    con.executemany("INSERT INTO validation_results VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [[result.load_id, result.file, contract.table, rule, list(columns), ok, n]
-                     for (rule, columns), (ok, n) in summary.items()])
+    _record_validation(con, contract, result, summary)
     return reasons
 
 
@@ -443,15 +512,16 @@ def _upsert(con, contract: Contract, file_name: str, load_id: int) -> tuple[int,
     """)
     precedence = "(coalesce({a}.record_version, ''), {a}.source_file, {a}.source_line)"
     newer = f"{precedence.format(a='i')} > {precedence.format(a='t')}"
-    duplicates = con.execute(f"""
-        SELECT count(*) FROM _incoming i
-        WHERE EXISTS (SELECT 1 FROM {table} t WHERE {key} AND (({same}) OR NOT ({newer})))
-    """).fetchone()[0]
-    con.execute(f"DELETE FROM {table} t WHERE EXISTS (SELECT 1 FROM _incoming i WHERE {key} AND {newer})")
+    # one join with the table finds the incoming keys it already holds (usually few)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _clash AS SELECT i.source_line, ({same}) AS same, ({newer}) AS newer "
+                f"FROM _incoming i JOIN {table} t ON {key}")
+    duplicates = con.execute("SELECT count(*) FROM _clash WHERE same OR NOT newer").fetchone()[0]
+    con.execute(f"DELETE FROM {table} t WHERE EXISTS (SELECT 1 FROM _incoming i JOIN _clash c USING (source_line) "
+                f"WHERE c.newer AND {key})")
     con.execute(f"""
         INSERT INTO {table} ({', '.join(cols)}, source_file, source_line, record_version, load_id)
         SELECT {', '.join('i.' + c for c in cols)}, i.source_file, i.source_line, i.record_version, {load_id}
-        FROM _incoming i WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {key})
+        FROM _incoming i ANTI JOIN (SELECT source_line FROM _clash WHERE NOT newer) c USING (source_line)
     """)
     incoming = con.execute("SELECT count(*) FROM _incoming").fetchone()[0]
     return incoming - duplicates, duplicates
