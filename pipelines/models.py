@@ -4,8 +4,9 @@ A model's table is named after its file. Models run layer by layer (staging, jou
 metrics, scorecard) and, inside a layer, after the models they reference. Settings reach
 the SQL as DuckDB variables (`getvariable('long_wait_seconds')`) and mappings as tables
 (`param_friction_signals`, `param_stages`, `param_pickup_sla`), never by pasting text into SQL.
-Weekly tables persist across builds and only the weeks new files touch are recomputed
-(`build_models`); changed figures are recorded as restatements (docs/metrics.md).
+Tables persist across builds: an incremental build (`build_models`) recomputes the entity rows
+of the customers new files reach and the weekly rows of the weeks they touch; changed figures
+are recorded as restatements (docs/metrics.md).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.config import Settings
-from pipelines.contracts import REPO_ROOT
+from pipelines.contracts import CONTRACTS, REPO_ROOT
 from pipelines.warehouse import connect, ensure_schema
 
 SQL_DIR = REPO_ROOT / "sql"
@@ -126,19 +127,121 @@ def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE NOT temporary").fetchall()}
 
 
-def _week_fingerprints(con: duckdb.DuckDBPyConnection, target: str) -> None:
-    """target: per (table, week column, week) of the entity tables, a row count and an
-    order-independent hash of the rows, so that two builds compare without copying the tables."""
+def _week_fingerprints(con: duckdb.DuckDBPyConnection, target: str, relations: dict[str, str]) -> None:
+    """target: per (table, week column, week), a row count and an order-independent hash of the
+    rows of relations[table], so that two builds compare without copying the tables."""
     parts = [f"SELECT '{table}' AS model, '{column}' AS week_column, {column} AS week, count(*) AS row_count, "
-             f"sum(hash(r)::HUGEINT) AS row_hash FROM {table} AS r GROUP BY ALL"
+             f"sum(hash(r)::HUGEINT) AS row_hash FROM {relations[table]} AS r GROUP BY ALL"
              for table, columns in ENTITY_WEEKS.items() for column in columns]
     con.execute(f"CREATE OR REPLACE TEMP TABLE {target} AS " + " UNION ALL ".join(parts))
 
 
+# Entity tables (staging, journeys, handoffs, friction events) persist too. A customer's rows
+# depend only on that customer's contacts and on the contacts they name (a case's origin call,
+# a response's rated call or case): journeys are stitched per customer and every SLA, repeat or
+# recontact signal looks within a journey, a call, a case or a customer. So an incremental build
+# recomputes the rows of the customers new rows belong to, closed over those references (in both
+# directions), and replaces just them; every other row is the same in a full rebuild. Each table
+# is sliced by the first of these columns it has (the case history by case, friction by journey).
+SLICE_COLUMNS = ("customer_ref", "case_id", "journey_id")
+
+
+def _slice_column(con: duckdb.DuckDBPyConnection, table: str) -> str | None:
+    columns = {r[0] for r in con.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = ? "
+                                         "AND database_name = current_database()", [table]).fetchall()}
+    return next((c for c in SLICE_COLUMNS if c in columns), None)
+
+
+def _in_slice(column: str) -> str:
+    return f"{column} IN (SELECT {column} FROM _scope_{column})"
+
+
+def _scope(con: duckdb.DuckDBPyConnection, last_load_id: int) -> None:
+    """_scope_customer_ref, _scope_case_id, _scope_journey_id: what rows loaded since the previous
+    build can change, read before any entity table is replaced."""
+    new = f"load_id > {int(last_load_id)}"
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _new_keys AS
+        SELECT 'call' AS kind, call_id AS id FROM calls WHERE {new}
+        UNION SELECT 'case', case_id FROM cases WHERE {new}
+        UNION SELECT 'case', case_id FROM case_events WHERE {new}
+        UNION SELECT 'survey', response_id FROM survey_responses WHERE {new}""")
+    # customers of the new rows, of the versions they replaced (as the previous build staged them)
+    # and of the contacts those previous versions named
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _frontier AS
+        WITH previous_refs AS (
+            SELECT origin_ref AS ref FROM stg_cases WHERE case_id IN (SELECT id FROM _new_keys WHERE kind = 'case')
+            UNION SELECT interaction_ref FROM stg_survey_responses
+            WHERE response_id IN (SELECT id FROM _new_keys WHERE kind = 'survey'))
+        SELECT customer_ref FROM calls WHERE call_id IN (SELECT id FROM _new_keys WHERE kind = 'call')
+        UNION SELECT customer_ref FROM stg_calls WHERE call_id IN (SELECT id FROM _new_keys WHERE kind = 'call')
+        UNION SELECT customer_ref FROM cases WHERE case_id IN (SELECT id FROM _new_keys WHERE kind = 'case')
+        UNION SELECT customer_ref FROM stg_cases WHERE case_id IN (SELECT id FROM _new_keys WHERE kind = 'case')
+        UNION SELECT customer_ref FROM survey_responses
+        WHERE response_id IN (SELECT id FROM _new_keys WHERE kind = 'survey')
+        UNION SELECT customer_ref FROM stg_survey_responses
+        WHERE response_id IN (SELECT id FROM _new_keys WHERE kind = 'survey')
+        UNION SELECT customer_ref FROM calls WHERE call_id IN (SELECT ref FROM previous_refs)
+        UNION SELECT customer_ref FROM cases WHERE case_id IN (SELECT ref FROM previous_refs)""")
+    con.execute("CREATE OR REPLACE TEMP TABLE _scope_customer_ref AS SELECT customer_ref FROM _frontier")
+    while con.execute("SELECT count(*) FROM _frontier").fetchone()[0]:
+        # the contacts the frontier's contacts are or name, then every customer touching them
+        con.execute("""
+            CREATE OR REPLACE TEMP TABLE _refs AS
+            SELECT call_id AS ref FROM calls WHERE customer_ref IN (SELECT customer_ref FROM _frontier)
+            UNION SELECT unnest([case_id, origin_ref]) FROM cases
+            WHERE customer_ref IN (SELECT customer_ref FROM _frontier)
+            UNION SELECT interaction_ref FROM survey_responses
+            WHERE customer_ref IN (SELECT customer_ref FROM _frontier)""")
+        con.execute("""
+            CREATE OR REPLACE TEMP TABLE _frontier AS
+            SELECT customer_ref FROM calls WHERE call_id IN (SELECT ref FROM _refs)
+            UNION SELECT customer_ref FROM cases
+            WHERE case_id IN (SELECT ref FROM _refs) OR origin_ref IN (SELECT ref FROM _refs)
+            UNION SELECT customer_ref FROM survey_responses WHERE interaction_ref IN (SELECT ref FROM _refs)
+            EXCEPT SELECT customer_ref FROM _scope_customer_ref""")
+        con.execute("INSERT INTO _scope_customer_ref SELECT customer_ref FROM _frontier")
+    in_scope = _in_slice("customer_ref")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _scope_case_id AS
+        SELECT case_id FROM cases WHERE {in_scope}
+        UNION SELECT case_id FROM stg_cases WHERE {in_scope}
+        UNION SELECT id FROM _new_keys WHERE kind = 'case'""")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _scope_journey_id AS SELECT journey_id FROM journeys WHERE {in_scope}")
+
+
+def _rebuild_slices(con: duckdb.DuckDBPyConnection, sliced: list[Model], timings: dict) -> None:
+    """Recompute the entity models for the scope only and replace their rows in scope; the
+    fingerprints of the rows replaced and of their replacements go to _fingerprints_before/after.
+
+    Each model's SQL runs unchanged: temporary views named like the canonical tables, and
+    temporary tables named like the models already recomputed, shadow the warehouse's tables
+    (DuckDB resolves a temporary object first), holding only the rows in scope."""
+    db = con.execute("SELECT current_database()").fetchone()[0]
+    stored = {name: f'"{db}".main.{name}' for name in list(CONTRACTS) + [m.name for m in sliced]}
+    for table in CONTRACTS:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM {stored[table]} "
+                    f"WHERE {_in_slice(_slice_column(con, table))}")
+    for model in sliced:
+        t0 = time.perf_counter()
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {model.name} AS {model.sql}")
+        timings[model.name] = round(time.perf_counter() - t0, 3)
+    for table in CONTRACTS:
+        con.execute(f"DROP VIEW temp.main.{table}")
+    slices = {m.name: f"(SELECT * FROM {stored[m.name]} WHERE {_in_slice(_slice_column(con, m.name))})"
+              for m in sliced}
+    _week_fingerprints(con, "_fingerprints_before", slices)
+    _week_fingerprints(con, "_fingerprints_after", {m.name: f"temp.main.{m.name}" for m in sliced})
+    for model in sliced:
+        con.execute(f"DELETE FROM {stored[model.name]} WHERE {_in_slice(_slice_column(con, model.name))}")
+        con.execute(f"INSERT INTO {stored[model.name]} SELECT * FROM temp.main.{model.name}")
+        con.execute(f"DROP TABLE temp.main.{model.name}")
+
+
 def _affected_weeks(con: duckdb.DuckDBPyConnection, last_load_id: int) -> None:
-    """_affected_weeks: the weeks new files list, and the weeks whose entity rows changed since
-    the fingerprints taken before the build (_fingerprints_before)."""
-    _week_fingerprints(con, "_fingerprints_after")
+    """_affected_weeks: the weeks new files list, and the weeks whose entity rows changed
+    (_fingerprints_before and _fingerprints_after differ)."""
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _affected_weeks AS
         SELECT DISTINCT week FROM (
@@ -197,8 +300,10 @@ def build_models(settings: Settings, sql_dir: Path = SQL_DIR, full: bool = False
                                    "ORDER BY build_id DESC LIMIT 1").fetchone()
             existing = _tables(con)
             persisted = [m.name for m in models if m.layer == "metrics" and m.name.startswith(PERSISTED_PREFIX)]
+            sliced = [m for m in models if m.layer != "scorecard" and m.name not in persisted]
             incremental = (not full and previous is not None and previous[:2] == (digest, sql_hash)
-                           and set(persisted) | set(ENTITY_WEEKS) <= existing)
+                           and set(persisted) | {m.name for m in sliced} <= existing
+                           and all(_slice_column(con, t) for t in list(CONTRACTS) + [m.name for m in sliced]))
             last_load_id = previous[2] if previous else 0
             new_loads = [r[0] for r in con.execute(
                 "SELECT load_id FROM load_audit WHERE status = 'loaded' AND load_id > ? ORDER BY load_id",
@@ -207,21 +312,20 @@ def build_models(settings: Settings, sql_dir: Path = SQL_DIR, full: bool = False
             con.execute("SET VARIABLE build_id = ?", [build_id])
             con.execute("SET VARIABLE built_at = now()")
             con.execute("SET VARIABLE load_ids = ?::BIGINT[]", [new_loads])
-            # what the previous build showed, to tell which weeks and figures changed
-            if incremental:
-                _week_fingerprints(con, "_fingerprints_before")
+            if incremental:  # the entity rows new loads can change, and the weeks they count in
+                _scope(con, last_load_id)
+                _rebuild_slices(con, sliced, timings)
+                _affected_weeks(con, last_load_id)
+            # what the previous build published, to tell which figures changed
             con.execute("CREATE OR REPLACE TEMP TABLE _prev_figures AS " + (
                 f"SELECT week, metric, value FROM {FIGURES_MODEL}" if FIGURES_MODEL in existing
                 else "SELECT NULL::VARCHAR AS week, NULL::VARCHAR AS metric, NULL::DOUBLE AS value LIMIT 0"))
-            weeks_known, built = False, set()
             for model in models:
+                if incremental and model in sliced:
+                    continue
                 t0 = time.perf_counter()
                 try:
                     if model.name in persisted:
-                        if incremental and not weeks_known:
-                            assert set(ENTITY_WEEKS) <= built, f"{model.name} is built before {set(ENTITY_WEEKS) - built}"
-                            _affected_weeks(con, last_load_id)
-                            weeks_known = True
                         _persist_weeks(con, model, incremental)
                     else:
                         con.execute(f"CREATE OR REPLACE TABLE {model.name} AS {model.sql}")
@@ -231,9 +335,8 @@ def build_models(settings: Settings, sql_dir: Path = SQL_DIR, full: bool = False
                     raise RuntimeError(f"model {model.name} ({model.path.relative_to(sql_dir.parent)}) "
                                        f"failed: {exc}") from exc
                 timings[model.name] = round(time.perf_counter() - t0, 3)
-                built.add(model.name)
             recomputed = sorted(r[0] for r in con.execute(
-                "SELECT week FROM _affected_weeks" if weeks_known else f"SELECT DISTINCT week FROM {FIGURES_MODEL}"
+                "SELECT week FROM _affected_weeks" if incremental else f"SELECT DISTINCT week FROM {FIGURES_MODEL}"
             ).fetchall())
             con.execute("INSERT INTO model_builds VALUES (?, getvariable('built_at'), ?, ?, "
                         "(SELECT coalesce(max(load_id), 0) FROM load_audit), ?, ?)",

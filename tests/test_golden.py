@@ -84,7 +84,8 @@ def load_files(settings, name, files):
         path = folder / f"{table}_{name}.csv"
         path.write_text(out.getvalue(), encoding="utf-8")
         (result,) = ingest_paths(settings, "golden", [path], load_profile(f"generator_{table}"))
-        assert result.status == "loaded" and result.rows_loaded == len(rows), result.problems
+        # a row a file loaded earlier holds in a later version (a correction) counts as a duplicate
+        assert result.status == "loaded" and result.rows_loaded + result.rows_duplicate == len(rows), result.problems
 
 
 def scorecard(settings):

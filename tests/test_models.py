@@ -119,3 +119,73 @@ def test_late_files_recompute_only_the_weeks_they_touch_and_restate_them(setting
     assert con.execute("SELECT count(*) FROM metric_restatements WHERE restated_at = "
                        "(SELECT built_at FROM model_builds WHERE build_id = ?)", [rebuilt["build_id"]]).fetchone() == (0,)
     con.close()
+
+
+# ---- incremental builds equal a full rebuild, whatever order files arrive in -----------------
+
+def _case(case_id, customer, opened, origin=""):
+    return (case_id, customer, opened + "+01:00", "web", "billing", origin, "normal")
+
+
+def _event(case_id, seq, event_type, at, team="reclamations"):
+    return (case_id, seq, event_type, at + "+01:00", team, "open" if event_type != "resolved" else "resolved")
+
+
+def _survey(response_id, customer, rated_type, rated, responded):
+    return (response_id, customer, rated_type, rated, responded + "+01:00", "3", "2", "2", "false", "true")
+
+
+# Each file (name -> {table: rows}) reaches beyond its own rows: weeks 10-12 of 2026 are 2-8, 9-15
+# and 16-22 March.
+DELIVERIES = {
+    "w10": {"calls": [_call("A1", "K1", "2026-03-04T10:00:00", 10), _call("B1", "K2", "2026-03-03T10:00:00", 30),
+                      _call("D1", "K4", "2026-03-02T10:00:00", 10), _call("C1", "K3", "2026-03-05T10:00:00", 10)]},
+    # K1 again 5 days later (same journey, started in week 10); K4 14 days after D1: a new journey
+    "w11": {"calls": [_call("A2", "K1", "2026-03-09T10:00:00", 10), _call("D3", "K4", "2026-03-16T10:00:00", 10)]},
+    # late: K4 exactly journey_window_days after D1 and before D3, so D1, D2 and D3 become one journey
+    "bridge": {"calls": [_call("D2", "K4", "2026-03-09T10:00:00", 50, "abandoned")]},
+    # K5's complaint escalated from K2's call, resolved after the SLA; a response of K7 rates K1's call
+    "cases": {"cases": [_case("CASE1", "K5", "2026-03-03T11:00:00", origin="B1")]},
+    "history": {"case_events": [_event("CASE1", 1, "opened", "2026-03-03T11:00:00"),
+                                _event("CASE1", 2, "reassigned", "2026-03-04T11:00:00", "facturation"),
+                                _event("CASE1", 3, "resolved", "2026-03-17T11:00:00", "facturation")]},
+    "surveys": {"survey_responses": [_survey("R1", "K7", "call", "A1", "2026-03-18T10:00:00"),
+                                     _survey("R2", "K3", "", "", "2026-03-10T10:00:00")]},
+    # a corrected export: C1 was K6's call, not K3's (a later file name takes the key over), so K3's
+    # response no longer finds a journey of K3's
+    "zfix": {"calls": [_call("C1", "K6", "2026-03-05T10:00:00", 10)]},
+}
+
+
+@pytest.mark.parametrize("order", [
+    list(DELIVERIES),
+    list(reversed(DELIVERIES)),
+    ["surveys", "history", "zfix", "w11", "cases", "w10", "bridge"],
+])
+def test_incremental_builds_equal_a_full_rebuild_whatever_the_order_of_files(settings, order):
+    from pipelines.ingest import ingest_paths
+    from pipelines.profiles import load_profile
+    from pipelines.warehouse import connect
+    from tests.test_golden import load_files
+    from tests.test_reliability import warehouse_hashes
+
+    builds = []
+    for name in order:
+        load_files(settings, name, DELIVERIES[name])
+        builds.append(build_models(settings))
+    assert builds[0]["full"] and not any(b["full"] for b in builds[1:])
+    # a file delivered again is recognised: nothing to recompute
+    (again,) = ingest_paths(settings, "golden", [settings.landing / "golden" / "calls_w10.csv"],
+                            load_profile("generator_calls"))
+    assert again.status == "skipped"
+    assert build_models(settings)["recomputed_weeks"] == []
+    incremental = warehouse_hashes(settings.warehouse)
+
+    assert build_models(settings, full=True)["full"]
+    assert warehouse_hashes(settings.warehouse) == incremental
+    con = connect(settings.warehouse, read_only=True)
+    journeys = dict(con.execute("SELECT contact_ref, journey_id FROM journey_contacts").fetchall())
+    con.close()
+    assert journeys["D1"] == journeys["D2"] == journeys["D3"] and journeys["D1"].endswith(":D1")
+    assert journeys["CASE1"] == journeys["B1"] and journeys["R1"] == journeys["A1"] == journeys["A2"]
+    assert journeys["R2"] is None  # K3 has no contact left once C1 is K6's
