@@ -55,6 +55,13 @@ class FileScan:
     odd_returns: bool = False  # a carriage return that is not a line end like the others
 
 
+def shown_name(name: str) -> str:
+    """A file name as one line of plain text, for logs, tables and reports: line breaks, other
+    control and format characters (a right-to-left override) and bytes that were not UTF-8
+    (Python keeps them as lone surrogates) are written as escapes, the rest as it is."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in name)
+
+
 def file_kind(path: Path) -> tuple[str | None, bool]:
     name = path.name.lower()
     gz = name.endswith(".gz")
@@ -143,7 +150,7 @@ def utf8_copy(path: Path, fs: FileScan, profile: Profile, workdir: Path) -> tupl
     needs_transcode = not fs.utf8 or profile.format.encoding in ("cp1252", "latin-1")
     if not needs_transcode and not fs.gzipped and not fs.bom:
         return path, 0
-    target = workdir / (path.name[:-3] if fs.gzipped else path.name)
+    target = workdir / f"utf8-{path.name[:-3] if fs.gzipped else path.name}"
     transcoded = 0
     with _open(path, fs.gzipped) as src, open(target, "wb") as dst:
         if not needs_transcode:
@@ -198,6 +205,7 @@ def read_raw(con: duckdb.DuckDBPyConnection, path: Path, fs: FileScan, profile: 
         raise FileRejected("empty_file", "the file is empty")
     if fs.has_nul:
         raise FileRejected("binary", "the file holds NUL bytes: it is binary, not text")
+    path = _literal_path(path, fs, workdir)
     if fs.kind == "parquet":
         return _read_parquet(con, path, fs, workdir)
     readable, transcoded = utf8_copy(path, fs, profile, workdir)
@@ -206,6 +214,15 @@ def read_raw(con: duckdb.DuckDBPyConnection, path: Path, fs: FileScan, profile: 
     else:
         columns, delimiter = _read_csv(con, readable, profile, workdir if fs.odd_returns else None)
     return {"columns": columns, "transcoded_lines": transcoded, "delimiter": delimiter}
+
+
+def _literal_path(path: Path, fs: FileScan, workdir: Path) -> Path:
+    """The file under a name DuckDB takes literally: it reads `*`, `?` and `[...]` anywhere in a path
+    as a glob (`calls_*.csv` would read every calls file), and needs UTF-8. A link in the work
+    folder, whatever the file's own name and folders hold."""
+    link = workdir / f"source.{fs.kind}{'.gz' if fs.gzipped else ''}"
+    link.symlink_to(path.resolve())
+    return link
 
 
 def _read_csv(con, path: Path, profile: Profile, workdir: Path | None = None) -> tuple[list[str], str]:
