@@ -42,14 +42,18 @@ def cmd_ingest(args) -> int:
     """Load files (or every file of a folder) with a profile; print a summary table."""
     from pipelines.ingest import ingest_paths
     from pipelines.profiles import load_profile
+    from pipelines.readers import shown_name
 
     settings = _settings(args)
-    target = Path(args.path)
+    target = Path(args.path).resolve()  # `..` segments resolved: the default source is the real folder's name
     paths = sorted(p for p in target.iterdir() if p.is_file()) if target.is_dir() else [target]
     if not paths or not all(p.exists() for p in paths):
-        raise FileNotFoundError(f"nothing to ingest at {target}")
+        raise FileNotFoundError(f"nothing to ingest at {shown_name(str(target))}")
     profile = load_profile(args.profile) if args.profile else None
     source = args.source or (target.name if target.is_dir() else target.parent.name)
+    if source in ("", ".", "..") or "/" in source or os.sep in source:
+        # the source names a folder below rejected/: it may not climb out of it
+        raise ValueError(f"source {shown_name(source)!r} is not a plain name (pass --source NAME)")
     if profile is None and source not in settings.sources:
         raise ValueError(f"no profile for '{source}': pass --profile NAME or bind the folder in sources")
     results = ingest_paths(settings, source, paths, profile)
@@ -57,7 +61,7 @@ def cmd_ingest(args) -> int:
     print(header)
     print("-" * len(header))
     for r in results:
-        print(f"{r.file[:40]:<40} {r.status:<9} {r.rows_read:>9,} {r.rows_loaded:>9,} {r.rows_quarantined:>9,} "
+        print(f"{shown_name(r.file)[:40]:<40} {r.status:<9} {r.rows_read:>9,} {r.rows_loaded:>9,} {r.rows_quarantined:>9,} "
               f"{r.rows_duplicate:>7,} {r.derived_rows:>8,}")
     print("-" * len(header))
     print(f"{'total':<40} {'':<9} {sum(r.rows_read for r in results):>9,} {sum(r.rows_loaded for r in results):>9,} "
@@ -66,7 +70,7 @@ def cmd_ingest(args) -> int:
     rejected = [r for r in results if r.status == "rejected"]
     for r in results:
         for problem in r.problems[:5]:
-            print(f"  {problem[:300]}")
+            print(f"  {shown_name(problem)[:300]}")
     if rejected:
         print(f"{len(rejected)} file(s) rejected, moved to {settings.rejected}", file=sys.stderr)
     return 1 if rejected else 0

@@ -88,6 +88,9 @@ class LandingFolderTrigger(BaseEventTrigger):  # type: ignore[misc,valid-type]
         while True:
             ready = await asyncio.to_thread(scanner.poll)
             if ready:
-                self.log.info("%d file(s) landed in %s: %s", len(ready), self.folder, ", ".join(ready[:20]))
+                from pipelines.readers import shown_name  # a line break in a name cannot forge a log line
+
+                self.log.info("%d file(s) landed in %s: %s", len(ready), self.folder,
+                              ", ".join(shown_name(name) for name in ready[:20]))
                 yield TriggerEvent({"folder": self.folder, "source": self.source, "files": ready})
             await asyncio.sleep(self.poll_seconds)

@@ -40,13 +40,15 @@ def ingest(source: str) -> dict:
 
 def rejection_report(result: dict) -> str:
     """The task-log text of an ingest's rejected files: file, rule, line, column, value ('' if none)."""
+    from pipelines.readers import shown_name
+
     rejected = result.get("rejected") or []
     if not rejected:
         return ""
     lines = [f"{len(rejected)} file(s) of source '{result['source']}' rejected (moved to rejected/ with a report):"]
-    for item in rejected:
-        lines.append(f"- {item['file']}")
-        lines += [f"    {problem}" for problem in item["problems"]]
+    for item in rejected:  # a name is one line of text: a line break in it cannot forge a log line
+        lines.append(f"- {shown_name(item['file'])}")
+        lines += [f"    {shown_name(problem)}" for problem in item["problems"]]
     return "\n".join(lines)
 
 
