@@ -13,9 +13,11 @@ import logging
 import random
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from pipelines.config import load_settings
 from pipelines.ingest import ingest_paths, landing_files
@@ -292,6 +294,49 @@ def test_no_e_mail_phone_or_key_in_any_output_or_log_of_a_run_over_personal_data
     for path in (p for p in tmp_path.rglob("*") if p.is_file() and "landing" not in p.parts):
         assert key.encode() not in path.read_bytes(), path
     assert key not in log
+
+
+def test_no_personal_data_in_what_a_demo_like_run_prints(generated, tmp_path, capfd, caplog, monkeypatch):
+    """What `make demo` shows a user: `esprit run`'s summary, the pages `esprit scorecard` lists and the
+    latest week's headline figures (what `esprit demo` prints after its DAG runs), logs at DEBUG."""
+    from pipelines.cli import main
+    from pipelines.scorecard import headline_summary
+
+    monkeypatch.setenv("ESPRIT_HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(base_dir=tmp_path)
+    _with_personal_data(generated, settings.landing)
+    needles = personal_needles(settings.landing)
+    caplog.set_level(logging.DEBUG)
+    assert main(["run"]) == 0
+    assert main(["scorecard", "--week", "all", "--no-pdf"]) == 0
+    week = sorted(p.name for p in settings.scorecards_dir.iterdir() if p.is_dir())[-1]
+    print("\n".join(headline_summary(settings, week)))
+    captured = capfd.readouterr()
+    printed = {"stdout": captured.out, "stderr": captured.err, "log": caplog.text}
+    assert '"files_loaded": 4' in captured.out and "scorecard.en.html" in captured.out and "Net Promoter Score" in captured.out
+    assert leaks(printed, needles) == []
+    assert leaks(output_texts(tmp_path, settings.warehouse), needles) == []
+
+
+def test_no_personal_data_in_the_text_of_the_printed_pdfs(generated, tmp_path):
+    from pipelines.pdf import find_chromium
+
+    if find_chromium() is None or shutil.which("pdftotext") is None:
+        pytest.skip("needs Chromium (to print the PDFs) and pdftotext (poppler-utils, to read them back); "
+                    "the pages they print from are scanned above")
+    settings = load_settings(base_dir=tmp_path)
+    _with_personal_data(generated, settings.landing)
+    needles = personal_needles(settings.landing)
+    for source in settings.sources:
+        ingest_paths(settings, source, landing_files(settings, source))
+    build_models(settings)
+    pdfs = [p for p in render_weeks(settings, pdf=True) if p.suffix == ".pdf"]
+    assert pdfs
+    texts = {str(p): subprocess.run(["pdftotext", "-layout", str(p), "-"], capture_output=True, text=True,
+                                    check=True).stdout for p in pdfs}
+    assert all("NPS" in t or "Net Promoter" in t for t in texts.values())  # the text was read back
+    assert leaks(texts, needles) == []
 
 
 def test_the_test_key_is_in_no_file_of_the_shared_run_nor_in_airflows_logs(pipeline_run):
