@@ -123,7 +123,7 @@ def _mapped_select(profile: Profile, contract: Contract, source_columns: list[st
 
 
 def _typed_select(profile: Profile, contract: Contract, max_field_bytes: int) -> str:
-    cols, reasons, failed = [], [], []
+    cols, reasons, failed, joins = [], [], [], []
     for col in contract.columns:
         m = _ident("__m_" + col.name)
         text = f"trim({m}::VARCHAR)"
@@ -157,6 +157,10 @@ def _typed_select(profile: Profile, contract: Contract, max_field_bytes: int) ->
             typed = (f"(CASE WHEN {typed} BETWEEN {TIMESTAMP_RANGE[0]} AND {TIMESTAMP_RANGE[1]}{offset_ok} "
                      f"THEN {typed} END)")
         cols.append(f"{_at_the_door(col.name, typed)} AS {_ident(col.name)}")
+        if col.name in PERSONAL_COLUMNS:  # the pseudonym of each distinct value, computed once
+            v, p = _ident("__v_" + col.name), _ident("__p_" + col.name)
+            joins.append(f"LEFT JOIN (SELECT {v}, {pseudonym_sql(v)} AS {p} FROM (SELECT DISTINCT {typed} AS {v} "
+                         f"FROM _mapped)) ON {v} = {typed}")
         if col.type != "VARCHAR":
             unmapped_ok = f" AND {value} IS NOT NULL" if vmap else ""
             fmt = profile.timestamp_formats.get(col.name)
@@ -174,13 +178,13 @@ def _typed_select(profile: Profile, contract: Contract, max_field_bytes: int) ->
     return (f"SELECT {', '.join(cols)}, record_version, source_line, "
             f"list_filter([{', '.join(reasons)}], lambda x: x IS NOT NULL) AS __reasons, "
             f"list_filter([{', '.join(failed) or 'NULL'}], lambda x: x IS NOT NULL)::VARCHAR[] AS __failed "
-            f"FROM _mapped")
+            f"FROM _mapped {' '.join(joins)}")
 
 
 def _at_the_door(column: str, expr: str) -> str:
     """Privacy at the door: nothing after the typing step sees a raw identifier or raw free text."""
     if column in PERSONAL_COLUMNS:
-        return pseudonym_sql(expr)
+        return _ident("__p_" + column)  # from the join of distinct values (_typed_select)
     return scrub_sql(expr) if column in FREE_TEXT_COLUMNS else expr
 
 
@@ -284,11 +288,13 @@ def _process(con, settings, source, path, fs, profile: Profile, key, result: Fil
     # a key repeated within the file: the last good line wins, earlier good lines count as duplicates
     key_cols = ", ".join(contract.key)
     key_null = " OR ".join(f"{k} IS NULL" for k in contract.key)
+    repeated = con.execute(f"SELECT count(*) FROM (SELECT 1 FROM _typed GROUP BY {key_cols} HAVING count(*) > 1)"
+                           ).fetchone()[0]
+    rank = (f"row_number() OVER (PARTITION BY {key_cols}, len(__reasons) = 0 AND NOT ({key_null}) "
+            f"ORDER BY source_line DESC)") if repeated else "1"  # the window sorts the file: only when needed
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _candidates AS
-        SELECT *, CASE WHEN len(__reasons) > 0 OR {key_null} THEN 1
-                       ELSE row_number() OVER (PARTITION BY {key_cols}, len(__reasons) = 0 AND NOT ({key_null})
-                                               ORDER BY source_line DESC) END AS __rank
+        SELECT *, CASE WHEN len(__reasons) > 0 OR {key_null} THEN 1 ELSE {rank} END AS __rank
         FROM _typed
     """)
     in_file_duplicates = con.execute("SELECT count(*) FROM _candidates WHERE __rank > 1").fetchone()[0]
@@ -588,6 +594,8 @@ def ingest_paths(settings: Settings, source: str, paths: list[Path], profile: Pr
         ensure_schema(con)
         _add_new_contract_columns(con)
         con.execute("SET VARIABLE week_tz = ?", [settings.week_timezone])
+        # DuckDB spills the file's working tables to disk beyond this: memory stays flat as files grow
+        con.execute("SET memory_limit = ?", [str(settings.ingest["memory_limit"])])
         set_key(con, key)
         for path in paths:
             t0 = time.perf_counter()
