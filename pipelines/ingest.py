@@ -17,6 +17,7 @@ Every file's audit row holds: rows read = loaded + quarantined + duplicate (+ re
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -31,7 +32,7 @@ from pipelines.contracts import CONTRACTS, Contract
 from pipelines.privacy import (PseudonymKey, pseudonym, pseudonym_sql, resolve_key, scrub_sql, set_key, split_unparsed,
                                unparsed_record)
 from pipelines.profiles import Profile, load_profile
-from pipelines.readers import FileRejected, make_workdir, progress, read_raw, scan
+from pipelines.readers import FileRejected, make_workdir, progress, read_raw, scan, shown_name
 from pipelines.validation import (UnsupportedExpectation, compact_result, compile_suite, key_unexpected_sql,
                                   sql_disagreements, validate_frame)
 from pipelines.warehouse import connect, ensure_schema
@@ -198,11 +199,12 @@ def _quote_value(text_expr: str) -> str:
 def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str, path: Path,
                 profile: Profile | None, key: PseudonymKey) -> FileResult:
     started = datetime.now(timezone.utc)
-    result = FileResult(source, path.name, profile.table if profile else None, profile.name if profile else None,
+    name = shown_name(path.name)  # the name as text: audit, lineage, quarantine, reports
+    result = FileResult(source, name, profile.table if profile else None, profile.name if profile else None,
                         "skipped")
     size = path.stat().st_size
     try:
-        with progress(2 * size, f"reading {path.name}", large=size >= PROGRESS_MIN_BYTES) as bar:
+        with progress(2 * size, f"reading {name}", large=size >= PROGRESS_MIN_BYTES) as bar:
             fs = scan(path, bar.update)
     except FileRejected as exc:
         fs = None
@@ -228,7 +230,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str,
         result.status = "rejected"
         result.rows_rejected = result.rows_read
         result.rows_loaded = result.rows_quarantined = result.rows_duplicate = result.derived_rows = 0
-        result.problems.insert(0, f"{path.name}: line {exc.line}, column {exc.column}: rule {exc.rule}: {exc}")
+        result.problems.insert(0, f"{name}: line {exc.line}, column {exc.column}: rule {exc.rule}: {exc}")
         # Undo all the file wrote (rows upserted before a derive failed, quarantine, results):
         # only its audit row remains. The caller opened this transaction; load ids survive it.
         con.execute("ROLLBACK")
@@ -302,7 +304,7 @@ def _process(con, settings, source, path, fs, profile: Profile, key, result: Fil
     bad = bad_parsed + unparsed
     share = bad / result.rows_read if result.rows_read else 0.0
     if share > cfg["max_bad_row_share"]:
-        examples = [f"{path.name}: line {line}: {'; '.join(reasons)}" for line, reasons in con.execute(
+        examples = [f"{result.file}: line {line}: {'; '.join(reasons)}" for line, reasons in con.execute(
             "SELECT source_line, [reason] FROM _unparsed UNION ALL "
             "SELECT source_line, __reasons FROM _candidates WHERE len(__reasons) > 0 ORDER BY 1 LIMIT 20").fetchall()]
         result.problems += examples
@@ -310,15 +312,15 @@ def _process(con, settings, source, path, fs, profile: Profile, key, result: Fil
                            f"above the threshold of {cfg['max_bad_row_share']:.0%}")
     _quarantine(con, result, profile, source_columns, path, facts, key)
     result.rows_quarantined = bad
-    loaded, duplicates = _upsert(con, contract, path.name, result.load_id)
+    loaded, duplicates = _upsert(con, contract, result.file, result.load_id)
     result.rows_loaded = loaded
     result.rows_duplicate = duplicates + in_file_duplicates
-    result.derived_rows = _derive(con, profile, path.name, result.load_id)
+    result.derived_rows = _derive(con, profile, result.file, result.load_id)
     week_col = WEEK_COLUMN[contract.table]
     result.weeks = [r[0] for r in con.execute(
         f"SELECT DISTINCT strftime({week_col} AT TIME ZONE getvariable('week_tz'), '%G-W%V') AS w "
         f"FROM _incoming WHERE {week_col} IS NOT NULL ORDER BY w").fetchall()]
-    result.problems += [f"{path.name}: line {line}: {'; '.join(reasons)}" for line, reasons in con.execute(
+    result.problems += [f"{result.file}: line {line}: {'; '.join(reasons)}" for line, reasons in con.execute(
         "SELECT source_line, reasons FROM quarantine WHERE load_id = ? ORDER BY source_line LIMIT 20",
         [result.load_id]).fetchall()]
     assert result.rows_read == result.rows_loaded + result.rows_quarantined + result.rows_duplicate, result
@@ -346,9 +348,22 @@ def _keep_result(result_dir: Path, result: FileResult, chunk: int, raw: dict) ->
     import json
 
     result_dir.mkdir(parents=True, exist_ok=True)
-    safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in result.file)
+    safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in _cut(result.file, 200))
     path = result_dir / f"load{result.load_id:06d}-{chunk:03d}__{safe}.json"
-    path.write_text(json.dumps(compact_result(raw), default=str), encoding="utf-8")
+    partial = path.with_name(f".{path.name}.partial")  # a kill mid-write leaves no half result
+    partial.write_text(json.dumps(compact_result(raw), default=str), encoding="utf-8")
+    os.replace(partial, path)
+
+
+def _cut(name: str, max_bytes: int) -> str:
+    """A file name short enough to build another name from (255 bytes is the usual limit)."""
+    if len(name.encode("utf-8", "surrogateescape")) <= max_bytes:
+        return name
+    import hashlib
+
+    digest = hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    head = name.encode("utf-8", "surrogateescape")[:max_bytes - 14].decode("utf-8", "ignore")
+    return f"{head}~{digest}"
 
 
 def _validate(con, contract: Contract, result: FileResult, cfg: dict, result_dir: Path) -> dict[int, list[str]]:
@@ -469,7 +484,7 @@ def _quarantine(con, result: FileResult, profile: Profile, source_columns: list[
         for c in source_columns)
     record = f"json_object({pairs})::VARCHAR" if pairs else "NULL"
     common = f"{result.load_id}, {_sql_str(result.source)}, {_sql_str(profile.name)}, {_sql_str(profile.table)}, " \
-             f"{_sql_str(path.name)}"
+             f"{_sql_str(result.file)}"
     con.execute(f"""
         INSERT INTO quarantine
         SELECT {common}, c.source_line, {record}, c.__reasons
@@ -560,9 +575,9 @@ def _derive(con, profile: Profile, file_name: str, load_id: int) -> int:
 def _reject(settings: Settings, result: FileResult, path: Path) -> None:
     folder = settings.rejected / result.source
     folder.mkdir(parents=True, exist_ok=True)
-    report = folder / f"{path.name}.report.txt"
+    report = folder / f"{_cut(path.name, 230)}.report.txt"
     report.write_text(
-        f"file {path.name} (source {result.source}, profile {result.profile}, table {result.table}) was rejected; "
+        f"file {result.file} (source {result.source}, profile {result.profile}, table {result.table}) was rejected; "
         f"none of its {result.rows_read} rows were loaded.\n\n" + "\n".join(result.problems) + "\n", encoding="utf-8")
     # A file in the landing zone moves out of it; a file loaded from elsewhere (esprit ingest
     # PATH) is copied, never taken from where its owner keeps it.
