@@ -279,7 +279,7 @@ def markdown(report: dict) -> str:
         for s in report["sizes"]:
             diff = sum(s["pandas_reference"]["rows_differing_from_sql"].values())
             spent = s["ingest"].get("seconds_in", {})
-            split = ", ".join(str(spent.get(k, "-")) for k in ("scan", "_validate_in_chunks", "validate_frame"))
+            split = ", ".join(str(spent.get(k, "-")) for k in ("scan", "_validate", "validate_frame"))
             lines.append(f"| {s['call_segments']:,} | {s['ingest_vs_baseline']} | {s['pipeline_vs_baseline']} | "
                          f"{split} | {s['pandas_vs_sql_metrics']} | {s['pandas_compute_vs_sql_metrics_inner']} | "
                          f"{diff} |")
@@ -297,7 +297,7 @@ def markdown(report: dict) -> str:
             lines.append(f"| {e['history_weeks']} ({e['history_rows']['calls']:,}) | {n['calls']:,}, {n['cases']:,}, "
                          f"{n['case_events']:,}, {n['survey_responses']:,} | {e['setup']['wall_seconds']} | "
                          f"{run['wall_seconds'] if run else '-'} | {steps.get('ingest', '-')} "
-                         f"({spent.get('scan', '-')}, {spent.get('_validate_in_chunks', '-')}) | "
+                         f"({spent.get('scan', '-')}, {spent.get('_validate', '-')}) | "
                          f"{steps.get('metrics', '-')} | {steps.get('scorecard', '-')} | "
                          f"{run['peak_rss_mb'] if run else '-'} |")
         if "growth" in weekly:

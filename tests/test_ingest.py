@@ -284,3 +284,26 @@ def test_a_warehouse_made_before_cases_had_resolved_at_gets_the_column(settings)
         assert con.execute("SELECT case_id, resolved_at FROM cases").fetchall() == [("K1", None)]
     finally:
         con.close()
+
+
+def test_gx_on_every_row_and_the_compiled_suite_with_a_gx_sample_load_the_same(tmp_path):
+    """ingest.gx_rows: the sample (here the first line and the flagged ones) or all: same rows, same reasons."""
+    rows = [survey_row(rid=f"R{i}", nps=str(i % 13), csat=str(i % 6)) for i in range(40)] + [survey_row(rid="R1")]
+    outcomes = []
+    for gx_rows in (1, "all"):
+        home = load_settings(base_dir=tmp_path / str(gx_rows))
+        home.ingest["gx_rows"] = gx_rows
+        home.ingest["max_bad_row_share"] = 1.0
+        _write(home.landing / "surveys", "mixed.csv", rows)
+        (result,) = ingest_source(home, "surveys")
+        con = connect(home.warehouse, read_only=True)
+        try:
+            outcomes.append((result.rows_loaded, result.rows_quarantined, result.rows_duplicate,
+                             con.execute("SELECT source_line, reasons FROM quarantine ORDER BY 1").fetchall(),
+                             con.execute("SELECT expectation, columns, success, unexpected_count FROM validation_results "
+                                         "ORDER BY 1, 2::VARCHAR").fetchall()))
+        finally:
+            con.close()
+    sample, every_row = outcomes
+    assert sample[:3] == (29, 11, 1) and len(sample[3]) == 11  # nps 11 or 12, or csat 0
+    assert sample == every_row
