@@ -1,7 +1,7 @@
-"""Esprit under a real, running Airflow: files landing at once start their ingest through the
-triggerer's landing watchers (no manual trigger, no polling run), the Asset chain builds the
-metrics and publishes the scorecard, within a stated bound; and the result equals a sequential
-load of the same files. Once with `airflow standalone` (SQLite, LocalExecutor), once with the
+"""Esprit under a real, running Airflow: ten files of the three sources landing at once start
+their ingest through the triggerer's landing watchers (no manual trigger, no polling run), the
+Asset chain builds the metrics and publishes the scorecard, within a stated bound, with no lock
+error; and the result equals a sequential load of the same files. Once with `airflow standalone` (SQLite, LocalExecutor), once with the
 multi-node topology (CeleryExecutor on the local Redis, metadata on the local PostgreSQL)."""
 
 from __future__ import annotations
@@ -127,6 +127,7 @@ def run_and_check(generated: Path, home: Path, airflow: AirflowProcesses, *compo
     try:
         airflow.start(*components)
         files = land_at_once(generated, settings.landing)
+        assert files == FILES
         elapsed = wait_until_published(airflow, settings, files, weeks)
     finally:
         airflow.stop()
@@ -151,13 +152,24 @@ def run_and_check(generated: Path, home: Path, airflow: AirflowProcesses, *compo
     assert sorted({w for e in events["esprit_metrics"] for w in e["recomputed_weeks"]}) == weeks
 
 
+FILES = 10
+
+
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory) -> Path:
-    """Small: what is measured here is the orchestration, not the volume (two weeks: 8 files)."""
+    """Small: what is measured here is the orchestration, not the volume. Two weeks are 8 files; each
+    week's calls export is cut in two (as a call centre exporting twice a week would): 10 files."""
     from pipelines.generate import generate
 
     landing = tmp_path_factory.mktemp("scheduler") / "landing"
     generate(landing, weeks=2, seed=23, journeys_per_week=60)
+    for path in sorted((landing / "calls").iterdir()):
+        header, *rows = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        half = len(rows) // 2
+        for part, chunk in (("a", rows[:half]), ("b", rows[half:])):
+            path.with_name(f"{path.stem}{part}{path.suffix}").write_text(header + "".join(chunk), encoding="utf-8")
+        path.unlink()
+    assert sum(len(list((landing / source).iterdir())) for source in SOURCES) == FILES
     return landing
 
 
