@@ -202,7 +202,13 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str,
     name = shown_name(path.name)  # the name as text: audit, lineage, quarantine, reports
     result = FileResult(source, name, profile.table if profile else None, profile.name if profile else None,
                         "skipped")
-    size = path.stat().st_size
+    stat = path.stat()
+    size = stat.st_size
+    # A file still in the landing folder since it was loaded (same name, size and modification
+    # time) is not read again: a weekly run would otherwise hash the whole history every time.
+    if con.execute("SELECT count(*) FROM load_audit WHERE status = 'loaded' AND file_name = ? AND file_bytes = ? "
+                   "AND file_mtime_ns = ?", [name, size, stat.st_mtime_ns]).fetchone()[0]:
+        return result
     try:
         with progress(2 * size, f"reading {name}", large=size >= PROGRESS_MIN_BYTES) as bar:
             fs = scan(path, bar.update)
@@ -242,7 +248,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str,
         raise
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    _audit(con, result, digest, started, fs.size if fs else None)
+    _audit(con, result, digest, started, fs.size if fs else None, stat)
     return result
 
 
@@ -587,15 +593,16 @@ def _reject(settings: Settings, result: FileResult, path: Path) -> None:
         shutil.copy2(path, folder / path.name)
 
 
-def _audit(con, result: FileResult, digest: str, started: datetime, size: int | None) -> None:
+def _audit(con, result: FileResult, digest: str, started: datetime, size: int | None, stat: os.stat_result) -> None:
     con.execute(
         "INSERT INTO load_audit (load_id, source, profile, table_name, file_name, file_sha256, status, rows_read, "
         "rows_loaded, rows_quarantined, rows_duplicate, rows_rejected, derived_rows, transcoded_lines, bytes, weeks, "
-        "started_at, finished_at, report) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "started_at, finished_at, report, file_bytes, file_mtime_ns) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [result.load_id, result.source, result.profile, result.table, result.file, digest, result.status,
          result.rows_read, result.rows_loaded, result.rows_quarantined, result.rows_duplicate, result.rows_rejected,
          result.derived_rows, result.transcoded_lines, size, result.weeks, started, datetime.now(timezone.utc),
-         "\n".join(result.problems) or None])
+         "\n".join(result.problems) or None, stat.st_size, stat.st_mtime_ns])
 
 
 # ---- many files ------------------------------------------------------------------------------

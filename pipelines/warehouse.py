@@ -36,8 +36,13 @@ CREATE TABLE IF NOT EXISTS load_audit (
     weeks VARCHAR[],
     started_at TIMESTAMPTZ NOT NULL,
     finished_at TIMESTAMPTZ NOT NULL,
-    report VARCHAR
+    report VARCHAR,
+    file_bytes BIGINT,                 -- the file as it lay in the landing folder: size and
+    file_mtime_ns BIGINT               -- modification time (an unchanged file is not read again)
 );
+-- a warehouse made before those two columns
+ALTER TABLE load_audit ADD COLUMN IF NOT EXISTS file_bytes BIGINT;
+ALTER TABLE load_audit ADD COLUMN IF NOT EXISTS file_mtime_ns BIGINT;
 CREATE TABLE IF NOT EXISTS quarantine (
     load_id BIGINT NOT NULL,
     source VARCHAR NOT NULL,

@@ -307,3 +307,22 @@ def test_gx_on_every_row_and_the_compiled_suite_with_a_gx_sample_load_the_same(t
     sample, every_row = outcomes
     assert sample[:3] == (29, 11, 1) and len(sample[3]) == 11  # nps 11 or 12, or csat 0
     assert sample == every_row
+
+
+def test_a_file_unchanged_in_the_landing_folder_is_not_read_again_a_touched_one_is_hashed(settings):
+    import os
+
+    path = _write(settings.landing / "surveys", "week.csv", [survey_row()])
+    assert [r.status for r in ingest_source(settings, "surveys")] == ["loaded"]
+    stat = path.stat()
+    # same name, size and modification time: taken as the file loaded, without reading it (documented)
+    path.write_text(csv_text([survey_row(nps="1")]), encoding="utf-8")
+    assert path.stat().st_size == stat.st_size
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert [r.status for r in ingest_source(settings, "surveys")] == ["skipped"]
+    # a new modification time: the content is hashed, and a changed content loads
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert [r.status for r in ingest_source(settings, "surveys")] == ["loaded"]
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2 * 10**9))  # touched, same content: a no-op
+    assert [r.status for r in ingest_source(settings, "surveys")] == ["skipped"]
+    assert [row[1] for row in _audit(settings)] == ["loaded", "loaded"]
