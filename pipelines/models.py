@@ -136,105 +136,149 @@ def _week_fingerprints(con: duckdb.DuckDBPyConnection, target: str, relations: d
     con.execute(f"CREATE OR REPLACE TEMP TABLE {target} AS " + " UNION ALL ".join(parts))
 
 
-# Entity tables (staging, journeys, handoffs, friction events) persist too. A customer's rows
-# depend only on that customer's contacts and on the contacts they name (a case's origin call,
-# a response's rated call or case): journeys are stitched per customer and every SLA, repeat or
-# recontact signal looks within a journey, a call, a case or a customer. So an incremental build
-# recomputes the rows of the customers new rows belong to, closed over those references (in both
-# directions), and replaces just them; every other row is the same in a full rebuild. Each table
-# is sliced by the first of these columns it has (the case history by case, friction by journey).
-SLICE_COLUMNS = ("customer_ref", "case_id", "journey_id")
+# Entity tables (staging, journeys, handoffs, friction events) persist too, and an incremental
+# build recomputes only a slice of contacts (calls, cases, responses) and replaces their rows.
+# Journeys are stitched per customer from gaps of at most journey_window_days between anchors
+# (calls, and cases not escalated from a call), and every signal looks within a journey, a call,
+# a case or a customer's next journey_window_days (recontact): so a change at instant t to a
+# customer's contacts reaches back no further than the start of that customer's first journey
+# whose last anchor is within the window before t. The slice holds, for each customer touched,
+# every anchor from that cut on, and every case escalated from, and response rating, a contact
+# of the slice (a response without one: from the cut on). A contact is touched where it is
+# loaded, where the version it replaced was, and where the contacts it names or that name it
+# are (a case's origin call, a response's rated call or case), so that whole journeys are
+# replaced. SLICES: which rows of each table the slice holds.
 
 
-def _slice_column(con: duckdb.DuckDBPyConnection, table: str) -> str | None:
-    columns = {r[0] for r in con.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = ? "
-                                         "AND database_name = current_database()", [table]).fetchall()}
-    return next((c for c in SLICE_COLUMNS if c in columns), None)
+def _in_slice(column: str, contacts: str) -> str:
+    """column's value is one of the slice's contacts ('calls', 'cases', 'surveys', 'journeys')."""
+    return f"{column} IN (SELECT id FROM _slice_{contacts})"
 
 
-def _in_slice(column: str) -> str:
-    return f"{column} IN (SELECT {column} FROM _scope_{column})"
+SLICES = {
+    **dict.fromkeys(("calls", "stg_calls", "stg_call_outcomes"), _in_slice("call_id", "calls")),
+    **dict.fromkeys(("cases", "case_events", "stg_cases", "stg_case_events"), _in_slice("case_id", "cases")),
+    **dict.fromkeys(("survey_responses", "stg_survey_responses"), _in_slice("response_id", "surveys")),
+    **dict.fromkeys(("journeys", "friction_events"), _in_slice("journey_id", "journeys")),
+    "journey_contacts": f"CASE contact_type WHEN 'call' THEN {_in_slice('contact_ref', 'calls')} "
+                        f"WHEN 'case' THEN {_in_slice('contact_ref', 'cases')} "
+                        f"ELSE {_in_slice('contact_ref', 'surveys')} END",
+    "handoffs": f"CASE kind WHEN 'transfer' THEN {_in_slice('container', 'calls')} "
+                f"ELSE {_in_slice('container', 'cases')} END",
+}
 
 
-def _scope(con: duckdb.DuckDBPyConnection, last_load_id: int) -> None:
-    """_scope_customer_ref, _scope_case_id, _scope_journey_id: what rows loaded since the previous
-    build can change, read before any entity table is replaced."""
+def _slice(con: duckdb.DuckDBPyConnection, last_load_id: int) -> None:
+    """_slice_calls, _slice_cases, _slice_surveys, _slice_journeys (the journeys their rows were
+    in): what rows loaded since the previous build can change, read before any table is replaced."""
     new = f"load_id > {int(last_load_id)}"
+    window = "to_days(getvariable('journey_window_days'))"
     con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _new_keys AS
+        CREATE OR REPLACE TEMP TABLE _changed AS
         SELECT 'call' AS kind, call_id AS id FROM calls WHERE {new}
         UNION SELECT 'case', case_id FROM cases WHERE {new}
         UNION SELECT 'case', case_id FROM case_events WHERE {new}
         UNION SELECT 'survey', response_id FROM survey_responses WHERE {new}""")
-    # customers of the new rows, of the versions they replaced (as the previous build staged them)
-    # and of the contacts those previous versions named
+    # the contacts whose owner's journey is touched: the changed ones, those their versions, old
+    # and new, name, and the origin calls of the cases among them
     con.execute("""
-        CREATE OR REPLACE TEMP TABLE _frontier AS
-        WITH previous_refs AS (
-            SELECT origin_ref AS ref FROM stg_cases WHERE case_id IN (SELECT id FROM _new_keys WHERE kind = 'case')
-            UNION SELECT interaction_ref FROM stg_survey_responses
-            WHERE response_id IN (SELECT id FROM _new_keys WHERE kind = 'survey'))
-        SELECT customer_ref FROM calls WHERE call_id IN (SELECT id FROM _new_keys WHERE kind = 'call')
-        UNION SELECT customer_ref FROM stg_calls WHERE call_id IN (SELECT id FROM _new_keys WHERE kind = 'call')
-        UNION SELECT customer_ref FROM cases WHERE case_id IN (SELECT id FROM _new_keys WHERE kind = 'case')
-        UNION SELECT customer_ref FROM stg_cases WHERE case_id IN (SELECT id FROM _new_keys WHERE kind = 'case')
-        UNION SELECT customer_ref FROM survey_responses
-        WHERE response_id IN (SELECT id FROM _new_keys WHERE kind = 'survey')
-        UNION SELECT customer_ref FROM stg_survey_responses
-        WHERE response_id IN (SELECT id FROM _new_keys WHERE kind = 'survey')
-        UNION SELECT customer_ref FROM calls WHERE call_id IN (SELECT ref FROM previous_refs)
-        UNION SELECT customer_ref FROM cases WHERE case_id IN (SELECT ref FROM previous_refs)""")
-    con.execute("CREATE OR REPLACE TEMP TABLE _scope_customer_ref AS SELECT customer_ref FROM _frontier")
-    while con.execute("SELECT count(*) FROM _frontier").fetchone()[0]:
-        # the contacts the frontier's contacts are or name, then every customer touching them
-        con.execute("""
-            CREATE OR REPLACE TEMP TABLE _refs AS
-            SELECT call_id AS ref FROM calls WHERE customer_ref IN (SELECT customer_ref FROM _frontier)
-            UNION SELECT unnest([case_id, origin_ref]) FROM cases
-            WHERE customer_ref IN (SELECT customer_ref FROM _frontier)
-            UNION SELECT interaction_ref FROM survey_responses
-            WHERE customer_ref IN (SELECT customer_ref FROM _frontier)""")
-        con.execute("""
-            CREATE OR REPLACE TEMP TABLE _frontier AS
-            SELECT customer_ref FROM calls WHERE call_id IN (SELECT ref FROM _refs)
-            UNION SELECT customer_ref FROM cases
-            WHERE case_id IN (SELECT ref FROM _refs) OR origin_ref IN (SELECT ref FROM _refs)
-            UNION SELECT customer_ref FROM survey_responses WHERE interaction_ref IN (SELECT ref FROM _refs)
-            EXCEPT SELECT customer_ref FROM _scope_customer_ref""")
-        con.execute("INSERT INTO _scope_customer_ref SELECT customer_ref FROM _frontier")
-    in_scope = _in_slice("customer_ref")
+        CREATE OR REPLACE TEMP TABLE _named AS
+        WITH changed AS (SELECT id FROM _changed),
+        direct AS (
+            SELECT id FROM changed
+            UNION SELECT origin_ref FROM cases WHERE case_id IN (SELECT id FROM changed)
+            UNION SELECT origin_ref FROM stg_cases WHERE case_id IN (SELECT id FROM changed)
+            UNION SELECT interaction_ref FROM survey_responses WHERE response_id IN (SELECT id FROM changed)
+            UNION SELECT interaction_ref FROM stg_survey_responses WHERE response_id IN (SELECT id FROM changed))
+        SELECT id FROM direct
+        UNION SELECT origin_ref FROM cases WHERE case_id IN (SELECT id FROM direct)
+        UNION SELECT origin_ref FROM stg_cases WHERE case_id IN (SELECT id FROM direct)""")
+    # (customer, instant) of every touch, as loaded now and as the previous build staged it
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _touches AS
+        SELECT customer_ref, min(offered_at) OVER (PARTITION BY call_id) AS touched_at
+        FROM calls WHERE call_id IN (SELECT id FROM _named)
+        UNION SELECT customer_ref, started_at FROM stg_call_outcomes WHERE call_id IN (SELECT id FROM _named)
+        UNION SELECT customer_ref, opened_at FROM cases WHERE case_id IN (SELECT id FROM _named)
+        UNION SELECT customer_ref, opened_at FROM stg_cases WHERE case_id IN (SELECT id FROM _named)
+        UNION SELECT customer_ref, responded_at FROM survey_responses WHERE response_id IN (SELECT id FROM _named)
+        UNION SELECT customer_ref, responded_at FROM stg_survey_responses WHERE response_id IN (SELECT id FROM _named)
+        -- cases and responses naming a changed contact: an escalation or a rating it now completes
+        UNION SELECT customer_ref, opened_at FROM cases WHERE origin_ref IN (SELECT id FROM _changed)
+        UNION SELECT customer_ref, responded_at FROM survey_responses
+        WHERE interaction_ref IN (SELECT id FROM _changed)""")
     con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _scope_case_id AS
-        SELECT case_id FROM cases WHERE {in_scope}
-        UNION SELECT case_id FROM stg_cases WHERE {in_scope}
-        UNION SELECT id FROM _new_keys WHERE kind = 'case'""")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _scope_journey_id AS SELECT journey_id FROM journeys WHERE {in_scope}")
+        CREATE OR REPLACE TEMP TABLE _cuts AS
+        WITH sessions AS (  -- each touched customer's journeys as the previous build stitched them
+            SELECT customer_ref, journey_id, min(contact_at) AS started_at, max(contact_at) AS last_anchor_at
+            FROM journey_contacts
+            WHERE stitch_rule IN ('new_journey', 'same_customer_within_window')
+                AND customer_ref IN (SELECT customer_ref FROM _touches)
+            GROUP BY customer_ref, journey_id)
+        SELECT t.customer_ref, least(min(t.touched_at), coalesce(min(s.started_at), min(t.touched_at))) AS cut_at
+        FROM _touches AS t
+        LEFT JOIN sessions AS s ON s.customer_ref = t.customer_ref AND s.last_anchor_at >= t.touched_at - {window}
+        GROUP BY t.customer_ref""")
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _slice_calls AS
+        SELECT call_id AS id FROM calls JOIN _cuts USING (customer_ref)
+        GROUP BY call_id HAVING min(offered_at) >= min(cut_at)""")
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _slice_cases AS
+        WITH candidates AS (
+            SELECT c.case_id, c.origin_ref FROM cases AS c JOIN _cuts AS k USING (customer_ref)
+            WHERE c.opened_at >= k.cut_at)
+        SELECT case_id AS id FROM candidates AS c  -- anchors: not escalated from a loaded call
+        WHERE NOT EXISTS (SELECT 1 FROM calls WHERE call_id = c.origin_ref)
+        UNION SELECT case_id FROM cases WHERE origin_ref IN (SELECT id FROM _slice_calls)
+        -- a case history whose case is not loaded yet
+        UNION SELECT id FROM _changed WHERE kind = 'case' AND id NOT IN (SELECT case_id FROM cases)""")
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _slice_surveys AS
+        WITH rated AS (  -- a response rating a loaded call or case joins its journey
+            SELECT r.response_id, r.customer_ref, r.responded_at,
+                coalesce((coalesce(r.interaction_type, 'call') = 'call'
+                    AND r.interaction_ref IN (SELECT call_id FROM calls))
+                    OR (coalesce(r.interaction_type, 'case') = 'case'
+                    AND r.interaction_ref IN (SELECT case_id FROM cases)), false) AS explicit,
+                (coalesce(r.interaction_type, 'call') = 'call'
+                    AND r.interaction_ref IN (SELECT id FROM _slice_calls))
+                OR (coalesce(r.interaction_type, 'case') = 'case'
+                    AND r.interaction_ref IN (SELECT id FROM _slice_cases)) AS rates_slice
+            FROM survey_responses AS r
+            WHERE r.interaction_ref IN (SELECT id FROM _slice_calls UNION SELECT id FROM _slice_cases)
+                OR r.customer_ref IN (SELECT customer_ref FROM _cuts))
+        SELECT response_id AS id FROM rated WHERE rates_slice
+        UNION SELECT r.response_id FROM rated AS r JOIN _cuts AS k USING (customer_ref)
+        WHERE NOT r.explicit AND r.responded_at >= k.cut_at""")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _slice_journeys AS
+        SELECT DISTINCT journey_id AS id FROM journey_contacts
+        WHERE journey_id IS NOT NULL AND {SLICES['journey_contacts']}""")
 
 
 def _rebuild_slices(con: duckdb.DuckDBPyConnection, sliced: list[Model], timings: dict) -> None:
-    """Recompute the entity models for the scope only and replace their rows in scope; the
+    """Recompute the entity models for the slice only and replace their rows in it; the
     fingerprints of the rows replaced and of their replacements go to _fingerprints_before/after.
 
     Each model's SQL runs unchanged: temporary views named like the canonical tables, and
     temporary tables named like the models already recomputed, shadow the warehouse's tables
-    (DuckDB resolves a temporary object first), holding only the rows in scope."""
+    (DuckDB resolves a temporary object first), holding only the slice's rows."""
     db = con.execute("SELECT current_database()").fetchone()[0]
     stored = {name: f'"{db}".main.{name}' for name in list(CONTRACTS) + [m.name for m in sliced]}
     for table in CONTRACTS:
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM {stored[table]} "
-                    f"WHERE {_in_slice(_slice_column(con, table))}")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM {stored[table]} WHERE {SLICES[table]}")
     for model in sliced:
         t0 = time.perf_counter()
         con.execute(f"CREATE OR REPLACE TEMP TABLE {model.name} AS {model.sql}")
         timings[model.name] = round(time.perf_counter() - t0, 3)
     for table in CONTRACTS:
         con.execute(f"DROP VIEW temp.main.{table}")
-    slices = {m.name: f"(SELECT * FROM {stored[m.name]} WHERE {_in_slice(_slice_column(con, m.name))})"
-              for m in sliced}
-    _week_fingerprints(con, "_fingerprints_before", slices)
+    _week_fingerprints(con, "_fingerprints_before",
+                       {m.name: f"(SELECT * FROM {stored[m.name]} WHERE {SLICES[m.name]})" for m in sliced})
     _week_fingerprints(con, "_fingerprints_after", {m.name: f"temp.main.{m.name}" for m in sliced})
     for model in sliced:
-        con.execute(f"DELETE FROM {stored[model.name]} WHERE {_in_slice(_slice_column(con, model.name))}")
+        con.execute(f"DELETE FROM {stored[model.name]} WHERE {SLICES[model.name]}")
         con.execute(f"INSERT INTO {stored[model.name]} SELECT * FROM temp.main.{model.name}")
         con.execute(f"DROP TABLE temp.main.{model.name}")
 
@@ -303,7 +347,7 @@ def build_models(settings: Settings, sql_dir: Path = SQL_DIR, full: bool = False
             sliced = [m for m in models if m.layer != "scorecard" and m.name not in persisted]
             incremental = (not full and previous is not None and previous[:2] == (digest, sql_hash)
                            and set(persisted) | {m.name for m in sliced} <= existing
-                           and all(_slice_column(con, t) for t in list(CONTRACTS) + [m.name for m in sliced]))
+                           and set(CONTRACTS) | {m.name for m in sliced} <= set(SLICES))
             last_load_id = previous[2] if previous else 0
             new_loads = [r[0] for r in con.execute(
                 "SELECT load_id FROM load_audit WHERE status = 'loaded' AND load_id > ? ORDER BY load_id",
@@ -313,7 +357,7 @@ def build_models(settings: Settings, sql_dir: Path = SQL_DIR, full: bool = False
             con.execute("SET VARIABLE built_at = now()")
             con.execute("SET VARIABLE load_ids = ?::BIGINT[]", [new_loads])
             if incremental:  # the entity rows new loads can change, and the weeks they count in
-                _scope(con, last_load_id)
+                _slice(con, last_load_id)
                 _rebuild_slices(con, sliced, timings)
                 _affected_weeks(con, last_load_id)
             # what the previous build published, to tell which figures changed

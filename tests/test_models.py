@@ -139,10 +139,14 @@ def _survey(response_id, customer, rated_type, rated, responded):
 # and 16-22 March.
 DELIVERIES = {
     "w10": {"calls": [_call("A1", "K1", "2026-03-04T10:00:00", 10), _call("B1", "K2", "2026-03-03T10:00:00", 30),
-                      _call("D1", "K4", "2026-03-02T10:00:00", 10), _call("C1", "K3", "2026-03-05T10:00:00", 10)]},
+                      _call("D1", "K4", "2026-03-02T10:00:00", 10), _call("C1", "K3", "2026-03-05T10:00:00", 10),
+                      # D1 is transferred to billing at 10:01:50
+                      ("D1", 2, "K4", "facturation", "2026-03-02T10:01:50+01:00", "2026-03-02T10:02:00+01:00",
+                       "2026-03-02T10:05:00+01:00", "answered", "none")]},
     # K1 again 5 days later (same journey, started in week 10); K4 14 days after D1: a new journey
     "w11": {"calls": [_call("A2", "K1", "2026-03-09T10:00:00", 10), _call("D3", "K4", "2026-03-16T10:00:00", 10)]},
-    # late: K4 exactly journey_window_days after D1 and before D3, so D1, D2 and D3 become one journey
+    # late: K4 exactly journey_window_days after D1 and before D3, so D1, D2 and D3 become one journey,
+    # and D1's transfer is followed by a recontact
     "bridge": {"calls": [_call("D2", "K4", "2026-03-09T10:00:00", 50, "abandoned")]},
     # K5's complaint escalated from K2's call, resolved after the SLA; a response of K7 rates K1's call
     "cases": {"cases": [_case("CASE1", "K5", "2026-03-03T11:00:00", origin="B1")]},
@@ -151,6 +155,9 @@ DELIVERIES = {
                                 _event("CASE1", 3, "resolved", "2026-03-17T11:00:00", "facturation")]},
     "surveys": {"survey_responses": [_survey("R1", "K7", "call", "A1", "2026-03-18T10:00:00"),
                                      _survey("R2", "K3", "", "", "2026-03-10T10:00:00")]},
+    # K5 calls two days after their complaint, K7 the day before their response: while CASE1's origin
+    # call or the call R1 rates is not loaded, CASE1 and R1 are in these customers' own journeys
+    "own": {"calls": [_call("E1", "K5", "2026-03-05T12:00:00", 10), _call("F1", "K7", "2026-03-17T10:00:00", 10)]},
     # a corrected export: C1 was K6's call, not K3's (a later file name takes the key over), so K3's
     # response no longer finds a journey of K3's
     "zfix": {"calls": [_call("C1", "K6", "2026-03-05T10:00:00", 10)]},
@@ -160,7 +167,7 @@ DELIVERIES = {
 @pytest.mark.parametrize("order", [
     list(DELIVERIES),
     list(reversed(DELIVERIES)),
-    ["surveys", "history", "zfix", "w11", "cases", "w10", "bridge"],
+    ["surveys", "history", "zfix", "own", "w11", "cases", "w10", "bridge"],
 ])
 def test_incremental_builds_equal_a_full_rebuild_whatever_the_order_of_files(settings, order):
     from pipelines.ingest import ingest_paths
@@ -185,7 +192,9 @@ def test_incremental_builds_equal_a_full_rebuild_whatever_the_order_of_files(set
     assert warehouse_hashes(settings.warehouse) == incremental
     con = connect(settings.warehouse, read_only=True)
     journeys = dict(con.execute("SELECT contact_ref, journey_id FROM journey_contacts").fetchall())
+    transfer = con.execute("SELECT failure_reasons FROM handoffs WHERE container = 'D1'").fetchall()
     con.close()
+    assert transfer == [(["recontact"],)]
     assert journeys["D1"] == journeys["D2"] == journeys["D3"] and journeys["D1"].endswith(":D1")
     assert journeys["CASE1"] == journeys["B1"] and journeys["R1"] == journeys["A1"] == journeys["A2"]
     assert journeys["R2"] is None  # K3 has no contact left once C1 is K6's
