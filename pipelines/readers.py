@@ -269,7 +269,7 @@ def _read_csv(con, path: Path, profile: Profile, workdir: Path | None = None) ->
     # DuckDB counts records (header = 1); rejected records leave gaps that number the rest.
     errors = con.execute(
         "SELECT line, string_agg(DISTINCT coalesce(column_name, 'column ' || column_idx) || ': ' || "
-        "lower(error_type) || ' (' || error_message || ')', '; '), any_value(csv_line) "
+        "lower(error_type) || ' (' || error_message || ')', '; '), any_value(csv_line), min(line_byte_position) "
         "FROM _csv_errors GROUP BY line ORDER BY line").fetchall()
     rejected_lines = [e[0] for e in errors]
     con.execute("INSERT INTO _unparsed SELECT line, raw, 'csv: ' || why FROM "
@@ -281,7 +281,7 @@ def _read_csv(con, path: Path, profile: Profile, workdir: Path | None = None) ->
     # the n-th parsed record sits at the n-th record number not taken by a rejected one
     con.execute("CREATE TEMP TABLE _gaps AS SELECT unnest(?::BIGINT[]) AS line", [rejected_lines])
     _number_with_gaps(con, first)
-    _physical_lines(con, path, profile, delimiter)
+    _physical_lines(con, path, profile, delimiter, {e[0]: e[3] for e in errors})
     if broken:
         con.execute("DELETE FROM _raw WHERE source_line IN (SELECT unnest(?::BIGINT[]))", [list(broken)])
         con.execute("DELETE FROM _unparsed WHERE source_line IN (SELECT unnest(?::BIGINT[]))", [list(broken)])
@@ -318,7 +318,7 @@ def _without_bare_returns(path: Path, quote: str, workdir: Path) -> tuple[Path, 
     return copy, broken
 
 
-def _physical_lines(con, path: Path, profile: Profile, delimiter: str) -> None:
+def _physical_lines(con, path: Path, profile: Profile, delimiter: str, reject_bytes: dict[int, int]) -> None:
     """Reconcile DuckDB's records with the file's physical lines.
 
     DuckDB numbers records, not lines: a quoted field holding a line break shifts every later
@@ -326,6 +326,11 @@ def _physical_lines(con, path: Path, profile: Profile, delimiter: str) -> None:
     When the file has more lines than DuckDB saw records, Python's csv module (slow, so only
     then) tells where each record starts and which trailing records DuckDB dropped; those are
     set aside as unparsed, so that nothing read is lost.
+
+    In such a file the line DuckDB gives a rejected record is not a record number (it ran past
+    the count of records, and two rows got one line): when both readers see the same records,
+    each rejected record is placed by the byte where its line starts (`reject_bytes`, DuckDB's
+    line -> byte), and the parsed ones, in order, at the record starts left.
     """
     header = 1 if profile.format.header else 0
     records = con.execute("SELECT (SELECT count(*) FROM _raw) + (SELECT count(*) FROM _unparsed)").fetchone()[0]
@@ -353,6 +358,9 @@ def _physical_lines(con, path: Path, profile: Profile, delimiter: str) -> None:
     python_records = len(starts) - 1
     if python_records < records + header:
         return  # the readers disagree in a way that cannot be placed: keep record numbers
+    if python_records == records + header and reject_bytes and _place_by_bytes(con, path, starts[1 + header:],
+                                                                               reject_bytes):
+        return
     if texts:
         con.executemany("INSERT INTO _unparsed VALUES (?, ?, ?)",
                         [[k, text, "csv: record not terminated (an opening quote is never closed)"]
@@ -362,6 +370,39 @@ def _physical_lines(con, path: Path, profile: Profile, delimiter: str) -> None:
     for table in ("_raw", "_unparsed"):
         con.execute(f"UPDATE {table} t SET source_line = m.line FROM _line_map m WHERE m.record = t.source_line")
     con.execute("DROP TABLE _line_map")
+
+
+def _place_by_bytes(con, path: Path, record_starts: list[int], reject_bytes: dict[int, int]) -> bool:
+    """Number rejected records by the physical line of their first byte, parsed ones by the record
+    starts left, in order; False (nothing changed) when the two do not fit together."""
+    import bisect
+
+    newlines, offset = [], 0
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(CHUNK), b""):
+            newlines += [offset + m.start() for m in re.finditer(b"\n", chunk)]
+            offset += len(chunk)
+    rejected = {line: bisect.bisect_left(newlines, position) + 1 for line, position in reject_bytes.items()
+                if position is not None}
+    starts = set(record_starts)
+    for line, physical in rejected.items():
+        # DuckDB may give the line end before the record (after a blank line): the record starts next
+        if physical not in starts and physical + 1 in starts and newlines[physical - 1] == reject_bytes[line]:
+            rejected[line] = physical + 1
+    taken = set(rejected.values())
+    left = [line for line in record_starts if line not in taken]
+    parsed = con.execute("SELECT count(*) FROM _raw").fetchone()[0]
+    if len(rejected) != len(reject_bytes) or len(taken) != len(rejected) or not taken <= starts or len(left) != parsed:
+        return False
+    con.execute("CREATE OR REPLACE TEMP TABLE _line_map AS SELECT unnest(?::BIGINT[]) AS record, "
+                "unnest(?::BIGINT[]) AS line", [list(rejected), list(rejected.values())])
+    con.execute("UPDATE _unparsed t SET source_line = m.line FROM _line_map m WHERE m.record = t.source_line")
+    con.execute("CREATE OR REPLACE TEMP TABLE _line_map AS SELECT unnest(?::BIGINT[]) AS line, "
+                "unnest(range(1, ?::BIGINT + 1)) AS k", [left, len(left)])
+    con.execute("UPDATE _raw t SET source_line = m.line FROM (SELECT source_line AS record, row_number() OVER "
+                "(ORDER BY source_line) AS k FROM _raw) r JOIN _line_map m USING (k) WHERE r.record = t.source_line")
+    con.execute("DROP TABLE _line_map")
+    return True
 
 
 def csv_line(fields: list[str], delimiter: str, quote: str) -> str:

@@ -367,6 +367,42 @@ def test_the_demo_key_outside_demo_mode_stops_the_run_with_a_clear_message(gener
     assert not warehouse.exists() and not (tmp_path / "out").exists()
 
 
+# ---- line numbers in badly broken CSV files ----------------------------------------------------------
+
+def _csv_kind(name: str):
+    from tests.test_fuzz import KINDS
+
+    return next(k for k in KINDS if k.name == name)
+
+
+@pytest.mark.parametrize("kind_name", ["survey csv", "calls csv", "survey csv ; auto"])
+def test_each_line_of_a_badly_broken_csv_has_one_fate_at_its_own_line_number(kind_name, tmp_path):
+    """Files mixing quoted fields over several lines with lines that do not parse (the fuzzing's
+    structural mutations): no line number twice in quarantine, none both loaded and quarantined, and
+    every loaded row on the physical line that holds its key."""
+    from tests.test_fuzz import LINES_PER_FILE, SEED, line_file, run_batch
+
+    kind = _csv_kind(kind_name)
+    rng = random.Random(SEED)
+    files = [(f"f{n:05d}.csv", line_file(kind, LINES_PER_FILE, n, True, rng)[0].encode("utf-8", "surrogatepass"))
+             for n in (1, 3, 5, 7)]
+    settings, results = run_batch(tmp_path, kind, files, 1.0)
+    assert {r.status for r in results} == {"loaded"}
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        twice = con.execute("SELECT source_file, source_line FROM quarantine GROUP BY ALL HAVING count(*) > 1").fetchall()
+        both = con.execute(f"SELECT source_file, source_line FROM quarantine JOIN {kind.table} "
+                           f"USING (source_file, source_line)").fetchall()
+        loaded = con.execute(f"SELECT source_file, source_line, {kind.key} FROM {kind.table}").fetchall()
+        quarantined = con.execute("SELECT count(*) FROM quarantine").fetchone()[0]
+    finally:
+        con.close()
+    lines = {name: data.decode("utf-8", "replace").split("\n") for name, data in files}
+    misplaced = [(f, n) for f, n, key in loaded if key not in lines[f][n - 1]]
+    assert len(loaded) > 1000 and quarantined > 500
+    assert (twice, both, misplaced) == ([], [], [])
+
+
 # ---- 4. time ---------------------------------------------------------------------------------------
 
 def _load_calls(settings, rows: list[dict]) -> None:
