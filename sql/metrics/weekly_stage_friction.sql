@@ -10,10 +10,10 @@ WITH reached AS (
         OR (s.reached_by = 'engaged' AND j.engaged)
         OR (s.reached_by = 'complained' AND j.complained)
 ),
-per_journey AS (  -- by the journey's week too, so that a build of some weeks reads only theirs
-    SELECT journey_id, week, stage, sum(weight) AS weight, count(*) AS signals
+per_journey AS (
+    SELECT journey_id, stage, sum(weight) AS weight, count(*) AS signals
     FROM friction_events
-    GROUP BY journey_id, week, stage
+    GROUP BY journey_id, stage
 )
 SELECT
     r.week,
@@ -26,5 +26,5 @@ SELECT
     count(p.journey_id) / count(*) AS friction_share,
     getvariable('parameter_set') AS parameter_set
 FROM reached AS r
-LEFT JOIN per_journey AS p USING (journey_id, week, stage)
+LEFT JOIN per_journey AS p USING (journey_id, stage)
 GROUP BY r.week, r.stage
