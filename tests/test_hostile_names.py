@@ -104,13 +104,14 @@ def test_hostile_names_in_a_landing_folder_load_under_their_own_name(home, tmp_p
     names = land(home.landing / "calls", HOSTILE, hostile_calls)
     before = tree(tmp_path)
     results = ingest_source(home, "calls")
-    assert sorted(r.file for r in results) == sorted(names)
+    texts = [shown_name(n) for n in names]  # the name as one line of text: line breaks written \n
+    assert len(set(texts)) == len(names) and sorted(r.file for r in results) == sorted(texts)
     assert {r.status for r in results} == {"loaded"}, [(r.file, r.problems) for r in results if r.status != "loaded"]
     audit, lineage, quarantine, tables = audit_and_lineage(home)
-    assert set(audit) == set(names)  # the name as the text it is, character for character
+    assert set(audit) == set(texts)
     assert all(a[:3] == ("loaded", 30, 1) for a in audit.values()), audit
-    assert lineage == {n: 30 for n in names}  # each file's own rows: calls_*.csv read itself, not its neighbours
-    assert quarantine == {n: 1 for n in names}
+    assert lineage == {n: 30 for n in texts}  # each file's own rows: calls_*.csv read itself, not its neighbours
+    assert quarantine == {n: 1 for n in texts}
     assert {"load_audit", "calls", "quarantine"} <= tables  # the SQL in a name did not run
     assert not list(tmp_path.rglob(PWNED))  # nor did a command
     assert written_outside(before, tmp_path, [home.warehouse.parent, home.out]) == []
@@ -126,11 +127,11 @@ def test_hostile_names_of_rejected_files_move_to_rejected_with_a_report(home, tm
     for name in names:
         assert (folder / name).read_text(encoding="utf-8").startswith("not,the,calls,header\n")
         report = (folder / f"{name}.report.txt").read_bytes().decode("utf-8")
-        assert name in report and "required_column" in report
+        assert f"file {shown_name(name)} (source calls" in report and "required_column" in report
     assert sorted(p.name for p in folder.iterdir()) == sorted(names + [f"{n}.report.txt" for n in names])
     assert list((home.landing / "calls").iterdir()) == []
     audit, _, _, tables = audit_and_lineage(home)
-    assert set(audit) == set(names) and {a[0] for a in audit.values()} == {"rejected"}
+    assert set(audit) == {shown_name(n) for n in names} and {a[0] for a in audit.values()} == {"rejected"}
     assert all(a[3].startswith(f"{n}: line 1, column") for n, a in audit.items())
     assert "load_audit" in tables and not list(tmp_path.rglob(PWNED))
     assert written_outside(before, tmp_path, [home.warehouse.parent, home.out, home.rejected]) == []
@@ -151,7 +152,7 @@ def test_esprit_ingest_prints_names_as_text_and_keeps_the_source_inside_rejected
     assert sorted(table) == sorted(f"{shown_name(n)[:40]:<40} {'loaded':<9} {31:>9} {30:>9} {1:>9} {0:>7} {0:>8}"
                                    for n in names), printed
     audit, _, _, _ = audit_and_lineage(home)
-    assert set(audit) == set(names) and {a[0] for a in audit.values()} == {"loaded"}
+    assert set(audit) == {shown_name(n) for n in names} and {a[0] for a in audit.values()} == {"loaded"}
     # an explicit source that would climb out of rejected/ is refused before anything is read
     for source in ("..", "../../elsewhere", "."):
         assert main(["ingest", str(outside), "--profile", "generator_calls", "--source", source]) == 2
@@ -228,22 +229,21 @@ def test_the_task_log_of_rejected_files_shows_each_name_on_its_line():
         "- calls_\\udcff\\udcfe latin1 \\udce9.csv"]
 
 
-@pytest.mark.xfail(strict=True, reason="pipelines/ingest.py names files after the landed file: the validation "
-                   "result out/validation_results/load<id>-<chunk>__<name>.json and rejected/<source>/<name>"
-                   ".report.txt exceed 255 bytes for a name of more than 234 bytes (OSError: the whole ingest "
-                   "of the source stops); fix: cut the name in what ingest writes, keep it whole in the audit")
-def test_a_name_of_255_bytes_loads(home):
+def test_a_name_of_255_bytes_loads_and_is_rejected_with_a_report(home):
+    """Ingest names files after the landed file (validation results, reports): cut below 255 bytes."""
     land(home.landing / "calls", [LONGEST], hostile_calls)
     (result,) = ingest_source(home, "calls")
     assert result.status == "loaded" and result.file == LONGEST
+    (home.landing / "calls" / LONGEST).write_text("not,the,calls,header\n1,2,3,4\n", encoding="utf-8")
+    (result,) = ingest_source(home, "calls", fail_on_reject=False)
+    assert result.status == "rejected" and (home.rejected / "calls" / LONGEST).is_file()
+    (report,) = (home.rejected / "calls").glob("*.report.txt")
+    assert LONGEST in report.read_text(encoding="utf-8")
 
 
-@pytest.mark.xfail(strict=True, reason="pipelines/ingest.py passes the name to DuckDB as it is: a name with "
-                   "bytes that are not UTF-8 (lone surrogates in Python) fails the insert into validation_results "
-                   "and the whole ingest of the source stops; fix: one text form of the name (e.g. "
-                   "name.encode('utf-8', 'surrogateescape').decode('utf-8', 'replace')) for the audit, lineage, "
-                   "quarantine and reports")
-def test_a_name_that_is_not_utf8_loads(home):
+def test_a_name_that_is_not_utf8_loads_under_its_text_form(home):
     (name,) = land(home.landing / "calls", [NOT_UTF8], hostile_calls)
     (result,) = ingest_source(home, "calls")
-    assert result.status == "loaded"
+    assert result.status == "loaded" and result.file == shown_name(name) == "calls_\\udcff\\udcfe latin1 \\udce9.csv"
+    audit, lineage, _, _ = audit_and_lineage(home)
+    assert set(audit) == set(lineage) == {shown_name(name)}
