@@ -173,7 +173,7 @@ def _checked_scorecard(section: dict) -> dict[str, Any]:
     languages = section.get("languages")
     if not isinstance(languages, list) or not languages or not set(languages) <= set(LANGUAGES):
         raise ConfigError(f"scorecard.languages: expected a non-empty list drawn from {list(LANGUAGES)}")
-    for key in ("small_sample", "trend_weeks", "verbatims_per_stage", "top_pairs"):
+    for key in ("small_sample", "trend_weeks", "verbatims_per_stage", "top_pairs", "handoffs_per_page"):
         if not isinstance(section.get(key), int) or section[key] < 1:
             raise ConfigError(f"scorecard.{key}: expected a whole number of at least 1")
     return section

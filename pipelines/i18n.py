@@ -63,6 +63,7 @@ TEXT = {
         "handoff": "Handoff", "kind": "Kind", "at": "At", "timeline": "Journey timeline",
         "contact": "Contact", "detail": "Detail",
         "none_failed": "No failed handoff for this pair this week.",
+        "first_failed": "The first {shown} of {failed} failed handoffs of the week, by time. Every one, with its journey:",
         "exports": "Exports for BI tools",
     },
     "fr": {
@@ -125,6 +126,7 @@ TEXT = {
         "handoff": "Passage", "kind": "Type", "at": "Date", "timeline": "Chronologie du parcours",
         "contact": "Contact", "detail": "Détail",
         "none_failed": "Aucun passage en échec pour cette paire cette semaine.",
+        "first_failed": "Les {shown} premiers des {failed} passages en échec de la semaine, par date. Tous, avec leur parcours :",
         "exports": "Exports pour les outils décisionnels",
     },
 }

@@ -48,8 +48,9 @@ def handoff_pairs(con, week: str) -> list[tuple[str, str, int, int]]:
 
 
 def failed_handoffs(con, week: str, from_team: str | None, to_team: str | None, tz: str,
-                    with_timeline: bool = True) -> list[FailedHandoff]:
-    """The week's failed handoffs (of one pair, or of every pair when the teams are None)."""
+                    with_timeline: bool = True, per_pair: int | None = None) -> list[FailedHandoff]:
+    """The week's failed handoffs (of one pair, or of every pair when the teams are None), the
+    first `per_pair` of each pair by time when given."""
     rows = con.execute(
         """
         SELECT h.handoff_key, h.kind, h.from_team, h.to_team, h.handoff_at, h.failure_reasons, jc.journey_id
@@ -59,8 +60,10 @@ def failed_handoffs(con, week: str, from_team: str | None, to_team: str | None, 
             AND jc.contact_type = CASE WHEN h.kind = 'transfer' THEN 'call' ELSE 'case' END
         WHERE h.week = $week AND h.failed
             AND ($from IS NULL OR h.from_team = $from) AND ($to IS NULL OR h.to_team = $to)
+        QUALIFY $per_pair IS NULL
+            OR row_number() OVER (PARTITION BY h.from_team, h.to_team ORDER BY h.handoff_at, h.handoff_key) <= $per_pair
         ORDER BY h.from_team, h.to_team, h.handoff_at, h.handoff_key
-        """, {"week": week, "from": from_team, "to": to_team}).fetchall()
+        """, {"week": week, "from": from_team, "to": to_team, "per_pair": per_pair}).fetchall()
     journeys = sorted({r[6] for r in rows if r[6] is not None})
     timelines = journey_timelines(con, journeys, tz) if with_timeline and journeys else {}
     return [FailedHandoff(key, kind, src, dst, at.astimezone(_zone(tz)), list(reasons), journey,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from dataclasses import asdict, dataclass
 from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
@@ -314,6 +315,7 @@ def _environment() -> Environment:
     env = Environment(loader=PackageLoader("pipelines", "templates"),
                       autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
     env.filters["fmt"] = fmt
+    env.filters["shell"] = shlex.quote  # a team name in a command a reader may paste into a shell
     return env
 
 
@@ -379,7 +381,9 @@ def _render_week(settings: Settings, con, env: Environment, history: dict, ces_v
     nps_split = {k: fmt(_usable(history.get(f"nps_{k}", {}).get(week)), "pct")
                  for k in ("promoters", "passives", "detractors")}
     failed_by_pair: dict[tuple[str, str], list] = {}
-    for item in failed_handoffs(con, week, None, None, settings.week_timezone):
+    # a pair's page shows its first failed handoffs with their journeys; `esprit handoffs` lists all
+    for item in failed_handoffs(con, week, None, None, settings.week_timezone,
+                                per_pair=settings.scorecard["handoffs_per_page"]):
         failed_by_pair.setdefault((item.from_team, item.to_team), []).append(item)
     folder = settings.scorecards_dir / week
     written = []

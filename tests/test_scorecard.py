@@ -159,3 +159,30 @@ def test_backfill_republishes_a_range_of_weeks(pipeline_run, tmp_path, capsys):
     assert "recomputed every week; published 2 week(s) of 2026-W39..2026-W41; no data for 2026-W39" in said
     assert sorted(p.name for p in (out / "scorecards").iterdir() if p.is_dir()) == ["2026-W40", "2026-W41"]
     assert esprit(["backfill", "--from", "2026-W42", "--to", "2026-W40", "--warehouse", str(warehouse)]) == 2
+
+
+def test_a_pair_page_shows_its_first_failed_handoffs_and_how_to_list_them_all(pages, tmp_path):
+    import dataclasses
+    import html as html_lib
+    import shlex
+
+    from pipelines.scorecard import render_weeks
+
+    settings, paths = pages
+    week = paths[-1].split("/")[-2]
+    con = connect(settings.warehouse, read_only=True)
+    src, dst, failed = con.execute("SELECT from_team, to_team, failed FROM weekly_handoff_pairs WHERE week = ? "
+                                   "ORDER BY failed DESC LIMIT 1", [week]).fetchone()
+    first = [r[0] for r in con.execute("SELECT handoff_key FROM handoffs WHERE week = ? AND from_team = ? "
+                                       "AND to_team = ? AND failed ORDER BY handoff_at, handoff_key LIMIT 2",
+                                       [week, src, dst]).fetchall()]
+    con.close()
+    assert failed > 2
+    settings = dataclasses.replace(settings, out=tmp_path / "out",
+                                   scorecard={**settings.scorecard, "handoffs_per_page": 2})
+    render_weeks(settings, [week], languages=["en"], pdf=False, exports=False)
+    html = (settings.scorecards_dir / week / "handoffs" / f"{pair_slug(src, dst)}.en.html").read_text(encoding="utf-8")
+    assert re.findall(r'data-handoff="([^"]+)"', html) == first
+    assert f"The first 2 of {failed} failed handoffs" in html
+    command = f"esprit handoffs --week {week} --from {shlex.quote(src)} --to {shlex.quote(dst)} --timeline"
+    assert html_lib.escape(command, quote=False) in html
