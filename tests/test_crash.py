@@ -153,8 +153,12 @@ class Child:
         return ended, (json.loads(counts.read_text()) if counts.exists() else None)
 
     def close(self) -> None:
-        self.process.stdin.close()
-        self.process.wait(timeout=30)
+        self.process.stdin.close()  # the child's loop ends with its input
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
 
 
 # ---- what must hold after any kill -----------------------------------------------------------------
