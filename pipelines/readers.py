@@ -378,17 +378,21 @@ def _place_by_bytes(con, path: Path, record_starts: list[int], reject_bytes: dic
     import bisect
 
     newlines, offset = [], 0
+    starts = set(record_starts)
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(CHUNK), b""):
             newlines += [offset + m.start() for m in re.finditer(b"\n", chunk)]
             offset += len(chunk)
-    rejected = {line: bisect.bisect_left(newlines, position) + 1 for line, position in reject_bytes.items()
-                if position is not None}
-    starts = set(record_starts)
-    for line, physical in rejected.items():
-        # DuckDB may give the line end before the record (after a blank line): the record starts next
-        if physical not in starts and physical + 1 in starts and newlines[physical - 1] == reject_bytes[line]:
-            rejected[line] = physical + 1
+        rejected = {line: bisect.bisect_left(newlines, position) + 1 for line, position in reject_bytes.items()
+                    if position is not None}
+        for line, physical in rejected.items():
+            # after blank lines DuckDB may give the end of the line before them: the record starts after them
+            following = bisect.bisect_right(record_starts, physical)
+            if physical in starts or following == len(record_starts) or newlines[physical - 1] != reject_bytes[line]:
+                continue
+            fh.seek(reject_bytes[line])
+            if not fh.read(newlines[record_starts[following] - 2] + 1 - reject_bytes[line]).strip(b"\r\n"):
+                rejected[line] = record_starts[following]
     taken = set(rejected.values())
     left = [line for line in record_starts if line not in taken]
     parsed = con.execute("SELECT count(*) FROM _raw").fetchone()[0]
