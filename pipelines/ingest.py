@@ -154,7 +154,7 @@ def _typed_select(profile: Profile, contract: Contract, max_field_bytes: int) ->
         if col.type == "TIMESTAMPTZ":  # beyond what Python (GX, pandas) can hold in every timezone, or (ISO
             # text) with a UTC offset no place has: DuckDB reads +25:00 as 25 hours
             offset_ok = "" if col.name in profile.timestamp_formats else \
-                f" AND NOT regexp_matches({text}, '{IMPOSSIBLE_OFFSET}')"
+                f" AND NOT regexp_matches(right({text}, 6), '{IMPOSSIBLE_OFFSET}')"  # an offset is 6 characters at most
             typed = (f"(CASE WHEN {typed} BETWEEN {TIMESTAMP_RANGE[0]} AND {TIMESTAMP_RANGE[1]}{offset_ok} "
                      f"THEN {typed} END)")
         cols.append(f"{_at_the_door(col.name, typed)} AS {_ident(col.name)}")
