@@ -324,8 +324,9 @@ def _record_restatements(con: duckdb.DuckDBPyConnection) -> None:
 def build_models(settings: Settings, sql_dir: Path = SQL_DIR, full: bool = False) -> dict:
     """Build every model in one transaction: readers see the old tables or the new, never a mix.
 
-    Weekly tables are recomputed only for the weeks new files touched, unless `full`, the first
-    build, or a change of parameter set or of the SQL makes every week stale.
+    Entity tables are recomputed only for the contacts new files can change (SLICES) and weekly
+    tables only for the weeks those touched, unless `full`, the first build, or a change of
+    parameter set or of the SQL makes every row stale.
     """
     import hashlib
 
