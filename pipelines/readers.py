@@ -256,9 +256,12 @@ def _read_csv(con, path: Path, profile: Profile, workdir: Path | None = None) ->
         path = copy
     con.execute("DROP TABLE IF EXISTS _csv_errors")
     con.execute("DROP TABLE IF EXISTS _csv_scans")
-    try:
+    first = 2 if profile.format.header else 1
+    select = ", ".join(f"c{i} AS {_quote_ident(h)}" for i, h in enumerate(header))
+    try:  # records numbered as read (one thread: file order), as if no record were rejected
         con.execute(
-            f"CREATE TEMP TABLE _parsed AS SELECT * FROM read_csv({_sql_str(str(path))}, auto_detect = false, "
+            f"CREATE TEMP TABLE _numbered AS SELECT {select}, row_number() OVER () + {first - 1} AS source_line "
+            f"FROM read_csv({_sql_str(str(path))}, auto_detect = false, "
             f"header = {str(profile.format.header).lower()}, delim = {_sql_str(delimiter)}, "
             f"quote = {_sql_str(profile.format.quote)}, escape = {_sql_str(profile.format.quote)}, "
             f"columns = {names!r}, store_rejects = true, rejects_table = '_csv_errors', "
@@ -275,19 +278,18 @@ def _read_csv(con, path: Path, profile: Profile, workdir: Path | None = None) ->
     con.execute("INSERT INTO _unparsed SELECT line, raw, 'csv: ' || why FROM "
                 "(SELECT unnest(?) AS line, unnest(?) AS why, unnest(?) AS raw)",
                 [rejected_lines, [e[1] for e in errors], [e[2] for e in errors]])
-    first = 2 if profile.format.header else 1
-    select = ", ".join(f"c{i} AS {_quote_ident(h)}" for i, h in enumerate(header))
-    con.execute(f"CREATE TEMP TABLE _numbered AS SELECT {select}, row_number() OVER () AS _n FROM _parsed")
-    # the n-th parsed record sits at the n-th record number not taken by a rejected one
-    con.execute("CREATE TEMP TABLE _gaps AS SELECT unnest(?::BIGINT[]) AS line", [rejected_lines])
-    _number_with_gaps(con, first)
+    if rejected_lines:  # the n-th parsed record sits at the n-th record number not taken by a rejected one
+        con.execute("CREATE TEMP TABLE _gaps AS SELECT unnest(?::BIGINT[]) AS line", [rejected_lines])
+        _number_with_gaps(con, first)
+    else:
+        con.execute("ALTER TABLE _numbered RENAME TO _raw")
     _physical_lines(con, path, profile, delimiter, {e[0]: e[3] for e in errors})
     if broken:
         con.execute("DELETE FROM _raw WHERE source_line IN (SELECT unnest(?::BIGINT[]))", [list(broken)])
         con.execute("DELETE FROM _unparsed WHERE source_line IN (SELECT unnest(?::BIGINT[]))", [list(broken)])
         con.executemany("INSERT INTO _unparsed VALUES (?, ?, 'csv: a carriage return inside an unquoted field')",
                         [[line, text] for line, text in sorted(broken.items())])
-    for t in ("_parsed", "_numbered", "_gaps"):
+    for t in ("_numbered", "_gaps"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     return header, delimiter
 
@@ -426,9 +428,9 @@ def _number_with_gaps(con, first: int) -> None:
             FROM (SELECT unnest(range({first}, {first} + (SELECT n FROM total))) AS line)
             WHERE line NOT IN (SELECT line FROM _gaps)
         )
-        SELECT n.* EXCLUDE (_n), f.line AS source_line
-        FROM _numbered n JOIN free f ON f.k = n._n
-        ORDER BY n._n
+        SELECT n.* EXCLUDE (source_line), f.line AS source_line
+        FROM _numbered n JOIN free f ON f.k = n.source_line - {first - 1}
+        ORDER BY n.source_line
     """)
 
 
