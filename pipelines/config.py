@@ -9,6 +9,7 @@ and ``ESPRIT_<KEY>`` environment variables override the paths. Tasks and the CLI
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,12 @@ def load_settings(config_file: str | Path | None = None, base_dir: str | Path | 
         if not isinstance(rules, list) or not all(isinstance(r, dict) and set(r) == {"match", "profile"}
                                                   for r in rules):
             raise ConfigError(f"sources.{source}: expected a list of {{match: <file pattern>, profile: <name>}}")
+    gx_rows = raw["ingest"]["gx_rows"]
+    if gx_rows != "all" and (not isinstance(gx_rows, int) or isinstance(gx_rows, bool) or gx_rows < 1):
+        raise ConfigError("ingest.gx_rows: expected a whole number of at least 1 (the lines of each file Great "
+                          "Expectations validates besides the flagged ones), or all")
+    if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", str(raw["ingest"]["memory_limit"])):
+        raise ConfigError("ingest.memory_limit: expected a size such as 1GB or 512MB")
     return Settings(
         week_timezone=raw["week_timezone"],
         sources=raw["sources"],
