@@ -32,7 +32,7 @@ from pipelines.contracts import CONTRACTS, Contract
 from pipelines.privacy import (PseudonymKey, pseudonym, pseudonym_sql, resolve_key, scrub_sql, set_key, split_unparsed,
                                unparsed_record)
 from pipelines.profiles import Profile, load_profile
-from pipelines.readers import FileRejected, make_workdir, progress, read_raw, scan, shown_name
+from pipelines.readers import MACHINE_ERRORS, FileRejected, make_workdir, progress, read_raw, scan, shown_name
 from pipelines.validation import (UnsupportedExpectation, compact_result, compile_suite, key_unexpected_sql,
                                   sql_disagreements, validate_frame)
 from pipelines.warehouse import connect, ensure_schema
@@ -277,6 +277,8 @@ def _process(con, settings, source, path, fs, profile: Profile, key, result: Fil
     try:
         con.execute(f"CREATE OR REPLACE TEMP VIEW _mapped AS {_mapped_select(profile, contract, source_columns)}")
         con.execute(f"CREATE OR REPLACE TEMP TABLE _typed AS {_typed_select(profile, contract, cfg['max_field_bytes'])}")
+    except MACHINE_ERRORS:
+        raise
     except duckdb.Error as exc:
         raise FileRejected("profile_expression", f"profile {profile.name} does not apply to this file: "
                            f"{str(exc).splitlines()[0]}") from exc
@@ -565,6 +567,8 @@ def _derive(con, profile: Profile, file_name: str, load_id: int) -> int:
             con.execute(f"CREATE OR REPLACE TEMP TABLE _candidates AS SELECT d.*, NULL::VARCHAR AS record_version, "
                         f"row_number() OVER () AS source_line, []::VARCHAR[] AS __reasons, 1 AS __rank "
                         f"FROM ({derived.sql}) d")
+        except MACHINE_ERRORS:
+            raise
         except duckdb.Error as exc:
             raise FileRejected("profile_expression", f"profile {profile.name}: derive {derived.table} failed: "
                                f"{str(exc).splitlines()[0]}") from exc

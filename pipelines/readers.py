@@ -34,6 +34,12 @@ SUFFIXES = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".jsonl": "jsonl", ".nd
             ".parquet": "parquet"}
 
 
+# DuckDB errors that are the machine's, not the file's (memory, disk while spilling, an interrupt):
+# the load fails and the file stays in the landing folder to be loaded again, never rejected.
+MACHINE_ERRORS = (duckdb.OutOfMemoryException, duckdb.IOException, duckdb.InterruptException,
+                  duckdb.FatalException, duckdb.InternalException)
+
+
 class FileRejected(Exception):
     """A file-level check failed: the file is rejected whole. `rule` names the check."""
 
@@ -267,6 +273,8 @@ def _read_csv(con, path: Path, profile: Profile, workdir: Path | None = None) ->
             f"columns = {names!r}, store_rejects = true, rejects_table = '_csv_errors', "
             f"rejects_scan = '_csv_scans', max_line_size = {MAX_LINE_BYTES}, strict_mode = true, "
             f"null_padding = false, parallel = false)")
+    except MACHINE_ERRORS:
+        raise
     except duckdb.Error as exc:
         raise FileRejected("parseable_csv", f"not readable as CSV: {str(exc).splitlines()[0]}") from exc
     # DuckDB counts records (header = 1); rejected records leave gaps that number the rest.
@@ -511,6 +519,8 @@ def _read_parquet(con, path: Path, fs: FileScan, workdir: Path) -> dict:
         casts = ", ".join(f"CAST({_quote_ident(c)} AS VARCHAR) AS {_quote_ident(c)}" for c in columns)
         con.execute(f"CREATE TEMP TABLE _raw AS SELECT {casts}, file_row_number + 1 AS source_line "
                     f"FROM read_parquet({_sql_str(str(readable))}, file_row_number = true)")
+    except MACHINE_ERRORS[:1] + MACHINE_ERRORS[2:]:  # an IO error here is a file that is not Parquet
+        raise
     except duckdb.Error as exc:
         raise FileRejected("parseable_parquet", f"not readable as Parquet: {str(exc).splitlines()[0]}") from exc
     return {"columns": columns, "transcoded_lines": 0}

@@ -326,3 +326,17 @@ def test_a_file_unchanged_in_the_landing_folder_is_not_read_again_a_touched_one_
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2 * 10**9))  # touched, same content: a no-op
     assert [r.status for r in ingest_source(settings, "surveys")] == ["skipped"]
     assert [row[1] for row in _audit(settings)] == ["loaded", "loaded"]
+
+
+def test_out_of_memory_fails_the_load_and_leaves_the_file_to_load_again_never_rejected(settings):
+    import duckdb
+
+    rows = [survey_row(rid=f"R{i}", verbatim="x" * 2000) for i in range(3000)]
+    path = _write(settings.landing / "surveys", "big.csv", rows)
+    settings.ingest["memory_limit"] = "2MB"  # DuckDB runs out of memory reading the file
+    with pytest.raises(duckdb.OutOfMemoryException):
+        ingest_source(settings, "surveys")
+    assert path.exists() and not (settings.rejected / "surveys").exists()
+    assert _audit(settings) == []
+    settings.ingest["memory_limit"] = "1GB"
+    assert [r.status for r in ingest_source(settings, "surveys")] == ["loaded"]
