@@ -30,6 +30,9 @@ from pipelines.profiles import Profile
 
 CHUNK = 1 << 20
 MAX_LINE_BYTES = 64 << 20  # a record may hold a field of tens of MB; the row rules judge it
+# DuckDB's CSV buffer defaults to 16 lines of the longest allowed: 1 GiB, more than the memory
+# limit of an ingest; two such lines are enough
+BUFFER_BYTES = 2 * MAX_LINE_BYTES
 SUFFIXES = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl",
             ".parquet": "parquet"}
 
@@ -251,7 +254,8 @@ def _read_csv(con, path: Path, profile: Profile, workdir: Path | None = None) ->
     if workdir is not None:
         options = (f"auto_detect = false, header = {str(profile.format.header).lower()}, delim = {_sql_str(delimiter)}, "
                    f"quote = {_sql_str(profile.format.quote)}, escape = {_sql_str(profile.format.quote)}, "
-                   f"columns = {names!r}, max_line_size = {MAX_LINE_BYTES}, strict_mode = true, null_padding = false, "
+                   f"columns = {names!r}, max_line_size = {MAX_LINE_BYTES}, buffer_size = {BUFFER_BYTES}, "
+                   f"strict_mode = true, null_padding = false, "
                    f"parallel = false")
         copy, broken = _without_bare_returns(path, profile.format.quote, workdir)
         try:  # quotes told apart, unless a broken quote misleads: then every carriage return breaks its line
@@ -271,7 +275,8 @@ def _read_csv(con, path: Path, profile: Profile, workdir: Path | None = None) ->
             f"header = {str(profile.format.header).lower()}, delim = {_sql_str(delimiter)}, "
             f"quote = {_sql_str(profile.format.quote)}, escape = {_sql_str(profile.format.quote)}, "
             f"columns = {names!r}, store_rejects = true, rejects_table = '_csv_errors', "
-            f"rejects_scan = '_csv_scans', max_line_size = {MAX_LINE_BYTES}, strict_mode = true, "
+            f"rejects_scan = '_csv_scans', max_line_size = {MAX_LINE_BYTES}, buffer_size = {BUFFER_BYTES}, "
+            f"strict_mode = true, "
             f"null_padding = false, parallel = false)")
     except MACHINE_ERRORS:
         raise
@@ -447,6 +452,7 @@ def _read_jsonl(con, path: Path) -> list[str]:
         f"CREATE TEMP TABLE _lines AS SELECT line AS record, row_number() OVER () AS source_line "
         f"FROM read_csv({_sql_str(str(path))}, auto_detect = false, header = false, delim = '\x1f', "
         f"quote = '', escape = '', columns = {{'line': 'VARCHAR'}}, max_line_size = {MAX_LINE_BYTES}, "
+        f"buffer_size = {BUFFER_BYTES}, "
         f"strict_mode = false, parallel = false)")
     con.execute("""
         INSERT INTO _unparsed
