@@ -73,6 +73,25 @@ def esprit_env(home: Path, landing: Path) -> dict[str, str]:
             "ESPRIT_PSEUDONYM_KEY": BENCH_KEY, "GX_ANALYTICS_ENABLED": "false", "ESPRIT_DEMO": ""}
 
 
+def public_command(argv: list[str]) -> str:
+    """The command as the report shows it: where the data and files went on this machine left out."""
+    shown, rest = [], list(argv)
+    while rest:
+        name, eq, value = rest.pop(0).partition("=")
+        if name in ("--work", "--out", "--doc") and not eq and rest:
+            value = rest.pop(0)
+        if name in ("--out", "--doc"):
+            shown.append(f"{name} {_repo_relative(value)}")
+        elif name not in ("--work", "--keep"):
+            shown.append(name + eq + value)
+    return " ".join(["python -m benchmarks.bench", *shown])
+
+
+def _repo_relative(value: str) -> str:
+    path = Path(value).resolve()
+    return str(path.relative_to(REPO_ROOT)) if REPO_ROOT in path.parents else "FILE"
+
+
 def machine() -> dict:
     import duckdb
     import pandas
@@ -259,7 +278,7 @@ def markdown(report: dict) -> str:
     m = report["machine"]
     lines = [f"Last measured {report['finished_at'][:16].replace('T', ' ')} UTC on {m['cores']} cores, "
              f"{m['memory_gb']} GB of memory ({m['cpu']}); Python {m['python']}, DuckDB {m['duckdb']}, "
-             f"pandas {m['pandas']}. " + "; ".join(f"`{c}`" for c in report["commands"]) + ".", ""]
+             f"pandas {m['pandas']}. " + "; ".join(f"`{c}`" for c in dict.fromkeys(report["commands"].values())) + ".", ""]
     if report.get("sizes"):
         lines += ["| call segments (rows: cases, events, surveys) | MB | phase | wall s | peak RSS MB |",
                   "|---|---|---|---|---|"]
@@ -274,7 +293,7 @@ def markdown(report: dict) -> str:
                 lines.append(f"| {label if i == 0 else ''} | {s['megabytes'] if i == 0 else ''} | {name} | "
                              f"{p['wall_seconds']} | {p['peak_rss_mb']} |")
         lines += ["", "| call segments | ingest ÷ baseline | pipeline ÷ baseline | ingest s: file scans, validation "
-                  "(chunks to pandas + GX), of which GX | pandas ÷ SQL metrics (process) | pandas compute ÷ "
+                  "(compiled suite + GX sample), of which GX | pandas ÷ SQL metrics (process) | pandas compute ÷ "
                   "build_models | rows differing pandas vs SQL |", "|---|---|---|---|---|---|---|"]
         for s in report["sizes"]:
             diff = sum(s["pandas_reference"]["rows_differing_from_sql"].values())
@@ -358,16 +377,18 @@ def main(argv: list[str] | None = None) -> dict:
 
     work = Path(args.work or tempfile.mkdtemp(prefix="esprit-bench-"))
     work.mkdir(parents=True, exist_ok=True)
-    command = "python -m benchmarks.bench " + " ".join(argv if argv is not None else sys.argv[1:])
-    report = {"sizes": [], "weekly": None, "commands": []}
+    command = public_command(argv if argv is not None else sys.argv[1:])
+    report = {"sizes": [], "weekly": None, "commands": {}}
     if args.merge and args.out.exists():  # sections run now replace theirs, the others stay
         report = json.loads(args.out.read_text(encoding="utf-8"))
+        if not isinstance(report.get("commands"), dict):  # an older report: which command made what is unknown
+            report["commands"] = {}
     if "sizes" in sections:
         report["sizes"] = []
     if "weekly" in sections:
         report["weekly"] = None
     report.update({"started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
-                   "commands": report["commands"] + [command]})
+                   "commands": {**report["commands"], **{section: command for section in sections}}})
     args.out.parent.mkdir(parents=True, exist_ok=True)
 
     def save() -> None:

@@ -94,3 +94,11 @@ def test_bench_at_a_tiny_size_writes_every_measured_field(tmp_path):
     assert text.startswith("prose before\n") and text.endswith(f"{DOC_END}\nprose after\n")
     assert "old table" not in text and "| ingest + validate |" in text and "dag.test" in text
     assert not (tmp_path / "work").exists()  # the data are removed
+
+
+def test_the_report_shows_commands_without_this_machines_paths(tmp_path):
+    from benchmarks.bench import public_command
+
+    shown = public_command(["--sizes", "1000", "--work", str(tmp_path / "w"), "--keep", f"--out={tmp_path}/b.json",
+                            "--doc", "docs/performance.md", "--merge"])
+    assert shown == "python -m benchmarks.bench --sizes 1000 --out FILE --doc docs/performance.md --merge"
