@@ -44,12 +44,13 @@ airflow: env chromium
 	ESPRIT_DEMO=$${ESPRIT_DEMO-1} $(VENV)/bin/esprit airflow --home .
 
 # The scheduler tests (real Airflow components as processes) mostly wait on Airflow's loops, so they
-# run beside the rest of the suite; their log is printed after it. Fails if either part fails.
+# run beside the rest of the suite, with the long crash test (marker beside); their log is printed
+# after it. Fails if either part fails.
 test: env chromium
 	@mkdir -p test-artifacts; \
-	$(VENV)/bin/python -m pytest -m scheduler -p no:cacheprovider > test-artifacts/scheduler-tests.log 2>&1 & \
+	$(VENV)/bin/python -m pytest -m "scheduler or beside" -p no:cacheprovider > test-artifacts/scheduler-tests.log 2>&1 & \
 	scheduler=$$!; \
-	$(VENV)/bin/python -m pytest -m "not scheduler"; rest=$$?; \
+	$(VENV)/bin/python -m pytest -m "not scheduler and not beside"; rest=$$?; \
 	wait $$scheduler; sched=$$?; \
 	echo "== scheduler tests, run beside the suite (log: test-artifacts/scheduler-tests.log)"; \
 	tail -n 30 test-artifacts/scheduler-tests.log; \
