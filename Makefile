@@ -27,11 +27,13 @@ env: $(VENV)/.synced
 
 # Debian's Chromium prints the scorecard PDFs and renders the pages in the tests; Playwright only
 # drives it (no browser is ever downloaded). Installed when missing, as root or through sudo.
+# Debian's chromium prints the PDFs; pdftotext (poppler-utils) lets the tests read them back.
 chromium:
-	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
-	  echo "installing Debian's chromium"; \
+	@{ command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; } \
+	  && command -v pdftotext >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium and poppler-utils"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium poppler-utils; }
 
 # The demo prints PDFs only when Chromium is there: without root or sudo it goes on without them.
 demo: env
