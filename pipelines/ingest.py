@@ -35,6 +35,7 @@ from pipelines.profiles import Profile, load_profile
 from pipelines.readers import MACHINE_ERRORS, FileRejected, make_workdir, progress, read_raw, scan, shown_name
 from pipelines.validation import (UnsupportedExpectation, compact_result, compile_suite, key_unexpected_sql,
                                   sql_disagreements, validate_frame)
+from pipelines.validation import warm_up as warm_up_validation
 from pipelines.warehouse import connect, ensure_schema
 
 WEEK_COLUMN = {"calls": "offered_at", "cases": "opened_at", "case_events": "event_at",
@@ -209,6 +210,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str,
     if con.execute("SELECT count(*) FROM load_audit WHERE status = 'loaded' AND file_name = ? AND file_bytes = ? "
                    "AND file_mtime_ns = ?", [name, size, stat.st_mtime_ns]).fetchone()[0]:
         return result
+    warm_up_validation()  # this file will be read: GX's imports overlap reading it
     try:
         with progress(2 * size, f"reading {name}", large=size >= PROGRESS_MIN_BYTES) as bar:
             fs = scan(path, bar.update)

@@ -46,6 +46,22 @@ class ValidationReport:
     raw: dict  # the GX result as JSON, kept for the audit and data docs
 
 
+_warming_up: list = []
+
+
+def warm_up() -> None:
+    """Start importing Great Expectations (seconds of imports) in a thread, once per process, so
+    that it overlaps the DuckDB work that comes before the first validation; the import lock makes
+    the first validation wait for it if needed."""
+    if not _warming_up:
+        import importlib
+        import threading
+
+        _warming_up.append(threading.Thread(target=importlib.import_module, args=("great_expectations",),
+                                            name="great-expectations-import"))
+        _warming_up[0].start()
+
+
 @lru_cache(maxsize=1)
 def _context():
     import great_expectations as gx
