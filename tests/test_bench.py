@@ -83,6 +83,7 @@ def test_bench_at_a_tiny_size_writes_every_measured_field(tmp_path):
         _phase_ok(entry["run"])
         assert entry["run"]["incremental"] and weekly["week"] in entry["run"]["recomputed_weeks"]
         assert set(entry["run"]["steps"]) == {"ingest", "metrics", "scorecard"}
+        assert 0 < len(entry["run"]["slowest_models"]) <= 5  # where the weekly build's time went
     assert isinstance(weekly["growth"], float)
     airflow = weekly["airflow"]
     _phase_ok(airflow)
