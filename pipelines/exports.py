@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from pipelines.sqltext import sql_ident
+
 FORMULA_START = r"^[=+\-@\t\r]"
 
 
@@ -24,10 +26,6 @@ def exportable_tables(con) -> list[str]:
     return names
 
 
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def neutralised_select(con, table: str) -> str:
     """SELECT of the table with text columns made inert for spreadsheets."""
     columns = con.execute(
@@ -35,14 +33,14 @@ def neutralised_select(con, table: str) -> str:
         "ORDER BY ordinal_position", [table]).fetchall()
     parts = []
     for name, data_type in columns:
-        col = _quoted(name)
+        col = sql_ident(name)
         if data_type == "VARCHAR" or data_type.endswith("[]") or data_type in ("JSON",):
             text = f"{col}::VARCHAR"
             parts.append(f"CASE WHEN regexp_matches({text}, '{FORMULA_START}') THEN '''' || {text} "
                          f"ELSE {text} END AS {col}")
         else:
             parts.append(col)
-    return f"SELECT {', '.join(parts)} FROM {_quoted(table)}"
+    return f"SELECT {', '.join(parts)} FROM {sql_ident(table)}"
 
 
 def export_tables(con, folder: Path) -> list[Path]:
@@ -50,7 +48,7 @@ def export_tables(con, folder: Path) -> list[Path]:
     written = []
     for table in exportable_tables(con):
         for suffix, query, options in (
-            ("parquet", f"SELECT * FROM {_quoted(table)}", "FORMAT parquet"),
+            ("parquet", f"SELECT * FROM {sql_ident(table)}", "FORMAT parquet"),
             ("csv", neutralised_select(con, table), "FORMAT csv, HEADER true"),
         ):
             final = folder / f"{table}.{suffix}"

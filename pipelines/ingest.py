@@ -33,6 +33,7 @@ from pipelines.privacy import (PseudonymKey, pseudonym, pseudonym_sql, resolve_k
                                unparsed_record)
 from pipelines.profiles import Profile, load_profile
 from pipelines.readers import MACHINE_ERRORS, FileRejected, make_workdir, progress, read_raw, scan, shown_name
+from pipelines.sqltext import sql_ident, sql_string
 from pipelines.validation import (UnsupportedExpectation, compact_result, compile_suite, key_unexpected_sql,
                                   sql_disagreements, validate_frame)
 from pipelines.validation import warm_up as warm_up_validation
@@ -77,14 +78,6 @@ class FileResult:
         return asdict(self)
 
 
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 # ---- which profile reads which file ---------------------------------------------------------
 
 def profile_for(settings: Settings, source: str, path: Path) -> Profile | None:
@@ -106,18 +99,18 @@ def landing_files(settings: Settings, source: str) -> list[Path]:
 # ---- mapping onto the contract ---------------------------------------------------------------
 
 def _mapped_select(profile: Profile, contract: Contract, source_columns: list[str]) -> str:
-    markers = ", ".join(_sql_str(m) for m in profile.null_markers)
-    src = ", ".join(f"CASE WHEN trim({_ident(c)}) IN ({markers}) THEN NULL ELSE {_ident(c)} END AS {_ident(c)}"
+    markers = ", ".join(sql_string(m) for m in profile.null_markers)
+    src = ", ".join(f"CASE WHEN trim({sql_ident(c)}) IN ({markers}) THEN NULL ELSE {sql_ident(c)} END AS {sql_ident(c)}"
                     for c in source_columns)
     cols = []
     for col in contract.columns:
         if col.name in profile.columns:
             expr = profile.columns[col.name]
         elif col.name in source_columns:
-            expr = _ident(col.name)
+            expr = sql_ident(col.name)
         else:
             expr = "NULL"
-        cols.append(f"({expr}) AS {_ident('__m_' + col.name)}")
+        cols.append(f"({expr}) AS {sql_ident('__m_' + col.name)}")
     version = profile.version or "NULL"
     window = f" WINDOW w AS ({profile.window})" if profile.window else ""
     return (f"WITH src AS (SELECT {src + ', ' if src else ''}source_line FROM _raw) "
@@ -127,22 +120,22 @@ def _mapped_select(profile: Profile, contract: Contract, source_columns: list[st
 def _typed_select(profile: Profile, contract: Contract, max_field_bytes: int) -> str:
     cols, reasons, failed, joins = [], [], [], []
     for col in contract.columns:
-        m = _ident("__m_" + col.name)
+        m = sql_ident("__m_" + col.name)
         text = f"trim({m}::VARCHAR)"
         value = m
         vmap = profile.value_maps.get(col.name)
         if vmap:
-            whens = " ".join(f"WHEN {_sql_str(k)} THEN {'NULL' if v is None else _sql_str(v)}" for k, v in vmap.items())
+            whens = " ".join(f"WHEN {sql_string(k)} THEN {'NULL' if v is None else sql_string(v)}" for k, v in vmap.items())
             value = f"(CASE {text} {whens} ELSE NULL END)"
-            keys = ", ".join(_sql_str(k) for k in vmap)
+            keys = ", ".join(sql_string(k) for k in vmap)
             unmapped = f"{m} IS NOT NULL AND {text} NOT IN ({keys})"
             reasons.append(f"CASE WHEN {unmapped} THEN "
                            f"'column {col.name}: rule value_map; value ' || {_quote_value(text)} || ' has no mapping' END")
-            failed.append(f"CASE WHEN {unmapped} THEN {_sql_str(col.name)} END")
+            failed.append(f"CASE WHEN {unmapped} THEN {sql_string(col.name)} END")
             text = f"{value}::VARCHAR"
         if col.type == "TIMESTAMPTZ" and col.name in profile.timestamp_formats:
-            typed = (f"timezone({_sql_str(profile.timezone)}, try_strptime({text}, "
-                     f"{_sql_str(profile.timestamp_formats[col.name])}))")
+            typed = (f"timezone({sql_string(profile.timezone)}, try_strptime({text}, "
+                     f"{sql_string(profile.timestamp_formats[col.name])}))")
         elif col.type in ("INTEGER", "BIGINT", "DOUBLE"):
             number = f"replace({text}, ',', '.')" if profile.format.decimal == "," else text
             typed = f"TRY_CAST({number} AS {col.type})"
@@ -158,9 +151,9 @@ def _typed_select(profile: Profile, contract: Contract, max_field_bytes: int) ->
                 f" AND NOT regexp_matches(right({text}, 6), '{IMPOSSIBLE_OFFSET}')"  # an offset is 6 characters at most
             typed = (f"(CASE WHEN {typed} BETWEEN {TIMESTAMP_RANGE[0]} AND {TIMESTAMP_RANGE[1]}{offset_ok} "
                      f"THEN {typed} END)")
-        cols.append(f"{_at_the_door(col.name, typed)} AS {_ident(col.name)}")
+        cols.append(f"{_at_the_door(col.name, typed)} AS {sql_ident(col.name)}")
         if col.name in PERSONAL_COLUMNS:  # the pseudonym of each distinct value, computed once
-            v, p = _ident("__v_" + col.name), _ident("__p_" + col.name)
+            v, p = sql_ident("__v_" + col.name), sql_ident("__p_" + col.name)
             joins.append(f"LEFT JOIN (SELECT {v}, {pseudonym_sql(v)} AS {p} FROM (SELECT DISTINCT {typed} AS {v} "
                          f"FROM _mapped)) ON {v} = {typed}")
         if col.type != "VARCHAR":
@@ -171,7 +164,7 @@ def _typed_select(profile: Profile, contract: Contract, max_field_bytes: int) ->
             reasons.append(f"CASE WHEN {cast_failed} THEN "
                            f"'column {col.name}: rule type; value ' || {_quote_value(text)} || "
                            f"' is not {expected}' END")
-            failed.append(f"CASE WHEN {cast_failed} THEN {_sql_str(col.name)} END")
+            failed.append(f"CASE WHEN {cast_failed} THEN {sql_string(col.name)} END")
         else:
             reasons.append(f"CASE WHEN octet_length(encode({typed})) > {max_field_bytes} THEN "
                            f"'column {col.name}: rule max_field_bytes; value of ' || octet_length(encode({typed})) "
@@ -186,7 +179,7 @@ def _typed_select(profile: Profile, contract: Contract, max_field_bytes: int) ->
 def _at_the_door(column: str, expr: str) -> str:
     """Privacy at the door: nothing after the typing step sees a raw identifier or raw free text."""
     if column in PERSONAL_COLUMNS:
-        return _ident("__p_" + column)  # from the join of distinct values (_typed_select)
+        return sql_ident("__p_" + column)  # from the join of distinct values (_typed_select)
     return scrub_sql(expr) if column in FREE_TEXT_COLUMNS else expr
 
 
@@ -267,7 +260,7 @@ def _sha(path: Path) -> str:
 def _process(con, settings, source, path, fs, profile: Profile, key, result: FileResult, workdir: Path) -> None:
     contract = CONTRACTS[profile.table]
     cfg = settings.ingest
-    con.execute(f"SET TimeZone = {_sql_str(profile.timezone)}")
+    con.execute(f"SET TimeZone = {sql_string(profile.timezone)}")
     facts = read_raw(con, path, fs, profile, workdir)
     result.transcoded_lines = facts["transcoded_lines"]
     source_columns = facts["columns"]
@@ -393,7 +386,7 @@ def _validate(con, contract: Contract, result: FileResult, cfg: dict, result_dir
     row_rules = [r for r in rules if r.kind == "row"]
     counts = con.execute("SELECT " + ", ".join(f"count(*) FILTER (WHERE {r.fails})" for r in row_rules)
                          + " FROM _typed").fetchone()
-    cols = ", ".join(_ident(c) for c in contract.column_names)
+    cols = ", ".join(sql_ident(c) for c in contract.column_names)
     flags = ", ".join(f"CASE WHEN {r.fails} THEN {i} END" for i, r in enumerate(row_rules))
     reasons: dict[int, list[str]] = {}
     if any(counts):
@@ -424,16 +417,22 @@ def _gx_sample(con, contract: Contract, result: FileResult, first_lines: int, fl
     cols = ", ".join(contract.column_names)
     frame = con.execute(f"SELECT {cols}, source_line FROM _typed WHERE source_line IN "
                         f"(SELECT source_line FROM _gx_lines) ORDER BY source_line").df()
-    report = validate_frame(contract.table, frame)
-    _keep_result(result_dir, result, 0, report.raw)
-    for failure in report.table_failures:
-        raise FileRejected(failure.rule, f"the file breaks {failure.rule} on {', '.join(failure.columns)}",
-                           column=",".join(failure.columns))
+    report = _gx_batch(contract, frame, result, 0, result_dir)
     disagreements = sql_disagreements(report, reasons, [int(n) for n in frame["source_line"]])
     if disagreements:
         raise RuntimeError(f"{result.file}: the compiled rules of suite {contract.table} disagree with Great "
                            f"Expectations (a bug of Esprit; set ingest.gx_rows: all to validate with GX only):\n"
                            + "\n".join(disagreements[:10]))
+
+
+def _gx_batch(contract: Contract, frame, result: FileResult, chunk: int, result_dir: Path):
+    """GX on one batch: its result is kept (Data Docs); a rule on the whole batch broken rejects the file."""
+    report = validate_frame(contract.table, frame)
+    _keep_result(result_dir, result, chunk, report.raw)
+    for failure in report.table_failures:
+        raise FileRejected(failure.rule, f"the file breaks {failure.rule} on {', '.join(failure.columns)}",
+                           column=",".join(failure.columns))
+    return report
 
 
 def _record_validation(con, contract: Contract, result: FileResult, summary: dict[tuple, list]) -> None:
@@ -462,11 +461,7 @@ def _validate_in_chunks(con, contract: Contract, result: FileResult, chunk_rows:
                                 f"ORDER BY __n", [start, start + chunk_rows]).df()
             if frame.empty and total:
                 break
-            report = validate_frame(contract.table, frame)
-            _keep_result(result_dir, result, start // chunk_rows, report.raw)
-            for failure in report.table_failures:
-                raise FileRejected(failure.rule, f"the file breaks {failure.rule} on {', '.join(failure.columns)}",
-                                   column=",".join(failure.columns))
+            report = _gx_batch(contract, frame, result, start // chunk_rows, result_dir)
             for line, why in report.row_reasons.items():
                 why = [w for w in why if not any(f"rule {rule};" in w or w.endswith(f"rule {rule}") for rule in KEY_RULES)]
                 if why:
@@ -490,11 +485,11 @@ def _quarantine(con, result: FileResult, profile: Profile, source_columns: list[
     # a source column named like a canonical personal column is personal whatever the profile says
     personal = [c for c in source_columns if c in profile.personal_columns or c in PERSONAL_COLUMNS]
     pairs = ", ".join(
-        f"{_sql_str(c)}, {pseudonym_sql('r.' + _ident(c)) if c in personal else scrub_sql('r.' + _ident(c))}"
+        f"{sql_string(c)}, {pseudonym_sql('r.' + sql_ident(c)) if c in personal else scrub_sql('r.' + sql_ident(c))}"
         for c in source_columns)
     record = f"json_object({pairs})::VARCHAR" if pairs else "NULL"
-    common = f"{result.load_id}, {_sql_str(result.source)}, {_sql_str(profile.name)}, {_sql_str(profile.table)}, " \
-             f"{_sql_str(result.file)}"
+    common = f"{result.load_id}, {sql_string(result.source)}, {sql_string(profile.name)}, {sql_string(profile.table)}, " \
+             f"{sql_string(result.file)}"
     con.execute(f"""
         INSERT INTO quarantine
         SELECT {common}, c.source_line, {record}, c.__reasons
@@ -538,7 +533,7 @@ def _upsert(con, contract: Contract, file_name: str, load_id: int) -> tuple[int,
     same = " AND ".join(f"t.{c} IS NOT DISTINCT FROM i.{c}" for c in cols)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _incoming AS
-        SELECT {', '.join(cols)}, {_sql_str(file_name)} AS source_file, source_line, record_version
+        SELECT {', '.join(cols)}, {sql_string(file_name)} AS source_file, source_line, record_version
         FROM _candidates WHERE __rank = 1 AND len(__reasons) = 0
     """)
     precedence = "(coalesce({a}.record_version, ''), {a}.source_file, {a}.source_line)"
@@ -646,7 +641,7 @@ def _add_new_contract_columns(con) -> None:
     """A warehouse made before an optional column joined its contract gets it (as NULL)."""
     for contract in CONTRACTS.values():
         for col in contract.columns:
-            con.execute(f"ALTER TABLE {contract.table} ADD COLUMN IF NOT EXISTS {_ident(col.name)} {col.type}")
+            con.execute(f"ALTER TABLE {contract.table} ADD COLUMN IF NOT EXISTS {sql_ident(col.name)} {col.type}")
 
 
 def ingest_source(settings: Settings, source: str, fail_on_reject: bool = True) -> list[FileResult]:

@@ -27,6 +27,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.profiles import Profile
+from pipelines.sqltext import sql_ident, sql_string
 
 CHUNK = 1 << 20
 MAX_LINE_BYTES = 64 << 20  # a record may hold a field of tens of MB; the row rules judge it
@@ -134,10 +135,6 @@ def scan(path: Path, on_bytes=lambda n: None) -> FileScan:
         raise FileRejected("decompress", f"cannot decompress: {exc}") from exc
     return FileScan(digest.hexdigest(), size, gz, kind, has_nul, utf8, first == codecs.BOM_UTF8, newlines,
                     returns != crlf or 0 < crlf < newlines)
-
-
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _decode_line(raw: bytes, encoding: str) -> tuple[str, bool]:
@@ -250,34 +247,29 @@ def _read_csv(con, path: Path, profile: Profile, workdir: Path | None = None) ->
     if any(not h for h in header):
         raise FileRejected("empty_header", "a header name is empty", column=str(header.index("") + 1))
     names = {f"c{i}": "VARCHAR" for i in range(len(header))}
+    # the file's dialect, every column as text, strict, in file order (one thread)
+    options = (f"auto_detect = false, header = {str(profile.format.header).lower()}, delim = {sql_string(delimiter)}, "
+               f"quote = {sql_string(profile.format.quote)}, escape = {sql_string(profile.format.quote)}, "
+               f"columns = {names!r}, max_line_size = {MAX_LINE_BYTES}, buffer_size = {BUFFER_BYTES}, "
+               f"strict_mode = true, null_padding = false, parallel = false")
     broken: dict[int, str] = {}
     if workdir is not None:
-        options = (f"auto_detect = false, header = {str(profile.format.header).lower()}, delim = {_sql_str(delimiter)}, "
-                   f"quote = {_sql_str(profile.format.quote)}, escape = {_sql_str(profile.format.quote)}, "
-                   f"columns = {names!r}, max_line_size = {MAX_LINE_BYTES}, buffer_size = {BUFFER_BYTES}, "
-                   f"strict_mode = true, null_padding = false, "
-                   f"parallel = false")
         copy, broken = _without_bare_returns(path, profile.format.quote, workdir)
         try:  # quotes told apart, unless a broken quote misleads: then every carriage return breaks its line
             with duckdb.connect() as probe:
-                probe.execute(f"SELECT count(*) FROM read_csv({_sql_str(str(copy))}, {options}, ignore_errors = true)")
+                probe.execute(f"SELECT count(*) FROM read_csv({sql_string(str(copy))}, {options}, ignore_errors = true)")
         except duckdb.Error:
             copy, broken = _without_bare_returns(path, "", workdir)
         path = copy
     con.execute("DROP TABLE IF EXISTS _csv_errors")
     con.execute("DROP TABLE IF EXISTS _csv_scans")
     first = 2 if profile.format.header else 1
-    select = ", ".join(f"c{i} AS {_quote_ident(h)}" for i, h in enumerate(header))
+    select = ", ".join(f"c{i} AS {sql_ident(h)}" for i, h in enumerate(header))
     try:  # records numbered as read (one thread: file order), as if no record were rejected
         con.execute(
             f"CREATE TEMP TABLE _numbered AS SELECT {select}, row_number() OVER () + {first - 1} AS source_line "
-            f"FROM read_csv({_sql_str(str(path))}, auto_detect = false, "
-            f"header = {str(profile.format.header).lower()}, delim = {_sql_str(delimiter)}, "
-            f"quote = {_sql_str(profile.format.quote)}, escape = {_sql_str(profile.format.quote)}, "
-            f"columns = {names!r}, store_rejects = true, rejects_table = '_csv_errors', "
-            f"rejects_scan = '_csv_scans', max_line_size = {MAX_LINE_BYTES}, buffer_size = {BUFFER_BYTES}, "
-            f"strict_mode = true, "
-            f"null_padding = false, parallel = false)")
+            f"FROM read_csv({sql_string(str(path))}, {options}, store_rejects = true, "
+            f"rejects_table = '_csv_errors', rejects_scan = '_csv_scans')")
     except MACHINE_ERRORS:
         raise
     except duckdb.Error as exc:
@@ -450,7 +442,7 @@ def _number_with_gaps(con, first: int) -> None:
 def _read_jsonl(con, path: Path) -> list[str]:
     con.execute(
         f"CREATE TEMP TABLE _lines AS SELECT line AS record, row_number() OVER () AS source_line "
-        f"FROM read_csv({_sql_str(str(path))}, auto_detect = false, header = false, delim = '\x1f', "
+        f"FROM read_csv({sql_string(str(path))}, auto_detect = false, header = false, delim = '\x1f', "
         f"quote = '', escape = '', columns = {{'line': 'VARCHAR'}}, max_line_size = {MAX_LINE_BYTES}, "
         f"buffer_size = {BUFFER_BYTES}, "
         f"strict_mode = false, parallel = false)")
@@ -468,7 +460,7 @@ def _read_jsonl(con, path: Path) -> list[str]:
     keys = _set_aside_case_variants(con, keys)
     if not keys and con.execute("SELECT count(*) FROM _unparsed").fetchone()[0] == 0:
         raise FileRejected("empty_file", "the file holds no JSON record")
-    cols = ", ".join(f"json_extract_string(record, {_sql_str(_json_path(k))}) AS {_quote_ident(k)}"
+    cols = ", ".join(f"json_extract_string(record, {sql_string(_json_path(k))}) AS {sql_ident(k)}"
                      for k in keys)
     con.execute(f"""
         CREATE TEMP TABLE _raw AS
@@ -509,8 +501,6 @@ def _json_path(key: str) -> str:
     return '$."' + key.replace('"', '') + '"'
 
 
-def _quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _read_parquet(con, path: Path, fs: FileScan, workdir: Path) -> dict:
@@ -520,11 +510,11 @@ def _read_parquet(con, path: Path, fs: FileScan, workdir: Path) -> dict:
         with gzip.open(path, "rb") as src, open(readable, "wb") as dst:
             shutil.copyfileobj(src, dst, CHUNK)
     try:
-        rel = con.sql(f"SELECT * FROM read_parquet({_sql_str(str(readable))}) LIMIT 0")
+        rel = con.sql(f"SELECT * FROM read_parquet({sql_string(str(readable))}) LIMIT 0")
         columns = list(rel.columns)
-        casts = ", ".join(f"CAST({_quote_ident(c)} AS VARCHAR) AS {_quote_ident(c)}" for c in columns)
+        casts = ", ".join(f"CAST({sql_ident(c)} AS VARCHAR) AS {sql_ident(c)}" for c in columns)
         con.execute(f"CREATE TEMP TABLE _raw AS SELECT {casts}, file_row_number + 1 AS source_line "
-                    f"FROM read_parquet({_sql_str(str(readable))}, file_row_number = true)")
+                    f"FROM read_parquet({sql_string(str(readable))}, file_row_number = true)")
     except MACHINE_ERRORS[:1] + MACHINE_ERRORS[2:]:  # an IO error here is a file that is not Parquet
         raise
     except duckdb.Error as exc:

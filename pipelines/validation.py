@@ -14,6 +14,7 @@ from functools import lru_cache
 import pandas as pd
 
 from pipelines.contracts import load_suite_json
+from pipelines.sqltext import sql_ident, sql_string
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
@@ -223,15 +224,11 @@ class CompiledRule:
 ROW_CONDITION = re.compile(r'^\s*(\w+)\s*==\s*"([^"\\]*)"\s*$')  # the only pandas condition the suites use
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _literal(value) -> str:
     if isinstance(value, bool) or value is None or not isinstance(value, (int, float, str)):
         raise UnsupportedExpectation(f"literal {value!r}")
     if isinstance(value, str):
-        return "'" + value.replace("'", "''") + "'"
+        return sql_string(value)
     return repr(value)
 
 
@@ -241,7 +238,8 @@ def compile_suite(table: str, column_types: dict[str, str]) -> list[CompiledRule
     from pipelines.contracts import PYTHON_TYPES
 
     def missing(col: str) -> str:  # pandas takes NaN for a missing value
-        return f"({_q(col)} IS NULL OR isnan({_q(col)}))" if column_types.get(col) == "DOUBLE" else f"{_q(col)} IS NULL"
+        c = sql_ident(col)
+        return f"({c} IS NULL OR isnan({c}))" if column_types.get(col) == "DOUBLE" else f"{c} IS NULL"
 
     rules = []
     for exp in load_suite_json(table)["expectations"]:
@@ -251,7 +249,7 @@ def compile_suite(table: str, column_types: dict[str, str]) -> list[CompiledRule
             match = ROW_CONDITION.match(kw.pop("row_condition") or "")
             if kw.pop("condition_parser", None) != "pandas" or not match:
                 raise UnsupportedExpectation(f"{kind}: row_condition {exp['kwargs'].get('row_condition')!r}")
-            condition = f"{_q(match[1])} IS NOT DISTINCT FROM {_literal(match[2])}"
+            condition = f"{sql_ident(match[1])} IS NOT DISTINCT FROM {_literal(match[2])}"
         if kind == "expect_table_columns_to_match_set":
             if kw.pop("exact_match", True) is not False:
                 raise UnsupportedExpectation(f"{kind} with exact_match")
@@ -266,10 +264,10 @@ def compile_suite(table: str, column_types: dict[str, str]) -> list[CompiledRule
             op = ">=" if kw.pop("or_equal", False) else ">"
             rules.append(CompiledRule(kind, (a, b), "row",
                                       f"({condition} AND NOT {missing(a)} AND NOT {missing(b)} "
-                                      f"AND NOT ({_q(a)} {op} {_q(b)}))"))
+                                      f"AND NOT ({sql_ident(a)} {op} {sql_ident(b)}))"))
         else:
             col = kw.pop("column")
-            c = _q(col)
+            c = sql_ident(col)
             if kind == "expect_column_values_to_not_be_null":
                 fails = missing(col)
             elif kind == "expect_column_values_to_be_in_type_list":
@@ -297,10 +295,10 @@ def compile_suite(table: str, column_types: dict[str, str]) -> list[CompiledRule
 
 def key_unexpected_sql(rule: CompiledRule, relation: str) -> str:
     """How many rows GX counts as breaking a uniqueness rule: rows whose (non-missing) key repeats."""
-    cols = ", ".join(_q(c) for c in rule.columns)
-    present = " OR ".join(f"{_q(c)} IS NOT NULL" for c in rule.columns)  # GX skips rows with all missing
+    cols = ", ".join(sql_ident(c) for c in rule.columns)
+    present = " OR ".join(f"{sql_ident(c)} IS NOT NULL" for c in rule.columns)  # GX skips rows with all missing
     if rule.rule == "expect_column_values_to_be_unique":
-        present = f"{_q(rule.columns[0])} IS NOT NULL"
+        present = f"{sql_ident(rule.columns[0])} IS NOT NULL"
     return (f"SELECT coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM {relation} WHERE {present} "
             f"GROUP BY {cols} HAVING count(*) > 1)")
 
