@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
 from pipelines.config import Settings
 from pipelines.contracts import CONTRACTS, REPO_ROOT
+from pipelines.sqltext import sql_ident, sql_string
 from pipelines.warehouse import connect, ensure_schema
 
 SQL_DIR = REPO_ROOT / "sql"
@@ -111,6 +113,13 @@ ENTITY_WEEKS = {
     "stg_calls": ("week",), "stg_call_outcomes": ("week",), "stg_cases": ("week", "resolved_week"),
     "stg_survey_responses": ("week",), "journeys": ("week",), "handoffs": ("week",), "friction_events": ("week",),
 }
+# Entity tables are stored in the order of their week (journey_contacts: of the contact's time),
+# so that DuckDB's zone maps let a read of a few weeks skip the other weeks' row groups.
+STORAGE_ORDER = {
+    "stg_calls": "week", "stg_call_outcomes": "week", "stg_cases": "week", "stg_case_events": "week",
+    "stg_survey_responses": "week", "journey_contacts": "contact_at", "journeys": "week", "handoffs": "week",
+    "friction_events": "week",
+}
 FIGURES_MODEL = "weekly_scorecard"  # restatements compare its values, the published figures
 BUILD_DDL = """
 CREATE SEQUENCE IF NOT EXISTS build_id_seq START 1;
@@ -127,13 +136,17 @@ def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE NOT temporary").fetchall()}
 
 
-def _week_fingerprints(con: duckdb.DuckDBPyConnection, target: str, relations: dict[str, str]) -> None:
-    """target: per (table, week column, week), a row count and an order-independent hash of the
-    rows of relations[table], so that two builds compare without copying the tables."""
-    parts = [f"SELECT '{table}' AS model, '{column}' AS week_column, {column} AS week, count(*) AS row_count, "
-             f"sum(hash(r)::HUGEINT) AS row_hash FROM {relations[table]} AS r GROUP BY ALL"
-             for table, columns in ENTITY_WEEKS.items() for column in columns]
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {target} AS " + " UNION ALL ".join(parts))
+def _row_hash(con: duckdb.DuckDBPyConnection, relation: str) -> str:
+    """An expression hashing a whole row of relation, column by column."""
+    columns = [r[0] for r in con.execute(f"DESCRIBE {relation}").fetchall()]
+    return f"hash({', '.join(sql_ident(c) for c in columns)})"
+
+
+def _fingerprint_parts(table: str, relation: str) -> list[str]:
+    """Per week column of table: (model, week_column, week, row_count, row_hash) of relation's
+    rows, which hold the week columns and a row hash `h`."""
+    return [f"SELECT '{table}' AS model, '{column}' AS week_column, {column} AS week, count(*) AS row_count, "
+            f"sum(h::HUGEINT) AS row_hash FROM {relation} GROUP BY ALL" for column in ENTITY_WEEKS[table]]
 
 
 # Entity tables (staging, journeys, handoffs, friction events) persist too, and an incremental
@@ -260,6 +273,7 @@ def _slice(con: duckdb.DuckDBPyConnection, last_load_id: int) -> None:
 def _rebuild_slices(con: duckdb.DuckDBPyConnection, sliced: list[Model], timings: dict) -> None:
     """Recompute the entity models for the slice only and replace their rows in it; the
     fingerprints of the rows replaced and of their replacements go to _fingerprints_before/after.
+    The new rows are appended in STORAGE_ORDER, so that the table stays ordered by week.
 
     Each model's SQL runs unchanged: temporary views named like the canonical tables, and
     temporary tables named like the models already recomputed, shadow the warehouse's tables
@@ -274,12 +288,28 @@ def _rebuild_slices(con: duckdb.DuckDBPyConnection, sliced: list[Model], timings
         timings[model.name] = round(time.perf_counter() - t0, 3)
     for table in CONTRACTS:
         con.execute(f"DROP VIEW temp.main.{table}")
-    _week_fingerprints(con, "_fingerprints_before",
-                       {m.name: f"(SELECT * FROM {stored[m.name]} WHERE {SLICES[m.name]})" for m in sliced})
-    _week_fingerprints(con, "_fingerprints_after", {m.name: f"temp.main.{m.name}" for m in sliced})
+    # Fingerprints per week of the rows replaced and of their replacements: the deleted rows' come
+    # back from the DELETE itself, which reads only the columns the slice is found by, where a
+    # SELECT of them would read every column of the whole table.
+    before, after = [], []
     for model in sliced:
-        con.execute(f"DELETE FROM {stored[model.name]} WHERE {SLICES[model.name]}")
-        con.execute(f"INSERT INTO {stored[model.name]} SELECT * FROM temp.main.{model.name}")
+        if model.name not in ENTITY_WEEKS:
+            con.execute(f"DELETE FROM {stored[model.name]} WHERE {SLICES[model.name]}")
+            continue
+        weeks = ", ".join(ENTITY_WEEKS[model.name])
+        deleted = con.execute(f"DELETE FROM {stored[model.name]} WHERE {SLICES[model.name]} "
+                              f"RETURNING {weeks}, {_row_hash(con, stored[model.name])} AS h").fetchnumpy()
+        con.register(f"_deleted_{model.name}", pd.DataFrame(deleted))
+        before += _fingerprint_parts(model.name, f"_deleted_{model.name}")
+        after += _fingerprint_parts(model.name, f"(SELECT {weeks}, {_row_hash(con, model.name)} AS h "
+                                                f"FROM temp.main.{model.name})")
+    con.execute("CREATE OR REPLACE TEMP TABLE _fingerprints_before AS " + " UNION ALL ".join(before))
+    con.execute("CREATE OR REPLACE TEMP TABLE _fingerprints_after AS " + " UNION ALL ".join(after))
+    for model in sliced:
+        if model.name in ENTITY_WEEKS:
+            con.unregister(f"_deleted_{model.name}")
+        con.execute(f"INSERT INTO {stored[model.name]} SELECT * FROM temp.main.{model.name} "
+                    f"ORDER BY {STORAGE_ORDER[model.name]}")
         con.execute(f"DROP TABLE temp.main.{model.name}")
 
 
@@ -297,13 +327,15 @@ def _affected_weeks(con: duckdb.DuckDBPyConnection, last_load_id: int) -> None:
         WHERE week IS NOT NULL""")
 
 
-def _persist_weeks(con: duckdb.DuckDBPyConnection, model: Model, incremental: bool) -> None:
-    """Recompute a weekly table for the affected weeks (every week on a full build)."""
-    where = "WHERE week IN (SELECT week FROM _affected_weeks)" if incremental else ""
+def _persist_weeks(con: duckdb.DuckDBPyConnection, model: Model, weeks: list[str] | None) -> None:
+    """Recompute a weekly table for the given weeks (every week on a full build: None). The weeks
+    are written into the SQL as constants, so that DuckDB pushes them down to the entity tables'
+    scans and skips the row groups of other weeks (STORAGE_ORDER)."""
+    where = f"WHERE week IN ({', '.join(sql_string(w) for w in weeks) or 'NULL'})" if weeks is not None else ""
     con.execute(f"CREATE OR REPLACE TEMP TABLE _fresh AS SELECT *, getvariable('build_id') AS build_id, "
                 f"getvariable('built_at') AS computed_at FROM ({model.sql}) {where}")
-    if incremental and con.execute(f"DESCRIBE {model.name}").fetchall() == con.execute("DESCRIBE _fresh").fetchall():
-        con.execute(f"DELETE FROM {model.name} WHERE week IN (SELECT week FROM _affected_weeks)")
+    if weeks is not None and con.execute(f"DESCRIBE {model.name}").fetchall() == con.execute("DESCRIBE _fresh").fetchall():
+        con.execute(f"DELETE FROM {model.name} {where}")
         con.execute(f"INSERT INTO {model.name} SELECT * FROM _fresh")
     else:
         con.execute(f"CREATE OR REPLACE TABLE {model.name} AS SELECT * FROM _fresh")
@@ -361,6 +393,7 @@ def build_models(settings: Settings, sql_dir: Path = SQL_DIR, full: bool = False
                 _slice(con, last_load_id)
                 _rebuild_slices(con, sliced, timings)
                 _affected_weeks(con, last_load_id)
+                affected = [r[0] for r in con.execute("SELECT week FROM _affected_weeks ORDER BY week").fetchall()]
             # what the previous build published, to tell which figures changed
             con.execute("CREATE OR REPLACE TEMP TABLE _prev_figures AS " + (
                 f"SELECT week, metric, value FROM {FIGURES_MODEL}" if FIGURES_MODEL in existing
@@ -371,7 +404,10 @@ def build_models(settings: Settings, sql_dir: Path = SQL_DIR, full: bool = False
                 t0 = time.perf_counter()
                 try:
                     if model.name in persisted:
-                        _persist_weeks(con, model, incremental)
+                        _persist_weeks(con, model, affected if incremental else None)
+                    elif model.name in STORAGE_ORDER:
+                        con.execute(f"CREATE OR REPLACE TABLE {model.name} AS SELECT * FROM ({model.sql}) "
+                                    f"ORDER BY {STORAGE_ORDER[model.name]}")
                     else:
                         con.execute(f"CREATE OR REPLACE TABLE {model.name} AS {model.sql}")
                     if model.name == FIGURES_MODEL:

@@ -10,21 +10,21 @@ WITH reached AS (
         OR (s.reached_by = 'engaged' AND j.engaged)
         OR (s.reached_by = 'complained' AND j.complained)
 ),
-per_journey AS (
-    SELECT journey_id, stage, sum(weight) AS weight, count(*) AS signals
-    FROM friction_events
-    GROUP BY journey_id, stage
+per_journey AS (  -- joined on week too, so that the weeks asked for bound the friction events read
+    SELECT r.week, r.stage, r.journey_id, sum(f.weight) AS weight, count(f.journey_id) AS signals
+    FROM reached AS r
+    LEFT JOIN friction_events AS f ON f.week = r.week AND f.journey_id = r.journey_id AND f.stage = r.stage
+    GROUP BY r.week, r.stage, r.journey_id
 )
 SELECT
-    r.week,
-    r.stage,
+    week,
+    stage,
     count(*) AS journeys_reached,
-    count(p.journey_id) AS journeys_with_friction,
-    coalesce(sum(p.signals), 0) AS signals,
-    coalesce(sum(p.weight), 0) AS weighted_signals,
-    round(100.0 * coalesce(sum(p.weight), 0) / count(*), 2) AS friction_index,
-    count(p.journey_id) / count(*) AS friction_share,
+    count(*) FILTER (WHERE signals > 0) AS journeys_with_friction,
+    sum(signals) AS signals,
+    coalesce(sum(weight), 0) AS weighted_signals,
+    round(100.0 * coalesce(sum(weight), 0) / count(*), 2) AS friction_index,
+    count(*) FILTER (WHERE signals > 0) / count(*) AS friction_share,
     getvariable('parameter_set') AS parameter_set
-FROM reached AS r
-LEFT JOIN per_journey AS p USING (journey_id, stage)
-GROUP BY r.week, r.stage
+FROM per_journey
+GROUP BY week, stage
