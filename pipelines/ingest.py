@@ -538,9 +538,11 @@ def _upsert(con, contract: Contract, file_name: str, load_id: int) -> tuple[int,
     """)
     precedence = "(coalesce({a}.record_version, ''), {a}.source_file, {a}.source_line)"
     newer = f"{precedence.format(a='i')} > {precedence.format(a='t')}"
-    # one join with the table finds the incoming keys it already holds (usually few)
+    # A join on the key columns alone finds the incoming keys the table already holds (usually
+    # none); only then are their rows compared, a join that reads every column of the table.
+    held = con.execute(f"SELECT count(*) FROM _incoming i SEMI JOIN {table} t ON {key}").fetchone()[0]
     con.execute(f"CREATE OR REPLACE TEMP TABLE _clash AS SELECT i.source_line, ({same}) AS same, ({newer}) AS newer "
-                f"FROM _incoming i JOIN {table} t ON {key}")
+                f"FROM _incoming i JOIN {table} t ON {key}" + ("" if held else " LIMIT 0"))
     duplicates = con.execute("SELECT count(*) FROM _clash WHERE same OR NOT newer").fetchone()[0]
     con.execute(f"DELETE FROM {table} t WHERE EXISTS (SELECT 1 FROM _incoming i JOIN _clash c USING (source_line) "
                 f"WHERE c.newer AND {key})")

@@ -202,8 +202,9 @@ def _stages(settings: Settings, con, history: dict, week: str, span: list[str]) 
         share = history.get(f"friction_share_{key}", {}).get(week)
         index = history.get(f"friction_index_{key}", {}).get(week)
         top = con.execute(
-            "SELECT f.signal, count(*) AS n FROM friction_events f JOIN journeys j USING (journey_id) "
-            "WHERE j.week = ? AND f.stage = ? GROUP BY f.signal ORDER BY n DESC, f.signal LIMIT 3",
+            # friction_events.week is its journey's week, and the table is stored in week order
+            "SELECT signal, count(*) AS n FROM friction_events WHERE week = ? AND stage = ? "
+            "GROUP BY signal ORDER BY n DESC, signal LIMIT 3",
             [week, key]).fetchall()
         stages.append({"key": key, "en": spec.get("en", key), "fr": spec.get("fr", key),
                        "reached": share["denominator"] if share else None,
@@ -226,10 +227,9 @@ def _verbatims(con, week: str, stages: list[dict], per_stage: int) -> dict[str, 
             """
             SELECT DISTINCT r.response_id, r.verbatim, r.language, r.nps
             FROM friction_events AS f
-            JOIN journeys AS j USING (journey_id)
             JOIN journey_contacts AS jc ON jc.journey_id = f.journey_id AND jc.contact_type = 'survey'
             JOIN stg_survey_responses AS r ON r.response_id = jc.contact_ref
-            WHERE j.week = ? AND f.stage = ? AND f.signal = ? AND nullif(trim(r.verbatim), '') IS NOT NULL
+            WHERE f.week = ? AND f.stage = ? AND f.signal = ? AND nullif(trim(r.verbatim), '') IS NOT NULL
             ORDER BY r.nps NULLS LAST, r.response_id
             LIMIT ?
             """, [week, stage["key"], signal, per_stage]).fetchall()
