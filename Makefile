@@ -19,8 +19,11 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
+# --compile-bytecode: the packages' .pyc files are written once here, so that no process (an Airflow
+# task, the CLI, a test) compiles Great Expectations or Airflow from source at import, which takes
+# seconds, and every time where PYTHONDONTWRITEBYTECODE is set.
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --all-extras --python $(PYTHON)
+	$(UV) sync --frozen --all-extras --compile-bytecode --python $(PYTHON)
 	@touch $@
 
 env: $(VENV)/.synced
