@@ -120,6 +120,12 @@ STORAGE_ORDER = {
     "stg_survey_responses": "week", "journey_contacts": "contact_at", "journeys": "week", "handoffs": "week",
     "friction_events": "week",
 }
+# A slice's rows of the key model are deleted from the week of the first deleted row of the
+# value model on (or with no week), so that the scan skips the older row groups: a call's
+# segments are offered from the week its outcome started on (stg_call_outcomes.week is the week
+# of its first segment, both built from the same rows), and a friction event carries its
+# journey's week.
+DELETE_BOUNDS = {"stg_calls": "stg_call_outcomes", "friction_events": "journeys"}
 FIGURES_MODEL = "weekly_scorecard"  # restatements compare its values, the published figures
 BUILD_DDL = """
 CREATE SEQUENCE IF NOT EXISTS build_id_seq START 1;
@@ -181,6 +187,38 @@ SLICES = {
 }
 
 
+def _sessions(con: duckdb.DuckDBPyConnection) -> None:
+    """_sessions: the touched customers' journeys, as the previous build stitched them, whose last
+    anchor is at or after b0 = the first touch minus journey_window_days (no other can reach a
+    touch), with their first and last anchors.
+
+    journey_contacts is stored in contact time order, so reading it from a bound on skips the
+    older row groups. Anchors of one journey are at most journey_window_days apart, so a journey
+    whose first anchor read is more than that after the bound has no anchor before it; while
+    some journey does not, the bound moves back (the window, then doubling)."""
+    window = "to_days(getvariable('journey_window_days'))"
+    b0 = con.execute(f"SELECT min(touched_at) - {window} FROM _touches").fetchone()[0]
+    oldest = con.execute("SELECT min(contact_at) FROM journey_contacts").fetchone()[0]
+    bound, step = b0, None
+    while True:
+        since = "" if bound is None or oldest is None or bound <= oldest else \
+            f"AND contact_at >= {sql_string(bound.isoformat())}::TIMESTAMPTZ"
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE _sessions AS
+            SELECT customer_ref, journey_id, min(contact_at) AS started_at, max(contact_at) AS last_anchor_at
+            FROM journey_contacts
+            WHERE stitch_rule IN ('new_journey', 'same_customer_within_window')
+                AND customer_ref IN (SELECT customer_ref FROM _touches) {since}
+            GROUP BY customer_ref, journey_id""")
+        if not since or not con.execute(
+                f"SELECT count(*) FROM _sessions WHERE last_anchor_at >= $b0 AND started_at < $bound + {window}",
+                {"b0": b0, "bound": bound}).fetchone()[0]:
+            break
+        step = con.execute(f"SELECT {window}").fetchone()[0] if step is None else step * 2
+        bound = bound - step
+    con.execute("DELETE FROM _sessions WHERE last_anchor_at < $b0", {"b0": b0})
+
+
 def _slice(con: duckdb.DuckDBPyConnection, last_load_id: int) -> None:
     """_slice_calls, _slice_cases, _slice_surveys, _slice_journeys (the journeys their rows were
     in): what rows loaded since the previous build can change, read before any table is replaced."""
@@ -220,17 +258,12 @@ def _slice(con: duckdb.DuckDBPyConnection, last_load_id: int) -> None:
         UNION SELECT customer_ref, opened_at FROM cases WHERE origin_ref IN (SELECT id FROM _changed)
         UNION SELECT customer_ref, responded_at FROM survey_responses
         WHERE interaction_ref IN (SELECT id FROM _changed)""")
+    _sessions(con)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _cuts AS
-        WITH sessions AS (  -- each touched customer's journeys as the previous build stitched them
-            SELECT customer_ref, journey_id, min(contact_at) AS started_at, max(contact_at) AS last_anchor_at
-            FROM journey_contacts
-            WHERE stitch_rule IN ('new_journey', 'same_customer_within_window')
-                AND customer_ref IN (SELECT customer_ref FROM _touches)
-            GROUP BY customer_ref, journey_id)
         SELECT t.customer_ref, least(min(t.touched_at), coalesce(min(s.started_at), min(t.touched_at))) AS cut_at
         FROM _touches AS t
-        LEFT JOIN sessions AS s ON s.customer_ref = t.customer_ref AND s.last_anchor_at >= t.touched_at - {window}
+        LEFT JOIN _sessions AS s ON s.customer_ref = t.customer_ref AND s.last_anchor_at >= t.touched_at - {window}
         GROUP BY t.customer_ref""")
     con.execute("""
         CREATE OR REPLACE TEMP TABLE _slice_calls AS
@@ -248,19 +281,25 @@ def _slice(con: duckdb.DuckDBPyConnection, last_load_id: int) -> None:
         UNION SELECT id FROM _changed WHERE kind = 'case' AND id NOT IN (SELECT case_id FROM cases)""")
     con.execute("""
         CREATE OR REPLACE TEMP TABLE _slice_surveys AS
-        WITH rated AS (  -- a response rating a loaded call or case joins its journey
+        WITH candidates AS (
+            SELECT * FROM survey_responses AS r
+            WHERE r.interaction_ref IN (SELECT id FROM _slice_calls UNION SELECT id FROM _slice_cases)
+                OR r.customer_ref IN (SELECT customer_ref FROM _cuts)),
+        -- which of the candidates' references are loaded calls and cases: looked up for these
+        -- references only, not by hashing every call id
+        loaded_calls AS (SELECT DISTINCT call_id FROM calls WHERE call_id IN (SELECT interaction_ref FROM candidates)),
+        loaded_cases AS (SELECT DISTINCT case_id FROM cases WHERE case_id IN (SELECT interaction_ref FROM candidates)),
+        rated AS (  -- a response rating a loaded call or case joins its journey
             SELECT r.response_id, r.customer_ref, r.responded_at,
                 coalesce((coalesce(r.interaction_type, 'call') = 'call'
-                    AND r.interaction_ref IN (SELECT call_id FROM calls))
+                    AND r.interaction_ref IN (SELECT call_id FROM loaded_calls))
                     OR (coalesce(r.interaction_type, 'case') = 'case'
-                    AND r.interaction_ref IN (SELECT case_id FROM cases)), false) AS explicit,
+                    AND r.interaction_ref IN (SELECT case_id FROM loaded_cases)), false) AS explicit,
                 (coalesce(r.interaction_type, 'call') = 'call'
                     AND r.interaction_ref IN (SELECT id FROM _slice_calls))
                 OR (coalesce(r.interaction_type, 'case') = 'case'
                     AND r.interaction_ref IN (SELECT id FROM _slice_cases)) AS rates_slice
-            FROM survey_responses AS r
-            WHERE r.interaction_ref IN (SELECT id FROM _slice_calls UNION SELECT id FROM _slice_cases)
-                OR r.customer_ref IN (SELECT customer_ref FROM _cuts))
+            FROM candidates AS r)
         SELECT response_id AS id FROM rated WHERE rates_slice
         UNION SELECT r.response_id FROM rated AS r JOIN _cuts AS k USING (customer_ref)
         WHERE NOT r.explicit AND r.responded_at >= k.cut_at""")
@@ -291,15 +330,22 @@ def _rebuild_slices(con: duckdb.DuckDBPyConnection, sliced: list[Model], timings
     # Fingerprints per week of the rows replaced and of their replacements: the deleted rows' come
     # back from the DELETE itself, which reads only the columns the slice is found by, where a
     # SELECT of them would read every column of the whole table.
-    before, after = [], []
-    for model in sliced:
+    before, after, first_week = [], [], {}
+    for model in sorted(sliced, key=lambda m: m.name in DELETE_BOUNDS):  # bounding models first
+        where = SLICES[model.name]
+        if model.name in DELETE_BOUNDS:
+            bound = first_week.get(DELETE_BOUNDS[model.name])
+            where += " AND (week IS NULL" + (f" OR week >= {sql_string(bound)})" if bound else ")")
         if model.name not in ENTITY_WEEKS:
-            con.execute(f"DELETE FROM {stored[model.name]} WHERE {SLICES[model.name]}")
+            con.execute(f"DELETE FROM {stored[model.name]} WHERE {where}")
             continue
         weeks = ", ".join(ENTITY_WEEKS[model.name])
-        deleted = con.execute(f"DELETE FROM {stored[model.name]} WHERE {SLICES[model.name]} "
+        deleted = con.execute(f"DELETE FROM {stored[model.name]} WHERE {where} "
                               f"RETURNING {weeks}, {_row_hash(con, stored[model.name])} AS h").fetchnumpy()
-        con.register(f"_deleted_{model.name}", pd.DataFrame(deleted))
+        frame = pd.DataFrame(deleted)
+        known = frame["week"].dropna() if len(frame) else []
+        first_week[model.name] = min(known) if len(known) else None
+        con.register(f"_deleted_{model.name}", frame)
         before += _fingerprint_parts(model.name, f"_deleted_{model.name}")
         after += _fingerprint_parts(model.name, f"(SELECT {weeks}, {_row_hash(con, model.name)} AS h "
                                                 f"FROM temp.main.{model.name})")

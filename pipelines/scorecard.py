@@ -216,25 +216,30 @@ def _stages(settings: Settings, con, history: dict, week: str, span: list[str]) 
 
 
 def _verbatims(con, week: str, stages: list[dict], per_stage: int) -> dict[str, list[dict]]:
-    """For each stage, verbatims from this week's journeys that met the stage's top signal."""
-    chosen = {}
-    for stage in stages:
-        if not stage["top"]:
-            chosen[stage["key"]] = []
-            continue
-        signal = stage["top"][0][0]
-        rows = con.execute(
-            """
-            SELECT DISTINCT r.response_id, r.verbatim, r.language, r.nps
+    """For each stage, verbatims from this week's journeys that met the stage's top signal (one
+    query for every stage: the journeys' contacts are read once)."""
+    chosen = {stage["key"]: [] for stage in stages}
+    wanted = [(stage["key"], stage["top"][0][0]) for stage in stages if stage["top"]]
+    if not wanted:
+        return chosen
+    rows = con.execute(
+        """
+        WITH wanted AS (SELECT unnest($stages::VARCHAR[]) AS stage, unnest($signals::VARCHAR[]) AS signal),
+        found AS (
+            SELECT DISTINCT f.stage, f.signal, r.response_id, r.verbatim, r.language, r.nps
             FROM friction_events AS f
+            JOIN wanted AS w USING (stage, signal)
             JOIN journey_contacts AS jc ON jc.journey_id = f.journey_id AND jc.contact_type = 'survey'
             JOIN stg_survey_responses AS r ON r.response_id = jc.contact_ref
-            WHERE f.week = ? AND f.stage = ? AND f.signal = ? AND nullif(trim(r.verbatim), '') IS NOT NULL
-            ORDER BY r.nps NULLS LAST, r.response_id
-            LIMIT ?
-            """, [week, stage["key"], signal, per_stage]).fetchall()
-        chosen[stage["key"]] = [{"signal": signal, "text": text, "language": language, "nps": nps}
-                                for _, text, language, nps in rows]
+            WHERE f.week = $week AND nullif(trim(r.verbatim), '') IS NOT NULL
+        )
+        SELECT stage, signal, verbatim, language, nps FROM found
+        QUALIFY row_number() OVER (PARTITION BY stage ORDER BY nps NULLS LAST, response_id) <= $per_stage
+        ORDER BY stage, nps NULLS LAST, response_id
+        """, {"week": week, "stages": [k for k, _ in wanted], "signals": [sig for _, sig in wanted],
+              "per_stage": per_stage}).fetchall()
+    for stage, signal, text, language, nps in rows:
+        chosen[stage].append({"signal": signal, "text": text, "language": language, "nps": nps})
     return chosen
 
 
