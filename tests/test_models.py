@@ -198,3 +198,32 @@ def test_incremental_builds_equal_a_full_rebuild_whatever_the_order_of_files(set
     assert journeys["D1"] == journeys["D2"] == journeys["D3"] and journeys["D1"].endswith(":D1")
     assert journeys["CASE1"] == journeys["B1"] and journeys["R1"] == journeys["A1"] == journeys["A2"]
     assert journeys["R2"] is None  # K3 has no contact left once C1 is K6's
+
+
+def test_a_long_journey_is_recomputed_from_its_first_contact(settings):
+    """K8 calls every 6 days from January on: one journey of 12 calls. A call 6 days after the
+    last joins it, so the incremental build must reach back to the first call, 66 days before
+    the new one, although it reads the journeys from one window before the new call on and
+    moves back step by step (another customer's call comes in the same file)."""
+    from datetime import datetime, timedelta
+
+    from pipelines.warehouse import connect
+    from tests.test_golden import load_files
+    from tests.test_reliability import warehouse_hashes
+
+    first = datetime(2026, 1, 5, 9, 0, 0)
+    chain = [_call(f"L{i:02d}", "K8", (first + timedelta(days=6 * i)).isoformat(), 10) for i in range(12)]
+    load_files(settings, "chain", {"calls": chain})
+    assert build_models(settings)["full"]
+    after = first + timedelta(days=6 * 12)
+    load_files(settings, "next", {"calls": [_call("L12", "K8", after.isoformat(), 10),
+                                            _call("M1", "K9", (after - timedelta(days=6)).isoformat(), 10)]})
+    built = build_models(settings)
+    assert not built["full"]
+    con = connect(settings.warehouse, read_only=True)
+    journeys = dict(con.execute("SELECT contact_ref, journey_id FROM journey_contacts").fetchall())
+    con.close()
+    assert {journeys[f"L{i:02d}"] for i in range(13)} == {journeys["L00"]} and journeys["L00"].endswith(":L00")
+    incremental = warehouse_hashes(settings.warehouse)
+    assert build_models(settings, full=True)["full"]
+    assert warehouse_hashes(settings.warehouse) == incremental
