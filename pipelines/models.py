@@ -120,12 +120,13 @@ STORAGE_ORDER = {
     "stg_survey_responses": "week", "journey_contacts": "contact_at", "journeys": "week", "handoffs": "week",
     "friction_events": "week",
 }
-# A slice's rows of the key model are deleted from the week of the first deleted row of the
-# value model on (or with no week), so that the scan skips the older row groups: a call's
-# segments are offered from the week its outcome started on (stg_call_outcomes.week is the week
-# of its first segment, both built from the same rows), and a friction event carries its
-# journey's week.
-DELETE_BOUNDS = {"stg_calls": "stg_call_outcomes", "friction_events": "journeys"}
+# A slice's rows of a key model are deleted from the first week that the deleted rows of its
+# value models had (or with no week), so that the scan skips the older row groups. Each holds
+# because both were built, in the same build, from the same rows: a call's segments are offered
+# from the week its outcome started on; a friction event carries its journey's week; a handoff
+# happens at a segment's offer, at a case event or at a case's opening.
+DELETE_BOUNDS = {"stg_calls": ("stg_call_outcomes",), "friction_events": ("journeys",),
+                 "handoffs": ("stg_call_outcomes", "stg_case_events", "stg_cases")}
 FIGURES_MODEL = "weekly_scorecard"  # restatements compare its values, the published figures
 BUILD_DDL = """
 CREATE SEQUENCE IF NOT EXISTS build_id_seq START 1;
@@ -303,10 +304,12 @@ def _slice(con: duckdb.DuckDBPyConnection, last_load_id: int) -> None:
         SELECT response_id AS id FROM rated WHERE rates_slice
         UNION SELECT r.response_id FROM rated AS r JOIN _cuts AS k USING (customer_ref)
         WHERE NOT r.explicit AND r.responded_at >= k.cut_at""")
+    # the slice's journey_contacts rows, by row id: their DELETE then needs no second look at each id
     con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _slice_journeys AS
-        SELECT DISTINCT journey_id AS id FROM journey_contacts
-        WHERE journey_id IS NOT NULL AND {SLICES['journey_contacts']}""")
+        CREATE OR REPLACE TEMP TABLE _slice_contacts AS
+        SELECT rowid AS row_id, journey_id FROM journey_contacts WHERE {SLICES['journey_contacts']}""")
+    con.execute("CREATE OR REPLACE TEMP TABLE _slice_journeys AS "
+                "SELECT DISTINCT journey_id AS id FROM _slice_contacts WHERE journey_id IS NOT NULL")
 
 
 def _rebuild_slices(con: duckdb.DuckDBPyConnection, sliced: list[Model], timings: dict) -> None:
@@ -331,23 +334,28 @@ def _rebuild_slices(con: duckdb.DuckDBPyConnection, sliced: list[Model], timings
     # back from the DELETE itself, which reads only the columns the slice is found by, where a
     # SELECT of them would read every column of the whole table.
     before, after, first_week = [], [], {}
+    bounding = {b for bounds in DELETE_BOUNDS.values() for b in bounds}
     for model in sorted(sliced, key=lambda m: m.name in DELETE_BOUNDS):  # bounding models first
         where = SLICES[model.name]
+        if model.name == "journey_contacts":  # the rows _slice_journeys found them by
+            where = "rowid IN (SELECT row_id FROM _slice_contacts)"
         if model.name in DELETE_BOUNDS:
-            bound = first_week.get(DELETE_BOUNDS[model.name])
-            where += " AND (week IS NULL" + (f" OR week >= {sql_string(bound)})" if bound else ")")
-        if model.name not in ENTITY_WEEKS:
+            known = [first_week[b] for b in DELETE_BOUNDS[model.name] if first_week[b] is not None]
+            where += " AND (week IS NULL" + (f" OR week >= {sql_string(min(known))})" if known else ")")
+        weeks = ENTITY_WEEKS.get(model.name, ("week",) if model.name in bounding else ())
+        if not weeks:
             con.execute(f"DELETE FROM {stored[model.name]} WHERE {where}")
             continue
-        weeks = ", ".join(ENTITY_WEEKS[model.name])
-        deleted = con.execute(f"DELETE FROM {stored[model.name]} WHERE {where} "
-                              f"RETURNING {weeks}, {_row_hash(con, stored[model.name])} AS h").fetchnumpy()
+        deleted = con.execute(f"DELETE FROM {stored[model.name]} WHERE {where} RETURNING {', '.join(weeks)}, "
+                              f"{_row_hash(con, stored[model.name])} AS h").fetchnumpy()
         frame = pd.DataFrame(deleted)
         known = frame["week"].dropna() if len(frame) else []
         first_week[model.name] = min(known) if len(known) else None
+        if model.name not in ENTITY_WEEKS:
+            continue
         con.register(f"_deleted_{model.name}", frame)
         before += _fingerprint_parts(model.name, f"_deleted_{model.name}")
-        after += _fingerprint_parts(model.name, f"(SELECT {weeks}, {_row_hash(con, model.name)} AS h "
+        after += _fingerprint_parts(model.name, f"(SELECT {', '.join(weeks)}, {_row_hash(con, model.name)} AS h "
                                                 f"FROM temp.main.{model.name})")
     con.execute("CREATE OR REPLACE TEMP TABLE _fingerprints_before AS " + " UNION ALL ".join(before))
     con.execute("CREATE OR REPLACE TEMP TABLE _fingerprints_after AS " + " UNION ALL ".join(after))
