@@ -68,19 +68,19 @@ handoff_weeks AS (
     FROM handoffs
     GROUP BY week
 ),
-weeks AS (
-    SELECT week FROM calls UNION SELECT week FROM surveys UNION SELECT week FROM cases_opened
-    UNION SELECT week FROM cases_resolved UNION SELECT week FROM journey_weeks UNION SELECT week FROM handoff_weeks
-),
+-- one row per week of any source (NULL where a source has none); stacked and grouped rather than
+-- joined, so that a filter on weeks reaches every source's scan
 wide AS (
-    SELECT *
-    FROM weeks
-    LEFT JOIN calls USING (week)
-    LEFT JOIN surveys USING (week)
-    LEFT JOIN cases_opened USING (week)
-    LEFT JOIN cases_resolved USING (week)
-    LEFT JOIN journey_weeks USING (week)
-    LEFT JOIN handoff_weeks USING (week)
+    SELECT week, max(COLUMNS(* EXCLUDE (week))) AS "\0"
+    FROM (
+        SELECT * FROM calls
+        UNION ALL BY NAME SELECT * FROM surveys
+        UNION ALL BY NAME SELECT * FROM cases_opened
+        UNION ALL BY NAME SELECT * FROM cases_resolved
+        UNION ALL BY NAME SELECT * FROM journey_weeks
+        UNION ALL BY NAME SELECT * FROM handoff_weeks
+    )
+    GROUP BY week
 ),
 -- metric, numerator, denominator, unit, and an explicit value where it is not num / den
 long AS (
