@@ -49,6 +49,9 @@ def run_phase(phase: str, params: dict, env: dict[str, str], log_dir: Path) -> d
     log_dir.mkdir(parents=True, exist_ok=True)
     result_file = log_dir / f"{phase}.result.json"
     log = log_dir / f"{phase}.log"
+    # What earlier phases wrote (a history of gigabytes) is flushed to disk first, so that the
+    # phase measured does not pay for the kernel writing it back meanwhile.
+    os.sync()
     t0 = time.perf_counter()
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "benchmarks.phases", phase, json.dumps(params),

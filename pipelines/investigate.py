@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from pipelines.sqltext import sql_string
+
 
 @dataclass(frozen=True)
 class TimelineEntry:
@@ -73,11 +75,23 @@ def failed_handoffs(con, week: str, from_team: str | None, to_team: str | None, 
 
 def journey_timelines(con, journey_ids: list[str], tz: str) -> dict[str, list[TimelineEntry]]:
     """Every call segment, case event and survey response of each journey, in time order."""
+    contacts = con.execute(
+        "SELECT journey_id, contact_type, contact_ref, contact_at FROM journey_contacts "
+        "WHERE journey_id IN (SELECT unnest($ids::VARCHAR[]))", {"ids": journey_ids}).fetchall()
+    # A call's segments are offered from its contact time (its first segment) on, and a response is
+    # at its contact time: from the earliest of them, the week-ordered staging tables skip older
+    # row groups. Case events may precede their case's opening, so they have no bound.
+    calls_from = min((at for _, kind, _, at in contacts if kind == "call" and at is not None), default=None)
+    surveys_from = min((at for _, kind, _, at in contacts if kind == "survey" and at is not None), default=None)
+
+    def since(column: str, bound) -> str:  # a constant, so that DuckDB can skip row groups by it
+        return "TRUE" if bound is None else f"{column} >= {sql_string(bound.isoformat())}::TIMESTAMPTZ"
+
     rows = con.execute(
-        """
+        f"""
         WITH contacts AS (
-            SELECT journey_id, contact_type, contact_ref FROM journey_contacts
-            WHERE journey_id IN (SELECT unnest($ids::VARCHAR[]))
+            SELECT unnest($journeys::VARCHAR[]) AS journey_id, unnest($types::VARCHAR[]) AS contact_type,
+                unnest($refs::VARCHAR[]) AS contact_ref
         )
         SELECT c.journey_id, s.offered_at AS at, 'call' AS kind, s.call_id || ' #' || s.segment_no AS ref, s.team,
             'queue ' || coalesce(s.queue, '?') || ', ' || s.outcome
@@ -86,6 +100,7 @@ def journey_timelines(con, journey_ids: list[str], tz: str) -> dict[str, list[Ti
                         THEN ', ' || s.transfer_type || ' transfer' ELSE '' END
                 || CASE WHEN s.hold_seconds > 0 THEN ', hold ' || s.hold_seconds || ' s' ELSE '' END AS detail
         FROM stg_calls AS s JOIN contacts AS c ON c.contact_type = 'call' AND c.contact_ref = s.call_id
+        WHERE {since("s.offered_at", calls_from)}
         UNION ALL
         SELECT c.journey_id, e.event_at, 'case_event', e.case_id || ' #' || e.event_seq, e.team,
             e.event_type || coalesce(' (' || e.status || ')', '')
@@ -98,7 +113,9 @@ def journey_timelines(con, journey_ids: list[str], tz: str) -> dict[str, list[Ti
                 CASE WHEN r.verbatim IS NOT NULL THEN '“' || r.verbatim || '”' END)
         FROM stg_survey_responses AS r
         JOIN contacts AS c ON c.contact_type = 'survey' AND c.contact_ref = r.response_id
-        """, {"ids": journey_ids}).fetchall()
+        WHERE {since("r.responded_at", surveys_from)}
+        """, {"journeys": [c[0] for c in contacts], "types": [c[1] for c in contacts],
+              "refs": [c[2] for c in contacts]}).fetchall()
     zone = _zone(tz)
     timelines: dict[str, list[TimelineEntry]] = {}
     for journey, at, kind, ref, team, detail in rows:

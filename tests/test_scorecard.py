@@ -217,3 +217,32 @@ def test_verbatims_of_every_stage_match_a_query_per_stage(pages):
         assert found > 0  # the data set has verbatims on friction journeys: the comparison compared something
     finally:
         con.close()
+
+
+def test_journey_timelines_hold_every_segment_event_and_response_of_their_journeys(pages):
+    """Timelines read the staging tables from their journeys' earliest call or response on; every
+    row of each journey's contacts is there all the same."""
+    from pipelines.investigate import journey_timelines
+
+    settings, _ = pages
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        journeys = [r[0] for r in con.execute(
+            "SELECT journey_id FROM journeys ORDER BY calls + cases + survey_responses DESC, journey_id LIMIT 40"
+        ).fetchall()]
+        timelines = journey_timelines(con, journeys, settings.week_timezone)
+        expected = dict(con.execute(
+            """
+            SELECT jc.journey_id,
+                count(s.call_id) + count(e.case_id) + count(r.response_id)
+            FROM journey_contacts AS jc
+            LEFT JOIN stg_calls AS s ON jc.contact_type = 'call' AND s.call_id = jc.contact_ref
+            LEFT JOIN stg_case_events AS e ON jc.contact_type = 'case' AND e.case_id = jc.contact_ref
+            LEFT JOIN stg_survey_responses AS r ON jc.contact_type = 'survey' AND r.response_id = jc.contact_ref
+            WHERE jc.journey_id IN (SELECT unnest($ids::VARCHAR[]))
+            GROUP BY jc.journey_id
+            """, {"ids": journeys}).fetchall())
+    finally:
+        con.close()
+    assert {j: len(timelines.get(j, [])) for j in journeys} == {j: expected.get(j, 0) for j in journeys}
+    assert sum(expected.values()) > len(journeys)  # journeys of several contacts were compared
