@@ -127,6 +127,9 @@ STORAGE_ORDER = {
 # happens at a segment's offer, at a case event or at a case's opening.
 DELETE_BOUNDS = {"stg_calls": ("stg_call_outcomes",), "friction_events": ("journeys",),
                  "handoffs": ("stg_call_outcomes", "stg_case_events", "stg_cases")}
+# A contact's time in journey_contacts, as its staging row has it (both built by the same build):
+# the slice's journey_contacts rows are read from the earliest of the deleted staging rows' times.
+CONTACT_TIMES = {"stg_call_outcomes": "started_at", "stg_cases": "opened_at", "stg_survey_responses": "responded_at"}
 FIGURES_MODEL = "weekly_scorecard"  # restatements compare its values, the published figures
 BUILD_DDL = """
 CREATE SEQUENCE IF NOT EXISTS build_id_seq START 1;
@@ -221,8 +224,8 @@ def _sessions(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _slice(con: duckdb.DuckDBPyConnection, last_load_id: int) -> None:
-    """_slice_calls, _slice_cases, _slice_surveys, _slice_journeys (the journeys their rows were
-    in): what rows loaded since the previous build can change, read before any table is replaced."""
+    """_slice_calls, _slice_cases, _slice_surveys: what rows loaded since the previous build can
+    change, read before any table is replaced (_slice_journeys comes with the deletes)."""
     new = f"load_id > {int(last_load_id)}"
     window = "to_days(getvariable('journey_window_days'))"
     con.execute(f"""
@@ -304,10 +307,24 @@ def _slice(con: duckdb.DuckDBPyConnection, last_load_id: int) -> None:
         SELECT response_id AS id FROM rated WHERE rates_slice
         UNION SELECT r.response_id FROM rated AS r JOIN _cuts AS k USING (customer_ref)
         WHERE NOT r.explicit AND r.responded_at >= k.cut_at""")
-    # the slice's journey_contacts rows, by row id: their DELETE then needs no second look at each id
+
+
+
+def _least(frame: pd.DataFrame, column: str):
+    """The least non-null value of a column of deleted rows, or None."""
+    known = frame[column].dropna() if len(frame) else []
+    return min(known) if len(known) else None
+
+
+def _slice_journeys(con: duckdb.DuckDBPyConnection, journey_contacts: str, since) -> None:
+    """_slice_contacts (the slice's journey_contacts rows, by row id, so that their DELETE needs no
+    second look at each id) and _slice_journeys (the journeys they were in), from the stored
+    journey_contacts table (named, since the recomputed one shadows it). `since`: the earliest
+    contact time the slice's contacts had, or None: the table is read from it on."""
+    bound = "" if since is None else f"(contact_at >= {sql_string(since.isoformat())}::TIMESTAMPTZ OR contact_at IS NULL) AND "
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _slice_contacts AS
-        SELECT rowid AS row_id, journey_id FROM journey_contacts WHERE {SLICES['journey_contacts']}""")
+        SELECT rowid AS row_id, journey_id FROM {journey_contacts} WHERE {bound}{SLICES['journey_contacts']}""")
     con.execute("CREATE OR REPLACE TEMP TABLE _slice_journeys AS "
                 "SELECT DISTINCT journey_id AS id FROM _slice_contacts WHERE journey_id IS NOT NULL")
 
@@ -333,11 +350,14 @@ def _rebuild_slices(con: duckdb.DuckDBPyConnection, sliced: list[Model], timings
     # Fingerprints per week of the rows replaced and of their replacements: the deleted rows' come
     # back from the DELETE itself, which reads only the columns the slice is found by, where a
     # SELECT of them would read every column of the whole table.
-    before, after, first_week = [], [], {}
+    before, after, first_week, first_time = [], [], {}, {}
     bounding = {b for bounds in DELETE_BOUNDS.values() for b in bounds}
-    for model in sorted(sliced, key=lambda m: m.name in DELETE_BOUNDS):  # bounding models first
+    # bounding models first, and the contacts' staging before journey_contacts (model order)
+    for model in sorted(sliced, key=lambda m: m.name in DELETE_BOUNDS):
         where = SLICES[model.name]
         if model.name == "journey_contacts":  # the rows _slice_journeys found them by
+            times = [first_time[m] for m in CONTACT_TIMES if first_time.get(m) is not None]
+            _slice_journeys(con, stored[model.name], min(times) if times else None)
             where = "rowid IN (SELECT row_id FROM _slice_contacts)"
         if model.name in DELETE_BOUNDS:
             known = [first_week[b] for b in DELETE_BOUNDS[model.name] if first_week[b] is not None]
@@ -346,11 +366,14 @@ def _rebuild_slices(con: duckdb.DuckDBPyConnection, sliced: list[Model], timings
         if not weeks:
             con.execute(f"DELETE FROM {stored[model.name]} WHERE {where}")
             continue
+        time_column = f"{CONTACT_TIMES[model.name]} AS contact_time, " if model.name in CONTACT_TIMES else ""
         deleted = con.execute(f"DELETE FROM {stored[model.name]} WHERE {where} RETURNING {', '.join(weeks)}, "
-                              f"{_row_hash(con, stored[model.name])} AS h").fetchnumpy()
+                              f"{time_column}{_row_hash(con, stored[model.name])} AS h").fetchnumpy()
         frame = pd.DataFrame(deleted)
-        known = frame["week"].dropna() if len(frame) else []
-        first_week[model.name] = min(known) if len(known) else None
+        first_week[model.name] = _least(frame, "week")
+        if time_column:
+            first_time[model.name] = _least(frame, "contact_time")
+            frame = frame.drop(columns="contact_time")
         if model.name not in ENTITY_WEEKS:
             continue
         con.register(f"_deleted_{model.name}", frame)
