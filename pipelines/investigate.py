@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from pipelines.sqltext import sql_string
+from pipelines.sqltext import sql_timestamp
 
 
 @dataclass(frozen=True)
@@ -84,8 +84,8 @@ def journey_timelines(con, journey_ids: list[str], tz: str) -> dict[str, list[Ti
     calls_from = min((at for _, kind, _, at in contacts if kind == "call" and at is not None), default=None)
     surveys_from = min((at for _, kind, _, at in contacts if kind == "survey" and at is not None), default=None)
 
-    def since(column: str, bound) -> str:  # a constant, so that DuckDB can skip row groups by it
-        return "TRUE" if bound is None else f"{column} >= {sql_string(bound.isoformat())}::TIMESTAMPTZ"
+    def since(column: str, bound) -> str:
+        return "TRUE" if bound is None else f"{column} >= {sql_timestamp(bound)}"
 
     rows = con.execute(
         f"""

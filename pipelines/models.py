@@ -21,7 +21,7 @@ import pandas as pd
 
 from pipelines.config import Settings
 from pipelines.contracts import CONTRACTS, REPO_ROOT
-from pipelines.sqltext import sql_ident, sql_string
+from pipelines.sqltext import sql_ident, sql_string, sql_timestamp
 from pipelines.warehouse import connect, ensure_schema
 
 SQL_DIR = REPO_ROOT / "sql"
@@ -206,7 +206,7 @@ def _sessions(con: duckdb.DuckDBPyConnection) -> None:
     bound, step = b0, None
     while True:
         since = "" if bound is None or oldest is None or bound <= oldest else \
-            f"AND contact_at >= {sql_string(bound.isoformat())}::TIMESTAMPTZ"
+            f"AND contact_at >= {sql_timestamp(bound)}"
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE _sessions AS
             SELECT customer_ref, journey_id, min(contact_at) AS started_at, max(contact_at) AS last_anchor_at
@@ -309,7 +309,6 @@ def _slice(con: duckdb.DuckDBPyConnection, last_load_id: int) -> None:
         WHERE NOT r.explicit AND r.responded_at >= k.cut_at""")
 
 
-
 def _least(frame: pd.DataFrame, column: str):
     """The least non-null value of a column of deleted rows, or None."""
     known = frame[column].dropna() if len(frame) else []
@@ -321,7 +320,7 @@ def _slice_journeys(con: duckdb.DuckDBPyConnection, journey_contacts: str, since
     second look at each id) and _slice_journeys (the journeys they were in), from the stored
     journey_contacts table (named, since the recomputed one shadows it). `since`: the earliest
     contact time the slice's contacts had, or None: the table is read from it on."""
-    bound = "" if since is None else f"(contact_at >= {sql_string(since.isoformat())}::TIMESTAMPTZ OR contact_at IS NULL) AND "
+    bound = "" if since is None else f"(contact_at >= {sql_timestamp(since)} OR contact_at IS NULL) AND "
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _slice_contacts AS
         SELECT rowid AS row_id, journey_id FROM {journey_contacts} WHERE {bound}{SLICES['journey_contacts']}""")
@@ -493,9 +492,8 @@ def build_models(settings: Settings, sql_dir: Path = SQL_DIR, full: bool = False
                     raise RuntimeError(f"model {model.name} ({model.path.relative_to(sql_dir.parent)}) "
                                        f"failed: {exc}") from exc
                 timings[model.name] = round(time.perf_counter() - t0, 3)
-            recomputed = sorted(r[0] for r in con.execute(
-                "SELECT week FROM _affected_weeks" if incremental else f"SELECT DISTINCT week FROM {FIGURES_MODEL}"
-            ).fetchall())
+            recomputed = affected if incremental else sorted(
+                r[0] for r in con.execute(f"SELECT DISTINCT week FROM {FIGURES_MODEL}").fetchall())
             con.execute("INSERT INTO model_builds VALUES (?, getvariable('built_at'), ?, ?, "
                         "(SELECT coalesce(max(load_id), 0) FROM load_audit), ?, ?)",
                         [build_id, digest, sql_hash, not incremental, recomputed])

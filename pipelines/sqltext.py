@@ -11,3 +11,9 @@ def sql_string(value: str) -> str:
 def sql_ident(name: str) -> str:
     """A column or table name: "a ""quoted"" name"."""
     return '"' + name.replace('"', '""') + '"'
+
+
+def sql_timestamp(moment) -> str:
+    """A TIMESTAMPTZ constant, which DuckDB can compare with a column's zone maps (a bound
+    parameter it cannot)."""
+    return f"{sql_string(moment.isoformat())}::TIMESTAMPTZ"
