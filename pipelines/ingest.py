@@ -32,7 +32,8 @@ from pipelines.contracts import CONTRACTS, Contract
 from pipelines.privacy import (PseudonymKey, pseudonym, pseudonym_sql, resolve_key, scrub_sql, set_key, split_unparsed,
                                unparsed_record)
 from pipelines.profiles import Profile, load_profile
-from pipelines.readers import MACHINE_ERRORS, FileRejected, make_workdir, progress, read_raw, scan, shown_name
+from pipelines.readers import (MACHINE_ERRORS, FileRejected, drop_relation, make_workdir, progress, read_raw, scan,
+                               scan_bytes, shown_name)
 from pipelines.sqltext import sql_ident, sql_string
 from pipelines.validation import (UnsupportedExpectation, compact_result, compile_suite, key_unexpected_sql,
                                   sql_disagreements, validate_frame)
@@ -203,9 +204,8 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str,
     if con.execute("SELECT count(*) FROM load_audit WHERE status = 'loaded' AND file_name = ? AND file_bytes = ? "
                    "AND file_mtime_ns = ?", [name, size, stat.st_mtime_ns]).fetchone()[0]:
         return result
-    warm_up_validation()  # this file will be read: GX's imports overlap reading it
     try:
-        with progress(2 * size, f"reading {name}", large=size >= PROGRESS_MIN_BYTES) as bar:
+        with progress(scan_bytes(path), f"reading {name}", large=size >= PROGRESS_MIN_BYTES) as bar:
             fs = scan(path, bar.update)
     except FileRejected as exc:
         fs = None
@@ -217,6 +217,9 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str,
                        [digest]).fetchone()[0]
     if done:
         return result
+    # this file will be read: GX's imports (a thread, mostly under the GIL) overlap DuckDB reading
+    # it, which releases the GIL; not the scan above, which holds it
+    warm_up_validation()
     result.load_id = con.execute("SELECT nextval('load_id_seq')").fetchone()[0]
     workdir = make_workdir()
     try:
@@ -293,15 +296,16 @@ def _process(con, settings, source, path, fs, profile: Profile, key, result: Fil
     # a key repeated within the file: the last good line wins, earlier good lines count as duplicates
     key_cols = ", ".join(contract.key)
     key_null = " OR ".join(f"{k} IS NULL" for k in contract.key)
-    repeated = con.execute(f"SELECT count(*) FROM (SELECT 1 FROM _typed GROUP BY {key_cols} HAVING count(*) > 1)"
-                           ).fetchone()[0]
-    rank = (f"row_number() OVER (PARTITION BY {key_cols}, len(__reasons) = 0 AND NOT ({key_null}) "
-            f"ORDER BY source_line DESC)") if repeated else "1"  # the window sorts the file: only when needed
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _candidates AS
-        SELECT *, CASE WHEN len(__reasons) > 0 OR {key_null} THEN 1 ELSE {rank} END AS __rank
-        FROM _typed
-    """)
+    drop_relation(con, "_candidates")
+    if _key_repeated(con, contract, result.load_id):  # the window sorts the file: only when needed
+        con.execute(f"""
+            CREATE TEMP TABLE _candidates AS
+            SELECT *, CASE WHEN len(__reasons) > 0 OR {key_null} THEN 1 ELSE row_number() OVER (
+                PARTITION BY {key_cols}, len(__reasons) = 0 AND NOT ({key_null}) ORDER BY source_line DESC) END AS __rank
+            FROM _typed
+        """)
+    else:  # every row its own key: nothing to rank, nothing copied
+        con.execute("CREATE TEMP VIEW _candidates AS SELECT *, 1 AS __rank FROM _typed")
     in_file_duplicates = con.execute("SELECT count(*) FROM _candidates WHERE __rank > 1").fetchone()[0]
     bad_parsed = con.execute("SELECT count(*) FROM _candidates WHERE len(__reasons) > 0").fetchone()[0]
     bad = bad_parsed + unparsed
@@ -320,13 +324,27 @@ def _process(con, settings, source, path, fs, profile: Profile, key, result: Fil
     result.rows_duplicate = duplicates + in_file_duplicates
     result.derived_rows = _derive(con, profile, result.file, result.load_id)
     week_col = WEEK_COLUMN[contract.table]
-    result.weeks = [r[0] for r in con.execute(
-        f"SELECT DISTINCT strftime({week_col} AT TIME ZONE getvariable('week_tz'), '%G-W%V') AS w "
-        f"FROM _incoming WHERE {week_col} IS NOT NULL ORDER BY w").fetchall()]
+    result.weeks = [r[0] for r in con.execute(  # named once per week, not once per row
+        f"SELECT DISTINCT strftime(monday, '%G-W%V') AS w FROM (SELECT DISTINCT date_trunc('week', {week_col} AT "
+        f"TIME ZONE getvariable('week_tz')) AS monday FROM _incoming WHERE {week_col} IS NOT NULL) ORDER BY w"
+    ).fetchall()]
     result.problems += [f"{result.file}: line {line}: {'; '.join(reasons)}" for line, reasons in con.execute(
         "SELECT source_line, reasons FROM quarantine WHERE load_id = ? ORDER BY source_line LIMIT 20",
         [result.load_id]).fetchall()]
     assert result.rows_read == result.rows_loaded + result.rows_quarantined + result.rows_duplicate, result
+
+
+def _key_repeated(con, contract: Contract, load_id: int) -> bool:
+    """Whether a key comes more than once in the file. The suite's uniqueness rule on the key has
+    just counted its repeats (`validation_results`); only a suite without one needs a count here."""
+    repeats = con.execute(
+        f"SELECT sum(unexpected_count) FROM validation_results WHERE load_id = ? AND expectation IN "
+        f"({', '.join(sql_string(r) for r in KEY_RULES)}) AND list_sort(columns) = list_sort(?::VARCHAR[])",
+        [load_id, list(contract.key)]).fetchone()[0]
+    if repeats is None:
+        repeats = con.execute(f"SELECT count(*) FROM (SELECT 1 FROM _typed GROUP BY {', '.join(contract.key)} "
+                              f"HAVING count(*) > 1)").fetchone()[0]
+    return repeats > 0
 
 
 def _check_columns(profile: Profile, contract: Contract, source_columns: list[str]) -> None:
@@ -490,12 +508,13 @@ def _quarantine(con, result: FileResult, profile: Profile, source_columns: list[
     record = f"json_object({pairs})::VARCHAR" if pairs else "NULL"
     common = f"{result.load_id}, {sql_string(result.source)}, {sql_string(profile.name)}, {sql_string(profile.table)}, " \
              f"{sql_string(result.file)}"
-    con.execute(f"""
-        INSERT INTO quarantine
-        SELECT {common}, c.source_line, {record}, c.__reasons
-        FROM _candidates c JOIN _raw r USING (source_line)
-        WHERE len(c.__reasons) > 0
-    """)
+    if con.execute("SELECT count(*) FROM _typed WHERE len(__reasons) > 0").fetchone()[0]:
+        con.execute(f"""
+            INSERT INTO quarantine
+            SELECT {common}, c.source_line, {record}, c.__reasons
+            FROM _typed c JOIN _raw r USING (source_line)
+            WHERE len(c.__reasons) > 0
+        """)
     _quarantine_unparsed(con, common, profile, source_columns, personal, facts, key)
 
 
@@ -524,35 +543,39 @@ def _known_pseudonyms(con, table: str, candidates: set[str]) -> set[str]:
         f"SELECT customer_ref FROM {table} WHERE customer_ref IN (SELECT unnest($1))", [sorted(candidates)]).fetchall()}
 
 
-def _upsert(con, contract: Contract, file_name: str, load_id: int) -> tuple[int, int]:
-    """Insert the file's good rows; a key already present is replaced only by a greater
-    (record_version, source_file, source_line). Returns (rows loaded, rows duplicate)."""
+def _upsert(con, contract: Contract, file_name: str, load_id: int, candidates: str = "_candidates",
+            incoming: str = "_incoming") -> tuple[int, int]:
+    """Insert the good rows of `candidates` (a view of them: `incoming`); a key already present is
+    replaced only by a greater (record_version, source_file, source_line). Returns (rows loaded,
+    rows duplicate)."""
     table = contract.table
     cols = contract.column_names
     key = " AND ".join(f"t.{k} = i.{k}" for k in contract.key)
     same = " AND ".join(f"t.{c} IS NOT DISTINCT FROM i.{c}" for c in cols)
+    drop_relation(con, incoming)
     con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _incoming AS
+        CREATE TEMP VIEW {incoming} AS
         SELECT {', '.join(cols)}, {sql_string(file_name)} AS source_file, source_line, record_version
-        FROM _candidates WHERE __rank = 1 AND len(__reasons) = 0
+        FROM {candidates} WHERE __rank = 1 AND len(__reasons) = 0
     """)
-    precedence = "(coalesce({a}.record_version, ''), {a}.source_file, {a}.source_line)"
-    newer = f"{precedence.format(a='i')} > {precedence.format(a='t')}"
+    insert = (f"INSERT INTO {table} ({', '.join(cols)}, source_file, source_line, record_version, load_id) "
+              f"SELECT {', '.join('i.' + c for c in cols)}, i.source_file, i.source_line, i.record_version, {load_id} "
+              f"FROM {incoming} i")
+    incoming_rows = con.execute(f"SELECT count(*) FROM {incoming}").fetchone()[0]
     # A join on the key columns alone finds the incoming keys the table already holds (usually
     # none); only then are their rows compared, a join that reads every column of the table.
-    held = con.execute(f"SELECT count(*) FROM _incoming i SEMI JOIN {table} t ON {key}").fetchone()[0]
+    if not con.execute(f"SELECT count(*) FROM {incoming} i SEMI JOIN {table} t ON {key}").fetchone()[0]:
+        con.execute(insert)
+        return incoming_rows, 0
+    precedence = "(coalesce({a}.record_version, ''), {a}.source_file, {a}.source_line)"
+    newer = f"{precedence.format(a='i')} > {precedence.format(a='t')}"
     con.execute(f"CREATE OR REPLACE TEMP TABLE _clash AS SELECT i.source_line, ({same}) AS same, ({newer}) AS newer "
-                f"FROM _incoming i JOIN {table} t ON {key}" + ("" if held else " LIMIT 0"))
+                f"FROM {incoming} i JOIN {table} t ON {key}")
     duplicates = con.execute("SELECT count(*) FROM _clash WHERE same OR NOT newer").fetchone()[0]
-    con.execute(f"DELETE FROM {table} t WHERE EXISTS (SELECT 1 FROM _incoming i JOIN _clash c USING (source_line) "
+    con.execute(f"DELETE FROM {table} t WHERE EXISTS (SELECT 1 FROM {incoming} i JOIN _clash c USING (source_line) "
                 f"WHERE c.newer AND {key})")
-    con.execute(f"""
-        INSERT INTO {table} ({', '.join(cols)}, source_file, source_line, record_version, load_id)
-        SELECT {', '.join('i.' + c for c in cols)}, i.source_file, i.source_line, i.record_version, {load_id}
-        FROM _incoming i ANTI JOIN (SELECT source_line FROM _clash WHERE NOT newer) c USING (source_line)
-    """)
-    incoming = con.execute("SELECT count(*) FROM _incoming").fetchone()[0]
-    return incoming - duplicates, duplicates
+    con.execute(f"{insert} ANTI JOIN (SELECT source_line FROM _clash WHERE NOT newer) c USING (source_line)")
+    return incoming_rows - duplicates, duplicates
 
 
 def _derive(con, profile: Profile, file_name: str, load_id: int) -> int:
@@ -563,7 +586,7 @@ def _derive(con, profile: Profile, file_name: str, load_id: int) -> int:
         con.execute("CREATE OR REPLACE TEMP VIEW batch AS SELECT * FROM _incoming")
         con.execute("CREATE OR REPLACE TEMP VIEW raw AS SELECT * FROM _raw")
         try:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE _candidates AS SELECT d.*, NULL::VARCHAR AS record_version, "
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _derived AS SELECT d.*, NULL::VARCHAR AS record_version, "
                         f"row_number() OVER () AS source_line, []::VARCHAR[] AS __reasons, 1 AS __rank "
                         f"FROM ({derived.sql}) d")
         except MACHINE_ERRORS:
@@ -573,11 +596,9 @@ def _derive(con, profile: Profile, file_name: str, load_id: int) -> int:
                                f"{str(exc).splitlines()[0]}") from exc
         sets = [f"{c} = {pseudonym_sql(c)}" for c in PERSONAL_COLUMNS if c in contract.column_names]
         if sets:
-            con.execute(f"UPDATE _candidates SET {', '.join(sets)}")
-        con.execute("CREATE OR REPLACE TEMP TABLE _incoming_primary AS SELECT * FROM _incoming")
-        loaded, _ = _upsert(con, contract, file_name, load_id)
+            con.execute(f"UPDATE _derived SET {', '.join(sets)}")
+        loaded, _ = _upsert(con, contract, file_name, load_id, "_derived", "_derived_incoming")
         total += loaded
-        con.execute("CREATE OR REPLACE TEMP TABLE _incoming AS SELECT * FROM _incoming_primary")
     return total
 
 

@@ -63,6 +63,12 @@ class FileScan:
     bom: bool
     newlines: int
     odd_returns: bool = False  # a carriage return that is not a line end like the others
+    ends_with_newline: bool = True
+
+    @property
+    def lines(self) -> int:
+        """Physical lines of the text (a last line without its line feed counts)."""
+        return self.newlines + (0 if self.ends_with_newline else 1)
 
 
 def shown_name(name: str) -> str:
@@ -97,44 +103,79 @@ def progress(total: int, desc: str, unit: str = "B", large: bool = True, file=No
                 dynamic_ncols=True, **tqdm_options)
 
 
+class _TextChecks:
+    """What the readers must know of a file's text, fed chunk by chunk: NUL bytes, UTF-8 validity,
+    line feeds, carriage returns. Most chunks take the quick way: ASCII needs no decoding, and a
+    chunk without a carriage return needs no count of them."""
+
+    def __init__(self):
+        self.size, self.has_nul, self.utf8, self.newlines, self.first, self.last = 0, False, True, 0, b"", b""
+        self.returns = self.crlf = 0
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+
+    def feed(self, chunk: bytes) -> None:
+        if not self.first:
+            self.first = chunk[:3]
+        self.size += len(chunk)
+        self.last = chunk[-1:]
+        self.has_nul = self.has_nul or b"\0" in chunk
+        self.newlines += chunk.count(b"\n")
+        if b"\r" in chunk:
+            self.returns += chunk.count(b"\r")
+            self.crlf += chunk.count(b"\r\n")  # one split between chunks only costs a careful read
+        if self.utf8 and not (chunk.isascii() and not self._decoder.getstate()[0]):
+            try:
+                self._decoder.decode(chunk)
+            except UnicodeDecodeError:
+                self.utf8 = False
+
+    def finish(self) -> None:
+        if self.utf8:
+            try:
+                self._decoder.decode(b"", final=True)
+            except UnicodeDecodeError:
+                self.utf8 = False
+
+
+def scan_bytes(path: Path) -> int:
+    """How many bytes `scan` reads: the file once, twice when gzipped (hashed, then decompressed)."""
+    return path.stat().st_size * (2 if file_kind(path)[1] else 1)
+
+
 def scan(path: Path, on_bytes=lambda n: None) -> FileScan:
-    """Two passes over the file; `on_bytes(n)` is told of every n bytes of the file read (twice its size)."""
+    """Hash and check the file; `on_bytes(n)` is told of every n bytes read (`scan_bytes` in all)."""
     kind, gz = file_kind(path)
+    text = kind != "parquet"
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(CHUNK), b""):
-            digest.update(chunk)
-            on_bytes(len(chunk))
-    size, has_nul, utf8, newlines, first, returns, crlf = 0, False, True, 0, b"", 0, 0
-    decoder = codecs.getincrementaldecoder("utf-8")()
+    checks = _TextChecks()
     try:
-        with open(path, "rb") as raw, (gzip.GzipFile(fileobj=raw) if gz else raw) as fh:
-            position = 0
-            for chunk in iter(lambda: fh.read(CHUNK), b""):
-                on_bytes(raw.tell() - position)  # compressed bytes for a .gz
-                position = raw.tell()
-                if not first:
-                    first = chunk[:3]
-                size += len(chunk)
-                if kind != "parquet":
-                    has_nul = has_nul or b"\0" in chunk
-                    newlines += chunk.count(b"\n")
-                    returns += chunk.count(b"\r")
-                    crlf += chunk.count(b"\r\n")  # one split between chunks only costs a careful read
-                    if utf8:
-                        try:
-                            decoder.decode(chunk)
-                        except UnicodeDecodeError:
-                            utf8 = False
-            if utf8 and kind != "parquet":
-                try:
-                    decoder.decode(b"", final=True)
-                except UnicodeDecodeError:
-                    utf8 = False
+        with open(path, "rb") as raw:
+            for chunk in iter(lambda: raw.read(CHUNK), b""):
+                digest.update(chunk)
+                if text and not gz:  # one pass: the bytes hashed are the bytes read
+                    checks.feed(chunk)
+                elif not gz:
+                    checks.size += len(chunk)
+                on_bytes(len(chunk))
+            if gz:
+                raw.seek(0)
+                position = 0
+                with gzip.GzipFile(fileobj=raw) as fh:
+                    for chunk in iter(lambda: fh.read(CHUNK), b""):
+                        on_bytes(raw.tell() - position)  # compressed bytes
+                        position = raw.tell()
+                        if text:
+                            checks.feed(chunk)
+                        else:
+                            checks.size += len(chunk)
+                            checks.first = checks.first or chunk[:3]
+        checks.finish()
     except (OSError, EOFError) as exc:  # a corrupt gzip stream
         raise FileRejected("decompress", f"cannot decompress: {exc}") from exc
-    return FileScan(digest.hexdigest(), size, gz, kind, has_nul, utf8, first == codecs.BOM_UTF8, newlines,
-                    returns != crlf or 0 < crlf < newlines)
+    return FileScan(digest.hexdigest(), checks.size, gz, kind, checks.has_nul, checks.utf8,
+                    checks.first == codecs.BOM_UTF8, checks.newlines,
+                    checks.returns != checks.crlf or 0 < checks.crlf < checks.newlines,
+                    ends_with_newline=checks.last in (b"\n", b""))
 
 
 def _decode_line(raw: bytes, encoding: str) -> tuple[str, bool]:
@@ -199,8 +240,8 @@ def _csv_header(path: Path, profile: Profile) -> tuple[list[str], str]:
 def read_raw(con: duckdb.DuckDBPyConnection, path: Path, fs: FileScan, profile: Profile,
              workdir: Path) -> dict:
     """Load the file into _raw and _unparsed; returns facts for the audit (columns, transcoding)."""
-    con.execute("DROP TABLE IF EXISTS _raw")
-    con.execute("DROP TABLE IF EXISTS _unparsed")
+    for name in ("_raw", "_records", "_unparsed"):
+        drop_relation(con, name)
     con.execute("CREATE TEMP TABLE _unparsed (source_line BIGINT, raw_record VARCHAR, reason VARCHAR)")
     if fs.kind is None:
         raise FileRejected("unknown_format", f"unknown file type '{path.name}': expected "
@@ -218,7 +259,7 @@ def read_raw(con: duckdb.DuckDBPyConnection, path: Path, fs: FileScan, profile: 
     if fs.kind == "jsonl":
         columns, delimiter = _read_jsonl(con, readable), None
     else:
-        columns, delimiter = _read_csv(con, readable, profile, workdir if fs.odd_returns else None)
+        columns, delimiter = _read_csv(con, readable, profile, fs.lines, workdir if fs.odd_returns else None)
     return {"columns": columns, "transcoded_lines": transcoded, "delimiter": delimiter}
 
 
@@ -231,8 +272,8 @@ def _literal_path(path: Path, fs: FileScan, workdir: Path) -> Path:
     return link
 
 
-def _read_csv(con, path: Path, profile: Profile, workdir: Path | None = None) -> tuple[list[str], str]:
-    """`workdir`: the file holds carriage returns other than line ends; DuckDB's strict parser would
+def _read_csv(con, path: Path, profile: Profile, lines: int, workdir: Path | None = None) -> tuple[list[str], str]:
+    """`lines`: the file's physical lines (`FileScan.lines`). `workdir`: the file holds carriage returns other than line ends; DuckDB's strict parser would
     stop the whole file at one outside quotes: a copy without them is read, their lines set aside."""
     header, delimiter = _csv_header(path, profile)
     if not profile.format.header:
@@ -247,11 +288,11 @@ def _read_csv(con, path: Path, profile: Profile, workdir: Path | None = None) ->
     if any(not h for h in header):
         raise FileRejected("empty_header", "a header name is empty", column=str(header.index("") + 1))
     names = {f"c{i}": "VARCHAR" for i in range(len(header))}
-    # the file's dialect, every column as text, strict, in file order (one thread)
+    # the file's dialect, every column as text, strict
     options = (f"auto_detect = false, header = {str(profile.format.header).lower()}, delim = {sql_string(delimiter)}, "
                f"quote = {sql_string(profile.format.quote)}, escape = {sql_string(profile.format.quote)}, "
                f"columns = {names!r}, max_line_size = {MAX_LINE_BYTES}, buffer_size = {BUFFER_BYTES}, "
-               f"strict_mode = true, null_padding = false, parallel = false")
+               f"strict_mode = true, null_padding = false")
     broken: dict[int, str] = {}
     if workdir is not None:
         copy, broken = _without_bare_returns(path, profile.format.quote, workdir)
@@ -260,20 +301,20 @@ def _read_csv(con, path: Path, profile: Profile, workdir: Path | None = None) ->
                 probe.execute(f"SELECT count(*) FROM read_csv({sql_string(str(copy))}, {options}, ignore_errors = true)")
         except duckdb.Error:
             copy, broken = _without_bare_returns(path, "", workdir)
-        path = copy
-    con.execute("DROP TABLE IF EXISTS _csv_errors")
-    con.execute("DROP TABLE IF EXISTS _csv_scans")
+        path, lines = copy, None  # a bare return at the very end went: counted again
     first = 2 if profile.format.header else 1
     select = ", ".join(f"c{i} AS {sql_ident(h)}" for i, h in enumerate(header))
-    try:  # records numbered as read (one thread: file order), as if no record were rejected
-        con.execute(
-            f"CREATE TEMP TABLE _numbered AS SELECT {select}, row_number() OVER () + {first - 1} AS source_line "
-            f"FROM read_csv({sql_string(str(path))}, {options}, store_rejects = true, "
-            f"rejects_table = '_csv_errors', rejects_scan = '_csv_scans')")
-    except MACHINE_ERRORS:
-        raise
-    except duckdb.Error as exc:
-        raise FileRejected("parseable_csv", f"not readable as CSV: {str(exc).splitlines()[0]}") from exc
+    reader = (f"read_csv({sql_string(str(path))}, {options}, store_rejects = true, rejects_table = '_csv_errors', "
+              f"rejects_scan = '_csv_scans'")
+    # Both cores parse, and DuckDB keeps the file's order in the table it fills: a record's row id
+    # is its number, as if no record were rejected. The line DuckDB gives a rejected record is taken
+    # from its one-thread read: a file with one is read again that way.
+    _load_records(con, f"SELECT {select} FROM {reader}, parallel = true)")
+    if con.execute("SELECT count(*) FROM _csv_errors").fetchone()[0]:
+        _load_records(con, f"SELECT {select} FROM {reader}, parallel = false)")
+    # row ids count from where the table's rows start (inside a transaction, far from 0)
+    start = con.execute("SELECT coalesce(min(rowid), 0) FROM _records").fetchone()[0]
+    con.execute(f"CREATE TEMP VIEW _numbered AS SELECT *, rowid - {start} + {first} AS source_line FROM _records")
     # DuckDB counts records (header = 1); rejected records leave gaps that number the rest.
     errors = con.execute(
         "SELECT line, string_agg(DISTINCT coalesce(column_name, 'column ' || column_idx) || ': ' || "
@@ -286,17 +327,43 @@ def _read_csv(con, path: Path, profile: Profile, workdir: Path | None = None) ->
     if rejected_lines:  # the n-th parsed record sits at the n-th record number not taken by a rejected one
         con.execute("CREATE TEMP TABLE _gaps AS SELECT unnest(?::BIGINT[]) AS line", [rejected_lines])
         _number_with_gaps(con, first)
-    else:
-        con.execute("ALTER TABLE _numbered RENAME TO _raw")
-    _physical_lines(con, path, profile, delimiter, {e[0]: e[3] for e in errors})
+    elif broken or lines is None or lines > con.execute("SELECT count(*) FROM _records").fetchone()[0] + first - 1:
+        con.execute("CREATE TEMP TABLE _raw AS SELECT * FROM _numbered")  # numbers to be mended below
+    else:  # every line a record: nothing to mend, nothing copied
+        con.execute("ALTER VIEW _numbered RENAME TO _raw")
+    _physical_lines(con, path, profile, delimiter, {e[0]: e[3] for e in errors}, lines)
     if broken:
         con.execute("DELETE FROM _raw WHERE source_line IN (SELECT unnest(?::BIGINT[]))", [list(broken)])
         con.execute("DELETE FROM _unparsed WHERE source_line IN (SELECT unnest(?::BIGINT[]))", [list(broken)])
         con.executemany("INSERT INTO _unparsed VALUES (?, ?, 'csv: a carriage return inside an unquoted field')",
                         [[line, text] for line, text in sorted(broken.items())])
-    for t in ("_numbered", "_gaps"):
-        con.execute(f"DROP TABLE IF EXISTS {t}")
+    drop_relation(con, "_numbered")
+    con.execute("DROP TABLE IF EXISTS _gaps")
+    if not is_view(con, "_raw"):
+        con.execute("DROP TABLE _records")
     return header, delimiter
+
+
+def _load_records(con, select: str) -> None:
+    """The file's records, as text, into _records; DuckDB's rejected ones into _csv_errors."""
+    for name in ("_numbered", "_records", "_csv_errors", "_csv_scans"):
+        drop_relation(con, name)
+    try:
+        con.execute(f"CREATE TEMP TABLE _records AS {select}")
+    except MACHINE_ERRORS:
+        raise
+    except duckdb.Error as exc:
+        raise FileRejected("parseable_csv", f"not readable as CSV: {str(exc).splitlines()[0]}") from exc
+
+
+def is_view(con, name: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = ? AND temporary",
+                            [name]).fetchone()[0])
+
+
+def drop_relation(con, name: str) -> None:
+    """Drop a temporary table or view of that name, if there is one."""
+    con.execute(f"DROP {'VIEW' if is_view(con, name) else 'TABLE'} IF EXISTS {name}")
 
 
 def _without_bare_returns(path: Path, quote: str, workdir: Path) -> tuple[Path, dict[int, str]]:
@@ -325,7 +392,8 @@ def _without_bare_returns(path: Path, quote: str, workdir: Path) -> tuple[Path, 
     return copy, broken
 
 
-def _physical_lines(con, path: Path, profile: Profile, delimiter: str, reject_bytes: dict[int, int]) -> None:
+def _physical_lines(con, path: Path, profile: Profile, delimiter: str, reject_bytes: dict[int, int],
+                    lines: int | None = None) -> None:
     """Reconcile DuckDB's records with the file's physical lines.
 
     DuckDB numbers records, not lines: a quoted field holding a line break shifts every later
@@ -341,12 +409,12 @@ def _physical_lines(con, path: Path, profile: Profile, delimiter: str, reject_by
     """
     header = 1 if profile.format.header else 0
     records = con.execute("SELECT (SELECT count(*) FROM _raw) + (SELECT count(*) FROM _unparsed)").fetchone()[0]
-    newlines, last = 0, b""
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(CHUNK), b""):
-            newlines += chunk.count(b"\n")
-            last = chunk[-1:]
-    lines = newlines + (1 if last not in (b"\n", b"") else 0)
+    if lines is None:
+        checks = _TextChecks()
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(CHUNK), b""):
+                checks.feed(chunk)
+        lines = checks.newlines + (0 if checks.last in (b"\n", b"") else 1)
     if lines <= records + header:
         return
     starts, texts = [0], {}  # starts[k]: physical line where record k starts (record 1: the header)
