@@ -48,7 +48,6 @@ PROGRESS_MIN_BYTES = 16 << 20  # a file this large shows a progress bar while it
 # A timestamp outside these bounds (year 10000, 290000, BC...) parses in DuckDB but not as a Python
 # datetime in every timezone: it is not a timestamp (its row is quarantined, rule type).
 TIMESTAMP_RANGE = ("TIMESTAMPTZ '0001-01-02 00:00:00+00'", "TIMESTAMPTZ '9999-12-30 00:00:00+00'")
-IMPOSSIBLE_OFFSET = r"[+-](1[5-9]|[2-9][0-9]):?[0-9]{2}$"  # UTC offsets run from -12:00 to +14:00
 KEY_RULES = ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique")
 
 
@@ -101,7 +100,7 @@ def landing_files(settings: Settings, source: str) -> list[Path]:
 
 def _mapped_select(profile: Profile, contract: Contract, source_columns: list[str]) -> str:
     markers = ", ".join(sql_string(m) for m in profile.null_markers)
-    src = ", ".join(f"CASE WHEN trim({sql_ident(c)}) IN ({markers}) THEN NULL ELSE {sql_ident(c)} END AS {sql_ident(c)}"
+    src = ", ".join(f"CASE WHEN {_trimmed(sql_ident(c))} IN ({markers}) THEN NULL ELSE {sql_ident(c)} END AS {sql_ident(c)}"
                     for c in source_columns)
     cols = []
     for col in contract.columns:
@@ -119,62 +118,79 @@ def _mapped_select(profile: Profile, contract: Contract, source_columns: list[st
 
 
 def _typed_select(profile: Profile, contract: Contract, max_field_bytes: int) -> str:
-    cols, reasons, failed, joins = [], [], [], []
+    """Text to typed columns, with the reasons a value did not convert. Three layers, so that each
+    value is trimmed and cast once however many rules look at it: `cast` (text, first casts),
+    `typed` (range checks), then the output (privacy at the door, reasons)."""
+    casts, typed, out, reasons, failed, joins = [], [], [], [], [], []
     for col in contract.columns:
-        m = sql_ident("__m_" + col.name)
-        text = f"trim({m}::VARCHAR)"
-        value = m
+        m, s, x, d, o, u, y = (sql_ident(f"__{p}_{col.name}") for p in "msxdouy")
+        text = _trimmed(f"{m}::VARCHAR")
         vmap = profile.value_maps.get(col.name)
         if vmap:
             whens = " ".join(f"WHEN {sql_string(k)} THEN {'NULL' if v is None else sql_string(v)}" for k, v in vmap.items())
-            value = f"(CASE {text} {whens} ELSE NULL END)"
             keys = ", ".join(sql_string(k) for k in vmap)
-            unmapped = f"{m} IS NOT NULL AND {text} NOT IN ({keys})"
-            reasons.append(f"CASE WHEN {unmapped} THEN "
+            casts += [f"(CASE {text} {whens} ELSE NULL END)::VARCHAR AS {s}", f"({m} IS NOT NULL AND {text} NOT IN ({keys})) AS {u}"]
+            reasons.append(f"CASE WHEN {u} THEN "
                            f"'column {col.name}: rule value_map; value ' || {_quote_value(text)} || ' has no mapping' END")
-            failed.append(f"CASE WHEN {unmapped} THEN {sql_string(col.name)} END")
-            text = f"{value}::VARCHAR"
+            failed.append(f"CASE WHEN {u} THEN {sql_string(col.name)} END")
+        elif col.type != "VARCHAR":
+            casts.append(f"{text} AS {s}")
         if col.type == "TIMESTAMPTZ" and col.name in profile.timestamp_formats:
-            typed = (f"timezone({sql_string(profile.timezone)}, try_strptime({text}, "
-                     f"{sql_string(profile.timestamp_formats[col.name])}))")
+            casts.append(f"timezone({sql_string(profile.timezone)}, try_strptime({s}, "
+                         f"{sql_string(profile.timestamp_formats[col.name])})) AS {x}")
+        elif col.type == "TIMESTAMPTZ":  # ISO text: DuckDB reads +25:00 as 25 hours, an offset no place has
+            casts += [f"TRY_CAST({s} AS TIMESTAMPTZ) AS {x}", f"{_impossible_offset(s)} AS {o}"]
         elif col.type in ("INTEGER", "BIGINT", "DOUBLE"):
-            number = f"replace({text}, ',', '.')" if profile.format.decimal == "," else text
-            typed = f"TRY_CAST({number} AS {col.type})"
+            number = f"replace({s}, ',', '.')" if profile.format.decimal == "," else s
+            casts.append(f"TRY_CAST({number} AS {col.type}) AS {x}")
             if col.type != "DOUBLE":  # 7.5 is not a whole number: refuse it rather than round it
-                typed = f"(CASE WHEN TRY_CAST({number} AS DOUBLE) = trunc(TRY_CAST({number} AS DOUBLE)) THEN {typed} END)"
+                casts.append(f"TRY_CAST({number} AS DOUBLE) AS {d}")
+        elif col.type != "VARCHAR":
+            casts.append(f"TRY_CAST({s} AS {col.type}) AS {x}")
+        if col.type == "TIMESTAMPTZ":  # beyond what Python (GX, pandas) can hold in every timezone
+            offset_ok = "" if col.name in profile.timestamp_formats else f" AND NOT {o}"
+            typed.append(f"CASE WHEN {x} BETWEEN {TIMESTAMP_RANGE[0]} AND {TIMESTAMP_RANGE[1]}{offset_ok} THEN {x} END AS {y}")
+        elif col.type in ("INTEGER", "BIGINT"):
+            typed.append(f"CASE WHEN {d} = trunc({d}) THEN {x} END AS {y}")
         elif col.type == "VARCHAR":
-            typed = f"({value})::VARCHAR"
+            typed.append(f"{s if vmap else f'{m}::VARCHAR'} AS {y}")
         else:
-            typed = f"TRY_CAST({text} AS {col.type})"
-        if col.type == "TIMESTAMPTZ":  # beyond what Python (GX, pandas) can hold in every timezone, or (ISO
-            # text) with a UTC offset no place has: DuckDB reads +25:00 as 25 hours
-            offset_ok = "" if col.name in profile.timestamp_formats else \
-                f" AND NOT regexp_matches(right({text}, 6), '{IMPOSSIBLE_OFFSET}')"  # an offset is 6 characters at most
-            typed = (f"(CASE WHEN {typed} BETWEEN {TIMESTAMP_RANGE[0]} AND {TIMESTAMP_RANGE[1]}{offset_ok} "
-                     f"THEN {typed} END)")
-        cols.append(f"{_at_the_door(col.name, typed)} AS {sql_ident(col.name)}")
+            typed.append(f"{x} AS {y}")
+        out.append(f"{_at_the_door(col.name, y)} AS {sql_ident(col.name)}")
         if col.name in PERSONAL_COLUMNS:  # the pseudonym of each distinct value, computed once
             v, p = sql_ident("__v_" + col.name), sql_ident("__p_" + col.name)
-            joins.append(f"LEFT JOIN (SELECT {v}, {pseudonym_sql(v)} AS {p} FROM (SELECT DISTINCT {typed} AS {v} "
-                         f"FROM _mapped)) ON {v} = {typed}")
+            value = f"(CASE {text} {whens} ELSE NULL END)::VARCHAR" if vmap else f"{m}::VARCHAR"
+            if col.type != "VARCHAR":
+                raise ValueError(f"personal column {col.name} must be text")
+            joins.append(f"LEFT JOIN (SELECT {v}, {pseudonym_sql(v)} AS {p} FROM (SELECT DISTINCT {value} AS {v} "
+                         f"FROM _mapped)) ON {v} = {y}")
         if col.type != "VARCHAR":
-            unmapped_ok = f" AND {value} IS NOT NULL" if vmap else ""
             fmt = profile.timestamp_formats.get(col.name)
             expected = f"a timestamp in the form {fmt}" if fmt else col.type
-            cast_failed = f"{m} IS NOT NULL{unmapped_ok} AND {typed} IS NULL"
+            cast_failed = f"{m} IS NOT NULL{f' AND {s} IS NOT NULL' if vmap else ''} AND {y} IS NULL"
             reasons.append(f"CASE WHEN {cast_failed} THEN "
-                           f"'column {col.name}: rule type; value ' || {_quote_value(text)} || "
-                           f"' is not {expected}' END")
+                           f"'column {col.name}: rule type; value ' || {_quote_value(s)} || ' is not {expected}' END")
             failed.append(f"CASE WHEN {cast_failed} THEN {sql_string(col.name)} END")
         else:
-            reasons.append(f"CASE WHEN octet_length(encode({typed})) > {max_field_bytes} THEN "
-                           f"'column {col.name}: rule max_field_bytes; value of ' || octet_length(encode({typed})) "
-                           f"|| ' bytes exceeds {max_field_bytes}' END")
+            reasons.append(f"CASE WHEN strlen({y}) > {max_field_bytes} THEN 'column {col.name}: rule "
+                           f"max_field_bytes; value of ' || strlen({y}) || ' bytes exceeds {max_field_bytes}' END")
     # __failed: columns whose source value did not convert (their NULL is not the source's)
-    return (f"SELECT {', '.join(cols)}, record_version, source_line, "
+    cast_layer = f"SELECT *{''.join(', ' + c for c in casts)} FROM _mapped"
+    typed_layer = f"SELECT *, {', '.join(typed)} FROM ({cast_layer})"
+    return (f"SELECT {', '.join(out)}, record_version, source_line, "
             f"list_filter([{', '.join(reasons)}], lambda x: x IS NOT NULL) AS __reasons, "
             f"list_filter([{', '.join(failed) or 'NULL'}], lambda x: x IS NOT NULL)::VARCHAR[] AS __failed "
-            f"FROM _mapped {' '.join(joins)}")
+            f"FROM ({typed_layer}) {' '.join(joins)}")
+
+
+def _impossible_offset(text: str) -> str:
+    """SQL: the text ends with a UTC offset of 15 hours or more (they run from -12:00 to +14:00)."""
+    return f"regexp_matches(right({text}, 6), '[+-](1[5-9]|[2-9][0-9]):?[0-9]{{2}}$')"  # an offset: 6 characters at most
+
+
+def _trimmed(expr: str) -> str:
+    """SQL: trim(expr), spaces off both ends, without trim's copy of every value that has none."""
+    return f"(CASE WHEN {expr} LIKE ' %' OR {expr} LIKE '% ' THEN trim({expr}) ELSE {expr} END)"
 
 
 def _at_the_door(column: str, expr: str) -> str:

@@ -34,6 +34,7 @@ MAX_LINE_BYTES = 64 << 20  # a record may hold a field of tens of MB; the row ru
 # DuckDB's CSV buffer defaults to 16 lines of the longest allowed: 1 GiB, more than the memory
 # limit of an ingest; two such lines are enough
 BUFFER_BYTES = 2 * MAX_LINE_BYTES
+QUOTES = ('"', "'")  # quote characters the scan looks for
 SUFFIXES = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl",
             ".parquet": "parquet"}
 
@@ -64,6 +65,7 @@ class FileScan:
     newlines: int
     odd_returns: bool = False  # a carriage return that is not a line end like the others
     ends_with_newline: bool = True
+    quotes: frozenset = frozenset()  # which of QUOTES the text holds
 
     @property
     def lines(self) -> int:
@@ -111,6 +113,7 @@ class _TextChecks:
     def __init__(self):
         self.size, self.has_nul, self.utf8, self.newlines, self.first, self.last = 0, False, True, 0, b"", b""
         self.returns = self.crlf = 0
+        self.quotes: set[str] = set()
         self._decoder = codecs.getincrementaldecoder("utf-8")()
 
     def feed(self, chunk: bytes) -> None:
@@ -120,6 +123,7 @@ class _TextChecks:
         self.last = chunk[-1:]
         self.has_nul = self.has_nul or b"\0" in chunk
         self.newlines += chunk.count(b"\n")
+        self.quotes.update(q for q in QUOTES if q not in self.quotes and q.encode() in chunk)
         if b"\r" in chunk:
             self.returns += chunk.count(b"\r")
             self.crlf += chunk.count(b"\r\n")  # one split between chunks only costs a careful read
@@ -175,7 +179,7 @@ def scan(path: Path, on_bytes=lambda n: None) -> FileScan:
     return FileScan(digest.hexdigest(), checks.size, gz, kind, checks.has_nul, checks.utf8,
                     checks.first == codecs.BOM_UTF8, checks.newlines,
                     checks.returns != checks.crlf or 0 < checks.crlf < checks.newlines,
-                    ends_with_newline=checks.last in (b"\n", b""))
+                    ends_with_newline=checks.last in (b"\n", b""), quotes=frozenset(checks.quotes))
 
 
 def _decode_line(raw: bytes, encoding: str) -> tuple[str, bool]:
@@ -259,7 +263,8 @@ def read_raw(con: duckdb.DuckDBPyConnection, path: Path, fs: FileScan, profile: 
     if fs.kind == "jsonl":
         columns, delimiter = _read_jsonl(con, readable), None
     else:
-        columns, delimiter = _read_csv(con, readable, profile, fs.lines, workdir if fs.odd_returns else None)
+        quoted = profile.format.quote not in QUOTES or profile.format.quote in fs.quotes
+        columns, delimiter = _read_csv(con, readable, profile, fs.lines, quoted, workdir if fs.odd_returns else None)
     return {"columns": columns, "transcoded_lines": transcoded, "delimiter": delimiter}
 
 
@@ -272,8 +277,10 @@ def _literal_path(path: Path, fs: FileScan, workdir: Path) -> Path:
     return link
 
 
-def _read_csv(con, path: Path, profile: Profile, lines: int, workdir: Path | None = None) -> tuple[list[str], str]:
-    """`lines`: the file's physical lines (`FileScan.lines`). `workdir`: the file holds carriage returns other than line ends; DuckDB's strict parser would
+def _read_csv(con, path: Path, profile: Profile, lines: int, quoted: bool = True,
+              workdir: Path | None = None) -> tuple[list[str], str]:
+    """`lines`: the file's physical lines (`FileScan.lines`); `quoted`: it may hold the profile's
+    quote character. `workdir`: the file holds carriage returns other than line ends; DuckDB's strict parser would
     stop the whole file at one outside quotes: a copy without them is read, their lines set aside."""
     header, delimiter = _csv_header(path, profile)
     if not profile.format.header:
@@ -292,7 +299,7 @@ def _read_csv(con, path: Path, profile: Profile, lines: int, workdir: Path | Non
     options = (f"auto_detect = false, header = {str(profile.format.header).lower()}, delim = {sql_string(delimiter)}, "
                f"quote = {sql_string(profile.format.quote)}, escape = {sql_string(profile.format.quote)}, "
                f"columns = {names!r}, max_line_size = {MAX_LINE_BYTES}, buffer_size = {BUFFER_BYTES}, "
-               f"strict_mode = true, null_padding = false")
+               f"strict_mode = true, null_padding = false, parallel = {str(not quoted).lower()}")
     broken: dict[int, str] = {}
     if workdir is not None:
         copy, broken = _without_bare_returns(path, profile.format.quote, workdir)
@@ -305,13 +312,15 @@ def _read_csv(con, path: Path, profile: Profile, lines: int, workdir: Path | Non
     first = 2 if profile.format.header else 1
     select = ", ".join(f"c{i} AS {sql_ident(h)}" for i, h in enumerate(header))
     reader = (f"read_csv({sql_string(str(path))}, {options}, store_rejects = true, rejects_table = '_csv_errors', "
-              f"rejects_scan = '_csv_scans'")
-    # Both cores parse, and DuckDB keeps the file's order in the table it fills: a record's row id
-    # is its number, as if no record were rejected. The line DuckDB gives a rejected record is taken
-    # from its one-thread read: a file with one is read again that way.
-    _load_records(con, f"SELECT {select} FROM {reader}, parallel = true)")
-    if con.execute("SELECT count(*) FROM _csv_errors").fetchone()[0]:
-        _load_records(con, f"SELECT {select} FROM {reader}, parallel = false)")
+              f"rejects_scan = '_csv_scans')")
+    # Both cores parse a file without quotes, and DuckDB keeps the file's order in the table it
+    # fills: a record's row id is its number, as if no record were rejected. Broken quoting can stop
+    # the parallel parser where one thread reads on, and the line DuckDB gives a rejected record is
+    # taken from its one-thread read: a file with quotes is read on one thread, and one with a
+    # rejected record is read again that way.
+    _load_records(con, f"SELECT {select} FROM {reader}")
+    if not quoted and con.execute("SELECT count(*) FROM _csv_errors").fetchone()[0]:
+        _load_records(con, f"SELECT {select} FROM {reader.replace('parallel = true', 'parallel = false')}")
     # row ids count from where the table's rows start (inside a transaction, far from 0)
     start = con.execute("SELECT coalesce(min(rowid), 0) FROM _records").fetchone()[0]
     con.execute(f"CREATE TEMP VIEW _numbered AS SELECT *, rowid - {start} + {first} AS source_line FROM _records")
