@@ -32,8 +32,8 @@ from pipelines.contracts import CONTRACTS, Contract
 from pipelines.privacy import (PseudonymKey, pseudonym, pseudonym_sql, resolve_key, scrub_sql, set_key, split_unparsed,
                                unparsed_record)
 from pipelines.profiles import Profile, load_profile
-from pipelines.readers import (MACHINE_ERRORS, FileRejected, drop_relation, make_workdir, progress, read_raw, scan,
-                               scan_bytes, shown_name)
+from pipelines.readers import (MACHINE_ERRORS, FileRejected, drop_raw, drop_relation, make_workdir, progress, read_raw,
+                               scan, scan_bytes, shown_name)
 from pipelines.sqltext import sql_ident, sql_string
 from pipelines.validation import (UnsupportedExpectation, compact_result, compile_suite, key_unexpected_sql,
                                   sql_disagreements, validate_frame)
@@ -335,14 +335,20 @@ def _process(con, settings, source, path, fs, profile: Profile, key, result: Fil
                            f"above the threshold of {cfg['max_bad_row_share']:.0%}")
     _quarantine(con, result, profile, source_columns, path, facts, key)
     result.rows_quarantined = bad
+    if not profile.derive:  # nothing reads the file's text any more: its memory goes to the upsert
+        drop_relation(con, "_mapped")
+        drop_raw(con)
     loaded, duplicates = _upsert(con, contract, result.file, result.load_id)
     result.rows_loaded = loaded
     result.rows_duplicate = duplicates + in_file_duplicates
     result.derived_rows = _derive(con, profile, result.file, result.load_id)
     week_col = WEEK_COLUMN[contract.table]
-    result.weeks = [r[0] for r in con.execute(  # named once per week, not once per row
-        f"SELECT DISTINCT strftime(monday, '%G-W%V') AS w FROM (SELECT DISTINCT date_trunc('week', {week_col} AT "
-        f"TIME ZONE getvariable('week_tz')) AS monday FROM _incoming WHERE {week_col} IS NOT NULL) ORDER BY w"
+    # named once per quarter of an hour, not once per row: every UTC offset is a multiple of 15
+    # minutes, so no quarter of an hour holds two local weeks
+    result.weeks = [r[0] for r in con.execute(
+        f"SELECT DISTINCT strftime(to_timestamp(q // 1000000) AT TIME ZONE getvariable('week_tz'), '%G-W%V') AS w "
+        f"FROM (SELECT DISTINCT us - (us % 900000000 + 900000000) % 900000000 AS q "
+        f"FROM (SELECT epoch_us({week_col}) AS us FROM _incoming WHERE {week_col} IS NOT NULL)) ORDER BY w"
     ).fetchall()]
     result.problems += [f"{result.file}: line {line}: {'; '.join(reasons)}" for line, reasons in con.execute(
         "SELECT source_line, reasons FROM quarantine WHERE load_id = ? ORDER BY source_line LIMIT 20",

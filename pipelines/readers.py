@@ -244,8 +244,7 @@ def _csv_header(path: Path, profile: Profile) -> tuple[list[str], str]:
 def read_raw(con: duckdb.DuckDBPyConnection, path: Path, fs: FileScan, profile: Profile,
              workdir: Path) -> dict:
     """Load the file into _raw and _unparsed; returns facts for the audit (columns, transcoding)."""
-    for name in ("_raw", "_records", "_unparsed"):
-        drop_relation(con, name)
+    drop_raw(con)
     con.execute("CREATE TEMP TABLE _unparsed (source_line BIGINT, raw_record VARCHAR, reason VARCHAR)")
     if fs.kind is None:
         raise FileRejected("unknown_format", f"unknown file type '{path.name}': expected "
@@ -266,6 +265,12 @@ def read_raw(con: duckdb.DuckDBPyConnection, path: Path, fs: FileScan, profile: 
         quoted = profile.format.quote not in QUOTES or profile.format.quote in fs.quotes
         columns, delimiter = _read_csv(con, readable, profile, fs.lines, quoted, workdir if fs.odd_returns else None)
     return {"columns": columns, "transcoded_lines": transcoded, "delimiter": delimiter}
+
+
+def drop_raw(con) -> None:
+    """Drop what `read_raw` made."""
+    for name in ("_raw", "_records", "_unparsed"):
+        drop_relation(con, name)
 
 
 def _literal_path(path: Path, fs: FileScan, workdir: Path) -> Path:
