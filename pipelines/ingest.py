@@ -121,7 +121,8 @@ def _typed_select(profile: Profile, contract: Contract, max_field_bytes: int) ->
     """Text to typed columns, with the reasons a value did not convert. Three layers, so that each
     value is trimmed and cast once however many rules look at it: `cast` (text, first casts),
     `typed` (range checks), then the output (privacy at the door, reasons)."""
-    casts, typed, out, reasons, failed, joins = [], [], [], [], [], []
+    casts, typed, out, joins = [], [], [], []
+    checks: list[tuple[str, str, str | None]] = []  # (condition, reason, column whose value did not convert)
     for col in contract.columns:
         m, s, x, d, o, u, y = (sql_ident(f"__{p}_{col.name}") for p in "msxdouy")
         text = _trimmed(f"{m}::VARCHAR")
@@ -130,9 +131,8 @@ def _typed_select(profile: Profile, contract: Contract, max_field_bytes: int) ->
             whens = " ".join(f"WHEN {sql_string(k)} THEN {'NULL' if v is None else sql_string(v)}" for k, v in vmap.items())
             keys = ", ".join(sql_string(k) for k in vmap)
             casts += [f"(CASE {text} {whens} ELSE NULL END)::VARCHAR AS {s}", f"({m} IS NOT NULL AND {text} NOT IN ({keys})) AS {u}"]
-            reasons.append(f"CASE WHEN {u} THEN "
-                           f"'column {col.name}: rule value_map; value ' || {_quote_value(text)} || ' has no mapping' END")
-            failed.append(f"CASE WHEN {u} THEN {sql_string(col.name)} END")
+            checks.append((u, f"'column {col.name}: rule value_map; value ' || {_quote_value(text)} || ' has no mapping'",
+                           col.name))
         elif col.type != "VARCHAR":
             casts.append(f"{text} AS {s}")
         if col.type == "TIMESTAMPTZ" and col.name in profile.timestamp_formats:
@@ -168,18 +168,21 @@ def _typed_select(profile: Profile, contract: Contract, max_field_bytes: int) ->
             fmt = profile.timestamp_formats.get(col.name)
             expected = f"a timestamp in the form {fmt}" if fmt else col.type
             cast_failed = f"{m} IS NOT NULL{f' AND {s} IS NOT NULL' if vmap else ''} AND {y} IS NULL"
-            reasons.append(f"CASE WHEN {cast_failed} THEN "
-                           f"'column {col.name}: rule type; value ' || {_quote_value(s)} || ' is not {expected}' END")
-            failed.append(f"CASE WHEN {cast_failed} THEN {sql_string(col.name)} END")
+            checks.append((cast_failed, f"'column {col.name}: rule type; value ' || {_quote_value(s)} || "
+                                        f"' is not {expected}'", col.name))
         else:
-            reasons.append(f"CASE WHEN strlen({y}) > {max_field_bytes} THEN 'column {col.name}: rule "
-                           f"max_field_bytes; value of ' || strlen({y}) || ' bytes exceeds {max_field_bytes}' END")
-    # __failed: columns whose source value did not convert (their NULL is not the source's)
+            checks.append((f"strlen({y}) > {max_field_bytes}", f"'column {col.name}: rule max_field_bytes; value of ' "
+                                                                f"|| strlen({y}) || ' bytes exceeds {max_field_bytes}'", None))
+    # __failed: columns whose source value did not convert (their NULL is not the source's). Lists
+    # are built only for a row that fails a check: most rows fail none.
+    broken = " OR ".join(f"({c})" for c, _, _ in checks) or "FALSE"
+    reasons = ", ".join(f"CASE WHEN {c} THEN {why} END" for c, why, _ in checks)
+    failed = ", ".join(f"CASE WHEN {c} THEN {sql_string(col)} END" for c, _, col in checks if col) or "NULL"
     cast_layer = f"SELECT *{''.join(', ' + c for c in casts)} FROM _mapped"
     typed_layer = f"SELECT *, {', '.join(typed)} FROM ({cast_layer})"
     return (f"SELECT {', '.join(out)}, record_version, source_line, "
-            f"list_filter([{', '.join(reasons)}], lambda x: x IS NOT NULL) AS __reasons, "
-            f"list_filter([{', '.join(failed) or 'NULL'}], lambda x: x IS NOT NULL)::VARCHAR[] AS __failed "
+            f"CASE WHEN {broken} THEN list_filter([{reasons}], lambda x: x IS NOT NULL) ELSE [] END::VARCHAR[] AS __reasons, "
+            f"CASE WHEN {broken} THEN list_filter([{failed}], lambda x: x IS NOT NULL) ELSE [] END::VARCHAR[] AS __failed "
             f"FROM ({typed_layer}) {' '.join(joins)}")
 
 
