@@ -33,7 +33,7 @@ from pipelines.privacy import (PseudonymKey, pseudonym, pseudonym_sql, resolve_k
                                unparsed_record)
 from pipelines.profiles import Profile, load_profile
 from pipelines.readers import (MACHINE_ERRORS, FileRejected, drop_raw, drop_relation, make_workdir, progress, read_raw,
-                               scan, scan_bytes, shown_name)
+                               scan, scan_bytes, sha256_of, shown_name)
 from pipelines.sqltext import sql_ident, sql_string
 from pipelines.validation import (UnsupportedExpectation, compact_result, compile_suite, key_unexpected_sql,
                                   sql_disagreements, validate_frame)
@@ -228,7 +228,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str,
             fs = scan(path, bar.update)
     except FileRejected as exc:
         fs = None
-        digest = _sha(path)
+        digest = sha256_of(path)
         problem = exc
     else:
         digest, problem = fs.sha256, None
@@ -267,16 +267,6 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str,
         shutil.rmtree(workdir, ignore_errors=True)
     _audit(con, result, digest, started, fs.size if fs else None, stat)
     return result
-
-
-def _sha(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _process(con, settings, source, path, fs, profile: Profile, key, result: FileResult, workdir: Path) -> None:

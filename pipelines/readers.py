@@ -142,41 +142,45 @@ class _TextChecks:
 
 
 def scan_bytes(path: Path) -> int:
-    """How many bytes `scan` reads: the file once, twice when gzipped (hashed, then decompressed)."""
-    return path.stat().st_size * (2 if file_kind(path)[1] else 1)
+    """How many bytes `scan` reports reading: the file's size."""
+    return path.stat().st_size
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def scan(path: Path, on_bytes=lambda n: None) -> FileScan:
-    """Hash and check the file; `on_bytes(n)` is told of every n bytes read (`scan_bytes` in all)."""
+    """Hash and check the file; `on_bytes(n)` is told of every n bytes of the file checked.
+
+    The hash runs in a thread beside the checks: hashlib lets go of the GIL, so both cores work."""
+    from concurrent.futures import ThreadPoolExecutor
+
     kind, gz = file_kind(path)
     text = kind != "parquet"
-    digest = hashlib.sha256()
     checks = _TextChecks()
-    try:
-        with open(path, "rb") as raw:
-            for chunk in iter(lambda: raw.read(CHUNK), b""):
-                digest.update(chunk)
-                if text and not gz:  # one pass: the bytes hashed are the bytes read
-                    checks.feed(chunk)
-                elif not gz:
-                    checks.size += len(chunk)
-                on_bytes(len(chunk))
-            if gz:
-                raw.seek(0)
+    with ThreadPoolExecutor(1, thread_name_prefix="hash") as pool:
+        hashed = pool.submit(sha256_of, path)
+        try:
+            with open(path, "rb") as raw, (gzip.GzipFile(fileobj=raw) if gz else raw) as fh:
                 position = 0
-                with gzip.GzipFile(fileobj=raw) as fh:
-                    for chunk in iter(lambda: fh.read(CHUNK), b""):
-                        on_bytes(raw.tell() - position)  # compressed bytes
-                        position = raw.tell()
-                        if text:
-                            checks.feed(chunk)
-                        else:
-                            checks.size += len(chunk)
-                            checks.first = checks.first or chunk[:3]
-        checks.finish()
-    except (OSError, EOFError) as exc:  # a corrupt gzip stream
-        raise FileRejected("decompress", f"cannot decompress: {exc}") from exc
-    return FileScan(digest.hexdigest(), checks.size, gz, kind, checks.has_nul, checks.utf8,
+                for chunk in iter(lambda: fh.read(CHUNK), b""):
+                    on_bytes(raw.tell() - position)  # compressed bytes for a .gz
+                    position = raw.tell()
+                    if text:
+                        checks.feed(chunk)
+                    else:
+                        checks.size += len(chunk)
+                        checks.first = checks.first or chunk[:3]
+            checks.finish()
+        except (OSError, EOFError) as exc:  # a corrupt gzip stream
+            raise FileRejected("decompress", f"cannot decompress: {exc}") from exc
+        digest = hashed.result()
+    return FileScan(digest, checks.size, gz, kind, checks.has_nul, checks.utf8,
                     checks.first == codecs.BOM_UTF8, checks.newlines,
                     checks.returns != checks.crlf or 0 < checks.crlf < checks.newlines,
                     ends_with_newline=checks.last in (b"\n", b""), quotes=frozenset(checks.quotes))
