@@ -346,6 +346,11 @@ def markdown(report: dict) -> str:
                   f"total {a['dag_test_total_seconds']} s"
                   + (f" against {a['outside_airflow_seconds']} s for the same steps outside Airflow: overhead "
                      f"{a['overhead_seconds']} s ({a['overhead_ratio']}x)." if "overhead_seconds" in a else ".")]
+        if a.get("breakdown"):
+            lines += ["", "| DAG | dag.test s | Esprit's functions s | rest of the task runs s | DAG run around the tasks s |",
+                      "|---|---|---|---|---|"]
+            lines += [f"| {dag_id} | {a['dag_test_seconds'][dag_id]} | {b['esprit_functions']} | {b['task_runs_besides']} | "
+                      f"{b['dag_run_besides']} |" for dag_id, b in a["breakdown"].items()]
     lines += ["", "| target | measured | met |", "|---|---|---|"]
     for t in report["targets"]:
         verdict = {True: "yes", False: "**no**", None: "not at the target's scale"}[t["met"]]

@@ -90,6 +90,13 @@ def test_bench_at_a_tiny_size_writes_every_measured_field(tmp_path):
     assert set(airflow["dag_test_seconds"]) == {"esprit_ingest_calls", "esprit_ingest_complaints",
                                                 "esprit_ingest_surveys", "esprit_metrics", "esprit_scorecard"}
     assert {"overhead_seconds", "outside_airflow_seconds", "dag_test_total_seconds"} <= set(airflow)
+    # each dag.test is split into Esprit's functions, the rest of its task runs, and the DAG run around them
+    for dag_id, part in airflow["breakdown"].items():
+        assert part["tasks"] and part["task_runs_besides"] >= 0 and part["dag_run_besides"] >= 0, (dag_id, part)
+        assert abs(part["esprit_functions"] + part["task_runs_besides"] + part["dag_run_besides"]
+                   - airflow["dag_test_seconds"][dag_id]) < 0.01
+    assert airflow["breakdown"]["esprit_ingest_calls"]["esprit_functions"] > 0
+    assert set(airflow["breakdown"]["esprit_ingest_calls"]["tasks"]) == {"load", "publish", "check"}
     assert len(report["targets"]) == 6
     text = doc.read_text(encoding="utf-8")
     assert text.startswith("prose before\n") and text.endswith(f"{DOC_END}\nprose after\n")
