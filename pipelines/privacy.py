@@ -22,7 +22,8 @@ KEY_ENV = "ESPRIT_PSEUDONYM_KEY"
 CONNECTION_ENV = "AIRFLOW_CONN_ESPRIT_PSEUDONYM"
 PSEUDONYM_PREFIX = "p_"
 
-# Applied in this order to free text (verbatims) and to quarantined raw records.
+# Applied in this order to free text (verbatims) and to quarantined raw records. Each needs a digit
+# or an @ to match: scrub_sql skips the texts with neither.
 SCRUB_PATTERNS: tuple[tuple[str, str], ...] = (
     (r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+", "[email]"),
     # IBAN: two letters, two digits, then 11 to 30 letters/digits, spaces allowed in groups of 4
@@ -102,7 +103,8 @@ def scrub_sql(expr: str) -> str:
     out = expr
     for pattern, label in SCRUB_PATTERNS:
         out = f"regexp_replace({out}, '{pattern}', '{label}', 'g')"
-    return out
+    # every pattern needs a digit or an @: a text with neither (most verbatims) skips the chain
+    return f"(CASE WHEN regexp_matches({expr}, '[0-9@]') THEN {out} ELSE {expr} END)"
 
 
 def scrub(text: str) -> str:

@@ -374,3 +374,14 @@ def test_a_file_read_by_several_threads_keeps_every_line_number(settings, unpars
     assert "column nps: rule type; value 'nine'" in quarantined[-1][1]
     if unparseable:
         assert "too many columns" in quarantined[0][1]
+
+
+@hyp_settings(max_examples=300, deadline=None)
+@given(text=st.text(st.characters(blacklist_categories=("Cs",)), max_size=60)
+       | st.from_regex(r"[A-Za-z +().\-]{0,20}(\+|00)?[A-Z]{0,2}[ .\-]?[A-Za-z .\-]{0,20}", fullmatch=True))
+def test_scrubbing_leaves_a_text_without_digits_or_at_signs_alone(text):
+    """scrub_sql skips such texts (most verbatims): no pattern may need anything else to match."""
+    from pipelines.privacy import scrub
+
+    bare = "".join(ch for ch in text if ch != "@" and not ch.isdigit())
+    assert scrub(bare) == bare
