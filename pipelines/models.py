@@ -351,10 +351,14 @@ def _rebuild_slices(con: duckdb.DuckDBPyConnection, sliced: list[Model], timings
     # SELECT of them would read every column of the whole table.
     before, after, first_week, first_time = [], [], {}, {}
     bounding = {b for bounds in DELETE_BOUNDS.values() for b in bounds}
+    names = {m.name for m in sliced}
     # bounding models first, and the contacts' staging before journey_contacts (model order)
     for model in sorted(sliced, key=lambda m: m.name in DELETE_BOUNDS):
         where = SLICES[model.name]
         if model.name == "journey_contacts":  # the rows _slice_journeys found them by
+            unread = [m for m in CONTACT_TIMES if m in names and m not in first_time]
+            if unread:  # their deleted rows' times bound journey_contacts: a model order must keep them first
+                raise RuntimeError(f"journey_contacts would be sliced before {unread}, whose contact times bound it")
             times = [first_time[m] for m in CONTACT_TIMES if first_time.get(m) is not None]
             _slice_journeys(con, stored[model.name], min(times) if times else None)
             where = "rowid IN (SELECT row_id FROM _slice_contacts)"
