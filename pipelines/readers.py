@@ -110,7 +110,8 @@ class _TextChecks:
     line feeds, carriage returns. Most chunks take the quick way: ASCII needs no decoding, and a
     chunk without a carriage return needs no count of them."""
 
-    def __init__(self):
+    def __init__(self, text: bool = True):
+        self.text = text  # False (Parquet): only the size and the first bytes
         self.size, self.has_nul, self.utf8, self.newlines, self.first, self.last = 0, False, True, 0, b"", b""
         self.returns = self.crlf = 0
         self.quotes: set[str] = set()
@@ -120,6 +121,8 @@ class _TextChecks:
         if not self.first:
             self.first = chunk[:3]
         self.size += len(chunk)
+        if not self.text:
+            return
         self.last = chunk[-1:]
         self.has_nul = self.has_nul or b"\0" in chunk
         self.newlines += chunk.count(b"\n")
@@ -161,8 +164,7 @@ def scan(path: Path, on_bytes=lambda n: None) -> FileScan:
     from concurrent.futures import ThreadPoolExecutor
 
     kind, gz = file_kind(path)
-    text = kind != "parquet"
-    checks = _TextChecks()
+    checks = _TextChecks(text=kind != "parquet")
     with ThreadPoolExecutor(1, thread_name_prefix="hash") as pool:
         hashed = pool.submit(sha256_of, path)
         try:
@@ -171,11 +173,7 @@ def scan(path: Path, on_bytes=lambda n: None) -> FileScan:
                 for chunk in iter(lambda: fh.read(CHUNK), b""):
                     on_bytes(raw.tell() - position)  # compressed bytes for a .gz
                     position = raw.tell()
-                    if text:
-                        checks.feed(chunk)
-                    else:
-                        checks.size += len(chunk)
-                        checks.first = checks.first or chunk[:3]
+                    checks.feed(chunk)
             checks.finish()
         except (OSError, EOFError) as exc:  # a corrupt gzip stream
             raise FileRejected("decompress", f"cannot decompress: {exc}") from exc
@@ -308,28 +306,30 @@ def _read_csv(con, path: Path, profile: Profile, lines: int, quoted: bool = True
     options = (f"auto_detect = false, header = {str(profile.format.header).lower()}, delim = {sql_string(delimiter)}, "
                f"quote = {sql_string(profile.format.quote)}, escape = {sql_string(profile.format.quote)}, "
                f"columns = {names!r}, max_line_size = {MAX_LINE_BYTES}, buffer_size = {BUFFER_BYTES}, "
-               f"strict_mode = true, null_padding = false, parallel = {str(not quoted).lower()}")
+               f"strict_mode = true, null_padding = false")
+    threads = f"parallel = {str(not quoted).lower()}"
     broken: dict[int, str] = {}
     if workdir is not None:
         copy, broken = _without_bare_returns(path, profile.format.quote, workdir)
         try:  # quotes told apart, unless a broken quote misleads: then every carriage return breaks its line
             with duckdb.connect() as probe:
-                probe.execute(f"SELECT count(*) FROM read_csv({sql_string(str(copy))}, {options}, ignore_errors = true)")
+                probe.execute(f"SELECT count(*) FROM read_csv({sql_string(str(copy))}, {options}, {threads}, "
+                              f"ignore_errors = true)")
         except duckdb.Error:
             copy, broken = _without_bare_returns(path, "", workdir)
         path, lines = copy, None  # a bare return at the very end went: counted again
     first = 2 if profile.format.header else 1
     select = ", ".join(f"c{i} AS {sql_ident(h)}" for i, h in enumerate(header))
     reader = (f"read_csv({sql_string(str(path))}, {options}, store_rejects = true, rejects_table = '_csv_errors', "
-              f"rejects_scan = '_csv_scans')")
+              f"rejects_scan = '_csv_scans', ")
     # Both cores parse a file without quotes, and DuckDB keeps the file's order in the table it
     # fills: a record's row id is its number, as if no record were rejected. Broken quoting can stop
     # the parallel parser where one thread reads on, and the line DuckDB gives a rejected record is
     # taken from its one-thread read: a file with quotes is read on one thread, and one with a
     # rejected record is read again that way.
-    _load_records(con, f"SELECT {select} FROM {reader}")
+    _load_records(con, f"SELECT {select} FROM {reader}{threads})")
     if not quoted and con.execute("SELECT count(*) FROM _csv_errors").fetchone()[0]:
-        _load_records(con, f"SELECT {select} FROM {reader.replace('parallel = true', 'parallel = false')}")
+        _load_records(con, f"SELECT {select} FROM {reader}parallel = false)")
     # row ids count from where the table's rows start (inside a transaction, far from 0)
     start = con.execute("SELECT coalesce(min(rowid), 0) FROM _records").fetchone()[0]
     con.execute(f"CREATE TEMP VIEW _numbered AS SELECT *, rowid - {start} + {first} AS source_line FROM _records")
