@@ -32,8 +32,8 @@ from pipelines.contracts import CONTRACTS, Contract
 from pipelines.privacy import (PseudonymKey, pseudonym, pseudonym_sql, resolve_key, scrub_sql, set_key, split_unparsed,
                                unparsed_record)
 from pipelines.profiles import Profile, load_profile
-from pipelines.readers import (MACHINE_ERRORS, FileRejected, drop_raw, drop_relation, make_workdir, progress, read_raw,
-                               scan, scan_bytes, sha256_of, shown_name)
+from pipelines.readers import (MACHINE_ERRORS, FileRejected, direct_read_complete, drop_raw, drop_relation,
+                               make_workdir, progress, read_raw, scan, scan_bytes, sha256_of, shown_name)
 from pipelines.sqltext import sql_ident, sql_string
 from pipelines.validation import (UnsupportedExpectation, compact_result, compile_suite, key_unexpected_sql,
                                   sql_disagreements, validate_frame)
@@ -120,8 +120,9 @@ def _mapped_select(profile: Profile, contract: Contract, source_columns: list[st
 def _typed_select(profile: Profile, contract: Contract, max_field_bytes: int) -> str:
     """Text to typed columns, with the reasons a value did not convert. Three layers, so that each
     value is trimmed and cast once however many rules look at it: `cast` (text, first casts),
-    `typed` (range checks), then the output (privacy at the door, reasons)."""
-    casts, typed, out, joins = [], [], [], []
+    `typed` (range checks), then the output (free text scrubbed, reasons). Personal columns come
+    out as read: `_typed_views` pseudonymises them for everything after."""
+    casts, typed, out = [], [], []
     checks: list[tuple[str, str, str | None]] = []  # (condition, reason, column whose value did not convert)
     for col in contract.columns:
         m, s, x, d, o, u, y = (sql_ident(f"__{p}_{col.name}") for p in "msxdouy")
@@ -156,14 +157,9 @@ def _typed_select(profile: Profile, contract: Contract, max_field_bytes: int) ->
             typed.append(f"{s if vmap else f'{m}::VARCHAR'} AS {y}")
         else:
             typed.append(f"{x} AS {y}")
-        out.append(f"{_at_the_door(col.name, y)} AS {sql_ident(col.name)}")
-        if col.name in PERSONAL_COLUMNS:  # the pseudonym of each distinct value, computed once
-            v, p = sql_ident("__v_" + col.name), sql_ident("__p_" + col.name)
-            value = f"(CASE {text} {whens} ELSE NULL END)::VARCHAR" if vmap else f"{m}::VARCHAR"
-            if col.type != "VARCHAR":
-                raise ValueError(f"personal column {col.name} must be text")
-            joins.append(f"LEFT JOIN (SELECT {v}, {pseudonym_sql(v)} AS {p} FROM (SELECT DISTINCT {value} AS {v} "
-                         f"FROM _mapped)) ON {v} = {y}")
+        if col.name in PERSONAL_COLUMNS and col.type != "VARCHAR":
+            raise ValueError(f"personal column {col.name} must be text")
+        out.append(f"{scrub_sql(y) if col.name in FREE_TEXT_COLUMNS else y} AS {sql_ident(col.name)}")
         if col.type != "VARCHAR":
             fmt = profile.timestamp_formats.get(col.name)
             expected = f"a timestamp in the form {fmt}" if fmt else col.type
@@ -183,7 +179,7 @@ def _typed_select(profile: Profile, contract: Contract, max_field_bytes: int) ->
     return (f"SELECT {', '.join(out)}, record_version, source_line, "
             f"CASE WHEN {broken} THEN list_filter([{reasons}], lambda x: x IS NOT NULL) ELSE [] END::VARCHAR[] AS __reasons, "
             f"CASE WHEN {broken} THEN list_filter([{failed}], lambda x: x IS NOT NULL) ELSE [] END::VARCHAR[] AS __failed "
-            f"FROM ({typed_layer}) {' '.join(joins)}")
+            f"FROM ({typed_layer})")
 
 
 def _impossible_offset(text: str) -> str:
@@ -198,11 +194,29 @@ def _trimmed(expr: str) -> str:
     return f"(CASE WHEN {expr} LIKE ' %' OR {expr} LIKE '% ' THEN trim({expr}) ELSE {expr} END)"
 
 
-def _at_the_door(column: str, expr: str) -> str:
-    """Privacy at the door: nothing after the typing step sees a raw identifier or raw free text."""
-    if column in PERSONAL_COLUMNS:
-        return sql_ident("__p_" + column)  # from the join of distinct values (_typed_select)
-    return scrub_sql(expr) if column in FREE_TEXT_COLUMNS else expr
+def _typed_views(con, contract: Contract, line: str) -> None:
+    """Privacy at the door: nothing after the typing step sees a raw identifier or raw free text.
+    Over the typed rows (`_typed_rows`, whose personal columns hold what the file holds), two views:
+    - `_typed`, every column, personal ones pseudonymised: each distinct value is hashed once,
+      into `_pseudonym_<column>`, and joined;
+    - `_typed_lean`, without the personal columns: no join, for the passes that do not need them.
+    `line`: SQL of a row's source line over `_typed_rows t` (its column, or its row id)."""
+    personal = [c for c in contract.column_names if c in PERSONAL_COLUMNS]
+    joins, columns = [], []
+    for i, name in enumerate(personal):
+        table = sql_ident(f"_pseudonym_{name}")
+        drop_relation(con, f"_pseudonym_{name}")
+        con.execute(f"CREATE TEMP TABLE {table} AS SELECT v, {pseudonym_sql('v')} AS p FROM "
+                    f"(SELECT DISTINCT {sql_ident(name)} AS v FROM _typed_rows WHERE {sql_ident(name)} IS NOT NULL)")
+        joins.append(f" LEFT JOIN {table} p{i} ON p{i}.v = t.{sql_ident(name)}")
+    tail = f"t.record_version, {line} AS source_line, t.__reasons, t.__failed FROM _typed_rows t"
+    for c in contract.column_names:
+        columns.append(f"p{personal.index(c)}.p AS {sql_ident(c)}" if c in personal else f"t.{sql_ident(c)}")
+    lean = [f"t.{sql_ident(c)}" for c in contract.column_names if c not in personal]
+    for view in ("_typed", "_typed_lean"):
+        drop_relation(con, view)
+    con.execute(f"CREATE TEMP VIEW _typed AS SELECT {', '.join(columns)}, {tail}{''.join(joins)}")
+    con.execute(f"CREATE TEMP VIEW _typed_lean AS SELECT {''.join(c + ', ' for c in lean)}{tail}")
 
 
 def _quote_value(text_expr: str) -> str:
@@ -275,39 +289,58 @@ def _process(con, settings, source, path, fs, profile: Profile, key, result: Fil
     contract = CONTRACTS[profile.table]
     cfg = settings.ingest
     con.execute(f"SET TimeZone = {sql_string(profile.timezone)}")
-    facts = read_raw(con, path, fs, profile, workdir)
-    result.transcoded_lines = facts["transcoded_lines"]
+    # A plain CSV file is typed straight from DuckDB's reader, its text never stored: row ids of
+    # the typed rows number its records. A profile that derives tables from the file's text or
+    # reads neighbouring rows (window) needs the text numbered first.
+    direct = not profile.derive and not profile.window
+    facts = read_raw(con, path, fs, profile, workdir, direct=direct)
     source_columns = facts["columns"]
-    parsed = con.execute("SELECT count(*) FROM _raw").fetchone()[0]
+    result.transcoded_lines = facts["transcoded_lines"]
+    if facts["numbered"]:  # a rejected file reports the rows it read
+        result.rows_read = _rows_read(con)
+    try:
+        _check_columns(profile, contract, source_columns)
+        parsed = _type_rows(con, profile, contract, source_columns, cfg["max_field_bytes"])
+    except FileRejected:
+        if not facts["numbered"]:  # counted on a numbered read, after the failed pass's transaction
+            con.execute("ROLLBACK")
+            con.execute("BEGIN TRANSACTION")
+            read_raw(con, path, fs, profile, workdir, again=facts)
+            result.rows_read = _rows_read(con)
+        raise
+    if not facts["numbered"] and not direct_read_complete(con, fs, profile, parsed):
+        facts = read_raw(con, path, fs, profile, workdir, again=facts)  # rejected records or extra lines: placed there
+        parsed = _type_rows(con, profile, contract, source_columns, cfg["max_field_bytes"])
     unparsed = con.execute("SELECT count(*) FROM _unparsed").fetchone()[0]
     result.rows_read = parsed + unparsed
-    _check_columns(profile, contract, source_columns)
-    # one pass from text to typed, pseudonymised rows (a view, not a table: nothing materialised twice)
-    try:
-        con.execute(f"CREATE OR REPLACE TEMP VIEW _mapped AS {_mapped_select(profile, contract, source_columns)}")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _typed AS {_typed_select(profile, contract, cfg['max_field_bytes'])}")
-    except MACHINE_ERRORS:
-        raise
-    except duckdb.Error as exc:
-        raise FileRejected("profile_expression", f"profile {profile.name} does not apply to this file: "
-                           f"{str(exc).splitlines()[0]}") from exc
+    if facts["numbered"]:
+        line = "t.source_line"
+    else:  # row ids count from where the table's rows start (inside a transaction, far from 0)
+        start = con.execute("SELECT coalesce(min(rowid), 0) FROM _typed_rows").fetchone()[0]
+        line = f"(t.rowid - {start} + {2 if profile.format.header else 1})"
+    _typed_views(con, contract, line)
     # GX sees every row, before the in-file dedup and also rows with a value that did not
     # convert, so that each row's reasons list every rule it broke.
     row_reasons = _validate(con, contract, result, cfg, _results_dir(settings))
     if row_reasons:
+        if line != "t.source_line":  # DuckDB updates a list by moving its row: numbers from row ids first
+            con.execute(f"UPDATE _typed_rows t SET source_line = {line}")
+            line = "t.source_line"
+            _typed_views(con, contract, line)
         con.execute("CREATE OR REPLACE TEMP TABLE _gx_reasons (source_line BIGINT, reasons VARCHAR[])")
         con.executemany("INSERT INTO _gx_reasons VALUES (?, ?)", [[k, v] for k, v in row_reasons.items()])
         # a column whose value did not convert is NULL in the batch: its GX rules (not null,
         # ...) would blame a NULL the source does not hold; the type reason already names it
-        con.execute("""
-            UPDATE _typed c SET __reasons = list_concat(c.__reasons, list_filter(g.reasons, lambda r: NOT list_has_all(
-                c.__failed, string_split(regexp_extract(r, '^column ([^:]+):', 1), '/'))))
-            FROM _gx_reasons g WHERE g.source_line = c.source_line
+        con.execute(f"""
+            UPDATE _typed_rows t SET __reasons = list_concat(t.__reasons, list_filter(g.reasons, lambda r: NOT list_has_all(
+                t.__failed, string_split(regexp_extract(r, '^column ([^:]+):', 1), '/'))))
+            FROM _gx_reasons g WHERE g.source_line = {line}
         """)
     # a key repeated within the file: the last good line wins, earlier good lines count as duplicates
     key_cols = ", ".join(contract.key)
     key_null = " OR ".join(f"{k} IS NULL" for k in contract.key)
     drop_relation(con, "_candidates")
+    drop_relation(con, "_candidates_lean")
     if _key_repeated(con, contract, result.load_id):  # the window sorts the file: only when needed
         con.execute(f"""
             CREATE TEMP TABLE _candidates AS
@@ -315,25 +348,29 @@ def _process(con, settings, source, path, fs, profile: Profile, key, result: Fil
                 PARTITION BY {key_cols}, len(__reasons) = 0 AND NOT ({key_null}) ORDER BY source_line DESC) END AS __rank
             FROM _typed
         """)
+        con.execute("CREATE TEMP VIEW _candidates_lean AS SELECT * FROM _candidates")
     else:  # every row its own key: nothing to rank, nothing copied
         con.execute("CREATE TEMP VIEW _candidates AS SELECT *, 1 AS __rank FROM _typed")
-    in_file_duplicates = con.execute("SELECT count(*) FROM _candidates WHERE __rank > 1").fetchone()[0]
-    bad_parsed = con.execute("SELECT count(*) FROM _candidates WHERE len(__reasons) > 0").fetchone()[0]
+        con.execute("CREATE TEMP VIEW _candidates_lean AS SELECT *, 1 AS __rank FROM _typed_lean")
+    in_file_duplicates = con.execute("SELECT count(*) FROM _candidates_lean WHERE __rank > 1").fetchone()[0]
+    bad_parsed = con.execute("SELECT count(*) FROM _typed_lean WHERE len(__reasons) > 0").fetchone()[0]
     bad = bad_parsed + unparsed
     share = bad / result.rows_read if result.rows_read else 0.0
     if share > cfg["max_bad_row_share"]:
         examples = [f"{result.file}: line {line}: {'; '.join(reasons)}" for line, reasons in con.execute(
             "SELECT source_line, [reason] FROM _unparsed UNION ALL "
-            "SELECT source_line, __reasons FROM _candidates WHERE len(__reasons) > 0 ORDER BY 1 LIMIT 20").fetchall()]
+            "SELECT source_line, __reasons FROM _typed_lean WHERE len(__reasons) > 0 ORDER BY 1 LIMIT 20").fetchall()]
         result.problems += examples
         raise FileRejected("max_bad_row_share", f"{bad} of {result.rows_read} rows ({share:.1%}) break a rule, "
                            f"above the threshold of {cfg['max_bad_row_share']:.0%}")
+    if bad_parsed and not facts["numbered"]:  # their text is quarantined: read it again, numbered
+        read_raw(con, path, fs, profile, workdir, again=facts)
     _quarantine(con, result, profile, source_columns, path, facts, key)
     result.rows_quarantined = bad
     if not profile.derive:  # nothing reads the file's text any more: its memory goes to the upsert
         drop_relation(con, "_mapped")
         drop_raw(con)
-    loaded, duplicates = _upsert(con, contract, result.file, result.load_id)
+    loaded, duplicates = _upsert(con, contract, result.file, result.load_id, lean="_candidates_lean")
     result.rows_loaded = loaded
     result.rows_duplicate = duplicates + in_file_duplicates
     result.derived_rows = _derive(con, profile, result.file, result.load_id)
@@ -343,12 +380,35 @@ def _process(con, settings, source, path, fs, profile: Profile, key, result: Fil
     result.weeks = [r[0] for r in con.execute(
         f"SELECT DISTINCT strftime(to_timestamp(q // 1000000) AT TIME ZONE getvariable('week_tz'), '%G-W%V') AS w "
         f"FROM (SELECT DISTINCT us - (us % 900000000 + 900000000) % 900000000 AS q "
-        f"FROM (SELECT epoch_us({week_col}) AS us FROM _incoming WHERE {week_col} IS NOT NULL)) ORDER BY w"
+        f"FROM (SELECT epoch_us({week_col}) AS us FROM _candidates_lean WHERE __rank = 1 AND len(__reasons) = 0 "
+        f"AND {week_col} IS NOT NULL)) ORDER BY w"
     ).fetchall()]
     result.problems += [f"{result.file}: line {line}: {'; '.join(reasons)}" for line, reasons in con.execute(
         "SELECT source_line, reasons FROM quarantine WHERE load_id = ? ORDER BY source_line LIMIT 20",
         [result.load_id]).fetchall()]
     assert result.rows_read == result.rows_loaded + result.rows_quarantined + result.rows_duplicate, result
+
+
+def _rows_read(con) -> int:
+    return con.execute("SELECT (SELECT count(*) FROM _raw) + (SELECT count(*) FROM _unparsed)").fetchone()[0]
+
+
+def _type_rows(con, profile: Profile, contract: Contract, source_columns: list[str], max_field_bytes: int) -> int:
+    """`_raw` through the profile (`_mapped`, a view) to typed rows (`_typed_rows`); returns their number."""
+    for name in ("_typed", "_typed_lean", "_typed_rows"):
+        drop_relation(con, name)
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW _mapped AS {_mapped_select(profile, contract, source_columns)}")
+        con.execute(f"CREATE TEMP TABLE _typed_rows AS {_typed_select(profile, contract, max_field_bytes)}")
+    except MACHINE_ERRORS:
+        raise
+    except duckdb.Error as exc:
+        first_line = str(exc).splitlines()[0]
+        if "CSV Error" in first_line:  # a direct read: DuckDB's reader stopped in this pass
+            raise FileRejected("parseable_csv", f"not readable as CSV: {first_line}") from exc
+        raise FileRejected("profile_expression", f"profile {profile.name} does not apply to this file: "
+                           f"{first_line}") from exc
+    return con.execute("SELECT count(*) FROM _typed_rows").fetchone()[0]
 
 
 def _key_repeated(con, contract: Contract, load_id: int) -> bool:
@@ -419,8 +479,11 @@ def _validate(con, contract: Contract, result: FileResult, cfg: dict, result_dir
     if rules is None or str(cfg["gx_rows"]) == "all":
         return _validate_in_chunks(con, contract, result, cfg["validation_chunk_rows"], result_dir)
     row_rules = [r for r in rules if r.kind == "row"]
+    # the pseudonym join only for a pass that reads a personal column
+    personal = [sql_ident(c) for c in PERSONAL_COLUMNS]
+    counted = "_typed" if any(c in r.fails for r in row_rules for c in personal) else "_typed_lean"
     counts = con.execute("SELECT " + ", ".join(f"count(*) FILTER (WHERE {r.fails})" for r in row_rules)
-                         + " FROM _typed").fetchone()
+                         + f" FROM {counted}").fetchone()
     cols = ", ".join(sql_ident(c) for c in contract.column_names)
     flags = ", ".join(f"CASE WHEN {r.fails} THEN {i} END" for i, r in enumerate(row_rules))
     reasons: dict[int, list[str]] = {}
@@ -431,7 +494,8 @@ def _validate(con, contract: Contract, result: FileResult, cfg: dict, result_dir
             row = dict(zip(contract.column_names, values))
             reasons[line] = [row_rules[i].reason(row) for i in broken]
     summary: dict[tuple, list] = {}
-    for rule, n in [*zip(row_rules, counts), *((r, con.execute(key_unexpected_sql(r, "_typed")).fetchone()[0])
+    keyed = {r: "_typed" if set(r.columns) & set(PERSONAL_COLUMNS) else "_typed_lean" for r in rules if r.kind == "key"}
+    for rule, n in [*zip(row_rules, counts), *((r, con.execute(key_unexpected_sql(r, keyed[r])).fetchone()[0])
                                                 for r in rules if r.kind == "key"),
                     *((r, 0) for r in rules if r.kind == "table")]:
         entry = summary.setdefault((rule.rule, rule.columns), [True, 0])
@@ -445,13 +509,16 @@ def _gx_sample(con, contract: Contract, result: FileResult, first_lines: int, fl
                reasons: dict[int, list[str]], result_dir: Path) -> None:
     """Great Expectations on the file's first lines and on flagged ones: its result is kept (Data
     Docs), and it must agree with the compiled rules on every row it saw."""
-    con.execute("CREATE OR REPLACE TEMP TABLE _gx_lines (source_line BIGINT)")
-    con.execute(f"INSERT INTO _gx_lines SELECT source_line FROM _typed ORDER BY source_line LIMIT {first_lines}")
-    if flagged:
-        con.executemany("INSERT INTO _gx_lines VALUES (?)", [[line] for line in flagged])
     cols = ", ".join(contract.column_names)
-    frame = con.execute(f"SELECT {cols}, source_line FROM _typed WHERE source_line IN "
-                        f"(SELECT source_line FROM _gx_lines) ORDER BY source_line").df()
+    # the first lines as a range of lines, a filter that reaches the scan under the pseudonym join
+    last = con.execute(f"SELECT max(source_line) FROM (SELECT source_line FROM _typed_lean ORDER BY source_line "
+                       f"LIMIT {first_lines})").fetchone()[0]
+    sample = f"SELECT {cols}, source_line FROM _typed WHERE source_line <= {last or 0}"
+    if flagged:
+        con.execute("CREATE OR REPLACE TEMP TABLE _gx_lines AS SELECT unnest(?::BIGINT[]) AS source_line", [flagged])
+        sample += (f" UNION SELECT {cols}, source_line FROM _typed WHERE source_line IN "
+                   f"(SELECT source_line FROM _gx_lines)")
+    frame = con.execute(f"{sample} ORDER BY source_line").df()
     report = _gx_batch(contract, frame, result, 0, result_dir)
     disagreements = sql_disagreements(report, reasons, [int(n) for n in frame["source_line"]])
     if disagreements:
@@ -525,11 +592,11 @@ def _quarantine(con, result: FileResult, profile: Profile, source_columns: list[
     record = f"json_object({pairs})::VARCHAR" if pairs else "NULL"
     common = f"{result.load_id}, {sql_string(result.source)}, {sql_string(profile.name)}, {sql_string(profile.table)}, " \
              f"{sql_string(result.file)}"
-    if con.execute("SELECT count(*) FROM _typed WHERE len(__reasons) > 0").fetchone()[0]:
+    if con.execute("SELECT count(*) FROM _typed_lean WHERE len(__reasons) > 0").fetchone()[0]:
         con.execute(f"""
             INSERT INTO quarantine
             SELECT {common}, c.source_line, {record}, c.__reasons
-            FROM _typed c JOIN _raw r USING (source_line)
+            FROM _typed_lean c JOIN _raw r USING (source_line)
             WHERE len(c.__reasons) > 0
         """)
     _quarantine_unparsed(con, common, profile, source_columns, personal, facts, key)
@@ -561,27 +628,30 @@ def _known_pseudonyms(con, table: str, candidates: set[str]) -> set[str]:
 
 
 def _upsert(con, contract: Contract, file_name: str, load_id: int, candidates: str = "_candidates",
-            incoming: str = "_incoming") -> tuple[int, int]:
+            incoming: str = "_incoming", lean: str | None = None) -> tuple[int, int]:
     """Insert the good rows of `candidates` (a view of them: `incoming`); a key already present is
     replaced only by a greater (record_version, source_file, source_line). Returns (rows loaded,
-    rows duplicate)."""
+    rows duplicate). `lean`: the same rows without their personal columns, cheaper to count (no
+    pseudonym join), when the key holds none."""
     table = contract.table
     cols = contract.column_names
     key = " AND ".join(f"t.{k} = i.{k}" for k in contract.key)
     same = " AND ".join(f"t.{c} IS NOT DISTINCT FROM i.{c}" for c in cols)
     drop_relation(con, incoming)
+    good = "WHERE __rank = 1 AND len(__reasons) = 0"
     con.execute(f"""
         CREATE TEMP VIEW {incoming} AS
         SELECT {', '.join(cols)}, {sql_string(file_name)} AS source_file, source_line, record_version
-        FROM {candidates} WHERE __rank = 1 AND len(__reasons) = 0
+        FROM {candidates} {good}
     """)
     insert = (f"INSERT INTO {table} ({', '.join(cols)}, source_file, source_line, record_version, load_id) "
               f"SELECT {', '.join('i.' + c for c in cols)}, i.source_file, i.source_line, i.record_version, {load_id} "
               f"FROM {incoming} i")
-    incoming_rows = con.execute(f"SELECT count(*) FROM {incoming}").fetchone()[0]
+    keys = f"(SELECT * FROM {lean} {good})" if lean and not set(contract.key) & set(PERSONAL_COLUMNS) else incoming
+    incoming_rows = con.execute(f"SELECT count(*) FROM {keys}").fetchone()[0]
     # A join on the key columns alone finds the incoming keys the table already holds (usually
     # none); only then are their rows compared, a join that reads every column of the table.
-    if not con.execute(f"SELECT count(*) FROM {incoming} i SEMI JOIN {table} t ON {key}").fetchone()[0]:
+    if not con.execute(f"SELECT count(*) FROM {keys} i SEMI JOIN {table} t ON {key}").fetchone()[0]:
         con.execute(insert)
         return incoming_rows, 0
     precedence = "(coalesce({a}.record_version, ''), {a}.source_file, {a}.source_line)"

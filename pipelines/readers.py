@@ -244,8 +244,16 @@ def _csv_header(path: Path, profile: Profile) -> tuple[list[str], str]:
 
 
 def read_raw(con: duckdb.DuckDBPyConnection, path: Path, fs: FileScan, profile: Profile,
-             workdir: Path) -> dict:
-    """Load the file into _raw and _unparsed; returns facts for the audit (columns, transcoding)."""
+             workdir: Path, direct: bool = False, again: dict | None = None) -> dict:
+    """Load the file into _raw and _unparsed; returns facts for the audit (columns, transcoding,
+    delimiter) and `numbered`.
+
+    `direct`: a CSV file that both cores can parse (no quote character, no stray carriage return)
+    is not loaded: `_raw` is then a view of DuckDB's reader, without line numbers (`source_line`
+    NULL), for the caller to type in one pass; records keep the file's order in the table that
+    pass fills, so that its row ids number them (`direct_read_complete` tells whether they do).
+    Any other file is loaded and numbered. `again`: the facts of an earlier read of the file into
+    the same `workdir`, whose copy (transcoded, decompressed) is read again."""
     drop_raw(con)
     con.execute("CREATE TEMP TABLE _unparsed (source_line BIGINT, raw_record VARCHAR, reason VARCHAR)")
     if fs.kind is None:
@@ -257,21 +265,46 @@ def read_raw(con: duckdb.DuckDBPyConnection, path: Path, fs: FileScan, profile: 
         raise FileRejected("empty_file", "the file is empty")
     if fs.has_nul:
         raise FileRejected("binary", "the file holds NUL bytes: it is binary, not text")
-    path = _literal_path(path, fs, workdir)
-    if fs.kind == "parquet":
-        return _read_parquet(con, path, fs, workdir)
-    readable, transcoded = utf8_copy(path, fs, profile, workdir)
+    if again:
+        readable, transcoded = Path(again["readable"]), again["transcoded_lines"]
+    else:
+        path = _literal_path(path, fs, workdir)
+        if fs.kind == "parquet":
+            return _read_parquet(con, path, fs, workdir)
+        readable, transcoded = utf8_copy(path, fs, profile, workdir)
+    facts = {"transcoded_lines": transcoded, "readable": str(readable)}
     if fs.kind == "jsonl":
         columns, delimiter = _read_jsonl(con, readable), None
     else:
         quoted = profile.format.quote not in QUOTES or profile.format.quote in fs.quotes
+        if direct and not quoted and not fs.odd_returns:
+            header, delimiter = _csv_columns(readable, profile)
+            reader, select = _csv_reader(readable, profile, header, delimiter)
+            _drop_rejects(con)
+            con.execute(f"CREATE TEMP VIEW _raw AS SELECT {select}, NULL::BIGINT AS source_line FROM {reader}"
+                        f"parallel = true)")
+            return facts | {"columns": header, "delimiter": delimiter, "numbered": False}
         columns, delimiter = _read_csv(con, readable, profile, fs.lines, quoted, workdir if fs.odd_returns else None)
-    return {"columns": columns, "transcoded_lines": transcoded, "delimiter": delimiter}
+    return facts | {"columns": columns, "delimiter": delimiter, "numbered": True}
+
+
+def direct_read_complete(con, fs: FileScan, profile: Profile, records: int) -> bool:
+    """After a pass over a direct `_raw` (`read_raw`) that stored `records` rows: DuckDB rejected
+    no record and every physical line is one, so that row ids number the records. Otherwise the
+    file is to be read again, numbered (rejected records and extra lines are placed there)."""
+    first = 2 if profile.format.header else 1
+    rejected = con.execute("SELECT count(*) FROM _csv_errors").fetchone()[0]
+    return not rejected and fs.lines == records + first - 1
 
 
 def drop_raw(con) -> None:
     """Drop what `read_raw` made."""
-    for name in ("_raw", "_records", "_unparsed"):
+    for name in ("_raw", "_numbered", "_records", "_unparsed"):
+        drop_relation(con, name)
+
+
+def _drop_rejects(con) -> None:
+    for name in ("_csv_errors", "_csv_scans"):
         drop_relation(con, name)
 
 
@@ -289,45 +322,25 @@ def _read_csv(con, path: Path, profile: Profile, lines: int, quoted: bool = True
     """`lines`: the file's physical lines (`FileScan.lines`); `quoted`: it may hold the profile's
     quote character. `workdir`: the file holds carriage returns other than line ends; DuckDB's strict parser would
     stop the whole file at one outside quotes: a copy without them is read, their lines set aside."""
-    header, delimiter = _csv_header(path, profile)
-    if not profile.format.header:
-        header = [f"column{i + 1}" for i in range(len(header))]
-    seen, dupes = set(), []
-    for name in header:  # DuckDB names are case-insensitive: nps and NPS are one column
-        if name.lower() in seen:
-            dupes.append(name)
-        seen.add(name.lower())
-    if dupes:
-        raise FileRejected("duplicate_header", f"header names repeated: {sorted(set(dupes))}", column=dupes[0])
-    if any(not h for h in header):
-        raise FileRejected("empty_header", "a header name is empty", column=str(header.index("") + 1))
-    names = {f"c{i}": "VARCHAR" for i in range(len(header))}
-    # the file's dialect, every column as text, strict
-    options = (f"auto_detect = false, header = {str(profile.format.header).lower()}, delim = {sql_string(delimiter)}, "
-               f"quote = {sql_string(profile.format.quote)}, escape = {sql_string(profile.format.quote)}, "
-               f"columns = {names!r}, max_line_size = {MAX_LINE_BYTES}, buffer_size = {BUFFER_BYTES}, "
-               f"strict_mode = true, null_padding = false")
-    threads = f"parallel = {str(not quoted).lower()}"
+    header, delimiter = _csv_columns(path, profile)
     broken: dict[int, str] = {}
     if workdir is not None:
         copy, broken = _without_bare_returns(path, profile.format.quote, workdir)
         try:  # quotes told apart, unless a broken quote misleads: then every carriage return breaks its line
             with duckdb.connect() as probe:
-                probe.execute(f"SELECT count(*) FROM read_csv({sql_string(str(copy))}, {options}, {threads}, "
-                              f"ignore_errors = true)")
+                probe.execute(f"SELECT count(*) FROM {_csv_reader(copy, profile, header, delimiter)[0]}"
+                              f"parallel = {str(not quoted).lower()}, ignore_errors = true)")
         except duckdb.Error:
             copy, broken = _without_bare_returns(path, "", workdir)
         path, lines = copy, None  # a bare return at the very end went: counted again
+    reader, select = _csv_reader(path, profile, header, delimiter)
     first = 2 if profile.format.header else 1
-    select = ", ".join(f"c{i} AS {sql_ident(h)}" for i, h in enumerate(header))
-    reader = (f"read_csv({sql_string(str(path))}, {options}, store_rejects = true, rejects_table = '_csv_errors', "
-              f"rejects_scan = '_csv_scans', ")
     # Both cores parse a file without quotes, and DuckDB keeps the file's order in the table it
     # fills: a record's row id is its number, as if no record were rejected. Broken quoting can stop
     # the parallel parser where one thread reads on, and the line DuckDB gives a rejected record is
     # taken from its one-thread read: a file with quotes is read on one thread, and one with a
     # rejected record is read again that way.
-    _load_records(con, f"SELECT {select} FROM {reader}{threads})")
+    _load_records(con, f"SELECT {select} FROM {reader}parallel = {str(not quoted).lower()})")
     if not quoted and con.execute("SELECT count(*) FROM _csv_errors").fetchone()[0]:
         _load_records(con, f"SELECT {select} FROM {reader}parallel = false)")
     # row ids count from where the table's rows start (inside a transaction, far from 0)
@@ -362,10 +375,42 @@ def _read_csv(con, path: Path, profile: Profile, lines: int, quoted: bool = True
     return header, delimiter
 
 
+def _csv_columns(path: Path, profile: Profile) -> tuple[list[str], str]:
+    """The file's column names (checked) and delimiter."""
+    header, delimiter = _csv_header(path, profile)
+    if not profile.format.header:
+        header = [f"column{i + 1}" for i in range(len(header))]
+    seen, dupes = set(), []
+    for name in header:  # DuckDB names are case-insensitive: nps and NPS are one column
+        if name.lower() in seen:
+            dupes.append(name)
+        seen.add(name.lower())
+    if dupes:
+        raise FileRejected("duplicate_header", f"header names repeated: {sorted(set(dupes))}", column=dupes[0])
+    if any(not h for h in header):
+        raise FileRejected("empty_header", "a header name is empty", column=str(header.index("") + 1))
+    return header, delimiter
+
+
+def _csv_reader(path: Path, profile: Profile, header: list[str], delimiter: str) -> tuple[str, str]:
+    """DuckDB's reader of the file in its dialect, every column as text, strict, rejected records
+    to `_csv_errors` (open: the caller adds the thread option and the closing parenthesis), and the
+    select list naming its columns."""
+    names = {f"c{i}": "VARCHAR" for i in range(len(header))}
+    options = (f"auto_detect = false, header = {str(profile.format.header).lower()}, delim = {sql_string(delimiter)}, "
+               f"quote = {sql_string(profile.format.quote)}, escape = {sql_string(profile.format.quote)}, "
+               f"columns = {names!r}, max_line_size = {MAX_LINE_BYTES}, buffer_size = {BUFFER_BYTES}, "
+               f"strict_mode = true, null_padding = false")
+    reader = (f"read_csv({sql_string(str(path))}, {options}, store_rejects = true, rejects_table = '_csv_errors', "
+              f"rejects_scan = '_csv_scans', ")
+    return reader, ", ".join(f"c{i} AS {sql_ident(h)}" for i, h in enumerate(header))
+
+
 def _load_records(con, select: str) -> None:
     """The file's records, as text, into _records; DuckDB's rejected ones into _csv_errors."""
-    for name in ("_numbered", "_records", "_csv_errors", "_csv_scans"):
+    for name in ("_numbered", "_records"):
         drop_relation(con, name)
+    _drop_rejects(con)
     try:
         con.execute(f"CREATE TEMP TABLE _records AS {select}")
     except MACHINE_ERRORS:
@@ -605,7 +650,7 @@ def _read_parquet(con, path: Path, fs: FileScan, workdir: Path) -> dict:
         raise
     except duckdb.Error as exc:
         raise FileRejected("parseable_parquet", f"not readable as Parquet: {str(exc).splitlines()[0]}") from exc
-    return {"columns": columns, "transcoded_lines": 0}
+    return {"columns": columns, "transcoded_lines": 0, "numbered": True}
 
 
 def make_workdir() -> Path:
