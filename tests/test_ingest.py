@@ -1,3 +1,4 @@
+import json
 import shutil
 
 import pytest
@@ -345,8 +346,10 @@ def test_out_of_memory_fails_the_load_and_leaves_the_file_to_load_again_never_re
 @pytest.mark.parametrize("unparseable", [False, True], ids=["clean", "with an unparseable line"])
 def test_a_file_read_by_several_threads_keeps_every_line_number(settings, unparseable):
     """Large enough for DuckDB to parse it in several ranges at once: each record keeps its own
-    line, in a file that parses whole (read in parallel) and in one with a line DuckDB rejects
-    (read again on one thread)."""
+    line, in a file that parses whole (typed straight from the reader, numbered by row ids, and read
+    again for the text of its bad rows) and in one with a line DuckDB rejects (read again on one
+    thread); a row that breaks a rule of the suite and one whose value does not convert are
+    quarantined with their own line and their own text."""
     header = csv_text([survey_row()]).splitlines()[0]
     template = csv_text([survey_row(rid="{rid}", customer="C{customer}")]).splitlines()[1]
     lines = [header]
@@ -357,21 +360,26 @@ def test_a_file_read_by_several_threads_keeps_every_line_number(settings, unpars
             lines.append(template.format(rid=f"L{line_no}", customer=line_no % 5000))
     bad_type = 200_001  # a value that is not a number: quarantined with its line
     lines[bad_type - 1] = lines[bad_type - 1].replace(",9,5,6,", ",nine,5,6,")
+    bad_rule = 170_001  # nps 11: breaks the suite's range rule
+    lines[bad_rule - 1] = lines[bad_rule - 1].replace(",9,5,6,", ",11,5,6,")
     folder = settings.landing / "surveys"
     folder.mkdir(parents=True)
     path = folder / "big.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     (result,) = ingest_paths(settings, "surveys", [path])
-    assert (result.status, result.rows_read, result.rows_quarantined) == ("loaded", 250_000, 1 + unparseable)
+    assert (result.status, result.rows_read, result.rows_quarantined) == ("loaded", 250_000, 2 + unparseable)
     con = connect(settings.warehouse, read_only=True)
     try:
         assert con.execute("SELECT count(*), count(*) FILTER (WHERE response_id = 'L' || source_line) "
-                           "FROM survey_responses").fetchone() == (250_000 - 1 - unparseable,) * 2
-        quarantined = con.execute("SELECT source_line, reasons[1] FROM quarantine ORDER BY 1").fetchall()
+                           "FROM survey_responses").fetchone() == (250_000 - 2 - unparseable,) * 2
+        quarantined = con.execute("SELECT source_line, reasons[1], raw_record FROM quarantine ORDER BY 1").fetchall()
     finally:
         con.close()
-    assert [line for line, _ in quarantined] == [123_457] * unparseable + [bad_type]
+    assert [line for line, _, _ in quarantined] == [123_457] * unparseable + [bad_rule, bad_type]
+    assert "column nps: rule expect_column_values_to_be_between; value nps='11'" in quarantined[-2][1]
     assert "column nps: rule type; value 'nine'" in quarantined[-1][1]
+    for line, _, record in quarantined[-2:]:
+        assert json.loads(record)["response_id"] == f"L{line}"
     if unparseable:
         assert "too many columns" in quarantined[0][1]
 
