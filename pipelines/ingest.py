@@ -479,9 +479,11 @@ def _validate(con, contract: Contract, result: FileResult, cfg: dict, result_dir
     if rules is None or str(cfg["gx_rows"]) == "all":
         return _validate_in_chunks(con, contract, result, cfg["validation_chunk_rows"], result_dir)
     row_rules = [r for r in rules if r.kind == "row"]
-    # the pseudonym join only for a pass that reads a personal column
+    # The typed rows hold personal columns as read; a pseudonym is missing exactly when its value is,
+    # so rules that only test them for missing values count there, without the pseudonym join.
     personal = [sql_ident(c) for c in PERSONAL_COLUMNS]
-    counted = "_typed" if any(c in r.fails for r in row_rules for c in personal) else "_typed_lean"
+    counted = "_typed" if any(c in r.fails.replace(f"{c} IS NULL", "") for r in row_rules for c in personal) \
+        else "_typed_rows"
     counts = con.execute("SELECT " + ", ".join(f"count(*) FILTER (WHERE {r.fails})" for r in row_rules)
                          + f" FROM {counted}").fetchone()
     cols = ", ".join(sql_ident(c) for c in contract.column_names)
