@@ -76,6 +76,9 @@ def test_bench_at_a_tiny_size_writes_every_measured_field(tmp_path):
                   "pandas_compute_vs_sql_metrics_inner"):
         assert size[ratio] > 0, ratio
     assert set(size["pandas_reference"]["rows_differing_from_sql"].values()) == {0}
+    flat = report["flat"]  # ingest alone of a file twice as large, for the flat-memory target
+    assert flat["call_segments"] > size["call_segments"] and flat["ingest"]["rows_loaded"] == sum(flat["rows"].values())
+    _phase_ok(flat["ingest"])
     weekly = report["weekly"]
     assert [h["history_weeks"] for h in weekly["histories"]] == [1, 2]
     for entry in weekly["histories"]:
