@@ -194,20 +194,22 @@ def _trimmed(expr: str) -> str:
     return f"(CASE WHEN {expr} LIKE ' %' OR {expr} LIKE '% ' THEN trim({expr}) ELSE {expr} END)"
 
 
-def _typed_views(con, contract: Contract, line: str) -> None:
+def _typed_views(con, contract: Contract, line: str, pseudonyms: bool = True) -> None:
     """Privacy at the door: nothing after the typing step sees a raw identifier or raw free text.
     Over the typed rows (`_typed_rows`, whose personal columns hold what the file holds), two views:
     - `_typed`, every column, personal ones pseudonymised: each distinct value is hashed once,
       into `_pseudonym_<column>`, and joined;
     - `_typed_lean`, without the personal columns: no join, for the passes that do not need them.
-    `line`: SQL of a row's source line over `_typed_rows t` (its column, or its row id)."""
+    `line`: SQL of a row's source line over `_typed_rows t` (its column, or its row id);
+    `pseudonyms`: False when only the views are made again (the pseudonym tables are there)."""
     personal = [c for c in contract.column_names if c in PERSONAL_COLUMNS]
     joins, columns = [], []
     for i, name in enumerate(personal):
         table = sql_ident(f"_pseudonym_{name}")
-        drop_relation(con, f"_pseudonym_{name}")
-        con.execute(f"CREATE TEMP TABLE {table} AS SELECT v, {pseudonym_sql('v')} AS p FROM "
-                    f"(SELECT DISTINCT {sql_ident(name)} AS v FROM _typed_rows WHERE {sql_ident(name)} IS NOT NULL)")
+        if pseudonyms:
+            drop_relation(con, f"_pseudonym_{name}")
+            con.execute(f"CREATE TEMP TABLE {table} AS SELECT v, {pseudonym_sql('v')} AS p FROM "
+                        f"(SELECT DISTINCT {sql_ident(name)} AS v FROM _typed_rows WHERE {sql_ident(name)} IS NOT NULL)")
         joins.append(f" LEFT JOIN {table} p{i} ON p{i}.v = t.{sql_ident(name)}")
     tail = f"t.record_version, {line} AS source_line, t.__reasons, t.__failed FROM _typed_rows t"
     for c in contract.column_names:
@@ -326,7 +328,7 @@ def _process(con, settings, source, path, fs, profile: Profile, key, result: Fil
         if line != "t.source_line":  # DuckDB updates a list by moving its row: numbers from row ids first
             con.execute(f"UPDATE _typed_rows t SET source_line = {line}")
             line = "t.source_line"
-            _typed_views(con, contract, line)
+            _typed_views(con, contract, line, pseudonyms=False)
         con.execute("CREATE OR REPLACE TEMP TABLE _gx_reasons (source_line BIGINT, reasons VARCHAR[])")
         con.executemany("INSERT INTO _gx_reasons VALUES (?, ?)", [[k, v] for k, v in row_reasons.items()])
         # a column whose value did not convert is NULL in the batch: its GX rules (not null,
