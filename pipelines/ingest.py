@@ -33,7 +33,8 @@ from pipelines.privacy import (PseudonymKey, pseudonym, pseudonym_sql, resolve_k
                                unparsed_record)
 from pipelines.profiles import Profile, load_profile
 from pipelines.readers import (MACHINE_ERRORS, FileRejected, direct_read_complete, drop_raw, drop_relation,
-                               make_workdir, progress, read_raw, scan, scan_bytes, sha256_of, shown_name)
+                               first_record_line, make_workdir, progress, read_raw, scan, scan_bytes, sha256_of,
+                               shown_name)
 from pipelines.sqltext import sql_ident, sql_string
 from pipelines.validation import (UnsupportedExpectation, compact_result, compile_suite, key_unexpected_sql,
                                   sql_disagreements, validate_frame)
@@ -319,7 +320,7 @@ def _process(con, settings, source, path, fs, profile: Profile, key, result: Fil
         line = "t.source_line"
     else:  # row ids count from where the table's rows start (inside a transaction, far from 0)
         start = con.execute("SELECT coalesce(min(rowid), 0) FROM _typed_rows").fetchone()[0]
-        line = f"(t.rowid - {start} + {2 if profile.format.header else 1})"
+        line = f"(t.rowid - {start} + {first_record_line(profile)})"
     _typed_views(con, contract, line)
     # GX sees every row, before the in-file dedup and also rows with a value that did not
     # convert, so that each row's reasons list every rule it broke.

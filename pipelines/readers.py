@@ -288,11 +288,16 @@ def read_raw(con: duckdb.DuckDBPyConnection, path: Path, fs: FileScan, profile: 
     return facts | {"columns": columns, "delimiter": delimiter, "numbered": True}
 
 
+def first_record_line(profile: Profile) -> int:
+    """The physical line of a file's first record (the header is line 1)."""
+    return 2 if profile.format.header else 1
+
+
 def direct_read_complete(con, fs: FileScan, profile: Profile, records: int) -> bool:
     """After a pass over a direct `_raw` (`read_raw`) that stored `records` rows: DuckDB rejected
     no record and every physical line is one, so that row ids number the records. Otherwise the
     file is to be read again, numbered (rejected records and extra lines are placed there)."""
-    first = 2 if profile.format.header else 1
+    first = first_record_line(profile)
     rejected = con.execute("SELECT count(*) FROM _csv_errors").fetchone()[0]
     return not rejected and fs.lines == records + first - 1
 
@@ -334,7 +339,7 @@ def _read_csv(con, path: Path, profile: Profile, lines: int, quoted: bool = True
             copy, broken = _without_bare_returns(path, "", workdir)
         path, lines = copy, None  # a bare return at the very end went: counted again
     reader, select = _csv_reader(path, profile, header, delimiter)
-    first = 2 if profile.format.header else 1
+    first = first_record_line(profile)
     # Both cores parse a file without quotes, and DuckDB keeps the file's order in the table it
     # fills: a record's row id is its number, as if no record were rejected. Broken quoting can stop
     # the parallel parser where one thread reads on, and the line DuckDB gives a rejected record is
