@@ -55,7 +55,7 @@ test: env chromium
 	@mkdir -p test-artifacts; \
 	$(VENV)/bin/python -m pytest -m "scheduler or beside" -p no:cacheprovider > test-artifacts/scheduler-tests.log 2>&1 & \
 	scheduler=$$!; \
-	$(VENV)/bin/python -m pytest -m "not scheduler and not beside"; rest=$$?; \
+	$(VENV)/bin/python -m pytest -m "not scheduler and not beside" --durations=20; rest=$$?; \
 	wait $$scheduler; sched=$$?; \
 	echo "== scheduler tests, run beside the suite (log: test-artifacts/scheduler-tests.log)"; \
 	tail -n 30 test-artifacts/scheduler-tests.log; \
