@@ -11,6 +11,7 @@ are recorded as restatements (docs/metrics.md).
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from dataclasses import dataclass
@@ -22,7 +23,9 @@ import pandas as pd
 from pipelines.config import Settings
 from pipelines.contracts import CONTRACTS, REPO_ROOT
 from pipelines.sqltext import sql_ident, sql_string, sql_timestamp
-from pipelines.warehouse import connect, ensure_schema
+from pipelines.warehouse import compact, connect, ensure_schema
+
+log = logging.getLogger(__name__)
 
 SQL_DIR = REPO_ROOT / "sql"
 LAYERS = ("staging", "journeys", "metrics", "scorecard")
@@ -131,11 +134,18 @@ DELETE_BOUNDS = {"stg_calls": ("stg_call_outcomes",), "friction_events": ("journ
 # the slice's journey_contacts rows are read from the earliest of the deleted staging rows' times.
 CONTACT_TIMES = {"stg_call_outcomes": "started_at", "stg_cases": "opened_at", "stg_survey_responses": "responded_at"}
 FIGURES_MODEL = "weekly_scorecard"  # restatements compare its values, the published figures
+# An incremental build deletes the slice's entity rows and appends their replacements; the deleted
+# rows stay in their row groups (connect() turns DuckDB's vacuum off) until the rows deleted since
+# the last compaction reach this share of the entity tables' rows: then the build compacts
+# (vacuum), as PostgreSQL's autovacuum does at its scale factor (0.2 by default).
+COMPACT_SHARE = 0.2
 BUILD_DDL = """
 CREATE SEQUENCE IF NOT EXISTS build_id_seq START 1;
 CREATE TABLE IF NOT EXISTS model_builds (
     build_id BIGINT PRIMARY KEY, built_at TIMESTAMPTZ, parameter_set VARCHAR, sql_hash VARCHAR,
     last_load_id BIGINT, full_rebuild BOOLEAN, weeks VARCHAR[]);
+ALTER TABLE model_builds ADD COLUMN IF NOT EXISTS rows_deleted BIGINT;
+ALTER TABLE model_builds ADD COLUMN IF NOT EXISTS compacted BOOLEAN;
 CREATE TABLE IF NOT EXISTS metric_restatements (
     week VARCHAR, metric VARCHAR, previous_value DOUBLE, new_value DOUBLE, restated_at TIMESTAMPTZ,
     parameter_set VARCHAR, load_ids BIGINT[]);
@@ -328,10 +338,11 @@ def _slice_journeys(con: duckdb.DuckDBPyConnection, journey_contacts: str, since
                 "SELECT DISTINCT journey_id AS id FROM _slice_contacts WHERE journey_id IS NOT NULL")
 
 
-def _rebuild_slices(con: duckdb.DuckDBPyConnection, sliced: list[Model], timings: dict) -> None:
+def _rebuild_slices(con: duckdb.DuckDBPyConnection, sliced: list[Model], timings: dict) -> int:
     """Recompute the entity models for the slice only and replace their rows in it; the
     fingerprints of the rows replaced and of their replacements go to _fingerprints_before/after.
-    The new rows are appended in STORAGE_ORDER, so that the table stays ordered by week.
+    The new rows are appended in STORAGE_ORDER, so that the table stays ordered by week. Returns
+    the number of rows deleted.
 
     Each model's SQL runs unchanged: temporary views named like the canonical tables, and
     temporary tables named like the models already recomputed, shadow the warehouse's tables
@@ -352,6 +363,7 @@ def _rebuild_slices(con: duckdb.DuckDBPyConnection, sliced: list[Model], timings
     before, after, first_week, first_time = [], [], {}, {}
     bounding = {b for bounds in DELETE_BOUNDS.values() for b in bounds}
     names = {m.name for m in sliced}
+    deleted_rows = 0
     # bounding models first, and the contacts' staging before journey_contacts (model order)
     for model in sorted(sliced, key=lambda m: m.name in DELETE_BOUNDS):
         where = SLICES[model.name]
@@ -367,12 +379,13 @@ def _rebuild_slices(con: duckdb.DuckDBPyConnection, sliced: list[Model], timings
             where += " AND (week IS NULL" + (f" OR week >= {sql_string(min(known))})" if known else ")")
         weeks = ENTITY_WEEKS.get(model.name, ("week",) if model.name in bounding else ())
         if not weeks:
-            con.execute(f"DELETE FROM {stored[model.name]} WHERE {where}")
+            deleted_rows += con.execute(f"DELETE FROM {stored[model.name]} WHERE {where}").fetchone()[0]
             continue
         time_column = f"{CONTACT_TIMES[model.name]} AS contact_time, " if model.name in CONTACT_TIMES else ""
         deleted = con.execute(f"DELETE FROM {stored[model.name]} WHERE {where} RETURNING {', '.join(weeks)}, "
                               f"{time_column}{_row_hash(con, stored[model.name])} AS h").fetchnumpy()
         frame = pd.DataFrame(deleted)
+        deleted_rows += len(frame)
         first_week[model.name] = _least(frame, "week")
         if time_column:
             first_time[model.name] = _least(frame, "contact_time")
@@ -391,6 +404,17 @@ def _rebuild_slices(con: duckdb.DuckDBPyConnection, sliced: list[Model], timings
         con.execute(f"INSERT INTO {stored[model.name]} SELECT * FROM temp.main.{model.name} "
                     f"ORDER BY {STORAGE_ORDER[model.name]}")
         con.execute(f"DROP TABLE temp.main.{model.name}")
+    return deleted_rows
+
+
+def _compaction_due(con: duckdb.DuckDBPyConnection, deleted_now: int, tables: list[str]) -> bool:
+    """The rows incremental builds deleted since the last compaction (this one's included) reach
+    COMPACT_SHARE of the rows of the entity tables."""
+    since = con.execute("SELECT coalesce(sum(rows_deleted), 0) FROM model_builds WHERE build_id > "
+                        "(SELECT coalesce(max(build_id), 0) FROM model_builds WHERE compacted)").fetchone()[0]
+    rows = con.execute(f"SELECT coalesce(sum(estimated_size), 0) FROM duckdb_tables() WHERE NOT temporary "
+                       f"AND table_name IN ({', '.join(sql_string(t) for t in tables)})").fetchone()[0]
+    return since + deleted_now >= COMPACT_SHARE * max(rows, 1)
 
 
 def _affected_weeks(con: duckdb.DuckDBPyConnection, last_load_id: int) -> None:
@@ -469,9 +493,10 @@ def build_models(settings: Settings, sql_dir: Path = SQL_DIR, full: bool = False
             con.execute("SET VARIABLE build_id = ?", [build_id])
             con.execute("SET VARIABLE built_at = now()")
             con.execute("SET VARIABLE load_ids = ?::BIGINT[]", [new_loads])
+            deleted = 0
             if incremental:  # the entity rows new loads can change, and the weeks they count in
                 _slice(con, last_load_id)
-                _rebuild_slices(con, sliced, timings)
+                deleted = _rebuild_slices(con, sliced, timings)
                 _affected_weeks(con, last_load_id)
                 affected = [r[0] for r in con.execute("SELECT week FROM _affected_weeks ORDER BY week").fetchall()]
             # what the previous build published, to tell which figures changed
@@ -498,15 +523,25 @@ def build_models(settings: Settings, sql_dir: Path = SQL_DIR, full: bool = False
                 timings[model.name] = round(time.perf_counter() - t0, 3)
             recomputed = affected if incremental else sorted(
                 r[0] for r in con.execute(f"SELECT DISTINCT week FROM {FIGURES_MODEL}").fetchall())
-            con.execute("INSERT INTO model_builds VALUES (?, getvariable('built_at'), ?, ?, "
-                        "(SELECT coalesce(max(load_id), 0) FROM load_audit), ?, ?)",
-                        [build_id, digest, sql_hash, not incremental, recomputed])
+            # a full build rewrites every table: nothing deleted is left to reclaim
+            compacting = incremental and _compaction_due(con, deleted, [m.name for m in sliced])
+            con.execute("INSERT INTO model_builds (build_id, built_at, parameter_set, sql_hash, last_load_id, "
+                        "full_rebuild, weeks, rows_deleted, compacted) VALUES (?, getvariable('built_at'), ?, ?, "
+                        "(SELECT coalesce(max(load_id), 0) FROM load_audit), ?, ?, ?, ?)",
+                        [build_id, digest, sql_hash, not incremental, recomputed, deleted, not incremental])
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
+        if compacting:
+            try:
+                compact(con)
+                con.execute("UPDATE model_builds SET compacted = true WHERE build_id = ?", [build_id])
+            except duckdb.Error as exc:  # the build stands; the next one finds compaction still due
+                compacting = False
+                log.warning("compaction after build %s failed, left to the next build: %s", build_id, exc)
         weeks = [r[0] for r in con.execute(f"SELECT DISTINCT week FROM {FIGURES_MODEL} ORDER BY week").fetchall()]
     finally:
         con.close()
     return {"models": [m.name for m in models], "seconds": timings, "weeks": weeks, "build_id": build_id,
-            "full": not incremental, "recomputed_weeks": recomputed}
+            "full": not incremental, "recomputed_weeks": recomputed, "rows_deleted": deleted, "compacted": compacting}

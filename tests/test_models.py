@@ -121,6 +121,44 @@ def test_late_files_recompute_only_the_weeks_they_touch_and_restate_them(setting
     con.close()
 
 
+
+def test_deleted_rows_are_reclaimed_once_they_add_up_to_the_compaction_share(settings, monkeypatch):
+    """Incremental builds leave the rows they replace in place (no vacuum at their checkpoint) and
+    count them; the build that brings them to COMPACT_SHARE of the entity rows compacts."""
+    import pipelines.models as models
+    from pipelines.warehouse import connect
+    from tests.test_golden import load_files
+
+    def builds():
+        con = connect(settings.warehouse, read_only=True)
+        try:
+            return con.execute("SELECT full_rebuild, rows_deleted, compacted FROM model_builds ORDER BY build_id").fetchall()
+        finally:
+            con.close()
+
+    load_files(settings, "w1", {"calls": [_call("W1A", "K1", "2026-03-02T10:00:00", 10),
+                                          _call("W1B", "K2", "2026-03-03T10:00:00", 30, "abandoned")]})
+    assert build_models(settings)["full"]
+    monkeypatch.setattr(models, "COMPACT_SHARE", 1e9)  # never due
+    # K1 calls again: its journey (call, outcome, journey, contacts...) is deleted and rebuilt
+    load_files(settings, "k1", {"calls": [_call("K1B", "K1", "2026-03-04T10:00:00", 20)]})
+    second = build_models(settings)
+    assert second["rows_deleted"] > 0 and not second["compacted"]
+    con = connect(settings.warehouse, read_only=True)
+    incremental = _content_hash(con)
+    con.close()
+    monkeypatch.setattr(models, "COMPACT_SHARE", 1e-9)  # due at the next build
+    third = build_models(settings)  # nothing new: deletes nothing, but the second build's rows add up
+    assert third["rows_deleted"] == 0 and third["compacted"]
+    assert builds() == [(True, 0, True), (False, second["rows_deleted"], False), (False, 0, True)]
+    con = connect(settings.warehouse, read_only=True)
+    assert _content_hash(con) == incremental  # compaction changes storage, not rows
+    con.close()
+    # counted from the last compaction on: the next build finds nothing to reclaim
+    monkeypatch.setattr(models, "COMPACT_SHARE", 0.5)
+    assert not build_models(settings)["compacted"]
+
+
 # ---- incremental builds equal a full rebuild, whatever order files arrive in -----------------
 
 def _case(case_id, customer, opened, origin=""):
