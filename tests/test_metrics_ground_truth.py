@@ -153,3 +153,40 @@ def test_complaints_per_channel_match_the_exports(con, generated):
     rates = con.execute("SELECT count(*) FROM weekly_channel_kpis WHERE resolved_within_sla_rate IS DISTINCT FROM "
                         "resolved_within_sla / nullif(resolved, 0)").fetchone()[0]
     assert rates == 0
+
+
+def test_data_docs_render_only_new_results_and_drop_those_no_longer_kept(pipeline_run, tmp_path):
+    """A weekly run renders the pages of its own results, not those of every load before it; a
+    page keeps its address (the validation's run time) from build to build."""
+    import json
+    import re
+    import shutil
+
+    from pipelines.validation import build_data_docs
+
+    settings, _ = pipeline_run
+    results, site = tmp_path / "results", tmp_path / "site"
+    shutil.copytree(settings.out / "validation_results", results)
+    build_data_docs(results, site)
+    pages = {p: p.stat().st_mtime_ns for p in (site / "validations").rglob("*.html")}
+    assert len(pages) == len(list(results.glob("*.json"))) > 0
+    for page in pages:  # the run time in a page's address is when GX validated the batch
+        raw = json.loads(next(results.glob(f"{page.parent.parent.name}.json")).read_text(encoding="utf-8"))
+        assert page.parent.name == raw["meta"]["batch_markers"]["ge_load_time"]
+
+    first = sorted(results.glob("*.json"))[0]
+    raw = json.loads(first.read_text(encoding="utf-8"))
+    raw["meta"]["batch_markers"]["ge_load_time"] = "20300101T000000.000000Z"
+    added = results / first.name.replace(first.name.split("-", 1)[0], "load999999")
+    added.write_text(json.dumps(raw), encoding="utf-8")
+    index = build_data_docs(results, site)
+    after = {p: p.stat().st_mtime_ns for p in (site / "validations").rglob("*.html")}
+    assert {p: after[p] for p in pages} == pages  # not rendered again
+    (new_page,) = set(after) - set(pages)
+    assert new_page.parent.parent.name == added.stem and new_page.parent.name == "20300101T000000.000000Z"
+    linked = set(re.findall(r'validations/[^"\']+?\.html', (site / "index.html").read_text(encoding="utf-8")))
+    assert {p.relative_to(site).as_posix() for p in after} == linked and index.endswith("index.html")
+
+    added.unlink()  # a result no longer kept (its load was rejected): its page leaves the site
+    build_data_docs(results, site)
+    assert not new_page.exists() and all(p.exists() for p in pages)
