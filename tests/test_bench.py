@@ -57,7 +57,6 @@ def _phase_ok(phase: dict) -> None:
 
 
 @pytest.mark.slow  # it runs the real DAGs with dag.test(), like the end-to-end test
-@pytest.mark.beside  # about 25 processes that each import GX and Airflow: 3 minutes, beside the suite
 def test_bench_at_a_tiny_size_writes_every_measured_field(tmp_path):
     from benchmarks.bench import DOC_BEGIN, DOC_END, main
 

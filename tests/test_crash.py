@@ -17,14 +17,12 @@ import sys
 from pathlib import Path
 
 import duckdb
-import pytest
 
 from pipelines.config import load_settings
 from pipelines.models import discover
 from tests.conftest import REPO_ROOT, copy_landing
 from tests.test_reliability import CANONICAL_TABLES, export_hashes, scorecard_figures, warehouse_hashes
 
-pytestmark = pytest.mark.beside  # two minutes of work: make test runs it beside the suite, with the scheduler tests
 
 PHASES = ("ingest", "metrics", "scorecard")
 
