@@ -63,7 +63,7 @@ def test_bench_at_a_tiny_size_writes_every_measured_field(tmp_path):
     doc = tmp_path / "performance.md"
     doc.write_text(f"prose before\n{DOC_BEGIN}\nold table\n{DOC_END}\nprose after\n", encoding="utf-8")
     out = tmp_path / "bench.json"
-    main(["--sizes", "1500", "--week-calls", "1500", "--history-weeks", "1,2", "--seed-journeys", "150",
+    main(["--sizes", "1500", "--week-calls", "1500", "--history-weeks", "1,2", "--seed-journeys", "150", "--weekly-repeats", "2",
           "--out", str(out), "--doc", str(doc), "--work", str(tmp_path / "work")])
     report = json.loads(out.read_text(encoding="utf-8"))
     assert report["machine"]["cores"] > 0 and report["machine"]["memory_gb"] > 0
@@ -84,6 +84,8 @@ def test_bench_at_a_tiny_size_writes_every_measured_field(tmp_path):
     for entry in weekly["histories"]:
         _phase_ok(entry["setup"])
         _phase_ok(entry["run"])
+        # two runs from the same set-up; the lower median of two is the faster
+        assert len(entry["runs_wall_seconds"]) == 2 and entry["run"]["wall_seconds"] == min(entry["runs_wall_seconds"])
         assert entry["run"]["incremental"] and weekly["week"] in entry["run"]["recomputed_weeks"]
         assert set(entry["run"]["steps"]) == {"ingest", "metrics", "scorecard"}
         assert 0 < len(entry["run"]["slowest_models"]) <= 5  # where the weekly build's time went
@@ -104,6 +106,7 @@ def test_bench_at_a_tiny_size_writes_every_measured_field(tmp_path):
     text = doc.read_text(encoding="utf-8")
     assert text.startswith("prose before\n") and text.endswith(f"{DOC_END}\nprose after\n")
     assert "old table" not in text and "| ingest + validate |" in text and "dag.test" in text
+    assert f"({', '.join(str(r) for r in weekly['histories'][0]['runs_wall_seconds'])})" in text  # every run shown
     assert not (tmp_path / "work").exists()  # the data are removed
 
 
