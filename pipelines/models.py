@@ -23,7 +23,7 @@ import pandas as pd
 from pipelines.config import Settings
 from pipelines.contracts import CONTRACTS, REPO_ROOT
 from pipelines.sqltext import sql_ident, sql_string, sql_timestamp
-from pipelines.warehouse import compact, connect, ensure_schema
+from pipelines.warehouse import commit, connect, ensure_schema
 
 log = logging.getLogger(__name__)
 
@@ -409,7 +409,10 @@ def _rebuild_slices(con: duckdb.DuckDBPyConnection, sliced: list[Model], timings
 
 def _compaction_due(con: duckdb.DuckDBPyConnection, deleted_now: int, tables: list[str]) -> bool:
     """The rows incremental builds deleted since the last compaction (this one's included) reach
-    COMPACT_SHARE of the rows of the entity tables."""
+    COMPACT_SHARE of the rows of the entity tables. Only a build that deletes rows compacts: DuckDB
+    vacuums the tables a commit changed, so a build that changed none would reclaim nothing."""
+    if not deleted_now:
+        return False
     since = con.execute("SELECT coalesce(sum(rows_deleted), 0) FROM model_builds WHERE build_id > "
                         "(SELECT coalesce(max(build_id), 0) FROM model_builds WHERE compacted)").fetchone()[0]
     rows = con.execute(f"SELECT coalesce(sum(estimated_size), 0) FROM duckdb_tables() WHERE NOT temporary "
@@ -528,20 +531,19 @@ def build_models(settings: Settings, sql_dir: Path = SQL_DIR, full: bool = False
             con.execute("INSERT INTO model_builds (build_id, built_at, parameter_set, sql_hash, last_load_id, "
                         "full_rebuild, weeks, rows_deleted, compacted) VALUES (?, getvariable('built_at'), ?, ?, "
                         "(SELECT coalesce(max(load_id), 0) FROM load_audit), ?, ?, ?, ?)",
-                        [build_id, digest, sql_hash, not incremental, recomputed, deleted, not incremental])
-            con.execute("COMMIT")
+                        [build_id, digest, sql_hash, not incremental, recomputed, deleted,
+                         not incremental or compacting])
+            vacuumed = commit(con, compacting)
         except BaseException:
             con.execute("ROLLBACK")
             raise
-        if compacting:
-            try:
-                compact(con)
-                con.execute("UPDATE model_builds SET compacted = true WHERE build_id = ?", [build_id])
-            except duckdb.Error as exc:  # the build stands; the next one finds compaction still due
-                compacting = False
-                log.warning("compaction after build %s failed, left to the next build: %s", build_id, exc)
+        if compacting and not vacuumed:  # the build stands; the next one finds compaction still due
+            compacting = False
+            con.execute("UPDATE model_builds SET compacted = false WHERE build_id = ?", [build_id])
+            log.warning("compaction of build %s failed (another transaction open), left to the next build", build_id)
         weeks = [r[0] for r in con.execute(f"SELECT DISTINCT week FROM {FIGURES_MODEL} ORDER BY week").fetchall()]
     finally:
         con.close()
     return {"models": [m.name for m in models], "seconds": timings, "weeks": weeks, "build_id": build_id,
-            "full": not incremental, "recomputed_weeks": recomputed, "rows_deleted": deleted, "compacted": compacting}
+            "full": not incremental, "recomputed_weeks": recomputed, "rows_deleted": deleted,
+            "compacted": compacting or not incremental}

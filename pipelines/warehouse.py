@@ -81,12 +81,24 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
 NO_VACUUM = 0
 
 
-def compact(con: duckdb.DuckDBPyConnection) -> None:
-    """Checkpoint with DuckDB's vacuum: deleted rows' space reclaimed, their row groups merged.
-    Outside any transaction."""
+def commit(con: duckdb.DuckDBPyConnection, compacting: bool = False) -> bool:
+    """COMMIT the open transaction; `compacting`: with DuckDB's vacuum (deleted rows' space
+    reclaimed, their row groups merged). The vacuum only runs in the checkpoint that follows changes
+    to a table, so it is on for this commit's own checkpoint and for a CHECKPOINT right after it (a
+    commit too small to checkpoint by itself); a bare CHECKPOINT later would find nothing changed
+    and reclaim nothing. Returns False when that CHECKPOINT failed (another transaction open):
+    what was deleted is then reclaimed only by a later compaction."""
+    if not compacting:
+        con.execute("COMMIT")
+        return False
     con.execute("RESET max_vacuum_tasks")
     try:
-        con.execute("CHECKPOINT")
+        con.execute("COMMIT")
+        try:
+            con.execute("CHECKPOINT")
+        except duckdb.Error:
+            return False
+        return True
     finally:
         con.execute(f"SET max_vacuum_tasks = {NO_VACUUM}")
 

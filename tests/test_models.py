@@ -147,16 +147,61 @@ def test_deleted_rows_are_reclaimed_once_they_add_up_to_the_compaction_share(set
     con = connect(settings.warehouse, read_only=True)
     incremental = _content_hash(con)
     con.close()
-    monkeypatch.setattr(models, "COMPACT_SHARE", 1e-9)  # due at the next build
-    third = build_models(settings)  # nothing new: deletes nothing, but the second build's rows add up
-    assert third["rows_deleted"] == 0 and third["compacted"]
-    assert builds() == [(True, 0, True), (False, second["rows_deleted"], False), (False, 0, True)]
+    monkeypatch.setattr(models, "COMPACT_SHARE", 1e-9)  # due from now on
+    third = build_models(settings)  # nothing new: it deletes nothing, so it changes no table to vacuum
+    assert third["rows_deleted"] == 0 and not third["compacted"]
     con = connect(settings.warehouse, read_only=True)
-    assert _content_hash(con) == incremental  # compaction changes storage, not rows
+    assert _content_hash(con) == incremental
     con.close()
-    # counted from the last compaction on: the next build finds nothing to reclaim
-    monkeypatch.setattr(models, "COMPACT_SHARE", 0.5)
-    assert not build_models(settings)["compacted"]
+    load_files(settings, "k2", {"calls": [_call("K1C", "K1", "2026-03-05T10:00:00", 25)]})
+    fourth = build_models(settings)  # the second build's rows and its own add up
+    assert fourth["rows_deleted"] > 0 and fourth["compacted"]
+    assert builds() == [(True, 0, True), (False, second["rows_deleted"], False), (False, 0, False),
+                        (False, fourth["rows_deleted"], True)]
+    con = connect(settings.warehouse, read_only=True)
+    compacted = _content_hash(con)
+    con.close()
+    assert build_models(settings, full=True)["compacted"]  # a full build counts as one
+    con = connect(settings.warehouse, read_only=True)
+    assert _content_hash(con) == compacted  # compaction changes storage, not rows
+    con.close()
+
+
+def test_a_compacting_commit_reclaims_what_earlier_commits_deleted_and_others_reclaim_nothing(tmp_path):
+    """Real DuckDB storage: rows deleted under Esprit's connections stay stored, even through an
+    explicit CHECKPOINT; the compacting commit (a build's, when compaction is due) reclaims them,
+    earlier transactions' deletes included, and the vacuum is off again after it."""
+    from pipelines.warehouse import commit, connect
+
+    con = connect(tmp_path / "storage.duckdb")
+
+    def stored() -> int:  # rows in the table's row groups, deleted ones included
+        return con.execute("SELECT sum(count) FROM pragma_storage_info('t') WHERE column_id = 0 "
+                           "AND segment_type <> 'VALIDITY'").fetchone()[0]
+
+    con.execute("CREATE TABLE t AS SELECT range AS i FROM range(1000000)")
+    con.execute("CHECKPOINT")
+    # every commit checkpoints by itself, as a weekly build's large one does: a CHECKPOINT after it
+    # finds nothing changed, so the vacuum must already be on for the commit
+    con.execute("SET checkpoint_threshold = '1KB'")
+    for digit in (1, 2, 3):  # three builds deleting 10 % each
+        con.execute("BEGIN TRANSACTION")
+        con.execute(f"DELETE FROM t WHERE i % 10 = {digit}")
+        assert commit(con) is False
+        con.execute("CHECKPOINT")
+    assert stored() == 1000000
+    con.execute("BEGIN TRANSACTION")
+    con.execute("DELETE FROM t WHERE i % 10 = 4")
+    assert commit(con, compacting=True)
+    live = con.execute("SELECT count(*) FROM t").fetchone()[0]
+    assert live == 600000 and stored() < live + 122880, stored()  # within one row group of the live rows
+    after = stored()
+    con.execute("BEGIN TRANSACTION")
+    con.execute("DELETE FROM t WHERE i % 10 = 5")
+    commit(con)
+    con.execute("CHECKPOINT")
+    assert stored() == after
+    con.close()
 
 
 # ---- incremental builds equal a full rebuild, whatever order files arrive in -----------------
