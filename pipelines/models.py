@@ -23,7 +23,7 @@ import pandas as pd
 from pipelines.config import Settings
 from pipelines.contracts import CONTRACTS, REPO_ROOT
 from pipelines.sqltext import sql_ident, sql_string, sql_timestamp
-from pipelines.warehouse import commit, connect, ensure_schema
+from pipelines.warehouse import commit, connect, defer_vacuum, ensure_schema
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ DELETE_BOUNDS = {"stg_calls": ("stg_call_outcomes",), "friction_events": ("journ
 CONTACT_TIMES = {"stg_call_outcomes": "started_at", "stg_cases": "opened_at", "stg_survey_responses": "responded_at"}
 FIGURES_MODEL = "weekly_scorecard"  # restatements compare its values, the published figures
 # An incremental build deletes the slice's entity rows and appends their replacements; the deleted
-# rows stay in their row groups (connect() turns DuckDB's vacuum off) until the rows deleted since
+# rows stay in their row groups (a build's connection defers DuckDB's vacuum) until the rows deleted since
 # the last compaction reach this share of the entity tables' rows: then the build compacts
 # (vacuum), as PostgreSQL's autovacuum does at its scale factor (0.2 by default).
 COMPACT_SHARE = 0.2
@@ -472,6 +472,7 @@ def build_models(settings: Settings, sql_dir: Path = SQL_DIR, full: bool = False
     models = discover(sql_dir)
     sql_hash = hashlib.sha256("".join(m.name + m.sql for m in models).encode()).hexdigest()[:12]
     con = connect(settings.warehouse)
+    defer_vacuum(con)
     timings = {}
     try:
         ensure_schema(con)

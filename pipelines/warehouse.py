@@ -70,15 +70,19 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     if read_only and not path.exists():
         raise FileNotFoundError(f"warehouse {path} does not exist yet: run the ingest first")
     path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path), read_only=read_only)
-    if not read_only:
-        # A checkpoint would rewrite every row group holding rows an incremental build deleted
-        # (DuckDB's vacuum): seconds each week. build_models compacts when they add up (compact).
-        con.execute(f"SET max_vacuum_tasks = {NO_VACUUM}")
-    return con
+    return duckdb.connect(str(path), read_only=read_only)
 
 
 NO_VACUUM = 0
+
+
+def defer_vacuum(con: duckdb.DuckDBPyConnection) -> None:
+    """For a build's connection: its checkpoints leave deleted rows where they are, until a
+    compacting `commit`. DuckDB's vacuum would rewrite, at each build's checkpoint, every row group
+    holding a row the build deleted: seconds each week. Other connections keep the vacuum, so that
+    ingest reclaims the rows its upserts replace. The setting is the DuckDB instance's (global), so
+    it holds while the build's connection is open."""
+    con.execute(f"SET max_vacuum_tasks = {NO_VACUUM}")
 
 
 def commit(con: duckdb.DuckDBPyConnection, compacting: bool = False) -> bool:
