@@ -168,9 +168,10 @@ def test_deleted_rows_are_reclaimed_once_they_add_up_to_the_compaction_share(set
 
 
 def test_deleted_rows_are_reclaimed_at_once_outside_builds_and_by_a_builds_compacting_commit(tmp_path):
-    """Real DuckDB storage: rows deleted under Esprit's connections stay stored, even through an
-    explicit CHECKPOINT; the compacting commit (a build's, when compaction is due) reclaims them,
-    earlier transactions' deletes included, and the vacuum is off again after it."""
+    """Real DuckDB storage: rows deleted under an ordinary connection (ingest's) are reclaimed at its
+    checkpoint; under a build's they stay stored, even through an explicit CHECKPOINT, until the
+    compacting commit (a build's, when compaction is due) reclaims them, earlier transactions'
+    deletes included; the vacuum is off again after it."""
     from pipelines.warehouse import commit, connect, defer_vacuum
 
     con = connect(tmp_path / "storage.duckdb")
