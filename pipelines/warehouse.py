@@ -90,8 +90,9 @@ def commit(con: duckdb.DuckDBPyConnection, compacting: bool = False) -> bool:
     reclaimed, their row groups merged). The vacuum only runs in the checkpoint that follows changes
     to a table, so it is on for this commit's own checkpoint and for a CHECKPOINT right after it (a
     commit too small to checkpoint by itself); a bare CHECKPOINT later would find nothing changed
-    and reclaim nothing. Returns False when that CHECKPOINT failed (another transaction open):
-    what was deleted is then reclaimed only by a later compaction."""
+    and reclaim nothing. Returns whether the vacuum ran: False when not compacting, or when that
+    CHECKPOINT failed (another transaction open), what was deleted then waiting for a later
+    compaction. The vacuum is deferred again afterwards."""
     if not compacting:
         con.execute("COMMIT")
         return False
@@ -104,7 +105,7 @@ def commit(con: duckdb.DuckDBPyConnection, compacting: bool = False) -> bool:
             return False
         return True
     finally:
-        con.execute(f"SET max_vacuum_tasks = {NO_VACUUM}")
+        defer_vacuum(con)
 
 
 def canonical_table_ddl(table: str) -> str:
