@@ -55,11 +55,8 @@ def failed_handoffs(con, week: str, from_team: str | None, to_team: str | None, 
     first `per_pair` of each pair by time when given."""
     rows = con.execute(
         """
-        SELECT h.handoff_key, h.kind, h.from_team, h.to_team, h.handoff_at, h.failure_reasons, jc.journey_id
+        SELECT h.handoff_key, h.kind, h.from_team, h.to_team, h.handoff_at, h.failure_reasons, h.journey_id
         FROM handoffs AS h
-        LEFT JOIN journey_contacts AS jc
-            ON jc.contact_ref = h.container
-            AND jc.contact_type = CASE WHEN h.kind = 'transfer' THEN 'call' ELSE 'case' END
         WHERE h.week = $week AND h.failed
             AND ($from IS NULL OR h.from_team = $from) AND ($to IS NULL OR h.to_team = $to)
         QUALIFY $per_pair IS NULL

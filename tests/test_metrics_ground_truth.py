@@ -32,6 +32,13 @@ def test_every_handoff_and_each_failure_reason_match_the_simulation(con, generat
                                 truth[k]["reasons"])}
     assert mismatches == {}
     assert sum(1 for t in truth.values() if t["failed"] == "true") > 0
+    # one row per handoff, each in the journey of its call or case
+    rows, keys, in_journey = con.execute("SELECT count(*), count(DISTINCT handoff_key), count(*) FILTER (WHERE "
+                                         "journey_id IS NOT DISTINCT FROM (SELECT jc.journey_id FROM journey_contacts "
+                                         "AS jc WHERE jc.contact_ref = container AND jc.contact_type = CASE kind WHEN "
+                                         "'transfer' THEN 'call' ELSE 'case' END) AND journey_id IS NOT NULL) "
+                                         "FROM handoffs").fetchone()
+    assert rows == keys == in_journey == len(truth)
 
 
 def test_journeys_are_stitched_as_the_simulation_made_them(con, generated):

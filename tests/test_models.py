@@ -285,9 +285,13 @@ def test_incremental_builds_equal_a_full_rebuild_whatever_the_order_of_files(set
     assert warehouse_hashes(settings.warehouse) == incremental
     con = connect(settings.warehouse, read_only=True)
     journeys = dict(con.execute("SELECT contact_ref, journey_id FROM journey_contacts").fetchall())
-    transfer = con.execute("SELECT failure_reasons FROM handoffs WHERE container = 'D1'").fetchall()
+    transfer = con.execute("SELECT failure_reasons, journey_id FROM handoffs WHERE container = 'D1'").fetchall()
+    case_handoffs = con.execute("SELECT kind, journey_id FROM handoffs WHERE container = 'CASE1' ORDER BY 1").fetchall()
     con.close()
-    assert transfer == [(["recontact"],)]
+    # a handoff names the journey its call or case is in now: D1's, since the bridge call joined D1 to D3
+    assert transfer == [(["recontact"], journeys["D1"])]
+    assert [kind for kind, _ in case_handoffs] == ["escalation", "reassignment"]
+    assert {journey for _, journey in case_handoffs} == {journeys["CASE1"]}
     assert journeys["D1"] == journeys["D2"] == journeys["D3"] and journeys["D1"].endswith(":D1")
     assert journeys["CASE1"] == journeys["B1"] and journeys["R1"] == journeys["A1"] == journeys["A2"]
     assert journeys["R2"] is None  # K3 has no contact left once C1 is K6's

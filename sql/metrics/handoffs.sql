@@ -3,6 +3,8 @@
 --   transfer      a call segment passed to a segment of another team  key call:<call_id>:<segment_no received>
 --   reassignment  a case event that moves the case to another team    key case:<case_id>:<event_seq>
 --   escalation    a call escalated into a complaint case              key escalation:<case_id>
+-- journey_id: the journey of the call or case the handoff happened in (journey_contacts), so that
+-- a failed handoff leads to its journey without a lookup by contact over every contact.
 WITH segments AS (
     SELECT *, lag(team) OVER (PARTITION BY call_id ORDER BY segment_no) AS previous_team
     FROM stg_calls
@@ -122,10 +124,11 @@ flags AS (
     LEFT JOIN param_pickup_sla AS dflt ON dflt.team = 'default'
 )
 SELECT
-    handoff_key,
-    kind,
-    container,
-    customer_ref,
+    f.handoff_key,
+    f.kind,
+    f.container,
+    jc.journey_id,
+    f.customer_ref,
     from_team,
     to_team,
     handoff_at,
@@ -141,4 +144,6 @@ SELECT
         CASE WHEN reopened THEN 'reopened' END
     ], lambda x: x IS NOT NULL) AS failure_reasons,
     len(failure_reasons) > 0 AS failed
-FROM flags
+FROM flags AS f
+LEFT JOIN journey_contacts AS jc
+    ON jc.contact_ref = f.container AND jc.contact_type = CASE WHEN f.kind = 'transfer' THEN 'call' ELSE 'case' END
