@@ -311,13 +311,16 @@ def compile_suite(table: str, column_types: dict[str, str]) -> list[CompiledRule
     return rules
 
 
-def key_unexpected_sql(rule: CompiledRule, relation: str) -> str:
-    """How many rows GX counts as breaking a uniqueness rule: rows whose (non-missing) key repeats."""
+def key_unexpected_sql(rule: CompiledRule, relation: str, parts: int = 1, part: int = 0) -> str:
+    """How many rows GX counts as breaking a uniqueness rule: rows whose (non-missing) key repeats.
+    With `parts` > 1, only the keys whose hash falls in `part`: a key's repeats share its hash, so
+    the counts of the parts add up to the whole, each part grouping a share of the keys."""
     cols = ", ".join(sql_ident(c) for c in rule.columns)
     present = " OR ".join(f"{sql_ident(c)} IS NOT NULL" for c in rule.columns)  # GX skips rows with all missing
     if rule.rule == "expect_column_values_to_be_unique":
         present = f"{sql_ident(rule.columns[0])} IS NOT NULL"
-    return (f"SELECT coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM {relation} WHERE {present} "
+    share = f" AND hash({cols}) % {int(parts)} = {int(part)}" if parts > 1 else ""
+    return (f"SELECT coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM {relation} WHERE ({present}){share} "
             f"GROUP BY {cols} HAVING count(*) > 1)")
 
 

@@ -287,12 +287,16 @@ def test_a_warehouse_made_before_cases_had_resolved_at_gets_the_column(settings)
         con.close()
 
 
-def test_gx_on_every_row_and_the_compiled_suite_with_a_gx_sample_load_the_same(tmp_path):
-    """ingest.gx_rows: the sample (here the first line and the flagged ones) or all: same rows, same reasons."""
+def test_gx_on_every_row_and_the_compiled_suite_with_a_gx_sample_load_the_same(tmp_path, monkeypatch):
+    """ingest.gx_rows: the sample (here the first line and the flagged ones) or all: same rows, same reasons;
+    and the same when the uniqueness rule counts the repeated keys in passes of 7 rows."""
+    import pipelines.ingest
+
     rows = [survey_row(rid=f"R{i}", nps=str(i % 13), csat=str(i % 6)) for i in range(40)] + [survey_row(rid="R1")]
     outcomes = []
-    for gx_rows in (1, "all"):
-        home = load_settings(base_dir=tmp_path / str(gx_rows))
+    for gx_rows, group_rows in ((1, pipelines.ingest.KEY_GROUP_ROWS), ("all", pipelines.ingest.KEY_GROUP_ROWS), (1, 7)):
+        monkeypatch.setattr(pipelines.ingest, "KEY_GROUP_ROWS", group_rows)
+        home = load_settings(base_dir=tmp_path / f"{gx_rows}-{group_rows}")
         home.ingest["gx_rows"] = gx_rows
         home.ingest["max_bad_row_share"] = 1.0
         _write(home.landing / "surveys", "mixed.csv", rows)
@@ -305,9 +309,10 @@ def test_gx_on_every_row_and_the_compiled_suite_with_a_gx_sample_load_the_same(t
                                          "ORDER BY 1, 2::VARCHAR").fetchall()))
         finally:
             con.close()
-    sample, every_row = outcomes
+    sample, every_row, in_passes = outcomes
     assert sample[:3] == (29, 11, 1) and len(sample[3]) == 11  # nps 11 or 12, or csat 0
-    assert sample == every_row
+    assert sample == every_row == in_passes
+    assert ("expect_column_values_to_be_unique", ["response_id"], False, 2) in sample[4]
 
 
 def test_a_file_unchanged_in_the_landing_folder_is_not_read_again_a_touched_one_is_hashed(settings):
