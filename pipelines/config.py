@@ -79,7 +79,7 @@ def _merge(base: dict, override: dict, where: str) -> dict:
         if key in base and isinstance(base[key], dict) and base[key] and not isinstance(value, dict):
             raise ConfigError(f"{where}: key '{key}' must be a mapping, got {type(value).__name__}")
         if key in base and isinstance(base[key], dict) and isinstance(value, dict) \
-                and key not in ("friction_signals", "stages"):
+                and key not in ("friction_signals", "stages", "sources"):
             merged[key] = _merge(base[key], value, f"{where}.{key}")
         else:
             merged[key] = value
@@ -180,7 +180,8 @@ def _checked_scorecard(section: dict) -> dict[str, Any]:
     languages = section.get("languages")
     if not isinstance(languages, list) or not languages or not set(languages) <= set(LANGUAGES):
         raise ConfigError(f"scorecard.languages: expected a non-empty list drawn from {list(LANGUAGES)}")
-    for key in ("small_sample", "trend_weeks", "verbatims_per_stage", "top_pairs", "handoffs_per_page"):
+    for key in ("small_sample", "trend_weeks", "verbatims_per_stage", "top_pairs", "handoffs_per_page",
+                "previous_week_max_gap"):
         if not isinstance(section.get(key), int) or section[key] < 1:
             raise ConfigError(f"scorecard.{key}: expected a whole number of at least 1")
     return section

@@ -482,7 +482,7 @@ def write_ground_truth(sim: Simulation, folder: Path) -> dict:
     with open(folder / "journeys.csv", "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["journey_no", "customer_ref", "started_at", "week", "reached", "friction_stages", "signals",
-                    "first_contact_resolved"])
+                    "first_contact_resolved", "first_contact_resolved_final"])
         for j in journeys:
             reached = ["reach"]
             if j.engaged_at is not None and j.engaged_at < end:
@@ -491,13 +491,16 @@ def write_ground_truth(sim: Simulation, folder: Path) -> dict:
                 reached.append("recover")
             signals = sorted(f"{s}@{_week(at)}" for s, _, at in j.signals if at < end)
             stages = sorted({stage for _, stage, at in j.signals if at < end})
-            fcr = ""
+            fcr = fcr_final = ""
             if j.first_answer_resolved is not None:
                 # As observable in the export: a follow-up after the cut-off cannot be seen yet.
                 followed = j.followup_at is not None and j.followup_at < end
                 fcr = str(not followed).lower()
+                # As the simulation ran it to its end, follow-ups after the cut-off included: what
+                # the figure is once final.
+                fcr_final = str(j.followup_at is None).lower()
             w.writerow([j.journey_no, j.customer_ref, _iso(j.started_at), _week(j.started_at), ";".join(reached),
-                        ";".join(stages), ";".join(signals), fcr])
+                        ";".join(stages), ";".join(signals), fcr, fcr_final])
     summary = {
         "start": _iso(sim.start), "end": _iso(end), "timezone": TZ,
         "weeks": sorted({_week(j.started_at) for j in journeys}),

@@ -22,6 +22,7 @@ import pandas as pd
 
 from pipelines.config import Settings
 from pipelines.contracts import CONTRACTS, REPO_ROOT
+from pipelines.feeds import configured_feeds, data_horizon_sql, unmeasured
 from pipelines.sqltext import sql_ident, sql_string, sql_timestamp
 from pipelines.warehouse import commit, connect, defer_vacuum, ensure_schema
 
@@ -104,6 +105,14 @@ def set_parameters(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     con.execute("CREATE OR REPLACE TABLE param_friction_signals (signal VARCHAR, stage VARCHAR, weight DOUBLE)")
     con.executemany("INSERT INTO param_friction_signals VALUES (?, ?, ?)",
                     [[name, spec["stage"], float(spec["weight"])] for name, spec in settings.friction_signals.items()])
+    # What the configured feeds cannot measure, and how far their data reaches: these change the
+    # scorecard layer only (rebuilt by every build), not the parameter set of the weekly tables.
+    feeds = configured_feeds(settings)
+    con.execute("CREATE OR REPLACE TABLE param_unmeasured (metric VARCHAR, missing_feeds VARCHAR)")
+    missing = unmeasured(settings, feeds)
+    if missing:
+        con.executemany("INSERT INTO param_unmeasured VALUES (?, ?)", [[m, f] for m, f in missing.items()])
+    con.execute("SET VARIABLE data_horizon = ?", [con.execute(data_horizon_sql(feeds)).fetchone()[0]])
 
 
 # Weekly metric tables (metrics-layer models named weekly_*) are kept across builds: a build
@@ -460,6 +469,15 @@ def _record_restatements(con: duckdb.DuckDBPyConnection) -> None:
             AND round(o.value, 9) IS DISTINCT FROM round(n.value, 9)""")
 
 
+def _weeks_become_final(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Weeks with a figure the previous build published as provisional and this one as final (or
+    the reverse): their pages must say so, even where no value changed."""
+    return [r[0] for r in con.execute(f"""
+        SELECT DISTINCT n.week FROM {FIGURES_MODEL} AS n
+        JOIN _prev_figures AS o USING (week, metric)
+        WHERE n.provisional IS DISTINCT FROM o.provisional ORDER BY 1""").fetchall()]
+
+
 def build_models(settings: Settings, sql_dir: Path = SQL_DIR, full: bool = False) -> dict:
     """Build every model in one transaction: readers see the old tables or the new, never a mix.
 
@@ -504,9 +522,14 @@ def build_models(settings: Settings, sql_dir: Path = SQL_DIR, full: bool = False
                 _affected_weeks(con, last_load_id)
                 affected = [r[0] for r in con.execute("SELECT week FROM _affected_weeks ORDER BY week").fetchall()]
             # what the previous build published, to tell which figures changed
+            # (and which were provisional: a week whose figures become final is published again)
+            had_status = FIGURES_MODEL in existing and "provisional" in {
+                r[0] for r in con.execute(f"DESCRIBE {FIGURES_MODEL}").fetchall()}
             con.execute("CREATE OR REPLACE TEMP TABLE _prev_figures AS " + (
-                f"SELECT week, metric, value FROM {FIGURES_MODEL}" if FIGURES_MODEL in existing
-                else "SELECT NULL::VARCHAR AS week, NULL::VARCHAR AS metric, NULL::DOUBLE AS value LIMIT 0"))
+                f"SELECT week, metric, value, {'provisional' if had_status else 'false AS provisional'} "
+                f"FROM {FIGURES_MODEL}" if FIGURES_MODEL in existing
+                else "SELECT NULL::VARCHAR AS week, NULL::VARCHAR AS metric, NULL::DOUBLE AS value, "
+                     "NULL::BOOLEAN AS provisional LIMIT 0"))
             for model in models:
                 if incremental and model in sliced:
                     continue
@@ -525,7 +548,7 @@ def build_models(settings: Settings, sql_dir: Path = SQL_DIR, full: bool = False
                     raise RuntimeError(f"model {model.name} ({model.path.relative_to(sql_dir.parent)}) "
                                        f"failed: {exc}") from exc
                 timings[model.name] = round(time.perf_counter() - t0, 3)
-            recomputed = affected if incremental else sorted(
+            recomputed = sorted(set(affected) | set(_weeks_become_final(con))) if incremental else sorted(
                 r[0] for r in con.execute(f"SELECT DISTINCT week FROM {FIGURES_MODEL}").fetchall())
             # a full build rewrites every table: nothing deleted is left to reclaim
             compacting = incremental and _compaction_due(con, deleted, [m.name for m in sliced])

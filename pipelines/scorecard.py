@@ -27,7 +27,7 @@ from pipelines.config import Settings
 from pipelines.i18n import translator
 from pipelines.investigate import failed_handoffs, handoff_pairs, pair_slug
 from pipelines.warehouse import connect
-from pipelines.weeks import parse_week, week_bounds
+from pipelines.weeks import parse_week, shift_week, week_bounds
 
 RATIO_UNITS = ("pct", "points", "score", "per_1000")  # meaningless without a denominator
 
@@ -54,8 +54,11 @@ class Tile:
     trend: str                # better | worse | same | ''
     target: float | None
     target_display: str
-    status: str               # on_target | watch | off_target | no_data
+    status: str               # on_target | watch | off_target | no_data | provisional
     sparkline: str
+    provisional: bool = False  # looks ahead past the data's horizon: no status, no significance
+    provisional_until: str = ""  # the day it becomes final, as data stands (week timezone)
+    missing_feeds: str = ""    # the feeds a site would need for this figure (none configured)
 
 
 def fmt(value: float | None, unit: str) -> str:
@@ -106,18 +109,14 @@ def available_weeks(con) -> list[str]:
 def metric_history(con) -> dict[str, dict[str, dict]]:
     """metric -> week -> the weekly_scorecard row (as a dict)."""
     cursor = con.execute(
-        "SELECT week, metric, value, numerator, denominator, unit, ci_low, ci_high, change, average_4_weeks "
-        "FROM weekly_scorecard ORDER BY metric, week")
+        "SELECT week, metric, value, numerator, denominator, unit, ci_low, ci_high, change, average_4_weeks, "
+        "missing_feeds, final_at, provisional FROM weekly_scorecard ORDER BY metric, week")
     names = [d[0] for d in cursor.description]
     history: dict[str, dict[str, dict]] = {}
     for row in cursor.fetchall():
         record = dict(zip(names, row))
         history.setdefault(record["metric"], {})[record["week"]] = record
     return history
-
-
-def week_figures(con, week: str) -> dict[str, dict]:
-    return {metric: weeks[week] for metric, weeks in metric_history(con).items() if week in weeks}
 
 
 def _table_exists(con, name: str) -> bool:
@@ -158,6 +157,19 @@ def _significance(metric: str, unit: str, week: str, previous: str | None, histo
     return None
 
 
+def previous_week(weeks: dict, week: str, max_gap: int) -> str | None:
+    """The latest earlier week with the figure, if at most max_gap weeks back: a change against a
+    stray row years earlier (a survey dated 1970) is no week-on-week change."""
+    earlier = [w for w in weeks if w < week]
+    if not earlier or earlier[-1] < shift_week(week, -max_gap):
+        return None
+    return earlier[-1]
+
+
+def local_day(moment: datetime | None, tz: str) -> str:
+    return moment.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d") if moment is not None else ""
+
+
 def build_tiles(settings: Settings, history: dict, week: str, known: list[str],
                 ces_variance: dict[str, float] | None = None, sparklines: bool = True) -> list[Tile]:
     small = settings.scorecard["small_sample"]
@@ -168,8 +180,7 @@ def build_tiles(settings: Settings, history: dict, week: str, known: list[str],
         weeks = history.get(metric, {})
         record = weeks.get(week)
         value = _usable(record)
-        earlier = [w for w in weeks if w < week]
-        previous = earlier[-1] if earlier else None
+        previous = previous_week(weeks, week, settings.scorecard["previous_week_max_gap"])
         previous_value = _usable(weeks.get(previous)) if previous else None
         change = value - previous_value if value is not None and previous_value is not None else None
         average = record.get("average_4_weeks") if record and value is not None else None
@@ -179,6 +190,7 @@ def build_tiles(settings: Settings, history: dict, week: str, known: list[str],
             trend = "same" if change == 0 else ("better" if (change > 0) == (spec["better"] == "up") else "worse")
         denominator = record.get("denominator") if record else None
         label = f"{spec['en']}, last {len(span)} weeks"
+        provisional = bool(record and value is not None and record.get("provisional"))
         tiles.append(Tile(
             metric=metric, label_en=spec["en"], label_fr=spec["fr"], unit=unit, value=value,
             display=fmt(value, unit), numerator=record.get("numerator") if record else None,
@@ -186,12 +198,16 @@ def build_tiles(settings: Settings, history: dict, week: str, known: list[str],
             ci_high=record.get("ci_high") if record else None, change=change, change_display=fmt_change(change, unit),
             change_vs_average=vs_average, change_vs_average_display=fmt_change(vs_average, unit),
             average_4_weeks=average,
-            significant=_significance(metric, unit, week, previous, history, ces_variance or {}) if change else None,
+            significant=_significance(metric, unit, week, previous, history, ces_variance or {})
+            if change and not provisional else None,
             small_sample=value is not None and denominator is not None and denominator < small, trend=trend,
             target=spec.get("target"), target_display=fmt(spec.get("target"), unit),
-            status=status_of(value, spec),
+            status="provisional" if provisional else status_of(value, spec),
             sparkline=charts.sparkline([_usable(weeks.get(w)) for w in span], label, spec["better"])
             if sparklines else "",
+            provisional=provisional,
+            provisional_until=local_day(record["final_at"], settings.week_timezone) if provisional else "",
+            missing_feeds=(record or {}).get("missing_feeds") or "",
         ))
     return tiles
 
@@ -206,7 +222,11 @@ def _stages(settings: Settings, con, history: dict, week: str, span: list[str]) 
             "SELECT signal, count(*) AS n FROM friction_events WHERE week = ? AND stage = ? "
             "GROUP BY signal ORDER BY n DESC, signal LIMIT 3",
             [week, key]).fetchall()
+        provisional = bool(share and _usable(share) is not None and share.get("provisional"))
         stages.append({"key": key, "en": spec.get("en", key), "fr": spec.get("fr", key),
+                       "provisional_until": local_day(share["final_at"], settings.week_timezone)
+                       if provisional else "",
+                       "missing_feeds": (share or {}).get("missing_feeds") or "",
                        "reached": share["denominator"] if share else None,
                        "with_friction": share["numerator"] if share else None,
                        "share": fmt(_usable(share), "pct"), "index": fmt(_usable(index), "index"),
@@ -243,20 +263,34 @@ def _verbatims(con, week: str, stages: list[dict], per_stage: int) -> dict[str, 
     return chosen
 
 
+STAGED = {"calls": "stg_calls", "cases": "stg_cases", "case_events": "stg_case_events",
+          "survey_responses": "stg_survey_responses"}
+UNCONFIGURED = "(not configured)"  # loads into a table no configured source fills
+
+
 def _quality(settings: Settings, con, week: str) -> dict:
-    """Per source: files and rows behind the week, rejects, late arrivals; and the week's state."""
+    """Per configured source: files and rows behind the week, rejects, late arrivals; and the
+    week's state. A load is counted under the configured source whose profiles fill its table,
+    whatever folder the file came from; the week is complete once every configured source has
+    rows in it (a complaint-only site waits for complaints only)."""
+    from pipelines.feeds import source_tables
+
     tz = settings.week_timezone
     start, end = week_bounds(week, tz)
     local_end = end.astimezone(ZoneInfo(tz))
     published = datetime.combine(local_end.date(), time(0), ZoneInfo(tz)) + timedelta(
         hours=settings.scorecard["publish_delay_hours"])
-    rows_in_week = dict(con.execute(
-        "SELECT 'calls', count(*) FROM stg_calls WHERE week = ? UNION ALL "
-        "SELECT 'complaints', count(*) FROM stg_cases WHERE week = ? UNION ALL "
-        "SELECT 'surveys', count(*) FROM stg_survey_responses WHERE week = ?", [week, week, week]).fetchall())
+    rows_in_table = dict(con.execute(" UNION ALL ".join(
+        f"SELECT '{table}', count(*) FROM {staged} WHERE week = $week" for table, staged in STAGED.items()),
+        {"week": week}).fetchall())
+    tables = source_tables(settings)
+    source_of = {}
+    for source, filled in tables.items():
+        for table in sorted(filled):
+            source_of.setdefault(table, source)
     audit = con.execute(
         """
-        SELECT source,
+        SELECT table_name,
             count(*) FILTER (WHERE status = 'loaded' AND list_contains(weeks, $week)),
             coalesce(sum(rows_loaded) FILTER (WHERE list_contains(weeks, $week)), 0),
             coalesce(sum(rows_quarantined) FILTER (WHERE list_contains(weeks, $week)), 0),
@@ -264,15 +298,19 @@ def _quality(settings: Settings, con, week: str) -> dict:
             count(*) FILTER (WHERE status = 'rejected'),
             coalesce(sum(rows_rejected) FILTER (WHERE status = 'rejected'), 0),
             count(*) FILTER (WHERE status = 'loaded' AND list_contains(weeks, $week) AND finished_at > $published)
-        FROM load_audit GROUP BY source
+        FROM load_audit GROUP BY table_name
         """, {"week": week, "published": published}).fetchall()
-    by_source = {r[0]: r[1:] for r in audit}
+    by_source: dict[str, list[int]] = {}
+    for table, *counts in audit:
+        totals = by_source.setdefault(source_of.get(table, UNCONFIGURED), [0] * 7)
+        by_source[source_of.get(table, UNCONFIGURED)] = [a + b for a, b in zip(totals, counts)]
     sources = []
-    for source in sorted(set(settings.sources) | set(by_source)):
+    for source in list(settings.sources) + ([UNCONFIGURED] if UNCONFIGURED in by_source else []):
         files, loaded, quarantined, duplicate, rejected, rows_rejected, late = by_source.get(source, (0,) * 7)
+        in_week = sum(rows_in_table.get(t, 0) for t in tables[source]) if source in tables else None
         sources.append({"source": source, "files": files, "rows_loaded": loaded, "rows_quarantined": quarantined,
                         "rows_duplicate": duplicate, "files_rejected": rejected, "rows_rejected": rows_rejected,
-                        "late_files": late, "rows_in_week": rows_in_week.get(source)})
+                        "late_files": late, "rows_in_week": in_week, "configured": source in tables})
     restated = None
     if _table_exists(con, "week_status"):
         found = con.execute("SELECT restated, restated_at, changes FROM week_status WHERE week = ?", [week]).fetchone()
@@ -280,7 +318,7 @@ def _quality(settings: Settings, con, week: str) -> dict:
             restated = {"at": found[1].astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M") if found[1] else "",
                         "changes": found[2]}
     complete = (datetime.now(timezone.utc) >= end + timedelta(days=settings.scorecard["complete_after_days"])
-                and all(s["rows_in_week"] for s in sources if s["rows_in_week"] is not None))
+                and all(s["rows_in_week"] for s in sources if s["configured"]))
     return {"sources": sources, "complete": complete, "restated": restated,
             "published": published.strftime("%Y-%m-%d %H:%M %Z")}
 
@@ -468,6 +506,8 @@ def headline_summary(settings: Settings, week: str) -> list[str]:
     for tile in tiles:
         n = f"n={tile.denominator:,.0f}" if tile.denominator is not None else ""
         flag = " (small sample)" if tile.small_sample else ""
+        flag += f" (provisional until {tile.provisional_until})" if tile.provisional else ""
+        flag += f" (no {tile.missing_feeds} feed)" if tile.missing_feeds else ""
         shown = tile.display or "no data"
         lines.append(f"  {tile.label_en:<45} {shown:>10}  {tile.change_display:>9}  {n}{flag}")
     return lines

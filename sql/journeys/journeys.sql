@@ -3,6 +3,10 @@
 --   recover: a complaint case was opened.
 -- first_contact_resolved: of journeys with an answered call, those with no further call or case
 -- after their first answered call.
+-- final_at: when the journey's outcome stops looking ahead (docs/metrics.md, look-ahead): no
+-- contact can join it later than journey_window_days after its last call or case, the
+-- resolution SLA runs resolution_sla_days from its start, a complaint's SLA complaint_sla_days
+-- from its opening.
 WITH calls AS (
     SELECT jc.journey_id, o.call_id, o.started_at, o.answered
     FROM journey_contacts AS jc
@@ -30,7 +34,14 @@ SELECT
         ELSE count(*) FILTER (
             WHERE jc.contact_type IN ('call', 'case') AND jc.contact_at > f.first_answered_at
         ) = 0
-    END AS first_contact_resolved
+    END AS first_contact_resolved,
+    greatest(
+        max(jc.contact_at) FILTER (WHERE jc.contact_type IN ('call', 'case'))
+            + to_days(getvariable('journey_window_days')),
+        min(jc.contact_at) FILTER (WHERE jc.contact_type IN ('call', 'case'))
+            + to_days(getvariable('resolution_sla_days')),
+        max(jc.contact_at) FILTER (WHERE jc.contact_type = 'case') + to_days(getvariable('complaint_sla_days'))
+    ) AS final_at
 FROM journey_contacts AS jc
 LEFT JOIN stg_call_outcomes AS o ON jc.contact_type = 'call' AND o.call_id = jc.contact_ref
 LEFT JOIN firsts AS f USING (journey_id)

@@ -1,6 +1,9 @@
 -- weekly_metrics: one row per ISO week and metric, with numerator and denominator so that every
 -- figure can be traced and its sample size shown, a 95 % interval where one applies, and the
 -- parameter set it was computed with. Definitions: docs/metrics.md.
+-- final_at: for a figure that looks ahead in time, when the last of its rows stops looking ahead
+-- (NULL: it does not look ahead); past the data's horizon the figure is provisional
+-- (weekly_scorecard).
 WITH calls AS (
     SELECT
         week,
@@ -67,6 +70,26 @@ handoff_weeks AS (
     SELECT week, count(*) AS handoffs, count(*) FILTER (WHERE failed) AS failed
     FROM handoffs
     GROUP BY week
+),
+-- when each look-ahead figure of a week becomes final: a first answer that resolved can still be
+-- followed by another contact of its journey, a handoff by the caller's recontact, a resolved
+-- complaint by its reopening, each within journey_window_days
+look_ahead AS (
+    SELECT week, 'first_contact_resolution' AS metric,
+        max(first_answered_at) FILTER (WHERE first_contact_resolved) + to_days(getvariable('journey_window_days'))
+            AS final_at
+    FROM journeys
+    GROUP BY week
+    UNION ALL
+    SELECT week, 'handoff_failure_rate', max(handoff_at) + to_days(getvariable('journey_window_days'))
+    FROM handoffs
+    GROUP BY week
+    UNION ALL
+    SELECT resolved_week, 'complaint_reopen_rate',
+        max(first_resolved_at) + to_days(getvariable('journey_window_days'))
+    FROM stg_cases
+    WHERE first_resolved_at IS NOT NULL
+    GROUP BY resolved_week
 ),
 -- one row per week of any source (NULL where a source has none); stacked and grouped rather than
 -- joined, so that a filter on weeks reaches every source's scan
@@ -145,5 +168,7 @@ SELECT
     unit,
     CASE WHEN denominator > 0 THEN ci_low END AS ci_low,
     CASE WHEN denominator > 0 THEN ci_high END AS ci_high,
+    a.final_at,
     getvariable('parameter_set') AS parameter_set
 FROM long
+LEFT JOIN look_ahead AS a USING (week, metric)

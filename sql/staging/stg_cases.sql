@@ -1,5 +1,7 @@
 -- stg_cases: one row per complaint case, with the team that opened it, when it was first
--- acknowledged (its first event of a type in complaint_ack_events) and first resolved.
+-- acknowledged (its first event of a type in complaint_ack_events) and first resolved: at its
+-- first resolution event, or, for a case without one (a snapshot export has no history), when the
+-- export says it was resolved (cases.resolved_at).
 WITH firsts AS (
     SELECT
         case_id,
@@ -20,8 +22,9 @@ SELECT
     c.origin_ref,
     c.priority,
     f.opened_by_team,
-    f.first_resolved_at,
-    strftime(f.first_resolved_at AT TIME ZONE getvariable('week_tz'), '%G-W%V') AS resolved_week,
+    coalesce(f.first_resolved_at, c.resolved_at) AS first_resolved_at,
+    strftime(coalesce(f.first_resolved_at, c.resolved_at) AT TIME ZONE getvariable('week_tz'), '%G-W%V')
+        AS resolved_week,
     f.acknowledged_at,
     coalesce(f.reopenings, 0) AS reopenings,
     strftime(c.opened_at AT TIME ZONE getvariable('week_tz'), '%G-W%V') AS week,

@@ -1,0 +1,214 @@
+"""Figures that stay right at the edges of a real operation's data: figures that look ahead in
+time are provisional until the data reaches past their window, and a site with fewer feeds
+shows "no data" where a feed is absent, never 0."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from collections import Counter, defaultdict
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from pipelines.config import load_settings
+from pipelines.generate import generate
+from pipelines.ingest import ingest_source
+from pipelines.models import build_models
+from pipelines.run import run_all
+from pipelines.scorecard import available_weeks, build_tiles, metric_history, previous_week
+from pipelines.warehouse import connect
+from pipelines.weeks import week_bounds
+from tests.truth import truth_journeys
+
+SEED, JOURNEYS = 5, 90
+
+
+@pytest.fixture(scope="module")
+def three_weeks(tmp_path_factory) -> Path:
+    landing = tmp_path_factory.mktemp("censoring") / "generated"
+    generate(landing, weeks=3, seed=SEED, journeys_per_week=JOURNEYS)
+    return landing
+
+
+def _copy_weeks(generated: Path, landing: Path, weeks: list[str]) -> None:
+    """The exports of some weeks only: the data's horizon cuts journeys of the last one mid-window."""
+    for path in generated.glob("*/*.csv"):
+        if path.parent.name != "ground_truth" and any(path.stem.endswith(w) for w in weeks):
+            (landing / path.parent.name).mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, landing / path.parent.name / path.name)
+
+
+def _final_fcr(generated: Path) -> dict[str, tuple[int, int]]:
+    """week -> (resolved at first contact, journeys with an answered call), as the simulation ran
+    each journey to its end: follow-ups after the data's cut-off included."""
+    counts: dict[str, Counter] = defaultdict(Counter)
+    for j in truth_journeys(generated):
+        if j["first_contact_resolved_final"]:
+            counts[j["week"]]["n"] += 1
+            counts[j["week"]]["ok"] += j["first_contact_resolved_final"] == "true"
+    return {w: (c["ok"], c["n"]) for w, c in counts.items()}
+
+
+def _fcr(con) -> dict[str, tuple]:
+    return {w: (num, den, provisional) for w, num, den, provisional in con.execute(
+        "SELECT week, numerator, denominator, provisional FROM weekly_scorecard "
+        "WHERE metric = 'first_contact_resolution' ORDER BY week").fetchall()}
+
+
+def test_first_contact_resolution_is_provisional_until_the_window_closes_then_final_and_true(
+        three_weeks, tmp_path):
+    settings = load_settings(base_dir=tmp_path)
+    weeks = sorted({j["week"] for j in truth_journeys(three_weeks)})
+    final = _final_fcr(three_weeks)
+    _copy_weeks(three_weeks, settings.landing, weeks[:2])
+    for source in settings.sources:
+        ingest_source(settings, source)
+    build_models(settings)
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        before = _fcr(con)
+        history, known = metric_history(con), available_weeks(con)
+    finally:
+        con.close()
+    # the second week's last journeys had no time for a follow-up: its figure is not final, and
+    # the simulation's own truth says it would have been wrong
+    num, den, provisional = before[weeks[1]]
+    assert provisional is True
+    assert (num, den) != final[weeks[1]]
+    tile = next(t for t in build_tiles(settings, history, weeks[1], known) if t.metric == "first_contact_resolution")
+    assert (tile.status, tile.significant, tile.provisional) == ("provisional", None, True)
+    # within journey_window_days (7) of the week's end
+    week_end = week_bounds(weeks[1], settings.week_timezone)[1].date()
+    assert week_end <= date.fromisoformat(tile.provisional_until) <= week_end + timedelta(days=7)
+    # every figure shown final is the simulation's final truth
+    for week, (num, den, provisional) in before.items():
+        if not provisional:
+            assert (num, den) == final[week], week
+
+    # the third week arrives: the second week's window has closed, its figure turns final and true,
+    # and the build names it among the weeks to publish again
+    _copy_weeks(three_weeks, settings.landing, weeks[2:])
+    for source in settings.sources:
+        ingest_source(settings, source)
+    built = build_models(settings)
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        after = _fcr(con)
+    finally:
+        con.close()
+    assert after[weeks[1]] == (*final[weeks[1]], False)
+    assert weeks[1] in built["recomputed_weeks"]
+    assert after[weeks[2]][2] is True
+    for week, (num, den, provisional) in after.items():
+        if not provisional:
+            assert (num, den) == final[week], week
+
+
+def _site(tmp_path: Path, generated: Path, sources: dict) -> object:
+    """A deployment whose esprit.yaml configures only some sources, with only their exports."""
+    config = tmp_path / "esprit.yaml"
+    config.write_text(json.dumps({"sources": sources}), encoding="utf-8")
+    settings = load_settings(config_file=config, base_dir=tmp_path)
+    for source in sources:
+        shutil.copytree(generated / source, settings.landing / source)
+    run_all(settings)
+    return settings
+
+
+def _figures(settings, week: str) -> dict[str, dict]:
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        cursor = con.execute("SELECT * FROM weekly_scorecard WHERE week = ?", [week])
+        names = [d[0] for d in cursor.description]
+        return {r[1]: dict(zip(names, r)) for r in cursor.fetchall()}
+    finally:
+        con.close()
+
+
+def test_a_complaint_only_site_shows_no_data_where_the_calls_feed_is_absent(generated, tmp_path):
+    settings = _site(tmp_path, generated, {"complaints": [
+        {"match": "case_events*", "profile": "generator_case_events"},
+        {"match": "cases*", "profile": "generator_cases"}]})
+    week = sorted(json.loads((generated / "ground_truth" / "summary.json").read_text())["weeks"])[0]
+    figures = _figures(settings, week)
+    for metric in ("service_level", "abandonment_rate", "friction_index_reach", "friction_share_reach",
+                   "friction_index_understand", "complaints_per_1000_contacts", "first_contact_resolution"):
+        assert figures[metric]["value"] is None, metric
+        assert figures[metric]["missing_feeds"] == "calls", metric
+    assert figures["complaints_opened"]["value"] > 0
+    assert figures["friction_index_recover"]["value"] is not None
+    assert figures["friction_index_recover"]["missing_feeds"] is None
+
+    page = json.loads((settings.scorecards_dir / week / "scorecard.json").read_text(encoding="utf-8"))
+    stages = page["stages"]
+    assert stages["reach"]["share"] == "" and stages["reach"]["missing_feeds"] == "calls"
+    assert stages["recover"]["share"].endswith("%")
+    tiles = page["headline"]
+    assert tiles["complaints_per_1000_contacts"]["status"] == "no_data"
+    assert tiles["service_level"]["status"] == "no_data"
+    # the week is complete: only the configured source is waited for, and only it is listed
+    assert page["quality"]["complete"] is True
+    assert [s["source"] for s in page["quality"]["sources"]] == ["complaints"]
+    html = (settings.scorecards_dir / week / "scorecard.en.html").read_text(encoding="utf-8")
+    reach_row = html.split('data-stage="reach"')[1].split("</tr>")[0]
+    assert "0.0 %" not in reach_row and "no data" in reach_row and "no calls feed configured" in reach_row
+
+
+def test_a_calls_only_site_has_no_complaint_figures(generated, tmp_path):
+    settings = _site(tmp_path, generated, {"calls": [{"match": "*", "profile": "generator_calls"}]})
+    week = sorted(json.loads((generated / "ground_truth" / "summary.json").read_text())["weeks"])[0]
+    figures = _figures(settings, week)
+    for metric in ("complaints_per_1000_contacts", "complaints_opened", "complaints_resolved_within_sla"):
+        assert figures[metric]["value"] is None, metric
+        assert figures[metric]["numerator"] is None, metric
+    assert "friction_index_recover" not in figures  # no journey reached the stage: no row, no 0
+    assert figures["complaints_per_1000_contacts"]["missing_feeds"] == "complaints"
+    assert figures["service_level"]["value"] is not None
+    page = json.loads((settings.scorecards_dir / week / "scorecard.json").read_text(encoding="utf-8"))
+    assert page["headline"]["complaints_per_1000_contacts"]["status"] == "no_data"
+    assert page["headline"]["nps"]["missing_feeds"] == "surveys"
+
+
+def test_a_change_compares_only_with_a_recent_week():
+    weeks = {"1970-W01": {}, "2026-W38": {}, "2026-W40": {}}
+    assert previous_week(weeks, "2026-W40", 4) == "2026-W38"
+    assert previous_week(weeks, "2026-W40", 1) is None  # two weeks back: no week-on-week change
+    assert previous_week({"1970-W01": {}, "2026-W40": {}}, "2026-W40", 4) is None
+
+
+def test_cases_without_a_history_take_their_resolution_from_the_export(tmp_path):
+    """A snapshot export (no case events) says when a case was resolved: the SLA figures use it."""
+    from pipelines.contracts import CONTRACTS
+    from pipelines.ingest import ingest_paths
+    from pipelines.profiles import load_profile
+
+    settings = load_settings(base_dir=tmp_path)
+    path = tmp_path / "cases_snapshot.csv"
+    columns = CONTRACTS["cases"].column_names
+    rows = [  # opened W43; one resolved within 10 days, one after 12, one still open
+        {"case_id": "S1", "customer_ref": "K1", "opened_at": "2026-10-20T10:00:00+02:00", "channel": "web",
+         "category": "billing", "resolved_at": "2026-10-23T10:00:00+02:00"},
+        {"case_id": "S2", "customer_ref": "K2", "opened_at": "2026-10-20T11:00:00+02:00", "channel": "web",
+         "category": "billing", "resolved_at": "2026-11-01T11:00:00+01:00"},
+        {"case_id": "S3", "customer_ref": "K3", "opened_at": "2026-10-21T11:00:00+02:00", "channel": "web",
+         "category": "billing"},
+    ]
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    (result,) = ingest_paths(settings, "complaints", [path], load_profile("generator_cases"))
+    assert result.status == "loaded" and result.rows_loaded == 3, result.problems
+    build_models(settings)
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        within = {w: (n, d) for w, n, d in con.execute(
+            "SELECT week, numerator, denominator FROM weekly_scorecard "
+            "WHERE metric = 'complaints_resolved_within_sla'").fetchall()}
+    finally:
+        con.close()
+    assert within["2026-W43"] == (1, 1)  # S1, resolved Friday 23 October
+    assert within["2026-W44"] == (0, 1)  # S2, resolved Sunday 1 November, 12 days after opening
