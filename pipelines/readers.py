@@ -385,6 +385,9 @@ def _csv_columns(path: Path, profile: Profile) -> tuple[list[str], str]:
     header, delimiter = _csv_header(path, profile)
     if not profile.format.header:
         header = [f"column{i + 1}" for i in range(len(header))]
+    # an empty name (a spreadsheet's row-index column) is named by its position, as a file without
+    # a header names every column: column1 is the first
+    header = [name or f"column{i + 1}" for i, name in enumerate(header)]
     seen, dupes = set(), []
     for name in header:  # DuckDB names are case-insensitive: nps and NPS are one column
         if name.lower() in seen:
@@ -392,8 +395,6 @@ def _csv_columns(path: Path, profile: Profile) -> tuple[list[str], str]:
         seen.add(name.lower())
     if dupes:
         raise FileRejected("duplicate_header", f"header names repeated: {sorted(set(dupes))}", column=dupes[0])
-    if any(not h for h in header):
-        raise FileRejected("empty_header", "a header name is empty", column=str(header.index("") + 1))
     return header, delimiter
 
 

@@ -135,7 +135,8 @@ def test_sources_bind_landing_folders_to_profiles(tmp_path):
     cfg.write_text("sources:\n  bank:\n    - {match: '*.csv', profile: anonbank_calls}\n")
     settings = load_settings(cfg, base_dir=tmp_path)
     assert settings.sources["bank"] == [{"match": "*.csv", "profile": "anonbank_calls"}]
-    assert "calls" in settings.sources
+    # a project's sources replace the defaults whole: the sources it names are the site's feeds
+    assert set(settings.sources) == {"bank"}
     cfg.write_text("sources:\n  bank: anonbank_calls\n")
     with pytest.raises(ValueError, match=r"sources.bank: expected a list of \{match"):
         load_settings(cfg, base_dir=tmp_path)

@@ -153,3 +153,51 @@ def test_bank_call_kpis_match_the_log_own_durations(loaded):
     # the clock times are rounded to the second: averages agree within a second, rates within 1 point
     assert abs(got[1] - asa) < 1.0 and abs(got[2] - aht) < 1.0
     assert abs(got[3] - service_level) < 0.01
+
+
+@pytest.fixture(scope="module")
+def sf311(tmp_path_factory):
+    """San Francisco 311 as a complaint-only site: one configured source, a snapshot without history."""
+    import json
+
+    home = tmp_path_factory.mktemp("sf311")
+    config = home / "esprit.yaml"
+    config.write_text(json.dumps({"sources": {"complaints": [{"match": "*", "profile": "sf311_cases"}]}}))
+    settings = load_settings(config_file=config, base_dir=home)
+    (result,) = ingest_paths(settings, "complaints", [REALDATA / "sf311_cases_sample_10000.csv"])
+    build_models(settings)
+    return settings, result
+
+
+def test_sf311_is_a_complaint_only_site_with_resolution_figures_and_complete_weeks(sf311):
+    import json
+
+    from pipelines.scorecard import render_weeks
+
+    settings, result = sf311
+    assert result.status == "loaded", result.problems[:5]
+    # cases closed before they were opened break the order rule; everything else loads
+    assert result.rows_read == result.rows_loaded + result.rows_quarantined + result.rows_duplicate == 10000
+    assert 100 < result.rows_quarantined < 200
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        busiest = con.execute("SELECT week FROM stg_cases GROUP BY week ORDER BY count(*) DESC, week LIMIT 1").fetchone()[0]
+        resolved = con.execute("SELECT count(*) FILTER (WHERE first_resolved_at IS NOT NULL), count(*) "
+                               "FROM stg_cases").fetchone()
+        figures = {m: (v, missing) for m, v, missing in con.execute(
+            "SELECT metric, value, missing_feeds FROM weekly_scorecard WHERE week = ?", [busiest]).fetchall()}
+    finally:
+        con.close()
+    assert resolved[0] > 0.9 * resolved[1]  # Closed is the resolution of a snapshot export
+    assert figures["complaints_resolved_within_sla"][0] is not None
+    assert figures["complaint_resolution_days_median"][0] is not None
+    for metric in ("service_level", "friction_index_reach", "complaints_per_1000_contacts", "nps"):
+        assert figures[metric][0] is None and figures[metric][1], metric
+    render_weeks(settings, [busiest], languages=["en"], pdf=False, exports=False)
+    page = json.loads((settings.scorecards_dir / busiest / "scorecard.json").read_text(encoding="utf-8"))
+    assert page["quality"]["complete"] is True
+    assert [s["source"] for s in page["quality"]["sources"]] == ["complaints"]
+    assert page["stages"]["reach"]["share"] == "" and page["stages"]["recover"]["share"].endswith("%")
+    html = (settings.scorecards_dir / busiest / "scorecard.en.html").read_text(encoding="utf-8")
+    stage_table = html.split('<table class="stages">')[1].split("</table>")[0]
+    assert "0.0 %" not in stage_table.split('data-stage="resolve"')[0]  # reach and understand: no data, not 0
