@@ -37,11 +37,19 @@ TEAMS = {"accueil": "Q_ACCUEIL", "facturation": "Q_FACTURATION", "technique": "Q
          "reclamations": "Q_RECLAMATIONS"}
 NEED_TEAM = {"info": "accueil", "billing": "facturation", "technical": "technique"}
 CATEGORY = {"info": "information", "billing": "billing", "technical": "technical"}
-# Thresholds the simulation is built around (the pipeline's defaults). Generated values keep
-# clear of each threshold so that the truth does not hinge on a rounding.
+# Thresholds the simulation is built around (the pipeline's defaults). Most generated values keep
+# clear of each threshold; boundary cases (EDGE_SHARE of the sites where a threshold applies) sit
+# one second below, at and one second above it, and contacts start on each side of midnight
+# between Sunday and Monday, so that a threshold moved by one unit, a < turned into <=, or a week
+# cut in UTC changes a figure the truth pins. The truth labels them from the simulation's own
+# state with these thresholds, never with the pipeline's rules.
 LONG_WAIT_S, LONG_HOLD_S, SERVICE_LEVEL_S, COMPLAINT_SLA_DAYS, PING_PONG = 120, 120, 20, 10, 3
 ACK_SLA_HOURS, SEVERAL_ATTEMPTS, RESOLUTION_SLA_DAYS = 48, 2, 5
 PICKUP_SLA = {"default": (120, 24), "reclamations": (120, 48)}  # team -> (call seconds, case hours)
+SHORT_ABANDON_S = 5
+EDGE_SHARE = 0.08
+CASE_EDGE_SHARE = 0.3  # complaints are few: a larger share gives every rule its three sides
+EDGE_OFFSETS = (-1, 0, 1)  # seconds around a threshold
 
 SOURCE_FILES = {  # landing sub-folder, file prefix, contract
     "calls": [("calls", "calls")],
@@ -113,6 +121,9 @@ def _iso(moment: datetime | None) -> str:
 class Simulation:
     def __init__(self, seed: int, start_week: str, weeks: int, journeys_per_week: int):
         self.rng = random.Random(seed)
+        # boundary cases draw from their own stream: the rest of the simulation stays as it was
+        self.edge = random.Random(seed + 1_000_003)
+        self.boundaries: list[dict] = []
         year, week = parse_week(start_week)
         self.start = datetime.combine(date.fromisocalendar(year, week, 1), time(0), PARIS).astimezone(UTC)
         end_local = datetime.combine(date.fromisocalendar(year, week, 1) + timedelta(weeks=weeks), time(0), PARIS)
@@ -148,6 +159,14 @@ class Simulation:
                     minute = self.rng.randint(8 * 60, 17 * 60 + 30)
                     local = datetime.combine(local_day, time(minute // 60, minute % 60, self.rng.randint(0, 59)), PARIS)
                     starts.append(local.astimezone(UTC))
+        # a few journeys a week start either side of the week boundary in local time: Sunday 23:30
+        # (still the week, in UTC too) and Monday 00:30 (the next week, though Sunday in UTC)
+        for w in range(self.weeks):
+            monday = (self.start.astimezone(PARIS) + timedelta(weeks=w)).date()
+            for day, at in ((monday - timedelta(days=1), time(23, 30)), (monday, time(0, 30))):
+                local = datetime.combine(day, at, PARIS)
+                if self.start <= local.astimezone(UTC):
+                    starts += [local.astimezone(UTC)] * 2
         starts.sort()
         for started_at in starts:
             customer = self._pick_customer(started_at)
@@ -207,6 +226,19 @@ class Simulation:
             for h in self.call_handoffs[call_id]:
                 h.add("recontact", t)
 
+    def _at_edge(self, value: float, threshold: float, rule: str, ref: str, row_at: datetime,
+                 after: bool = False, share: float = EDGE_SHARE) -> float:
+        """value, or (EDGE_SHARE of the time) the threshold moved by -1, 0 or +1 second, recorded
+        in the truth's boundary cases with which side of the threshold it is on. row_at: when the
+        row deciding it happens (plus the value, `after`), so that the truth keeps only exported ones."""
+        if self.edge.random() >= share:
+            return value
+        offset = self.edge.choice(EDGE_OFFSETS)
+        at = row_at + timedelta(seconds=threshold + offset) if after else row_at
+        self.boundaries.append({"rule": rule, "ref": ref, "threshold": threshold, "value": threshold + offset,
+                                "offset": offset, "at": at})
+        return threshold + offset
+
     def _business_hours(self, t: datetime) -> datetime:
         local = t.astimezone(PARIS)
         if local.hour >= 18 or local.hour < 8:
@@ -233,7 +265,18 @@ class Simulation:
             long_wait = self.rng.random() < 0.15
             wait = self.rng.randint(150, 600) if long_wait else self.rng.choice(
                 [self.rng.randint(3, SERVICE_LEVEL_S - 2), self.rng.randint(SERVICE_LEVEL_S + 2, 100)])
-            if self.rng.random() < (0.12 if seg_no == 1 else 0.08):
+            abandons = self.rng.random() < (0.12 if seg_no == 1 else 0.08)
+            if abandons:
+                if seg_no == 1:
+                    wait = self._at_edge(wait, SHORT_ABANDON_S, "short_abandon", call_id, offered)
+            elif seg_no == 1:
+                rule = self.edge.choice(("service_level", "long_wait"))
+                threshold = SERVICE_LEVEL_S if rule == "service_level" else LONG_WAIT_S
+                wait = self._at_edge(wait, threshold, rule, call_id, offered)
+            else:
+                wait = self._at_edge(wait, PICKUP_SLA.get(team, PICKUP_SLA["default"])[0], "slow_pickup",
+                                     f"call:{call_id}:{seg_no}", offered)
+            if abandons:
                 ended = offered + timedelta(seconds=wait)
                 self._segment(call_id, seg_no, j, team, offered, None, ended, "abandoned", "none", None, "")
                 if seg_no == 1:
@@ -246,12 +289,13 @@ class Simulation:
                 handoffs[-1].add("slow_pickup", offered)
             if answered_team is None and j.engaged_at is None:
                 j.engaged_at = answered_at
-            if seg_no == 1 and long_wait:
+            if seg_no == 1 and wait > LONG_WAIT_S:
                 self._signal(j, "long_wait", offered)
             answered_team = team
             long_hold = self.rng.random() < 0.1
             hold = self.rng.randint(150, 500) if long_hold else self.rng.choice([0, 0, self.rng.randint(5, 90)])
-            if long_hold:
+            hold = self._at_edge(hold, LONG_HOLD_S, "long_hold", f"{call_id}:{seg_no}", offered)
+            if hold > LONG_HOLD_S:
                 self._signal(j, "long_hold", answered_at)
             ended = answered_at + timedelta(seconds=hold + self.rng.randint(60, 600))
             next_team = self._route(team, target, teams_held, len(transfers))
@@ -357,8 +401,13 @@ class Simulation:
             # the receiving team takes the case in hand, sometimes later than its pickup SLA
             sla_hours = PICKUP_SLA.get(to, PICKUP_SLA["default"])[1]
             slow = self.rng.random() < 0.2
-            t = t + timedelta(hours=self.rng.randint(sla_hours + 2, sla_hours + 48) if slow
-                              else self.rng.randint(1, sla_hours - 2))
+            pickup = timedelta(hours=self.rng.randint(sla_hours + 2, sla_hours + 48) if slow
+                               else self.rng.randint(1, sla_hours - 2))
+            pickup = timedelta(seconds=self._at_edge(pickup.total_seconds(), 3600 * sla_hours, "slow_pickup",
+                                                     f"case:{case_id}:{len(events)}", t, after=True,
+                                                     share=CASE_EDGE_SHARE))
+            slow = pickup > timedelta(hours=sla_hours)
+            t = t + pickup
             events.append(("assigned", t, to, "in_progress"))
             if slow:
                 h.add("slow_pickup", t)
@@ -366,6 +415,10 @@ class Simulation:
         late_ack = self.rng.random() < 0.15
         t = t + timedelta(hours=self.rng.randint(ACK_SLA_HOURS + 2, ACK_SLA_HOURS + 72) if late_ack
                           else self.rng.randint(1, ACK_SLA_HOURS - 2))
+        t = opened + timedelta(seconds=self._at_edge((t - opened).total_seconds(), 3600 * ACK_SLA_HOURS,
+                                                     "complaint_acknowledged_beyond_sla", case_id, opened,
+                                                     after=True, share=CASE_EDGE_SHARE))
+        late_ack = t - opened > timedelta(hours=ACK_SLA_HOURS)
         events.append(("assigned", t, "reclamations", "in_progress"))
         if late_ack:
             self._signal(j, "complaint_acknowledged_beyond_sla", t)
@@ -378,6 +431,11 @@ class Simulation:
         late = self.rng.random() < 0.3
         days = self.rng.uniform(COMPLAINT_SLA_DAYS + 1, 25) if late else self.rng.uniform(1, COMPLAINT_SLA_DAYS - 1)
         resolved_at = max(opened + timedelta(days=days), t + timedelta(hours=1))
+        at_sla = (resolved_at - opened).total_seconds()
+        if opened + timedelta(seconds=86400 * COMPLAINT_SLA_DAYS - 1) >= t + timedelta(hours=1):
+            at_sla = self._at_edge(at_sla, 86400 * COMPLAINT_SLA_DAYS, "complaint_resolved_beyond_sla", case_id,
+                                   opened, after=True, share=CASE_EDGE_SHARE)
+        resolved_at = opened + timedelta(seconds=at_sla)
         late = resolved_at - opened > timedelta(days=COMPLAINT_SLA_DAYS)
         events.append(("resolved", resolved_at, team, "resolved"))
         j.moments.append(resolved_at)
@@ -501,6 +559,13 @@ def write_ground_truth(sim: Simulation, folder: Path) -> dict:
                 fcr_final = str(j.followup_at is None).lower()
             w.writerow([j.journey_no, j.customer_ref, _iso(j.started_at), _week(j.started_at), ";".join(reached),
                         ";".join(stages), ";".join(signals), fcr, fcr_final])
+    with open(folder / "boundaries.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["rule", "ref", "threshold_seconds", "value_seconds", "offset_seconds", "beyond"])
+        for b in (b for b in sim.boundaries if b["at"] < end):
+            # a short abandon is one under the threshold: at it, the call counts in the service level
+            past = b["value"] >= b["threshold"] if b["rule"] == "short_abandon" else b["value"] > b["threshold"]
+            w.writerow([b["rule"], b["ref"], b["threshold"], b["value"], b["offset"], str(past).lower()])
     summary = {
         "start": _iso(sim.start), "end": _iso(end), "timezone": TZ,
         "weeks": sorted({_week(j.started_at) for j in journeys}),
@@ -508,7 +573,7 @@ def write_ground_truth(sim: Simulation, folder: Path) -> dict:
         "failed_handoffs": sum(1 for h in handoffs if any(at < end for at in h.reasons.values())),
         "thresholds": {"long_wait_seconds": LONG_WAIT_S, "long_hold_seconds": LONG_HOLD_S,
                        "service_level_seconds": SERVICE_LEVEL_S, "complaint_sla_days": COMPLAINT_SLA_DAYS,
-                       "ping_pong_min_changes": PING_PONG, "complaint_ack_sla_hours": ACK_SLA_HOURS,
+                       "short_abandon_seconds": SHORT_ABANDON_S, "ping_pong_min_changes": PING_PONG, "complaint_ack_sla_hours": ACK_SLA_HOURS,
                        "several_attempts_min_calls": SEVERAL_ATTEMPTS, "resolution_sla_days": RESOLUTION_SLA_DAYS,
                        "pickup_sla": {k: {"call_seconds": c, "case_hours": h} for k, (c, h) in PICKUP_SLA.items()}},
     }
@@ -529,5 +594,15 @@ Everything is as observable at the end of the last generated week (`summary.json
   reopened).
 - `journeys.csv`: one row per customer journey, the week it started, the stages it reached,
   the stages where it met friction and each friction signal with the week it became evident,
-  and whether its first answered call resolved the need (empty when no call was answered).
+  and whether its first answered call resolved the need (empty when no call was answered):
+  `first_contact_resolved` as observable at the end, `first_contact_resolved_final` once every
+  follow-up the simulation made, after the end included, is counted.
+- `boundaries.csv`: the boundary cases the simulation placed on purpose, one second below, at and
+  one second above a threshold (`rule`: service_level, long_wait, short_abandon, long_hold,
+  slow_pickup of a call transfer or a case reassignment, complaint_acknowledged_beyond_sla,
+  complaint_resolved_beyond_sla), the row they are in (`ref`: a call, `call:segment`, a handoff
+  key or a case), and `beyond`: whether the value is past the threshold (strictly greater; for
+  short_abandon, not under it: an abandon after exactly 5 s counts in the service level).
+  Journeys also start at Sunday 23:30 and Monday 00:30 local time, either side of the week
+  boundary.
 """

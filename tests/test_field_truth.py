@@ -27,9 +27,9 @@ SEED, JOURNEYS = 5, 90
 
 
 @pytest.fixture(scope="module")
-def three_weeks(tmp_path_factory) -> Path:
+def four_weeks(tmp_path_factory) -> Path:
     landing = tmp_path_factory.mktemp("censoring") / "generated"
-    generate(landing, weeks=3, seed=SEED, journeys_per_week=JOURNEYS)
+    generate(landing, weeks=4, seed=SEED, journeys_per_week=JOURNEYS)
     return landing
 
 
@@ -59,11 +59,11 @@ def _fcr(con) -> dict[str, tuple]:
 
 
 def test_first_contact_resolution_is_provisional_until_the_window_closes_then_final_and_true(
-        three_weeks, tmp_path):
+        four_weeks, tmp_path):
     settings = load_settings(base_dir=tmp_path)
-    weeks = sorted({j["week"] for j in truth_journeys(three_weeks)})
-    final = _final_fcr(three_weeks)
-    _copy_weeks(three_weeks, settings.landing, weeks[:2])
+    weeks = sorted({j["week"] for j in truth_journeys(four_weeks)})
+    final = _final_fcr(four_weeks)
+    _copy_weeks(four_weeks, settings.landing, weeks[:2])
     for source in settings.sources:
         ingest_source(settings, source)
     build_models(settings)
@@ -88,9 +88,9 @@ def test_first_contact_resolution_is_provisional_until_the_window_closes_then_fi
         if not provisional:
             assert (num, den) == final[week], week
 
-    # the third week arrives: the second week's window has closed, its figure turns final and true,
+    # the next weeks arrive: the second week's window has closed, its figure turns final and true,
     # and the build names it among the weeks to publish again
-    _copy_weeks(three_weeks, settings.landing, weeks[2:])
+    _copy_weeks(four_weeks, settings.landing, weeks[2:])
     for source in settings.sources:
         ingest_source(settings, source)
     built = build_models(settings)
@@ -101,7 +101,7 @@ def test_first_contact_resolution_is_provisional_until_the_window_closes_then_fi
         con.close()
     assert after[weeks[1]] == (*final[weeks[1]], False)
     assert weeks[1] in built["recomputed_weeks"]
-    assert after[weeks[2]][2] is True
+    assert after[weeks[3]][2] is True
     for week, (num, den, provisional) in after.items():
         if not provisional:
             assert (num, den) == final[week], week

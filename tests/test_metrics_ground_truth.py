@@ -197,3 +197,56 @@ def test_data_docs_render_only_new_results_and_drop_those_no_longer_kept(pipelin
     added.unlink()  # a result no longer kept (its load was rejected): its page leaves the site
     build_data_docs(results, site)
     assert not new_page.exists() and all(p.exists() for p in pages)
+
+
+# How the warehouse shows that a boundary case is past its threshold: a friction signal at the
+# row, a handoff's failure reason, or the call's first wait against the service level.
+BOUNDARY_SQL = {
+    "long_wait": "SELECT source_ref FROM friction_events WHERE signal = 'long_wait'",
+    "long_hold": "SELECT source_ref FROM friction_events WHERE signal = 'long_hold'",
+    "complaint_acknowledged_beyond_sla":
+        "SELECT source_ref FROM friction_events WHERE signal = 'complaint_acknowledged_beyond_sla'",
+    "complaint_resolved_beyond_sla":
+        "SELECT source_ref FROM friction_events WHERE signal = 'complaint_resolved_beyond_sla'",
+    "slow_pickup": "SELECT handoff_key FROM handoffs WHERE list_contains(failure_reasons, 'slow_pickup')",
+    "service_level": "SELECT call_id FROM stg_call_outcomes WHERE first_outcome = 'answered' "
+                     "AND NOT first_wait_seconds <= getvariable('service_level_seconds')",
+    "short_abandon": "SELECT call_id FROM stg_call_outcomes WHERE first_outcome = 'abandoned' "
+                     "AND NOT first_abandon_seconds < getvariable('short_abandon_seconds')",
+}
+
+
+def test_boundary_cases_fall_on_the_side_the_simulation_labelled(pipeline_run, con, generated):
+    """One second below, at and above each threshold: a threshold moved by a unit or a < turned
+    into <= moves some of them to the other side (ground_truth/boundaries.csv)."""
+    import csv
+
+    settings, _ = pipeline_run
+    with open(generated / "ground_truth" / "boundaries.csv", newline="", encoding="utf-8") as fh:
+        cases = list(csv.DictReader(fh))
+    reader = connect(settings.warehouse, read_only=True)
+    try:
+        for name in ("service_level_seconds", "short_abandon_seconds"):
+            reader.execute(f"SET VARIABLE {name} = ?", [settings.metrics[name]])
+        beyond = {rule: {r[0] for r in reader.execute(sql).fetchall()} for rule, sql in BOUNDARY_SQL.items()}
+    finally:
+        reader.close()
+    wrong = [(c["rule"], c["ref"], c["offset_seconds"], c["beyond"]) for c in cases
+             if (c["ref"] in beyond[c["rule"]]) != (c["beyond"] == "true")]
+    assert wrong == []
+    # every rule has cases on each side and at the threshold itself
+    sides = {(c["rule"], c["offset_seconds"]) for c in cases}
+    assert {(rule, offset) for rule in BOUNDARY_SQL for offset in ("-1", "0", "1")} <= sides, sorted(sides)
+
+
+def test_weeks_are_cut_at_local_midnight(con, generated):
+    """Journeys that start at Sunday 23:30 and Monday 00:30 local time (Sunday in UTC both) fall in
+    the weeks the simulation gave them."""
+    starts = {(j["customer_ref"], j["started_at"][11:16], j["week"]) for j in truth_journeys(generated)
+              if j["started_at"][11:16] in ("23:30", "00:30")}
+    assert {s[1] for s in starts} == {"23:30", "00:30"}
+    got = {(c, at, w) for c, at, w in con.execute(
+        "SELECT customer_ref, strftime(started_at AT TIME ZONE 'Europe/Paris', '%H:%M'), week FROM journeys "
+        "WHERE strftime(started_at AT TIME ZONE 'Europe/Paris', '%H:%M') IN ('23:30', '00:30')").fetchall()}
+    key = resolve_key()
+    assert {(pseudonym(c, key), at, w) for c, at, w in starts} <= got
