@@ -123,6 +123,14 @@ def load_settings(config_file: str | Path | None = None, base_dir: str | Path | 
         if not isinstance(spec, dict) or not all(isinstance(spec.get(k), (int, float))
                                                  for k in ("call_seconds", "case_hours")):
             raise ConfigError(f"metrics.pickup_sla.{team}: expected {{call_seconds: <number>, case_hours: <number>}}")
+    for i, rule in enumerate(raw["metrics"]["complaint_sla_rules"] or []):
+        where = f"metrics.complaint_sla_rules[{i}]"
+        if not isinstance(rule, dict) or not set(rule) <= {"priority", "category", "sla_days", "ack_hours"}:
+            raise ConfigError(f"{where}: expected a mapping of priority, category, sla_days, ack_hours")
+        deadlines = [rule[k] for k in ("sla_days", "ack_hours") if k in rule]
+        if not deadlines or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
+                                    for v in deadlines):
+            raise ConfigError(f"{where}: expected sla_days and/or ack_hours as positive numbers")
     signals = raw["friction_signals"]
     for name, spec in signals.items():
         if not isinstance(spec, dict) or spec.get("stage") not in stages:

@@ -84,8 +84,19 @@ def _strip_comments(sql: str) -> str:
 def set_parameters(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     con.execute("SET VARIABLE week_tz = ?", [settings.week_timezone])
     for key, value in settings.metrics.items():
-        if not isinstance(value, dict):  # mappings become tables below
+        if not isinstance(value, dict) and key != "complaint_sla_rules":  # those become tables below
             con.execute(f"SET VARIABLE {key} = ?", [value])
+    # complaint deadlines per priority and category, in rule order; the defaults serve the rest
+    rules = settings.metrics["complaint_sla_rules"] or []
+    con.execute("CREATE OR REPLACE TABLE param_complaint_sla (position INTEGER, priority VARCHAR, category VARCHAR, "
+                "sla_days DOUBLE, ack_hours DOUBLE)")
+    if rules:
+        con.executemany("INSERT INTO param_complaint_sla VALUES (?, ?, ?, ?, ?)",
+                        [[i, r.get("priority"), r.get("category"), r.get("sla_days"), r.get("ack_hours")]
+                         for i, r in enumerate(rules)])
+    # the longest complaint deadline, which bounds how far a journey's figures look ahead
+    con.execute("SET VARIABLE complaint_sla_days_max = ?",
+                [max([settings.metrics["complaint_sla_days"]] + [r["sla_days"] for r in rules if "sla_days" in r])])
     # per receiving team; the row 'default' serves every team not listed
     con.execute("CREATE OR REPLACE TABLE param_pickup_sla (team VARCHAR, call_seconds DOUBLE, case_hours DOUBLE)")
     con.executemany("INSERT INTO param_pickup_sla VALUES (?, ?, ?)",

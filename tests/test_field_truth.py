@@ -212,3 +212,45 @@ def test_cases_without_a_history_take_their_resolution_from_the_export(tmp_path)
         con.close()
     assert within["2026-W43"] == (1, 1)  # S1, resolved Friday 23 October
     assert within["2026-W44"] == (0, 1)  # S2, resolved Sunday 1 November, 12 days after opening
+
+
+def test_complaint_deadlines_follow_priority_and_category(tmp_path):
+    """A high-priority complaint has 2 days and 4 hours (a rule), a normal one the defaults (10 days,
+    48 hours): both acknowledged after 5 hours and resolved after 3 days."""
+    from pipelines.contracts import CONTRACTS
+    from pipelines.ingest import ingest_paths
+    from pipelines.profiles import load_profile
+
+    config = tmp_path / "esprit.yaml"
+    config.write_text(json.dumps({"metrics": {"complaint_sla_rules": [
+        {"priority": "high", "sla_days": 2, "ack_hours": 4}, {"category": "billing", "sla_days": 1}]}}))
+    settings = load_settings(config_file=config, base_dir=tmp_path)
+    opened = "2026-10-20T10:00:00+02:00"
+    cases = [{"case_id": case, "customer_ref": f"K{case}", "opened_at": opened, "channel": "web",
+              "category": "technical", "priority": priority} for case, priority in (("H", "high"), ("N", "normal"))]
+    events = [row for case in ("H", "N") for row in (
+        {"case_id": case, "event_seq": 1, "event_type": "opened", "event_at": opened, "team": "reclamations",
+         "status": "open"},
+        {"case_id": case, "event_seq": 2, "event_type": "assigned", "event_at": "2026-10-20T15:00:00+02:00",
+         "team": "reclamations", "status": "in_progress"},
+        {"case_id": case, "event_seq": 3, "event_type": "resolved", "event_at": "2026-10-23T10:00:00+02:00",
+         "team": "reclamations", "status": "resolved"})]
+    for table, rows, profile in (("cases", cases, "generator_cases"), ("case_events", events, "generator_case_events")):
+        path = tmp_path / f"{table}_2026-W43.csv"
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=CONTRACTS[table].column_names)
+            writer.writeheader()
+            writer.writerows(rows)
+        (result,) = ingest_paths(settings, "complaints", [path], load_profile(profile))
+        assert result.status == "loaded", result.problems
+    build_models(settings)
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        within = con.execute("SELECT numerator, denominator FROM weekly_scorecard "
+                             "WHERE metric = 'complaints_resolved_within_sla' AND week = '2026-W43'").fetchone()
+        late = sorted(con.execute("SELECT signal, source_ref FROM friction_events WHERE signal LIKE 'complaint_%' "
+                                  "ORDER BY ALL").fetchall())
+    finally:
+        con.close()
+    assert within == (1, 2)  # N within its 10 days; H past its 2
+    assert late == [("complaint_acknowledged_beyond_sla", "H"), ("complaint_resolved_beyond_sla", "H")]

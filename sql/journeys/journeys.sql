@@ -5,8 +5,8 @@
 -- after their first answered call.
 -- final_at: when the journey's outcome stops looking ahead (docs/metrics.md, look-ahead): no
 -- contact can join it later than journey_window_days after its last call or case, the
--- resolution SLA runs resolution_sla_days from its start, a complaint's SLA complaint_sla_days
--- from its opening.
+-- resolution SLA runs resolution_sla_days from its start, a complaint's SLA (at most
+-- complaint_sla_days_max) from its opening.
 WITH calls AS (
     SELECT jc.journey_id, o.call_id, o.started_at, o.answered
     FROM journey_contacts AS jc
@@ -40,7 +40,8 @@ SELECT
             + to_days(getvariable('journey_window_days')),
         min(jc.contact_at) FILTER (WHERE jc.contact_type IN ('call', 'case'))
             + to_days(getvariable('resolution_sla_days')),
-        max(jc.contact_at) FILTER (WHERE jc.contact_type = 'case') + to_days(getvariable('complaint_sla_days'))
+        max(jc.contact_at) FILTER (WHERE jc.contact_type = 'case')
+            + to_seconds(86400 * getvariable('complaint_sla_days_max'))
     ) AS final_at
 FROM journey_contacts AS jc
 LEFT JOIN stg_call_outcomes AS o ON jc.contact_type = 'call' AND o.call_id = jc.contact_ref

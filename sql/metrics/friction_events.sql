@@ -98,15 +98,15 @@ signals AS (
     FROM stg_cases AS c
     JOIN contact_journey AS cj ON cj.contact_type = 'case' AND cj.contact_ref = c.case_id
     JOIN stg_case_events AS e USING (case_id)
-    WHERE epoch(e.event_at) - epoch(c.opened_at) > 3600 * getvariable('complaint_ack_sla_hours')
+    WHERE epoch(e.event_at) - epoch(c.opened_at) > 3600 * c.ack_sla_hours
         AND (c.acknowledged_at IS NULL
-             OR epoch(c.acknowledged_at) - epoch(c.opened_at) > 3600 * getvariable('complaint_ack_sla_hours'))
+             OR epoch(c.acknowledged_at) - epoch(c.opened_at) > 3600 * c.ack_sla_hours)
     GROUP BY cj.journey_id, c.case_id
     UNION ALL
     SELECT cj.journey_id, 'complaint_resolved_beyond_sla', c.first_resolved_at, 'cases', c.case_id
     FROM stg_cases AS c
     JOIN contact_journey AS cj ON cj.contact_type = 'case' AND cj.contact_ref = c.case_id
-    WHERE c.first_resolved_at - c.opened_at > to_days(getvariable('complaint_sla_days'))
+    WHERE epoch(c.first_resolved_at) - epoch(c.opened_at) > 86400 * c.sla_days
 )
 SELECT
     s.journey_id,

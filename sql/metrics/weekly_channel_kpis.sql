@@ -1,6 +1,6 @@
 -- weekly_channel_kpis: per ISO week the complaint was opened and per channel it came through,
 -- how complaints were handled. Each rate keeps its numerator and denominator:
---   resolved_within_sla_rate  resolved within complaint_sla_days / resolved
+--   resolved_within_sla_rate  resolved within the case's SLA (stg_cases.sla_days) / resolved
 --   reopen_rate               reopened at least once / resolved
 --   resolution days           median and P90 of (first resolution - opening), resolved cases only
 SELECT
@@ -9,10 +9,10 @@ SELECT
     count(*) AS opened,
     count(first_resolved_at) AS resolved,
     count(*) FILTER (
-        WHERE first_resolved_at - opened_at <= to_days(getvariable('complaint_sla_days'))
+        WHERE epoch(first_resolved_at) - epoch(opened_at) <= 86400 * sla_days
     ) AS resolved_within_sla,
     count(*) FILTER (
-        WHERE first_resolved_at - opened_at <= to_days(getvariable('complaint_sla_days'))
+        WHERE epoch(first_resolved_at) - epoch(opened_at) <= 86400 * sla_days
     ) / nullif(count(first_resolved_at), 0) AS resolved_within_sla_rate,
     count(*) FILTER (WHERE first_resolved_at IS NOT NULL AND reopenings > 0) AS reopened,
     count(*) FILTER (WHERE first_resolved_at IS NOT NULL AND reopenings > 0)

@@ -48,7 +48,7 @@ cases_resolved AS (
         strftime(first_resolved_at AT TIME ZONE getvariable('week_tz'), '%G-W%V') AS week,
         count(*) AS resolved,
         count(*) FILTER (
-            WHERE first_resolved_at - opened_at <= to_days(getvariable('complaint_sla_days'))
+            WHERE epoch(first_resolved_at) - epoch(opened_at) <= 86400 * sla_days
         ) AS within_sla,
         count(*) FILTER (WHERE reopenings > 0) AS reopened,
         quantile_cont((epoch(first_resolved_at) - epoch(opened_at)) / 86400, 0.5) AS days_median,

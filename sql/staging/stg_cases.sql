@@ -1,7 +1,9 @@
 -- stg_cases: one row per complaint case, with the team that opened it, when it was first
 -- acknowledged (its first event of a type in complaint_ack_events) and first resolved: at its
 -- first resolution event, or, for a case without one (a snapshot export has no history), when the
--- export says it was resolved (cases.resolved_at).
+-- export says it was resolved (cases.resolved_at). sla_days and ack_sla_hours: its deadlines, from
+-- the first rule of complaint_sla_rules (param_complaint_sla) matching its priority and category
+-- that sets each, else complaint_sla_days and complaint_ack_sla_hours.
 WITH firsts AS (
     SELECT
         case_id,
@@ -21,6 +23,14 @@ SELECT
     c.category,
     c.origin_ref,
     c.priority,
+    coalesce((SELECT r.sla_days FROM param_complaint_sla AS r
+              WHERE r.sla_days IS NOT NULL AND (r.priority IS NULL OR r.priority = c.priority)
+                  AND (r.category IS NULL OR r.category = c.category)
+              ORDER BY r.position LIMIT 1), getvariable('complaint_sla_days')) AS sla_days,
+    coalesce((SELECT r.ack_hours FROM param_complaint_sla AS r
+              WHERE r.ack_hours IS NOT NULL AND (r.priority IS NULL OR r.priority = c.priority)
+                  AND (r.category IS NULL OR r.category = c.category)
+              ORDER BY r.position LIMIT 1), getvariable('complaint_ack_sla_hours')) AS ack_sla_hours,
     f.opened_by_team,
     coalesce(f.first_resolved_at, c.resolved_at) AS first_resolved_at,
     strftime(coalesce(f.first_resolved_at, c.resolved_at) AT TIME ZONE getvariable('week_tz'), '%G-W%V')
