@@ -84,7 +84,7 @@ def trend_lines(weeks: Sequence[str], series: dict[str, Sequence[float | None]],
 
 def handoff_heatmap(teams_from: Sequence[str], teams_to: Sequence[str],
                     cells: dict[tuple[str, str], tuple[int, int, str | None]], title: str,
-                    xlabel: str, ylabel: str, empty: str) -> str:
+                    xlabel: str, ylabel: str, empty: str, names: dict[str, str] | None = None) -> str:
     """Failure rate per from-team (rows) x to-team (columns); each cell links to its page.
 
     cells: (from, to) -> (handoffs, failed, link). Cells with no handoff stay blank.
@@ -112,8 +112,10 @@ def handoff_heatmap(teams_from: Sequence[str], teams_to: Sequence[str],
                 label.set_url(link)
     if not teams_from:
         ax.text(0.5, 0.5, empty, ha="center", va="center", color=MUTED)
-    ax.set_xticks([i + 0.5 for i in range(len(teams_to))], [_plain(t) for t in teams_to], rotation=20, ha="right")
-    ax.set_yticks([i + 0.5 for i in range(len(teams_from))], [_plain(t) for t in teams_from])
+    names = names or {}
+    ax.set_xticks([i + 0.5 for i in range(len(teams_to))], [_plain(names.get(t, t)) for t in teams_to], rotation=20,
+                  ha="right")
+    ax.set_yticks([i + 0.5 for i in range(len(teams_from))], [_plain(names.get(t, t)) for t in teams_from])
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.xaxis.set_label_position("top")

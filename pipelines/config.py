@@ -18,7 +18,7 @@ import yaml
 
 DEFAULTS_FILE = Path(__file__).with_name("defaults.yaml")
 PATH_KEYS = ("landing", "warehouse", "out", "rejected")
-OPEN_MAPPINGS = (".sources", ".friction_signals", ".stages", ".pickup_sla")  # a project may name any key
+OPEN_MAPPINGS = (".sources", ".friction_signals", ".stages", ".pickup_sla", ".teams.names")  # a project may name any key
 REACHED_BY = ("all", "engaged", "complained")  # a project may add entries here
 
 
@@ -41,6 +41,7 @@ class Settings:
     ingest: dict[str, Any] = field(default_factory=dict)
     scorecard: dict[str, Any] = field(default_factory=dict)
     orchestration: dict[str, Any] = field(default_factory=dict)
+    teams: dict[str, Any] = field(default_factory=dict)
 
     @property
     def scorecards_dir(self) -> Path:
@@ -56,7 +57,8 @@ class Settings:
         import json
 
         params = {"week_timezone": self.week_timezone, "metrics": self.metrics,
-                  "friction_signals": self.friction_signals, "stages": self.stages}
+                  "friction_signals": self.friction_signals, "stages": self.stages,
+                  "unassigned_team": self.teams["unassigned"]}
         text = json.dumps(params, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(text.encode()).hexdigest()[:12], text
 
@@ -157,8 +159,26 @@ def load_settings(config_file: str | Path | None = None, base_dir: str | Path | 
         headline=_checked_headline(raw["headline"]),
         scorecard=_checked_scorecard(raw["scorecard"]),
         orchestration=raw["orchestration"],
+        teams=_checked_teams(raw["teams"]),
         **paths,
     )
+
+
+def _checked_teams(teams: dict) -> dict[str, Any]:
+    if not isinstance(teams.get("unassigned"), str) or not teams["unassigned"].strip():
+        raise ConfigError("teams.unassigned: expected the text that stands for no team, e.g. (unassigned)")
+    for code, names in (teams.get("names") or {}).items():
+        if not isinstance(names, dict) or not all(isinstance(v, str) for v in names.values()):
+            raise ConfigError(f"teams.names.{code}: expected names per language, e.g. {{en: Billing, fr: Facturation}}")
+    return teams
+
+
+def team_name(settings: Settings, code: str | None, lang: str) -> str:
+    """The name a reader sees for a team code (the code itself when none is configured)."""
+    if code is None:
+        return ""
+    names = (settings.teams.get("names") or {}).get(code) or {}
+    return names.get(lang) or names.get("en") or code
 
 
 def _checked_headline(tiles: list) -> list[dict[str, Any]]:

@@ -106,7 +106,8 @@ CASE_EVENTS = Contract(
         Column("event_type", "VARCHAR", True, "What happened",
                allowed=("opened", "assigned", "reassigned", "status_changed", "resolved", "reopened", "closed")),
         Column("event_at", TS, True, "When it happened", unit=TS_DOC),
-        Column("team", "VARCHAR", True, "Team holding the case after the event"),
+        Column("team", "VARCHAR", False, "Team holding the case after the event (empty: no team holds it, "
+               "an explicit state: teams.unassigned)"),
         Column("agent_id", "VARCHAR", False, "Agent who recorded the event"),
         Column("status", "VARCHAR", True, "Case status after the event",
                allowed=("open", "in_progress", "pending_customer", "resolved", "closed")),

@@ -64,6 +64,9 @@ TEXT = {
         "restated_detail": "restated on {at}: {n} figure(s) changed after first publication",
         "missing_source": "no rows from this source this week",
         "investigation_title": "Failed handoffs {from_team} → {to_team}",
+        "unassigned_team": "no team (unassigned)",
+        "unassigned_apart": "{n} handoffs to or from no team (unassigned), {failed} of them failed: counted in the "
+                            "failure rate, left out of the heatmap and the pairs below.",
         "back": "Back to the scorecard",
         "handoff": "Handoff", "kind": "Kind", "at": "At", "timeline": "Journey timeline",
         "contact": "Contact", "detail": "Detail",
@@ -132,6 +135,9 @@ TEXT = {
         "restated_detail": "retraitée le {at} : {n} chiffre(s) modifié(s) après la première publication",
         "missing_source": "aucune ligne de cette source cette semaine",
         "investigation_title": "Passages de relais en échec {from_team} → {to_team}",
+        "unassigned_team": "aucune équipe (non affecté)",
+        "unassigned_apart": "{n} passages de relais vers ou depuis aucune équipe (non affecté), dont {failed} en "
+                            "échec : comptés dans le taux d'échec, hors de la carte et des paires ci-dessous.",
         "back": "Retour au tableau de bord",
         "handoff": "Passage", "kind": "Type", "at": "Date", "timeline": "Chronologie du parcours",
         "contact": "Contact", "detail": "Détail",

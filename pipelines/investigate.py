@@ -42,11 +42,13 @@ def pair_slug(from_team: str, to_team: str) -> str:
     return f"{readable or 'pair'}-{digest}"
 
 
-def handoff_pairs(con, week: str) -> list[tuple[str, str, int, int]]:
-    """(from_team, to_team, handoffs, failed) for every pair with a handoff in the week."""
+def handoff_pairs(con, week: str, leave_out: str | None = None) -> list[tuple[str, str, int, int]]:
+    """(from_team, to_team, handoffs, failed) for every pair with a handoff in the week, but those
+    from or to the team `leave_out` (the unassigned state, reported apart)."""
     return con.execute(
-        "SELECT from_team, to_team, handoffs, failed FROM weekly_handoff_pairs WHERE week = ? "
-        "ORDER BY failed DESC, handoffs DESC, from_team, to_team", [week]).fetchall()
+        "SELECT from_team, to_team, handoffs, failed FROM weekly_handoff_pairs WHERE week = $week "
+        "AND ($out IS NULL OR (from_team <> $out AND to_team <> $out)) "
+        "ORDER BY failed DESC, handoffs DESC, from_team, to_team", {"week": week, "out": leave_out}).fetchall()
 
 
 def failed_handoffs(con, week: str, from_team: str | None, to_team: str | None, tz: str,

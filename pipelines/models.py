@@ -83,6 +83,7 @@ def _strip_comments(sql: str) -> str:
 
 def set_parameters(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     con.execute("SET VARIABLE week_tz = ?", [settings.week_timezone])
+    con.execute("SET VARIABLE unassigned_team = ?", [settings.teams["unassigned"]])
     for key, value in settings.metrics.items():
         if not isinstance(value, dict) and key != "complaint_sla_rules":  # those become tables below
             con.execute(f"SET VARIABLE {key} = ?", [value])

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from pipelines import charts, stats
-from pipelines.config import Settings
+from pipelines.config import Settings, team_name
 from pipelines.i18n import translator
 from pipelines.investigate import failed_handoffs, handoff_pairs, pair_slug
 from pipelines.warehouse import connect
@@ -324,7 +324,13 @@ def _quality(settings: Settings, con, week: str) -> dict:
 
 
 def _handoffs(settings: Settings, con, week: str, lang_pages: str) -> dict:
-    pairs = handoff_pairs(con, week)
+    unassigned = settings.teams["unassigned"]
+    apart = None if settings.scorecard.get("show_unassigned_pairs") else unassigned
+    pairs = handoff_pairs(con, week, leave_out=apart)
+    # handoffs to or from no team count in the failure rate, but are shown apart from the pairs
+    unassigned_handoffs, unassigned_failed = con.execute(
+        "SELECT coalesce(sum(handoffs), 0), coalesce(sum(failed), 0) FROM weekly_handoff_pairs "
+        "WHERE week = $week AND $team IN (from_team, to_team)", {"week": week, "team": unassigned}).fetchone()
     teams_from = sorted({p[0] for p in pairs})
     teams_to = sorted({p[1] for p in pairs})
     reasons = {}
@@ -338,12 +344,20 @@ def _handoffs(settings: Settings, con, week: str, lang_pages: str) -> dict:
            for s, d, h, f in pairs if f][: settings.scorecard["top_pairs"]]
     cursor = con.execute("SELECT * FROM weekly_team_supplier WHERE week = ? ORDER BY team", [week])
     names = [d[0] for d in cursor.description]
-    supplier = [dict(zip(names, r)) for r in cursor.fetchall()]
+    supplier = [row for row in (dict(zip(names, r)) for r in cursor.fetchall()) if row["team"] != apart]
     reason_columns = [n for n in names if n not in ("week", "team", "handoffs_received", "teams_served", "failed",
                                                     "failure_rate", "parameter_set", "computed_at", "build_id")]
     return {"pairs": pairs, "teams_from": teams_from, "teams_to": teams_to, "top": top, "supplier": supplier,
+            "unassigned": {"handoffs": unassigned_handoffs, "failed": unassigned_failed} if apart else None,
             "reason_columns": reason_columns,
             "cells": {(s, d): (h, f, f"handoffs/{pair_slug(s, d)}.{lang_pages}.html") for s, d, h, f in pairs}}
+
+
+def team_namer(settings: Settings, lang: str):
+    """code -> the team's name in lang; the unassigned state in words."""
+    t, _ = translator(lang)
+    unassigned = settings.teams["unassigned"]
+    return lambda code: t("unassigned_team") if code == unassigned else team_name(settings, code, lang)
 
 
 def _teams(con, week: str) -> list[dict]:
@@ -433,12 +447,15 @@ def _render_week(settings: Settings, con, env: Environment, history: dict, ces_v
     for lang in languages:
         t, term = translator(lang)
         handoffs = _handoffs(settings, con, week, lang)
+        team = team_namer(settings, lang)
         heatmap = charts.handoff_heatmap(handoffs["teams_from"], handoffs["teams_to"], handoffs["cells"],
-                                         t("heatmap_title"), t("to_team"), t("from_team"), t("no_handoffs"))
+                                         t("heatmap_title"), t("to_team"), t("from_team"), t("no_handoffs"),
+                                         names={code: team(code) for code in handoffs["teams_from"]
+                                                + handoffs["teams_to"]})
         trend = charts.trend_lines(span, {(s[lang] if lang in s else s["en"]): series[s["key"]] for s in stages},
                                    t("friction_trend"), t("friction_index").split(" (")[0])
         context = {
-            "lang": lang, "languages": languages, "t": t, "term": term, "week": week, "tiles": tiles,
+            "lang": lang, "languages": languages, "t": t, "term": term, "team": team, "week": week, "tiles": tiles,
             "stages": stages, "trend": trend, "handoffs": handoffs, "heatmap": heatmap, "teams": teams,
             "verbatims": verbatims, "quality": quality, "nps_split": nps_split,
             "previous_week": known[position - 1] if position > 0 else None,
@@ -475,7 +492,7 @@ def _render_investigations(settings: Settings, env: Environment, week: str, pair
     written = []
     for src, dst, handoffs, failed in pairs:
         html = env.get_template("handoffs.html.j2").render(
-            lang=lang, t=t, term=term, week=week, from_team=src, to_team=dst, handoffs=handoffs, failed=failed,
+            lang=lang, t=t, term=term, team=team_namer(settings, lang), week=week, from_team=src, to_team=dst, handoffs=handoffs, failed=failed,
             items=failed_by_pair.get((src, dst), []))
         written.append(_write(settings.scorecards_dir / week / "handoffs" / f"{pair_slug(src, dst)}.{lang}.html", html))
     return written

@@ -254,3 +254,60 @@ def test_complaint_deadlines_follow_priority_and_category(tmp_path):
         con.close()
     assert within == (1, 2)  # N within its 10 days; H past its 2
     assert late == [("complaint_acknowledged_beyond_sla", "H"), ("complaint_resolved_beyond_sla", "H")]
+
+
+def test_no_team_is_an_explicit_state_shown_apart_and_teams_have_names(tmp_path):
+    """A case passes through no team (an empty assignment group): both moves are handoffs in the
+    failure rate, reported apart from the team pairs; teams are shown by name, accents kept."""
+    from pipelines.contracts import CONTRACTS
+    from pipelines.ingest import ingest_paths
+    from pipelines.profiles import load_profile
+    from pipelines.scorecard import render_weeks
+
+    settings = load_settings(base_dir=tmp_path)
+    opened = "2026-10-20T10:00:00+02:00"
+    cases = [{"case_id": "U", "customer_ref": "KU", "opened_at": opened, "channel": "web", "category": "billing"},
+             {"case_id": "V", "customer_ref": "KV", "opened_at": opened, "channel": "web", "category": "billing"}]
+    events = [
+        {"case_id": "U", "event_seq": 1, "event_type": "opened", "event_at": opened, "team": "reclamations"},
+        {"case_id": "U", "event_seq": 2, "event_type": "reassigned", "event_at": "2026-10-20T11:00:00+02:00", "team": ""},
+        {"case_id": "U", "event_seq": 3, "event_type": "assigned", "event_at": "2026-10-20T12:00:00+02:00",
+         "team": "facturation"},
+        {"case_id": "U", "event_seq": 4, "event_type": "resolved", "event_at": "2026-10-21T12:00:00+02:00",
+         "team": "facturation"},
+        {"case_id": "V", "event_seq": 1, "event_type": "opened", "event_at": opened, "team": "reclamations"},
+        {"case_id": "V", "event_seq": 2, "event_type": "reassigned", "event_at": "2026-10-20T11:00:00+02:00",
+         "team": "facturation"},
+        # picked up 26 hours after the handoff: a slow pickup, so the pair is listed with its failure
+        {"case_id": "V", "event_seq": 3, "event_type": "resolved", "event_at": "2026-10-21T13:00:00+02:00",
+         "team": "facturation"},
+    ]
+    for row in events:
+        row["status"] = "resolved" if row["event_type"] == "resolved" else "in_progress"
+    for table, rows, profile in (("cases", cases, "generator_cases"), ("case_events", events, "generator_case_events")):
+        path = tmp_path / f"{table}_2026-W43.csv"
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=CONTRACTS[table].column_names)
+            writer.writeheader()
+            writer.writerows(rows)
+        (result,) = ingest_paths(settings, "complaints", [path], load_profile(profile))
+        assert result.status == "loaded" and result.rows_quarantined == 0, result.problems
+    build_models(settings)
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        moves = con.execute("SELECT from_team, to_team FROM handoffs ORDER BY handoff_key").fetchall()
+        rate = con.execute("SELECT denominator FROM weekly_scorecard WHERE week = '2026-W43' "
+                           "AND metric = 'handoff_failure_rate'").fetchone()
+    finally:
+        con.close()
+    assert moves == [("reclamations", "(unassigned)"), ("(unassigned)", "facturation"),
+                     ("reclamations", "facturation")]
+    assert rate == (3,)
+    render_weeks(settings, ["2026-W43"], pdf=False, exports=False)
+    for lang, name, apart in (("en", "Complaints", "2 handoffs to or from no team"),
+                              ("fr", "Réclamations", "2 passages de relais vers ou depuis aucune équipe")):
+        html = (settings.scorecards_dir / "2026-W43" / f"scorecard.{lang}.html").read_text(encoding="utf-8")
+        assert apart in html
+        assert 'data-pair="reclamations|facturation"' in html and "(unassigned)|" not in html
+        assert "|(unassigned)" not in html and 'data-team="(unassigned)"' not in html
+        assert f"<td>{name}</td>" in html

@@ -5,8 +5,10 @@ SELECT
     event_seq,
     event_type,
     event_at,
-    team,
-    lag(team) OVER (PARTITION BY case_id ORDER BY event_seq) AS previous_team,
+    -- an empty team is the explicit unassigned state: moves to and from it are handoffs
+    coalesce(nullif(trim(team), ''), getvariable('unassigned_team')) AS team,
+    lag(coalesce(nullif(trim(team), ''), getvariable('unassigned_team')))
+        OVER (PARTITION BY case_id ORDER BY event_seq) AS previous_team,
     lead(event_at) OVER (PARTITION BY case_id ORDER BY event_seq) AS next_event_at,
     agent_id,
     status,

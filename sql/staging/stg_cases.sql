@@ -7,7 +7,7 @@
 WITH firsts AS (
     SELECT
         case_id,
-        arg_min(team, event_seq) AS opened_by_team,
+        arg_min(coalesce(nullif(trim(team), ''), getvariable('unassigned_team')), event_seq) AS opened_by_team,
         min(event_at) FILTER (WHERE event_type = 'resolved') AS first_resolved_at,
         min(event_at) FILTER (WHERE list_contains(getvariable('complaint_ack_events'), event_type))
             AS acknowledged_at,
