@@ -214,13 +214,25 @@ def test_cases_without_a_history_take_their_resolution_from_the_export(tmp_path)
     assert within["2026-W44"] == (0, 1)  # S2, resolved Sunday 1 November, 12 days after opening
 
 
-def test_complaint_deadlines_follow_priority_and_category(tmp_path):
-    """A high-priority complaint has 2 days and 4 hours (a rule), a normal one the defaults (10 days,
-    48 hours): both acknowledged after 5 hours and resolved after 3 days."""
+def _load_complaints(settings, folder: Path, cases: list[dict], events: list[dict]) -> None:
+    """Cases and their events, in the canonical format, through the generator's profiles; every row loads."""
     from pipelines.contracts import CONTRACTS
     from pipelines.ingest import ingest_paths
     from pipelines.profiles import load_profile
 
+    for table, rows, profile in (("cases", cases, "generator_cases"), ("case_events", events, "generator_case_events")):
+        path = folder / f"{table}_2026-W43.csv"
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=CONTRACTS[table].column_names)
+            writer.writeheader()
+            writer.writerows(rows)
+        (result,) = ingest_paths(settings, "complaints", [path], load_profile(profile))
+        assert result.status == "loaded" and result.rows_quarantined == 0, result.problems
+
+
+def test_complaint_deadlines_follow_priority_and_category(tmp_path):
+    """A high-priority complaint has 2 days and 4 hours (a rule), a normal one the defaults (10 days,
+    48 hours): both acknowledged after 5 hours and resolved after 3 days."""
     config = tmp_path / "esprit.yaml"
     config.write_text(json.dumps({"metrics": {"complaint_sla_rules": [
         {"priority": "high", "sla_days": 2, "ack_hours": 4}, {"category": "billing", "sla_days": 1}]}}))
@@ -235,14 +247,7 @@ def test_complaint_deadlines_follow_priority_and_category(tmp_path):
          "team": "reclamations", "status": "in_progress"},
         {"case_id": case, "event_seq": 3, "event_type": "resolved", "event_at": "2026-10-23T10:00:00+02:00",
          "team": "reclamations", "status": "resolved"})]
-    for table, rows, profile in (("cases", cases, "generator_cases"), ("case_events", events, "generator_case_events")):
-        path = tmp_path / f"{table}_2026-W43.csv"
-        with open(path, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=CONTRACTS[table].column_names)
-            writer.writeheader()
-            writer.writerows(rows)
-        (result,) = ingest_paths(settings, "complaints", [path], load_profile(profile))
-        assert result.status == "loaded", result.problems
+    _load_complaints(settings, tmp_path, cases, events)
     build_models(settings)
     con = connect(settings.warehouse, read_only=True)
     try:
@@ -259,9 +264,6 @@ def test_complaint_deadlines_follow_priority_and_category(tmp_path):
 def test_no_team_is_an_explicit_state_shown_apart_and_teams_have_names(tmp_path):
     """A case passes through no team (an empty assignment group): both moves are handoffs in the
     failure rate, reported apart from the team pairs; teams are shown by name, accents kept."""
-    from pipelines.contracts import CONTRACTS
-    from pipelines.ingest import ingest_paths
-    from pipelines.profiles import load_profile
     from pipelines.scorecard import render_weeks
 
     settings = load_settings(base_dir=tmp_path)
@@ -284,14 +286,7 @@ def test_no_team_is_an_explicit_state_shown_apart_and_teams_have_names(tmp_path)
     ]
     for row in events:
         row["status"] = "resolved" if row["event_type"] == "resolved" else "in_progress"
-    for table, rows, profile in (("cases", cases, "generator_cases"), ("case_events", events, "generator_case_events")):
-        path = tmp_path / f"{table}_2026-W43.csv"
-        with open(path, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=CONTRACTS[table].column_names)
-            writer.writeheader()
-            writer.writerows(rows)
-        (result,) = ingest_paths(settings, "complaints", [path], load_profile(profile))
-        assert result.status == "loaded" and result.rows_quarantined == 0, result.problems
+    _load_complaints(settings, tmp_path, cases, events)
     build_models(settings)
     con = connect(settings.warehouse, read_only=True)
     try:
