@@ -35,6 +35,6 @@ def nps_change_significant(promoters1: float, detractors1: float, n1: float,
 def mean_change_significant(mean1: float, var1: float | None, n1: float,
                             mean0: float, var0: float | None, n0: float) -> bool | None:
     """Welch-style comparison of two means from their sample variances."""
-    if not n1 or not n0 or n1 < 2 or n0 < 2 or var1 is None or var0 is None:
+    if var1 is None or var0 is None or min(n1 or 0, n0 or 0) < 2:  # a variance needs two answers
         return None
     return _excludes_zero(mean1 - mean0, var1 / n1 + var0 / n0)

@@ -23,11 +23,59 @@ def test_nps_change():
     assert nps_change_significant(15, 6, 30, 12, 9, 30) is False
 
 
+def _nps_verdict_from_scores(promoters1, detractors1, n1, promoters0, detractors0, n0) -> bool:
+    """The same test from the answers themselves: +1 / 0 / -1 scores and their population
+    variance, independent of the closed form under test."""
+    import math
+    import statistics
+
+    def scores(promoters, detractors, n):
+        return [1] * promoters + [-1] * detractors + [0] * (n - promoters - detractors)
+
+    now, before = scores(promoters1, detractors1, n1), scores(promoters0, detractors0, n0)
+    se = math.sqrt(statistics.pvariance(now) / n1 + statistics.pvariance(before) / n0)
+    return abs(statistics.fmean(now) - statistics.fmean(before)) > 1.959964 * se
+
+
+@pytest.mark.parametrize("shares", [(0.5, 0.2, 0.4, 0.3), (0.6, 0.1, 0.45, 0.1), (0.3, 0.45, 0.4, 0.3),
+                                    (0.7, 0.05, 0.6, 0.25)])
+def test_nps_change_agrees_with_the_answers_near_the_threshold(shares):
+    """Sample sizes around the one where the change becomes significant: any error in a variance
+    term moves the verdict of some of them."""
+    p1, d1, p0, d0 = shares
+    verdicts = set()
+    for n in range(20, 600, 3):
+        args = (round(p1 * n), round(d1 * n), n, round(p0 * n), round(d0 * n), n)
+        verdict = nps_change_significant(*args)
+        assert verdict is _nps_verdict_from_scores(*args), (shares, n)
+        verdicts.add(verdict)
+    assert verdicts == {True, False}  # the range crosses the threshold
+
+
+def test_a_change_needs_both_weeks():
+    assert nps_change_significant(50, 20, 100, 0, 0, 0) is None
+    assert nps_change_significant(0, 0, 0, 50, 20, 100) is None
+    assert proportion_change_significant(50, 100, 0, 0) is None
+
+
+def test_a_difference_at_the_interval_edge_is_not_significant():
+    from pipelines.stats import _excludes_zero
+
+    assert _excludes_zero(2 * 1.959964, 4.0) is False  # zero lies on the closed interval's edge
+    assert _excludes_zero(2 * 1.959964 + 1e-9, 4.0) is True
+
+
 def test_mean_change():
     # CES 5.0 against 4.6, variance 2.0, 100 answers each: se = 0.2 -> z = 2.0
     assert mean_change_significant(5.0, 2.0, 100, 4.6, 2.0, 100) is True
     assert mean_change_significant(5.0, 2.0, 25, 4.6, 2.0, 25) is False  # se = 0.4 -> z = 1.0
     assert mean_change_significant(5.0, None, 25, 4.6, 2.0, 25) is None
+    assert mean_change_significant(5.0, 2.0, 25, 4.6, None, 25) is None
+    # two answers a week are enough for a variance, one is not: CES 6 against 2, variance 0.5
+    assert mean_change_significant(6.0, 0.5, 2, 2.0, 0.5, 2) is True
+    assert mean_change_significant(6.0, 0.5, 1, 2.0, 0.5, 5) is None
+    assert mean_change_significant(6.0, 0.5, 5, 2.0, 0.5, 1) is None
+    assert mean_change_significant(6.0, 0.5, 0, 2.0, 0.5, 5) is None
 
 
 @pytest.mark.parametrize("value, better, expected", [
