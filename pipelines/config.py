@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -147,6 +148,13 @@ def load_settings(config_file: str | Path | None = None, base_dir: str | Path | 
     if gx_rows != "all" and (not isinstance(gx_rows, int) or isinstance(gx_rows, bool) or gx_rows < 1):
         raise ConfigError("ingest.gx_rows: expected a whole number of at least 1 (the lines of each file Great "
                           "Expectations validates besides the flagged ones), or all")
+    try:
+        date.fromisoformat(str(raw["ingest"]["plausible_from"]))
+    except ValueError:
+        raise ConfigError("ingest.plausible_from: expected a date such as 2000-01-01") from None
+    future = raw["ingest"]["plausible_future_days"]
+    if not isinstance(future, (int, float)) or isinstance(future, bool) or future < 0:
+        raise ConfigError("ingest.plausible_future_days: expected a number of days of at least 0")
     if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", str(raw["ingest"]["memory_limit"])):
         raise ConfigError("ingest.memory_limit: expected a size such as 1GB or 512MB")
     return Settings(

@@ -174,6 +174,13 @@ def _typed_select(profile: Profile, contract: Contract, max_field_bytes: int) ->
         else:
             checks.append((f"strlen({y}) > {max_field_bytes}", f"'column {col.name}: rule max_field_bytes; value of ' "
                                                                 f"|| strlen({y}) || ' bytes exceeds {max_field_bytes}'", None))
+        if col.type == "TIMESTAMPTZ":
+            checks.append((f"({y} < getvariable('plausible_from') OR {y} > getvariable('plausible_to'))",
+                           f"'column {col.name}: rule plausible_time; value ' || strftime({y} AT TIME ZONE 'UTC', "
+                           f"'%Y-%m-%d %H:%M:%S UTC') || ' is outside ' || strftime(getvariable('plausible_from') "
+                           f"AT TIME ZONE 'UTC', '%Y-%m-%d') || ' .. ' || strftime(getvariable('plausible_to') "
+                           f"AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M') || ' UTC: check the date in the export and the "
+                           f"profile''s timestamp format'", None))
     # __failed: columns whose source value did not convert (their NULL is not the source's). Lists
     # are built only for a row that fails a check: most rows fail none.
     broken = " OR ".join(f"({c})" for c, _, _ in checks) or "FALSE"
@@ -185,6 +192,19 @@ def _typed_select(profile: Profile, contract: Contract, max_field_bytes: int) ->
             f"CASE WHEN {broken} THEN list_filter([{reasons}], lambda x: x IS NOT NULL) ELSE [] END::VARCHAR[] AS __reasons, "
             f"CASE WHEN {broken} THEN list_filter([{failed}], lambda x: x IS NOT NULL) ELSE [] END::VARCHAR[] AS __failed "
             f"FROM ({typed_layer})")
+
+
+def set_plausible_window(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """The times a row may carry: from ingest.plausible_from to plausible_future_days after now."""
+    from datetime import datetime, timedelta, timezone
+
+    start = datetime.fromisoformat(str(settings.ingest["plausible_from"])).replace(tzinfo=timezone.utc)
+    try:
+        end = datetime.now(timezone.utc) + timedelta(days=settings.ingest["plausible_future_days"])
+    except OverflowError:  # a window opened past the last day Python holds
+        end = datetime(9999, 12, 30, tzinfo=timezone.utc)
+    con.execute("SET VARIABLE plausible_from = ?::TIMESTAMPTZ", [start])
+    con.execute("SET VARIABLE plausible_to = ?::TIMESTAMPTZ", [end])
 
 
 def _impossible_offset(text: str) -> str:
@@ -742,6 +762,7 @@ def ingest_paths(settings: Settings, source: str, paths: list[Path], profile: Pr
         ensure_schema(con)
         _add_new_contract_columns(con)
         con.execute("SET VARIABLE week_tz = ?", [settings.week_timezone])
+        set_plausible_window(con, settings)
         # DuckDB spills the file's working tables to disk beyond this: memory stays flat as files grow
         con.execute("SET memory_limit = ?", [str(settings.ingest["memory_limit"])])
         set_key(con, key)

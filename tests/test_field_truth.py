@@ -306,3 +306,47 @@ def test_no_team_is_an_explicit_state_shown_apart_and_teams_have_names(tmp_path)
         assert 'data-pair="reclamations|facturation"' in html and "(unassigned)|" not in html
         assert "|(unassigned)" not in html and 'data-team="(unassigned)"' not in html
         assert f"<td>{name}</td>" in html
+
+
+def test_implausible_times_are_quarantined_with_their_rule(tmp_path):
+    """A 1970 default date and a date next year are typos, not history: quarantined with the rule,
+    the column and what to check; a site loading an older archive moves the window."""
+    from datetime import datetime, timedelta, timezone
+
+    from pipelines.contracts import CONTRACTS
+    from pipelines.ingest import ingest_paths
+    from pipelines.profiles import load_profile
+
+    next_year = (datetime.now(timezone.utc) + timedelta(days=400)).strftime("%Y-%m-%dT10:00:00+00:00")
+    soon = (datetime.now(timezone.utc) + timedelta(hours=12)).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    rows = [{"response_id": rid, "customer_ref": "K", "responded_at": at, "nps": "9"} for rid, at in (
+        ("R1", "1970-01-01T00:00:00+00:00"), ("R2", next_year), ("R3", "2026-10-20T10:00:00+02:00"),
+        ("R4", soon), ("R5", "1999-12-31T23:59:59+00:00"), ("R6", "2000-01-01T00:00:00+00:00"))]
+    settings = load_settings(base_dir=tmp_path)
+    profile = load_profile("generator_survey_responses")
+    many = tmp_path / "many.csv"
+    with open(many, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=CONTRACTS["survey_responses"].column_names)
+        writer.writeheader()
+        writer.writerows(rows)
+        writer.writerows({"response_id": f"G{i}", "customer_ref": "K", "responded_at": "2026-10-20T10:00:00+02:00",
+                          "nps": "8"} for i in range(100))
+    (result,) = ingest_paths(settings, "surveys", [many], profile)
+    assert result.status == "loaded", result.problems
+    assert (result.rows_read, result.rows_quarantined) == (106, 3)
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        reasons = dict(con.execute("SELECT source_line, reasons FROM quarantine ORDER BY 1").fetchall())
+    finally:
+        con.close()
+    assert sorted(reasons) == [2, 3, 6]  # 1970, next year, the last second of 1999
+    assert all(any("column responded_at: rule plausible_time" in r and "check the date" in r for r in rs)
+               for rs in reasons.values())
+    assert "1970-01-01 00:00:00 UTC is outside 2000-01-01" in reasons[2][0]
+
+    # an archive site moves the window back: 1999 loads
+    archive = tmp_path / "archive"
+    (archive / "esprit.yaml").parent.mkdir()
+    (archive / "esprit.yaml").write_text('ingest: {plausible_from: "1990-01-01"}\n')
+    (result,) = ingest_paths(load_settings(archive / "esprit.yaml", base_dir=archive), "surveys", [many], profile)
+    assert result.rows_quarantined == 2

@@ -301,7 +301,10 @@ def whole_file(kind: Kind, number: int, rng: random.Random) -> tuple[str, bytes]
 def _settings(tmp_path: Path, threshold: float | None):
     tmp_path.mkdir(parents=True, exist_ok=True)
     cfg = tmp_path / "esprit.yaml"
-    cfg.write_text("" if threshold is None else f"ingest:\n  max_bad_row_share: {threshold}\n")
+    # the fuzzer's valid timestamps span every year: the plausible window (docs/ingestion.md) is
+    # opened wide, so that its oracle, which knows the types and the suite, judges every line
+    window = '  plausible_from: "0001-01-01"\n  plausible_future_days: 3000000\n'
+    cfg.write_text("ingest:\n" + window + ("" if threshold is None else f"  max_bad_row_share: {threshold}\n"))
     return load_settings(cfg, base_dir=tmp_path)
 
 
