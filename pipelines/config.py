@@ -60,6 +60,10 @@ class Settings:
         params = {"week_timezone": self.week_timezone, "metrics": self.metrics,
                   "friction_signals": self.friction_signals, "stages": self.stages,
                   "unassigned_team": self.teams["unassigned"]}
+        if self.metrics.get("journey_scope") == "auto":  # resolved by the sources: part of the parameters
+            from pipelines.feeds import journey_scope
+
+            params["journey_scope_resolved"] = journey_scope(self)
         text = json.dumps(params, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(text.encode()).hexdigest()[:12], text
 
@@ -126,6 +130,8 @@ def load_settings(config_file: str | Path | None = None, base_dir: str | Path | 
         if not isinstance(spec, dict) or not all(isinstance(spec.get(k), (int, float))
                                                  for k in ("call_seconds", "case_hours")):
             raise ConfigError(f"metrics.pickup_sla.{team}: expected {{call_seconds: <number>, case_hours: <number>}}")
+    if raw["metrics"]["journey_scope"] not in ("auto", "customer", "case"):
+        raise ConfigError("metrics.journey_scope: expected auto, customer or case")
     for i, rule in enumerate(raw["metrics"]["complaint_sla_rules"] or []):
         where = f"metrics.complaint_sla_rules[{i}]"
         if not isinstance(rule, dict) or not set(rule) <= {"priority", "category", "sla_days", "ack_hours"}:

@@ -92,6 +92,16 @@ def unmeasured(settings: Settings, feeds: set[str] | None = None) -> dict[str, s
     return missing
 
 
+def journey_scope(settings: Settings, feeds: set[str] | None = None) -> str:
+    """customer or case: metrics.journey_scope, auto resolved by the configured feeds. A case-only
+    site's customer (a caller with hundreds of incidents, or none at all) is no journey's bound."""
+    scope = settings.metrics["journey_scope"]
+    if scope != "auto":
+        return scope
+    feeds = configured_feeds(settings) if feeds is None else feeds
+    return "customer" if "calls" in feeds else "case"
+
+
 def data_horizon_sql(feeds: set[str]) -> str:
     """A query for the data's horizon: the latest event time in the configured feeds' tables
     (NULL while they are empty). Figures that look ahead of it are provisional."""

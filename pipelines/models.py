@@ -22,7 +22,7 @@ import pandas as pd
 
 from pipelines.config import Settings
 from pipelines.contracts import CONTRACTS, REPO_ROOT
-from pipelines.feeds import configured_feeds, data_horizon_sql, unmeasured
+from pipelines.feeds import configured_feeds, data_horizon_sql, journey_scope, unmeasured
 from pipelines.sqltext import sql_ident, sql_string, sql_timestamp
 from pipelines.warehouse import commit, connect, defer_vacuum, ensure_schema
 
@@ -125,6 +125,7 @@ def set_parameters(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     if missing:
         con.executemany("INSERT INTO param_unmeasured VALUES (?, ?)", [[m, f] for m, f in missing.items()])
     con.execute("SET VARIABLE data_horizon = ?", [con.execute(data_horizon_sql(feeds)).fetchone()[0]])
+    con.execute("SET VARIABLE journey_scope = ?", [journey_scope(settings, feeds)])
 
 
 # Weekly metric tables (metrics-layer models named weekly_*) are kept across builds: a build

@@ -350,3 +350,36 @@ def test_implausible_times_are_quarantined_with_their_rule(tmp_path):
     (archive / "esprit.yaml").write_text('ingest: {plausible_from: "1990-01-01"}\n')
     (result,) = ingest_paths(load_settings(archive / "esprit.yaml", base_dir=archive), "surveys", [many], profile)
     assert result.rows_quarantined == 2
+
+
+@pytest.mark.parametrize("scope, journeys", [("auto", 3), ("case", 3), ("customer", 1)])
+def test_a_case_only_site_makes_each_case_a_journey(tmp_path, scope, journeys):
+    """One caller, three incidents within a week: on a complaint-only site (journey_scope auto)
+    each case is a journey, not one journey of every incident; incremental builds agree with a
+    full rebuild."""
+    from tests.test_reliability import warehouse_hashes
+
+    config = tmp_path / "esprit.yaml"
+    config.write_text(json.dumps({"metrics": {"journey_scope": scope}, "sources": {"complaints": [
+        {"match": "case_events*", "profile": "generator_case_events"},
+        {"match": "cases*", "profile": "generator_cases"}]}}))
+    settings = load_settings(config_file=config, base_dir=tmp_path)
+    days = ("2026-10-19T09:00:00+02:00", "2026-10-21T09:00:00+02:00", "2026-10-23T09:00:00+02:00")
+    cases = [{"case_id": f"I{i}", "customer_ref": "CALLER", "opened_at": at, "channel": "phone",
+              "category": "technical"} for i, at in enumerate(days)]
+    events = [{"case_id": f"I{i}", "event_seq": 1, "event_type": "opened", "event_at": at, "team": "reclamations",
+               "status": "open"} for i, at in enumerate(days)]
+    _load_complaints(settings, tmp_path, cases[:2], events[:2])
+    build_models(settings)
+    (tmp_path / "later").mkdir()
+    _load_complaints(settings, tmp_path / "later", cases[2:], events[2:])
+    assert not build_models(settings)["full"]
+    incremental = warehouse_hashes(settings.warehouse)
+    build_models(settings, full=True)
+    assert warehouse_hashes(settings.warehouse) == incremental
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        found = con.execute("SELECT count(DISTINCT journey_id) FROM journey_contacts WHERE contact_type = 'case'")
+        assert found.fetchone()[0] == journeys
+    finally:
+        con.close()

@@ -1,7 +1,8 @@
 -- journey_contacts: every contact (call, case, survey response) with the journey it belongs to
 -- and the rule that placed it there.
 --   new_journey / same_customer_within_window: calls and cases not escalated from a call are
---     anchors; a customer's anchors closer than journey_window_days form one journey.
+--     anchors; a customer's anchors closer than journey_window_days form one journey. With
+--     journey_scope 'case' (a case-only site's default), each such case is a journey of its own.
 --   explicit_origin_call: a case escalated from a call joins that call's journey.
 --   explicit_interaction_ref: a survey response joins the journey of the call or case it rates.
 --   customer_window: a response without a usable reference joins its customer's latest journey
@@ -17,10 +18,11 @@ WITH case_origin AS (
     LEFT JOIN stg_call_outcomes AS o ON o.call_id = c.origin_ref
 ),
 anchors AS (
-    SELECT 'call' AS contact_type, call_id AS contact_ref, customer_ref, started_at AS contact_at
+    SELECT 'call' AS contact_type, call_id AS contact_ref, customer_ref, started_at AS contact_at, '' AS scope
     FROM stg_call_outcomes
     UNION ALL
-    SELECT 'case', case_id, customer_ref, opened_at
+    SELECT 'case', case_id, customer_ref, opened_at,
+        CASE WHEN getvariable('journey_scope') = 'case' THEN case_id ELSE '' END
     FROM case_origin
     WHERE origin_call_id IS NULL
 ),
@@ -33,13 +35,13 @@ gaps AS (
             ELSE 0
         END AS starts_journey
     FROM anchors
-    WINDOW w AS (PARTITION BY customer_ref ORDER BY contact_at, contact_ref)
+    WINDOW w AS (PARTITION BY customer_ref, scope ORDER BY contact_at, contact_ref)
 ),
 sessions AS (
     SELECT
         *,
         sum(starts_journey) OVER (
-            PARTITION BY customer_ref ORDER BY contact_at, contact_ref ROWS UNBOUNDED PRECEDING
+            PARTITION BY customer_ref, scope ORDER BY contact_at, contact_ref ROWS UNBOUNDED PRECEDING
         ) AS journey_no
     FROM gaps
 ),
@@ -51,7 +53,7 @@ anchored AS (
         contact_at,
         -- named after the customer and the contact that opened the journey: readable and traceable
         customer_ref || ':' || first_value(contact_ref) OVER (
-            PARTITION BY customer_ref, journey_no ORDER BY contact_at, contact_ref
+            PARTITION BY customer_ref, scope, journey_no ORDER BY contact_at, contact_ref
         ) AS journey_id,
         CASE WHEN starts_journey = 1 THEN 'new_journey' ELSE 'same_customer_within_window' END AS stitch_rule
     FROM sessions
