@@ -35,6 +35,7 @@ def ingest(source: str) -> dict:
         "rows_quarantined": sum(r.rows_quarantined for r in loaded),
         "weeks": sorted({w for r in loaded for w in r.weeks}),
         "rejected": [{"file": r.file, "problems": list(r.problems)} for r in results if r.status == "rejected"],
+        "skipped": [{"file": r.file, "reason": r.reason} for r in results if r.status == "skipped"],
     }
 
 
