@@ -76,6 +76,22 @@ def cmd_reload(args) -> int:
     return _print_results(settings, ingest_paths(settings, None, paths, profile, reload=True))
 
 
+def cmd_rotate_key(args) -> int:
+    """Re-make every pseudonym under the new key (ESPRIT_PSEUDONYM_KEY) from the retained landing
+    files, the old key in ESPRIT_PSEUDONYM_KEY_OLD; then rebuild the models in full."""
+    from pipelines.models import build_models
+    from pipelines.rotation import describe, rotate_key
+
+    settings = _settings(args)
+    outcome = rotate_key(settings)
+    print("\n".join(describe(outcome)))
+    if args.build:
+        built = build_models(settings, full=True)
+        print(f"models rebuilt in full: {len(built['weeks'])} week(s)")
+    print("the warehouse now takes the new key only: set it everywhere the tasks run, then destroy the old key")
+    return 0
+
+
 def _print_results(settings, results) -> int:
     """One line per file (read, loaded, quarantined, duplicate, derived), then why files were
     skipped, which loads reloads replaced, and the problems; 1 if a file was rejected."""
@@ -288,6 +304,15 @@ def build_parser() -> argparse.ArgumentParser:
     rl.add_argument("--profile", help="profile name or path; default: the binding of the source it was loaded for")
     rl.add_argument("--warehouse")
     rl.set_defaults(func=cmd_reload)
+
+    rk = sub.add_parser("rotate-key", help="re-pseudonymise the warehouse under a new key "
+                                           "(ESPRIT_PSEUDONYM_KEY_OLD -> ESPRIT_PSEUDONYM_KEY)")
+    rk.add_argument("--landing")
+    rk.add_argument("--warehouse")
+    rk.add_argument("--out")
+    rk.add_argument("--build", action=argparse.BooleanOptionalAction, default=True,
+                    help="rebuild the models in full afterwards (default); else the next build does")
+    rk.set_defaults(func=cmd_rotate_key)
 
     s = sub.add_parser("scorecard", help="render the scorecard of one ISO week (or 'all')")
     s.add_argument("--week", required=True, help="YYYY-Www, or 'all'")

@@ -29,8 +29,8 @@ import duckdb
 
 from pipelines.config import Settings
 from pipelines.contracts import CONTRACTS, Contract
-from pipelines.privacy import (PseudonymKey, pseudonym, pseudonym_sql, resolve_key, scrub_sql, set_key, split_unparsed,
-                               unparsed_record)
+from pipelines.privacy import (PseudonymKey, check_key, pseudonym, pseudonym_sql, resolve_key, scrub_sql, set_key,
+                               split_unparsed, unparsed_record)
 from pipelines.profiles import Profile, load_profile
 from pipelines.readers import (MACHINE_ERRORS, FileRejected, direct_read_complete, drop_raw, drop_relation,
                                first_record_line, make_workdir, progress, read_raw, scan, scan_bytes, sha256_of,
@@ -855,6 +855,7 @@ def ingest_paths(settings: Settings, source: str | None, paths: list[Path], prof
         con.execute("SET VARIABLE week_tz = ?", [settings.week_timezone])
         # DuckDB spills the file's working tables to disk beyond this: memory stays flat as files grow
         con.execute("SET memory_limit = ?", [str(settings.ingest["memory_limit"])])
+        check_key(con, key)
         set_key(con, key)
         for path in paths:
             t0 = time.perf_counter()

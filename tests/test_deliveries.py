@@ -217,3 +217,123 @@ def test_the_ingest_task_result_says_why_a_file_was_skipped(settings, tmp_path, 
     assert again["files"] == [] and [s["file"] for s in again["skipped"]] == [path.name]
     assert "unchanged since load 1" in again["skipped"][0]["reason"]
 
+
+# ---- 9. pseudonym key continuity ------------------------------------------------------------------
+
+KEY_A = "esprit-test-key-0123456789abcdef"  # conftest's
+KEY_B = "a-second-secret-key-for-rotation-0042"
+
+
+def _key(raw):
+    from pipelines.privacy import PseudonymKey
+
+    return PseudonymKey(raw.encode(), False)
+
+
+def test_a_load_with_another_key_is_refused_and_the_warehouse_holds_no_key(settings, monkeypatch):
+    from pipelines.privacy import PrivacyError, pseudonym
+
+    profile = load_profile("generator_calls")
+    folder = settings.landing / "calls"
+    ingest_paths(settings, "calls", [_write(folder, "a.csv", [call_row(call_id="CALL1", customer_ref="C1")],
+                                            CALL_COLS)], profile)
+    monkeypatch.setenv("ESPRIT_PSEUDONYM_KEY", KEY_B)
+    later = _write(folder, "b.csv", [call_row(call_id="CALL2", customer_ref="C1")], CALL_COLS)
+    with pytest.raises(PrivacyError, match="another pseudonymisation key") as refused:
+        ingest_paths(settings, "calls", [later], profile)
+    assert "esprit rotate-key" in str(refused.value)
+    assert KEY_A not in str(refused.value) and KEY_B not in str(refused.value)
+    # the customer kept one reference: nothing was loaded under the other key
+    assert _rows(settings, "SELECT call_id, customer_ref FROM calls") == [("CALL1", pseudonym("C1", _key(KEY_A)))]
+    stored = settings.warehouse.read_bytes()
+    assert KEY_A.encode() not in stored and KEY_B.encode() not in stored
+
+
+def _operation(settings):
+    """Calls (one row quarantined, its customer's identifier pseudonymised in the raw record), a
+    case escalated from a call and a survey, loaded through the source bindings."""
+    from pipelines.ingest import ingest_source
+
+    calls = [call_row(call_id=f"CALL{i}", customer_ref=f"C{i % 3}") for i in range(1, 25)]
+    calls.append(call_row(call_id="CALL99", customer_ref="C9", outcome="lost"))
+    _write(settings.landing / "calls", "calls_2026-W41.csv", calls, CALL_COLS)
+    _write(settings.landing / "complaints", "cases_2026-W41.csv",
+           [case_row("K1", customer="C1", origin_ref="CALL1", opened="2026-10-05T11:00:00+02:00")], CASE_COLS)
+    _write(settings.landing / "complaints", "case_events_2026-W41.csv",
+           [event_row("K1", at="2026-10-05T11:00:00+02:00")], EVENT_COLS)
+    from tests.test_ingest_corpus import SURVEY_COLS, csv_text, survey_row
+
+    (settings.landing / "surveys").mkdir(parents=True, exist_ok=True)
+    (settings.landing / "surveys" / "surveys_2026-W41.csv").write_text(
+        csv_text([survey_row(rid="R1", customer="C7", interaction_ref="CALL2", at="2026-10-06T10:00:00+02:00")],
+                 SURVEY_COLS), encoding="utf-8")
+    for source in ("calls", "complaints", "surveys"):
+        ingest_source(settings, source)
+
+
+PSEUDONYM_TABLES = {"calls": "customer_ref", "cases": "customer_ref", "survey_responses": "customer_ref",
+                    "journey_contacts": "customer_ref", "journeys": "journey_id"}
+
+
+def test_rotate_key_re_pseudonymises_the_whole_warehouse(settings, tmp_path, monkeypatch, capsys):
+    from pipelines.cli import main
+    from pipelines.models import build_models
+    from pipelines.privacy import pseudonym
+
+    monkeypatch.setenv("ESPRIT_HOME", str(tmp_path))
+    _operation(settings)
+    build_models(settings)
+    figures = _rows(settings, "SELECT week, metric, value FROM weekly_scorecard ORDER BY week, metric")
+    journeys = _rows(settings, "SELECT count(*) FROM journeys")[0][0]
+    old = {pseudonym(f"C{i}", _key(KEY_A)) for i in range(10)}
+    new = {pseudonym(f"C{i}", _key(KEY_B)) for i in range(10)}
+    quarantined = _rows(settings, "SELECT raw_record FROM quarantine")[0][0]
+    assert pseudonym("C9", _key(KEY_A)) in quarantined
+
+    monkeypatch.setenv("ESPRIT_PSEUDONYM_KEY_OLD", KEY_A)
+    monkeypatch.setenv("ESPRIT_PSEUDONYM_KEY", KEY_B)
+    assert main(["rotate-key"]) == 0
+    printed = capsys.readouterr()
+    assert KEY_A not in printed.out + printed.err and KEY_B not in printed.out + printed.err
+
+    for table, column in PSEUDONYM_TABLES.items():
+        refs = {r[0].split(":")[0] for r in _rows(settings, f"SELECT {column} FROM {table}")}
+        assert refs and refs <= new and not refs & old, table
+    (record,) = _rows(settings, "SELECT raw_record FROM quarantine")[0]
+    assert pseudonym("C9", _key(KEY_B)) in record and pseudonym("C9", _key(KEY_A)) not in record
+    assert json.loads(record)["call_id"] == "CALL99"
+    # the models were rebuilt: the same figures, the same journeys
+    assert _rows(settings, "SELECT week, metric, value FROM weekly_scorecard ORDER BY week, metric") == figures
+    assert _rows(settings, "SELECT count(*) FROM journeys")[0][0] == journeys
+    # a later export of the same customer joins them; the old key is refused from now on
+    later = _write(settings.landing / "calls", "calls_2026-W42.csv",
+                   [call_row(call_id="CALL50", customer_ref="C1", offered="2026-10-12T10:00:00+02:00",
+                             answered="2026-10-12T10:00:30+02:00", ended="2026-10-12T10:05:00+02:00")], CALL_COLS)
+    ingest_paths(settings, "calls", [later], load_profile("generator_calls"))
+    assert len({r[0] for r in _rows(settings, "SELECT customer_ref FROM calls WHERE call_id IN ('CALL1', 'CALL50')")}) == 1
+    monkeypatch.setenv("ESPRIT_PSEUDONYM_KEY", KEY_A)
+    assert main(["ingest", str(later), "--profile", "generator_calls"]) == 2
+    assert "another pseudonymisation key" in capsys.readouterr().err
+
+
+def test_rotate_key_refuses_when_a_loaded_file_is_gone_and_changes_nothing(settings, tmp_path, monkeypatch, capsys):
+    from pipelines.cli import main
+
+    monkeypatch.setenv("ESPRIT_HOME", str(tmp_path))
+    _operation(settings)
+    before = _rows(settings, "SELECT customer_ref FROM calls ORDER BY call_id")
+    (settings.landing / "surveys" / "surveys_2026-W41.csv").unlink()
+    monkeypatch.setenv("ESPRIT_PSEUDONYM_KEY_OLD", KEY_A)
+    monkeypatch.setenv("ESPRIT_PSEUDONYM_KEY", KEY_B)
+    assert main(["rotate-key"]) == 2
+    err = capsys.readouterr().err
+    assert "surveys_2026-W41.csv" in err and "survey_responses" in err
+    assert _rows(settings, "SELECT customer_ref FROM calls ORDER BY call_id") == before
+    # the warehouse still takes the old key, not the new one
+    monkeypatch.setenv("ESPRIT_PSEUDONYM_KEY", KEY_A)
+    assert main(["ingest", str(settings.landing / "calls" / "calls_2026-W41.csv"), "--profile", "generator_calls"]) == 0
+    # the wrong old key is refused before anything is read
+    monkeypatch.setenv("ESPRIT_PSEUDONYM_KEY_OLD", KEY_B)
+    monkeypatch.setenv("ESPRIT_PSEUDONYM_KEY", "yet-another-secret-key-7777")
+    assert main(["rotate-key"]) == 2
+    assert "ESPRIT_PSEUDONYM_KEY_OLD" in capsys.readouterr().err
