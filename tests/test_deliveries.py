@@ -201,6 +201,15 @@ def test_reload_applies_a_corrected_profile_and_the_next_build_restates_its_week
     assert _rows(settings, "SELECT count(*) FROM stg_calls WHERE call_id = 'CALL2'")[0][0] == 0
     assert _rows(settings, "SELECT count(*) FROM stg_calls WHERE week = '2026-W41'")[0][0] == before
     assert _rows(settings, "SELECT count(*) FROM metric_restatements WHERE week = '2026-W40'")[0][0] > 0
+    # the scorecard's data-quality panel counts the file once: its reload, not the load it replaced
+    from pipelines.scorecard import _quality
+
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        (calls,) = [s for s in _quality(settings, con, "2026-W41")["sources"] if s["source"] == "calls"]
+    finally:
+        con.close()
+    assert (calls["files"], calls["rows_loaded"], calls["rows_quarantined"]) == (1, 24, 1)
     # the landing file is unchanged since its reload: the next ingest skips it, and says why
     assert main(["ingest", str(path), "--profile", str(profiles / "acd_calls.yaml")]) == 0
     out = capsys.readouterr().out
@@ -314,6 +323,13 @@ def test_rotate_key_re_pseudonymises_the_whole_warehouse(settings, tmp_path, mon
     monkeypatch.setenv("ESPRIT_PSEUDONYM_KEY", KEY_A)
     assert main(["ingest", str(later), "--profile", "generator_calls"]) == 2
     assert "another pseudonymisation key" in capsys.readouterr().err
+
+
+def test_reload_of_a_file_never_loaded_is_skipped_and_says_why(settings):
+    path = _write(settings.landing / "calls", "calls_2026-W45.csv", [call_row()], CALL_COLS)
+    (result,) = ingest_paths(settings, None, [path], reload=True)
+    assert result.status == "skipped" and "no load of this content" in result.reason
+    assert _rows(settings, "SELECT count(*) FROM calls")[0][0] == 0
 
 
 def test_rotate_key_refuses_when_a_loaded_file_is_gone_and_changes_nothing(settings, tmp_path, monkeypatch, capsys):
