@@ -53,6 +53,18 @@ def rejection_report(result: dict) -> str:
     return "\n".join(lines)
 
 
+def skip_report(result: dict, shown: int = 20) -> str:
+    """Why an ingest published nothing: each skipped file with its reason (the first `shown`)."""
+    from pipelines.readers import shown_name
+
+    skipped = result.get("skipped") or []
+    lines = [f"no new {result['source']} file loaded" + (f"; {len(skipped)} skipped:" if skipped else "")]
+    lines += [f"- {shown_name(item['file'])}: {item['reason']}" for item in skipped[:shown]]
+    if len(skipped) > shown:
+        lines.append(f"- and {len(skipped) - shown} more")
+    return "\n".join(lines)
+
+
 def build_metrics() -> dict:
     """Rebuild journeys and metrics; weekly tables only for the weeks new files touched."""
     from pipelines.models import build_models

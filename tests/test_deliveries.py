@@ -225,6 +225,11 @@ def test_the_ingest_task_result_says_why_a_file_was_skipped(settings, tmp_path, 
     again = ingest("calls")
     assert again["files"] == [] and [s["file"] for s in again["skipped"]] == [path.name]
     assert "unchanged since load 1" in again["skipped"][0]["reason"]
+    # what the DAG's publish task logs when it skips
+    from pipelines.tasks import skip_report
+
+    assert skip_report(again) == ("no new calls file loaded; 1 skipped:\n- calls_2026-W40.csv: unchanged since load 1 "
+                                  "(same name, size and modification time)")
 
 
 # ---- 9. pseudonym key continuity ------------------------------------------------------------------
