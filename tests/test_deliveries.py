@@ -127,6 +127,26 @@ def test_a_namespace_prefixes_keys_and_the_references_of_its_own_source(settings
     assert _rows(settings, "SELECT call_id FROM calls") == [("sf311:CALL9",)]
 
 
+def test_a_derived_row_whose_key_another_source_owns_rejects_its_file(settings, tmp_path):
+    """A case history deriving its cases (as BPIC 2013's profile does) cannot replace another
+    system's case either: the file is rejected, nothing of it loaded."""
+    crm = _profile(tmp_path / "profiles", "crm_cases", "cases")
+    history = _profile(tmp_path / "profiles", "hist_events", "case_events", derive=[{"table": "cases", "sql": (
+        "SELECT case_id, case_id AS customer_ref, min(event_at) AS opened_at, 'other' AS channel, "
+        "'incident' AS category, NULL AS origin_ref, NULL AS priority, NULL AS resolved_at FROM batch GROUP BY case_id")}])
+    folder = settings.landing / "complaints"
+    ingest_paths(settings, "complaints", [_write(folder, "crm.csv", [case_row("511424", category="mortgage")],
+                                                 CASE_COLS)], crm)
+    events = _write(folder, "events.csv", [event_row("511424"), event_row("700001")], EVENT_COLS)
+    (result,) = ingest_paths(settings, "complaints", [events], history)
+    _accounted(result)
+    assert (result.status, result.rows_read, result.rows_rejected) == ("rejected", 2, 2)
+    assert "rule key_namespace: derive cases: column case_id: rule key_namespace; key '511424'" in result.problems[0]
+    assert "crm.csv" in result.problems[0]
+    assert _rows(settings, "SELECT case_id, category FROM cases") == [("511424", "mortgage")]
+    assert _rows(settings, "SELECT count(*) FROM case_events")[0][0] == 0
+
+
 # ---- 8. corrected deliveries and corrected profiles ---------------------------------------------
 
 def test_a_corrected_delivery_under_the_same_file_name_wins(settings):
