@@ -83,7 +83,7 @@ def cmd_rotate_key(args) -> int:
     from pipelines.rotation import describe, rotate_key
 
     settings = _settings(args)
-    outcome = rotate_key(settings)
+    outcome = rotate_key(settings, [Path(d) for d in args.search])
     print("\n".join(describe(outcome)))
     if args.build:
         built = build_models(settings, full=True)
@@ -310,6 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
     rk.add_argument("--landing")
     rk.add_argument("--warehouse")
     rk.add_argument("--out")
+    rk.add_argument("--search", action="append", default=[], metavar="DIR",
+                    help="a folder holding files loaded from outside the landing folder (repeatable)")
     rk.add_argument("--build", action=argparse.BooleanOptionalAction, default=True,
                     help="rebuild the models in full afterwards (default); else the next build does")
     rk.set_defaults(func=cmd_rotate_key)

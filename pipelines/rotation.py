@@ -15,6 +15,7 @@ import json
 import re
 import shutil
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from pipelines.config import Settings
 from pipelines.contracts import CONTRACTS
@@ -46,7 +47,9 @@ class Rotation:
     dropped_models: list[str] = field(default_factory=list)
 
 
-def rotate_key(settings: Settings) -> Rotation:
+def rotate_key(settings: Settings, search: list[Path] | None = None) -> Rotation:
+    """`search`: folders holding files loaded from outside the landing folder (esprit ingest PATH),
+    looked in as <folder>/<file> and <folder>/<source>/<file>."""
     old, new = resolve_key(OLD_KEY_ENV), resolve_key()
     if old.fingerprint() == new.fingerprint():
         raise PrivacyError(f"{OLD_KEY_ENV} and {KEY_ENV} hold the same key: nothing to rotate")
@@ -61,7 +64,7 @@ def rotate_key(settings: Settings) -> Rotation:
         con.execute("BEGIN TRANSACTION")
         try:
             check_key(con, old)  # a warehouse made before fingerprints: the old key is now recorded
-            _identifiers(con, settings, outcome)
+            _identifiers(con, settings, outcome, search or [])
             _pairs(con, old, new)
             _check_coverage(con)
             _rewrite_tables(con, outcome)
@@ -81,7 +84,16 @@ def rotate_key(settings: Settings) -> Rotation:
     return outcome
 
 
-def _identifiers(con, settings: Settings, outcome: Rotation) -> None:
+def _retained(settings: Settings, search: list[Path], source: str, file_name: str, digest: str) -> Path | None:
+    """The file a load read, found by name where it may lie and recognised by its content hash."""
+    for path in [settings.landing / source / file_name, *(p for d in search for p in (d / file_name,
+                                                                                       d / source / file_name))]:
+        if path.is_file() and sha256_of(path) == digest:
+            return path
+    return None
+
+
+def _identifiers(con, settings: Settings, outcome: Rotation, search: list[Path]) -> None:
     """_identifiers: every text value of the retained files of the loads in force, as read and as
     typed through their profile (a customer_ref is often an expression over source columns)."""
     from pipelines.ingest import _type_rows
@@ -91,8 +103,8 @@ def _identifiers(con, settings: Settings, outcome: Rotation) -> None:
     loads = con.execute("SELECT load_id, source, profile, file_name, file_sha256 FROM load_audit "
                         "WHERE status = 'loaded' ORDER BY load_id").fetchall()
     for load_id, source, profile_name, file_name, digest in loads:
-        path = settings.landing / source / file_name
-        if not path.is_file() or sha256_of(path) != digest:
+        path = _retained(settings, search, source, file_name, digest)
+        if path is None:
             missing.append(f"{source}/{file_name} (load {load_id})")
             continue
         try:
@@ -163,8 +175,8 @@ def _check_coverage(con) -> None:
             f"key and those customers would lose their history. "
             + (f"Files of loads in force that are missing, changed or unreadable: {', '.join(missing)}. "
                if missing else "")
-            + "Put those files back in their landing folder and run esprit rotate-key again, or rotate by a full "
-              "reload (docs/operations.md). Nothing was changed.")
+            + "Put those files back in their landing folder (or name the folders holding them with --search) and run "
+              "esprit rotate-key again, or rotate by a full reload (docs/operations.md). Nothing was changed.")
 
 
 def _rewrite_tables(con, outcome: Rotation) -> None:

@@ -359,16 +359,19 @@ def test_reload_of_a_file_never_loaded_is_skipped_and_says_why(settings):
 
 def test_rotate_key_refuses_when_a_loaded_file_is_gone_and_changes_nothing(settings, tmp_path, monkeypatch, capsys):
     from pipelines.cli import main
+    from pipelines.privacy import pseudonym
 
     monkeypatch.setenv("ESPRIT_HOME", str(tmp_path))
     _operation(settings)
     before = _rows(settings, "SELECT customer_ref FROM calls ORDER BY call_id")
-    (settings.landing / "surveys" / "surveys_2026-W41.csv").unlink()
+    kept = tmp_path / "archive"
+    kept.mkdir()
+    (settings.landing / "surveys" / "surveys_2026-W41.csv").rename(kept / "surveys_2026-W41.csv")
     monkeypatch.setenv("ESPRIT_PSEUDONYM_KEY_OLD", KEY_A)
     monkeypatch.setenv("ESPRIT_PSEUDONYM_KEY", KEY_B)
     assert main(["rotate-key"]) == 2
     err = capsys.readouterr().err
-    assert "surveys_2026-W41.csv" in err and "survey_responses" in err
+    assert "surveys_2026-W41.csv" in err and "survey_responses" in err and "--search" in err
     assert _rows(settings, "SELECT customer_ref FROM calls ORDER BY call_id") == before
     # the warehouse still takes the old key, not the new one
     monkeypatch.setenv("ESPRIT_PSEUDONYM_KEY", KEY_A)
@@ -378,3 +381,8 @@ def test_rotate_key_refuses_when_a_loaded_file_is_gone_and_changes_nothing(setti
     monkeypatch.setenv("ESPRIT_PSEUDONYM_KEY", "yet-another-secret-key-7777")
     assert main(["rotate-key"]) == 2
     assert "ESPRIT_PSEUDONYM_KEY_OLD" in capsys.readouterr().err
+    # the file found where it is kept: the rotation goes through
+    monkeypatch.setenv("ESPRIT_PSEUDONYM_KEY_OLD", KEY_A)
+    monkeypatch.setenv("ESPRIT_PSEUDONYM_KEY", KEY_B)
+    assert main(["rotate-key", "--search", str(kept), "--no-build"]) == 0
+    assert _rows(settings, "SELECT customer_ref FROM survey_responses") == [(pseudonym("C7", _key(KEY_B)),)]
