@@ -11,8 +11,11 @@ transaction:
    reject the whole file (moved to `rejected/<source>/` with a report) on a file-level failure
    or when bad rows exceed `ingest.max_bad_row_share`;
 6. upsert the good rows: for a natural key delivered more than once, the greatest
-   (record_version, source_file, source_line) wins, so any load order gives the same tables.
+   (record_version, source_file, load, source_line) wins, so any load order gives the same
+   tables and a corrected export under the same name wins over its earlier delivery; a key
+   another source's profiles own (key_namespace) is quarantined, never replaced.
 Every file's audit row holds: rows read = loaded + quarantined + duplicate (+ rejected).
+A reload (`esprit reload`) retracts the earlier loads of the same content and loads it again.
 """
 
 from __future__ import annotations
