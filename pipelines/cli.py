@@ -68,6 +68,23 @@ def cmd_reload(args) -> int:
     from pipelines.readers import shown_name
 
     settings = _settings(args)
+    if args.stale:
+        from pipelines.ingest import stale_loads
+
+        if args.path:
+            raise ValueError("--stale finds its files: give no PATH with it")
+        given = load_profile(args.profile) if args.profile else None
+        stale, unable = stale_loads(settings, given)
+        for line in unable:
+            print(f"  cannot reload {shown_name(line)}")
+        if not stale:
+            print("no load in force was made with a profile that has changed since")
+            return 1 if unable else 0
+        results = [r for name, paths in sorted(stale.items())
+                   for r in ingest_paths(settings, None, paths, given or load_profile(name), reload=True)]
+        return max(_print_results(settings, results), 1 if unable else 0)
+    if not args.path:
+        raise ValueError("reload what? give a PATH, or --stale")
     target = Path(args.path).resolve()
     paths = sorted(p for p in target.iterdir() if p.is_file()) if target.is_dir() else [target]
     if not paths or not all(p.exists() for p in paths):
@@ -300,7 +317,10 @@ def build_parser() -> argparse.ArgumentParser:
     i.set_defaults(func=cmd_ingest)
 
     rl = sub.add_parser("reload", help="load files again in place of their earlier loads, e.g. after a profile fix")
-    rl.add_argument("path", help="a file, or a folder whose files are all reloaded (each must have been loaded)")
+    rl.add_argument("path", nargs="?", help="a file, or a folder whose files are all reloaded (each must have "
+                                            "been loaded)")
+    rl.add_argument("--stale", action="store_true",
+                    help="reload every landing file whose profile has changed since its load")
     rl.add_argument("--profile", help="profile name or path; default: the binding of the source it was loaded for")
     rl.add_argument("--warehouse")
     rl.set_defaults(func=cmd_reload)

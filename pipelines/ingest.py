@@ -325,8 +325,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str,
         raise
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    _audit(con, result, digest, started, fs.size if fs else None, stat, profile.namespace if profile else None,
-           restate_all)
+    _audit(con, result, digest, started, fs.size if fs else None, stat, profile, restate_all)
     return result
 
 
@@ -829,17 +828,17 @@ def _reject(settings: Settings, result: FileResult, path: Path, keep: bool = Fal
 
 
 def _audit(con, result: FileResult, digest: str, started: datetime, size: int | None, stat: os.stat_result,
-           namespace: str | None, restate_all: bool) -> None:
+           profile: Profile | None, restate_all: bool) -> None:
     con.execute(
         "INSERT INTO load_audit (load_id, source, profile, table_name, file_name, file_sha256, status, rows_read, "
         "rows_loaded, rows_quarantined, rows_duplicate, rows_rejected, derived_rows, transcoded_lines, bytes, weeks, "
-        "started_at, finished_at, report, file_bytes, file_mtime_ns, key_namespace, restate_all) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "started_at, finished_at, report, file_bytes, file_mtime_ns, key_namespace, restate_all, profile_sha256) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [result.load_id, result.source, result.profile, result.table, result.file, digest, result.status,
          result.rows_read, result.rows_loaded, result.rows_quarantined, result.rows_duplicate, result.rows_rejected,
          result.derived_rows, result.transcoded_lines, size, result.weeks, started, datetime.now(timezone.utc),
-         "\n".join(result.problems) or None, stat.st_size, stat.st_mtime_ns, namespace,
-         bool(restate_all)])
+         "\n".join(result.problems) or None, stat.st_size, stat.st_mtime_ns,
+         profile.namespace if profile else None, bool(restate_all), profile.digest if profile else None])
 
 
 # ---- many files ------------------------------------------------------------------------------
@@ -875,6 +874,43 @@ def ingest_paths(settings: Settings, source: str | None, paths: list[Path], prof
     finally:
         con.close()
     return results
+
+
+def stale_loads(settings: Settings, profile: Profile | None = None) -> tuple[dict[str, list[Path]], list[str]]:
+    """Loads in force whose profile says something else now than when they ran: {profile name:
+    their files in the landing folder}, and what cannot be reloaded (file gone or changed,
+    profile not found in profiles/). `profile`: only its loads, judged against it (a profile kept
+    elsewhere). Loads made before profiles were recorded are not judged."""
+    from pipelines.profiles import ProfileError
+
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        recorded = con.execute("SELECT count(*) FROM duckdb_columns() WHERE table_name = 'load_audit' "
+                                         "AND column_name = 'profile_sha256'").fetchone()[0]
+        loads = con.execute("SELECT load_id, source, profile, file_name, file_sha256, profile_sha256 FROM load_audit "
+                            "WHERE status = 'loaded' AND profile_sha256 IS NOT NULL ORDER BY load_id"
+                            ).fetchall() if recorded else []
+    finally:
+        con.close()
+    stale: dict[str, list[Path]] = {}
+    unable: list[str] = []
+    for load_id, source, name, file_name, digest, said in loads:
+        if profile is not None and name != profile.name:
+            continue
+        try:
+            now = (profile or load_profile(name)).digest
+        except ProfileError:
+            unable.append(f"{file_name} (load {load_id}): profile {name} not found")
+            continue
+        if now == said:
+            continue
+        path = settings.landing / source / file_name
+        if path.is_file() and sha256_of(path) == digest:
+            stale.setdefault(name, []).append(path)
+        else:
+            unable.append(f"{file_name} (load {load_id}, profile {name} changed): the file is no longer in "
+                          f"{source}/ as loaded")
+    return stale, unable
 
 
 def _add_new_contract_columns(con) -> None:

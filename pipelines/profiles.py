@@ -79,6 +79,17 @@ class Profile:
     def namespace(self) -> str:
         return self.key_namespace or self.name
 
+    @property
+    def digest(self) -> str:
+        """SHA-256 of what the profile says (not of where its file lies): a load records it, so
+        that the loads of a profile changed since can be found (esprit reload --stale)."""
+        import hashlib
+        import json
+        from dataclasses import asdict
+
+        said = {k: v for k, v in asdict(self).items() if k != "path"}
+        return hashlib.sha256(json.dumps(said, sort_keys=True, default=str).encode()).hexdigest()
+
 
 def _fail(where: str, key: str, expected: str, got: Any = None) -> None:
     shown = "" if got is None else f", got {got!r}"

@@ -236,6 +236,29 @@ def test_reload_applies_a_corrected_profile_and_the_next_build_restates_its_week
     assert "skipped" in out and f"unchanged since load {new[0]}" in out
 
 
+def test_reload_stale_finds_the_loads_of_a_profile_changed_since(settings, tmp_path, monkeypatch, capsys):
+    from pipelines.cli import main
+
+    monkeypatch.setenv("ESPRIT_HOME", str(tmp_path))
+    profiles = tmp_path / "profiles"
+    acd = _profile(profiles, "acd_calls", "calls", timezone="Asia/Tokyo")
+    path = _write(settings.landing / "calls", "calls_2026-W40.csv", _naive_calls(), CALL_COLS)
+    other = _write(settings.landing / "calls", "calls_2026-W41.csv", [call_row(call_id="CALL77")], CALL_COLS)
+    (first,) = ingest_paths(settings, "calls", [path], acd)
+    ingest_paths(settings, "calls", [other], load_profile("generator_calls"))
+    given = ["reload", "--stale", "--profile", str(profiles / "acd_calls.yaml")]
+    assert main(given) == 0
+    assert "no load in force was made with a profile that has changed since" in capsys.readouterr().out
+    _profile(profiles, "acd_calls", "calls", timezone="America/Los_Angeles")
+    assert main(given) == 0
+    out = capsys.readouterr().out
+    assert f"calls_2026-W40.csv: replaces load {first.load_id}" in out and "calls_2026-W41.csv" not in out
+    assert _rows(settings, "SELECT strftime(offered_at AT TIME ZONE 'Europe/Paris', '%G-W%V') FROM calls "
+                           "WHERE call_id = 'CALL1'") == [("2026-W41",)]
+    assert main(given) == 0  # reloaded: its load now records the profile as it is
+    assert "no load in force" in capsys.readouterr().out
+
+
 def test_the_ingest_task_result_says_why_a_file_was_skipped(settings, tmp_path, monkeypatch):
     from pipelines.tasks import ingest
 
