@@ -57,10 +57,12 @@ def ingest_dag(source: str):
 
         @task(task_id="publish", outlets=[loaded])
         def publish(result: dict) -> dict:
-            if not result["files"]:  # nothing new: no Asset event, no metrics run
-                raise AirflowSkipException(f"no new {source} file loaded")
+            if not result["files"]:  # nothing new: no Asset event, no metrics run; the log says why
+                from pipelines.tasks import skip_report
+
+                raise AirflowSkipException(skip_report(result))
             get_current_context()["outlet_events"][loaded].extra = {k: v for k, v in result.items()
-                                                                     if k != "rejected"}
+                                                                     if k not in ("rejected", "skipped")}
             return result
 
         @task(task_id="check")

@@ -57,6 +57,63 @@ def cmd_ingest(args) -> int:
     if profile is None and source not in settings.sources:
         raise ValueError(f"no profile for '{source}': pass --profile NAME or bind the folder in sources")
     results = ingest_paths(settings, source, paths, profile)
+    return _print_results(settings, results)
+
+
+def cmd_reload(args) -> int:
+    """Load files again in place of their earlier loads (same content), with their profile as it
+    is now: for a profile corrected since. The weeks they touch are restated by the next build."""
+    from pipelines.ingest import ingest_paths
+    from pipelines.profiles import load_profile
+    from pipelines.readers import shown_name
+
+    settings = _settings(args)
+    if args.stale:
+        from pipelines.ingest import stale_loads
+
+        if args.path:
+            raise ValueError("--stale finds its files: give no PATH with it")
+        given = load_profile(args.profile) if args.profile else None
+        stale, unable = stale_loads(settings, given)
+        for line in unable:
+            print(f"  cannot reload {shown_name(line)}")
+        if not stale:
+            print("no load in force was made with a profile that has changed since")
+            return 1 if unable else 0
+        results = [r for name, paths in sorted(stale.items())
+                   for r in ingest_paths(settings, None, paths, given or load_profile(name), reload=True)]
+        return max(_print_results(settings, results), 1 if unable else 0)
+    if not args.path:
+        raise ValueError("reload what? give a PATH, or --stale")
+    target = Path(args.path).resolve()
+    paths = sorted(p for p in target.iterdir() if p.is_file()) if target.is_dir() else [target]
+    if not paths or not all(p.exists() for p in paths):
+        raise FileNotFoundError(f"nothing to reload at {shown_name(str(target))}")
+    profile = load_profile(args.profile) if args.profile else None
+    return _print_results(settings, ingest_paths(settings, None, paths, profile, reload=True))
+
+
+def cmd_rotate_key(args) -> int:
+    """Re-make every pseudonym under the new key (ESPRIT_PSEUDONYM_KEY) from the retained landing
+    files, the old key in ESPRIT_PSEUDONYM_KEY_OLD; then rebuild the models in full."""
+    from pipelines.models import build_models
+    from pipelines.rotation import describe, rotate_key
+
+    settings = _settings(args)
+    outcome = rotate_key(settings, [Path(d) for d in args.search])
+    print("\n".join(describe(outcome)))
+    if args.build:
+        built = build_models(settings, full=True)
+        print(f"models rebuilt in full: {len(built['weeks'])} week(s)")
+    print("the warehouse now takes the new key only: set it everywhere the tasks run, then destroy the old key")
+    return 0
+
+
+def _print_results(settings, results) -> int:
+    """One line per file (read, loaded, quarantined, duplicate, derived), then why files were
+    skipped, which loads reloads replaced, and the problems; 1 if a file was rejected."""
+    from pipelines.readers import shown_name
+
     header = f"{'file':<40} {'status':<9} {'read':>9} {'loaded':>9} {'quarant.':>9} {'dupl.':>7} {'derived':>8}"
     print(header)
     print("-" * len(header))
@@ -69,6 +126,11 @@ def cmd_ingest(args) -> int:
           f"{sum(r.derived_rows for r in results):>8,}")
     rejected = [r for r in results if r.status == "rejected"]
     for r in results:
+        if r.reason:
+            print(f"  {shown_name(r.file)}: skipped: {r.reason}")
+        if r.replaces and r.status == "loaded":
+            print(f"  {shown_name(r.file)}: replaces load {', '.join(map(str, r.replaces))}; weeks to restate: "
+                  f"{', '.join(r.weeks) or 'none'}")
         for problem in r.problems[:5]:
             print(f"  {shown_name(problem)[:300]}")
     if rejected:
@@ -253,6 +315,26 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--source", help="source label for the audit (default: the folder's name)")
     i.add_argument("--warehouse")
     i.set_defaults(func=cmd_ingest)
+
+    rl = sub.add_parser("reload", help="load files again in place of their earlier loads, e.g. after a profile fix")
+    rl.add_argument("path", nargs="?", help="a file, or a folder whose files are all reloaded (each must have "
+                                            "been loaded)")
+    rl.add_argument("--stale", action="store_true",
+                    help="reload every landing file whose profile has changed since its load")
+    rl.add_argument("--profile", help="profile name or path; default: the binding of the source it was loaded for")
+    rl.add_argument("--warehouse")
+    rl.set_defaults(func=cmd_reload)
+
+    rk = sub.add_parser("rotate-key", help="re-pseudonymise the warehouse under a new key "
+                                           "(ESPRIT_PSEUDONYM_KEY_OLD -> ESPRIT_PSEUDONYM_KEY)")
+    rk.add_argument("--landing")
+    rk.add_argument("--warehouse")
+    rk.add_argument("--out")
+    rk.add_argument("--search", action="append", default=[], metavar="DIR",
+                    help="a folder holding files loaded from outside the landing folder (repeatable)")
+    rk.add_argument("--build", action=argparse.BooleanOptionalAction, default=True,
+                    help="rebuild the models in full afterwards (default); else the next build does")
+    rk.set_defaults(func=cmd_rotate_key)
 
     s = sub.add_parser("scorecard", help="render the scorecard of one ISO week (or 'all')")
     s.add_argument("--week", required=True, help="YYYY-Www, or 'all'")

@@ -11,8 +11,11 @@ transaction:
    reject the whole file (moved to `rejected/<source>/` with a report) on a file-level failure
    or when bad rows exceed `ingest.max_bad_row_share`;
 6. upsert the good rows: for a natural key delivered more than once, the greatest
-   (record_version, source_file, source_line) wins, so any load order gives the same tables.
+   (record_version, source_file, load, source_line) wins, so any load order gives the same
+   tables and a corrected export under the same name wins over its earlier delivery; a key
+   another source's profiles own (key_namespace) is quarantined, never replaced.
 Every file's audit row holds: rows read = loaded + quarantined + duplicate (+ rejected).
+A reload (`esprit reload`) retracts the earlier loads of the same content and loads it again.
 """
 
 from __future__ import annotations
@@ -29,8 +32,8 @@ import duckdb
 
 from pipelines.config import Settings
 from pipelines.contracts import CONTRACTS, Contract
-from pipelines.privacy import (PseudonymKey, pseudonym, pseudonym_sql, resolve_key, scrub_sql, set_key, split_unparsed,
-                               unparsed_record)
+from pipelines.privacy import (PseudonymKey, check_key, pseudonym, pseudonym_sql, resolve_key, scrub_sql, set_key,
+                               split_unparsed, unparsed_record)
 from pipelines.profiles import Profile, load_profile
 from pipelines.readers import (MACHINE_ERRORS, FileRejected, direct_read_complete, drop_raw, drop_relation,
                                first_record_line, make_workdir, progress, read_raw, scan, scan_bytes, sha256_of,
@@ -44,6 +47,9 @@ from pipelines.warehouse import connect, ensure_schema
 WEEK_COLUMN = {"calls": "offered_at", "cases": "opened_at", "case_events": "event_at",
                "survey_responses": "responded_at"}
 PERSONAL_COLUMNS = ("customer_ref",)  # canonical columns pseudonymised at the door
+# Keys and the references to them: a profile with namespace_keys prefixes them all, so that its
+# case history, its cases' origin calls and its surveys' rated contacts still meet.
+IDENTIFIER_COLUMNS = ("call_id", "case_id", "origin_ref", "response_id", "interaction_ref")
 FREE_TEXT_COLUMNS = ("verbatim",)  # canonical columns scrubbed at the door
 PROGRESS_MIN_BYTES = 16 << 20  # a file this large shows a progress bar while it is read
 # A timestamp outside these bounds (year 10000, 290000, BC...) parses in DuckDB but not as a Python
@@ -66,7 +72,7 @@ class FileResult:
     file: str
     table: str | None
     profile: str | None
-    status: str  # loaded | rejected | skipped (already loaded)
+    status: str  # loaded | rejected | skipped (`reason` says why)
     rows_read: int = 0
     rows_loaded: int = 0
     rows_quarantined: int = 0
@@ -78,6 +84,8 @@ class FileResult:
     problems: list[str] = field(default_factory=list)
     load_id: int | None = None
     seconds: float = 0.0
+    reason: str | None = None  # why it was skipped
+    replaces: list[int] = field(default_factory=list)  # loads of the same content a reload replaced
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -115,6 +123,8 @@ def _mapped_select(profile: Profile, contract: Contract, source_columns: list[st
             expr = sql_ident(col.name)
         else:
             expr = "NULL"
+        if profile.namespace_keys and col.name in IDENTIFIER_COLUMNS:
+            expr = f"CASE WHEN ({expr}) IS NULL THEN NULL ELSE {sql_string(profile.namespace + ':')} || ({expr}) END"
         cols.append(f"({expr}) AS {sql_ident('__m_' + col.name)}")
     version = profile.version or "NULL"
     window = f" WINDOW w AS ({profile.window})" if profile.window else ""
@@ -254,7 +264,11 @@ def _quote_value(text_expr: str) -> str:
 # ---- one file --------------------------------------------------------------------------------
 
 def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str, path: Path,
-                profile: Profile | None, key: PseudonymKey) -> FileResult:
+                profile: Profile | None, key: PseudonymKey, reload: bool = False) -> FileResult:
+    """Load one file in the caller's transaction. `reload`: the file was loaded before (same
+    content): its earlier loads' rows are retracted and it is loaded again, with its profile as it
+    is now; the weeks both touch are the load's weeks, and when a retracted key does not come back
+    the load asks the next build to recompute everything (`restate_all`)."""
     started = datetime.now(timezone.utc)
     name = shown_name(path.name)  # the name as text: audit, lineage, quarantine, reports
     result = FileResult(source, name, profile.table if profile else None, profile.name if profile else None,
@@ -263,8 +277,12 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str,
     size = stat.st_size
     # A file still in the landing folder since it was loaded (same name, size and modification
     # time) is not read again: a weekly run would otherwise hash the whole history every time.
-    if con.execute("SELECT count(*) FROM load_audit WHERE status = 'loaded' AND file_name = ? AND file_bytes = ? "
-                   "AND file_mtime_ns = ?", [name, size, stat.st_mtime_ns]).fetchone()[0]:
+    # A reload reads it whatever the audit says.
+    unchanged = None if reload else con.execute(
+        "SELECT max(load_id) FROM load_audit WHERE status = 'loaded' AND file_name = ? AND file_bytes = ? "
+        "AND file_mtime_ns = ?", [name, size, stat.st_mtime_ns]).fetchone()[0]
+    if unchanged is not None:
+        result.reason = f"unchanged since load {unchanged} (same name, size and modification time)"
         return result
     try:
         with progress(scan_bytes(path), f"reading {name}", large=size >= PROGRESS_MIN_BYTES) as bar:
@@ -275,23 +293,42 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str,
         problem = exc
     else:
         digest, problem = fs.sha256, None
-    done = con.execute("SELECT count(*) FROM load_audit WHERE file_sha256 = ? AND status = 'loaded'",
-                       [digest]).fetchone()[0]
-    if done:
+    done = con.execute("SELECT load_id, file_name, source, weeks FROM load_audit WHERE file_sha256 = ? "
+                       "AND status = 'loaded' ORDER BY load_id", [digest]).fetchall()
+    if done and not reload:
+        load_id, file_name = done[-1][:2]
+        result.reason = (f"same content as {file_name}, loaded as load {load_id} (SHA-256 {digest[:12]}...): "
+                         f"to apply a corrected profile to it, esprit reload")
         return result
+    if reload:
+        if not done:
+            result.reason = "no load of this content to replace: a new file is loaded by esprit ingest"
+            return result
+        # the source it was loaded for; the profile bound to that source now, unless one is given
+        source = result.source = done[-1][2]
+        profile = profile or profile_for(settings, source, path)
+        result.table, result.profile = (profile.table, profile.name) if profile else (None, None)
+        result.replaces = [r[0] for r in done]
     # this file will be read: GX's imports (a thread, mostly under the GIL) overlap DuckDB reading
     # it, which releases the GIL; not the scan above, which holds it
     warm_up_validation()
     result.load_id = con.execute("SELECT nextval('load_id_seq')").fetchone()[0]
     workdir = make_workdir()
+    restate_all = False
     try:
         if problem is not None:
             raise problem
         if profile is None:
             raise FileRejected("profile", f"no profile of source '{source}' matches this file name "
                                f"(settings: sources.{source})")
+        old_weeks = _retract(con, result.replaces) if result.replaces else None
         _process(con, settings, source, path, fs, profile, key, result, workdir)
         result.status = "loaded"
+        if old_weeks is not None:
+            result.weeks = sorted(set(result.weeks) | set(old_weeks))
+            restate_all = _retracted_keys_gone(con)
+            con.execute(f"UPDATE load_audit SET status = 'replaced', replaced_by = {result.load_id} "
+                        f"WHERE load_id IN ({', '.join(map(str, result.replaces))})")
     except FileRejected as exc:
         result.status = "rejected"
         result.rows_rejected = result.rows_read
@@ -302,13 +339,13 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str,
         con.execute("ROLLBACK")
         con.execute("BEGIN TRANSACTION")
         _forget_kept_results(settings, result.load_id)
-        _reject(settings, result, path)
+        _reject(settings, result, path, keep=reload)  # a reload refused leaves the loaded file where it is
     except BaseException:
         _forget_kept_results(settings, result.load_id)  # the caller rolls the load back
         raise
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    _audit(con, result, digest, started, fs.size if fs else None, stat)
+    _audit(con, result, digest, started, fs.size if fs else None, stat, profile, restate_all)
     return result
 
 
@@ -363,6 +400,13 @@ def _process(con, settings, source, path, fs, profile: Profile, key, result: Fil
                 t.__failed, string_split(regexp_extract(r, '^column ([^:]+):', 1), '/'))))
             FROM _gx_reasons g WHERE g.source_line = {line}
         """)
+    if _foreign_keys(con, contract, "_typed_lean", profile, result.file):  # quarantined, never replacing
+        if line != "t.source_line":
+            con.execute(f"UPDATE _typed_rows t SET source_line = {line}")
+            line = "t.source_line"
+            _typed_views(con, contract, line, pseudonyms=False)
+        con.execute("UPDATE _typed_rows t SET __reasons = list_append(t.__reasons, f.reason) FROM _foreign f "
+                    "WHERE f.source_line = t.source_line")
     # a key repeated within the file: the last good line wins, earlier good lines count as duplicates
     key_cols = ", ".join(contract.key)
     key_null = " OR ".join(f"{k} IS NULL" for k in contract.key)
@@ -414,6 +458,33 @@ def _process(con, settings, source, path, fs, profile: Profile, key, result: Fil
         "SELECT source_line, reasons FROM quarantine WHERE load_id = ? ORDER BY source_line LIMIT 20",
         [result.load_id]).fetchall()]
     assert result.rows_read == result.rows_loaded + result.rows_quarantined + result.rows_duplicate, result
+
+
+def _retract(con, load_ids: list[int]) -> list[str]:
+    """A reload takes back what its file's earlier loads wrote (rows still theirs, quarantined
+    rows); returns the weeks those loads listed. The retracted keys are kept in _retracted."""
+    ids = ", ".join(str(int(i)) for i in load_ids)
+    drop_relation(con, "_retracted")
+    con.execute("CREATE TEMP TABLE _retracted (table_name VARCHAR, key VARCHAR[])")
+    for contract in CONTRACTS.values():
+        keys = ", ".join(f"{sql_ident(k)}::VARCHAR" for k in contract.key)
+        con.execute(f"INSERT INTO _retracted SELECT {sql_string(contract.table)}, [{keys}] FROM {contract.table} "
+                    f"WHERE load_id IN ({ids})")
+        con.execute(f"DELETE FROM {contract.table} WHERE load_id IN ({ids})")
+    con.execute(f"DELETE FROM quarantine WHERE load_id IN ({ids})")
+    return [w for (weeks,) in con.execute(f"SELECT weeks FROM load_audit WHERE load_id IN ({ids})").fetchall()
+            for w in weeks or []]
+
+
+def _retracted_keys_gone(con) -> bool:
+    """Whether a key a reload retracted is in its table no more: no incremental build can find
+    the rows built from it (its slices start from the loaded rows), so the next build is full."""
+    for contract in CONTRACTS.values():
+        keys = ", ".join(f"{sql_ident(k)}::VARCHAR" for k in contract.key)
+        if con.execute(f"SELECT count(*) FROM _retracted WHERE table_name = {sql_string(contract.table)} "
+                       f"AND key NOT IN (SELECT [{keys}] FROM {contract.table})").fetchone()[0]:
+            return True
+    return False
 
 
 def _rows_read(con) -> int:
@@ -662,6 +733,38 @@ def _known_pseudonyms(con, table: str, candidates: set[str]) -> set[str]:
         f"SELECT customer_ref FROM {table} WHERE customer_ref IN (SELECT unnest($1))", [sorted(candidates)]).fetchall()}
 
 
+def _foreign_keys(con, contract: Contract, relation: str, profile: Profile, file_name: str) -> int:
+    """_foreign: the good rows of `relation` whose natural key is already loaded under another key
+    namespace, each with its reason (rule key_namespace: whose key it is and what to do). Returns
+    their number. Natural keys are unique per source system: an SF311 case 511424 is not the CFPB's."""
+    keys = contract.key
+    shown = " || '/' || ".join(f"i.{sql_ident(k)}::VARCHAR" for k in keys)
+    owner = "coalesce(a.key_namespace, a.profile)"
+    ns, name = sql_string(profile.namespace), sql_string(profile.name)
+    reason = (f"'column {'/'.join(keys)}: rule key_namespace; key ' || {_quote_value(shown)} || ' is already loaded "
+              f"from ' || t.source_file || ' line ' || t.source_line || ' under key namespace ' || {owner} || "
+              f"', not under this profile''s ' || {ns} || ': row not loaded. Keys belong to one source: if both are "
+              f"the same system, give profile ' || {name} || ' key_namespace: ' || {owner} || '; otherwise set "
+              f"namespace_keys: true in it, which prefixes its keys and references with ' || {ns} || ': "
+              f"(docs/ingestion.md)'")
+    on = " AND ".join(f"t.{sql_ident(k)} = i.{sql_ident(k)}" for k in keys)
+    drop_relation(con, "_foreign")
+    # the loads whose rows the table holds, from one column: only when one of them is of another
+    # namespace are the file's keys looked up (usually none is, and no key of the file is read)
+    others = con.execute(f"SELECT count(*) FROM (SELECT DISTINCT load_id FROM {contract.table}) t "
+                         f"JOIN load_audit a USING (load_id) WHERE {owner} <> ?", [profile.namespace]).fetchone()[0]
+    if not others:
+        con.execute("CREATE TEMP TABLE _foreign (source_line BIGINT, reason VARCHAR)")
+        return 0
+    con.execute(f"""
+        CREATE TEMP TABLE _foreign AS
+        SELECT i.source_line, {reason} AS reason
+        FROM {relation} i JOIN {contract.table} t ON {on} JOIN load_audit a ON a.load_id = t.load_id
+        WHERE len(i.__reasons) = 0 AND {owner} <> {sql_string(profile.namespace)}
+    """)
+    return con.execute("SELECT count(*) FROM _foreign").fetchone()[0]
+
+
 def _upsert(con, contract: Contract, file_name: str, load_id: int, candidates: str = "_candidates",
             incoming: str = "_incoming", lean: str | None = None) -> tuple[int, int]:
     """Insert the good rows of `candidates` (a view of them: `incoming`); a key already present is
@@ -689,8 +792,10 @@ def _upsert(con, contract: Contract, file_name: str, load_id: int, candidates: s
     if not con.execute(f"SELECT count(*) FROM {keys} i SEMI JOIN {table} t ON {key}").fetchone()[0]:
         con.execute(insert)
         return incoming_rows, 0
-    precedence = "(coalesce({a}.record_version, ''), {a}.source_file, {a}.source_line)"
-    newer = f"{precedence.format(a='i')} > {precedence.format(a='t')}"
+    # The same file name delivered again (a corrected export) wins over its earlier delivery: the
+    # later load decides, not the line, which moves when rows are added or removed above it.
+    newer = (f"(coalesce(i.record_version, ''), i.source_file, {int(load_id)}, i.source_line) > "
+             f"(coalesce(t.record_version, ''), t.source_file, t.load_id, t.source_line)")
     con.execute(f"CREATE OR REPLACE TEMP TABLE _clash AS SELECT i.source_line, ({same}) AS same, ({newer}) AS newer "
                 f"FROM {incoming} i JOIN {table} t ON {key}")
     duplicates = con.execute("SELECT count(*) FROM _clash WHERE same OR NOT newer").fetchone()[0]
@@ -719,12 +824,15 @@ def _derive(con, profile: Profile, file_name: str, load_id: int) -> int:
         sets = [f"{c} = {pseudonym_sql(c)}" for c in PERSONAL_COLUMNS if c in contract.column_names]
         if sets:
             con.execute(f"UPDATE _derived SET {', '.join(sets)}")
+        if _foreign_keys(con, contract, "_derived", profile, file_name):
+            (why,) = con.execute("SELECT reason FROM _foreign LIMIT 1").fetchone()
+            raise FileRejected("key_namespace", f"derive {derived.table}: {why}", column=",".join(contract.key))
         loaded, _ = _upsert(con, contract, file_name, load_id, "_derived", "_derived_incoming")
         total += loaded
     return total
 
 
-def _reject(settings: Settings, result: FileResult, path: Path) -> None:
+def _reject(settings: Settings, result: FileResult, path: Path, keep: bool = False) -> None:
     folder = settings.rejected / result.source
     folder.mkdir(parents=True, exist_ok=True)
     report = folder / f"{_cut(path.name, 230)}.report.txt"
@@ -733,28 +841,33 @@ def _reject(settings: Settings, result: FileResult, path: Path) -> None:
         f"none of its {result.rows_read} rows were loaded.\n\n" + "\n".join(result.problems) + "\n", encoding="utf-8")
     # A file in the landing zone moves out of it; a file loaded from elsewhere (esprit ingest
     # PATH) is copied, never taken from where its owner keeps it.
-    if settings.landing.resolve() in path.resolve().parents:
+    if not keep and settings.landing.resolve() in path.resolve().parents:
         shutil.move(str(path), str(folder / path.name))
     else:
         shutil.copy2(path, folder / path.name)
 
 
-def _audit(con, result: FileResult, digest: str, started: datetime, size: int | None, stat: os.stat_result) -> None:
+def _audit(con, result: FileResult, digest: str, started: datetime, size: int | None, stat: os.stat_result,
+           profile: Profile | None, restate_all: bool) -> None:
     con.execute(
         "INSERT INTO load_audit (load_id, source, profile, table_name, file_name, file_sha256, status, rows_read, "
         "rows_loaded, rows_quarantined, rows_duplicate, rows_rejected, derived_rows, transcoded_lines, bytes, weeks, "
-        "started_at, finished_at, report, file_bytes, file_mtime_ns) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "started_at, finished_at, report, file_bytes, file_mtime_ns, key_namespace, restate_all, profile_sha256) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [result.load_id, result.source, result.profile, result.table, result.file, digest, result.status,
          result.rows_read, result.rows_loaded, result.rows_quarantined, result.rows_duplicate, result.rows_rejected,
          result.derived_rows, result.transcoded_lines, size, result.weeks, started, datetime.now(timezone.utc),
-         "\n".join(result.problems) or None, stat.st_size, stat.st_mtime_ns])
+         "\n".join(result.problems) or None, stat.st_size, stat.st_mtime_ns,
+         profile.namespace if profile else None, bool(restate_all), profile.digest if profile else None])
 
 
 # ---- many files ------------------------------------------------------------------------------
 
-def ingest_paths(settings: Settings, source: str, paths: list[Path], profile: Profile | None = None) -> list[FileResult]:
-    """Load files one transaction each; `profile` overrides the source's profile bindings."""
+def ingest_paths(settings: Settings, source: str | None, paths: list[Path], profile: Profile | None = None,
+                 reload: bool = False) -> list[FileResult]:
+    """Load files one transaction each; `profile` overrides the source's profile bindings.
+    `reload`: files loaded before, loaded again in place of their earlier loads (their source is
+    the one they were loaded for; see ingest_file)."""
     key = resolve_key()
     results = []
     con = connect(settings.warehouse)
@@ -765,13 +878,14 @@ def ingest_paths(settings: Settings, source: str, paths: list[Path], profile: Pr
         set_plausible_window(con, settings)
         # DuckDB spills the file's working tables to disk beyond this: memory stays flat as files grow
         con.execute("SET memory_limit = ?", [str(settings.ingest["memory_limit"])])
+        check_key(con, key)
         set_key(con, key)
         for path in paths:
             t0 = time.perf_counter()
-            chosen = profile or profile_for(settings, source, path)
+            chosen = profile or (None if reload else profile_for(settings, source, path))
             con.execute("BEGIN TRANSACTION")
             try:
-                result = ingest_file(con, settings, source, path, chosen, key)
+                result = ingest_file(con, settings, source or "", path, chosen, key, reload=reload)
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
@@ -781,6 +895,43 @@ def ingest_paths(settings: Settings, source: str, paths: list[Path], profile: Pr
     finally:
         con.close()
     return results
+
+
+def stale_loads(settings: Settings, profile: Profile | None = None) -> tuple[dict[str, list[Path]], list[str]]:
+    """Loads in force whose profile says something else now than when they ran: {profile name:
+    their files in the landing folder}, and what cannot be reloaded (file gone or changed,
+    profile not found in profiles/). `profile`: only its loads, judged against it (a profile kept
+    elsewhere). Loads made before profiles were recorded are not judged."""
+    from pipelines.profiles import ProfileError
+
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        recorded = con.execute("SELECT count(*) FROM duckdb_columns() WHERE table_name = 'load_audit' "
+                                         "AND column_name = 'profile_sha256'").fetchone()[0]
+        loads = con.execute("SELECT load_id, source, profile, file_name, file_sha256, profile_sha256 FROM load_audit "
+                            "WHERE status = 'loaded' AND profile_sha256 IS NOT NULL ORDER BY load_id"
+                            ).fetchall() if recorded else []
+    finally:
+        con.close()
+    stale: dict[str, list[Path]] = {}
+    unable: list[str] = []
+    for load_id, source, name, file_name, digest, said in loads:
+        if profile is not None and name != profile.name:
+            continue
+        try:
+            now = (profile or load_profile(name)).digest
+        except ProfileError:
+            unable.append(f"{file_name} (load {load_id}): profile {name} not found")
+            continue
+        if now == said:
+            continue
+        path = settings.landing / source / file_name
+        if path.is_file() and sha256_of(path) == digest:
+            stale.setdefault(name, []).append(path)
+        else:
+            unable.append(f"{file_name} (load {load_id}, profile {name} changed): the file is no longer in "
+                          f"{source}/ as loaded")
+    return stale, unable
 
 
 def _add_new_contract_columns(con) -> None:

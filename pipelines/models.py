@@ -521,6 +521,9 @@ def build_models(settings: Settings, sql_dir: Path = SQL_DIR, full: bool = False
                            and set(persisted) | {m.name for m in sliced} <= existing
                            and set(CONTRACTS) | {m.name for m in sliced} <= set(SLICES))
             last_load_id = previous[2] if previous else 0
+            if incremental and con.execute("SELECT count(*) FROM load_audit WHERE restate_all AND load_id > ?",
+                                           [last_load_id]).fetchone()[0]:
+                incremental = False  # a reload retracted rows: no slice finds what was built from them
             new_loads = [r[0] for r in con.execute(
                 "SELECT load_id FROM load_audit WHERE status = 'loaded' AND load_id > ? ORDER BY load_id",
                 [last_load_id]).fetchall()]

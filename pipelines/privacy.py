@@ -19,6 +19,9 @@ from urllib.parse import unquote, urlparse
 
 DEMO_KEY = "esprit-demo-key-PUBLIC-not-a-secret"
 KEY_ENV = "ESPRIT_PSEUDONYM_KEY"
+OLD_KEY_ENV = "ESPRIT_PSEUDONYM_KEY_OLD"  # the key being retired, read by `esprit rotate-key` only
+# The warehouse records HMAC(key, this label): it tells two keys apart and gives nothing of either.
+FINGERPRINT_LABEL = b"esprit pseudonym key fingerprint v1"
 CONNECTION_ENV = "AIRFLOW_CONN_ESPRIT_PSEUDONYM"
 PSEUDONYM_PREFIX = "p_"
 
@@ -55,6 +58,12 @@ class PseudonymKey:
         key = key.ljust(64, b"\0")
         return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
 
+    def fingerprint(self) -> str:
+        import hashlib
+        import hmac
+
+        return hmac.new(self.key, FINGERPRINT_LABEL, hashlib.sha256).hexdigest()
+
     def __repr__(self) -> str:  # never print the key
         return f"PseudonymKey(demo={self.is_demo})"
 
@@ -63,8 +72,13 @@ def demo_mode() -> bool:
     return os.environ.get("ESPRIT_DEMO", "").lower() in ("1", "true", "yes")
 
 
-def resolve_key() -> PseudonymKey:
-    raw = os.environ.get(KEY_ENV)
+def resolve_key(variable: str = KEY_ENV) -> PseudonymKey:
+    """The key of `variable` (for KEY_ENV, else the Airflow connection; in demo mode, the demo key)."""
+    raw = os.environ.get(variable)
+    if variable != KEY_ENV:
+        if not raw:
+            raise PrivacyError(f"{variable} is not set: it must hold the key being retired")
+        return PseudonymKey(raw.encode(), raw == DEMO_KEY)
     if not raw and os.environ.get(CONNECTION_ENV):
         value = os.environ[CONNECTION_ENV]
         if value.lstrip().startswith("{"):
@@ -84,6 +98,39 @@ def resolve_key() -> PseudonymKey:
     if len(raw) < 16:
         raise PrivacyError(f"{KEY_ENV} is shorter than 16 characters: choose a longer secret")
     return PseudonymKey(raw.encode(), raw == DEMO_KEY)
+
+
+KEY_TABLE_DDL = """
+CREATE TABLE IF NOT EXISTS pseudonym_keys (
+    fingerprint VARCHAR NOT NULL,   -- HMAC-SHA256(key, FINGERPRINT_LABEL): never the key
+    since TIMESTAMPTZ NOT NULL,
+    retired_at TIMESTAMPTZ          -- NULL: the key the warehouse's pseudonyms are made with
+)"""
+
+
+def short(fingerprint: str) -> str:
+    return fingerprint[:8] + "..."
+
+
+def warehouse_fingerprint(con) -> str | None:
+    con.execute(KEY_TABLE_DDL)
+    row = con.execute("SELECT fingerprint FROM pseudonym_keys WHERE retired_at IS NULL").fetchone()
+    return row[0] if row else None
+
+
+def check_key(con, key: PseudonymKey) -> None:
+    """Refuse a key other than the one the warehouse's pseudonyms were made with: its customers
+    would get a second reference and their journeys split. The first key used is recorded (a
+    warehouse made before fingerprints adopts the key of its next load)."""
+    recorded = warehouse_fingerprint(con)
+    if recorded is None:
+        con.execute("INSERT INTO pseudonym_keys VALUES (?, now(), NULL)", [key.fingerprint()])
+    elif recorded != key.fingerprint():
+        raise PrivacyError(
+            f"the warehouse's customer references were made with another pseudonymisation key (fingerprint "
+            f"{short(recorded)}; this key's: {short(key.fingerprint())}): loading with it would give every customer "
+            f"a second reference and split their journeys. Set the warehouse's key ({KEY_ENV}, or the Airflow "
+            f"connection 'esprit_pseudonym'), or change keys with esprit rotate-key (docs/operations.md)")
 
 
 def pseudonym_sql(expr: str) -> str:

@@ -13,6 +13,7 @@ the key and what was expected.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,8 @@ FORMATS = ("csv", "jsonl", "parquet")
 DELIMITERS = ("auto", ",", ";", "\t", "|")
 ENCODINGS = ("auto", "utf-8", "cp1252", "latin-1")
 TOP_KEYS = {"name", "description", "table", "format", "null_markers", "timezone", "columns", "value_maps",
-            "timestamp_formats", "version", "personal_columns", "derive", "window"}
+            "timestamp_formats", "version", "personal_columns", "derive", "window", "key_namespace",
+            "namespace_keys"}
 FORMAT_KEYS = {"type", "delimiter", "encoding", "header", "quote", "decimal"}
 
 
@@ -66,7 +68,27 @@ class Profile:
     personal_columns: tuple[str, ...] = ()  # source columns holding customer identifiers
     derive: tuple[Derived, ...] = ()
     window: str | None = None  # a window `w` the column expressions may use: OVER w
+    # Who owns the natural keys this profile loads (default: the profile's name). A key already
+    # loaded under another namespace is never replaced: the row is quarantined. Profiles of one
+    # system (its cases, case history, calls) share a namespace.
+    key_namespace: str | None = None
+    namespace_keys: bool = False  # prefix keys and references with "<namespace>:"
     path: Path | None = None
+
+    @property
+    def namespace(self) -> str:
+        return self.key_namespace or self.name
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 of what the profile says (not of where its file lies): a load records it, so
+        that the loads of a profile changed since can be found (esprit reload --stale)."""
+        import hashlib
+        import json
+        from dataclasses import asdict
+
+        said = {k: v for k, v in asdict(self).items() if k != "path"}
+        return hashlib.sha256(json.dumps(said, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _fail(where: str, key: str, expected: str, got: Any = None) -> None:
@@ -159,6 +181,12 @@ def parse_profile(data: Any, where: str) -> Profile:
     window = data.get("window")
     if window is not None and (not isinstance(window, str) or "ORDER BY" not in window.upper()):
         _fail(where, "window", "a window definition such as 'PARTITION BY id ORDER BY ts'", window)
+    namespace = data.get("key_namespace")
+    if namespace is not None and (not isinstance(namespace, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", namespace)):
+        _fail(where, "key_namespace", "a name of letters, digits, '_', '.' or '-'", namespace)
+    namespace_keys = data.get("namespace_keys", False)
+    if not isinstance(namespace_keys, bool):
+        _fail(where, "namespace_keys", "true or false", namespace_keys)
     return Profile(
         name=data["name"], description=str(data.get("description", "")), table=table, format=fmt,
         null_markers=tuple(str(m) for m in markers), timezone=str(timezone),
@@ -166,6 +194,7 @@ def parse_profile(data: Any, where: str) -> Profile:
         value_maps={k: {str(a): (None if b is None else str(b)) for a, b in v.items()} for k, v in value_maps.items()},
         timestamp_formats=dict(formats), version=None if version is None else str(version),
         personal_columns=tuple(str(c) for c in personal), derive=tuple(derive), window=window,
+        key_namespace=namespace, namespace_keys=namespace_keys,
     )
 
 

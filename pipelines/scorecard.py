@@ -292,9 +292,9 @@ def _quality(settings: Settings, con, week: str) -> dict:
         """
         SELECT table_name,
             count(*) FILTER (WHERE status = 'loaded' AND list_contains(weeks, $week)),
-            coalesce(sum(rows_loaded) FILTER (WHERE list_contains(weeks, $week)), 0),
-            coalesce(sum(rows_quarantined) FILTER (WHERE list_contains(weeks, $week)), 0),
-            coalesce(sum(rows_duplicate) FILTER (WHERE list_contains(weeks, $week)), 0),
+            coalesce(sum(rows_loaded) FILTER (WHERE status = 'loaded' AND list_contains(weeks, $week)), 0),
+            coalesce(sum(rows_quarantined) FILTER (WHERE status = 'loaded' AND list_contains(weeks, $week)), 0),
+            coalesce(sum(rows_duplicate) FILTER (WHERE status = 'loaded' AND list_contains(weeks, $week)), 0),
             count(*) FILTER (WHERE status = 'rejected'),
             coalesce(sum(rows_rejected) FILTER (WHERE status = 'rejected'), 0),
             count(*) FILTER (WHERE status = 'loaded' AND list_contains(weeks, $week) AND finished_at > $published)

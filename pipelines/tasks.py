@@ -35,6 +35,7 @@ def ingest(source: str) -> dict:
         "rows_quarantined": sum(r.rows_quarantined for r in loaded),
         "weeks": sorted({w for r in loaded for w in r.weeks}),
         "rejected": [{"file": r.file, "problems": list(r.problems)} for r in results if r.status == "rejected"],
+        "skipped": [{"file": r.file, "reason": r.reason} for r in results if r.status == "skipped"],
     }
 
 
@@ -49,6 +50,18 @@ def rejection_report(result: dict) -> str:
     for item in rejected:  # a name is one line of text: a line break in it cannot forge a log line
         lines.append(f"- {shown_name(item['file'])}")
         lines += [f"    {shown_name(problem)}" for problem in item["problems"]]
+    return "\n".join(lines)
+
+
+def skip_report(result: dict, shown: int = 20) -> str:
+    """Why an ingest published nothing: each skipped file with its reason (the first `shown`)."""
+    from pipelines.readers import shown_name
+
+    skipped = result.get("skipped") or []
+    lines = [f"no new {result['source']} file loaded" + (f"; {len(skipped)} skipped:" if skipped else "")]
+    lines += [f"- {shown_name(item['file'])}: {item['reason']}" for item in skipped[:shown]]
+    if len(skipped) > shown:
+        lines.append(f"- and {len(skipped) - shown} more")
     return "\n".join(lines)
 
 

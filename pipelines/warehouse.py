@@ -24,7 +24,7 @@ CREATE TABLE IF NOT EXISTS load_audit (
     table_name VARCHAR,
     file_name VARCHAR NOT NULL,
     file_sha256 VARCHAR NOT NULL,
-    status VARCHAR NOT NULL,           -- loaded | rejected
+    status VARCHAR NOT NULL,           -- loaded | rejected | replaced (by a reload)
     rows_read BIGINT NOT NULL,
     rows_loaded BIGINT NOT NULL,
     rows_quarantined BIGINT NOT NULL,
@@ -38,11 +38,19 @@ CREATE TABLE IF NOT EXISTS load_audit (
     finished_at TIMESTAMPTZ NOT NULL,
     report VARCHAR,
     file_bytes BIGINT,                 -- the file as it lay in the landing folder: size and
-    file_mtime_ns BIGINT               -- modification time (an unchanged file is not read again)
+    file_mtime_ns BIGINT,              -- modification time (an unchanged file is not read again)
+    key_namespace VARCHAR,             -- who owns the keys it loaded (NULL before: its profile)
+    replaced_by BIGINT,                -- status replaced: the reload of the same content that took its place
+    restate_all BOOLEAN,               -- a reload retracted keys that did not come back: the next build is full
+    profile_sha256 VARCHAR             -- what the profile said (Profile.digest): loads of a changed profile
 );
 -- a warehouse made before those two columns
 ALTER TABLE load_audit ADD COLUMN IF NOT EXISTS file_bytes BIGINT;
 ALTER TABLE load_audit ADD COLUMN IF NOT EXISTS file_mtime_ns BIGINT;
+ALTER TABLE load_audit ADD COLUMN IF NOT EXISTS key_namespace VARCHAR;
+ALTER TABLE load_audit ADD COLUMN IF NOT EXISTS replaced_by BIGINT;
+ALTER TABLE load_audit ADD COLUMN IF NOT EXISTS restate_all BOOLEAN;
+ALTER TABLE load_audit ADD COLUMN IF NOT EXISTS profile_sha256 VARCHAR;
 CREATE TABLE IF NOT EXISTS quarantine (
     load_id BIGINT NOT NULL,
     source VARCHAR NOT NULL,

@@ -34,7 +34,8 @@ from tests.test_ingest_corpus import CALL_COLS, call_row, csv_text, survey_row
 VOLATILE_COLUMNS = {"build_id", "computed_at", "load_id"}
 # Tables that are a history of the loads and builds, not state: a shuffled, incremental load
 # restates weeks an in-order load never published, and says so. Compared apart (see below).
-HISTORY_TABLES = {"metric_restatements", "week_status", "model_builds", "parameter_sets", "load_audit"}
+HISTORY_TABLES = {"metric_restatements", "week_status", "model_builds", "parameter_sets", "load_audit",
+                  "pseudonym_keys"}
 CANONICAL_TABLES = ("calls", "cases", "case_events", "survey_responses")
 
 
