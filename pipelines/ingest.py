@@ -184,13 +184,13 @@ def _typed_select(profile: Profile, contract: Contract, max_field_bytes: int) ->
         else:
             checks.append((f"strlen({y}) > {max_field_bytes}", f"'column {col.name}: rule max_field_bytes; value of ' "
                                                                 f"|| strlen({y}) || ' bytes exceeds {max_field_bytes}'", None))
-        if col.type == "TIMESTAMPTZ":
-            checks.append((f"({y} < getvariable('plausible_from') OR {y} > getvariable('plausible_to'))",
+        if col.type == "TIMESTAMPTZ":  # the window set by set_plausible_window (unset: no check)
+            low, high = "getvariable('plausible_from')::TIMESTAMPTZ", "getvariable('plausible_to')::TIMESTAMPTZ"
+            checks.append((f"({y} < {low} OR {y} > {high})",
                            f"'column {col.name}: rule plausible_time; value ' || strftime({y} AT TIME ZONE 'UTC', "
-                           f"'%Y-%m-%d %H:%M:%S UTC') || ' is outside ' || strftime(getvariable('plausible_from') "
-                           f"AT TIME ZONE 'UTC', '%Y-%m-%d') || ' .. ' || strftime(getvariable('plausible_to') "
-                           f"AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M') || ' UTC: check the date in the export and the "
-                           f"profile''s timestamp format'", None))
+                           f"'%Y-%m-%d %H:%M:%S UTC') || ' is outside ' || strftime({low} AT TIME ZONE 'UTC', "
+                           f"'%Y-%m-%d') || ' .. ' || strftime({high} AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M') || ' UTC: "
+                           f"check the date in the export and the profile''s timestamp format'", None))
     # __failed: columns whose source value did not convert (their NULL is not the source's). Lists
     # are built only for a row that fails a check: most rows fail none.
     broken = " OR ".join(f"({c})" for c, _, _ in checks) or "FALSE"
