@@ -153,9 +153,24 @@ class _Recorder:
             self._record(report)
 
 
-def _run_tests(sql_dir: str, template: str, work: str, result_path: str) -> None:
+def _cap_memory(gib: float) -> None:
+    """At most gib GiB of address space more than the process has now: a mutant that drops a join
+    key can make a join of every row with every row, and the machine is shared. DuckDB then
+    fails the build with an out-of-memory error (a kill, as a build error)."""
+    import resource
+
+    with open("/proc/self/status", encoding="ascii") as status:
+        size = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:"))
+    limit = size + int(gib * 2**30)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _run_tests(sql_dir: str, template: str, work: str, result_path: str, memory_gib: float = 0) -> None:
     """The child: the metric tests against sql_dir's models; writes its verdict to result_path."""
     import pytest
+
+    if memory_gib:
+        _cap_memory(memory_gib)
 
     os.environ["ESPRIT_TEST_PREBUILT"] = template
     os.environ["ESPRIT_TEST_SQL_DIR"] = sql_dir
@@ -187,10 +202,10 @@ class Pool:
     """At most `workers` mutants at a time, each in a process forked from a preloaded server,
     killed after `timeout` seconds."""
 
-    def __init__(self, workers: int, timeout: float) -> None:
+    def __init__(self, workers: int, timeout: float, memory_gib: float = 0) -> None:
         self.context = multiprocessing.get_context("forkserver")
         self.context.set_forkserver_preload(PRELOAD)
-        self.workers, self.timeout = workers, timeout
+        self.workers, self.timeout, self.memory_gib = workers, timeout, memory_gib
 
     def run(self, jobs: list[tuple[str, Path, Path]], template: Path, on_done) -> None:
         """jobs: (key, sql folder, work folder); on_done(key, verdict, seconds) as each ends."""
@@ -200,7 +215,7 @@ class Pool:
                 key, sql_dir, work = pending.pop(0)
                 result = work / "result.json"
                 proc = self.context.Process(target=_run_tests, args=(str(sql_dir), str(template), str(work),
-                                                                     str(result)), daemon=True)
+                                                                     str(result), self.memory_gib), daemon=True)
                 proc.start()
                 active[key] = (proc, time.monotonic(), result)
             time.sleep(0.05)
@@ -243,7 +258,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.mutation", description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", help="comma-separated model names (default: every model in sql/)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--timeout", type=float, default=300, help="seconds before a mutant's run is killed")
+    parser.add_argument("--timeout", type=float, default=120, help="seconds before a mutant's run is stopped "
+                        "(an unmutated run takes about 10 s on 2 busy cores)")
+    parser.add_argument("--memory-gib", type=float, default=3, help="address space a mutant's run may add (GiB)")
     parser.add_argument("--list", action="store_true", help="print the mutants and stop")
     parser.add_argument("--report-only", action="store_true", help="rewrite docs/mutation.md from results.json")
     args = parser.parse_args(argv)
@@ -273,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         for model in models:
             generated[model] = (mutants if levels[model] == "ast" else token_mutants)(model, sources[model])
             print(f"{model}: {len(generated[model])} mutants ({levels[model]})", flush=True)
-        pool = Pool(args.workers, args.timeout)
+        pool = Pool(args.workers, args.timeout, args.memory_gib)
         # the gate means something only if the tests pass on the SQL the mutants are made from
         baseline = {m: regenerate(sources[m]) for m in models if levels[m] == "ast"}
         (work / "baseline").mkdir()
