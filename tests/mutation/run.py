@@ -409,7 +409,8 @@ def write_report(results: dict, equivalent: dict[str, str]) -> None:
         lines += ["", f"{totals['error']} mutants could not be run (pytest error): see results.json."]
     lines += ["", "## Runs", "", "| when (UTC) | models | mutants | workers | minutes |", "| --- | --- | ---: | ---: | ---: |"]
     for run in results["runs"]:
-        lines.append(f"| {run['at']} | {', '.join(run['models'])} | {run['mutants']} | {run['workers']} | "
+        names = f"all {len(run['models'])}" if set(run["models"]) == set(all_models()) else ", ".join(run["models"])
+        lines.append(f"| {run['at']} | {names} | {run['mutants']} | {run['workers']} | "
                      f"{run['minutes']} |")
     REPORT.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
