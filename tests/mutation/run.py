@@ -403,8 +403,12 @@ def write_report(results: dict, equivalent: dict[str, str]) -> None:
               "run)" if not token else "Mutated at the token level: " + ", ".join(token) + "."]
     lines += ["", "## Survivors", "", *(survivors or ["None."]), "", "## Equivalent mutants", "",
               *(equivalents or ["None declared."])]
+    # a declared id that its model, as last run, no longer produces: that SQL changed since
+    produced = {m["id"] for entry in models.values() for m in entry["mutants"]}
+    stale += [f"- `{_md(i)}` is declared equivalent but its model no longer has that mutant"
+              for i in equivalent if i.split(":")[0] in models and i not in produced]
     if stale:
-        lines += ["", "Declared equivalent but not surviving (remove from equivalent.yaml):", "", *stale]
+        lines += ["", "Stale declarations (remove them from equivalent.yaml):", "", *stale]
     if totals["error"]:
         lines += ["", f"{totals['error']} mutants could not be run (pytest error): see results.json."]
     lines += ["", "## Runs", "", "| when (UTC) | models | mutants | workers | minutes |", "| --- | --- | ---: | ---: | ---: |"]
