@@ -36,7 +36,8 @@ REPORT = REPO_ROOT / "docs" / "mutation.md"
 METRIC_TESTS = ["tests/test_metrics_ground_truth.py", "tests/test_golden.py"]
 # It renders GX's data docs from the validation results of the load: no model is read, so no
 # SQL mutant can change its outcome, and it is the slowest of the metric tests.
-NOT_MODEL_TESTS = ["tests/test_metrics_ground_truth.py::test_data_docs_render_only_new_results_and_drop_those_no_longer_kept"]
+NOT_MODEL_TESTS = [
+    "tests/test_metrics_ground_truth.py::test_data_docs_render_only_new_results_and_drop_those_no_longer_kept"]
 # imported once by the fork server, not by each mutant's process
 PRELOAD = ["duckdb", "pandas", "pytest", "yaml", "pipelines.config", "pipelines.models", "pipelines.run",
            "pipelines.ingest", "pipelines.privacy", "pipelines.profiles", "pipelines.warehouse", "tests.truth",
@@ -411,7 +412,8 @@ def write_report(results: dict, equivalent: dict[str, str]) -> None:
         lines += ["", "Stale declarations (remove them from equivalent.yaml):", "", *stale]
     if totals["error"]:
         lines += ["", f"{totals['error']} mutants could not be run (pytest error): see results.json."]
-    lines += ["", "## Runs", "", "| when (UTC) | models | mutants | workers | minutes |", "| --- | --- | ---: | ---: | ---: |"]
+    lines += ["", "## Runs", "", "| when (UTC) | models | mutants | workers | minutes |",
+              "| --- | --- | ---: | ---: | ---: |"]
     for run in results["runs"]:
         names = f"all {len(run['models'])}" if set(run["models"]) == set(all_models()) else ", ".join(run["models"])
         lines.append(f"| {run['at']} | {names} | {run['mutants']} | {run['workers']} | "
