@@ -7,13 +7,14 @@ VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: help env chromium demo airflow test test-fast contracts clean bench
+.PHONY: help env chromium demo airflow test test-fast contracts clean bench mutate
 
 help:
 	@echo "make demo   - sample data through the real Airflow DAGs; prints where the scorecard is"
 	@echo "make airflow - airflow standalone with Esprit's DAGs; prints the UI address and login"
 	@echo "make test   - the whole test suite (includes the end-to-end DAG run)"
 	@echo "make env    - create .venv from uv.lock"
+	@echo "make mutate - the SQL mutation gate (not in make test); writes docs/mutation.md"
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -65,6 +66,11 @@ contracts: env
 BENCH_SIZES ?= 1000000,5000000
 bench: env
 	$(VENV)/bin/python -m benchmarks.bench --sizes $(BENCH_SIZES) --doc docs/performance.md $(BENCH_ARGS)
+
+# The mutation gate for the SQL models (docs/mutation.md), not part of `make test`: MUTATE_ARGS
+# passes options, e.g. --models handoffs,friction_events --workers 2 (python -m tests.mutation --help).
+mutate: env
+	$(VENV)/bin/python -m tests.mutation $(MUTATE_ARGS)
 
 clean:
 	rm -rf landing warehouse out rejected .airflow .pytest_cache test-artifacts

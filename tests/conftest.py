@@ -27,12 +27,42 @@ for _key in ("ESPRIT_CONFIG", "ESPRIT_HOME", "ESPRIT_LANDING", "ESPRIT_WAREHOUSE
 # A small data set: enough weeks for week-on-week changes, small enough to stay quick.
 DATA_WEEKS, DATA_SEED, JOURNEYS_PER_WEEK = 3, 11, 200
 
+# The mutation gate (tests/mutation, `make mutate`) runs the metric tests against models built
+# from a mutated SQL folder, ESPRIT_TEST_SQL_DIR, over data generated and ingested once into
+# ESPRIT_TEST_PREBUILT (generated/, pipeline/ and its pipeline_result.json, golden/, golden_dst/)
+# rather than once per mutant. Neither is set in a normal run.
+PREBUILT_ENV, SQL_DIR_ENV = "ESPRIT_TEST_PREBUILT", "ESPRIT_TEST_SQL_DIR"
+
+
+def models_sql_dir() -> Path:
+    """The SQL folder the metric tests build their models from."""
+    return Path(os.environ.get(SQL_DIR_ENV) or REPO_ROOT / "sql")
+
+
+def prebuilt(name: str) -> Path | None:
+    """The prebuilt copy of a fixture's folder, when the mutation gate made one."""
+    root = os.environ.get(PREBUILT_ENV)
+    return Path(root) / name if root else None
+
+
+def copy_prebuilt(name: str, home: Path) -> bool:
+    """Copy the prebuilt home `name` into home; False when there is none (a normal run)."""
+    import shutil
+
+    source = prebuilt(name)
+    if source is None:
+        return False
+    shutil.copytree(source, home, dirs_exist_ok=True)
+    return True
+
 
 @pytest.fixture(scope="session")
 def generated(tmp_path_factory) -> Path:
     """A seeded landing folder with its ground truth (do not modify: copy it first)."""
     from pipelines.generate import generate
 
+    if prebuilt("generated") is not None:
+        return prebuilt("generated")
     landing = tmp_path_factory.mktemp("generated") / "landing"
     generate(landing, weeks=DATA_WEEKS, seed=DATA_SEED, journeys_per_week=JOURNEYS_PER_WEEK)
     return landing
@@ -56,10 +86,19 @@ def copy_landing(source: Path, target: Path) -> Path:
 @pytest.fixture(scope="session")
 def pipeline_run(generated, tmp_path_factory):
     """The generated data through the whole pipeline without Airflow: (settings, result)."""
+    import json
+
     from pipelines.config import load_settings
+    from pipelines.models import SQL_DIR, build_models
     from pipelines.run import run_all
 
     home = tmp_path_factory.mktemp("pipeline")
     settings = load_settings(base_dir=home)
-    copy_landing(generated, settings.landing)
-    return settings, run_all(settings)
+    if copy_prebuilt("pipeline", home):
+        result = json.loads(prebuilt("pipeline_result.json").read_text(encoding="utf-8"))
+    else:
+        copy_landing(generated, settings.landing)
+        result = run_all(settings)
+    if prebuilt("pipeline") is not None or models_sql_dir() != SQL_DIR:  # the models of the SQL under test
+        build_models(settings, sql_dir=models_sql_dir(), full=True)
+    return settings, result

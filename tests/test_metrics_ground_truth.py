@@ -4,7 +4,7 @@ import pytest
 
 from pipelines.privacy import pseudonym, resolve_key
 from pipelines.warehouse import connect
-from tests.truth import expected_queue_kpis, expected_weekly, truth_handoffs, truth_journeys
+from tests.truth import expected_queue_kpis, expected_team_kpis, expected_weekly, truth_handoffs, truth_journeys
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +74,19 @@ def test_queue_kpis_equal_the_exported_segments(con, generated):
     # the stated denominators: service level leaves the short abandons out
     assert con.execute("SELECT count(*) FROM weekly_queue_kpis WHERE service_level IS DISTINCT FROM "
                        "answered_in_time / nullif(offered - short_abandoned, 0)").fetchone() == (0,)
+
+
+def test_team_kpis_equal_the_exported_segments(con, generated):
+    expected = expected_team_kpis(generated)
+    rows = con.execute("SELECT week, team, segments_offered, answered, abandonment_rate, average_speed_of_answer, "
+                       "average_handle_time, transferred_out FROM weekly_team_kpis").fetchall()
+    assert {(w, t) for w, t, *_ in rows} == set(expected)
+    for week, team, offered, answered, abandonment, speed, handle, transferred in rows:
+        n, a, ab, wait, handled, tr = expected[(week, team)]
+        assert (offered, answered, transferred) == (n, a, tr), (week, team)
+        assert abandonment == pytest.approx(ab / n), (week, team)
+        assert (speed, handle) == ((pytest.approx(wait / a), pytest.approx(handled / a)) if a else (None, None))
+    assert sum(r[7] for r in rows) > 0 and any(r[4] for r in rows)
 
 
 def test_friction_events_point_back_to_their_source_rows(con):

@@ -147,3 +147,26 @@ def expected_queue_kpis(landing: Path, service_level_s: int = 20, short_abandon_
                 c["transferred"] += nxt is not None and nxt["team"] != seg["team"]
     return {k: (c["offered"], c["answered"], c["abandoned"], c["short"], c["in_time"], c["transferred"])
             for k, c in out.items()}
+
+
+def expected_team_kpis(landing: Path) -> dict[tuple, tuple]:
+    """(week, team) -> (segments offered, answered, abandoned, total wait of the answered, total
+    handle time of the answered, transferred out: the next segment is another team's)."""
+    calls = defaultdict(list)
+    for r in _rows(landing / "calls", "calls"):
+        calls[r["call_id"]].append(r)
+    out: dict[tuple, Counter] = defaultdict(Counter)
+    for segs in calls.values():
+        segs.sort(key=lambda s: int(s["segment_no"]))
+        for seg, nxt in zip(segs, segs[1:] + [None]):
+            c = out[(_week(seg["offered_at"]), seg["team"])]
+            c["offered"] += 1
+            if seg["outcome"] == "answered":
+                c["answered"] += 1
+                c["wait"] += (_ts(seg["answered_at"]) - _ts(seg["offered_at"])).total_seconds()
+                c["handle"] += (_ts(seg["ended_at"]) - _ts(seg["answered_at"])).total_seconds()
+            elif seg["outcome"] == "abandoned":
+                c["abandoned"] += 1
+            c["transferred"] += nxt is not None and nxt["team"] != seg["team"]
+    return {k: (c["offered"], c["answered"], c["abandoned"], c["wait"], c["handle"], c["transferred"])
+            for k, c in out.items()}
