@@ -127,24 +127,29 @@ def expected_weekly(landing: Path, service_level_s: int = 20, sla_days: int = 10
     return dict(out)
 
 
-def expected_queue_kpis(landing: Path, service_level_s: int = 20, short_abandon_s: int = 5) -> dict[tuple, tuple]:
-    """(week, queue) -> (offered, answered, abandoned, short abandons, answered in time, transferred), per segment."""
+def _segments_with_next(landing: Path):
+    """Every exported call segment with the call's next segment (None for its last)."""
     calls = defaultdict(list)
     for r in _rows(landing / "calls", "calls"):
         calls[r["call_id"]].append(r)
-    out: dict[tuple, Counter] = defaultdict(Counter)
     for segs in calls.values():
         segs.sort(key=lambda s: int(s["segment_no"]))
-        for seg, nxt in zip(segs, segs[1:] + [None]):
-            c = out[(_week(seg["offered_at"]), seg["queue"])]
-            c["offered"] += 1
-            if seg["outcome"] == "abandoned":
-                c["abandoned"] += 1
-                c["short"] += (_ts(seg["ended_at"]) - _ts(seg["offered_at"])).total_seconds() < short_abandon_s
-            else:
-                c["answered"] += 1
-                c["in_time"] += (_ts(seg["answered_at"]) - _ts(seg["offered_at"])).total_seconds() <= service_level_s
-                c["transferred"] += nxt is not None and nxt["team"] != seg["team"]
+        yield from zip(segs, segs[1:] + [None])
+
+
+def expected_queue_kpis(landing: Path, service_level_s: int = 20, short_abandon_s: int = 5) -> dict[tuple, tuple]:
+    """(week, queue) -> (offered, answered, abandoned, short abandons, answered in time, transferred), per segment."""
+    out: dict[tuple, Counter] = defaultdict(Counter)
+    for seg, nxt in _segments_with_next(landing):
+        c = out[(_week(seg["offered_at"]), seg["queue"])]
+        c["offered"] += 1
+        if seg["outcome"] == "abandoned":
+            c["abandoned"] += 1
+            c["short"] += (_ts(seg["ended_at"]) - _ts(seg["offered_at"])).total_seconds() < short_abandon_s
+        else:
+            c["answered"] += 1
+            c["in_time"] += (_ts(seg["answered_at"]) - _ts(seg["offered_at"])).total_seconds() <= service_level_s
+            c["transferred"] += nxt is not None and nxt["team"] != seg["team"]
     return {k: (c["offered"], c["answered"], c["abandoned"], c["short"], c["in_time"], c["transferred"])
             for k, c in out.items()}
 
@@ -152,21 +157,16 @@ def expected_queue_kpis(landing: Path, service_level_s: int = 20, short_abandon_
 def expected_team_kpis(landing: Path) -> dict[tuple, tuple]:
     """(week, team) -> (segments offered, answered, abandoned, total wait of the answered, total
     handle time of the answered, transferred out: the next segment is another team's)."""
-    calls = defaultdict(list)
-    for r in _rows(landing / "calls", "calls"):
-        calls[r["call_id"]].append(r)
     out: dict[tuple, Counter] = defaultdict(Counter)
-    for segs in calls.values():
-        segs.sort(key=lambda s: int(s["segment_no"]))
-        for seg, nxt in zip(segs, segs[1:] + [None]):
-            c = out[(_week(seg["offered_at"]), seg["team"])]
-            c["offered"] += 1
-            if seg["outcome"] == "answered":
-                c["answered"] += 1
-                c["wait"] += (_ts(seg["answered_at"]) - _ts(seg["offered_at"])).total_seconds()
-                c["handle"] += (_ts(seg["ended_at"]) - _ts(seg["answered_at"])).total_seconds()
-            elif seg["outcome"] == "abandoned":
-                c["abandoned"] += 1
-            c["transferred"] += nxt is not None and nxt["team"] != seg["team"]
+    for seg, nxt in _segments_with_next(landing):
+        c = out[(_week(seg["offered_at"]), seg["team"])]
+        c["offered"] += 1
+        if seg["outcome"] == "answered":
+            c["answered"] += 1
+            c["wait"] += (_ts(seg["answered_at"]) - _ts(seg["offered_at"])).total_seconds()
+            c["handle"] += (_ts(seg["ended_at"]) - _ts(seg["answered_at"])).total_seconds()
+        elif seg["outcome"] == "abandoned":
+            c["abandoned"] += 1
+        c["transferred"] += nxt is not None and nxt["team"] != seg["team"]
     return {k: (c["offered"], c["answered"], c["abandoned"], c["wait"], c["handle"], c["transferred"])
             for k, c in out.items()}
