@@ -73,7 +73,7 @@ mutate: env
 	$(VENV)/bin/python -m tests.mutation $(MUTATE_ARGS)
 	$(MAKE) --no-print-directory mutate-python
 
-# The Python metric helpers (pipelines/stats.py) under mutmut, configured in pyproject.toml; the
+# The Python metric helpers (pipelines/report/stats.py) under mutmut, configured in pyproject.toml; the
 # survivors it lists are each killed by a test or declared equivalent in docs/metrics.md.
 mutate-python: env
 	rm -rf mutants

@@ -242,8 +242,8 @@ def warm_up_imports() -> None:
     """Import, in a throwaway process, what a weekly run imports, so that the packages' files are
     in the page cache, as on a machine whose daily loads import them: the 104-week set-up's memory
     otherwise evicts them, and its run paid seconds more for Great Expectations' import alone."""
-    subprocess.run([sys.executable, "-c", "import great_expectations, pipelines.run, pipelines.scorecard, "
-                    "pipelines.models"], cwd=REPO_ROOT, check=True)
+    subprocess.run([sys.executable, "-c", "import great_expectations, pipelines.orchestration.run, pipelines.report.scorecard, "
+                    "pipelines.model.build"], cwd=REPO_ROOT, check=True)
 
 
 def warm_up_files(folder: Path) -> None:
@@ -354,7 +354,7 @@ def markdown(report: dict) -> str:
         for s in report["sizes"]:
             diff = sum(s["pandas_reference"]["rows_differing_from_sql"].values())
             spent = s["ingest"].get("seconds_in", {})
-            split = ", ".join(str(spent.get(k, "-")) for k in ("scan", "_validate", "validate_frame"))
+            split = ", ".join(str(spent.get(k, "-")) for k in ("scan", "validate_rows", "validate_frame"))
             lines.append(f"| {s['call_segments']:,} | {s['ingest_vs_baseline']} | {s['pipeline_vs_baseline']} | "
                          f"{split} | {s['pandas_vs_sql_metrics']} | {s['pandas_compute_vs_sql_metrics_inner']} | "
                          f"{diff} |")
@@ -377,7 +377,7 @@ def markdown(report: dict) -> str:
             lines.append(f"| {e['history_weeks']} ({e['history_rows']['calls']:,}) | {n['calls']:,}, {n['cases']:,}, "
                          f"{n['case_events']:,}, {n['survey_responses']:,} | {e['setup']['wall_seconds']} | "
                          f"{_median_and_runs(e) if run else '-'} | {steps.get('ingest', '-')} "
-                         f"({spent.get('scan', '-')}, {spent.get('_validate', '-')}) | "
+                         f"({spent.get('scan', '-')}, {spent.get('validate_rows', '-')}) | "
                          f"{steps.get('metrics', '-')} | {steps.get('scorecard', '-')} | "
                          f"{run['peak_rss_mb'] if run else '-'} |")
         if "growth" in weekly:

@@ -40,15 +40,16 @@ def _timed(module, name: str, spent: dict) -> None:
 
 
 def _ingest_all(settings) -> dict:
-    import pipelines.ingest as ingest_module
+    import pipelines.ingest.gate as gate_module
+    import pipelines.ingest.load as load_module
 
     spent: dict[str, float] = {}
-    # scan: hashing and checking files; _validate: the compiled suite over every row and GX on the
-    # sample; validate_frame: GX alone
-    for name in ("scan", "_validate", "validate_frame"):
-        _timed(ingest_module, name, spent)
+    # scan: hashing and checking files; validate_rows: the compiled suite over every row and GX on
+    # the sample; validate_frame: GX alone
+    for module, name in ((load_module, "scan"), (gate_module, "validate_rows"), (gate_module, "validate_frame")):
+        _timed(module, name, spent)
     files = [r for source in settings.sources
-             for r in ingest_module.ingest_source(settings, source, fail_on_reject=False)]
+             for r in load_module.ingest_source(settings, source, fail_on_reject=False)]
     loaded = [f for f in files if f.status == "loaded"]
     return {"files_loaded": len(loaded), "rows_loaded": sum(f.rows_loaded for f in files),
             "rows_quarantined": sum(f.rows_quarantined for f in files),
@@ -76,7 +77,7 @@ def ingest(params: dict) -> dict:
 
 
 def metrics(params: dict) -> dict:
-    from pipelines.models import build_models
+    from pipelines.model.build import build_models
 
     built = build_models(_settings())
     return {"weeks": len(built["weeks"]), "full": built["full"], "models": len(built["models"]),
@@ -89,13 +90,13 @@ def _slowest_models(built: dict) -> dict[str, float]:
 
 
 def scorecard(params: dict) -> dict:
-    from pipelines.scorecard import render_weeks
+    from pipelines.report.scorecard import render_weeks
 
     return {"files_written": len(render_weeks(_settings(), params.get("weeks"), pdf=False))}
 
 
 def pipeline(params: dict) -> dict:
-    from pipelines.run import run_all
+    from pipelines.orchestration.run import run_all
 
     summary = run_all(_settings())["summary"]
     return {k: summary[k] for k in ("files_loaded", "rows_loaded", "rows_quarantined", "rejected_files")} | {
@@ -124,7 +125,7 @@ def reference(params: dict) -> dict:
 def history(params: dict) -> dict:
     """Set-up, not a measured target: load the history through the real ingest, then a full build
     of the models."""
-    from pipelines.models import build_models
+    from pipelines.model.build import build_models
 
     settings = _settings()
     t0 = time.perf_counter()
@@ -138,9 +139,9 @@ def history(params: dict) -> dict:
 def weekly(params: dict) -> dict:
     """One weekly run outside Airflow, the same steps as the DAGs: ingest every source (Data Docs
     included), build the models (incremental), render the new week's scorecard."""
-    from pipelines.models import build_models
-    from pipelines.scorecard import render_weeks
-    from pipelines.validation import build_data_docs
+    from pipelines.model.build import build_models
+    from pipelines.report.scorecard import render_weeks
+    from pipelines.ingest.validation import build_data_docs
 
     settings = _settings()
     steps = {}
@@ -160,11 +161,11 @@ def weekly(params: dict) -> dict:
 
 
 def airflow(params: dict) -> dict:
-    """The same weekly run through the real DAGs with dag.test(), as pipelines.demo.run_dags runs
+    """The same weekly run through the real DAGs with dag.test(), as pipelines.orchestration.local_airflow.run_dags runs
     them, each part timed."""
     import os
 
-    from pipelines.demo import DAG_ORDER, airflow_environment, set_up_airflow
+    from pipelines.orchestration.local_airflow import DAG_ORDER, airflow_environment, set_up_airflow
 
     steps = {}
     t = time.perf_counter()
@@ -180,11 +181,11 @@ def airflow(params: dict) -> dict:
     steps["dagbag"] = round(time.perf_counter() - t, 3)
     # Where a dag.test() goes: Esprit's own functions (dag.test runs the tasks in this process), the
     # rest of each task's run (its duration in the metadata DB), and the DAG run around the tasks.
-    import pipelines.tasks
+    import pipelines.orchestration.tasks
 
     spent: dict[str, float] = {}
     for name in ("ingest", "build_metrics", "render_scorecards"):
-        _timed(pipelines.tasks, name, spent)
+        _timed(pipelines.orchestration.tasks, name, spent)
     dags, breakdown = {}, {}
     for dag_id in DAG_ORDER:
         before = sum(spent.values())

@@ -16,8 +16,8 @@ import pendulum
 from airflow.sdk import Asset, AssetWatcher, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from pipelines.landing_watch import LandingFolderTrigger
-from pipelines.tasks import SOURCES, landing_asset, orchestration_settings, source_asset
+from pipelines.orchestration.landing_watch import LandingFolderTrigger
+from pipelines.orchestration.tasks import SOURCES, landing_asset, orchestration_settings, source_asset
 
 SETTINGS = orchestration_settings()
 
@@ -51,14 +51,14 @@ def ingest_dag(source: str):
         @task(task_id="load", pool=SETTINGS["warehouse_pool"], retries=SETTINGS["retries"],
               retry_delay=timedelta(seconds=SETTINGS["retry_delay_seconds"]), retry_exponential_backoff=True)
         def load() -> dict:
-            from pipelines.tasks import ingest
+            from pipelines.orchestration.tasks import ingest
 
             return ingest(source)
 
         @task(task_id="publish", outlets=[loaded])
         def publish(result: dict) -> dict:
             if not result["files"]:  # nothing new: no Asset event, no metrics run; the log says why
-                from pipelines.tasks import skip_report
+                from pipelines.orchestration.tasks import skip_report
 
                 raise AirflowSkipException(skip_report(result))
             get_current_context()["outlet_events"][loaded].extra = {k: v for k, v in result.items()
@@ -67,7 +67,7 @@ def ingest_dag(source: str):
 
         @task(task_id="check")
         def check(result: dict) -> None:
-            from pipelines.tasks import rejection_report
+            from pipelines.orchestration.tasks import rejection_report
 
             report = rejection_report(result)
             if report:  # a rejected file: retrying cannot fix it; fail now, with the validation result

@@ -7,7 +7,7 @@ from operator import or_
 import pendulum
 from airflow.sdk import Asset, dag, get_current_context, task
 
-from pipelines.tasks import METRICS_ASSET, SOURCES, orchestration_settings, source_asset
+from pipelines.orchestration.tasks import METRICS_ASSET, SOURCES, orchestration_settings, source_asset
 
 SETTINGS = orchestration_settings()
 METRICS = Asset(**METRICS_ASSET)
@@ -26,7 +26,7 @@ def esprit_metrics():
     @task(outlets=[METRICS], pool=SETTINGS["warehouse_pool"], retries=SETTINGS["retries"],
           retry_delay=timedelta(seconds=SETTINGS["retry_delay_seconds"]), retry_exponential_backoff=True)
     def build_metrics() -> dict:
-        from pipelines.tasks import build_metrics as build
+        from pipelines.orchestration.tasks import build_metrics as build
 
         result = build()
         get_current_context()["outlet_events"][METRICS].extra = result

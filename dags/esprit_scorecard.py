@@ -12,7 +12,7 @@ import pendulum
 from airflow.sdk import (Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, get_current_context,
                          task)
 
-from pipelines.tasks import METRICS_ASSET, orchestration_settings
+from pipelines.orchestration.tasks import METRICS_ASSET, orchestration_settings
 
 SETTINGS = orchestration_settings()
 
@@ -35,7 +35,7 @@ def esprit_scorecard():
     @task(pool=SETTINGS["warehouse_pool"], retries=SETTINGS["retries"],
           retry_delay=timedelta(seconds=SETTINGS["retry_delay_seconds"]), retry_exponential_backoff=True)
     def render_scorecards() -> list[str]:
-        from pipelines.tasks import changed_weeks_from_events, render_scorecards as render
+        from pipelines.orchestration.tasks import changed_weeks_from_events, render_scorecards as render
 
         context = get_current_context()
         events = [event.extra for asset_events in context["triggering_asset_events"].values()

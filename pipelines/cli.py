@@ -31,7 +31,7 @@ def cmd_generate(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from pipelines.run import run_all
+    from pipelines.orchestration.run import run_all
 
     result = run_all(_settings(args))
     print(json.dumps(result["summary"], indent=2))
@@ -40,9 +40,9 @@ def cmd_run(args) -> int:
 
 def cmd_ingest(args) -> int:
     """Load files (or every file of a folder) with a profile; print a summary table."""
-    from pipelines.ingest import ingest_paths
-    from pipelines.profiles import load_profile
-    from pipelines.readers import shown_name
+    from pipelines.ingest.load import ingest_paths
+    from pipelines.ingest.profiles import load_profile
+    from pipelines.console import shown_name
 
     settings = _settings(args)
     target = Path(args.path).resolve()  # `..` segments resolved: the default source is the real folder's name
@@ -63,13 +63,13 @@ def cmd_ingest(args) -> int:
 def cmd_reload(args) -> int:
     """Load files again in place of their earlier loads (same content), with their profile as it
     is now: for a profile corrected since. The weeks they touch are restated by the next build."""
-    from pipelines.ingest import ingest_paths
-    from pipelines.profiles import load_profile
-    from pipelines.readers import shown_name
+    from pipelines.ingest.load import ingest_paths
+    from pipelines.ingest.profiles import load_profile
+    from pipelines.console import shown_name
 
     settings = _settings(args)
     if args.stale:
-        from pipelines.ingest import stale_loads
+        from pipelines.ingest.load import stale_loads
 
         if args.path:
             raise ValueError("--stale finds its files: give no PATH with it")
@@ -96,8 +96,8 @@ def cmd_reload(args) -> int:
 def cmd_rotate_key(args) -> int:
     """Re-make every pseudonym under the new key (ESPRIT_PSEUDONYM_KEY) from the retained landing
     files, the old key in ESPRIT_PSEUDONYM_KEY_OLD; then rebuild the models in full."""
-    from pipelines.models import build_models
-    from pipelines.rotation import describe, rotate_key
+    from pipelines.model.build import build_models
+    from pipelines.ingest.rotation import describe, rotate_key
 
     settings = _settings(args)
     outcome = rotate_key(settings, [Path(d) for d in args.search])
@@ -112,7 +112,7 @@ def cmd_rotate_key(args) -> int:
 def _print_results(settings, results) -> int:
     """One line per file (read, loaded, quarantined, duplicate, derived), then why files were
     skipped, which loads reloads replaced, and the problems; 1 if a file was rejected."""
-    from pipelines.readers import shown_name
+    from pipelines.console import shown_name
 
     header = f"{'file':<40} {'status':<9} {'read':>9} {'loaded':>9} {'quarant.':>9} {'dupl.':>7} {'derived':>8}"
     print(header)
@@ -139,7 +139,7 @@ def _print_results(settings, results) -> int:
 
 
 def cmd_scorecard(args) -> int:
-    from pipelines.scorecard import render_weeks
+    from pipelines.report.scorecard import render_weeks
 
     settings = _settings(args)
     weeks = None if args.week == "all" else [args.week]
@@ -152,9 +152,9 @@ def cmd_scorecard(args) -> int:
 
 def cmd_backfill(args) -> int:
     """Recompute and re-publish a range of weeks: load pending files, rebuild, render the range."""
-    from pipelines.ingest import ingest_source
-    from pipelines.models import build_models
-    from pipelines.scorecard import render_weeks
+    from pipelines.ingest.load import ingest_source
+    from pipelines.model.build import build_models
+    from pipelines.report.scorecard import render_weeks
     from pipelines.weeks import parse_week, shift_week
 
     settings = _settings(args)
@@ -179,7 +179,7 @@ def cmd_backfill(args) -> int:
 
 def cmd_handoffs(args) -> int:
     """The failed handoffs of a week, for one team pair or all, with their reasons and journeys."""
-    from pipelines.investigate import failed_handoffs
+    from pipelines.report.investigate import failed_handoffs
     from pipelines.warehouse import connect
     from pipelines.weeks import parse_week
 
@@ -210,9 +210,9 @@ def cmd_demo(args) -> int:
     import shutil
 
     from pipelines.config import load_settings
-    from pipelines.demo import run_dags
+    from pipelines.orchestration.local_airflow import run_dags
     from pipelines.generate import generate
-    from pipelines.scorecard import headline_summary
+    from pipelines.report.scorecard import headline_summary
 
     home = Path(args.home).resolve()
     os.environ["ESPRIT_DEMO"] = "1"  # the public demo key is accepted for pseudonyms
@@ -228,7 +228,7 @@ def cmd_demo(args) -> int:
     for dag_id, state in states.items():
         print(f"  {dag_id:<28} {state}")
     from pipelines.warehouse import connect
-    from pipelines.scorecard import available_weeks
+    from pipelines.report.scorecard import available_weeks
 
     con = connect(settings.warehouse, read_only=True)
     try:
@@ -245,7 +245,7 @@ def cmd_demo(args) -> int:
 def cmd_airflow(args) -> int:
     """Start `airflow standalone` on this folder: SQLite metadata, LocalExecutor, Esprit's DAGs and pool."""
     from pipelines.config import load_settings
-    from pipelines.demo import airflow_environment, set_up_airflow
+    from pipelines.orchestration.local_airflow import airflow_environment, set_up_airflow
 
     home = Path(args.home).resolve()
     env = airflow_environment(home / ".airflow", home)
@@ -274,7 +274,7 @@ def cmd_airflow(args) -> int:
 def cmd_airflow_setup(args) -> int:
     """Migrate Airflow's metadata database and create the warehouse pool (the deployment's init)."""
     from pipelines.config import load_settings
-    from pipelines.demo import set_up_airflow
+    from pipelines.orchestration.local_airflow import set_up_airflow
 
     pool = load_settings(args.config).orchestration["warehouse_pool"]
     set_up_airflow({}, pool)

@@ -61,7 +61,7 @@ class Settings:
                   "friction_signals": self.friction_signals, "stages": self.stages,
                   "unassigned_team": self.teams["unassigned"]}
         if self.metrics.get("journey_scope") == "auto":  # resolved by the sources: part of the parameters
-            from pipelines.feeds import journey_scope
+            from pipelines.model.feeds import journey_scope
 
             params["journey_scope_resolved"] = journey_scope(self)
         text = json.dumps(params, sort_keys=True, ensure_ascii=False)
@@ -217,7 +217,7 @@ def _checked_headline(tiles: list) -> list[dict[str, Any]]:
 
 
 def _checked_scorecard(section: dict) -> dict[str, Any]:
-    from pipelines.i18n import LANGUAGES
+    from pipelines.report.i18n import LANGUAGES
 
     languages = section.get("languages")
     if not isinstance(languages, list) or not languages or not set(languages) <= set(LANGUAGES):

@@ -126,3 +126,13 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(AUDIT_DDL)
     for table in CONTRACTS:
         con.execute(canonical_table_ddl(table))
+
+
+def is_view(con, name: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = ? AND temporary",
+                            [name]).fetchone()[0])
+
+
+def drop_relation(con, name: str) -> None:
+    """Drop a temporary table or view of that name, if there is one."""
+    con.execute(f"DROP {'VIEW' if is_view(con, name) else 'TABLE'} IF EXISTS {name}")

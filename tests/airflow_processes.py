@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from pipelines.demo import airflow_environment, set_up_airflow
+from pipelines.orchestration.local_airflow import airflow_environment, set_up_airflow
 
 VENV_BIN = Path(sys.executable).parent
 FAST = {  # a test cannot wait for production intervals

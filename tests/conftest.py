@@ -89,8 +89,8 @@ def pipeline_run(generated, tmp_path_factory):
     import json
 
     from pipelines.config import load_settings
-    from pipelines.models import SQL_DIR, build_models
-    from pipelines.run import run_all
+    from pipelines.model.build import SQL_DIR, build_models
+    from pipelines.orchestration.run import run_all
 
     home = tmp_path_factory.mktemp("pipeline")
     settings = load_settings(base_dir=home)

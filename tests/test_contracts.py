@@ -35,7 +35,7 @@ def _batch(sql: str):
 
 
 def test_every_column_has_a_type_expectation_that_catches_a_wrong_value():
-    from pipelines.validation import validate_frame
+    from pipelines.ingest.validation import validate_frame
 
     for contract in CONTRACTS.values():
         typed = {e["kwargs"]["column"] for e in expectation_suite(contract)["expectations"]
@@ -50,7 +50,7 @@ def test_every_column_has_a_type_expectation_that_catches_a_wrong_value():
 
 
 def test_a_case_resolved_before_it_was_opened_breaks_the_timestamp_order():
-    from pipelines.validation import validate_frame
+    from pipelines.ingest.validation import validate_frame
 
     frame = _batch("SELECT * FROM (VALUES ('K1', TIMESTAMPTZ '2026-10-05 10:00+00', TIMESTAMPTZ '2026-10-04 10:00+00', 7), "
                    "('K2', TIMESTAMPTZ '2026-10-05 10:00+00', TIMESTAMPTZ '2026-10-06 10:00+00', 8), "
@@ -92,7 +92,7 @@ def test_the_compiled_rules_find_the_rows_and_rules_great_expectations_finds():
     """The compiled suite (ingest's pass over every row) against GX's own verdict, rule by rule."""
     import duckdb
 
-    from pipelines.validation import compile_suite, key_unexpected_sql, sql_disagreements, validate_frame
+    from pipelines.ingest.validation import compile_suite, key_unexpected_sql, sql_disagreements, validate_frame
 
     for table, sql in BROKEN_ROWS.items():
         contract = CONTRACTS[table]
@@ -126,7 +126,7 @@ def test_the_compiled_rules_find_the_rows_and_rules_great_expectations_finds():
 
 
 def test_disagreement_between_gx_and_the_compiled_rules_is_reported_by_line():
-    from pipelines.validation import ValidationReport, sql_disagreements
+    from pipelines.ingest.validation import ValidationReport, sql_disagreements
 
     report = ValidationReport("calls", False, 1, (), {2: ["column outcome: rule expect_column_values_to_be_in_set; "
                                                           "value outcome='busy'"]}, (), {})
@@ -139,7 +139,7 @@ def test_disagreement_between_gx_and_the_compiled_rules_is_reported_by_line():
 def test_an_expectation_the_compiler_does_not_know_leaves_the_whole_file_to_gx(monkeypatch):
     import pytest
 
-    import pipelines.validation as validation
+    import pipelines.ingest.validation as validation
 
     spec = json.loads((REPO_ROOT / "expectations" / "calls.json").read_text(encoding="utf-8"))
     spec["expectations"][1]["kwargs"]["mostly"] = 0.9

@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.config import load_settings
-from pipelines.models import discover
+from pipelines.model.build import discover
 from tests.conftest import REPO_ROOT, copy_landing
 from tests.test_reliability import CANONICAL_TABLES, export_hashes, scorecard_figures, warehouse_hashes
 
@@ -37,9 +37,9 @@ import json, os, signal, sys
 from pathlib import Path
 
 import pipelines.warehouse
-import pipelines.run
+import pipelines.orchestration.run
 from pipelines.config import load_settings
-from pipelines import validation
+from pipelines.ingest import validation
 from pipelines.contracts import CONTRACTS
 
 for table in CONTRACTS:  # Great Expectations' start-up, paid once before forking
@@ -110,10 +110,10 @@ def run(home, kill, counts_path):
                 state["phase"] = "other"
         return wrapped
 
-    pipelines.run.ingest_source = phased("ingest", pipelines.run.ingest_source)
-    pipelines.run.build_models = phased("metrics", pipelines.run.build_models)
-    pipelines.run.render_weeks = phased("scorecard", pipelines.run.render_weeks)
-    pipelines.run.run_all(load_settings(base_dir=Path(home)))
+    pipelines.orchestration.run.ingest_source = phased("ingest", pipelines.orchestration.run.ingest_source)
+    pipelines.orchestration.run.build_models = phased("metrics", pipelines.orchestration.run.build_models)
+    pipelines.orchestration.run.render_weeks = phased("scorecard", pipelines.orchestration.run.render_weeks)
+    pipelines.orchestration.run.run_all(load_settings(base_dir=Path(home)))
     Path(counts_path).write_text(json.dumps(counts))
 
 

@@ -72,8 +72,8 @@ def test_dag_files_hold_no_sql_and_no_metric_logic():
     for path in DAGS_DIR.glob("*.py"):
         text = path.read_text(encoding="utf-8")
         assert not re.search(r"(?im)^\s*(select|insert|create|with)\s|\.sql\(|duckdb", text), path
-        calls = re.findall(r"from pipelines\.tasks import (\w+)", text)
-        assert calls, f"{path.name}: a task should call a function of pipelines.tasks"
+        calls = re.findall(r"from pipelines\.orchestration\.tasks import (\w+)", text)
+        assert calls, f"{path.name}: a task should call a function of pipelines.orchestration.tasks"
 
 
 def test_a_rejected_file_fails_its_check_while_the_good_files_are_published(tmp_path, monkeypatch, generated):
@@ -88,7 +88,7 @@ def test_a_rejected_file_fails_its_check_while_the_good_files_are_published(tmp_
     good = sorted((generated / "calls").iterdir())[0]
     shutil.copyfile(good, calls / good.name)
     (calls / "calls_broken.csv").write_text("call_id,segment_no\nX1,1\n")  # required columns missing
-    from pipelines.demo import set_up_airflow
+    from pipelines.orchestration.local_airflow import set_up_airflow
 
     set_up_airflow({})  # this test session's throw-away metadata database (conftest), and the pool
     dag = DagBag(dag_folder=str(DAGS_DIR / "esprit_ingest.py")).dags["esprit_ingest_calls"]

@@ -10,8 +10,8 @@ import json
 import pytest
 
 from pipelines.contracts import CONTRACTS
-from pipelines.ingest import ingest_paths
-from pipelines.profiles import load_profile
+from pipelines.ingest.load import ingest_paths
+from pipelines.ingest.profiles import load_profile
 from pipelines.warehouse import connect
 from tests.test_ingest_corpus import CALL_COLS, call_row
 
@@ -190,7 +190,7 @@ def _naive_calls() -> list[dict]:
 def test_reload_applies_a_corrected_profile_and_the_next_build_restates_its_weeks(settings, tmp_path, monkeypatch,
                                                                                      capsys):
     from pipelines.cli import main
-    from pipelines.models import build_models
+    from pipelines.model.build import build_models
 
     monkeypatch.setenv("ESPRIT_HOME", str(tmp_path))
     profiles = tmp_path / "profiles"
@@ -222,7 +222,7 @@ def test_reload_applies_a_corrected_profile_and_the_next_build_restates_its_week
     assert _rows(settings, "SELECT count(*) FROM stg_calls WHERE week = '2026-W41'")[0][0] == before
     assert _rows(settings, "SELECT count(*) FROM metric_restatements WHERE week = '2026-W40'")[0][0] > 0
     # the scorecard's data-quality panel counts the file once: its reload, not the load it replaced
-    from pipelines.scorecard import _quality
+    from pipelines.report.scorecard import _quality
 
     con = connect(settings.warehouse, read_only=True)
     try:
@@ -260,7 +260,7 @@ def test_reload_stale_finds_the_loads_of_a_profile_changed_since(settings, tmp_p
 
 
 def test_the_ingest_task_result_says_why_a_file_was_skipped(settings, tmp_path, monkeypatch):
-    from pipelines.tasks import ingest
+    from pipelines.orchestration.tasks import ingest
 
     monkeypatch.setenv("ESPRIT_HOME", str(tmp_path))
     path = _write(settings.landing / "calls", "calls_2026-W40.csv", [call_row()], CALL_COLS)
@@ -269,7 +269,7 @@ def test_the_ingest_task_result_says_why_a_file_was_skipped(settings, tmp_path, 
     assert again["files"] == [] and [s["file"] for s in again["skipped"]] == [path.name]
     assert "unchanged since load 1" in again["skipped"][0]["reason"]
     # what the DAG's publish task logs when it skips
-    from pipelines.tasks import skip_report
+    from pipelines.orchestration.tasks import skip_report
 
     assert skip_report(again) == ("no new calls file loaded; 1 skipped:\n- calls_2026-W40.csv: unchanged since load 1 "
                                   "(same name, size and modification time)")
@@ -282,13 +282,13 @@ KEY_B = "a-second-secret-key-for-rotation-0042"
 
 
 def _key(raw):
-    from pipelines.privacy import PseudonymKey
+    from pipelines.ingest.privacy import PseudonymKey
 
     return PseudonymKey(raw.encode(), False)
 
 
 def test_a_load_with_another_key_is_refused_and_the_warehouse_holds_no_key(settings, monkeypatch):
-    from pipelines.privacy import PrivacyError, pseudonym
+    from pipelines.ingest.privacy import PrivacyError, pseudonym
 
     profile = load_profile("generator_calls")
     folder = settings.landing / "calls"
@@ -309,7 +309,7 @@ def test_a_load_with_another_key_is_refused_and_the_warehouse_holds_no_key(setti
 def _operation(settings):
     """Calls (one row quarantined, its customer's identifier pseudonymised in the raw record), a
     case escalated from a call and a survey, loaded through the source bindings."""
-    from pipelines.ingest import ingest_source
+    from pipelines.ingest.load import ingest_source
 
     calls = [call_row(call_id=f"CALL{i}", customer_ref=f"C{i % 3}") for i in range(1, 25)]
     calls.append(call_row(call_id="CALL99", customer_ref="C9", outcome="lost"))
@@ -334,8 +334,8 @@ PSEUDONYM_TABLES = {"calls": "customer_ref", "cases": "customer_ref", "survey_re
 
 def test_rotate_key_re_pseudonymises_the_whole_warehouse(settings, tmp_path, monkeypatch, capsys):
     from pipelines.cli import main
-    from pipelines.models import build_models
-    from pipelines.privacy import pseudonym
+    from pipelines.model.build import build_models
+    from pipelines.ingest.privacy import pseudonym
 
     monkeypatch.setenv("ESPRIT_HOME", str(tmp_path))
     _operation(settings)
@@ -382,7 +382,7 @@ def test_reload_of_a_file_never_loaded_is_skipped_and_says_why(settings):
 
 def test_rotate_key_refuses_when_a_loaded_file_is_gone_and_changes_nothing(settings, tmp_path, monkeypatch, capsys):
     from pipelines.cli import main
-    from pipelines.privacy import pseudonym
+    from pipelines.ingest.privacy import pseudonym
 
     monkeypatch.setenv("ESPRIT_HOME", str(tmp_path))
     _operation(settings)

@@ -15,10 +15,10 @@ import pytest
 
 from pipelines.config import load_settings
 from pipelines.generate import generate
-from pipelines.ingest import ingest_source
-from pipelines.models import build_models
-from pipelines.run import run_all
-from pipelines.scorecard import available_weeks, build_tiles, metric_history, previous_week
+from pipelines.ingest.load import ingest_source
+from pipelines.model.build import build_models
+from pipelines.orchestration.run import run_all
+from pipelines.report.scorecard import available_weeks, build_tiles, metric_history, previous_week
 from pipelines.warehouse import connect
 from pipelines.weeks import week_bounds
 from tests.truth import truth_journeys
@@ -182,8 +182,8 @@ def test_a_change_compares_only_with_a_recent_week():
 def test_cases_without_a_history_take_their_resolution_from_the_export(tmp_path):
     """A snapshot export (no case events) says when a case was resolved: the SLA figures use it."""
     from pipelines.contracts import CONTRACTS
-    from pipelines.ingest import ingest_paths
-    from pipelines.profiles import load_profile
+    from pipelines.ingest.load import ingest_paths
+    from pipelines.ingest.profiles import load_profile
 
     settings = load_settings(base_dir=tmp_path)
     path = tmp_path / "cases_snapshot.csv"
@@ -217,8 +217,8 @@ def test_cases_without_a_history_take_their_resolution_from_the_export(tmp_path)
 def _load_complaints(settings, folder: Path, cases: list[dict], events: list[dict]) -> None:
     """Cases and their events, in the canonical format, through the generator's profiles; every row loads."""
     from pipelines.contracts import CONTRACTS
-    from pipelines.ingest import ingest_paths
-    from pipelines.profiles import load_profile
+    from pipelines.ingest.load import ingest_paths
+    from pipelines.ingest.profiles import load_profile
 
     for table, rows, profile in (("cases", cases, "generator_cases"), ("case_events", events, "generator_case_events")):
         path = folder / f"{table}_2026-W43.csv"
@@ -264,7 +264,7 @@ def test_complaint_deadlines_follow_priority_and_category(tmp_path):
 def test_no_team_is_an_explicit_state_shown_apart_and_teams_have_names(tmp_path):
     """A case passes through no team (an empty assignment group): both moves are handoffs in the
     failure rate, reported apart from the team pairs; teams are shown by name, accents kept."""
-    from pipelines.scorecard import render_weeks
+    from pipelines.report.scorecard import render_weeks
 
     settings = load_settings(base_dir=tmp_path)
     opened = "2026-10-20T10:00:00+02:00"
@@ -314,8 +314,8 @@ def test_implausible_times_are_quarantined_with_their_rule(tmp_path):
     from datetime import datetime, timedelta, timezone
 
     from pipelines.contracts import CONTRACTS
-    from pipelines.ingest import ingest_paths
-    from pipelines.profiles import load_profile
+    from pipelines.ingest.load import ingest_paths
+    from pipelines.ingest.profiles import load_profile
 
     next_year = (datetime.now(timezone.utc) + timedelta(days=400)).strftime("%Y-%m-%dT10:00:00+00:00")
     soon = (datetime.now(timezone.utc) + timedelta(hours=12)).strftime("%Y-%m-%dT%H:%M:%S+00:00")

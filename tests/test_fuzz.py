@@ -30,7 +30,7 @@ import pytest
 
 from pipelines.config import load_settings
 from pipelines.contracts import CONTRACTS
-from pipelines.ingest import ingest_paths
+from pipelines.ingest.load import ingest_paths
 from pipelines.warehouse import connect
 from tests.test_ingest_corpus import _profile
 

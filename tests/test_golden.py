@@ -10,9 +10,9 @@ import pytest
 
 from pipelines.config import load_settings
 from pipelines.contracts import CONTRACTS
-from pipelines.ingest import ingest_paths
-from pipelines.models import build_models
-from pipelines.profiles import load_profile
+from pipelines.ingest.load import ingest_paths
+from pipelines.model.build import build_models
+from pipelines.ingest.profiles import load_profile
 from pipelines.warehouse import connect
 from tests.conftest import copy_prebuilt, models_sql_dir
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from pipelines.config import load_settings
-from pipelines.ingest import ingest_source
-from pipelines.landing_watch import LandingFolderTrigger, LandingScanner
-from pipelines.readers import shown_name
+from pipelines.ingest.load import ingest_source
+from pipelines.orchestration.landing_watch import LandingFolderTrigger, LandingScanner
+from pipelines.console import shown_name
 from pipelines.warehouse import connect
 from tests.test_ingest_corpus import CALL_COLS, call_row, csv_text
 
@@ -176,8 +176,8 @@ def test_a_rejected_file_loaded_from_elsewhere_is_copied_into_rejected_of_its_so
 
 
 def test_hostile_names_reach_the_scorecard_as_counts_and_never_as_markup(home, tmp_path):
-    from pipelines.models import build_models
-    from pipelines.scorecard import render_weeks
+    from pipelines.model.build import build_models
+    from pipelines.report.scorecard import render_weeks
 
     names = land(home.landing / "calls", HOSTILE, hostile_calls)
     ingest_source(home, "calls")
@@ -217,7 +217,7 @@ def test_the_landing_watcher_announces_hostile_names_and_logs_each_on_one_line(t
 
 
 def test_the_task_log_of_rejected_files_shows_each_name_on_its_line():
-    from pipelines.tasks import rejection_report
+    from pipelines.orchestration.tasks import rejection_report
 
     report = rejection_report({"source": "calls", "rejected": [
         {"file": "calls_new\nline.csv", "problems": ["calls_new\nline.csv: line 1, column -: rule empty_file: empty"]},

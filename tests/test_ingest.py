@@ -5,9 +5,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hyp_settings, strategies as st
 
 from pipelines.config import load_settings
-from pipelines.ingest import IngestError, ingest_paths, ingest_source
-from pipelines.privacy import DEMO_KEY, PrivacyError, pseudonym, resolve_key
-from pipelines.profiles import ProfileError, load_profile, parse_profile
+from pipelines.ingest.load import ingest_paths, ingest_source
+from pipelines.ingest.results import IngestError
+from pipelines.ingest.privacy import DEMO_KEY, PrivacyError, pseudonym, resolve_key
+from pipelines.ingest.profiles import ProfileError, load_profile, parse_profile
 from pipelines.warehouse import connect
 from tests.conftest import copy_landing
 from tests.test_ingest_corpus import SURVEY_COLS, csv_text, survey_row
@@ -242,7 +243,8 @@ def test_the_progress_bar_follows_the_bytes_read_and_stays_off_outside_a_termina
     import gzip
     import io
 
-    from pipelines.readers import progress, scan, scan_bytes
+    from pipelines.console import progress
+    from pipelines.ingest.readers import scan, scan_bytes
     from tests.test_ingest_corpus import good_rows
 
     text = csv_text(good_rows(15000)).encode("utf-8")  # above one 1 MiB read
@@ -291,12 +293,12 @@ def test_a_warehouse_made_before_cases_had_resolved_at_gets_the_column(settings)
 def test_gx_on_every_row_and_the_compiled_suite_with_a_gx_sample_load_the_same(tmp_path, monkeypatch):
     """ingest.gx_rows: the sample (here the first line and the flagged ones) or all: same rows, same reasons;
     and the same when the uniqueness rule counts the repeated keys in passes of 7 rows."""
-    import pipelines.ingest
+    import pipelines.ingest.gate
 
     rows = [survey_row(rid=f"R{i}", nps=str(i % 13), csat=str(i % 6)) for i in range(40)] + [survey_row(rid="R1")]
     outcomes = []
-    for gx_rows, group_rows in ((1, pipelines.ingest.KEY_GROUP_ROWS), ("all", pipelines.ingest.KEY_GROUP_ROWS), (1, 7)):
-        monkeypatch.setattr(pipelines.ingest, "KEY_GROUP_ROWS", group_rows)
+    for gx_rows, group_rows in ((1, pipelines.ingest.gate.KEY_GROUP_ROWS), ("all", pipelines.ingest.gate.KEY_GROUP_ROWS), (1, 7)):
+        monkeypatch.setattr(pipelines.ingest.gate, "KEY_GROUP_ROWS", group_rows)
         home = load_settings(base_dir=tmp_path / f"{gx_rows}-{group_rows}")
         home.ingest["gx_rows"] = gx_rows
         home.ingest["max_bad_row_share"] = 1.0
@@ -395,7 +397,7 @@ def test_a_file_read_by_several_threads_keeps_every_line_number(settings, unpars
        | st.from_regex(r"[A-Za-z +().\-]{0,20}(\+|00)?[A-Z]{0,2}[ .\-]?[A-Za-z .\-]{0,20}", fullmatch=True))
 def test_scrubbing_leaves_a_text_without_digits_or_at_signs_alone(text):
     """scrub_sql skips such texts (most verbatims): no pattern may need anything else to match."""
-    from pipelines.privacy import scrub
+    from pipelines.ingest.privacy import scrub
 
     bare = "".join(ch for ch in text if ch != "@" and not ch.isdigit())
     assert scrub(bare) == bare

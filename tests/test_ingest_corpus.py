@@ -20,8 +20,8 @@ import yaml
 
 from pipelines.config import load_settings
 from pipelines.contracts import CONTRACTS
-from pipelines.ingest import ingest_paths
-from pipelines.profiles import load_profile
+from pipelines.ingest.load import ingest_paths
+from pipelines.ingest.profiles import load_profile
 from pipelines.warehouse import connect
 
 SURVEY_COLS = CONTRACTS["survey_responses"].column_names

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from pipelines.landing_watch import LandingFolderTrigger, LandingScanner
+from pipelines.orchestration.landing_watch import LandingFolderTrigger, LandingScanner
 
 
 def test_a_file_is_announced_once_it_stops_growing(tmp_path):
@@ -53,7 +53,7 @@ def test_missing_folder_is_no_error(tmp_path):
 def test_trigger_fires_in_an_event_loop_and_serialises(tmp_path):
     trigger = LandingFolderTrigger(folder=str(tmp_path), source="calls", poll_seconds=0.05)
     classpath, kwargs = trigger.serialize()
-    assert classpath == "pipelines.landing_watch.LandingFolderTrigger"
+    assert classpath == "pipelines.orchestration.landing_watch.LandingFolderTrigger"
     assert LandingFolderTrigger(**kwargs).folder == str(tmp_path)
 
     async def first_event():

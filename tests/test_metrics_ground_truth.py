@@ -2,7 +2,7 @@
 
 import pytest
 
-from pipelines.privacy import pseudonym, resolve_key
+from pipelines.ingest.privacy import pseudonym, resolve_key
 from pipelines.warehouse import connect
 from tests.truth import expected_queue_kpis, expected_team_kpis, expected_weekly, truth_handoffs, truth_journeys
 
@@ -182,7 +182,7 @@ def test_data_docs_render_only_new_results_and_drop_those_no_longer_kept(pipelin
     import re
     import shutil
 
-    from pipelines.validation import build_data_docs
+    from pipelines.ingest.validation import build_data_docs
 
     settings, _ = pipeline_run
     results, site = tmp_path / "results", tmp_path / "site"

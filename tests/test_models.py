@@ -1,6 +1,6 @@
 import pytest
 
-from pipelines.models import LAYERS, build_models, discover
+from pipelines.model.build import LAYERS, build_models, discover
 
 
 def test_models_are_built_layer_by_layer_after_what_they_read():
@@ -125,7 +125,7 @@ def test_late_files_recompute_only_the_weeks_they_touch_and_restate_them(setting
 def test_deleted_rows_are_reclaimed_once_they_add_up_to_the_compaction_share(settings, monkeypatch):
     """Incremental builds leave the rows they replace in place (no vacuum at their checkpoint) and
     count them; the build that brings them to COMPACT_SHARE of the entity rows compacts."""
-    import pipelines.models as models
+    import pipelines.model.build as models
     from pipelines.warehouse import connect
     from tests.test_golden import load_files
 
@@ -263,8 +263,8 @@ DELIVERIES = {
     ["surveys", "history", "zfix", "own", "w11", "cases", "w10", "bridge"],
 ])
 def test_incremental_builds_equal_a_full_rebuild_whatever_the_order_of_files(settings, order):
-    from pipelines.ingest import ingest_paths
-    from pipelines.profiles import load_profile
+    from pipelines.ingest.load import ingest_paths
+    from pipelines.ingest.profiles import load_profile
     from pipelines.warehouse import connect
     from tests.test_golden import load_files
     from tests.test_reliability import warehouse_hashes

@@ -5,7 +5,7 @@ import sys
 
 def test_pipelines_imports_without_airflow_configured_or_imported(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
-    code = ("import sys, pipelines, pipelines.cli, pipelines.run, pipelines.tasks, pipelines.scorecard; "
+    code = ("import sys, pipelines, pipelines.cli, pipelines.orchestration.run, pipelines.orchestration.tasks, pipelines.report.scorecard; "
             "assert 'airflow' not in sys.modules, 'pipelines imported airflow'")
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

@@ -5,9 +5,9 @@ import os
 import pytest
 
 from pipelines.config import load_settings
-from pipelines.ingest import ingest_paths
-from pipelines.models import build_models
-from pipelines.profiles import load_profile
+from pipelines.ingest.load import ingest_paths
+from pipelines.model.build import build_models
+from pipelines.ingest.profiles import load_profile
 from pipelines.warehouse import connect
 from tests.conftest import REPO_ROOT
 
@@ -174,7 +174,7 @@ def sf311(tmp_path_factory):
 def test_sf311_is_a_complaint_only_site_with_resolution_figures_and_complete_weeks(sf311):
     import json
 
-    from pipelines.scorecard import render_weeks
+    from pipelines.report.scorecard import render_weeks
 
     settings, result = sf311
     assert result.status == "loaded", result.problems[:5]

@@ -20,10 +20,11 @@ import duckdb
 import pytest
 
 from pipelines.config import load_settings
-from pipelines.ingest import ingest_paths, landing_files
-from pipelines.models import build_models
-from pipelines.privacy import DEMO_KEY, KEY_ENV
-from pipelines.scorecard import render_weeks
+from pipelines.ingest.files import landing_files
+from pipelines.ingest.load import ingest_paths
+from pipelines.model.build import build_models
+from pipelines.ingest.privacy import DEMO_KEY, KEY_ENV
+from pipelines.report.scorecard import render_weeks
 from pipelines.warehouse import connect
 from tests.conftest import copy_landing
 from tests.test_ingest_corpus import CALL_COLS, call_row, csv_text, survey_row
@@ -301,7 +302,7 @@ def test_no_personal_data_in_what_a_demo_like_run_prints(generated, tmp_path, ca
     """What `make demo` shows a user: `esprit run`'s summary, the pages `esprit scorecard` lists and the
     latest week's headline figures (what `esprit demo` prints after its DAG runs), logs at DEBUG."""
     from pipelines.cli import main
-    from pipelines.scorecard import headline_summary
+    from pipelines.report.scorecard import headline_summary
 
     monkeypatch.setenv("ESPRIT_HOME", str(tmp_path))
     monkeypatch.chdir(tmp_path)
@@ -321,7 +322,7 @@ def test_no_personal_data_in_what_a_demo_like_run_prints(generated, tmp_path, ca
 
 
 def test_no_personal_data_in_the_text_of_the_printed_pdfs(generated, tmp_path):
-    from pipelines.pdf import find_chromium
+    from pipelines.report.pdf import find_chromium
 
     if find_chromium() is None or shutil.which("pdftotext") is None:
         pytest.skip("needs Chromium (to print the PDFs) and pdftotext (poppler-utils, to read them back); "
@@ -464,7 +465,7 @@ def test_clock_changes_week_53_and_timestamps_without_a_timezone(tmp_path):
 def test_a_profile_in_another_timezone_reads_times_without_offset_there(settings, tmp_path):
     import yaml
 
-    from pipelines.profiles import PROFILES_DIR, load_profile
+    from pipelines.ingest.profiles import PROFILES_DIR, load_profile
 
     spec = yaml.safe_load((PROFILES_DIR / "generator_calls.yaml").read_text(encoding="utf-8"))
     spec.update(name="calls_new_york", timezone="America/New_York")

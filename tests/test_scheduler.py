@@ -16,7 +16,7 @@ import duckdb
 import pytest
 
 from pipelines.config import load_settings
-from pipelines.run import run_all
+from pipelines.orchestration.run import run_all
 from pipelines.warehouse import connect
 from tests.airflow_processes import AirflowProcesses
 

@@ -11,9 +11,9 @@ import duckdb
 import pytest
 
 from pipelines.cli import main as esprit
-from pipelines.i18n import TERMS, TEXT
-from pipelines.investigate import pair_slug
-from pipelines.scorecard import render_weeks
+from pipelines.report.i18n import TERMS, TEXT
+from pipelines.report.investigate import pair_slug
+from pipelines.report.scorecard import render_weeks
 from pipelines.warehouse import connect
 
 
@@ -166,7 +166,7 @@ def test_a_pair_page_shows_its_first_failed_handoffs_and_how_to_list_them_all(pa
     import html as html_lib
     import shlex
 
-    from pipelines.scorecard import render_weeks
+    from pipelines.report.scorecard import render_weeks
 
     settings, paths = pages
     week = paths[-1].split("/")[-2]
@@ -191,7 +191,7 @@ def test_a_pair_page_shows_its_first_failed_handoffs_and_how_to_list_them_all(pa
 def test_verbatims_of_every_stage_match_a_query_per_stage(pages):
     """The scorecard picks each stage's verbatims in one query; the same rows, in the same order,
     come from asking stage by stage."""
-    from pipelines.scorecard import _stages, _verbatims
+    from pipelines.report.scorecard import _stages, _verbatims
 
     settings, _ = pages
     con = connect(settings.warehouse, read_only=True)
@@ -222,7 +222,7 @@ def test_verbatims_of_every_stage_match_a_query_per_stage(pages):
 def test_journey_timelines_hold_every_segment_event_and_response_of_their_journeys(pages):
     """Timelines read the staging tables from their journeys' earliest call or response on; every
     row of each journey's contacts is there all the same."""
-    from pipelines.investigate import journey_timelines
+    from pipelines.report.investigate import journey_timelines
 
     settings, _ = pages
     con = connect(settings.warehouse, read_only=True)

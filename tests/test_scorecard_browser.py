@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from pipelines.config import load_settings
-from pipelines.investigate import pair_slug
-from pipelines.pdf import QUIET_FLAGS, find_chromium
-from pipelines.run import run_all
-from pipelines.scorecard import fmt, fmt_change, status_of
+from pipelines.report.investigate import pair_slug
+from pipelines.report.pdf import QUIET_FLAGS, find_chromium
+from pipelines.orchestration.run import run_all
+from pipelines.report.scorecard import fmt, fmt_change, status_of
 from pipelines.warehouse import connect
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"

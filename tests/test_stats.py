@@ -2,8 +2,8 @@
 
 import pytest
 
-from pipelines.stats import mean_change_significant, nps_change_significant, proportion_change_significant
-from pipelines.scorecard import fmt, fmt_change, status_of
+from pipelines.report.stats import mean_change_significant, nps_change_significant, proportion_change_significant
+from pipelines.report.scorecard import fmt, fmt_change, status_of
 
 
 def test_proportion_change():
@@ -59,7 +59,7 @@ def test_a_change_needs_both_weeks():
 
 
 def test_a_difference_at_the_interval_edge_is_not_significant():
-    from pipelines.stats import _excludes_zero
+    from pipelines.report.stats import _excludes_zero
 
     assert _excludes_zero(2 * 1.959964, 4.0) is False  # zero lies on the closed interval's edge
     assert _excludes_zero(2 * 1.959964 + 1e-9, 4.0) is True

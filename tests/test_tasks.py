@@ -2,7 +2,7 @@
 
 from datetime import datetime, timezone
 
-from pipelines.tasks import changed_weeks_from_events, rejection_report, weeks_affected_on_pages, weeks_to_render
+from pipelines.orchestration.tasks import changed_weeks_from_events, rejection_report, weeks_affected_on_pages, weeks_to_render
 
 
 def test_a_scheduled_run_renders_the_week_before_its_monday():

@@ -42,7 +42,7 @@ def test_shift_week_crosses_years_including_week_53():
 
 
 def test_scorecard_task_works_out_the_week_itself():
-    from pipelines.tasks import weeks_to_render
+    from pipelines.orchestration.tasks import weeks_to_render
 
     monday_run = datetime(2026, 11, 23, 5, 0, tzinfo=timezone.utc)
     assert weeks_to_render("previous", monday_run, "Europe/Paris") == ["2026-W47"]

@@ -39,8 +39,8 @@ METRIC_TESTS = ["tests/test_metrics_ground_truth.py", "tests/test_golden.py"]
 NOT_MODEL_TESTS = [
     "tests/test_metrics_ground_truth.py::test_data_docs_render_only_new_results_and_drop_those_no_longer_kept"]
 # imported once by the fork server, not by each mutant's process
-PRELOAD = ["duckdb", "pandas", "pytest", "yaml", "pipelines.config", "pipelines.models", "pipelines.run",
-           "pipelines.ingest", "pipelines.privacy", "pipelines.profiles", "pipelines.warehouse", "tests.truth",
+PRELOAD = ["duckdb", "pandas", "pytest", "yaml", "pipelines.config", "pipelines.model.build", "pipelines.orchestration.run",
+           "pipelines.ingest.load", "pipelines.ingest.privacy", "pipelines.ingest.profiles", "pipelines.warehouse", "tests.truth",
            "tests.mutation.run"]
 KILLED = ("killed", "build_error", "timeout")
 
@@ -52,7 +52,7 @@ def build_template(template: Path) -> None:
     and tests/test_golden.py would make them, models not built."""
     from pipelines.config import load_settings
     from pipelines.generate import generate
-    from pipelines.run import run_all
+    from pipelines.orchestration.run import run_all
     from tests.conftest import DATA_SEED, DATA_WEEKS, JOURNEYS_PER_WEEK, copy_landing
     from tests.test_golden import load_golden, load_golden_dst
 
@@ -99,7 +99,7 @@ def round_trips(template: Path, work: Path, models: list[str]) -> dict[str, str]
     import duckdb
 
     from pipelines.config import load_settings
-    from pipelines.models import build_models
+    from pipelines.model.build import build_models
 
     def build(name: str, sql_dir: Path) -> Path:
         home = work / name
@@ -250,7 +250,7 @@ def load_results() -> dict:
 
 
 def all_models() -> list[str]:
-    from pipelines.models import discover
+    from pipelines.model.build import discover
 
     return [m.name for m in discover(SQL_DIR)]
 

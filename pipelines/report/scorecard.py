@@ -22,10 +22,10 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from pipelines import charts, stats
+from pipelines.report import charts, stats
 from pipelines.config import Settings, team_name
-from pipelines.i18n import translator
-from pipelines.investigate import failed_handoffs, handoff_pairs, pair_slug
+from pipelines.report.i18n import translator
+from pipelines.report.investigate import failed_handoffs, handoff_pairs, pair_slug
 from pipelines.warehouse import connect
 from pipelines.weeks import parse_week, shift_week, week_bounds
 
@@ -273,7 +273,7 @@ def _quality(settings: Settings, con, week: str) -> dict:
     week's state. A load is counted under the configured source whose profiles fill its table,
     whatever folder the file came from; the week is complete once every configured source has
     rows in it (a complaint-only site waits for complaints only)."""
-    from pipelines.feeds import source_tables
+    from pipelines.model.feeds import source_tables
 
     tz = settings.week_timezone
     start, end = week_bounds(week, tz)
@@ -369,7 +369,7 @@ def _teams(con, week: str) -> list[dict]:
 # ---------------------------------------------------------------- writing pages
 
 def _environment() -> Environment:
-    env = Environment(loader=PackageLoader("pipelines", "templates"),
+    env = Environment(loader=PackageLoader("pipelines.report", "templates"),
                       autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
     env.filters["fmt"] = fmt
     env.filters["shell"] = shlex.quote  # a team name in a command a reader may paste into a shell
@@ -392,7 +392,7 @@ def render_weeks(settings: Settings, weeks: list[str] | None = None, languages: 
     languages: default every configured language; pdf: default the `scorecard.pdf` setting
     ('auto' prints when Chromium is installed); exports: default the `scorecard.exports` setting.
     """
-    from pipelines.pdf import find_chromium
+    from pipelines.report.pdf import find_chromium
 
     languages = languages or settings.scorecard["languages"]
     for lang in languages:
@@ -418,7 +418,7 @@ def render_weeks(settings: Settings, weeks: list[str] | None = None, languages: 
         for lang in languages:
             written.append(_render_index(settings, env, history, ces_variance, known, lang, languages))
         if exports if exports is not None else settings.scorecard["exports"]:
-            from pipelines.exports import export_tables
+            from pipelines.report.exports import export_tables
 
             export_tables(con, settings.out / "exports")
     finally:
@@ -469,7 +469,7 @@ def _render_week(settings: Settings, con, env: Environment, history: dict, ces_v
             written.append(_write(folder / "scorecard.html", html))
         written += _render_investigations(settings, env, week, handoffs["pairs"], failed_by_pair, lang)
         if pdf:
-            from pipelines.pdf import print_pdf
+            from pipelines.report.pdf import print_pdf
 
             written.append(print_pdf(page, folder / f"scorecard.{lang}.pdf"))
     figures = {"week": week, "parameter_set": _parameter_set(con, week),

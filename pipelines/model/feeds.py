@@ -51,7 +51,7 @@ EVENT_TIMES = {"calls": "offered_at", "cases": "opened_at", "case_events": "even
 
 def source_tables(settings: Settings) -> dict[str, set[str]]:
     """Per configured source (landing folder): the canonical tables its profiles fill."""
-    from pipelines.profiles import load_profile
+    from pipelines.ingest.profiles import load_profile
 
     tables: dict[str, set[str]] = {}
     for source, rules in settings.sources.items():

@@ -19,15 +19,16 @@ import hashlib
 import io
 import re
 import shutil
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
-from pipelines.profiles import Profile
+from pipelines.ingest.profiles import Profile
+from pipelines.ingest.results import MACHINE_ERRORS, FileRejected
 from pipelines.sqltext import sql_ident, sql_string
+from pipelines.warehouse import drop_relation, is_view
 
 CHUNK = 1 << 20
 MAX_LINE_BYTES = 64 << 20  # a record may hold a field of tens of MB; the row rules judge it
@@ -37,20 +38,6 @@ BUFFER_BYTES = 2 * MAX_LINE_BYTES
 QUOTES = ('"', "'")  # quote characters the scan looks for
 SUFFIXES = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl",
             ".parquet": "parquet"}
-
-
-# DuckDB errors that are the machine's, not the file's (memory, disk while spilling, an interrupt):
-# the load fails and the file stays in the landing folder to be loaded again, never rejected.
-MACHINE_ERRORS = (duckdb.OutOfMemoryException, duckdb.IOException, duckdb.InterruptException,
-                  duckdb.FatalException, duckdb.InternalException)
-
-
-class FileRejected(Exception):
-    """A file-level check failed: the file is rejected whole. `rule` names the check."""
-
-    def __init__(self, rule: str, message: str, line: int = 1, column: str = "-"):
-        super().__init__(message)
-        self.rule, self.line, self.column = rule, line, column
 
 
 @dataclass
@@ -73,13 +60,6 @@ class FileScan:
         return self.newlines + (0 if self.ends_with_newline else 1)
 
 
-def shown_name(name: str) -> str:
-    """A file name as one line of plain text, for logs, tables and reports: line breaks, other
-    control and format characters (a right-to-left override) and bytes that were not UTF-8
-    (Python keeps them as lone surrogates) are written as escapes, the rest as it is."""
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in name)
-
-
 def file_kind(path: Path) -> tuple[str | None, bool]:
     name = path.name.lower()
     gz = name.endswith(".gz")
@@ -90,19 +70,6 @@ def file_kind(path: Path) -> tuple[str | None, bool]:
 
 def _open(path: Path, gz: bool):
     return gzip.open(path, "rb") if gz else open(path, "rb")
-
-
-def progress(total: int, desc: str, unit: str = "B", large: bool = True, file=None, enabled: bool | None = None,
-             **tqdm_options):
-    """A tqdm progress bar for large work, shown only on a terminal (never in task logs) unless
-    `enabled` says otherwise; a disabled bar stays silent."""
-    from tqdm import tqdm
-
-    file = file or sys.stderr
-    if enabled is None:
-        enabled = large and file.isatty()
-    return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, file=file, disable=not enabled, leave=False,
-                dynamic_ncols=True, **tqdm_options)
 
 
 class _TextChecks:
@@ -425,16 +392,6 @@ def _load_records(con, select: str) -> None:
         raise FileRejected("parseable_csv", f"not readable as CSV: {str(exc).splitlines()[0]}") from exc
 
 
-def is_view(con, name: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = ? AND temporary",
-                            [name]).fetchone()[0])
-
-
-def drop_relation(con, name: str) -> None:
-    """Drop a temporary table or view of that name, if there is one."""
-    con.execute(f"DROP {'VIEW' if is_view(con, name) else 'TABLE'} IF EXISTS {name}")
-
-
 def _without_bare_returns(path: Path, quote: str, workdir: Path) -> tuple[Path, dict[int, str]]:
     """A copy of the file without the carriage returns outside quotes: before a line feed one ends
     the line (mixed line ends); anywhere else it breaks its line. Returns the copy and the broken
@@ -636,8 +593,6 @@ def _set_aside_case_variants(con, keys: list[str]) -> list[str]:
 
 def _json_path(key: str) -> str:
     return '$."' + key.replace('"', '') + '"'
-
-
 
 
 def _read_parquet(con, path: Path, fs: FileScan, workdir: Path) -> dict:

@@ -88,7 +88,7 @@ class LandingFolderTrigger(BaseEventTrigger):  # type: ignore[misc,valid-type]
         while True:
             ready = await asyncio.to_thread(scanner.poll)
             if ready:
-                from pipelines.readers import shown_name  # a line break in a name cannot forge a log line
+                from pipelines.console import shown_name  # a line break in a name cannot forge a log line
 
                 self.log.info("%d file(s) landed in %s: %s", len(ready), self.folder,
                               ", ".join(shown_name(name) for name in ready[:20]))

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pipelines.config import Settings
-from pipelines.ingest import ingest_source
-from pipelines.models import build_models
-from pipelines.scorecard import render_weeks
-from pipelines.validation import build_data_docs
+from pipelines.ingest.load import ingest_source
+from pipelines.model.build import build_models
+from pipelines.report.scorecard import render_weeks
+from pipelines.ingest.validation import build_data_docs
 
 
 def run_all(settings: Settings) -> dict:

@@ -19,8 +19,8 @@ def ingest(source: str) -> dict:
     The good files of the same arrival stay loaded (and are published by the DAG); a separate
     task then fails on the rejections. The other sources are separate DAGs: never blocked.
     """
-    from pipelines.ingest import ingest_source
-    from pipelines.validation import build_data_docs
+    from pipelines.ingest.load import ingest_source
+    from pipelines.ingest.validation import build_data_docs
 
     settings = load_settings()
     try:
@@ -41,7 +41,7 @@ def ingest(source: str) -> dict:
 
 def rejection_report(result: dict) -> str:
     """The task-log text of an ingest's rejected files: file, rule, line, column, value ('' if none)."""
-    from pipelines.readers import shown_name
+    from pipelines.console import shown_name
 
     rejected = result.get("rejected") or []
     if not rejected:
@@ -55,7 +55,7 @@ def rejection_report(result: dict) -> str:
 
 def skip_report(result: dict, shown: int = 20) -> str:
     """Why an ingest published nothing: each skipped file with its reason (the first `shown`)."""
-    from pipelines.readers import shown_name
+    from pipelines.console import shown_name
 
     skipped = result.get("skipped") or []
     lines = [f"no new {result['source']} file loaded" + (f"; {len(skipped)} skipped:" if skipped else "")]
@@ -67,7 +67,7 @@ def skip_report(result: dict, shown: int = 20) -> str:
 
 def build_metrics() -> dict:
     """Rebuild journeys and metrics; weekly tables only for the weeks new files touched."""
-    from pipelines.models import build_models
+    from pipelines.model.build import build_models
 
     built = build_models(load_settings())
     return {"weeks": built["weeks"], "recomputed_weeks": built["recomputed_weeks"], "full": built["full"],
@@ -95,7 +95,7 @@ def weeks_to_render(spec: str, run_after: datetime | None, tz: str,
 
 def render_scorecards(spec: str, run_after: datetime | None, changed_weeks: list[str] | None = None) -> list[str]:
     """Render the weeks chosen by `weeks_to_render` that have data (and the index, always)."""
-    from pipelines.scorecard import available_weeks, render_weeks
+    from pipelines.report.scorecard import available_weeks, render_weeks
     from pipelines.warehouse import connect
 
     settings = load_settings()

@@ -22,7 +22,7 @@ import pandas as pd
 
 from pipelines.config import Settings
 from pipelines.contracts import CONTRACTS, REPO_ROOT
-from pipelines.feeds import configured_feeds, data_horizon_sql, journey_scope, unmeasured
+from pipelines.model.feeds import configured_feeds, data_horizon_sql, journey_scope, unmeasured
 from pipelines.sqltext import sql_ident, sql_string, sql_timestamp
 from pipelines.warehouse import commit, connect, defer_vacuum, ensure_schema
 

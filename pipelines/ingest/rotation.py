@@ -19,10 +19,10 @@ from pathlib import Path
 
 from pipelines.config import Settings
 from pipelines.contracts import CONTRACTS
-from pipelines.privacy import (KEY_ENV, OLD_KEY_ENV, PSEUDONYM_PREFIX, PrivacyError, PseudonymKey, check_key,
-                               pseudonym_sql, resolve_key, set_key, short, warehouse_fingerprint)
-from pipelines.profiles import ProfileError, load_profile
-from pipelines.readers import FileRejected, drop_raw, make_workdir, read_raw, scan, sha256_of
+from pipelines.ingest.privacy import KEY_ENV, OLD_KEY_ENV, PrivacyError, PSEUDONYM_PREFIX, PseudonymKey, check_key, pseudonym_sql, resolve_key, set_key, short, warehouse_fingerprint
+from pipelines.ingest.profiles import ProfileError, load_profile
+from pipelines.ingest.readers import drop_raw, make_workdir, read_raw, scan, sha256_of
+from pipelines.ingest.results import FileRejected
 from pipelines.sqltext import sql_ident, sql_string
 from pipelines.warehouse import connect, ensure_schema
 
@@ -96,7 +96,7 @@ def _retained(settings: Settings, search: list[Path], source: str, file_name: st
 def _identifiers(con, settings: Settings, outcome: Rotation, search: list[Path]) -> None:
     """_identifiers: every text value of the retained files of the loads in force, as read and as
     typed through their profile (a customer_ref is often an expression over source columns)."""
-    from pipelines.ingest import _type_rows
+    from pipelines.ingest.typing_sql import type_rows
 
     con.execute("CREATE OR REPLACE TEMP TABLE _identifiers (v VARCHAR)")
     missing = []
@@ -115,10 +115,10 @@ def _identifiers(con, settings: Settings, outcome: Rotation, search: list[Path])
         workdir = make_workdir()
         try:
             con.execute(f"SET TimeZone = {sql_string(profile.timezone)}")
-            facts = read_raw(con, path, scan(path), profile, workdir)
+            reading = read_raw(con, path, scan(path), profile, workdir)
             contract = CONTRACTS[profile.table]
-            _type_rows(con, profile, contract, facts["columns"], settings.ingest["max_field_bytes"])
-            texts = [f"SELECT {sql_ident(c)}::VARCHAR FROM _raw" for c in facts["columns"]]
+            type_rows(con, profile, contract, reading["columns"], settings.ingest["max_field_bytes"])
+            texts = [f"SELECT {sql_ident(c)}::VARCHAR FROM _raw" for c in reading["columns"]]
             texts += [f"SELECT {sql_ident(c.name)} FROM _typed_rows" for c in contract.columns if c.type == "VARCHAR"]
             con.execute(f"INSERT INTO _identifiers SELECT DISTINCT v FROM ({' UNION '.join(texts)}) t(v) "
                         f"WHERE v IS NOT NULL")

@@ -1,0 +1,545 @@
+"""Loading: each file in one transaction, from reading to the audit row (the steps are listed in
+`pipelines/ingest/__init__.py`); quarantine, upsert, derived tables, rejection and reloads."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+
+from pipelines.config import Settings
+from pipelines.console import progress, shown_name
+from pipelines.contracts import CONTRACTS, Contract
+from pipelines.ingest import gate
+from pipelines.ingest.files import cut_name, landing_files, profile_for
+from pipelines.ingest.privacy import (PseudonymKey, check_key, pseudonym, pseudonym_sql, resolve_key, set_key,
+                                      split_unparsed, unparsed_record)
+from pipelines.ingest.profiles import Profile, load_profile
+from pipelines.ingest.readers import direct_read_complete, drop_raw, first_record_line, make_workdir, read_raw, scan, \
+    scan_bytes, sha256_of
+from pipelines.ingest.results import MACHINE_ERRORS, FileRejected, FileResult, IngestError
+from pipelines.ingest.typing_sql import (PERSONAL_COLUMNS, check_columns, quote_value, scrub_sql, set_plausible_window,
+                                         type_rows, typed_views)
+from pipelines.ingest.validation import warm_up as warm_up_validation
+from pipelines.sqltext import sql_ident, sql_string
+from pipelines.warehouse import connect, drop_relation, ensure_schema
+
+
+WEEK_COLUMN = {"calls": "offered_at", "cases": "opened_at", "case_events": "event_at",
+               "survey_responses": "responded_at"}
+
+PROGRESS_MIN_BYTES = 16 << 20  # a file this large shows a progress bar while it is read
+
+
+
+def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str, path: Path,
+                profile: Profile | None, key: PseudonymKey, reload: bool = False) -> FileResult:
+    """Load one file in the caller's transaction. `reload`: the file was loaded before (same
+    content): its earlier loads' rows are retracted and it is loaded again, with its profile as it
+    is now; the weeks both touch are the load's weeks, and when a retracted key does not come back
+    the load asks the next build to recompute everything (`restate_all`)."""
+    started = datetime.now(timezone.utc)
+    name = shown_name(path.name)  # the name as text: audit, lineage, quarantine, reports
+    result = FileResult(source, name, profile.table if profile else None, profile.name if profile else None,
+                        "skipped")
+    stat = path.stat()
+    size = stat.st_size
+    # A file still in the landing folder since it was loaded (same name, size and modification
+    # time) is not read again: a weekly run would otherwise hash the whole history every time.
+    # A reload reads it whatever the audit says.
+    unchanged = None if reload else con.execute(
+        "SELECT max(load_id) FROM load_audit WHERE status = 'loaded' AND file_name = ? AND file_bytes = ? "
+        "AND file_mtime_ns = ?", [name, size, stat.st_mtime_ns]).fetchone()[0]
+    if unchanged is not None:
+        result.reason = f"unchanged since load {unchanged} (same name, size and modification time)"
+        return result
+    try:
+        with progress(scan_bytes(path), f"reading {name}", large=size >= PROGRESS_MIN_BYTES) as bar:
+            scanned = scan(path, bar.update)
+    except FileRejected as exc:
+        scanned = None
+        digest = sha256_of(path)
+        problem = exc
+    else:
+        digest, problem = scanned.sha256, None
+    done = con.execute("SELECT load_id, file_name, source, weeks FROM load_audit WHERE file_sha256 = ? "
+                       "AND status = 'loaded' ORDER BY load_id", [digest]).fetchall()
+    if done and not reload:
+        load_id, file_name = done[-1][:2]
+        result.reason = (f"same content as {file_name}, loaded as load {load_id} (SHA-256 {digest[:12]}...): "
+                         f"to apply a corrected profile to it, esprit reload")
+        return result
+    if reload:
+        if not done:
+            result.reason = "no load of this content to replace: a new file is loaded by esprit ingest"
+            return result
+        # the source it was loaded for; the profile bound to that source now, unless one is given
+        source = result.source = done[-1][2]
+        profile = profile or profile_for(settings, source, path)
+        result.table, result.profile = (profile.table, profile.name) if profile else (None, None)
+        result.replaces = [r[0] for r in done]
+    # this file will be read: GX's imports (a thread, mostly under the GIL) overlap DuckDB reading
+    # it, which releases the GIL; not the scan above, which holds it
+    warm_up_validation()
+    result.load_id = con.execute("SELECT nextval('load_id_seq')").fetchone()[0]
+    workdir = make_workdir()
+    restate_all = False
+    try:
+        if problem is not None:
+            raise problem
+        if profile is None:
+            raise FileRejected("profile", f"no profile of source '{source}' matches this file name "
+                               f"(settings: sources.{source})")
+        old_weeks = _retract(con, result.replaces) if result.replaces else None
+        _load_rows(con, settings, source, path, scanned, profile, key, result, workdir)
+        result.status = "loaded"
+        if old_weeks is not None:
+            result.weeks = sorted(set(result.weeks) | set(old_weeks))
+            restate_all = _retracted_keys_gone(con)
+            con.execute(f"UPDATE load_audit SET status = 'replaced', replaced_by = {result.load_id} "
+                        f"WHERE load_id IN ({', '.join(map(str, result.replaces))})")
+    except FileRejected as exc:
+        result.status = "rejected"
+        result.rows_rejected = result.rows_read
+        result.rows_loaded = result.rows_quarantined = result.rows_duplicate = result.derived_rows = 0
+        result.problems.insert(0, f"{name}: line {exc.line}, column {exc.column}: rule {exc.rule}: {exc}")
+        # Undo all the file wrote (rows upserted before a derive failed, quarantine, results):
+        # only its audit row remains. The caller opened this transaction; load ids survive it.
+        con.execute("ROLLBACK")
+        con.execute("BEGIN TRANSACTION")
+        gate.forget_kept_results(settings, result.load_id)
+        _reject(settings, result, path, keep=reload)  # a reload refused leaves the loaded file where it is
+    except BaseException:
+        gate.forget_kept_results(settings, result.load_id)  # the caller rolls the load back
+        raise
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    _audit(con, result, digest, started, scanned.size if scanned else None, stat, profile, restate_all)
+    return result
+
+
+
+def _load_rows(con, settings, source, path, scanned, profile: Profile, key, result: FileResult, workdir: Path) -> None:
+    contract = CONTRACTS[profile.table]
+    cfg = settings.ingest
+    con.execute(f"SET TimeZone = {sql_string(profile.timezone)}")
+    # A plain CSV file is typed straight from DuckDB's reader, its text never stored: row ids of
+    # the typed rows number its records. A profile that derives tables from the file's text or
+    # reads neighbouring rows (window) needs the text numbered first.
+    direct = not profile.derive and not profile.window
+    reading = read_raw(con, path, scanned, profile, workdir, direct=direct)
+    source_columns = reading["columns"]
+    result.transcoded_lines = reading["transcoded_lines"]
+    if reading["numbered"]:  # a rejected file reports the rows it read
+        result.rows_read = _rows_read(con)
+    try:
+        check_columns(profile, contract, source_columns)
+        parsed = type_rows(con, profile, contract, source_columns, cfg["max_field_bytes"])
+    except FileRejected:
+        if not reading["numbered"]:  # counted on a numbered read, after the failed pass's transaction
+            con.execute("ROLLBACK")
+            con.execute("BEGIN TRANSACTION")
+            read_raw(con, path, scanned, profile, workdir, again=reading)
+            result.rows_read = _rows_read(con)
+        raise
+    if not reading["numbered"] and not direct_read_complete(con, scanned, profile, parsed):
+        reading = read_raw(con, path, scanned, profile, workdir, again=reading)  # rejected records or extra lines: placed there
+        parsed = type_rows(con, profile, contract, source_columns, cfg["max_field_bytes"])
+    unparsed = con.execute("SELECT count(*) FROM _unparsed").fetchone()[0]
+    result.rows_read = parsed + unparsed
+    if reading["numbered"]:
+        line = "t.source_line"
+    else:  # row ids count from where the table's rows start (inside a transaction, far from 0)
+        start = con.execute("SELECT coalesce(min(rowid), 0) FROM _typed_rows").fetchone()[0]
+        line = f"(t.rowid - {start} + {first_record_line(profile)})"
+    typed_views(con, contract, line)
+    # GX sees every row, before the in-file dedup and also rows with a value that did not
+    # convert, so that each row's reasons list every rule it broke.
+    row_reasons = gate.validate_rows(con, contract, result, cfg, gate.results_dir(settings))
+    if row_reasons:
+        if line != "t.source_line":  # DuckDB updates a list by moving its row: numbers from row ids first
+            con.execute(f"UPDATE _typed_rows t SET source_line = {line}")
+            line = "t.source_line"
+            typed_views(con, contract, line, pseudonyms=False)
+        con.execute("CREATE OR REPLACE TEMP TABLE _gx_reasons (source_line BIGINT, reasons VARCHAR[])")
+        con.executemany("INSERT INTO _gx_reasons VALUES (?, ?)", [[k, v] for k, v in row_reasons.items()])
+        # a column whose value did not convert is NULL in the batch: its GX rules (not null,
+        # ...) would blame a NULL the source does not hold; the type reason already names it
+        con.execute(f"""
+            UPDATE _typed_rows t SET __reasons = list_concat(t.__reasons, list_filter(g.reasons, lambda r: NOT list_has_all(
+                t.__failed, string_split(regexp_extract(r, '^column ([^:]+):', 1), '/'))))
+            FROM _gx_reasons g WHERE g.source_line = {line}
+        """)
+    if _foreign_keys(con, contract, "_typed_lean", profile, result.file):  # quarantined, never replacing
+        if line != "t.source_line":
+            con.execute(f"UPDATE _typed_rows t SET source_line = {line}")
+            line = "t.source_line"
+            typed_views(con, contract, line, pseudonyms=False)
+        con.execute("UPDATE _typed_rows t SET __reasons = list_append(t.__reasons, f.reason) FROM _foreign f "
+                    "WHERE f.source_line = t.source_line")
+    # a key repeated within the file: the last good line wins, earlier good lines count as duplicates
+    key_cols = ", ".join(contract.key)
+    key_null = " OR ".join(f"{k} IS NULL" for k in contract.key)
+    drop_relation(con, "_candidates")
+    drop_relation(con, "_candidates_lean")
+    if gate.key_repeated(con, contract, result.load_id):  # the window sorts the file: only when needed
+        con.execute(f"""
+            CREATE TEMP TABLE _candidates AS
+            SELECT *, CASE WHEN len(__reasons) > 0 OR {key_null} THEN 1 ELSE row_number() OVER (
+                PARTITION BY {key_cols}, len(__reasons) = 0 AND NOT ({key_null}) ORDER BY source_line DESC) END AS __rank
+            FROM _typed
+        """)
+        con.execute("CREATE TEMP VIEW _candidates_lean AS SELECT * FROM _candidates")
+    else:  # every row its own key: nothing to rank, nothing copied
+        con.execute("CREATE TEMP VIEW _candidates AS SELECT *, 1 AS __rank FROM _typed")
+        con.execute("CREATE TEMP VIEW _candidates_lean AS SELECT *, 1 AS __rank FROM _typed_lean")
+    in_file_duplicates = con.execute("SELECT count(*) FROM _candidates_lean WHERE __rank > 1").fetchone()[0]
+    bad_parsed = con.execute("SELECT count(*) FROM _typed_lean WHERE len(__reasons) > 0").fetchone()[0]
+    bad = bad_parsed + unparsed
+    share = bad / result.rows_read if result.rows_read else 0.0
+    if share > cfg["max_bad_row_share"]:
+        examples = [f"{result.file}: line {line}: {'; '.join(reasons)}" for line, reasons in con.execute(
+            "SELECT source_line, [reason] FROM _unparsed UNION ALL "
+            "SELECT source_line, __reasons FROM _typed_lean WHERE len(__reasons) > 0 ORDER BY 1 LIMIT 20").fetchall()]
+        result.problems += examples
+        raise FileRejected("max_bad_row_share", f"{bad} of {result.rows_read} rows ({share:.1%}) break a rule, "
+                           f"above the threshold of {cfg['max_bad_row_share']:.0%}")
+    if bad_parsed and not reading["numbered"]:  # their text is quarantined: read it again, numbered
+        read_raw(con, path, scanned, profile, workdir, again=reading)
+    _quarantine(con, result, profile, source_columns, path, reading, key)
+    result.rows_quarantined = bad
+    if not profile.derive:  # nothing reads the file's text any more: its memory goes to the upsert
+        drop_relation(con, "_mapped")
+        drop_raw(con)
+    loaded, duplicates = _upsert(con, contract, result.file, result.load_id, lean="_candidates_lean")
+    result.rows_loaded = loaded
+    result.rows_duplicate = duplicates + in_file_duplicates
+    result.derived_rows = _derive(con, profile, result.file, result.load_id)
+    week_col = WEEK_COLUMN[contract.table]
+    # named once per quarter of an hour, not once per row: every UTC offset is a multiple of 15
+    # minutes, so no quarter of an hour holds two local weeks
+    result.weeks = [r[0] for r in con.execute(
+        f"SELECT DISTINCT strftime(to_timestamp(q // 1000000) AT TIME ZONE getvariable('week_tz'), '%G-W%V') AS w "
+        f"FROM (SELECT DISTINCT us - (us % 900000000 + 900000000) % 900000000 AS q "
+        f"FROM (SELECT epoch_us({week_col}) AS us FROM _candidates_lean WHERE __rank = 1 AND len(__reasons) = 0 "
+        f"AND {week_col} IS NOT NULL)) ORDER BY w"
+    ).fetchall()]
+    result.problems += [f"{result.file}: line {line}: {'; '.join(reasons)}" for line, reasons in con.execute(
+        "SELECT source_line, reasons FROM quarantine WHERE load_id = ? ORDER BY source_line LIMIT 20",
+        [result.load_id]).fetchall()]
+    assert result.rows_read == result.rows_loaded + result.rows_quarantined + result.rows_duplicate, result
+
+
+
+def _retract(con, load_ids: list[int]) -> list[str]:
+    """A reload takes back what its file's earlier loads wrote (rows still theirs, quarantined
+    rows); returns the weeks those loads listed. The retracted keys are kept in _retracted."""
+    ids = ", ".join(str(int(i)) for i in load_ids)
+    drop_relation(con, "_retracted")
+    con.execute("CREATE TEMP TABLE _retracted (table_name VARCHAR, key VARCHAR[])")
+    for contract in CONTRACTS.values():
+        keys = ", ".join(f"{sql_ident(k)}::VARCHAR" for k in contract.key)
+        con.execute(f"INSERT INTO _retracted SELECT {sql_string(contract.table)}, [{keys}] FROM {contract.table} "
+                    f"WHERE load_id IN ({ids})")
+        con.execute(f"DELETE FROM {contract.table} WHERE load_id IN ({ids})")
+    con.execute(f"DELETE FROM quarantine WHERE load_id IN ({ids})")
+    return [w for (weeks,) in con.execute(f"SELECT weeks FROM load_audit WHERE load_id IN ({ids})").fetchall()
+            for w in weeks or []]
+
+
+
+def _retracted_keys_gone(con) -> bool:
+    """Whether a key a reload retracted is in its table no more: no incremental build can find
+    the rows built from it (its slices start from the loaded rows), so the next build is full."""
+    for contract in CONTRACTS.values():
+        keys = ", ".join(f"{sql_ident(k)}::VARCHAR" for k in contract.key)
+        if con.execute(f"SELECT count(*) FROM _retracted WHERE table_name = {sql_string(contract.table)} "
+                       f"AND key NOT IN (SELECT [{keys}] FROM {contract.table})").fetchone()[0]:
+            return True
+    return False
+
+
+
+def _rows_read(con) -> int:
+    return con.execute("SELECT (SELECT count(*) FROM _raw) + (SELECT count(*) FROM _unparsed)").fetchone()[0]
+
+
+
+def _quarantine(con, result: FileResult, profile: Profile, source_columns: list[str], path: Path, reading: dict,
+                key: PseudonymKey) -> None:
+    # a source column named like a canonical personal column is personal whatever the profile says
+    personal = [c for c in source_columns if c in profile.personal_columns or c in PERSONAL_COLUMNS]
+    pairs = ", ".join(
+        f"{sql_string(c)}, {pseudonym_sql('r.' + sql_ident(c)) if c in personal else scrub_sql('r.' + sql_ident(c))}"
+        for c in source_columns)
+    record = f"json_object({pairs})::VARCHAR" if pairs else "NULL"
+    common = f"{result.load_id}, {sql_string(result.source)}, {sql_string(profile.name)}, {sql_string(profile.table)}, " \
+             f"{sql_string(result.file)}"
+    if con.execute("SELECT count(*) FROM _typed_lean WHERE len(__reasons) > 0").fetchone()[0]:
+        con.execute(f"""
+            INSERT INTO quarantine
+            SELECT {common}, c.source_line, {record}, c.__reasons
+            FROM _typed_lean c JOIN _raw r USING (source_line)
+            WHERE len(c.__reasons) > 0
+        """)
+    _quarantine_unparsed(con, common, profile, source_columns, personal, reading, key)
+
+
+
+def _quarantine_unparsed(con, common: str, profile: Profile, source_columns: list[str], personal: list[str],
+                         reading: dict, key: PseudonymKey) -> None:
+    """Lines that did not parse, split with the file's own dialect: identifiers pseudonymised by
+    position or key, and any value equal to a known customer's identifier too; the rest scrubbed."""
+    rows = con.execute("SELECT source_line, raw_record, reason FROM _unparsed ORDER BY source_line").fetchall()
+    if not rows:
+        return
+    lines = [split_unparsed(raw or "", profile.format.type, source_columns, personal,
+                            reading.get("delimiter") or ",", profile.format.quote) for _, raw, _ in rows]
+    candidates = {pseudonym(v, key) for line in lines for _, value, _ in line.values for v in (value, value.strip())}
+    known = _known_pseudonyms(con, profile.table, candidates)
+    records = [[line_no, unparsed_record(line, key, known, profile.null_markers), reason]
+               for (line_no, _, reason), line in zip(rows, lines)]
+    con.executemany(f"INSERT INTO quarantine SELECT {common}, ?, ?, [?]", records)
+
+
+
+def _known_pseudonyms(con, table: str, candidates: set[str]) -> set[str]:
+    """Those of `candidates` that are the pseudonym of a customer of this file or of the warehouse."""
+    if not candidates or "customer_ref" not in CONTRACTS[table].column_names:
+        return set()
+    return {r[0] for r in con.execute(
+        f"SELECT customer_ref FROM _typed WHERE customer_ref IN (SELECT unnest($1)) UNION "
+        f"SELECT customer_ref FROM {table} WHERE customer_ref IN (SELECT unnest($1))", [sorted(candidates)]).fetchall()}
+
+
+
+def _foreign_keys(con, contract: Contract, relation: str, profile: Profile, file_name: str) -> int:
+    """_foreign: the good rows of `relation` whose natural key is already loaded under another key
+    namespace, each with its reason (rule key_namespace: whose key it is and what to do). Returns
+    their number. Natural keys are unique per source system: an SF311 case 511424 is not the CFPB's."""
+    keys = contract.key
+    shown = " || '/' || ".join(f"i.{sql_ident(k)}::VARCHAR" for k in keys)
+    owner = "coalesce(a.key_namespace, a.profile)"
+    ns, name = sql_string(profile.namespace), sql_string(profile.name)
+    reason = (f"'column {'/'.join(keys)}: rule key_namespace; key ' || {quote_value(shown)} || ' is already loaded "
+              f"from ' || t.source_file || ' line ' || t.source_line || ' under key namespace ' || {owner} || "
+              f"', not under this profile''s ' || {ns} || ': row not loaded. Keys belong to one source: if both are "
+              f"the same system, give profile ' || {name} || ' key_namespace: ' || {owner} || '; otherwise set "
+              f"namespace_keys: true in it, which prefixes its keys and references with ' || {ns} || ': "
+              f"(docs/ingestion.md)'")
+    on = " AND ".join(f"t.{sql_ident(k)} = i.{sql_ident(k)}" for k in keys)
+    drop_relation(con, "_foreign")
+    # the loads whose rows the table holds, from one column: only when one of them is of another
+    # namespace are the file's keys looked up (usually none is, and no key of the file is read)
+    others = con.execute(f"SELECT count(*) FROM (SELECT DISTINCT load_id FROM {contract.table}) t "
+                         f"JOIN load_audit a USING (load_id) WHERE {owner} <> ?", [profile.namespace]).fetchone()[0]
+    if not others:
+        con.execute("CREATE TEMP TABLE _foreign (source_line BIGINT, reason VARCHAR)")
+        return 0
+    con.execute(f"""
+        CREATE TEMP TABLE _foreign AS
+        SELECT i.source_line, {reason} AS reason
+        FROM {relation} i JOIN {contract.table} t ON {on} JOIN load_audit a ON a.load_id = t.load_id
+        WHERE len(i.__reasons) = 0 AND {owner} <> {sql_string(profile.namespace)}
+    """)
+    return con.execute("SELECT count(*) FROM _foreign").fetchone()[0]
+
+
+
+def _upsert(con, contract: Contract, file_name: str, load_id: int, candidates: str = "_candidates",
+            incoming: str = "_incoming", lean: str | None = None) -> tuple[int, int]:
+    """Insert the good rows of `candidates` (a view of them: `incoming`); a key already present is
+    replaced only by a greater (record_version, source_file, source_line). Returns (rows loaded,
+    rows duplicate). `lean`: the same rows without their personal columns, cheaper to count (no
+    pseudonym join), when the key holds none."""
+    table = contract.table
+    cols = contract.column_names
+    key = " AND ".join(f"t.{k} = i.{k}" for k in contract.key)
+    same = " AND ".join(f"t.{c} IS NOT DISTINCT FROM i.{c}" for c in cols)
+    drop_relation(con, incoming)
+    good = "WHERE __rank = 1 AND len(__reasons) = 0"
+    con.execute(f"""
+        CREATE TEMP VIEW {incoming} AS
+        SELECT {', '.join(cols)}, {sql_string(file_name)} AS source_file, source_line, record_version
+        FROM {candidates} {good}
+    """)
+    insert = (f"INSERT INTO {table} ({', '.join(cols)}, source_file, source_line, record_version, load_id) "
+              f"SELECT {', '.join('i.' + c for c in cols)}, i.source_file, i.source_line, i.record_version, {load_id} "
+              f"FROM {incoming} i")
+    keys = f"(SELECT * FROM {lean} {good})" if lean and not set(contract.key) & set(PERSONAL_COLUMNS) else incoming
+    incoming_rows = con.execute(f"SELECT count(*) FROM {keys}").fetchone()[0]
+    # A join on the key columns alone finds the incoming keys the table already holds (usually
+    # none); only then are their rows compared, a join that reads every column of the table.
+    if not con.execute(f"SELECT count(*) FROM {keys} i SEMI JOIN {table} t ON {key}").fetchone()[0]:
+        con.execute(insert)
+        return incoming_rows, 0
+    # The same file name delivered again (a corrected export) wins over its earlier delivery: the
+    # later load decides, not the line, which moves when rows are added or removed above it.
+    newer = (f"(coalesce(i.record_version, ''), i.source_file, {int(load_id)}, i.source_line) > "
+             f"(coalesce(t.record_version, ''), t.source_file, t.load_id, t.source_line)")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _clash AS SELECT i.source_line, ({same}) AS same, ({newer}) AS newer "
+                f"FROM {incoming} i JOIN {table} t ON {key}")
+    duplicates = con.execute("SELECT count(*) FROM _clash WHERE same OR NOT newer").fetchone()[0]
+    con.execute(f"DELETE FROM {table} t WHERE EXISTS (SELECT 1 FROM {incoming} i JOIN _clash c USING (source_line) "
+                f"WHERE c.newer AND {key})")
+    con.execute(f"{insert} ANTI JOIN (SELECT source_line FROM _clash WHERE NOT newer) c USING (source_line)")
+    return incoming_rows - duplicates, duplicates
+
+
+
+def _derive(con, profile: Profile, file_name: str, load_id: int) -> int:
+    """Tables a profile builds from the rows it loaded (e.g. cases from a case history)."""
+    total = 0
+    for derived in profile.derive:
+        contract = CONTRACTS[derived.table]
+        con.execute("CREATE OR REPLACE TEMP VIEW batch AS SELECT * FROM _incoming")
+        con.execute("CREATE OR REPLACE TEMP VIEW raw AS SELECT * FROM _raw")
+        try:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _derived AS SELECT d.*, NULL::VARCHAR AS record_version, "
+                        f"row_number() OVER () AS source_line, []::VARCHAR[] AS __reasons, 1 AS __rank "
+                        f"FROM ({derived.sql}) d")
+        except MACHINE_ERRORS:
+            raise
+        except duckdb.Error as exc:
+            raise FileRejected("profile_expression", f"profile {profile.name}: derive {derived.table} failed: "
+                               f"{str(exc).splitlines()[0]}") from exc
+        sets = [f"{c} = {pseudonym_sql(c)}" for c in PERSONAL_COLUMNS if c in contract.column_names]
+        if sets:
+            con.execute(f"UPDATE _derived SET {', '.join(sets)}")
+        if _foreign_keys(con, contract, "_derived", profile, file_name):
+            (why,) = con.execute("SELECT reason FROM _foreign LIMIT 1").fetchone()
+            raise FileRejected("key_namespace", f"derive {derived.table}: {why}", column=",".join(contract.key))
+        loaded, _ = _upsert(con, contract, file_name, load_id, "_derived", "_derived_incoming")
+        total += loaded
+    return total
+
+
+
+def _reject(settings: Settings, result: FileResult, path: Path, keep: bool = False) -> None:
+    folder = settings.rejected / result.source
+    folder.mkdir(parents=True, exist_ok=True)
+    report = folder / f"{cut_name(path.name, 230)}.report.txt"
+    report.write_text(
+        f"file {result.file} (source {result.source}, profile {result.profile}, table {result.table}) was rejected; "
+        f"none of its {result.rows_read} rows were loaded.\n\n" + "\n".join(result.problems) + "\n", encoding="utf-8")
+    # A file in the landing zone moves out of it; a file loaded from elsewhere (esprit ingest
+    # PATH) is copied, never taken from where its owner keeps it.
+    if not keep and settings.landing.resolve() in path.resolve().parents:
+        shutil.move(str(path), str(folder / path.name))
+    else:
+        shutil.copy2(path, folder / path.name)
+
+
+
+def _audit(con, result: FileResult, digest: str, started: datetime, size: int | None, stat: os.stat_result,
+           profile: Profile | None, restate_all: bool) -> None:
+    con.execute(
+        "INSERT INTO load_audit (load_id, source, profile, table_name, file_name, file_sha256, status, rows_read, "
+        "rows_loaded, rows_quarantined, rows_duplicate, rows_rejected, derived_rows, transcoded_lines, bytes, weeks, "
+        "started_at, finished_at, report, file_bytes, file_mtime_ns, key_namespace, restate_all, profile_sha256) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [result.load_id, result.source, result.profile, result.table, result.file, digest, result.status,
+         result.rows_read, result.rows_loaded, result.rows_quarantined, result.rows_duplicate, result.rows_rejected,
+         result.derived_rows, result.transcoded_lines, size, result.weeks, started, datetime.now(timezone.utc),
+         "\n".join(result.problems) or None, stat.st_size, stat.st_mtime_ns,
+         profile.namespace if profile else None, bool(restate_all), profile.digest if profile else None])
+
+
+
+def ingest_paths(settings: Settings, source: str | None, paths: list[Path], profile: Profile | None = None,
+                 reload: bool = False) -> list[FileResult]:
+    """Load files one transaction each; `profile` overrides the source's profile bindings.
+    `reload`: files loaded before, loaded again in place of their earlier loads (their source is
+    the one they were loaded for; see ingest_file)."""
+    key = resolve_key()
+    results = []
+    con = connect(settings.warehouse)
+    try:
+        ensure_schema(con)
+        _add_new_contract_columns(con)
+        con.execute("SET VARIABLE week_tz = ?", [settings.week_timezone])
+        set_plausible_window(con, settings)
+        # DuckDB spills the file's working tables to disk beyond this: memory stays flat as files grow
+        con.execute("SET memory_limit = ?", [str(settings.ingest["memory_limit"])])
+        check_key(con, key)
+        set_key(con, key)
+        for path in paths:
+            t0 = time.perf_counter()
+            chosen = profile or (None if reload else profile_for(settings, source, path))
+            con.execute("BEGIN TRANSACTION")
+            try:
+                result = ingest_file(con, settings, source or "", path, chosen, key, reload=reload)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            result.seconds = round(time.perf_counter() - t0, 3)
+            results.append(result)
+    finally:
+        con.close()
+    return results
+
+
+
+def stale_loads(settings: Settings, profile: Profile | None = None) -> tuple[dict[str, list[Path]], list[str]]:
+    """Loads in force whose profile says something else now than when they ran: {profile name:
+    their files in the landing folder}, and what cannot be reloaded (file gone or changed,
+    profile not found in profiles/). `profile`: only its loads, judged against it (a profile kept
+    elsewhere). Loads made before profiles were recorded are not judged."""
+    from pipelines.ingest.profiles import ProfileError
+
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        recorded = con.execute("SELECT count(*) FROM duckdb_columns() WHERE table_name = 'load_audit' "
+                                         "AND column_name = 'profile_sha256'").fetchone()[0]
+        loads = con.execute("SELECT load_id, source, profile, file_name, file_sha256, profile_sha256 FROM load_audit "
+                            "WHERE status = 'loaded' AND profile_sha256 IS NOT NULL ORDER BY load_id"
+                            ).fetchall() if recorded else []
+    finally:
+        con.close()
+    stale: dict[str, list[Path]] = {}
+    unable: list[str] = []
+    for load_id, source, name, file_name, digest, said in loads:
+        if profile is not None and name != profile.name:
+            continue
+        try:
+            now = (profile or load_profile(name)).digest
+        except ProfileError:
+            unable.append(f"{file_name} (load {load_id}): profile {name} not found")
+            continue
+        if now == said:
+            continue
+        path = settings.landing / source / file_name
+        if path.is_file() and sha256_of(path) == digest:
+            stale.setdefault(name, []).append(path)
+        else:
+            unable.append(f"{file_name} (load {load_id}, profile {name} changed): the file is no longer in "
+                          f"{source}/ as loaded")
+    return stale, unable
+
+
+
+def _add_new_contract_columns(con) -> None:
+    """A warehouse made before an optional column joined its contract gets it (as NULL)."""
+    for contract in CONTRACTS.values():
+        for col in contract.columns:
+            con.execute(f"ALTER TABLE {contract.table} ADD COLUMN IF NOT EXISTS {sql_ident(col.name)} {col.type}")
+
+
+
+def ingest_source(settings: Settings, source: str, fail_on_reject: bool = True) -> list[FileResult]:
+    """Load every new file of one source's landing folder.
+
+    Raises IngestError after the good files are loaded if any file was rejected (unless
+    `fail_on_reject` is false), so that a scheduler marks the load failed, loudly.
+    """
+    results = ingest_paths(settings, source, landing_files(settings, source))
+    rejected = [r for r in results if r.status == "rejected"]
+    if rejected and fail_on_reject:
+        lines = [p for r in rejected for p in r.problems]
+        raise IngestError(f"{len(rejected)} file(s) of source '{source}' rejected:\n" + "\n".join(lines))
+    return results
