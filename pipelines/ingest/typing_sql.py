@@ -71,54 +71,57 @@ def typed_select(profile: Profile, contract: Contract, max_field_bytes: int) -> 
     casts, typed, out = [], [], []
     checks: list[tuple[str, str, str | None]] = []  # (condition, reason, column whose value did not convert)
     for col in contract.columns:
-        m, s, x, d, o, u, y = (sql_ident(f"__{p}_{col.name}") for p in "msxdouy")
-        text = _trimmed(f"{m}::VARCHAR")
+        # per column: the mapped value, its text (value-mapped), the cast, the cast to DOUBLE, an
+        # impossible UTC offset, an unmapped value, and the typed result
+        mapped, source_text, cast, as_double, bad_offset, unmapped, typed_value = (
+            sql_ident(f"__{p}_{col.name}") for p in "msxdouy")
+        trimmed = _trimmed(f"{mapped}::VARCHAR")
         vmap = profile.value_maps.get(col.name)
         if vmap:
             whens = " ".join(f"WHEN {sql_string(k)} THEN {'NULL' if v is None else sql_string(v)}" for k, v in vmap.items())
             keys = ", ".join(sql_string(k) for k in vmap)
-            casts += [f"(CASE {text} {whens} ELSE NULL END)::VARCHAR AS {s}", f"({m} IS NOT NULL AND {text} NOT IN ({keys})) AS {u}"]
-            checks.append((u, f"'column {col.name}: rule value_map; value ' || {quote_value(text)} || ' has no mapping'",
+            casts += [f"(CASE {trimmed} {whens} ELSE NULL END)::VARCHAR AS {source_text}", f"({mapped} IS NOT NULL AND {trimmed} NOT IN ({keys})) AS {unmapped}"]
+            checks.append((unmapped, f"'column {col.name}: rule value_map; value ' || {quote_value(trimmed)} || ' has no mapping'",
                            col.name))
         elif col.type != "VARCHAR":
-            casts.append(f"{text} AS {s}")
+            casts.append(f"{trimmed} AS {source_text}")
         if col.type == "TIMESTAMPTZ" and col.name in profile.timestamp_formats:
-            casts.append(f"timezone({sql_string(profile.timezone)}, try_strptime({s}, "
-                         f"{sql_string(profile.timestamp_formats[col.name])})) AS {x}")
+            casts.append(f"timezone({sql_string(profile.timezone)}, try_strptime({source_text}, "
+                         f"{sql_string(profile.timestamp_formats[col.name])})) AS {cast}")
         elif col.type == "TIMESTAMPTZ":  # ISO text: DuckDB reads +25:00 as 25 hours, an offset no place has
-            casts += [f"TRY_CAST({s} AS TIMESTAMPTZ) AS {x}", f"{_impossible_offset(s)} AS {o}"]
+            casts += [f"TRY_CAST({source_text} AS TIMESTAMPTZ) AS {cast}", f"{_impossible_offset(source_text)} AS {bad_offset}"]
         elif col.type in ("INTEGER", "BIGINT", "DOUBLE"):
-            number = f"replace({s}, ',', '.')" if profile.format.decimal == "," else s
-            casts.append(f"TRY_CAST({number} AS {col.type}) AS {x}")
+            number = f"replace({source_text}, ',', '.')" if profile.format.decimal == "," else source_text
+            casts.append(f"TRY_CAST({number} AS {col.type}) AS {cast}")
             if col.type != "DOUBLE":  # 7.5 is not a whole number: refuse it rather than round it
-                casts.append(f"TRY_CAST({number} AS DOUBLE) AS {d}")
+                casts.append(f"TRY_CAST({number} AS DOUBLE) AS {as_double}")
         elif col.type != "VARCHAR":
-            casts.append(f"TRY_CAST({s} AS {col.type}) AS {x}")
+            casts.append(f"TRY_CAST({source_text} AS {col.type}) AS {cast}")
         if col.type == "TIMESTAMPTZ":  # beyond what Python (GX, pandas) can hold in every timezone
-            offset_ok = "" if col.name in profile.timestamp_formats else f" AND NOT {o}"
-            typed.append(f"CASE WHEN {x} BETWEEN {TIMESTAMP_RANGE[0]} AND {TIMESTAMP_RANGE[1]}{offset_ok} THEN {x} END AS {y}")
+            offset_ok = "" if col.name in profile.timestamp_formats else f" AND NOT {bad_offset}"
+            typed.append(f"CASE WHEN {cast} BETWEEN {TIMESTAMP_RANGE[0]} AND {TIMESTAMP_RANGE[1]}{offset_ok} THEN {cast} END AS {typed_value}")
         elif col.type in ("INTEGER", "BIGINT"):
-            typed.append(f"CASE WHEN {d} = trunc({d}) THEN {x} END AS {y}")
+            typed.append(f"CASE WHEN {as_double} = trunc({as_double}) THEN {cast} END AS {typed_value}")
         elif col.type == "VARCHAR":
-            typed.append(f"{s if vmap else f'{m}::VARCHAR'} AS {y}")
+            typed.append(f"{source_text if vmap else f'{mapped}::VARCHAR'} AS {typed_value}")
         else:
-            typed.append(f"{x} AS {y}")
+            typed.append(f"{cast} AS {typed_value}")
         if col.name in PERSONAL_COLUMNS and col.type != "VARCHAR":
             raise ValueError(f"personal column {col.name} must be text")
-        out.append(f"{scrub_sql(y) if col.name in FREE_TEXT_COLUMNS else y} AS {sql_ident(col.name)}")
+        out.append(f"{scrub_sql(typed_value) if col.name in FREE_TEXT_COLUMNS else typed_value} AS {sql_ident(col.name)}")
         if col.type != "VARCHAR":
             fmt = profile.timestamp_formats.get(col.name)
             expected = f"a timestamp in the form {fmt}" if fmt else col.type
-            cast_failed = f"{m} IS NOT NULL{f' AND {s} IS NOT NULL' if vmap else ''} AND {y} IS NULL"
-            checks.append((cast_failed, f"'column {col.name}: rule type; value ' || {quote_value(s)} || "
+            cast_failed = f"{mapped} IS NOT NULL{f' AND {source_text} IS NOT NULL' if vmap else ''} AND {typed_value} IS NULL"
+            checks.append((cast_failed, f"'column {col.name}: rule type; value ' || {quote_value(source_text)} || "
                                         f"' is not {expected}'", col.name))
         else:
-            checks.append((f"strlen({y}) > {max_field_bytes}", f"'column {col.name}: rule max_field_bytes; value of ' "
-                                                                f"|| strlen({y}) || ' bytes exceeds {max_field_bytes}'", None))
+            checks.append((f"strlen({typed_value}) > {max_field_bytes}", f"'column {col.name}: rule max_field_bytes; value of ' "
+                                                                f"|| strlen({typed_value}) || ' bytes exceeds {max_field_bytes}'", None))
         if col.type == "TIMESTAMPTZ":  # the window set by set_plausible_window (unset: no check)
             low, high = "getvariable('plausible_from')::TIMESTAMPTZ", "getvariable('plausible_to')::TIMESTAMPTZ"
-            checks.append((f"({y} < {low} OR {y} > {high})",
-                           f"'column {col.name}: rule plausible_time; value ' || strftime({y} AT TIME ZONE 'UTC', "
+            checks.append((f"({typed_value} < {low} OR {typed_value} > {high})",
+                           f"'column {col.name}: rule plausible_time; value ' || strftime({typed_value} AT TIME ZONE 'UTC', "
                            f"'%Y-%m-%d %H:%M:%S UTC') || ' is outside ' || strftime({low} AT TIME ZONE 'UTC', "
                            f"'%Y-%m-%d') || ' .. ' || strftime({high} AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M') || ' UTC: "
                            f"check the date in the export and the profile''s timestamp format'", None))
