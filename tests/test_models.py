@@ -13,21 +13,58 @@ def test_models_are_built_layer_by_layer_after_what_they_read():
     assert names.index("weekly_scorecard") < names.index("week_status") == len(names) - 1
 
 
+def _layer(root, layer: str, models: dict[str, tuple[str, list[str]]]) -> None:
+    """A layer folder of models {name: (sql, depends_on)} with its _models.yml."""
+    import yaml
+
+    (root / layer).mkdir()
+    for name, (sql, _) in models.items():
+        (root / layer / f"{name}.sql").write_text(sql)
+    (root / layer / "_models.yml").write_text(yaml.safe_dump(
+        {"models": {name: {"depends_on": deps} for name, (_, deps) in models.items()}}))
+
+
 def test_a_reference_to_a_later_layer_is_refused(tmp_path):
-    (tmp_path / "staging").mkdir()
-    (tmp_path / "metrics").mkdir()
-    (tmp_path / "staging" / "stg_a.sql").write_text("SELECT * FROM totals")
-    (tmp_path / "metrics" / "totals.sql").write_text("SELECT 1 AS x")
+    _layer(tmp_path, "staging", {"stg_a": ("SELECT * FROM totals", ["totals"])})
+    _layer(tmp_path, "metrics", {"totals": ("SELECT 1 AS x", [])})
     with pytest.raises(ValueError, match="reads totals from a later layer"):
         discover(tmp_path)
 
 
 def test_a_cycle_is_refused(tmp_path):
-    (tmp_path / "metrics").mkdir()
-    (tmp_path / "metrics" / "a.sql").write_text("SELECT * FROM b")
-    (tmp_path / "metrics" / "b.sql").write_text("SELECT * FROM a")
+    _layer(tmp_path, "metrics", {"a": ("SELECT * FROM b", ["b"]), "b": ("SELECT * FROM a", ["a"])})
     with pytest.raises(ValueError, match="cycle"):
         discover(tmp_path)
+
+
+def test_what_a_model_reads_is_declared_and_checked_against_its_sql(tmp_path):
+    """The build order comes from depends_on; DuckDB's parse of the SQL must read exactly those
+    tables (a CTE is not a table; a name in a comment or a column is not read)."""
+    _layer(tmp_path, "staging", {"stg_a": ("SELECT * FROM calls", ["calls"])})
+    _layer(tmp_path, "metrics", {
+        "weekly_b": ("-- not weekly_c\nWITH t AS (SELECT weekly_c FROM stg_a) SELECT * FROM t", ["stg_a"]),
+        "weekly_c": ("SELECT * FROM weekly_b JOIN stg_a USING (x)", ["stg_a", "weekly_b"])})
+    assert [m.name for m in discover(tmp_path)] == ["stg_a", "weekly_b", "weekly_c"]
+    (tmp_path / "metrics" / "weekly_b.sql").write_text("SELECT * FROM stg_a JOIN weekly_c USING (x)")
+    with pytest.raises(ValueError, match=r"weekly_b reads \['stg_a', 'weekly_c'\].*undeclared: weekly_c"):
+        discover(tmp_path)
+    (tmp_path / "metrics" / "weekly_b.sql").write_text("SELECT 1 AS x")
+    with pytest.raises(ValueError, match="not read: stg_a"):
+        discover(tmp_path)
+    (tmp_path / "metrics" / "weekly_b.sql").write_text("SELECT * FROM stg_a")
+    (tmp_path / "metrics" / "weekly_d.sql").write_text("SELECT 1 AS x")
+    with pytest.raises(ValueError, match="weekly_d has no entry in"):
+        discover(tmp_path)
+
+
+def test_the_shipped_models_declare_their_incremental_settings():
+    by_name = {m.name: m for m in discover()}
+    assert {n for n, m in by_name.items() if m.incremental == "weekly"} == {n for n in by_name if n.startswith("weekly_")
+                                                                             and n != "weekly_scorecard"}
+    sliced = [m for m in by_name.values() if m.layer != "scorecard" and m.incremental != "weekly"]
+    assert sliced and all(m.incremental == "slice" and m.slice and m.storage_order for m in sliced)
+    assert by_name["journey_contacts"].storage_order == "contact_at"
+    assert by_name["handoffs"].delete_bounds == ("stg_call_outcomes", "stg_case_events", "stg_cases")
 
 
 # ---- incremental builds and restatements, on a real warehouse ------------------------------

@@ -12,13 +12,13 @@ are recorded as restatements (docs/metrics.md).
 from __future__ import annotations
 
 import logging
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+import yaml
 
 from pipelines.config import Settings
 from pipelines.contracts import CONTRACTS, REPO_ROOT
@@ -32,27 +32,117 @@ SQL_DIR = REPO_ROOT / "sql"
 LAYERS = ("staging", "journeys", "metrics", "scorecard")
 
 
+MODELS_FILE = "_models.yml"  # beside each layer's SQL: what its models read, how they build
+
+
 @dataclass(frozen=True)
 class Model:
+    """A model: its SQL and its entry in its layer's _models.yml (keys explained in
+    sql/staging/_models.yml)."""
     name: str
     layer: str
     path: Path
     sql: str
+    depends_on: tuple[str, ...] = ()
+    incremental: str | None = None  # slice | weekly | None (rebuilt whole)
+    slice: str | None = None  # SQL: the rows of the slice's contacts
+    storage_order: str | None = None
+    fingerprint_weeks: tuple[str, ...] = ()
+    delete_bounds: tuple[str, ...] = ()  # delete_from_first_week_of
+    contact_time: str | None = None
+
+
+def _slice_predicate(spec: dict) -> str:
+    """The rows of a slice: its `column` is one of the slice's `contacts`, or, with `by`, one of
+    the contacts named for the row's `by` value (`otherwise` for the rest)."""
+    if "by" not in spec:
+        return _in_slice(spec["column"], spec["contacts"])
+    whens = " ".join(f"WHEN {sql_string(value)} THEN {_in_slice(spec['column'], contacts)}"
+                     for value, contacts in spec["contacts"].items())
+    return f"CASE {sql_ident(spec['by'])} {whens} ELSE {_in_slice(spec['column'], spec['otherwise'])} END"
+
+
+def _in_slice(column: str, contacts: str) -> str:
+    """column's value is one of the slice's contacts ('calls', 'cases', 'surveys', 'journeys')."""
+    return f"{column} IN (SELECT id FROM _slice_{contacts})"
+
+
+def _layer_config(layer_dir: Path) -> dict:
+    path = layer_dir / MODELS_FILE
+    return (yaml.safe_load(path.read_text(encoding="utf-8")) or {}) if path.is_file() else {}
+
+
+def source_slices(sql_dir: Path = SQL_DIR) -> dict[str, str]:
+    """The canonical tables' slice predicates (`sources:` in the layers' _models.yml)."""
+    return {table: _slice_predicate(spec["slice"]) for layer_dir in sorted(p for p in sql_dir.iterdir() if p.is_dir())
+            for table, spec in (_layer_config(layer_dir).get("sources") or {}).items()}
+
+
+def tables_read(con: duckdb.DuckDBPyConnection, sql: str) -> set[str]:
+    """The tables a query reads, from DuckDB's own parse of it (its CTEs left out)."""
+    import json
+
+    parsed = json.loads(con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
+    if parsed.get("error"):
+        raise ValueError(parsed.get("error_message", "unparseable SQL"))
+    names, ctes = set(), set()
+
+    def walk(node) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "BASE_TABLE":
+                names.add(node["table_name"])
+            ctes.update(entry["key"] for entry in (node.get("cte_map") or {}).get("map", []))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(parsed)
+    return names - ctes
 
 
 def discover(sql_dir: Path = SQL_DIR) -> list[Model]:
-    """All models in build order; raises ValueError on a cycle or an unknown layer."""
+    """All models in build order, each with its entry in its layer's _models.yml. Raises
+    ValueError on an unknown layer, a model without an entry (or an entry without a model), a
+    model whose SQL reads other tables than its depends_on declares, a dependency on a later
+    layer, or a cycle."""
     models: dict[str, Model] = {}
-    for layer_dir in sorted(p for p in sql_dir.iterdir() if p.is_dir()):
-        if layer_dir.name not in LAYERS:
-            raise ValueError(f"{layer_dir}: unknown layer (expected one of {LAYERS})")
-        for path in sorted(layer_dir.glob("*.sql")):
-            if path.stem in models:
-                raise ValueError(f"{path}: model name '{path.stem}' already used in {models[path.stem].path}")
-            models[path.stem] = Model(path.stem, layer_dir.name, path, path.read_text(encoding="utf-8"))
-    deps = {name: {other for other in models if other != name
-                   and re.search(rf"\b{re.escape(other)}\b", _strip_comments(m.sql))}
-            for name, m in models.items()}
+    con = duckdb.connect()
+    try:
+        for layer_dir in sorted(p for p in sql_dir.iterdir() if p.is_dir()):
+            if layer_dir.name not in LAYERS:
+                raise ValueError(f"{layer_dir}: unknown layer (expected one of {LAYERS})")
+            entries = dict(_layer_config(layer_dir).get("models") or {})
+            for path in sorted(layer_dir.glob("*.sql")):
+                if path.stem in models:
+                    raise ValueError(f"{path}: model name '{path.stem}' already used in {models[path.stem].path}")
+                if path.stem not in entries:
+                    raise ValueError(f"{path}: model {path.stem} has no entry in {layer_dir / MODELS_FILE} "
+                                     f"(declare what it reads: depends_on)")
+                spec = entries.pop(path.stem) or {}
+                sql = path.read_text(encoding="utf-8")
+                declared = set(spec.get("depends_on") or ())
+                try:
+                    read = tables_read(con, sql)
+                except (ValueError, duckdb.Error) as exc:
+                    raise ValueError(f"{path}: model {path.stem} does not parse: {exc}") from exc
+                if read != declared:
+                    raise ValueError(f"{path}: model {path.stem} reads {sorted(read)} but {MODELS_FILE} declares "
+                                     f"depends_on {sorted(declared)}: "
+                                     + "; ".join(filter(None, (
+                                         read - declared and f"undeclared: {', '.join(sorted(read - declared))}",
+                                         declared - read and f"not read: {', '.join(sorted(declared - read))}"))))
+                models[path.stem] = Model(
+                    path.stem, layer_dir.name, path, sql, tuple(sorted(declared)), spec.get("incremental"),
+                    _slice_predicate(spec["slice"]) if spec.get("slice") else None, spec.get("storage_order"),
+                    tuple(spec.get("fingerprint_weeks") or ()), tuple(spec.get("delete_from_first_week_of") or ()),
+                    spec.get("contact_time"))
+            if entries:
+                raise ValueError(f"{layer_dir / MODELS_FILE}: no SQL file for model(s) {', '.join(sorted(entries))}")
+    finally:
+        con.close()
+    deps = {name: {other for other in m.depends_on if other in models} for name, m in models.items()}
     for name, needed in deps.items():
         for other in needed:
             if LAYERS.index(models[other].layer) > LAYERS.index(models[name].layer):
@@ -75,10 +165,6 @@ def discover(sql_dir: Path = SQL_DIR) -> list[Model]:
     for name in sorted(models, key=lambda n: (LAYERS.index(models[n].layer), n)):
         visit(name)
     return [models[n] for n in ordered]
-
-
-def _strip_comments(sql: str) -> str:
-    return re.sub(r"--[^\n]*", "", sql)
 
 
 def set_parameters(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
@@ -128,33 +214,12 @@ def set_parameters(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     con.execute("SET VARIABLE journey_scope = ?", [journey_scope(settings, feeds)])
 
 
-# Weekly metric tables (metrics-layer models named weekly_*) are kept across builds: a build
+# Weekly metric tables (incremental: weekly in _models.yml) are kept across builds: a build
 # recomputes only the weeks new or late files touched and replaces those weeks' rows. A week is
 # touched when a file lists it (load_audit.weeks) or when a row it is counted by changed: these
 # tables, compared with their previous build, carry every row a weekly figure is counted from, and
 # through journeys and handoffs the neighbouring weeks a late contact reaches.
-PERSISTED_PREFIX = "weekly_"
-ENTITY_WEEKS = {
-    "stg_calls": ("week",), "stg_call_outcomes": ("week",), "stg_cases": ("week", "resolved_week"),
-    "stg_survey_responses": ("week",), "journeys": ("week",), "handoffs": ("week",), "friction_events": ("week",),
-}
-# Entity tables are stored in the order of their week (journey_contacts: of the contact's time),
-# so that DuckDB's zone maps let a read of a few weeks skip the other weeks' row groups.
-STORAGE_ORDER = {
-    "stg_calls": "week", "stg_call_outcomes": "week", "stg_cases": "week", "stg_case_events": "week",
-    "stg_survey_responses": "week", "journey_contacts": "contact_at", "journeys": "week", "handoffs": "week",
-    "friction_events": "week",
-}
-# A slice's rows of a key model are deleted from the first week that the deleted rows of its
-# value models had (or with no week), so that the scan skips the older row groups. Each holds
-# because both were built, in the same build, from the same rows: a call's segments are offered
-# from the week its outcome started on; a friction event carries its journey's week; a handoff
-# happens at a segment's offer, at a case event or at a case's opening.
-DELETE_BOUNDS = {"stg_calls": ("stg_call_outcomes",), "friction_events": ("journeys",),
-                 "handoffs": ("stg_call_outcomes", "stg_case_events", "stg_cases")}
-# A contact's time in journey_contacts, as its staging row has it (both built by the same build):
-# the slice's journey_contacts rows are read from the earliest of the deleted staging rows' times.
-CONTACT_TIMES = {"stg_call_outcomes": "started_at", "stg_cases": "opened_at", "stg_survey_responses": "responded_at"}
+
 FIGURES_MODEL = "weekly_scorecard"  # restatements compare its values, the published figures
 # An incremental build deletes the slice's entity rows and appends their replacements; the deleted
 # rows stay in their row groups (a build's connection defers DuckDB's vacuum) until the rows deleted since
@@ -184,11 +249,11 @@ def _row_hash(con: duckdb.DuckDBPyConnection, relation: str) -> str:
     return f"hash({', '.join(sql_ident(c) for c in columns)})"
 
 
-def _fingerprint_parts(table: str, relation: str) -> list[str]:
+def _fingerprint_parts(model: Model, relation: str) -> list[str]:
     """Per week column of table: (model, week_column, week, row_count, row_hash) of relation's
     rows, which hold the week columns and a row hash `h`."""
-    return [f"SELECT '{table}' AS model, '{column}' AS week_column, {column} AS week, count(*) AS row_count, "
-            f"sum(h::HUGEINT) AS row_hash FROM {relation} GROUP BY ALL" for column in ENTITY_WEEKS[table]]
+    return [f"SELECT '{model.name}' AS model, '{column}' AS week_column, {column} AS week, count(*) AS row_count, "
+            f"sum(h::HUGEINT) AS row_hash FROM {relation} GROUP BY ALL" for column in model.fingerprint_weeks]
 
 
 # Entity tables (staging, journeys, handoffs, friction events) persist too, and an incremental
@@ -202,25 +267,7 @@ def _fingerprint_parts(table: str, relation: str) -> list[str]:
 # of the slice (a response without one: from the cut on). A contact is touched where it is
 # loaded, where the version it replaced was, and where the contacts it names or that name it
 # are (a case's origin call, a response's rated call or case), so that whole journeys are
-# replaced. SLICES: which rows of each table the slice holds.
-
-
-def _in_slice(column: str, contacts: str) -> str:
-    """column's value is one of the slice's contacts ('calls', 'cases', 'surveys', 'journeys')."""
-    return f"{column} IN (SELECT id FROM _slice_{contacts})"
-
-
-SLICES = {
-    **dict.fromkeys(("calls", "stg_calls", "stg_call_outcomes"), _in_slice("call_id", "calls")),
-    **dict.fromkeys(("cases", "case_events", "stg_cases", "stg_case_events"), _in_slice("case_id", "cases")),
-    **dict.fromkeys(("survey_responses", "stg_survey_responses"), _in_slice("response_id", "surveys")),
-    **dict.fromkeys(("journeys", "friction_events"), _in_slice("journey_id", "journeys")),
-    "journey_contacts": f"CASE contact_type WHEN 'call' THEN {_in_slice('contact_ref', 'calls')} "
-                        f"WHEN 'case' THEN {_in_slice('contact_ref', 'cases')} "
-                        f"ELSE {_in_slice('contact_ref', 'surveys')} END",
-    "handoffs": f"CASE kind WHEN 'transfer' THEN {_in_slice('container', 'calls')} "
-                f"ELSE {_in_slice('container', 'cases')} END",
-}
+# replaced. Each model's `slice` (_models.yml) says which of its rows the slice holds.
 
 
 def _sessions(con: duckdb.DuckDBPyConnection) -> None:
@@ -347,7 +394,7 @@ def _least(frame: pd.DataFrame, column: str):
     return min(known) if len(known) else None
 
 
-def _slice_journeys(con: duckdb.DuckDBPyConnection, journey_contacts: str, since) -> None:
+def _slice_journeys(con: duckdb.DuckDBPyConnection, journey_contacts: str, in_slice: str, since) -> None:
     """_slice_contacts (the slice's journey_contacts rows, by row id, so that their DELETE needs no
     second look at each id) and _slice_journeys (the journeys they were in), from the stored
     journey_contacts table (named, since the recomputed one shadows it). `since`: the earliest
@@ -355,15 +402,16 @@ def _slice_journeys(con: duckdb.DuckDBPyConnection, journey_contacts: str, since
     bound = "" if since is None else f"(contact_at >= {sql_timestamp(since)} OR contact_at IS NULL) AND "
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _slice_contacts AS
-        SELECT rowid AS row_id, journey_id FROM {journey_contacts} WHERE {bound}{SLICES['journey_contacts']}""")
+        SELECT rowid AS row_id, journey_id FROM {journey_contacts} WHERE {bound}{in_slice}""")
     con.execute("CREATE OR REPLACE TEMP TABLE _slice_journeys AS "
                 "SELECT DISTINCT journey_id AS id FROM _slice_contacts WHERE journey_id IS NOT NULL")
 
 
-def _rebuild_slices(con: duckdb.DuckDBPyConnection, sliced: list[Model], timings: dict) -> int:
+def _rebuild_slices(con: duckdb.DuckDBPyConnection, sliced: list[Model], sources: dict[str, str],
+                    timings: dict) -> int:
     """Recompute the entity models for the slice only and replace their rows in it; the
     fingerprints of the rows replaced and of their replacements go to _fingerprints_before/after.
-    The new rows are appended in STORAGE_ORDER, so that the table stays ordered by week. Returns
+    The new rows are appended in each model's storage_order, so that the table stays ordered by week. Returns
     the number of rows deleted.
 
     Each model's SQL runs unchanged: temporary views named like the canonical tables, and
@@ -372,7 +420,7 @@ def _rebuild_slices(con: duckdb.DuckDBPyConnection, sliced: list[Model], timings
     db = con.execute("SELECT current_database()").fetchone()[0]
     stored = {name: f'"{db}".main.{name}' for name in list(CONTRACTS) + [m.name for m in sliced]}
     for table in CONTRACTS:
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM {stored[table]} WHERE {SLICES[table]}")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM {stored[table]} WHERE {sources[table]}")
     for model in sliced:
         t0 = time.perf_counter()
         con.execute(f"CREATE OR REPLACE TEMP TABLE {model.name} AS {model.sql}")
@@ -383,27 +431,28 @@ def _rebuild_slices(con: duckdb.DuckDBPyConnection, sliced: list[Model], timings
     # back from the DELETE itself, which reads only the columns the slice is found by, where a
     # SELECT of them would read every column of the whole table.
     before, after, first_week, first_time = [], [], {}, {}
-    bounding = {b for bounds in DELETE_BOUNDS.values() for b in bounds}
+    bounding = {b for m in sliced for b in m.delete_bounds}
     names = {m.name for m in sliced}
+    timed = [m.name for m in sliced if m.contact_time]
     deleted_rows = 0
     # bounding models first, and the contacts' staging before journey_contacts (model order)
-    for model in sorted(sliced, key=lambda m: m.name in DELETE_BOUNDS):
-        where = SLICES[model.name]
+    for model in sorted(sliced, key=lambda m: bool(m.delete_bounds)):
+        where = model.slice
         if model.name == "journey_contacts":  # the rows _slice_journeys found them by
-            unread = [m for m in CONTACT_TIMES if m in names and m not in first_time]
+            unread = [m for m in timed if m in names and m not in first_time]
             if unread:  # their deleted rows' times bound journey_contacts: a model order must keep them first
                 raise RuntimeError(f"journey_contacts would be sliced before {unread}, whose contact times bound it")
-            times = [first_time[m] for m in CONTACT_TIMES if first_time.get(m) is not None]
-            _slice_journeys(con, stored[model.name], min(times) if times else None)
+            times = [first_time[m] for m in timed if first_time.get(m) is not None]
+            _slice_journeys(con, stored[model.name], model.slice, min(times) if times else None)
             where = "rowid IN (SELECT row_id FROM _slice_contacts)"
-        if model.name in DELETE_BOUNDS:
-            known = [first_week[b] for b in DELETE_BOUNDS[model.name] if first_week[b] is not None]
+        if model.delete_bounds:
+            known = [first_week[b] for b in model.delete_bounds if first_week[b] is not None]
             where += " AND (week IS NULL" + (f" OR week >= {sql_string(min(known))})" if known else ")")
-        weeks = ENTITY_WEEKS.get(model.name, ("week",) if model.name in bounding else ())
+        weeks = model.fingerprint_weeks or (("week",) if model.name in bounding else ())
         if not weeks:
             deleted_rows += con.execute(f"DELETE FROM {stored[model.name]} WHERE {where}").fetchone()[0]
             continue
-        time_column = f"{CONTACT_TIMES[model.name]} AS contact_time, " if model.name in CONTACT_TIMES else ""
+        time_column = f"{model.contact_time} AS contact_time, " if model.contact_time else ""
         deleted = con.execute(f"DELETE FROM {stored[model.name]} WHERE {where} RETURNING {', '.join(weeks)}, "
                               f"{time_column}{_row_hash(con, stored[model.name])} AS h").fetchnumpy()
         frame = pd.DataFrame(deleted)
@@ -412,19 +461,19 @@ def _rebuild_slices(con: duckdb.DuckDBPyConnection, sliced: list[Model], timings
         if time_column:
             first_time[model.name] = _least(frame, "contact_time")
             frame = frame.drop(columns="contact_time")
-        if model.name not in ENTITY_WEEKS:
+        if not model.fingerprint_weeks:
             continue
         con.register(f"_deleted_{model.name}", frame)
-        before += _fingerprint_parts(model.name, f"_deleted_{model.name}")
-        after += _fingerprint_parts(model.name, f"(SELECT {', '.join(weeks)}, {_row_hash(con, model.name)} AS h "
+        before += _fingerprint_parts(model, f"_deleted_{model.name}")
+        after += _fingerprint_parts(model, f"(SELECT {', '.join(weeks)}, {_row_hash(con, model.name)} AS h "
                                                 f"FROM temp.main.{model.name})")
     con.execute("CREATE OR REPLACE TEMP TABLE _fingerprints_before AS " + " UNION ALL ".join(before))
     con.execute("CREATE OR REPLACE TEMP TABLE _fingerprints_after AS " + " UNION ALL ".join(after))
     for model in sliced:
-        if model.name in ENTITY_WEEKS:
+        if model.fingerprint_weeks:
             con.unregister(f"_deleted_{model.name}")
         con.execute(f"INSERT INTO {stored[model.name]} SELECT * FROM temp.main.{model.name} "
-                    f"ORDER BY {STORAGE_ORDER[model.name]}")
+                    f"ORDER BY {model.storage_order}")
         con.execute(f"DROP TABLE temp.main.{model.name}")
     return deleted_rows
 
@@ -459,7 +508,7 @@ def _affected_weeks(con: duckdb.DuckDBPyConnection, last_load_id: int) -> None:
 def _persist_weeks(con: duckdb.DuckDBPyConnection, model: Model, weeks: list[str] | None) -> None:
     """Recompute a weekly table for the given weeks (every week on a full build: None). The weeks
     are written into the SQL as constants, so that DuckDB pushes them down to the entity tables'
-    scans and skips the row groups of other weeks (STORAGE_ORDER)."""
+    scans and skips the row groups of other weeks (storage_order)."""
     where = f"WHERE week IN ({', '.join(sql_string(w) for w in weeks) or 'NULL'})" if weeks is not None else ""
     con.execute(f"CREATE OR REPLACE TEMP TABLE _fresh AS SELECT *, getvariable('build_id') AS build_id, "
                 f"getvariable('built_at') AS computed_at FROM ({model.sql}) {where}")
@@ -494,14 +543,16 @@ def _weeks_become_final(con: duckdb.DuckDBPyConnection) -> list[str]:
 def build_models(settings: Settings, sql_dir: Path = SQL_DIR, full: bool = False) -> dict:
     """Build every model in one transaction: readers see the old tables or the new, never a mix.
 
-    Entity tables are recomputed only for the contacts new files can change (SLICES) and weekly
+    Entity tables are recomputed only for the contacts new files can change (their slice) and weekly
     tables only for the weeks those touched, unless `full`, the first build, or a change of
     parameter set or of the SQL makes every row stale.
     """
     import hashlib
 
     models = discover(sql_dir)
-    sql_hash = hashlib.sha256("".join(m.name + m.sql for m in models).encode()).hexdigest()[:12]
+    sources = source_slices(sql_dir)
+    # the SQL and how it is built (its _models.yml entry): a change of either rebuilds everything
+    sql_hash = hashlib.sha256("".join(repr(m) for m in models).encode()).hexdigest()[:12]
     con = connect(settings.warehouse)
     defer_vacuum(con)
     timings = {}
@@ -515,11 +566,11 @@ def build_models(settings: Settings, sql_dir: Path = SQL_DIR, full: bool = False
             previous = con.execute("SELECT parameter_set, sql_hash, last_load_id FROM model_builds "
                                    "ORDER BY build_id DESC LIMIT 1").fetchone()
             existing = _tables(con)
-            persisted = [m.name for m in models if m.layer == "metrics" and m.name.startswith(PERSISTED_PREFIX)]
+            persisted = [m.name for m in models if m.incremental == "weekly"]
             sliced = [m for m in models if m.layer != "scorecard" and m.name not in persisted]
             incremental = (not full and previous is not None and previous[:2] == (digest, sql_hash)
                            and set(persisted) | {m.name for m in sliced} <= existing
-                           and set(CONTRACTS) | {m.name for m in sliced} <= set(SLICES))
+                           and set(CONTRACTS) <= set(sources) and all(m.incremental == "slice" for m in sliced))
             last_load_id = previous[2] if previous else 0
             if incremental and con.execute("SELECT count(*) FROM load_audit WHERE restate_all AND load_id > ?",
                                            [last_load_id]).fetchone()[0]:
@@ -534,7 +585,7 @@ def build_models(settings: Settings, sql_dir: Path = SQL_DIR, full: bool = False
             deleted = 0
             if incremental:  # the entity rows new loads can change, and the weeks they count in
                 _slice(con, last_load_id)
-                deleted = _rebuild_slices(con, sliced, timings)
+                deleted = _rebuild_slices(con, sliced, sources, timings)
                 _affected_weeks(con, last_load_id)
                 affected = [r[0] for r in con.execute("SELECT week FROM _affected_weeks ORDER BY week").fetchall()]
             # what the previous build published, to tell which figures changed
@@ -553,9 +604,9 @@ def build_models(settings: Settings, sql_dir: Path = SQL_DIR, full: bool = False
                 try:
                     if model.name in persisted:
                         _persist_weeks(con, model, affected if incremental else None)
-                    elif model.name in STORAGE_ORDER:
+                    elif model.storage_order:
                         con.execute(f"CREATE OR REPLACE TABLE {model.name} AS SELECT * FROM ({model.sql}) "
-                                    f"ORDER BY {STORAGE_ORDER[model.name]}")
+                                    f"ORDER BY {model.storage_order}")
                     else:
                         con.execute(f"CREATE OR REPLACE TABLE {model.name} AS {model.sql}")
                     if model.name == FIGURES_MODEL:
