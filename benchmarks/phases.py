@@ -165,7 +165,7 @@ def airflow(params: dict) -> dict:
     them, each part timed."""
     import os
 
-    from pipelines.orchestration.local_airflow import DAG_ORDER, airflow_environment, set_up_airflow
+    from pipelines.orchestration.local_airflow import airflow_environment, dag_order, set_up_airflow
 
     steps = {}
     t = time.perf_counter()
@@ -187,7 +187,7 @@ def airflow(params: dict) -> dict:
     for name in ("ingest", "build_metrics", "render_scorecards"):
         _timed(pipelines.orchestration.tasks, name, spent)
     dags, breakdown = {}, {}
-    for dag_id in DAG_ORDER:
+    for dag_id in dag_order(bag.dag_ids):
         before = sum(spent.values())
         t = time.perf_counter()
         conf = {"weeks": params["week"]} if dag_id == "esprit_scorecard" else None

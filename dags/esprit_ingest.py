@@ -10,14 +10,11 @@ load -> check:   fails, loudly and without retry, when a file was rejected. The 
                  the same arrival are published all the same.
 """
 
-from datetime import timedelta
-
-import pendulum
 from airflow.sdk import Asset, AssetWatcher, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from pipelines.orchestration.landing_watch import LandingFolderTrigger
-from pipelines.orchestration.tasks import SOURCES, landing_asset, orchestration_settings, source_asset
+from pipelines.orchestration.tasks import dag_arguments, landing_asset, orchestration_settings, source_asset
 
 SETTINGS = orchestration_settings()
 
@@ -41,15 +38,13 @@ def ingest_dag(source: str):
     @dag(
         dag_id=f"esprit_ingest_{source}",
         description=f"Validate and load the {source} landing files into the warehouse",
+        doc_md=__doc__,
         schedule=[landed],
-        start_date=pendulum.datetime(2026, 1, 1, tz="Europe/Paris"),
-        catchup=False,
-        max_active_runs=1,
         tags=["esprit", "ingest"],
+        **dag_arguments(SETTINGS),
     )
     def ingest_source():
-        @task(task_id="load", pool=SETTINGS["warehouse_pool"], retries=SETTINGS["retries"],
-              retry_delay=timedelta(seconds=SETTINGS["retry_delay_seconds"]), retry_exponential_backoff=True)
+        @task(task_id="load")
         def load() -> dict:
             from pipelines.orchestration.tasks import ingest
 
@@ -80,5 +75,5 @@ def ingest_dag(source: str):
     return ingest_source()
 
 
-for _source in SOURCES:
+for _source in SETTINGS["sources"]:
     globals()[f"esprit_ingest_{_source}"] = ingest_dag(_source)

@@ -1,4 +1,5 @@
-"""The weekly scorecard: every Monday at 06:00 Europe/Paris, and again when late data restates a week.
+"""The weekly scorecard: on `orchestration.scorecard_cron` (Mondays 06:00) in `week_timezone`, and
+again when late data restates a week.
 
 Airflow 3 cron schedules carry no data interval, so a scheduled run works out the week itself:
 the ISO week completed before the run ('previous'); 'all' or a YYYY-Www in the run's conf
@@ -6,13 +7,10 @@ re-renders other weeks. A run started by the metrics Asset renders the weeks tha
 recomputed, so a restated week is re-published.
 """
 
-from datetime import timedelta
-
-import pendulum
 from airflow.sdk import (Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, get_current_context,
                          task)
 
-from pipelines.orchestration.tasks import METRICS_ASSET, orchestration_settings
+from pipelines.orchestration.tasks import METRICS_ASSET, dag_arguments, orchestration_settings
 
 SETTINGS = orchestration_settings()
 
@@ -20,20 +18,19 @@ SETTINGS = orchestration_settings()
 @dag(
     dag_id="esprit_scorecard",
     description="Weekly service-excellence scorecard",
-    schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("0 6 * * 1", timezone="Europe/Paris"),
+    doc_md=__doc__,
+    schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable(SETTINGS["scorecard_cron"],
+                                                                timezone=SETTINGS["week_timezone"]),
                                  assets=Asset(**METRICS_ASSET)),
-    start_date=pendulum.datetime(2026, 1, 1, tz="Europe/Paris"),
-    catchup=False,
-    max_active_runs=1,
     params={"weeks": Param("previous", type="string",
                            description="'previous', 'all', or an ISO week such as 2026-W46")},
     tags=["esprit", "scorecard"],
+    **dag_arguments(SETTINGS),
 )
 def esprit_scorecard():
     # readers open the warehouse read-only, but a read-only open still fails while a writer holds it:
-    # rendering takes the warehouse pool's slot too
-    @task(pool=SETTINGS["warehouse_pool"], retries=SETTINGS["retries"],
-          retry_delay=timedelta(seconds=SETTINGS["retry_delay_seconds"]), retry_exponential_backoff=True)
+    # rendering takes the warehouse pool's slot too (default_args)
+    @task()
     def render_scorecards() -> list[str]:
         from pipelines.orchestration.tasks import changed_weeks_from_events, render_scorecards as render
 

@@ -42,7 +42,8 @@ CREATE TABLE IF NOT EXISTS load_audit (
     key_namespace VARCHAR,             -- who owns the keys it loaded (NULL before: its profile)
     replaced_by BIGINT,                -- status replaced: the reload of the same content that took its place
     restate_all BOOLEAN,               -- a reload retracted keys that did not come back: the next build is full
-    profile_sha256 VARCHAR             -- what the profile said (Profile.digest): loads of a changed profile
+    profile_sha256 VARCHAR,            -- what the profile said (Profile.digest): loads of a changed profile
+    weeks_timezone VARCHAR             -- the week_timezone `weeks` were cut in
 );
 -- a warehouse made before those two columns
 ALTER TABLE load_audit ADD COLUMN IF NOT EXISTS file_bytes BIGINT;
@@ -51,6 +52,7 @@ ALTER TABLE load_audit ADD COLUMN IF NOT EXISTS key_namespace VARCHAR;
 ALTER TABLE load_audit ADD COLUMN IF NOT EXISTS replaced_by BIGINT;
 ALTER TABLE load_audit ADD COLUMN IF NOT EXISTS restate_all BOOLEAN;
 ALTER TABLE load_audit ADD COLUMN IF NOT EXISTS profile_sha256 VARCHAR;
+ALTER TABLE load_audit ADD COLUMN IF NOT EXISTS weeks_timezone VARCHAR;
 CREATE TABLE IF NOT EXISTS quarantine (
     load_id BIGINT NOT NULL,
     source VARCHAR NOT NULL,

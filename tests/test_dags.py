@@ -97,3 +97,34 @@ def test_a_rejected_file_fails_its_check_while_the_good_files_are_published(tmp_
     assert states == {"load": "success", "publish": "success", "check": "failed"}
     assert str(run.state) == "failed"
     assert (tmp_path / "rejected" / "calls" / "calls_broken.csv.report.txt").exists()
+
+
+def test_the_dags_follow_the_configured_sources_and_week_timezone(tmp_path, monkeypatch):
+    """A complaint-only site in New York: one ingest DAG, the metrics DAG waits for it alone, and
+    the weekly scorecard runs Mondays 06:00 New York time; every DAG is documented and every task
+    takes the warehouse pool, retries and backoff from default_args."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    config = tmp_path / "esprit.yaml"
+    config.write_text('sources:\n  complaints:\n    - {match: "cases*", profile: sf311_cases}\n'
+                      'week_timezone: America/New_York\norchestration:\n  scorecard_cron: "30 7 * * 1"\n')
+    monkeypatch.setenv("ESPRIT_CONFIG", str(config))
+    bag = DagBag(dag_folder=str(DAGS_DIR))
+    assert bag.import_errors == {}
+    assert set(bag.dag_ids) == {"esprit_ingest_complaints", "esprit_metrics", "esprit_scorecard"}
+    condition = bag.dags["esprit_metrics"].timetable.asset_condition  # one source: that Asset itself
+    assert [a.name for a in getattr(condition, "objects", [condition])] == ["esprit_complaints_loaded"]
+    timetable = bag.dags["esprit_scorecard"].timetable.timetable
+    assert (timetable.expression, str(timetable.timezone)) == ("30 7 * * 1", "America/New_York")
+    for dag in bag.dags.values():
+        assert dag.doc_md and dag.doc_md.strip() and str(dag.timezone) == "America/New_York"
+        assert dag.start_date.isoformat() == "2026-01-01T05:00:00+00:00"  # midnight in New York
+        for task in dag.tasks:
+            assert task.pool == "esprit_warehouse" and task.retries == 3 and task.retry_exponential_backoff
+
+
+def test_the_local_run_goes_through_each_configured_source_then_metrics_then_scorecard():
+    from pipelines.orchestration.local_airflow import dag_order
+
+    assert dag_order({"esprit_scorecard", "esprit_ingest_surveys", "esprit_metrics", "esprit_ingest_calls"}) == [
+        "esprit_ingest_calls", "esprit_ingest_surveys", "esprit_metrics", "esprit_scorecard"]

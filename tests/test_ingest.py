@@ -401,3 +401,20 @@ def test_scrubbing_leaves_a_text_without_digits_or_at_signs_alone(text):
 
     bare = "".join(ch for ch in text if ch != "@" and not ch.isdigit())
     assert scrub(bare) == bare
+
+
+def test_a_changed_week_timezone_recuts_the_weeks_each_load_lists(tmp_path):
+    """Monday 00:30 in Paris is Sunday 23:30 UTC: loaded with week_timezone Europe/Paris, the load
+    lists week 42; once the site counts weeks in UTC, the next ingest lists week 41 for it."""
+    home = load_settings(base_dir=tmp_path)
+    _write(home.landing / "surveys", "late.csv", [survey_row(rid="R1", at="2026-10-12T00:30:00+02:00")])
+    ingest_source(home, "surveys")
+    con = connect(home.warehouse, read_only=True)
+    assert con.execute("SELECT weeks, weeks_timezone FROM load_audit").fetchall() == [(["2026-W42"], "Europe/Paris")]
+    con.close()
+    import dataclasses
+
+    assert ingest_paths(dataclasses.replace(home, week_timezone="UTC"), "surveys", []) == []
+    con = connect(home.warehouse, read_only=True)
+    assert con.execute("SELECT weeks, weeks_timezone FROM load_audit").fetchall() == [(["2026-W41"], "UTC")]
+    con.close()

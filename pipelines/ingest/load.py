@@ -440,8 +440,9 @@ def _audit(con, result: FileResult, digest: str, started: datetime, size: int | 
     con.execute(
         "INSERT INTO load_audit (load_id, source, profile, table_name, file_name, file_sha256, status, rows_read, "
         "rows_loaded, rows_quarantined, rows_duplicate, rows_rejected, derived_rows, transcoded_lines, bytes, weeks, "
-        "started_at, finished_at, report, file_bytes, file_mtime_ns, key_namespace, restate_all, profile_sha256) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "started_at, finished_at, report, file_bytes, file_mtime_ns, key_namespace, restate_all, profile_sha256, "
+        "weeks_timezone) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+        "getvariable('week_tz'))",
         [result.load_id, result.source, result.profile, result.table, result.file, digest, result.status,
          result.rows_read, result.rows_loaded, result.rows_quarantined, result.rows_duplicate, result.rows_rejected,
          result.derived_rows, result.transcoded_lines, size, result.weeks, started, datetime.now(timezone.utc),
@@ -462,6 +463,7 @@ def ingest_paths(settings: Settings, source: str | None, paths: list[Path], prof
         ensure_schema(con)
         _add_new_contract_columns(con)
         con.execute("SET VARIABLE week_tz = ?", [settings.week_timezone])
+        _recut_load_weeks(con)
         set_plausible_window(con, settings)
         # DuckDB spills the file's working tables to disk beyond this: memory stays flat as files grow
         con.execute("SET memory_limit = ?", [str(settings.ingest["memory_limit"])])
@@ -521,6 +523,24 @@ def stale_loads(settings: Settings, profile: Profile | None = None) -> tuple[dic
                           f"{source}/ as loaded")
     return stale, unable
 
+
+
+def _recut_load_weeks(con) -> None:
+    """Loads whose weeks were cut in another timezone than week_timezone now (or before that was
+    recorded) list them again, cut now, from the rows they still hold: a reload restates the
+    weeks its retracted rows count in, and a changed timezone moves a Sunday-night row's week."""
+    stale = con.execute("SELECT table_name, list(load_id) FROM load_audit WHERE status = 'loaded' "
+                        "AND weeks_timezone IS DISTINCT FROM getvariable('week_tz') GROUP BY table_name").fetchall()
+    for table, load_ids in stale:
+        if table not in WEEK_COLUMN:
+            continue
+        week = f"strftime(t.{sql_ident(WEEK_COLUMN[table])} AT TIME ZONE getvariable('week_tz'), '%G-W%V')"
+        con.execute(f"""
+            UPDATE load_audit a SET weeks = coalesce(w.weeks, []), weeks_timezone = getvariable('week_tz')
+            FROM (SELECT l.load_id, list(DISTINCT {week} ORDER BY {week}) FILTER (WHERE {week} IS NOT NULL) AS weeks
+                  FROM (SELECT unnest(?::BIGINT[]) AS load_id) l LEFT JOIN {sql_ident(table)} t USING (load_id)
+                  GROUP BY l.load_id) w
+            WHERE a.load_id = w.load_id""", [load_ids])
 
 
 def _add_new_contract_columns(con) -> None:

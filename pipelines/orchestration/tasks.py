@@ -7,7 +7,7 @@ next DAG knows which files and weeks changed.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from pipelines.config import load_settings
 from pipelines.weeks import last_completed_week, parse_week
@@ -131,7 +131,6 @@ def changed_weeks_from_events(events: list[dict]) -> list[str] | None:
 
 
 # Names of the Assets that chain the DAGs (the DAG files build Asset objects from these).
-SOURCES = ("calls", "complaints", "surveys")
 METRICS_ASSET = {"name": "esprit_metrics", "uri": "esprit://warehouse/metrics"}
 
 
@@ -146,14 +145,31 @@ def landing_asset(source: str) -> dict:
 
 
 def orchestration_settings() -> dict:
-    """What the DAG files need when they are parsed: landing folders, polling, pool, retries.
+    """What the DAG files need when they are parsed: the configured sources (one ingest DAG each)
+    and their landing folders, the week timezone (schedules), polling, pool, retries.
 
     ESPRIT_REDIS_CHANNEL overrides `orchestration.redis_channel` (deployments set it in .env).
     """
     import os
 
     settings = load_settings()
-    found = {"landing": {s: str(settings.landing / s) for s in SOURCES}, **settings.orchestration}
+    found = {"sources": list(settings.sources), "landing": {s: str(settings.landing / s) for s in settings.sources},
+             "week_timezone": settings.week_timezone, **settings.orchestration}
     if os.environ.get("ESPRIT_REDIS_CHANNEL") is not None:
         found["redis_channel"] = os.environ["ESPRIT_REDIS_CHANNEL"]
     return found
+
+
+def dag_arguments(found: dict) -> dict:
+    """What every Esprit DAG shares (`@dag(**dag_arguments(...))`): dates in the week timezone, no
+    catch-up, one run at a time, and each task's pool, retries and backoff as default_args."""
+    import pendulum
+
+    return {
+        "start_date": pendulum.datetime(2026, 1, 1, tz=found["week_timezone"]),
+        "catchup": False,
+        "max_active_runs": 1,
+        "default_args": {"pool": found["warehouse_pool"], "retries": found["retries"],
+                         "retry_delay": timedelta(seconds=found["retry_delay_seconds"]),
+                         "retry_exponential_backoff": True},
+    }
