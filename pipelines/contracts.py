@@ -32,6 +32,8 @@ class Contract:
     description: str
     key: tuple[str, ...]
     columns: tuple[Column, ...]
+    # the time a row happens at: its ISO week (cut in week_timezone), and the data's horizon
+    event_time: str = ""
     # (earlier, later): the later timestamp, when present, is not before the earlier one
     ordered: tuple[tuple[str, str], ...] = field(default=())
     # (column, column that must hold value): the column is required on rows where it does
@@ -56,6 +58,7 @@ CALLS = Contract(
     table="calls",
     description="One row per call segment: a call is offered to a queue, answered or abandoned, "
     "and may be transferred to a further segment (possibly another team).",
+    event_time="offered_at",
     key=("call_id", "segment_no"),
     columns=(
         Column("call_id", "VARCHAR", True, "Identifier of the call, shared by its segments"),
@@ -80,6 +83,7 @@ CALLS = Contract(
 CASES = Contract(
     table="cases",
     description="One row per complaint case, as opened.",
+    event_time="opened_at",
     key=("case_id",),
     columns=(
         Column("case_id", "VARCHAR", True, "Identifier of the case"),
@@ -99,6 +103,7 @@ CASES = Contract(
 CASE_EVENTS = Contract(
     table="case_events",
     description="The history of complaint cases: one row per event, in event_seq order per case.",
+    event_time="event_at",
     key=("case_id", "event_seq"),
     columns=(
         Column("case_id", "VARCHAR", True, "Case the event belongs to"),
@@ -117,6 +122,7 @@ CASE_EVENTS = Contract(
 SURVEY_RESPONSES = Contract(
     table="survey_responses",
     description="One row per survey response; it rates one interaction (a call or a case).",
+    event_time="responded_at",
     key=("response_id",),
     columns=(
         Column("response_id", "VARCHAR", True, "Identifier of the response"),

@@ -23,8 +23,8 @@ from pipelines.sqltext import sql_ident, sql_string
 KEY_RULES = ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique")
 
 # A uniqueness rule groups at most this many rows at once: DuckDB's hash table for the keys of a
-# whole file outgrew ingest.memory_limit, and was the peak of ingest's memory (10M calls: 1,097 MB
-# in one pass, 693-728 MB a pass in five, as fast).
+# whole file outgrew ingest.memory_limit and was the peak of ingest's memory (docs/performance.md,
+# "Measurements behind the code").
 KEY_GROUP_ROWS = 2_500_000
 
 

@@ -29,8 +29,6 @@ from pipelines.sqltext import sql_ident, sql_string
 from pipelines.warehouse import connect, drop_relation, ensure_schema
 
 
-WEEK_COLUMN = {"calls": "offered_at", "cases": "opened_at", "case_events": "event_at",
-               "survey_responses": "responded_at"}
 
 PROGRESS_MIN_BYTES = 16 << 20  # a file this large shows a progress bar while it is read
 
@@ -219,7 +217,7 @@ def _load_rows(con, settings, source, path, scanned, profile: Profile, key, resu
     result.rows_loaded = loaded
     result.rows_duplicate = duplicates + in_file_duplicates
     result.derived_rows = _derive(con, profile, result.file, result.load_id)
-    week_col = WEEK_COLUMN[contract.table]
+    week_col = contract.event_time
     # named once per quarter of an hour, not once per row: every UTC offset is a multiple of 15
     # minutes, so no quarter of an hour holds two local weeks
     result.weeks = [r[0] for r in con.execute(
@@ -532,9 +530,9 @@ def _recut_load_weeks(con) -> None:
     stale = con.execute("SELECT table_name, list(load_id) FROM load_audit WHERE status = 'loaded' "
                         "AND weeks_timezone IS DISTINCT FROM getvariable('week_tz') GROUP BY table_name").fetchall()
     for table, load_ids in stale:
-        if table not in WEEK_COLUMN:
+        if table not in CONTRACTS:
             continue
-        week = f"strftime(t.{sql_ident(WEEK_COLUMN[table])} AT TIME ZONE getvariable('week_tz'), '%G-W%V')"
+        week = f"strftime(t.{sql_ident(CONTRACTS[table].event_time)} AT TIME ZONE getvariable('week_tz'), '%G-W%V')"
         con.execute(f"""
             UPDATE load_audit a SET weeks = coalesce(w.weeks, []), weeks_timezone = getvariable('week_tz')
             FROM (SELECT l.load_id, list(DISTINCT {week} ORDER BY {week}) FILTER (WHERE {week} IS NOT NULL) AS weeks

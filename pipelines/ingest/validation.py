@@ -217,7 +217,7 @@ def build_data_docs(results_dir, site_dir) -> str | None:
 
 
 # ---- the suite's rules as DuckDB SQL ----------------------------------------------------------
-# GX's pandas engine costs about 0.3 ms a row: far too slow for a file of millions of rows.
+# GX's pandas engine is far too slow for a file of millions of rows (docs/performance.md).
 # The suite's expectations are therefore also compiled into DuckDB predicates evaluated on every
 # row in one pass, while GX itself validates a sample of each file (its first rows and every row
 # the predicates flag) and must agree with them row for row (`sql_disagreements`).

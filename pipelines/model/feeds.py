@@ -10,6 +10,7 @@ names the canonical table it fills, and the tables it derives).
 from __future__ import annotations
 
 from pipelines.config import Settings
+from pipelines.contracts import CONTRACTS
 
 # The canonical tables each feed fills.
 FEED_TABLES = {"calls": ("calls",), "complaints": ("cases", "case_events"), "surveys": ("survey_responses",)}
@@ -43,10 +44,6 @@ SIGNAL_FEEDS = {
     "resolution_beyond_sla": CALLS_OR_COMPLAINTS,
     "complaint_opened": CALLS_AND_COMPLAINTS,
 }
-
-# The time each canonical table's rows happened at: the horizon is the latest of them.
-EVENT_TIMES = {"calls": "offered_at", "cases": "opened_at", "case_events": "event_at",
-               "survey_responses": "responded_at"}
 
 
 def source_tables(settings: Settings) -> dict[str, set[str]]:
@@ -105,7 +102,7 @@ def journey_scope(settings: Settings, feeds: set[str] | None = None) -> str:
 def data_horizon_sql(feeds: set[str]) -> str:
     """A query for the data's horizon: the latest event time in the configured feeds' tables
     (NULL while they are empty). Figures that look ahead of it are provisional."""
-    parts = [f"SELECT max({EVENT_TIMES[t]}) AS moment FROM {t}" for f in sorted(feeds) for t in FEED_TABLES[f]]
+    parts = [f"SELECT max({CONTRACTS[t].event_time}) AS moment FROM {t}" for f in sorted(feeds) for t in FEED_TABLES[f]]
     if not parts:
         return "SELECT NULL::TIMESTAMPTZ"
     return f"SELECT max(moment)::TIMESTAMPTZ FROM ({' UNION ALL '.join(parts)})"
