@@ -1,5 +1,5 @@
-"""The weekly scorecard: on `orchestration.scorecard_cron` (Mondays 06:00) in `week_timezone`, and
-again when late data restates a week.
+"""The weekly scorecard: `scorecard.publish_delay_hours` after each week ends in `week_timezone`
+(Mondays 06:00), and again when late data restates a week.
 
 Airflow 3 cron schedules carry no data interval, so a scheduled run works out the week itself:
 the ISO week completed before the run ('previous'); 'all' or a YYYY-Www in the run's conf

@@ -107,7 +107,7 @@ def test_the_dags_follow_the_configured_sources_and_week_timezone(tmp_path, monk
 
     config = tmp_path / "esprit.yaml"
     config.write_text('sources:\n  complaints:\n    - {match: "cases*", profile: sf311_cases}\n'
-                      'week_timezone: America/New_York\norchestration:\n  scorecard_cron: "30 7 * * 1"\n')
+                      'week_timezone: America/New_York\nscorecard:\n  publish_delay_hours: 7.5\n')
     monkeypatch.setenv("ESPRIT_CONFIG", str(config))
     bag = DagBag(dag_folder=str(DAGS_DIR))
     assert bag.import_errors == {}
@@ -121,6 +121,15 @@ def test_the_dags_follow_the_configured_sources_and_week_timezone(tmp_path, monk
         assert dag.start_date.isoformat() == "2026-01-01T05:00:00+00:00"  # midnight in New York
         for task in dag.tasks:
             assert task.pool == "esprit_warehouse" and task.retries == 3 and task.retry_exponential_backoff
+
+
+def test_the_scorecard_runs_when_its_week_is_published():
+    from pipelines.orchestration.tasks import weekly_cron
+
+    assert [weekly_cron(h) for h in (6, 7.5, 31.5, 0, 167.99)] == [
+        "0 6 * * 1", "30 7 * * 1", "30 7 * * 2", "0 0 * * 1", "59 23 * * 0"]
+    with pytest.raises(ValueError, match="publish_delay_hours"):
+        weekly_cron(168)
 
 
 def test_the_local_run_goes_through_each_configured_source_then_metrics_then_scorecard():

@@ -154,10 +154,21 @@ def orchestration_settings() -> dict:
 
     settings = load_settings()
     found = {"sources": list(settings.sources), "landing": {s: str(settings.landing / s) for s in settings.sources},
-             "week_timezone": settings.week_timezone, **settings.orchestration}
+             "week_timezone": settings.week_timezone,
+             "scorecard_cron": weekly_cron(settings.scorecard["publish_delay_hours"]), **settings.orchestration}
     if os.environ.get("ESPRIT_REDIS_CHANNEL") is not None:
         found["redis_channel"] = os.environ["ESPRIT_REDIS_CHANNEL"]
     return found
+
+
+def weekly_cron(hours_after_week_end: float) -> str:
+    """The cron expression of a weekly run this many hours after the week ends (Monday 00:00):
+    6 is Mondays at 06:00, 31.5 Tuesdays at 07:30 (whole minutes, within the next week)."""
+    minutes = round(hours_after_week_end * 60)
+    if not 0 <= minutes < 7 * 24 * 60:
+        raise ValueError(f"scorecard.publish_delay_hours must be from 0 to under 168, not {hours_after_week_end}")
+    day, minute_of_day = divmod(minutes, 24 * 60)
+    return f"{minute_of_day % 60} {minute_of_day // 60} * * {(day + 1) % 7}"
 
 
 def dag_arguments(found: dict) -> dict:
