@@ -18,6 +18,8 @@ from typing import Any
 import yaml
 
 DEFAULTS_FILE = Path(__file__).with_name("defaults.yaml")
+# the languages pages can be written in: pipelines/report/i18n.py holds a catalogue for each
+LANGUAGES = ("en", "fr")
 PATH_KEYS = ("landing", "warehouse", "out", "rejected")
 OPEN_MAPPINGS = (".sources", ".friction_signals", ".stages", ".pickup_sla", ".teams.names")  # a project may name any key
 REACHED_BY = ("all", "engaged", "complained")  # a project may add entries here
@@ -51,21 +53,6 @@ class Settings:
     @property
     def data_docs_dir(self) -> Path:
         return self.out / "data_docs"
-
-    def parameter_set(self) -> tuple[str, str]:
-        """Every parameter the metrics depend on, as canonical JSON, and its short hash."""
-        import hashlib
-        import json
-
-        params = {"week_timezone": self.week_timezone, "metrics": self.metrics,
-                  "friction_signals": self.friction_signals, "stages": self.stages,
-                  "unassigned_team": self.teams["unassigned"]}
-        if self.metrics.get("journey_scope") == "auto":  # resolved by the sources: part of the parameters
-            from pipelines.model.feeds import journey_scope
-
-            params["journey_scope_resolved"] = journey_scope(self)
-        text = json.dumps(params, sort_keys=True, ensure_ascii=False)
-        return hashlib.sha256(text.encode()).hexdigest()[:12], text
 
     def with_paths(self, **paths: Path | str) -> "Settings":
         """A copy with some paths replaced (tests and the CLI's --landing/--warehouse/--out)."""
@@ -217,8 +204,6 @@ def _checked_headline(tiles: list) -> list[dict[str, Any]]:
 
 
 def _checked_scorecard(section: dict) -> dict[str, Any]:
-    from pipelines.report.i18n import LANGUAGES
-
     languages = section.get("languages")
     if not isinstance(languages, list) or not languages or not set(languages) <= set(LANGUAGES):
         raise ConfigError(f"scorecard.languages: expected a non-empty list drawn from {list(LANGUAGES)}")

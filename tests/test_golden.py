@@ -11,7 +11,7 @@ import pytest
 from pipelines.config import load_settings
 from pipelines.contracts import CONTRACTS
 from pipelines.ingest.load import ingest_paths
-from pipelines.model.build import build_models
+from pipelines.model.build import build_models, parameter_set
 from pipelines.ingest.profiles import load_profile
 from pipelines.warehouse import connect
 from tests.conftest import copy_prebuilt, models_sql_dir
@@ -309,8 +309,8 @@ def test_a_changed_config_is_recorded_in_every_weekly_result(dst):
     config = settings.warehouse.parent.parent / "esprit.yaml"
     config.write_text("metrics:\n  pickup_sla:\n    facturation: {call_seconds: 120, case_hours: 22}\n")
     changed = load_settings(config, base_dir=settings.warehouse.parent.parent)
-    digest = changed.parameter_set()[0]
-    assert digest != settings.parameter_set()[0]
+    digest = parameter_set(changed)[0]
+    assert digest != parameter_set(settings)[0]
     build_models(changed, sql_dir=models_sql_dir())
     con = connect(settings.warehouse, read_only=True)
     # facturation took 23 h to pick CASE2 up: now beyond its own 22 h SLA

@@ -167,6 +167,20 @@ def discover(sql_dir: Path = SQL_DIR) -> list[Model]:
     return [models[n] for n in ordered]
 
 
+def parameter_set(settings: Settings) -> tuple[str, str]:
+    """Every parameter the metrics depend on, as canonical JSON, and its short hash."""
+    import hashlib
+    import json
+
+    params = {"week_timezone": settings.week_timezone, "metrics": settings.metrics,
+              "friction_signals": settings.friction_signals, "stages": settings.stages,
+              "unassigned_team": settings.teams["unassigned"]}
+    if settings.metrics.get("journey_scope") == "auto":  # resolved by the sources: part of the parameters
+        params["journey_scope_resolved"] = journey_scope(settings)
+    text = json.dumps(params, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:12], text
+
+
 def set_parameters(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     con.execute("SET VARIABLE week_tz = ?", [settings.week_timezone])
     con.execute("SET VARIABLE unassigned_team = ?", [settings.teams["unassigned"]])
@@ -195,7 +209,7 @@ def set_parameters(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
                     [[name, i, spec.get("en", name), spec.get("fr", name), spec["reached_by"]]
                      for i, (name, spec) in enumerate(settings.stages.items(), start=1)])
     # each weekly result names the parameter set it was computed with
-    digest, text = settings.parameter_set()
+    digest, text = parameter_set(settings)
     con.execute("CREATE TABLE IF NOT EXISTS parameter_sets (parameter_set VARCHAR PRIMARY KEY, parameters JSON, "
                 "first_used_at TIMESTAMPTZ DEFAULT now())")
     con.execute("INSERT OR IGNORE INTO parameter_sets (parameter_set, parameters) VALUES (?, ?)", [digest, text])
@@ -562,7 +576,7 @@ def build_models(settings: Settings, sql_dir: Path = SQL_DIR, full: bool = False
         con.execute("BEGIN TRANSACTION")
         try:
             set_parameters(con, settings)
-            digest = settings.parameter_set()[0]
+            digest = parameter_set(settings)[0]
             previous = con.execute("SELECT parameter_set, sql_hash, last_load_id FROM model_builds "
                                    "ORDER BY build_id DESC LIMIT 1").fetchone()
             existing = _tables(con)

@@ -3,7 +3,7 @@ everything else a reader sees is here, so a page never mixes languages."""
 
 from __future__ import annotations
 
-LANGUAGES = ("en", "fr")
+from pipelines.config import LANGUAGES
 
 TEXT = {
     "en": {
@@ -148,6 +148,8 @@ TEXT = {
 }
 
 # Friction signals and handoff failure reasons, by their names in the warehouse.
+assert set(TEXT) == set(LANGUAGES), "pipelines/config.py LANGUAGES and the catalogues differ"
+
 TERMS = {
     "en": {
         "abandoned": "abandoned", "long_wait": "long wait", "several_attempts": "several attempts",
