@@ -409,3 +409,38 @@ def test_rotate_key_refuses_when_a_loaded_file_is_gone_and_changes_nothing(setti
     monkeypatch.setenv("ESPRIT_PSEUDONYM_KEY", KEY_B)
     assert main(["rotate-key", "--search", str(kept), "--no-build"]) == 0
     assert _rows(settings, "SELECT customer_ref FROM survey_responses") == [(pseudonym("C7", _key(KEY_B)),)]
+
+
+# ---- 3. a case event before its case was opened ------------------------------------------------
+
+@pytest.mark.parametrize("order", [("cases", "events"), ("events", "cases")])
+def test_an_event_before_its_case_opened_is_quarantined_in_either_load_order(tmp_path, order):
+    """Event 2 of case K1 is dated an hour before the case's opening: quarantined with rule
+    event_before_case_opened, whichever file comes first; the tables, the quarantine's lines and
+    reasons, and each file's audit counts are the same both ways."""
+    from pipelines.config import load_settings
+
+    settings = load_settings(base_dir=tmp_path)
+    settings.ingest["max_bad_row_share"] = 1.0  # a three-line file: one bad line is a third
+    folder = settings.landing / "complaints"
+    files = {
+        "cases": _write(folder, "cases_w41.csv", [case_row("K1", opened="2026-10-05T10:00:00+02:00"),
+                                                   case_row("K2", opened="2026-10-05T11:00:00+02:00")], CASE_COLS),
+        "events": _write(folder, "case_events_w41.csv", [
+            event_row("K1", 1, at="2026-10-05T10:00:00+02:00"),
+            event_row("K1", 2, at="2026-10-05T09:00:00+02:00", event_type="assigned", status="in_progress"),
+            event_row("K2", 1, at="2026-10-05T11:00:00+02:00")], EVENT_COLS)}
+    results = {}
+    for name in order:
+        (results[name],) = ingest_paths(settings, "complaints", [files[name]])
+        _accounted(results[name])
+    assert _rows(settings, "SELECT case_id, event_seq FROM case_events ORDER BY ALL") == [("K1", 1), ("K2", 1)]
+    ((file, line, reasons),) = _rows(settings, "SELECT source_file, source_line, reasons FROM quarantine")
+    assert (file, line) == ("case_events_w41.csv", 3)
+    assert reasons == ["column event_at: rule event_before_case_opened; value '2026-10-05 07:00:00 UTC' is before "
+                       "its case's opened_at 2026-10-05 08:00:00 UTC (cases_w41.csv line 2): the event is not loaded. "
+                       "Check both exports' timestamps and timezones, then esprit reload the file that was wrong"]
+    audit = {f: (read, loaded, quarantined) for f, read, loaded, quarantined in _rows(
+        settings, "SELECT file_name, rows_read, rows_loaded, rows_quarantined FROM load_audit")}
+    assert audit == {"cases_w41.csv": (2, 2, 0), "case_events_w41.csv": (3, 2, 1)}
+    assert "2026-W41" in results["cases"].weeks and "2026-W41" in results["events"].weeks

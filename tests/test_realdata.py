@@ -157,18 +157,22 @@ def test_bank_call_kpis_match_the_log_own_durations(loaded):
     assert abs(got[3] - service_level) < 0.01
 
 
+def _complaint_only_site(home, sample: str, profile: str):
+    """A site whose one configured source is complaints, read by `profile`: its sample loaded, built."""
+    import json
+
+    config = home / "esprit.yaml"
+    config.write_text(json.dumps({"sources": {"complaints": [{"match": "*", "profile": profile}]}}))
+    settings = load_settings(config_file=config, base_dir=home)
+    (result,) = ingest_paths(settings, "complaints", [REALDATA / sample])
+    build_models(settings)
+    return settings, result
+
+
 @pytest.fixture(scope="module")
 def sf311(tmp_path_factory):
     """San Francisco 311 as a complaint-only site: one configured source, a snapshot without history."""
-    import json
-
-    home = tmp_path_factory.mktemp("sf311")
-    config = home / "esprit.yaml"
-    config.write_text(json.dumps({"sources": {"complaints": [{"match": "*", "profile": "sf311_cases"}]}}))
-    settings = load_settings(config_file=config, base_dir=home)
-    (result,) = ingest_paths(settings, "complaints", [REALDATA / "sf311_cases_sample_10000.csv"])
-    build_models(settings)
-    return settings, result
+    return _complaint_only_site(tmp_path_factory.mktemp("sf311"), "sf311_cases_sample_10000.csv", "sf311_cases")
 
 
 def test_sf311_is_a_complaint_only_site_with_resolution_figures_and_complete_weeks(sf311):
@@ -203,3 +207,46 @@ def test_sf311_is_a_complaint_only_site_with_resolution_figures_and_complete_wee
     html = (settings.scorecards_dir / busiest / "scorecard.en.html").read_text(encoding="utf-8")
     stage_table = html.split('<table class="stages">')[1].split("</table>")[0]
     assert "0.0 %" not in stage_table.split('data-stage="resolve"')[0]  # reach and understand: no data, not 0
+
+
+@pytest.fixture(scope="module")
+def bpic_site(tmp_path_factory):
+    """The BPIC 2013 incident log as a complaint-only site with a case history and team handoffs."""
+    return _complaint_only_site(tmp_path_factory.mktemp("bpic"), "bpic2013_volvo_incidents_VINST-new.csv",
+                                "bpic2013_case_events")
+
+
+def test_bpic_is_a_complaint_only_site_with_handoffs_resolution_figures_and_no_false_zero(bpic_site):
+    import json
+
+    from pipelines.model.feeds import journey_scope
+    from pipelines.report.scorecard import render_weeks
+
+    settings, result = bpic_site
+    assert result.status == "loaded" and result.rows_read == result.rows_loaded == 65533
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        # a week of a hundred-odd incidents: the busiest (5,469) renders a page per team pair for minutes
+        busiest = con.execute("SELECT week FROM stg_cases GROUP BY week HAVING count(*) BETWEEN 30 AND 200 "
+                              "ORDER BY count(*) DESC, week LIMIT 1").fetchone()[0]
+        figures = {m: (v, missing) for m, v, missing in con.execute(
+            "SELECT metric, value, missing_feeds FROM weekly_scorecard WHERE week = ?", [busiest]).fetchall()}
+        journeys, cases = con.execute("SELECT (SELECT count(*) FROM journeys), (SELECT count(*) FROM stg_cases)"
+                                      ).fetchone()
+    finally:
+        con.close()
+    # no calls feed: each incident is a journey of its own, never hundreds in one
+    assert journey_scope(settings) == "case" and journeys == cases
+    assert figures["handoff_failure_rate"][0] is not None and figures["complaint_resolution_days_median"][0] is not None
+    for metric in ("service_level", "abandonment_rate", "friction_index_reach", "nps", "complaints_per_1000_contacts"):
+        assert figures[metric][0] is None and figures[metric][1], metric
+    render_weeks(settings, [busiest], languages=["en", "fr"], pdf=False, exports=False)
+    page = json.loads((settings.scorecards_dir / busiest / "scorecard.json").read_text(encoding="utf-8"))
+    assert page["quality"]["complete"] is True
+    assert [s["source"] for s in page["quality"]["sources"]] == ["complaints"]
+    for lang, no_data in (("en", "no data"), ("fr", "pas de données")):
+        html = (settings.scorecards_dir / busiest / f"scorecard.{lang}.html").read_text(encoding="utf-8")
+        tiles = {t.split('"')[0]: t for t in html.split('<div class="tiles">')[1].split('data-metric="')[1:]}
+        for metric in ("service_level", "abandonment_rate", "nps"):
+            value = tiles[metric].split('<div class="value">')[1].split("</div>")[0]
+            assert value == no_data and 'data-value=""' in tiles[metric], (lang, metric)

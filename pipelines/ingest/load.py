@@ -172,12 +172,15 @@ def _load_rows(con, settings, source, path, scanned, profile: Profile, key, resu
                 t.__failed, string_split(regexp_extract(r, '^column ([^:]+):', 1), '/'))))
             FROM _gx_reasons g WHERE g.source_line = {line}
         """)
-    if _foreign_keys(con, contract, "_typed_lean", profile, result.file):  # quarantined, never replacing
-        if line != "t.source_line":
-            con.execute(f"UPDATE _typed_rows t SET source_line = {line}")
-            line = "t.source_line"
-            typed_views(con, contract, line, pseudonyms=False)
-        con.execute("UPDATE _typed_rows t SET __reasons = list_append(t.__reasons, f.reason) FROM _foreign f "
+    # rows whose key another namespace owns, and events before their case opened: quarantined
+    crossed = [table for table, count in (("_foreign", _foreign_keys(con, contract, "_typed_lean", profile, result.file)),
+                                          ("_early", _events_before_their_case(con, contract, "_typed_lean"))) if count]
+    if crossed and line != "t.source_line":
+        con.execute(f"UPDATE _typed_rows t SET source_line = {line}")
+        line = "t.source_line"
+        typed_views(con, contract, line, pseudonyms=False)
+    for table in crossed:
+        con.execute(f"UPDATE _typed_rows t SET __reasons = list_append(t.__reasons, f.reason) FROM {table} f "
                     "WHERE f.source_line = t.source_line")
     # a key repeated within the file: the last good line wins, earlier good lines count as duplicates
     key_cols = ", ".join(contract.key)
@@ -217,6 +220,8 @@ def _load_rows(con, settings, source, path, scanned, profile: Profile, key, resu
     result.rows_loaded = loaded
     result.rows_duplicate = duplicates + in_file_duplicates
     result.derived_rows = _derive(con, profile, result.file, result.load_id)
+    wrote_cases = contract.table == "cases" or any(d.table == "cases" for d in profile.derive)
+    early_weeks = _quarantine_events_before_their_case(con, result.load_id) if wrote_cases else []
     week_col = contract.event_time
     # named once per quarter of an hour, not once per row: every UTC offset is a multiple of 15
     # minutes, so no quarter of an hour holds two local weeks
@@ -226,6 +231,7 @@ def _load_rows(con, settings, source, path, scanned, profile: Profile, key, resu
         f"FROM (SELECT epoch_us({week_col}) AS us FROM _candidates_lean WHERE __rank = 1 AND len(__reasons) = 0 "
         f"AND {week_col} IS NOT NULL)) ORDER BY w"
     ).fetchall()]
+    result.weeks = sorted(set(result.weeks) | set(early_weeks))
     result.problems += [f"{result.file}: line {line}: {'; '.join(reasons)}" for line, reasons in con.execute(
         "SELECT source_line, reasons FROM quarantine WHERE load_id = ? ORDER BY source_line LIMIT 20",
         [result.load_id]).fetchall()]
@@ -346,6 +352,61 @@ def _foreign_keys(con, contract: Contract, relation: str, profile: Profile, file
     """)
     return con.execute("SELECT count(*) FROM _foreign").fetchone()[0]
 
+
+
+def _early_reason(event: str, case: str) -> str:
+    """SQL: why an event (alias `event`) before its case's opening (alias `case`) is not loaded; the
+    same words in either load order."""
+    def shown(moment: str) -> str:
+        return f"strftime({moment} AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S UTC')"
+
+    return (f"'column event_at: rule event_before_case_opened; value ' || {quote_value(shown(f'{event}.event_at'))} "
+            f"|| ' is before its case''s opened_at ' || {shown(f'{case}.opened_at')} || ' (' || {case}.source_file || "
+            f"' line ' || {case}.source_line || '): the event is not loaded. Check both exports'' timestamps and "
+            f"timezones, then esprit reload the file that was wrong'")
+
+
+def _events_before_their_case(con, contract: Contract, relation: str) -> int:
+    """_early: the good case events of `relation` that happened before their case, as loaded, was
+    opened, each with its reason (rule event_before_case_opened). Returns their number."""
+    drop_relation(con, "_early")
+    if contract.table != "case_events":
+        return 0
+    con.execute(f"""
+        CREATE TEMP TABLE _early AS
+        SELECT e.source_line, {_early_reason('e', 'c')} AS reason
+        FROM {relation} e JOIN cases c USING (case_id)
+        WHERE len(e.__reasons) = 0 AND e.event_at < c.opened_at
+    """)
+    return con.execute("SELECT count(*) FROM _early").fetchone()[0]
+
+
+def _quarantine_events_before_their_case(con, load_id: int) -> list[str]:
+    """Case events already loaded that happened before their case, as this load has it, was opened:
+    moved to quarantine under the load that brought them (whose audit counts follow), so that any
+    load order gives the same tables. Returns the weeks they counted in."""
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _early_loaded AS
+        SELECT e.rowid AS row_id, e.load_id, e.source_file, e.source_line, {_early_reason('e', 'c')} AS reason,
+               to_json({{{', '.join(f"{sql_string(c)}: e.{sql_ident(c)}" for c in CONTRACTS['case_events'].column_names)}}})::VARCHAR
+                   AS record,
+               strftime(e.event_at AT TIME ZONE getvariable('week_tz'), '%G-W%V') AS week
+        FROM case_events e JOIN cases c USING (case_id)
+        WHERE c.load_id = ? AND e.event_at < c.opened_at
+    """, [load_id])
+    if not con.execute("SELECT count(*) FROM _early_loaded").fetchone()[0]:
+        return []
+    con.execute("""
+        INSERT INTO quarantine
+        SELECT x.load_id, a.source, a.profile, 'case_events', x.source_file, x.source_line, x.record, [x.reason]
+        FROM _early_loaded x JOIN load_audit a USING (load_id)
+    """)
+    con.execute("DELETE FROM case_events WHERE rowid IN (SELECT row_id FROM _early_loaded)")
+    con.execute("""
+        UPDATE load_audit a SET rows_loaded = a.rows_loaded - n.moved, rows_quarantined = a.rows_quarantined + n.moved
+        FROM (SELECT load_id, count(*) AS moved FROM _early_loaded GROUP BY load_id) n WHERE a.load_id = n.load_id
+    """)
+    return [w for (w,) in con.execute("SELECT DISTINCT week FROM _early_loaded ORDER BY 1").fetchall()]
 
 
 def _upsert(con, contract: Contract, file_name: str, load_id: int, candidates: str = "_candidates",
