@@ -246,3 +246,34 @@ def test_journey_timelines_hold_every_segment_event_and_response_of_their_journe
         con.close()
     assert {j: len(timelines.get(j, [])) for j in journeys} == {j: expected.get(j, 0) for j in journeys}
     assert sum(expected.values()) > len(journeys)  # journeys of several contacts were compared
+
+
+def test_a_week_whose_rows_are_all_taken_back_loses_its_page(tmp_path):
+    """Survey weeks 40 and 41 are published; week 40's rows then leave the warehouse (here deleted,
+    as a reload or a correction that drops them would): the next render removes week 40's pages
+    and the index no longer lists it, instead of leaving figures nothing supports."""
+    from pipelines.config import load_settings
+    from pipelines.ingest.load import ingest_paths
+    from pipelines.model.build import build_models
+    from tests.test_ingest_corpus import csv_text, survey_row
+
+    settings = load_settings(base_dir=tmp_path)
+    folder = settings.landing / "surveys"
+    folder.mkdir(parents=True)
+    paths = []
+    for name, at in (("w40.csv", "2026-09-30T10:00:00+02:00"), ("w41.csv", "2026-10-07T10:00:00+02:00")):
+        (folder / name).write_text(csv_text([survey_row(rid=f"{name}-{i}", at=at) for i in range(3)]), encoding="utf-8")
+        paths.append(folder / name)
+    ingest_paths(settings, "surveys", paths)
+    build_models(settings)
+    render_weeks(settings, languages=["en"], pdf=False, exports=False)
+    assert (settings.scorecards_dir / "2026-W40" / "scorecard.en.html").is_file()
+    con = connect(settings.warehouse)
+    con.execute("DELETE FROM survey_responses WHERE source_file = 'w40.csv'")
+    con.close()
+    build_models(settings, full=True)
+    render_weeks(settings, languages=["en"], pdf=False, exports=False)
+    assert not (settings.scorecards_dir / "2026-W40").exists()
+    assert (settings.scorecards_dir / "2026-W41" / "scorecard.en.html").is_file()
+    index = (settings.scorecards_dir / "index.en.html").read_text(encoding="utf-8")
+    assert "2026-W41" in index and "2026-W40" not in index

@@ -415,6 +415,7 @@ def render_weeks(settings: Settings, weeks: list[str] | None = None, languages: 
         written: list[Path] = []
         for week in wanted:
             written += _render_week(settings, con, env, history, ces_variance, week, known, languages, pdf)
+        withdraw_pages(settings, known)
         for lang in languages:
             written.append(_render_index(settings, env, history, ces_variance, known, lang, languages))
         if exports if exports is not None else settings.scorecard["exports"]:
@@ -496,6 +497,19 @@ def _render_investigations(settings: Settings, env: Environment, week: str, pair
             items=failed_by_pair.get((src, dst), []))
         written.append(_write(settings.scorecards_dir / week / "handoffs" / f"{pair_slug(src, dst)}.{lang}.html", html))
     return written
+
+
+def withdraw_pages(settings: Settings, known: list[str]) -> list[str]:
+    """Remove the pages of weeks the warehouse no longer has (a reload or a correction took all
+    their rows): a page left behind would keep publishing figures nothing supports. Returns them."""
+    import re
+    import shutil
+
+    gone = sorted(p.name for p in settings.scorecards_dir.glob("*-W*")
+                  if p.is_dir() and re.fullmatch(r"\d{4}-W\d{2}", p.name) and p.name not in known)
+    for week in gone:
+        shutil.rmtree(settings.scorecards_dir / week)
+    return gone
 
 
 def _render_index(settings: Settings, env: Environment, history: dict, ces_variance: dict, known: list[str],
