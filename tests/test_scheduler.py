@@ -219,6 +219,8 @@ def test_celery_topology_on_postgres_and_redis_publishes_the_scorecard(generated
         "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:6379/{broker_db}",
         "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql://postgres@127.0.0.1:5432/{database}",
         "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",
+        # a queue of this run's own: another run's worker on the same Redis never takes its tasks
+        "AIRFLOW__OPERATORS__DEFAULT_QUEUE": f"esprit_{os.getpid()}",
     })
     try:
         run_and_check(generated, home, airflow, ["api-server"], ["scheduler"], ["dag-processor"], ["triggerer"],
