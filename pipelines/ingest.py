@@ -42,7 +42,7 @@ from pipelines.sqltext import sql_ident, sql_string
 from pipelines.validation import (UnsupportedExpectation, compact_result, compile_suite, key_unexpected_sql,
                                   sql_disagreements, validate_frame)
 from pipelines.validation import warm_up as warm_up_validation
-from pipelines.warehouse import connect, ensure_schema
+from pipelines.warehouse import connect, define_macros, ensure_schema
 
 WEEK_COLUMN = {"calls": "offered_at", "cases": "opened_at", "case_events": "event_at",
                "survey_responses": "responded_at"}
@@ -449,7 +449,7 @@ def _process(con, settings, source, path, fs, profile: Profile, key, result: Fil
     # named once per quarter of an hour, not once per row: every UTC offset is a multiple of 15
     # minutes, so no quarter of an hour holds two local weeks
     result.weeks = [r[0] for r in con.execute(
-        f"SELECT DISTINCT strftime(to_timestamp(q // 1000000) AT TIME ZONE getvariable('week_tz'), '%G-W%V') AS w "
+        "SELECT DISTINCT iso_week(to_timestamp(q // 1000000)) AS w "
         f"FROM (SELECT DISTINCT us - (us % 900000000 + 900000000) % 900000000 AS q "
         f"FROM (SELECT epoch_us({week_col}) AS us FROM _candidates_lean WHERE __rank = 1 AND len(__reasons) = 0 "
         f"AND {week_col} IS NOT NULL)) ORDER BY w"
@@ -874,7 +874,7 @@ def ingest_paths(settings: Settings, source: str | None, paths: list[Path], prof
     try:
         ensure_schema(con)
         _add_new_contract_columns(con)
-        con.execute("SET VARIABLE week_tz = ?", [settings.week_timezone])
+        define_macros(con, settings.week_timezone)
         set_plausible_window(con, settings)
         # DuckDB spills the file's working tables to disk beyond this: memory stays flat as files grow
         con.execute("SET memory_limit = ?", [str(settings.ingest["memory_limit"])])

@@ -3,7 +3,8 @@
 A model's table is named after its file. Models run layer by layer (staging, journeys,
 metrics, scorecard) and, inside a layer, after the models they reference. Settings reach
 the SQL as DuckDB variables (`getvariable('long_wait_seconds')`) and mappings as tables
-(`param_friction_signals`, `param_stages`, `param_pickup_sla`), never by pasting text into SQL.
+(`param_friction_signals`, `param_stages`, `param_pickup_sla`), never by pasting text into SQL;
+expressions several models share are DuckDB macros (`sql/macros.sql`: `iso_week(t)`).
 Tables persist across builds: an incremental build (`build_models`) recomputes the entity rows
 of the customers new files reach and the weekly rows of the weeks they touch; changed figures
 are recorded as restatements (docs/metrics.md).
@@ -24,7 +25,7 @@ from pipelines.config import Settings
 from pipelines.contracts import CONTRACTS, REPO_ROOT
 from pipelines.feeds import configured_feeds, data_horizon_sql, journey_scope, unmeasured
 from pipelines.sqltext import sql_ident, sql_string, sql_timestamp
-from pipelines.warehouse import commit, connect, defer_vacuum, ensure_schema
+from pipelines.warehouse import commit, connect, defer_vacuum, define_macros, ensure_schema
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +82,8 @@ def _strip_comments(sql: str) -> str:
     return re.sub(r"--[^\n]*", "", sql)
 
 
-def set_parameters(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
-    con.execute("SET VARIABLE week_tz = ?", [settings.week_timezone])
+def set_parameters(con: duckdb.DuckDBPyConnection, settings: Settings, sql_dir: Path = SQL_DIR) -> None:
+    define_macros(con, settings.week_timezone, sql_dir / "macros.sql")
     con.execute("SET VARIABLE unassigned_team = ?", [settings.teams["unassigned"]])
     for key, value in settings.metrics.items():
         if not isinstance(value, dict) and key != "complaint_sla_rules":  # those become tables below
@@ -501,7 +502,10 @@ def build_models(settings: Settings, sql_dir: Path = SQL_DIR, full: bool = False
     import hashlib
 
     models = discover(sql_dir)
-    sql_hash = hashlib.sha256("".join(m.name + m.sql for m in models).encode()).hexdigest()[:12]
+    # the files beside the layers (macros.sql) change what every model computes
+    # the files beside the layers (macros.sql) change what every model computes
+    shared = "".join(p.read_text(encoding="utf-8") for p in sorted(sql_dir.glob("*.*")) if p.is_file())
+    sql_hash = hashlib.sha256(("".join(m.name + m.sql for m in models) + shared).encode()).hexdigest()[:12]
     con = connect(settings.warehouse)
     defer_vacuum(con)
     timings = {}
@@ -510,7 +514,7 @@ def build_models(settings: Settings, sql_dir: Path = SQL_DIR, full: bool = False
         con.execute(BUILD_DDL)
         con.execute("BEGIN TRANSACTION")
         try:
-            set_parameters(con, settings)
+            set_parameters(con, settings, sql_dir)
             digest = settings.parameter_set()[0]
             previous = con.execute("SELECT parameter_set, sql_hash, last_load_id FROM model_builds "
                                    "ORDER BY build_id DESC LIMIT 1").fetchone()

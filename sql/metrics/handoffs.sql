@@ -133,7 +133,7 @@ SELECT
     to_team,
     handoff_at,
     pickup_seconds,
-    strftime(handoff_at AT TIME ZONE getvariable('week_tz'), '%G-W%V') AS week,
+    iso_week(handoff_at) AS week,
     list_filter([
         CASE WHEN bounce_back THEN 'bounce_back' END,
         CASE WHEN dropped THEN 'dropped' END,
