@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from pipelines.vocabulary import VOCABULARY
+
 DEFAULTS_FILE = Path(__file__).with_name("defaults.yaml")
 PATH_KEYS = ("landing", "warehouse", "out", "rejected")
 OPEN_MAPPINGS = (".sources", ".friction_signals", ".stages", ".pickup_sla", ".teams.names")  # a project may name any key
@@ -110,6 +112,7 @@ def load_settings(config_file: str | Path | None = None, base_dir: str | Path | 
     directory), so the same config works from the CLI, the tests and an Airflow worker.
     """
     raw = _read_yaml(DEFAULTS_FILE)
+    raw["friction_signals"] = VOCABULARY.default_friction_signals()  # each signal's defaults, with its definition
     config_file = config_file or os.environ.get("ESPRIT_CONFIG")
     if config_file is None and Path("esprit.yaml").is_file():
         config_file = "esprit.yaml"

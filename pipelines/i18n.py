@@ -147,7 +147,8 @@ TEXT = {
     },
 }
 
-# Friction signals and handoff failure reasons, by their names in the warehouse.
+# Friction signals and handoff failure reasons, by their names in sql/vocabulary.yaml (each must
+# have its words in every language: tests/test_vocabulary.py), then handoff kinds and contacts.
 TERMS = {
     "en": {
         "abandoned": "abandoned", "long_wait": "long wait", "several_attempts": "several attempts",

@@ -3,7 +3,8 @@
 A model's table is named after its file. Models run layer by layer (staging, journeys,
 metrics, scorecard) and, inside a layer, after the models they reference. Settings reach
 the SQL as DuckDB variables (`getvariable('long_wait_seconds')`) and mappings as tables
-(`param_friction_signals`, `param_stages`, `param_pickup_sla`), never by pasting text into SQL;
+(`param_friction_signals`, `param_stages`, `param_pickup_sla`, `param_handoff_reasons` from
+`sql/vocabulary.yaml`), never by pasting text into SQL;
 expressions several models share are DuckDB macros (`sql/macros.sql`: `iso_week(t)`).
 Tables persist across builds: an incremental build (`build_models`) recomputes the entity rows
 of the customers new files reach and the weekly rows of the weeks they touch; changed figures
@@ -25,6 +26,8 @@ from pipelines.config import Settings
 from pipelines.contracts import CONTRACTS, REPO_ROOT
 from pipelines.feeds import configured_feeds, data_horizon_sql, journey_scope, unmeasured
 from pipelines.sqltext import sql_ident, sql_string, sql_timestamp
+from pipelines.vocabulary import load as load_vocabulary
+from pipelines.vocabulary import set_vocabulary
 from pipelines.warehouse import commit, connect, defer_vacuum, define_macros, ensure_schema
 
 log = logging.getLogger(__name__)
@@ -120,9 +123,12 @@ def set_parameters(con: duckdb.DuckDBPyConnection, settings: Settings, sql_dir: 
                     [[name, spec["stage"], float(spec["weight"])] for name, spec in settings.friction_signals.items()])
     # What the configured feeds cannot measure, and how far their data reaches: these change the
     # scorecard layer only (rebuilt by every build), not the parameter set of the weekly tables.
+    # the vocabularies of sql/vocabulary.yaml: failure reasons as a table and a type, feeds per figure
+    vocabulary = load_vocabulary(sql_dir / "vocabulary.yaml")
+    set_vocabulary(con, vocabulary)
     feeds = configured_feeds(settings)
     con.execute("CREATE OR REPLACE TABLE param_unmeasured (metric VARCHAR, missing_feeds VARCHAR)")
-    missing = unmeasured(settings, feeds)
+    missing = unmeasured(settings, feeds, vocabulary)
     if missing:
         con.executemany("INSERT INTO param_unmeasured VALUES (?, ?)", [[m, f] for m, f in missing.items()])
     con.execute("SET VARIABLE data_horizon = ?", [con.execute(data_horizon_sql(feeds)).fetchone()[0]])
@@ -502,8 +508,8 @@ def build_models(settings: Settings, sql_dir: Path = SQL_DIR, full: bool = False
     import hashlib
 
     models = discover(sql_dir)
-    # the files beside the layers (macros.sql) change what every model computes
-    # the files beside the layers (macros.sql) change what every model computes
+    # the files beside the layers (macros.sql, vocabulary.yaml) change what the models compute
+    # the files beside the layers (macros.sql, vocabulary.yaml) change what the models compute
     shared = "".join(p.read_text(encoding="utf-8") for p in sorted(sql_dir.glob("*.*")) if p.is_file())
     sql_hash = hashlib.sha256(("".join(m.name + m.sql for m in models) + shared).encode()).hexdigest()[:12]
     con = connect(settings.warehouse)
