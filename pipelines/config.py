@@ -1,6 +1,7 @@
 """Settings: where things live and the parameters of the metrics.
 
-One place for every tunable. Defaults live in `defaults.yaml` beside this file; a project
+One place for every tunable. Defaults live in `defaults.yaml` beside this file (the friction
+signals' in `sql/vocabulary.yaml`, with their definitions); a project
 file (``esprit.yaml``, or the file named by ``ESPRIT_CONFIG``) overrides them key by key,
 and ``ESPRIT_<KEY>`` environment variables override the paths. Tasks and the CLI call
 `load_settings()` at run time, never at import time, so a DAG file parses without them.
