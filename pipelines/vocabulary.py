@@ -15,11 +15,14 @@ import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
 import yaml
 
 from pipelines.contracts import REPO_ROOT
+
+if TYPE_CHECKING:  # pipelines.config imports this module: loading the settings does not load DuckDB
+    import duckdb
 
 VOCABULARY_FILE = REPO_ROOT / "sql" / "vocabulary.yaml"
 DOCS_FILE = REPO_ROOT / "docs" / "metrics.md"
