@@ -1,6 +1,7 @@
 """Settings: where things live and the parameters of the metrics.
 
-One place for every tunable. Defaults live in `defaults.yaml` beside this file; a project
+One place for every tunable. Defaults live in `defaults.yaml` beside this file (the friction
+signals' in `sql/vocabulary.yaml`, with their definitions); a project
 file (``esprit.yaml``, or the file named by ``ESPRIT_CONFIG``) overrides them key by key,
 and ``ESPRIT_<KEY>`` environment variables override the paths. Tasks and the CLI call
 `load_settings()` at run time, never at import time, so a DAG file parses without them.
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from pipelines.vocabulary import VOCABULARY
 
 DEFAULTS_FILE = Path(__file__).with_name("defaults.yaml")
 # the languages pages can be written in: pipelines/report/i18n.py holds a catalogue for each
@@ -97,6 +100,7 @@ def load_settings(config_file: str | Path | None = None, base_dir: str | Path | 
     directory), so the same config works from the CLI, the tests and an Airflow worker.
     """
     raw = _read_yaml(DEFAULTS_FILE)
+    raw["friction_signals"] = VOCABULARY.default_friction_signals()  # each signal's defaults, with its definition
     config_file = config_file or os.environ.get("ESPRIT_CONFIG")
     if config_file is None and Path("esprit.yaml").is_file():
         config_file = "esprit.yaml"

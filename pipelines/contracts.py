@@ -48,7 +48,7 @@ class Contract:
 
 
 TS = "TIMESTAMPTZ"
-# Python types of each DuckDB type's values in the validated batch (pipelines/validation.py
+# Python types of each DuckDB type's values in the validated batch (pipelines/ingest/validation.py
 # hands Great Expectations object columns, so that each value's own type is checked).
 PYTHON_TYPES = {"VARCHAR": ["str"], "INTEGER": ["int"], "BIGINT": ["int"], "DOUBLE": ["float", "int"],
                 "BOOLEAN": ["bool"], "TIMESTAMPTZ": ["Timestamp"]}

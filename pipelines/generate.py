@@ -26,6 +26,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from pipelines.contracts import CONTRACTS
+from pipelines.vocabulary import REASONS, VOCABULARY
 from pipelines.weeks import parse_week, week_label
 
 DEFAULT_START_WEEK = "2026-W40"  # spans the end of summer time (25 October 2026)
@@ -89,6 +90,8 @@ class Handoff:
     reasons: dict[str, datetime] = field(default_factory=dict)  # reason -> when it became evident
 
     def add(self, reason: str, evident_at: datetime) -> None:
+        if reason not in REASONS:  # the truth speaks the pipeline's vocabulary (sql/vocabulary.yaml)
+            raise ValueError(f"unknown handoff failure reason {reason!r}: expected one of {REASONS}")
         self.reasons.setdefault(reason, evident_at)
 
 
@@ -107,11 +110,8 @@ class Journey:
     moments: list[datetime] = field(default_factory=list)  # each call or case, each case's first resolution
 
 
-STAGE_OF = {"abandoned": "reach", "long_wait": "reach", "transferred": "understand", "long_hold": "understand",
-            "repeat_info": "understand", "repeat_contact": "resolve", "case_reopened": "resolve",
-            "not_resolved": "resolve", "complaint_opened": "recover", "complaint_resolved_beyond_sla": "recover",
-            "several_attempts": "reach", "resolution_beyond_sla": "resolve",
-            "complaint_acknowledged_beyond_sla": "recover"}
+# each signal's stage, as the default friction_signals setting has it (sql/vocabulary.yaml)
+STAGE_OF = {name: spec["stage"] for name, spec in VOCABULARY.signals.items()}
 
 
 def _iso(moment: datetime | None) -> str:
@@ -578,7 +578,7 @@ def write_ground_truth(sim: Simulation, folder: Path) -> dict:
                        "pickup_sla": {k: {"call_seconds": c, "case_hours": h} for k, (c, h) in PICKUP_SLA.items()}},
     }
     (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    (folder / "README.md").write_text(GROUND_TRUTH_README, encoding="utf-8")
+    (folder / "README.md").write_text(GROUND_TRUTH_README.format(reasons=", ".join(REASONS)), encoding="utf-8")
     return summary
 
 
@@ -590,8 +590,7 @@ Everything is as observable at the end of the last generated week (`summary.json
 - `handoffs.csv`: every change of responsible team the simulation made: call transfers
   (`call:<call_id>:<segment receiving the work>`), case reassignments (`case:<case_id>:<event_seq>`)
   and escalations of a call into a complaint (`escalation:<case_id>`), with the failure reasons
-  the simulation caused (bounce_back, dropped, ping_pong, recontact, repeat_info, slow_pickup,
-  reopened).
+  the simulation caused ({reasons}).
 - `journeys.csv`: one row per customer journey, the week it started, the stages it reached,
   the stages where it met friction and each friction signal with the week it became evident,
   and whether its first answered call resolved the need (empty when no call was answered):

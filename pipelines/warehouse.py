@@ -10,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.contracts import CONTRACTS
+from pipelines.contracts import CONTRACTS, REPO_ROOT
 
 LINEAGE_COLUMNS = (("source_file", "VARCHAR"), ("source_line", "BIGINT"), ("record_version", "VARCHAR"),
                    ("load_id", "BIGINT"))
@@ -73,6 +73,16 @@ CREATE TABLE IF NOT EXISTS validation_results (
     unexpected_count BIGINT
 );
 """
+
+
+MACROS_FILE = REPO_ROOT / "sql" / "macros.sql"
+
+
+def define_macros(con: duckdb.DuckDBPyConnection, week_timezone: str, macros: Path = MACROS_FILE) -> None:
+    """The week timezone (variable week_tz) and the macros of sql/macros.sql, such as iso_week(t),
+    on a connection that builds models or labels a file's weeks: temporary, the connection's own."""
+    con.execute("SET VARIABLE week_tz = ?", [week_timezone])
+    con.execute(macros.read_text(encoding="utf-8"))
 
 
 def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:

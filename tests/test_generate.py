@@ -3,6 +3,7 @@ import filecmp
 
 from pipelines.contracts import CONTRACTS
 from pipelines.generate import generate
+from pipelines.vocabulary import REASONS
 
 
 def _tree(root):
@@ -36,7 +37,7 @@ def test_ground_truth_records_failed_handoffs_and_friction(generated):
     with open(generated / "ground_truth" / "handoffs.csv", newline="", encoding="utf-8") as fh:
         handoffs = list(csv.DictReader(fh))
     reasons = {r for h in handoffs for r in h["reasons"].split(";") if r}
-    assert reasons == {"bounce_back", "dropped", "ping_pong", "recontact", "repeat_info", "slow_pickup", "reopened"}
+    assert reasons == set(REASONS)
     assert {h["kind"] for h in handoffs} == {"transfer", "reassignment", "escalation"}
     with open(generated / "ground_truth" / "journeys.csv", newline="", encoding="utf-8") as fh:
         journeys = list(csv.DictReader(fh))

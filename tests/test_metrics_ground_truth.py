@@ -3,6 +3,7 @@
 import pytest
 
 from pipelines.ingest.privacy import pseudonym, resolve_key
+from pipelines.vocabulary import REASONS, VOCABULARY
 from pipelines.warehouse import connect
 from tests.truth import expected_queue_kpis, expected_team_kpis, expected_weekly, truth_handoffs, truth_journeys
 
@@ -104,6 +105,15 @@ def test_friction_events_point_back_to_their_source_rows(con):
     assert signals <= configured and len(signals) >= 8
 
 
+def test_the_vocabulary_declares_every_figure_and_reason_the_models_produce(con):
+    """A figure sql/vocabulary.yaml does not declare has no feeds: it would show a value on a
+    site without them. A reason it does not declare has no column in weekly_team_supplier."""
+    metrics = {r[0] for r in con.execute("SELECT DISTINCT metric FROM weekly_metrics").fetchall()}
+    assert metrics == set(VOCABULARY.metrics)
+    reasons = {r[0] for r in con.execute("SELECT DISTINCT unnest(failure_reasons) FROM handoffs").fetchall()}
+    assert reasons == set(REASONS)
+
+
 def test_validation_results_are_kept_and_data_docs_built(pipeline_run, con):
     settings, result = pipeline_run
     files = [f for f in result["files"] if f["status"] == "loaded"]
@@ -125,7 +135,7 @@ def test_failed_handoff_and_friction_detection_recover_the_ground_truth(con, gen
     truth = truth_handoffs(generated)
     got = {k: set(r) for k, r in con.execute("SELECT handoff_key, failure_reasons FROM handoffs").fetchall()}
     scores = {}
-    for reason in ("bounce_back", "dropped", "ping_pong", "recontact", "repeat_info", "slow_pickup", "reopened"):
+    for reason in REASONS:
         expected = {k for k, t in truth.items() if reason in t["reasons"].split(";")}
         found = {k for k, reasons in got.items() if reason in reasons}
         scores[f"handoff {reason}"] = _precision_recall(expected, found)

@@ -26,7 +26,7 @@ from pipelines.ingest.typing_sql import (PERSONAL_COLUMNS, check_columns, quote_
                                          type_rows, typed_views)
 from pipelines.ingest.validation import warm_up as warm_up_validation
 from pipelines.sqltext import sql_ident, sql_string
-from pipelines.warehouse import connect, drop_relation, ensure_schema
+from pipelines.warehouse import connect, define_macros, drop_relation, ensure_schema
 
 
 
@@ -226,7 +226,7 @@ def _load_rows(con, settings, source, path, scanned, profile: Profile, key, resu
     # named once per quarter of an hour, not once per row: every UTC offset is a multiple of 15
     # minutes, so no quarter of an hour holds two local weeks
     result.weeks = [r[0] for r in con.execute(
-        f"SELECT DISTINCT strftime(to_timestamp(q // 1000000) AT TIME ZONE getvariable('week_tz'), '%G-W%V') AS w "
+        "SELECT DISTINCT iso_week(to_timestamp(q // 1000000)) AS w "
         f"FROM (SELECT DISTINCT us - (us % 900000000 + 900000000) % 900000000 AS q "
         f"FROM (SELECT epoch_us({week_col}) AS us FROM _candidates_lean WHERE __rank = 1 AND len(__reasons) = 0 "
         f"AND {week_col} IS NOT NULL)) ORDER BY w"
@@ -390,7 +390,7 @@ def _quarantine_events_before_their_case(con, load_id: int) -> list[str]:
         SELECT e.rowid AS row_id, e.load_id, e.source_file, e.source_line, {_early_reason('e', 'c')} AS reason,
                to_json({{{', '.join(f"{sql_string(c)}: e.{sql_ident(c)}" for c in CONTRACTS['case_events'].column_names)}}})::VARCHAR
                    AS record,
-               strftime(e.event_at AT TIME ZONE getvariable('week_tz'), '%G-W%V') AS week
+               iso_week(e.event_at) AS week
         FROM case_events e JOIN cases c USING (case_id)
         WHERE c.load_id = ? AND e.event_at < c.opened_at
     """, [load_id])
@@ -521,7 +521,7 @@ def ingest_paths(settings: Settings, source: str | None, paths: list[Path], prof
     try:
         ensure_schema(con)
         _add_new_contract_columns(con)
-        con.execute("SET VARIABLE week_tz = ?", [settings.week_timezone])
+        define_macros(con, settings.week_timezone)
         _recut_load_weeks(con)
         set_plausible_window(con, settings)
         # DuckDB spills the file's working tables to disk beyond this: memory stays flat as files grow
@@ -593,7 +593,7 @@ def _recut_load_weeks(con) -> None:
     for table, load_ids in stale:
         if table not in CONTRACTS:
             continue
-        week = f"strftime(t.{sql_ident(CONTRACTS[table].event_time)} AT TIME ZONE getvariable('week_tz'), '%G-W%V')"
+        week = f"iso_week(t.{sql_ident(CONTRACTS[table].event_time)})"
         con.execute(f"""
             UPDATE load_audit a SET weeks = coalesce(w.weeks, []), weeks_timezone = getvariable('week_tz')
             FROM (SELECT l.load_id, list(DISTINCT {week} ORDER BY {week}) FILTER (WHERE {week} IS NOT NULL) AS weeks

@@ -3,7 +3,9 @@
 A model's table is named after its file. Models run layer by layer (staging, journeys,
 metrics, scorecard) and, inside a layer, after the models they reference. Settings reach
 the SQL as DuckDB variables (`getvariable('long_wait_seconds')`) and mappings as tables
-(`param_friction_signals`, `param_stages`, `param_pickup_sla`), never by pasting text into SQL.
+(`param_friction_signals`, `param_stages`, `param_pickup_sla`, `param_handoff_reasons` from
+`sql/vocabulary.yaml`), never by pasting text into SQL;
+expressions several models share are DuckDB macros (`sql/macros.sql`: `iso_week(t)`).
 Tables persist across builds: an incremental build (`build_models`) recomputes the entity rows
 of the customers new files reach and the weekly rows of the weeks they touch; changed figures
 are recorded as restatements (docs/metrics.md).
@@ -24,7 +26,9 @@ from pipelines.config import Settings
 from pipelines.contracts import CONTRACTS, REPO_ROOT
 from pipelines.model.feeds import configured_feeds, data_horizon_sql, journey_scope, unmeasured
 from pipelines.sqltext import sql_ident, sql_string, sql_timestamp
-from pipelines.warehouse import commit, connect, defer_vacuum, ensure_schema
+from pipelines.vocabulary import load as load_vocabulary
+from pipelines.vocabulary import set_vocabulary
+from pipelines.warehouse import commit, connect, defer_vacuum, define_macros, ensure_schema
 
 log = logging.getLogger(__name__)
 
@@ -181,8 +185,8 @@ def parameter_set(settings: Settings) -> tuple[str, str]:
     return hashlib.sha256(text.encode()).hexdigest()[:12], text
 
 
-def set_parameters(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
-    con.execute("SET VARIABLE week_tz = ?", [settings.week_timezone])
+def set_parameters(con: duckdb.DuckDBPyConnection, settings: Settings, sql_dir: Path = SQL_DIR) -> None:
+    define_macros(con, settings.week_timezone, sql_dir / "macros.sql")
     con.execute("SET VARIABLE unassigned_team = ?", [settings.teams["unassigned"]])
     for key, value in settings.metrics.items():
         if not isinstance(value, dict) and key != "complaint_sla_rules":  # those become tables below
@@ -219,9 +223,12 @@ def set_parameters(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
                     [[name, spec["stage"], float(spec["weight"])] for name, spec in settings.friction_signals.items()])
     # What the configured feeds cannot measure, and how far their data reaches: these change the
     # scorecard layer only (rebuilt by every build), not the parameter set of the weekly tables.
+    # the vocabularies of sql/vocabulary.yaml: failure reasons as a table and a type, feeds per figure
+    vocabulary = load_vocabulary(sql_dir / "vocabulary.yaml")
+    set_vocabulary(con, vocabulary)
     feeds = configured_feeds(settings)
     con.execute("CREATE OR REPLACE TABLE param_unmeasured (metric VARCHAR, missing_feeds VARCHAR)")
-    missing = unmeasured(settings, feeds)
+    missing = unmeasured(settings, feeds, vocabulary)
     if missing:
         con.executemany("INSERT INTO param_unmeasured VALUES (?, ?)", [[m, f] for m, f in missing.items()])
     con.execute("SET VARIABLE data_horizon = ?", [con.execute(data_horizon_sql(feeds)).fetchone()[0]])
@@ -565,8 +572,10 @@ def build_models(settings: Settings, sql_dir: Path = SQL_DIR, full: bool = False
 
     models = discover(sql_dir)
     sources = source_slices(sql_dir)
-    # the SQL and how it is built (its _models.yml entry): a change of either rebuilds everything
-    sql_hash = hashlib.sha256("".join(repr(m) for m in models).encode()).hexdigest()[:12]
+    # the SQL, how it is built (its _models.yml entry) and the files beside the layers (macros.sql,
+    # vocabulary.yaml): a change of any rebuilds everything
+    shared = "".join(p.read_text(encoding="utf-8") for p in sorted(sql_dir.glob("*.*")) if p.is_file())
+    sql_hash = hashlib.sha256(("".join(repr(m) for m in models) + shared).encode()).hexdigest()[:12]
     con = connect(settings.warehouse)
     defer_vacuum(con)
     timings = {}
@@ -575,7 +584,7 @@ def build_models(settings: Settings, sql_dir: Path = SQL_DIR, full: bool = False
         con.execute(BUILD_DDL)
         con.execute("BEGIN TRANSACTION")
         try:
-            set_parameters(con, settings)
+            set_parameters(con, settings, sql_dir)
             digest = parameter_set(settings)[0]
             previous = con.execute("SELECT parameter_set, sql_hash, last_load_id FROM model_builds "
                                    "ORDER BY build_id DESC LIMIT 1").fetchone()

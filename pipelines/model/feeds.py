@@ -11,39 +11,11 @@ from __future__ import annotations
 
 from pipelines.config import Settings
 from pipelines.contracts import CONTRACTS
+from pipelines.vocabulary import VOCABULARY, Feeds, Vocabulary
 
 # The canonical tables each feed fills.
 FEED_TABLES = {"calls": ("calls",), "complaints": ("cases", "case_events"), "surveys": ("survey_responses",)}
 
-# What a figure is counted from: alternatives, each a set of feeds that must all be configured.
-CALLS = (("calls",),)
-COMPLAINTS = (("complaints",),)
-SURVEYS = (("surveys",),)
-CALLS_OR_COMPLAINTS = (("calls",), ("complaints",))
-CALLS_AND_COMPLAINTS = (("calls", "complaints"),)
-
-METRIC_FEEDS = {
-    **dict.fromkeys(("calls_offered", "abandonment_rate", "service_level", "average_speed_of_answer",
-                     "average_handle_time", "transfer_rate", "first_contact_resolution"), CALLS),
-    **dict.fromkeys(("survey_responses", "nps", "nps_promoters", "nps_passives", "nps_detractors", "csat",
-                     "ces", "ces_easy", "resolved_customer_reported"), SURVEYS),
-    **dict.fromkeys(("journeys", "handoffs", "handoff_failure_rate"), CALLS_OR_COMPLAINTS),
-    **dict.fromkeys(("complaints_opened", "complaints_resolved_within_sla", "complaint_reopen_rate",
-                     "complaint_resolution_days_median", "complaint_resolution_days_p90"), COMPLAINTS),
-    "complaints_per_1000_contacts": CALLS_AND_COMPLAINTS,
-}
-
-# What each friction signal is seen in (sql/metrics/friction_events.sql). A stage is measured
-# when at least one of its signals is.
-SIGNAL_FEEDS = {
-    **dict.fromkeys(("abandoned", "long_wait", "several_attempts", "transferred", "long_hold", "repeat_contact"),
-                    CALLS),
-    **dict.fromkeys(("repeat_info", "not_resolved"), SURVEYS),
-    **dict.fromkeys(("case_reopened", "complaint_acknowledged_beyond_sla", "complaint_resolved_beyond_sla"),
-                    COMPLAINTS),
-    "resolution_beyond_sla": CALLS_OR_COMPLAINTS,
-    "complaint_opened": CALLS_AND_COMPLAINTS,
-}
 
 
 def source_tables(settings: Settings) -> dict[str, set[str]]:
@@ -65,26 +37,30 @@ def configured_feeds(settings: Settings) -> set[str]:
     return {feed for feed, feed_tables in FEED_TABLES.items() if tables & set(feed_tables)}
 
 
-def _measured(needs: tuple[tuple[str, ...], ...], feeds: set[str]) -> bool:
+def _measured(needs: Feeds, feeds: set[str]) -> bool:
     return any(set(alternative) <= feeds for alternative in needs)
 
 
-def _missing(needs: tuple[tuple[str, ...], ...], feeds: set[str]) -> str:
+def _missing(needs: Feeds, feeds: set[str]) -> str:
     """The feeds the nearest alternative lacks, e.g. 'calls' or 'calls, complaints'."""
     lacking = min((sorted(set(a) - feeds) for a in needs), key=len)
     return ", ".join(lacking)
 
 
-def unmeasured(settings: Settings, feeds: set[str] | None = None) -> dict[str, str]:
+def unmeasured(settings: Settings, feeds: set[str] | None = None,
+               vocabulary: Vocabulary = VOCABULARY) -> dict[str, str]:
     """Figure (weekly_scorecard metric) -> the feeds it lacks, for every figure the configured
-    feeds cannot measure. A signal the table does not know is taken as measured."""
+    feeds cannot measure. What each figure and each friction signal is counted from is declared
+    in sql/vocabulary.yaml; a stage is measured when one of its signals is. A signal the
+    vocabulary does not know is taken as measured."""
     feeds = configured_feeds(settings) if feeds is None else feeds
-    missing = {metric: _missing(needs, feeds) for metric, needs in METRIC_FEEDS.items()
+    metric_feeds, signal_feeds = vocabulary.feeds("metrics"), vocabulary.feeds("signals")
+    missing = {metric: _missing(needs, feeds) for metric, needs in metric_feeds.items()
                if not _measured(needs, feeds)}
     for stage in settings.stages:
         signals = [s for s, spec in settings.friction_signals.items() if spec["stage"] == stage]
-        if signals and not any(_measured(SIGNAL_FEEDS.get(s, ((),)), feeds) for s in signals):
-            lacking = _missing(tuple(a for s in signals for a in SIGNAL_FEEDS[s]), feeds)
+        if signals and not any(_measured(signal_feeds.get(s, ((),)), feeds) for s in signals):
+            lacking = _missing(tuple(a for s in signals for a in signal_feeds[s]), feeds)
             missing[f"friction_index_{stage}"] = missing[f"friction_share_{stage}"] = lacking
     return missing
 

@@ -51,7 +51,7 @@ def _plain(label: str, width: int = 24) -> str:
 
 
 def sparkline(values: Sequence[float | None], title: str, better: str = "up") -> str:
-    """A 12-week trend line; gaps where a week had no data; the last point marked."""
+    """A trend line over the last trend_weeks weeks; gaps where a week had no data; the last point marked."""
     fig = Figure(figsize=(1.6, 0.38), dpi=100)
     ax = fig.add_axes((0.02, 0.08, 0.96, 0.84))
     ax.set_axis_off()

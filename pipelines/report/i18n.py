@@ -39,7 +39,7 @@ TEXT = {
         "with_friction": "With friction",
         "friction_index": "Friction index (weighted signals per 100 journeys)",
         "top_signals": "Top signals",
-        "friction_trend": "Friction index by stage, last 12 weeks",
+        "friction_trend": "Friction index by stage, last {n} weeks",
         "handoffs": "Handoffs between teams",
         "heatmap_title": "Failure rate of handoffs, from team (rows) to team (columns)",
         "from_team": "From team", "to_team": "To team",
@@ -108,7 +108,7 @@ TEXT = {
         "with_friction": "Avec friction",
         "friction_index": "Indice de friction (signaux pondérés pour 100 parcours)",
         "top_signals": "Principaux signaux",
-        "friction_trend": "Indice de friction par étape, 12 dernières semaines",
+        "friction_trend": "Indice de friction par étape, {n} dernières semaines",
         "handoffs": "Passages de relais entre équipes",
         "heatmap_title": "Taux d'échec des passages de relais, de l'équipe (lignes) vers l'équipe (colonnes)",
         "from_team": "Équipe qui passe", "to_team": "Équipe qui reçoit",
@@ -147,9 +147,10 @@ TEXT = {
     },
 }
 
-# Friction signals and handoff failure reasons, by their names in the warehouse.
 assert set(TEXT) == set(LANGUAGES), "pipelines/config.py LANGUAGES and the catalogues differ"
 
+# Friction signals and handoff failure reasons, by their names in sql/vocabulary.yaml (each must
+# have its words in every language: tests/test_vocabulary.py), then handoff kinds and contacts.
 TERMS = {
     "en": {
         "abandoned": "abandoned", "long_wait": "long wait", "several_attempts": "several attempts",

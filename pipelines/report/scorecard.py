@@ -454,7 +454,7 @@ def _render_week(settings: Settings, con, env: Environment, history: dict, ces_v
                                          names={code: team(code) for code in handoffs["teams_from"]
                                                 + handoffs["teams_to"]})
         trend = charts.trend_lines(span, {(s[lang] if lang in s else s["en"]): series[s["key"]] for s in stages},
-                                   t("friction_trend"), t("friction_index").split(" (")[0])
+                                   t("friction_trend", n=settings.scorecard["trend_weeks"]), t("friction_index").split(" (")[0])
         context = {
             "lang": lang, "languages": languages, "t": t, "term": term, "team": team, "week": week, "tiles": tiles,
             "stages": stages, "trend": trend, "handoffs": handoffs, "heatmap": heatmap, "teams": teams,

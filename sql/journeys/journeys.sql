@@ -21,8 +21,7 @@ SELECT
     jc.journey_id,
     any_value(jc.customer_ref) AS customer_ref,
     min(jc.contact_at) FILTER (WHERE jc.contact_type IN ('call', 'case')) AS started_at,
-    strftime(min(jc.contact_at) FILTER (WHERE jc.contact_type IN ('call', 'case'))
-        AT TIME ZONE getvariable('week_tz'), '%G-W%V') AS week,
+    iso_week(min(jc.contact_at) FILTER (WHERE jc.contact_type IN ('call', 'case'))) AS week,
     count(*) FILTER (WHERE jc.contact_type = 'call') AS calls,
     count(*) FILTER (WHERE jc.contact_type = 'case') AS cases,
     count(*) FILTER (WHERE jc.contact_type = 'survey') AS survey_responses,

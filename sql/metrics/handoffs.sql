@@ -21,7 +21,7 @@ transfers AS (
         s.outcome = 'abandoned' AS dropped,
         -- pickup: the wait in the receiving queue, once someone there answered
         CASE WHEN s.outcome = 'answered' THEN s.wait_seconds END AS pickup_seconds,
-        EXISTS (
+        EXISTS(
             SELECT 1 FROM stg_calls AS e
             WHERE e.call_id = s.call_id AND e.segment_no < s.segment_no AND e.team = s.team
         ) AS bounce_back
@@ -40,7 +40,7 @@ reassignments AS (
         false AS dropped,
         -- pickup: until the receiving team's next event on the case (unknown while none came)
         epoch(e.next_event_at) - epoch(e.event_at) AS pickup_seconds,
-        EXISTS (
+        EXISTS(
             SELECT 1 FROM stg_case_events AS p
             WHERE p.case_id = e.case_id AND p.event_seq < e.event_seq AND p.team = e.team
         ) AS bounce_back
@@ -108,7 +108,7 @@ flags AS (
                 AND o.started_at > a.handoff_at
                 AND o.started_at <= a.handoff_at + to_days(getvariable('journey_window_days'))
         ) AS recontact,
-        EXISTS (
+        EXISTS(
             SELECT 1 FROM stg_survey_responses AS r
             WHERE r.had_to_repeat AND r.interaction_ref = a.container
                 AND r.interaction_type = CASE WHEN a.kind = 'transfer' THEN 'call' ELSE 'case' END
@@ -133,7 +133,7 @@ SELECT
     to_team,
     handoff_at,
     pickup_seconds,
-    strftime(handoff_at AT TIME ZONE getvariable('week_tz'), '%G-W%V') AS week,
+    iso_week(handoff_at) AS week,
     list_filter([
         CASE WHEN bounce_back THEN 'bounce_back' END,
         CASE WHEN dropped THEN 'dropped' END,

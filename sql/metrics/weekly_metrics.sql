@@ -45,7 +45,7 @@ cases_opened AS (
 ),
 cases_resolved AS (
     SELECT
-        strftime(first_resolved_at AT TIME ZONE getvariable('week_tz'), '%G-W%V') AS week,
+        iso_week(first_resolved_at) AS week,
         count(*) AS resolved,
         count(*) FILTER (
             WHERE epoch(first_resolved_at) - epoch(opened_at) <= 86400 * sla_days

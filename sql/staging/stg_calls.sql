@@ -16,7 +16,7 @@ SELECT
     wrap_code,
     lead(team) OVER (PARTITION BY call_id ORDER BY segment_no) AS next_team,
     CASE WHEN answered_at IS NOT NULL THEN epoch(answered_at) - epoch(offered_at) END AS wait_seconds,
-    strftime(offered_at AT TIME ZONE getvariable('week_tz'), '%G-W%V') AS week,
+    iso_week(offered_at) AS week,
     source_file,
     source_line
 FROM calls

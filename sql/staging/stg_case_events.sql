@@ -12,7 +12,7 @@ SELECT
     lead(event_at) OVER (PARTITION BY case_id ORDER BY event_seq) AS next_event_at,
     agent_id,
     status,
-    strftime(event_at AT TIME ZONE getvariable('week_tz'), '%G-W%V') AS week,
+    iso_week(event_at) AS week,
     source_file,
     source_line
 FROM case_events

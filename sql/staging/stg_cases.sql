@@ -33,11 +33,10 @@ SELECT
               ORDER BY r.position LIMIT 1), getvariable('complaint_ack_sla_hours')) AS ack_sla_hours,
     f.opened_by_team,
     coalesce(f.first_resolved_at, c.resolved_at) AS first_resolved_at,
-    strftime(coalesce(f.first_resolved_at, c.resolved_at) AT TIME ZONE getvariable('week_tz'), '%G-W%V')
-        AS resolved_week,
+    iso_week(coalesce(f.first_resolved_at, c.resolved_at)) AS resolved_week,
     f.acknowledged_at,
     coalesce(f.reopenings, 0) AS reopenings,
-    strftime(c.opened_at AT TIME ZONE getvariable('week_tz'), '%G-W%V') AS week,
+    iso_week(c.opened_at) AS week,
     c.source_file,
     c.source_line
 FROM cases AS c

@@ -14,7 +14,7 @@ SELECT
     had_to_repeat,
     verbatim,
     language,
-    strftime(responded_at AT TIME ZONE getvariable('week_tz'), '%G-W%V') AS week,
+    iso_week(responded_at) AS week,
     source_file,
     source_line
 FROM survey_responses
