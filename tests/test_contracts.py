@@ -46,7 +46,7 @@ def test_every_column_has_a_type_expectation_that_catches_a_wrong_value():
     frame["nps"] = frame["nps"].astype(object)
     frame.loc[0, "nps"] = "9"  # a text where a whole number belongs
     report = validate_frame("survey_responses", frame)
-    assert report.row_reasons[2] == ["column nps: rule expect_column_values_to_be_in_type_list; value nps='9'"]
+    assert report.row_reasons[2] == ["column nps: rule expect_column_values_to_be_in_type_list; value nps=shaped '9'"]
 
 
 def test_a_case_resolved_before_it_was_opened_breaks_the_timestamp_order():

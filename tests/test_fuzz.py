@@ -460,12 +460,12 @@ FOUND = [
     ("a timestamp in the year 10000 in Paris", KINDS[0], "f.csv",
      csv_text_of(KINDS[0], [dict(survey("R1", random.Random(1)), responded_at="9999-12-31T23:59:59Z")]
                  + [survey(f"R{i}", random.Random(i)) for i in range(2, 40)]), "loaded", 38, 1,
-     "column responded_at: rule type; value '9999-12-31T23:59:59Z' is not TIMESTAMPTZ"),
+     "column responded_at: rule type; value shaped '9999-99-99a99:99:99a' is not TIMESTAMPTZ"),
     # DuckDB read an offset of +25:00 as 25 hours
     ("a UTC offset no place has", KINDS[0], "f.csv",
      csv_text_of(KINDS[0], [dict(survey("R1", random.Random(1)), responded_at="2026-10-05T10:00:00+25:00")]
                  + [survey(f"R{i}", random.Random(i)) for i in range(2, 40)]), "loaded", 38, 1,
-     "column responded_at: rule type; value '2026-10-05T10:00:00+25:00' is not TIMESTAMPTZ"),
+     "column responded_at: rule type; value shaped '9999-99-99a99:99:99+99:99' is not TIMESTAMPTZ"),
     # nps and NPS were one column in DuckDB: one line's NPS silently blanked every line's nps
     ("JSON keys differing only by case", KINDS[2], "f.jsonl",
      "\n".join([json.dumps(survey(f"R{i}", random.Random(i))) for i in range(1, 40)]

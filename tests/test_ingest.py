@@ -385,7 +385,7 @@ def test_a_file_read_by_several_threads_keeps_every_line_number(settings, unpars
         con.close()
     assert [line for line, _, _ in quarantined] == [123_457] * unparseable + [bad_rule, bad_type]
     assert "column nps: rule expect_column_values_to_be_between; value nps='11'" in quarantined[-2][1]
-    assert "column nps: rule type; value 'nine'" in quarantined[-1][1]
+    assert "column nps: rule type; value shaped 'aaaa'" in quarantined[-1][1]
     for line, _, record in quarantined[-2:]:
         assert json.loads(record)["response_id"] == f"L{line}"
     if unparseable:

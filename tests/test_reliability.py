@@ -521,3 +521,40 @@ def test_the_scan_finds_identifiers_whatever_their_form():
     texts = {"a": "client C000123.", "b": "écrire à marie.client0@exemple.fr.", "c": "appeler le 06.12.00.00.05",
              "d": "C0001234 p_c000123 0612000006 marie.client0@exemple.fr.com"}
     assert [hit.split(" in ")[1] for hit in leaks(texts, needles)] == ["a", "b", "c"]
+
+
+def test_a_value_that_breaks_a_rule_is_reported_by_its_shape_only(tmp_path, capfd, monkeypatch):
+    """Issue 22, point 1: an e-mail address in an NPS column, a phone number as an interaction type
+    and an e-mail address as a response time. The rows are quarantined, and a second file of only
+    such rows is rejected; neither value appears in the quarantine, the audit's report, the kept
+    GX results, Data Docs, the rejection report or what `esprit ingest` prints: only their shape."""
+    from pipelines.cli import main
+    from pipelines.ingest.validation import build_data_docs
+    from tests.test_ingest_corpus import csv_text, survey_row
+
+    monkeypatch.setenv("ESPRIT_HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(base_dir=tmp_path)
+    email, phone = "jean.tel@free.fr", "06 98 76 54 32"
+    bad = [survey_row(rid="B1", nps=f"7 - {email}"), survey_row(rid="B2", interaction_type=phone),
+           survey_row(rid="B3", at=f"le {email}")]
+    folder = settings.landing / "surveys"
+    folder.mkdir(parents=True)
+    (folder / "mixed.csv").write_text(csv_text([survey_row(rid=f"R{i}") for i in range(60)] + bad), encoding="utf-8")
+    (folder / "only_bad.csv").write_text(csv_text(bad), encoding="utf-8")
+    assert main(["ingest", str(folder), "--source", "surveys"]) != 0  # a file was rejected
+    printed = capfd.readouterr()
+    build_data_docs(settings.out / "validation_results", settings.data_docs_dir)
+    texts = {k: v for k, v in output_texts(tmp_path, settings.warehouse).items()
+             if "rejected" not in Path(k).parts or k.endswith(".report.txt")}  # the raw rejected export is kept as is
+    texts |= {"stdout": printed.out, "stderr": printed.err}
+    assert any(k.endswith("only_bad.csv.report.txt") for k in texts) and any("data_docs" in k for k in texts)
+    needles = {"customer ids": set(), "e-mail addresses": {email}, "phone numbers": {_digits(phone)[-9:]}}
+    assert leaks(texts, needles) == []
+    con = connect(settings.warehouse, read_only=True)
+    reasons = "\n".join(r for (r,) in con.execute("SELECT unnest(reasons) FROM quarantine").fetchall())
+    con.close()
+    assert "column nps: rule type; value shaped '9 - aaaa.aaa@aaaa.aa' is not INTEGER" in reasons
+    assert "value shaped 'aa aaaa.aaa@aaaa.aa' is not TIMESTAMPTZ" in reasons
+    assert "column interaction_type: rule expect_column_values_to_be_in_set; value interaction_type=shaped " \
+           "'99 99 99 99 99'" in reasons

@@ -16,7 +16,7 @@ from pipelines.console import progress, shown_name
 from pipelines.contracts import CONTRACTS, Contract
 from pipelines.ingest import gate
 from pipelines.ingest.files import cut_name, landing_files, profile_for
-from pipelines.ingest.privacy import (PseudonymKey, check_key, pseudonym, pseudonym_sql, resolve_key, set_key,
+from pipelines.ingest.privacy import (PseudonymKey, check_key, masked_message, pseudonym, pseudonym_sql, resolve_key, set_key,
                                       split_unparsed, unparsed_record)
 from pipelines.ingest.profiles import Profile, load_profile
 from pipelines.ingest.readers import direct_read_complete, drop_raw, first_record_line, make_workdir, read_raw, scan, \
@@ -465,7 +465,7 @@ def _derive(con, profile: Profile, file_name: str, load_id: int) -> int:
             raise
         except duckdb.Error as exc:
             raise FileRejected("profile_expression", f"profile {profile.name}: derive {derived.table} failed: "
-                               f"{str(exc).splitlines()[0]}") from exc
+                               f"{masked_message(str(exc).splitlines()[0])}") from exc
         sets = [f"{c} = {pseudonym_sql(c)}" for c in PERSONAL_COLUMNS if c in contract.column_names]
         if sets:
             con.execute(f"UPDATE _derived SET {', '.join(sets)}")

@@ -162,8 +162,32 @@ def scrub(text: str) -> str:
 
 
 def mask(text: str) -> str:
-    """Only the shape of a text: letters become 'a', digits '9'; nothing identifying is left."""
-    return re.sub(r"[0-9]", "9", re.sub(r"[^\W0-9_]", "a", text))
+    """Only the shape of a text: letters (and their accents) become 'a', digits 0-9 '9', the rest
+    stays; nothing identifying is left. Reports show a rejected value so (`mask_sql` in SQL)."""
+    import unicodedata
+
+    return "".join("9" if "0" <= ch <= "9" else "a" if unicodedata.category(ch)[0] in "LM" else ch for ch in text)
+
+
+def mask_sql(expr: str) -> str:
+    """SQL: `mask` of a text."""
+    return f"regexp_replace(regexp_replace({expr}, '[\\pL\\pM]', 'a', 'g'), '[0-9]', '9', 'g')"
+
+
+def shown_value(value) -> str:
+    """A value of a row that broke a rule, as a report shows it: a number, a time or a truth value
+    as it is (it converted to its column's type: it holds nothing else), text only by its shape
+    (any column can receive personal data from a shifted or mislabelled export)."""
+    if isinstance(value, str):
+        cut = value if len(value) <= 60 else value[:57] + "..."
+        return f"shaped {mask(cut)!r}"
+    return repr(str(value))
+
+
+def masked_message(text: str) -> str:
+    """An error message (DuckDB's, a library's) with every single-quoted part masked: such
+    messages quote the value that failed ("Could not convert string 'jean@x.fr' to INT32")."""
+    return re.sub(r"'([^']*)'", lambda m: "'" + mask(m.group(1)) + "'", text)
 
 
 def pseudonym(value: str, key: PseudonymKey) -> str:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.ingest.privacy import masked_message
 from pipelines.ingest.profiles import Profile
 from pipelines.ingest.results import MACHINE_ERRORS, FileRejected
 from pipelines.sqltext import sql_ident, sql_string
@@ -326,7 +327,7 @@ def _read_csv(con, path: Path, profile: Profile, lines: int, quoted: bool = True
     rejected_lines = [e[0] for e in errors]
     con.execute("INSERT INTO _unparsed SELECT line, raw, 'csv: ' || why FROM "
                 "(SELECT unnest(?) AS line, unnest(?) AS why, unnest(?) AS raw)",
-                [rejected_lines, [e[1] for e in errors], [e[2] for e in errors]])
+                [rejected_lines, [masked_message(e[1]) for e in errors], [e[2] for e in errors]])
     if rejected_lines:  # the n-th parsed record sits at the n-th record number not taken by a rejected one
         con.execute("CREATE TEMP TABLE _gaps AS SELECT unnest(?::BIGINT[]) AS line", [rejected_lines])
         _number_with_gaps(con, first)
@@ -389,7 +390,7 @@ def _load_records(con, select: str) -> None:
     except MACHINE_ERRORS:
         raise
     except duckdb.Error as exc:
-        raise FileRejected("parseable_csv", f"not readable as CSV: {str(exc).splitlines()[0]}") from exc
+        raise FileRejected("parseable_csv", f"not readable as CSV: {masked_message(str(exc).splitlines()[0])}") from exc
 
 
 def _without_bare_returns(path: Path, quote: str, workdir: Path) -> tuple[Path, dict[int, str]]:
@@ -610,7 +611,8 @@ def _read_parquet(con, path: Path, fs: FileScan, workdir: Path) -> dict:
     except MACHINE_ERRORS[:1] + MACHINE_ERRORS[2:]:  # an IO error here is a file that is not Parquet
         raise
     except duckdb.Error as exc:
-        raise FileRejected("parseable_parquet", f"not readable as Parquet: {str(exc).splitlines()[0]}") from exc
+        raise FileRejected("parseable_parquet", f"not readable as Parquet: "
+                           f"{masked_message(str(exc).splitlines()[0])}") from exc
     return {"columns": columns, "transcoded_lines": 0, "numbered": True}
 
 

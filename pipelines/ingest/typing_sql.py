@@ -11,7 +11,7 @@ import duckdb
 
 from pipelines.config import Settings
 from pipelines.contracts import Contract
-from pipelines.ingest.privacy import pseudonym_sql, scrub_sql
+from pipelines.ingest.privacy import mask_sql, masked_message, pseudonym_sql, scrub_sql
 from pipelines.ingest.profiles import Profile
 from pipelines.ingest.results import MACHINE_ERRORS, FileRejected
 from pipelines.sqltext import sql_ident, sql_string
@@ -81,7 +81,8 @@ def typed_select(profile: Profile, contract: Contract, max_field_bytes: int) -> 
             whens = " ".join(f"WHEN {sql_string(k)} THEN {'NULL' if v is None else sql_string(v)}" for k, v in vmap.items())
             keys = ", ".join(sql_string(k) for k in vmap)
             casts += [f"(CASE {trimmed} {whens} ELSE NULL END)::VARCHAR AS {source_text}", f"({mapped} IS NOT NULL AND {trimmed} NOT IN ({keys})) AS {unmapped}"]
-            checks.append((unmapped, f"'column {col.name}: rule value_map; value ' || {quote_value(trimmed)} || ' has no mapping'",
+            checks.append((unmapped, f"'column {col.name}: rule value_map; value shaped ' || {quote_value(mask_sql(trimmed))} "
+                                     f"|| ' has no mapping'",
                            col.name))
         elif col.type != "VARCHAR":
             casts.append(f"{trimmed} AS {source_text}")
@@ -113,7 +114,7 @@ def typed_select(profile: Profile, contract: Contract, max_field_bytes: int) -> 
             fmt = profile.timestamp_formats.get(col.name)
             expected = f"a timestamp in the form {fmt}" if fmt else col.type
             cast_failed = f"{mapped} IS NOT NULL{f' AND {source_text} IS NOT NULL' if vmap else ''} AND {typed_value} IS NULL"
-            checks.append((cast_failed, f"'column {col.name}: rule type; value ' || {quote_value(source_text)} || "
+            checks.append((cast_failed, f"'column {col.name}: rule type; value shaped ' || {quote_value(mask_sql(source_text))} || "
                                         f"' is not {expected}'", col.name))
         else:
             checks.append((f"strlen({typed_value}) > {max_field_bytes}", f"'column {col.name}: rule max_field_bytes; value of ' "
@@ -149,7 +150,7 @@ def type_rows(con, profile: Profile, contract: Contract, source_columns: list[st
     except MACHINE_ERRORS:
         raise
     except duckdb.Error as exc:
-        first_line = str(exc).splitlines()[0]
+        first_line = masked_message(str(exc).splitlines()[0])
         if "CSV Error" in first_line:  # a direct read: DuckDB's reader stopped in this pass
             raise FileRejected("parseable_csv", f"not readable as CSV: {first_line}") from exc
         raise FileRejected("profile_expression", f"profile {profile.name} does not apply to this file: "

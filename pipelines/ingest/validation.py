@@ -13,6 +13,7 @@ from functools import lru_cache
 
 import pandas as pd
 
+from pipelines.ingest.privacy import mask, shown_value
 from pipelines.contracts import load_suite_json
 from pipelines.sqltext import sql_ident, sql_string
 
@@ -116,7 +117,7 @@ def validate_frame(table: str, frame: pd.DataFrame, line_column: str = "source_l
         lines = []
         for item in index_list[:MAX_LINES_PER_RULE]:
             lines.append(int(item[line_column]) if isinstance(item, dict) else int(item))
-        values = tuple(str(v) for v in (res.get("partial_unexpected_list") or [])[:5])
+        values = tuple(_show(v) for v in (res.get("partial_unexpected_list") or [])[:5])
         if r.exception_info and r.exception_info.get("raised_exception"):
             values = (str(r.exception_info.get("exception_message")),)
         failure = RuleFailure(
@@ -142,22 +143,34 @@ def validate_frame(table: str, frame: pd.DataFrame, line_column: str = "source_l
 def _show(value) -> str:
     if value is None or pd.isna(value):
         return "empty"
-    text = str(value)
-    return repr(text if len(text) <= 60 else text[:57] + "...")
+    return shown_value(value)
 
 
 def compact_result(raw: dict, keep: int = MAX_LINES_PER_RULE) -> dict:
-    """A validation result small enough to keep: the long lists of unexpected rows are cut."""
+    """A validation result small enough to keep, and safe to: the long lists of unexpected rows
+    are cut, and every text value in them is masked (`privacy.mask`): the kept results feed Data
+    Docs, which must show no personal data."""
     results = []
     for r in raw.get("results", []):
         res = dict(r.get("result") or {})
         for key in ("unexpected_list", "unexpected_index_list", "partial_unexpected_list",
                     "partial_unexpected_index_list", "partial_unexpected_counts"):
             if isinstance(res.get(key), list):
-                res[key] = res[key][:keep]
+                res[key] = [_masked(item) for item in res[key][:keep]]
         res.pop("unexpected_index_query", None)
         results.append({**r, "result": res})
     return {**raw, "results": results}
+
+
+def _masked(item):
+    """A kept unexpected value, row or count with its texts masked (line numbers and counts kept)."""
+    if isinstance(item, str):
+        return mask(item)
+    if isinstance(item, dict):
+        return {k: v if k in ("source_line", "count") else _masked(v) for k, v in item.items()}
+    if isinstance(item, list):
+        return [_masked(v) for v in item]
+    return item
 
 
 def build_data_docs(results_dir, site_dir) -> str | None:
