@@ -418,3 +418,13 @@ def test_a_changed_week_timezone_recuts_the_weeks_each_load_lists(tmp_path):
     con = connect(home.warehouse, read_only=True)
     assert con.execute("SELECT weeks, weeks_timezone FROM load_audit").fetchall() == [(["2026-W41"], "UTC")]
     con.close()
+
+
+@pytest.mark.parametrize("key", ["                        ", "aaaaaaaaaaaaaaaaaaaaaaaa", "12121212121212121212",
+                                 " a-secret-key-with-a-space", "abcdefgabcdefgabcdefg"])
+def test_a_blank_or_low_variety_key_is_refused_like_a_short_one(monkeypatch, key):
+    monkeypatch.setenv("ESPRIT_PSEUDONYM_KEY", key)
+    with pytest.raises(PrivacyError, match="fewer than 8 different characters|blank at an end"):
+        resolve_key()
+    monkeypatch.setenv("ESPRIT_PSEUDONYM_KEY", "abcdefgh" * 2)  # eight different characters: accepted
+    assert resolve_key().key == b"abcdefghabcdefgh"

@@ -97,6 +97,10 @@ def resolve_key(variable: str = KEY_ENV) -> PseudonymKey:
         raise PrivacyError(f"{KEY_ENV} is the public demo key: choose a secret key outside demo mode")
     if len(raw) < 16:
         raise PrivacyError(f"{KEY_ENV} is shorter than 16 characters: choose a longer secret")
+    # a key of spaces, or of a few characters repeated (aaaa..., 1212...), is as guessable as a short one
+    if raw.strip() != raw or len(set(raw)) < 8:
+        raise PrivacyError(f"{KEY_ENV} is blank at an end or has fewer than 8 different characters: "
+                           f"choose a random secret (e.g. python -c 'import secrets; print(secrets.token_hex(32))')")
     return PseudonymKey(raw.encode(), raw == DEMO_KEY)
 
 
