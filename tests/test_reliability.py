@@ -558,3 +558,51 @@ def test_a_value_that_breaks_a_rule_is_reported_by_its_shape_only(tmp_path, capf
     assert "value shaped 'aa aaaa.aaa@aaaa.aa' is not TIMESTAMPTZ" in reasons
     assert "column interaction_type: rule expect_column_values_to_be_in_set; value interaction_type=shaped " \
            "'99 99 99 99 99'" in reasons
+
+
+def test_links_out_of_the_landing_folder_fifos_and_devices_are_refused_unread(tmp_path):
+    """Issue 22, point 8: beside a good export, a link to a file outside the landing folder, a
+    broken link and a FIFO: each is rejected with its rule, never opened nor copied (the link
+    itself moves to rejected/), and the good file loads. A link to a file within the folder is
+    an export like another."""
+    import os
+
+    from tests.test_ingest_corpus import csv_text, survey_row
+
+    settings = load_settings(base_dir=tmp_path)
+    folder = settings.landing / "surveys"
+    folder.mkdir(parents=True)
+    (folder / "good.csv").write_text(csv_text([survey_row(rid="R1")]), encoding="utf-8")
+    (folder / "inner").mkdir()
+    (folder / "inner" / "kept.txt").write_text(csv_text([survey_row(rid="R2")]), encoding="utf-8")
+    (folder / "inside.csv").symlink_to(folder / "inner" / "kept.txt")
+    secret = tmp_path / "secret.csv"
+    secret.write_text("root:x:0:0:root:/root:/bin/bash\n", encoding="utf-8")
+    (folder / "passwd.csv").symlink_to(secret)
+    (folder / "gone.csv").symlink_to(tmp_path / "nowhere.csv")
+    os.mkfifo(folder / "pipe.csv")
+    results = {r.file: r for r in ingest_paths(settings, "surveys", landing_files(settings, "surveys"))}
+    assert {f: (r.status, r.rows_loaded) for f, r in results.items()} == {
+        "good.csv": ("loaded", 1), "inside.csv": ("loaded", 1), "gone.csv": ("rejected", 0),
+        "passwd.csv": ("rejected", 0), "pipe.csv": ("rejected", 0)}
+    assert "rule landing_link: a symbolic link to a file outside" in results["passwd.csv"].problems[0]
+    assert "rule landing_link: a symbolic link that leads to no file" in results["gone.csv"].problems[0]
+    assert "rule regular_file: a FIFO (named pipe), not a regular file" in results["pipe.csv"].problems[0]
+    rejected = settings.rejected / "surveys"
+    assert (rejected / "passwd.csv").is_symlink() and (rejected / "pipe.csv").is_fifo()
+    texts = "\n".join(p.read_text(encoding="utf-8") for p in rejected.glob("*.report.txt"))
+    assert "root:x" not in texts and len(list(rejected.glob("*.report.txt"))) == 3
+    assert not any(p.name.startswith(("passwd", "pipe", "gone")) for p in folder.iterdir())
+
+
+def test_esprit_ingest_on_a_fifo_says_why_instead_of_waiting(tmp_path):
+    import os
+    import sys
+
+    fifo = tmp_path / "export.csv"
+    os.mkfifo(fifo)
+    done = subprocess.run([sys.executable, "-m", "pipelines.cli", "ingest", str(fifo), "--source", "surveys",
+                           "--profile", "generator_survey_responses"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "ESPRIT_HOME": str(tmp_path)})
+    assert done.returncode != 0 and "rule regular_file: a FIFO (named pipe)" in done.stdout + done.stderr
+    assert fifo.is_fifo()  # given from outside the landing folder: left where it is

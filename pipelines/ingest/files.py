@@ -4,11 +4,13 @@ file names."""
 from __future__ import annotations
 
 import hashlib
+import stat
 from fnmatch import fnmatch
 from pathlib import Path
 
 from pipelines.config import Settings
 from pipelines.ingest.profiles import Profile, load_profile
+from pipelines.ingest.results import FileRejected
 
 
 def profile_for(settings: Settings, source: str, path: Path) -> Profile | None:
@@ -19,13 +21,38 @@ def profile_for(settings: Settings, source: str, path: Path) -> Profile | None:
 
 
 
+def refused_entry(settings: Settings, path: Path) -> FileRejected | None:
+    """Why a landing entry is never read, or None for a regular file: a symbolic link that leads
+    out of the landing folder (or nowhere), a FIFO (reading it would wait for a writer), a device
+    or a socket. A file named outside the landing folder (esprit ingest PATH) may be a link."""
+    info = path.lstat()
+    if stat.S_ISLNK(info.st_mode):
+        landing = settings.landing.resolve()
+        in_landing = path.parent.resolve() == landing or landing in path.parent.resolve().parents
+        target = path.resolve()
+        try:
+            info = target.stat()
+        except OSError:
+            return FileRejected("landing_link", "a symbolic link that leads to no file")
+        if in_landing and landing not in target.parents:
+            return FileRejected("landing_link", "a symbolic link to a file outside the landing folder is never "
+                                "read: put the export itself in the folder")
+    if not stat.S_ISREG(info.st_mode):
+        kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(info.st_mode) else
+                "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode) else
+                "a socket" if stat.S_ISSOCK(info.st_mode) else "not a file")
+        return FileRejected("regular_file", f"{kind}, not a regular file: never read; export to a file")
+    return None
+
+
 def landing_files(settings: Settings, source: str) -> list[Path]:
     if source not in settings.sources:
         raise ValueError(f"unknown source '{source}' (expected one of {sorted(settings.sources)})")
     folder = settings.landing / source
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    # links, FIFOs and devices are listed too: ingest refuses them, saying why (refused_entry)
+    return sorted(p for p in folder.iterdir() if not p.name.startswith(".") and not p.is_dir())
 
 
 

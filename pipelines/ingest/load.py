@@ -15,7 +15,7 @@ from pipelines.config import Settings
 from pipelines.console import progress, shown_name
 from pipelines.contracts import CONTRACTS, Contract
 from pipelines.ingest import gate
-from pipelines.ingest.files import cut_name, landing_files, profile_for
+from pipelines.ingest.files import cut_name, landing_files, profile_for, refused_entry
 from pipelines.ingest.privacy import (PseudonymKey, check_key, masked_message, pseudonym, pseudonym_sql, resolve_key, set_key,
                                       split_unparsed, unparsed_record)
 from pipelines.ingest.profiles import Profile, load_profile
@@ -44,6 +44,15 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str,
     name = shown_name(path.name)  # the name as text: audit, lineage, quarantine, reports
     result = FileResult(source, name, profile.table if profile else None, profile.name if profile else None,
                         "skipped")
+    refused = refused_entry(settings, path)
+    if refused is not None:  # never opened: rejected as it lies
+        result.load_id = con.execute("SELECT nextval('load_id_seq')").fetchone()[0]
+        result.status = "rejected"
+        result.problems = [f"{name}: line 1, column -: rule {refused.rule}: {refused}"]
+        entry = path.lstat()
+        _reject(settings, result, path, keep=reload, copy=False)
+        _audit(con, result, "", started, None, entry, profile, False)
+        return result
     stat = path.stat()
     size = stat.st_size
     # A file still in the landing folder since it was loaded (same name, size and modification
@@ -478,7 +487,10 @@ def _derive(con, profile: Profile, file_name: str, load_id: int) -> int:
 
 
 
-def _reject(settings: Settings, result: FileResult, path: Path, keep: bool = False) -> None:
+def _reject(settings: Settings, result: FileResult, path: Path, keep: bool = False, copy: bool = True) -> None:
+    """The rejection report, and the file moved out of the landing folder (copied when loaded from
+    elsewhere). `copy` False: an entry never to be read (a link, a FIFO): moved itself if it lies
+    in the landing folder, else left where it is."""
     folder = settings.rejected / result.source
     folder.mkdir(parents=True, exist_ok=True)
     report = folder / f"{cut_name(path.name, 230)}.report.txt"
@@ -487,7 +499,11 @@ def _reject(settings: Settings, result: FileResult, path: Path, keep: bool = Fal
         f"none of its {result.rows_read} rows were loaded.\n\n" + "\n".join(result.problems) + "\n", encoding="utf-8")
     # A file in the landing zone moves out of it; a file loaded from elsewhere (esprit ingest
     # PATH) is copied, never taken from where its owner keeps it.
-    if not keep and settings.landing.resolve() in path.resolve().parents:
+    if not copy:
+        parent, landing = path.parent.resolve(), settings.landing.resolve()
+        if not keep and (parent == landing or landing in parent.parents):
+            os.rename(path, folder / path.name)  # the link or FIFO itself, never what it leads to
+    elif not keep and settings.landing.resolve() in path.resolve().parents:
         shutil.move(str(path), str(folder / path.name))
     else:
         shutil.copy2(path, folder / path.name)
