@@ -383,10 +383,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_BUSY = 3  # the warehouse is in use by another process (exit 1: a file was rejected; 2: bad usage or input)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from pipelines.warehouse import WarehouseBusy
+
     try:
         return args.func(args)
+    except WarehouseBusy as exc:  # its own exit status: nothing is wrong with the files, try later
+        print(f"esprit: {exc}", file=sys.stderr)
+        return EXIT_BUSY
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         print(f"esprit: {exc}", file=sys.stderr)
         return 2

@@ -85,12 +85,45 @@ def define_macros(con: duckdb.DuckDBPyConnection, week_timezone: str, macros: Pa
     con.execute(macros.read_text(encoding="utf-8"))
 
 
-def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+WAIT_ENV = "ESPRIT_WAREHOUSE_WAIT"  # seconds to wait for a warehouse another process holds (default 0)
+
+
+class WarehouseBusy(RuntimeError):
+    """Another process holds the warehouse: DuckDB lets one process open a file for writing."""
+
+
+def connect(path: Path, read_only: bool = False, wait_seconds: float | None = None) -> duckdb.DuckDBPyConnection:
+    """The warehouse; while another process holds it, waits up to `wait_seconds` (default
+    $ESPRIT_WAREHOUSE_WAIT, else 0), then raises WarehouseBusy naming that process."""
+    import os
+    import time
+
     path = Path(path)
     if read_only and not path.exists():
         raise FileNotFoundError(f"warehouse {path} does not exist yet: run the ingest first")
     path.parent.mkdir(parents=True, exist_ok=True)
-    return duckdb.connect(str(path), read_only=read_only)
+    wait = float(os.environ.get(WAIT_ENV) or 0) if wait_seconds is None else wait_seconds
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "Could not set lock" not in str(exc):
+                raise
+            if time.monotonic() >= deadline:
+                raise WarehouseBusy(_busy_message(path, str(exc), wait)) from None
+            time.sleep(min(1.0, max(0.05, deadline - time.monotonic())))
+
+
+def _busy_message(path: Path, error: str, waited: float) -> str:
+    import re
+
+    holder = re.search(r"held in (.+?) \(PID (\d+)\)", error)
+    who = f"process {holder.group(2)} ({Path(holder.group(1)).name})" if holder else "another process"
+    after = f" after waiting {waited:g} s" if waited else ""
+    return (f"warehouse {path} is in use by {who}{after}: DuckDB lets one process write it at a time. Run "
+            f"again once it has finished (another esprit command, or an Airflow task outside the warehouse "
+            f"pool), or set {WAIT_ENV}=<seconds> to wait for it")
 
 
 NO_VACUUM = 0

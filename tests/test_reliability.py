@@ -606,3 +606,39 @@ def test_esprit_ingest_on_a_fifo_says_why_instead_of_waiting(tmp_path):
                           text=True, timeout=120, env={**os.environ, "ESPRIT_HOME": str(tmp_path)})
     assert done.returncode != 0 and "rule regular_file: a FIFO (named pipe)" in done.stdout + done.stderr
     assert fifo.is_fifo()  # given from outside the landing folder: left where it is
+
+
+def test_a_busy_warehouse_names_its_holder_exits_3_and_can_be_waited_for(tmp_path):
+    """Issue 22, point 9: while another process holds the warehouse, `esprit ingest` says which
+    process, exits with status 3 (1 is a rejected file) and prints no traceback; with
+    ESPRIT_WAREHOUSE_WAIT it waits for the holder to finish, then loads."""
+    import os
+    import sys
+
+    from tests.test_ingest_corpus import csv_text, survey_row
+
+    warehouse = tmp_path / "warehouse" / "esprit.duckdb"
+    warehouse.parent.mkdir(parents=True)
+    export = tmp_path / "surveys.csv"
+    export.write_text(csv_text([survey_row(rid="R1")]), encoding="utf-8")
+    command = [sys.executable, "-m", "pipelines.cli", "ingest", str(export), "--source", "surveys",
+               "--profile", "generator_survey_responses"]
+    env = {**os.environ, "ESPRIT_HOME": str(tmp_path)}
+    for hold, wait, expected in ((30, "", 3), (10, "60", 0)):
+        holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); "
+                                   "print('holding', flush=True); time.sleep(float(sys.argv[2]))", str(warehouse),
+                                   str(hold)], stdout=subprocess.PIPE, text=True)
+        try:
+            assert holder.stdout.readline().strip() == "holding"
+            done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                                  env={**env, "ESPRIT_WAREHOUSE_WAIT": wait})
+        finally:
+            holder.kill()
+            holder.wait()
+        assert done.returncode == expected, done.stderr[-2000:]
+        if expected == 3:
+            assert f"is in use by process {holder.pid} (python" in done.stderr and "Traceback" not in done.stderr
+            assert "ESPRIT_WAREHOUSE_WAIT" in done.stderr
+    con = connect(warehouse, read_only=True)
+    assert con.execute("SELECT count(*) FROM survey_responses").fetchone()[0] == 1
+    con.close()
