@@ -13,7 +13,7 @@ help:
 	@echo "make demo   - sample data through the real Airflow DAGs; prints where the scorecard is"
 	@echo "make airflow - airflow standalone with Esprit's DAGs; prints the UI address and login"
 	@echo "make test   - make lint, then the whole test suite (includes the end-to-end DAG run)"
-	@echo "make lint   - sqlfluff on sql/ (DuckDB dialect, rules in .sqlfluff)"
+	@echo "make lint   - ruff (check and format) on the Python, sqlfluff on sql/ (pyproject.toml, .sqlfluff)"
 	@echo "make env    - create .venv from uv.lock"
 	@echo "make mutate - the SQL mutation gate (not in make test); writes docs/mutation.md"
 
@@ -52,6 +52,8 @@ airflow: env chromium
 
 # sqlfluff with the DuckDB dialect on the SQL models, configured in .sqlfluff (about 11 s).
 lint: env
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/sqlfluff lint sql
 
 # One pytest run, the scheduler and crash tests included. They used to run beside the rest in a

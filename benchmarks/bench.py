@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -56,9 +56,13 @@ def run_phase(phase: str, params: dict, env: dict[str, str], log_dir: Path) -> d
     os.sync()
     t0 = time.perf_counter()
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "benchmarks.phases", phase, json.dumps(params),
-                                 str(result_file)], cwd=REPO_ROOT, env={**os.environ, **env}, stdout=out,
-                                stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.phases", phase, json.dumps(params), str(result_file)],
+            cwd=REPO_ROOT,
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
         _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage, as /usr/bin/time -v
     wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -74,8 +78,14 @@ def run_phase(phase: str, params: dict, env: dict[str, str], log_dir: Path) -> d
 def esprit_env(home: Path, landing: Path) -> dict[str, str]:
     home.mkdir(parents=True, exist_ok=True)
     (home / "esprit.yaml").write_text(CONFIG, encoding="utf-8")
-    return {"ESPRIT_HOME": str(home), "ESPRIT_CONFIG": str(home / "esprit.yaml"), "ESPRIT_LANDING": str(landing),
-            "ESPRIT_PSEUDONYM_KEY": BENCH_KEY, "GX_ANALYTICS_ENABLED": "false", "ESPRIT_DEMO": ""}
+    return {
+        "ESPRIT_HOME": str(home),
+        "ESPRIT_CONFIG": str(home / "esprit.yaml"),
+        "ESPRIT_LANDING": str(landing),
+        "ESPRIT_PSEUDONYM_KEY": BENCH_KEY,
+        "GX_ANALYTICS_ENABLED": "false",
+        "ESPRIT_DEMO": "",
+    }
 
 
 def public_command(argv: list[str]) -> str:
@@ -106,10 +116,22 @@ def machine() -> dict:
         for line in fh:
             if line.startswith("MemTotal:"):
                 memory = round(int(line.split()[1]) / 1024 / 1024, 1)
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo", encoding="utf-8")
-                if line.startswith("model name")), platform.processor())
-    return {"cores": os.cpu_count(), "memory_gb": memory, "cpu": cpu, "python": platform.python_version(),
-            "duckdb": duckdb.__version__, "pandas": pandas.__version__}
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in open("/proc/cpuinfo", encoding="utf-8")
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return {
+        "cores": os.cpu_count(),
+        "memory_gb": memory,
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "duckdb": duckdb.__version__,
+        "pandas": pandas.__version__,
+    }
 
 
 def ratio(a: float | None, b: float | None) -> float | None:
@@ -117,6 +139,7 @@ def ratio(a: float | None, b: float | None) -> float | None:
 
 
 # ---- sections ------------------------------------------------------------------------------
+
 
 def bench_size(rep, size: int, weeks: int, copies: int, work: Path) -> dict:
     from benchmarks.data import landing_files
@@ -127,9 +150,14 @@ def bench_size(rep, size: int, weeks: int, copies: int, work: Path) -> dict:
     # from the seed's second week: its first has no cases or surveys carried over from before
     rows = rep.write(landing, 1, weeks, name="all", copies=copies)
     files = {t: [str(p) for p in ps] for t, ps in landing_files(landing).items()}
-    entry = {"call_segments": rows["calls"], "requested": size, "weeks": weeks, "rows": rows,
-             "megabytes": round(sum(Path(p).stat().st_size for ps in files.values() for p in ps) / 2**20, 1),
-             "data_seconds": round(time.perf_counter() - t0, 3)}
+    entry = {
+        "call_segments": rows["calls"],
+        "requested": size,
+        "weeks": weeks,
+        "rows": rows,
+        "megabytes": round(sum(Path(p).stat().st_size for ps in files.values() for p in ps) / 2**20, 1),
+        "data_seconds": round(time.perf_counter() - t0, 3),
+    }
     print(f"size {size}: {rows} in {weeks} week(s)", flush=True)
     logs = folder / "logs"
     entry["baseline"] = run_phase("baseline", {"warehouse": str(folder / "baseline.duckdb"), "files": files}, {}, logs)
@@ -147,10 +175,14 @@ def bench_size(rep, size: int, weeks: int, copies: int, work: Path) -> dict:
     entry["ingest_vs_baseline"] = ratio(entry["ingest"]["wall_seconds"], base)
     entry["pipeline_vs_baseline"] = ratio(entry["pipeline"]["wall_seconds"], base)
     entry["pandas_vs_sql_metrics"] = ratio(entry["pandas_reference"]["wall_seconds"], entry["metrics"]["wall_seconds"])
-    entry["pandas_compute_vs_sql_metrics_inner"] = ratio(entry["pandas_reference"]["compute_seconds"],
-                                                         entry["metrics"]["inner_seconds"])
-    print(f"  ingest/baseline {entry['ingest_vs_baseline']}, pipeline/baseline {entry['pipeline_vs_baseline']}, "
-          f"pandas/sql {entry['pandas_vs_sql_metrics']}", flush=True)
+    entry["pandas_compute_vs_sql_metrics_inner"] = ratio(
+        entry["pandas_reference"]["compute_seconds"], entry["metrics"]["inner_seconds"]
+    )
+    print(
+        f"  ingest/baseline {entry['ingest_vs_baseline']}, pipeline/baseline {entry['pipeline_vs_baseline']}, "
+        f"pandas/sql {entry['pandas_vs_sql_metrics']}",
+        flush=True,
+    )
     shutil.rmtree(folder)
     return entry
 
@@ -162,8 +194,13 @@ def bench_flat(rep, size: int, weeks: int, copies: int, work: Path) -> dict:
     folder = work / f"flat-{size}"
     landing = folder / "landing"
     rows = rep.write(landing, 1, weeks, name="all", copies=copies)
-    entry = {"call_segments": rows["calls"], "requested": size, "weeks": weeks, "rows": rows,
-             "megabytes": round(sum(p.stat().st_size for ps in landing_files(landing).values() for p in ps) / 2**20, 1)}
+    entry = {
+        "call_segments": rows["calls"],
+        "requested": size,
+        "weeks": weeks,
+        "rows": rows,
+        "megabytes": round(sum(p.stat().st_size for ps in landing_files(landing).values() for p in ps) / 2**20, 1),
+    }
     print(f"flat {size}: {rows} in {weeks} week(s)", flush=True)
     entry["ingest"] = run_phase("ingest", {}, esprit_env(folder / "home", landing), folder / "logs")
     print(f"  ingest: {entry['ingest']['wall_seconds']} s, {entry['ingest']['peak_rss_mb']} MB", flush=True)
@@ -179,8 +216,9 @@ def new_week_index(histories: list[int]) -> int:
     return max(histories) + (2 - max(histories)) % SEED_WEEKS
 
 
-def bench_weekly(rep, histories: list[int], work: Path, airflow: bool, weekly: bool, progress,
-                 repeats: int = 1) -> dict:
+def bench_weekly(
+    rep, histories: list[int], work: Path, airflow: bool, weekly: bool, progress, repeats: int = 1
+) -> dict:
     """The new week is the same week for every history length; `progress(partial result)` is
     called after each history, so that a stopped run keeps them. The weekly run is measured
     `repeats` times from the same set-up; the median run (by wall time) is reported."""
@@ -196,8 +234,11 @@ def bench_weekly(rep, histories: list[int], work: Path, airflow: bool, weekly: b
         setup = run_phase("history", {}, env, logs)
         new_rows = rep.write(landing, new, new)
         entry = {"history_weeks": h, "history_rows": history_rows, "new_week_rows": new_rows, "setup": setup}
-        print(f"weekly on {h} weeks of history ({history_rows['calls']} call segments): set up in "
-              f"{setup['wall_seconds']} s", flush=True)
+        print(
+            f"weekly on {h} weeks of history ({history_rows['calls']} call segments): set up in "
+            f"{setup['wall_seconds']} s",
+            flush=True,
+        )
         if airflow and h == min(histories):
             # the Airflow run starts from the same state as the run outside it
             shutil.copytree(folder / "home", folder / "airflow-home")
@@ -222,8 +263,12 @@ def bench_weekly(rep, histories: list[int], work: Path, airflow: bool, weekly: b
             entry["runs_wall_seconds"] = [r["wall_seconds"] for r in runs]
         if airflow and h == min(histories):
             aenv = esprit_env(folder / "airflow-home", landing)
-            run = run_phase("airflow", {"week": week, "airflow_home": str(folder / "airflow"),
-                                        "esprit_home": str(folder / "airflow-home")}, aenv, logs)
+            run = run_phase(
+                "airflow",
+                {"week": week, "airflow_home": str(folder / "airflow"), "esprit_home": str(folder / "airflow-home")},
+                aenv,
+                logs,
+            )
             dags = sum(run["dag_test_seconds"].values())
             out["airflow"] = {"history_weeks": h, **run, "dag_test_total_seconds": round(dags, 3)}
             if weekly:
@@ -242,8 +287,15 @@ def warm_up_imports() -> None:
     """Import, in a throwaway process, what a weekly run imports, so that the packages' files are
     in the page cache, as on a machine whose daily loads import them: the 104-week set-up's memory
     otherwise evicts them, and its run paid seconds more for Great Expectations' import alone."""
-    subprocess.run([sys.executable, "-c", "import great_expectations, pipelines.orchestration.run, pipelines.report.scorecard, "
-                    "pipelines.model.build"], cwd=REPO_ROOT, check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import great_expectations, pipelines.orchestration.run, pipelines.report.scorecard, pipelines.model.build",
+        ],
+        cwd=REPO_ROOT,
+        check=True,
+    )
 
 
 def warm_up_files(folder: Path) -> None:
@@ -256,16 +308,21 @@ def warm_up_files(folder: Path) -> None:
 
 def add_overhead(airflow: dict, weekly: dict | None) -> dict:
     """dag.test's total against the same steps outside Airflow (the weekly run's in-process time)."""
-    same = [e for e in (weekly or {}).get("histories", []) if "run" in e and e["history_weeks"] == airflow["history_weeks"]]
+    same = [
+        e for e in (weekly or {}).get("histories", []) if "run" in e and e["history_weeks"] == airflow["history_weeks"]
+    ]
     if same:
         outside = same[0]["run"]["inner_seconds"]
-        airflow.update(outside_airflow_seconds=outside,
-                       overhead_seconds=round(airflow["dag_test_total_seconds"] - outside, 3),
-                       overhead_ratio=ratio(airflow["dag_test_total_seconds"], outside))
+        airflow.update(
+            outside_airflow_seconds=outside,
+            overhead_seconds=round(airflow["dag_test_total_seconds"] - outside, 3),
+            overhead_ratio=ratio(airflow["dag_test_total_seconds"], outside),
+        )
     return airflow
 
 
 # ---- verdicts and report -------------------------------------------------------------------
+
 
 def targets(report: dict) -> list[dict]:
     """Each target of the issue with what was measured; met is None when not measured at its scale."""
@@ -285,8 +342,11 @@ def targets(report: dict) -> list[dict]:
         r, rss = largest["ingest_vs_baseline"], largest["ingest"]["peak_rss_mb"]
         add(ratio_target, f"{r}x {where}", (r <= MAX_INGEST_RATIO) if at_scale else None)
         # more memory than allowed on a smaller file is a failure at 5M too
-        add(rss_target, f"{rss} MB {where}", (rss <= MAX_INGEST_RSS_MB) if at_scale else
-            (False if rss > MAX_INGEST_RSS_MB else None))
+        add(
+            rss_target,
+            f"{rss} MB {where}",
+            (rss <= MAX_INGEST_RSS_MB) if at_scale else (False if rss > MAX_INGEST_RSS_MB else None),
+        )
     else:
         add(ratio_target)
         add(rss_target)
@@ -294,9 +354,12 @@ def targets(report: dict) -> list[dict]:
     if largest and flat:
         grow = flat["call_segments"] / largest["call_segments"]
         rss_growth = flat["ingest"]["peak_rss_mb"] / largest["ingest"]["peak_rss_mb"] - 1
-        add(flat_target, f"{rss_growth:+.0%} from {largest['call_segments']:,} to {flat['call_segments']:,} rows "
-                         f"({largest['ingest']['peak_rss_mb']} -> {flat['ingest']['peak_rss_mb']} MB)",
-            (rss_growth < FLAT_RSS_GROWTH) if at_scale and grow >= 1.9 else None)
+        add(
+            flat_target,
+            f"{rss_growth:+.0%} from {largest['call_segments']:,} to {flat['call_segments']:,} rows "
+            f"({largest['ingest']['peak_rss_mb']} -> {flat['ingest']['peak_rss_mb']} MB)",
+            (rss_growth < FLAT_RSS_GROWTH) if at_scale and grow >= 1.9 else None,
+        )
     else:
         add(flat_target)
     weekly = report.get("weekly") or {}
@@ -309,22 +372,35 @@ def targets(report: dict) -> list[dict]:
         full_scale = calls >= 0.9 * TARGET_WEEK_CALLS and first["history_weeks"] == TARGET_HISTORY[0]
         seconds = first["run"]["wall_seconds"]
         smaller = calls <= TARGET_WEEK_CALLS and first["history_weeks"] <= TARGET_HISTORY[0]
-        add(weekly_target, f"{seconds} s ({calls:,} call segments on {first['history_weeks']} weeks)",
-            (seconds <= MAX_WEEKLY_SECONDS) if full_scale else (False if smaller and seconds > MAX_WEEKLY_SECONDS
-                                                                 else None))
+        add(
+            weekly_target,
+            f"{seconds} s ({calls:,} call segments on {first['history_weeks']} weeks)",
+            (seconds <= MAX_WEEKLY_SECONDS)
+            if full_scale
+            else (False if smaller and seconds > MAX_WEEKLY_SECONDS else None),
+        )
     else:
         add(weekly_target)
     if "growth" in weekly:
-        add(growth_target, f"{weekly['growth']:+.0%} ({first['history_weeks']} -> {last['history_weeks']} weeks)",
-            (weekly["growth"] <= MAX_GROWTH) if full_scale and last["history_weeks"] == TARGET_HISTORY[1] else None)
+        add(
+            growth_target,
+            f"{weekly['growth']:+.0%} ({first['history_weeks']} -> {last['history_weeks']} weeks)",
+            (weekly["growth"] <= MAX_GROWTH) if full_scale and last["history_weeks"] == TARGET_HISTORY[1] else None,
+        )
     else:
         add(growth_target)
     airflow = weekly.get("airflow")
     if airflow:
-        overhead = (f", {airflow['overhead_seconds']} s over the same run outside Airflow"
-                    if "overhead_seconds" in airflow else "")
-        add("Airflow overhead of one weekly run (dag.test) measured",
-            f"dag.test {airflow['dag_test_total_seconds']} s{overhead}", True)
+        overhead = (
+            f", {airflow['overhead_seconds']} s over the same run outside Airflow"
+            if "overhead_seconds" in airflow
+            else ""
+        )
+        add(
+            "Airflow overhead of one weekly run (dag.test) measured",
+            f"dag.test {airflow['dag_test_total_seconds']} s{overhead}",
+            True,
+        )
     else:
         add("Airflow overhead of one weekly run (dag.test) measured")
     return found
@@ -332,54 +408,84 @@ def targets(report: dict) -> list[dict]:
 
 def markdown(report: dict) -> str:
     m = report["machine"]
-    lines = [f"Last measured {report['finished_at'][:16].replace('T', ' ')} UTC on {m['cores']} cores, "
-             f"{m['memory_gb']} GB of memory ({m['cpu']}); Python {m['python']}, DuckDB {m['duckdb']}, "
-             f"pandas {m['pandas']}. " + "; ".join(f"`{c}`" for c in dict.fromkeys(report["commands"].values())) + ".", ""]
+    lines = [
+        f"Last measured {report['finished_at'][:16].replace('T', ' ')} UTC on {m['cores']} cores, "
+        f"{m['memory_gb']} GB of memory ({m['cpu']}); Python {m['python']}, DuckDB {m['duckdb']}, "
+        f"pandas {m['pandas']}. " + "; ".join(f"`{c}`" for c in dict.fromkeys(report["commands"].values())) + ".",
+        "",
+    ]
     if report.get("sizes"):
-        lines += ["| call segments (rows: cases, events, surveys) | MB | phase | wall s | peak RSS MB |",
-                  "|---|---|---|---|---|"]
+        lines += [
+            "| call segments (rows: cases, events, surveys) | MB | phase | wall s | peak RSS MB |",
+            "|---|---|---|---|---|",
+        ]
         for s in report["sizes"]:
-            label = (f"{s['call_segments']:,} ({s['rows']['cases']:,}, {s['rows']['case_events']:,}, "
-                     f"{s['rows']['survey_responses']:,})")
-            for i, (name, key) in enumerate((("raw DuckDB load (baseline)", "baseline"), ("ingest + validate", "ingest"),
-                                             ("metrics (build_models)", "metrics"), ("scorecard (no PDF)", "scorecard"),
-                                             ("whole pipeline (run_all)", "pipeline"),
-                                             ("pandas reference (friction, handoffs)", "pandas_reference"))):
+            label = (
+                f"{s['call_segments']:,} ({s['rows']['cases']:,}, {s['rows']['case_events']:,}, "
+                f"{s['rows']['survey_responses']:,})"
+            )
+            for i, (name, key) in enumerate(
+                (
+                    ("raw DuckDB load (baseline)", "baseline"),
+                    ("ingest + validate", "ingest"),
+                    ("metrics (build_models)", "metrics"),
+                    ("scorecard (no PDF)", "scorecard"),
+                    ("whole pipeline (run_all)", "pipeline"),
+                    ("pandas reference (friction, handoffs)", "pandas_reference"),
+                )
+            ):
                 p = s[key]
-                lines.append(f"| {label if i == 0 else ''} | {s['megabytes'] if i == 0 else ''} | {name} | "
-                             f"{p['wall_seconds']} | {p['peak_rss_mb']} |")
-        lines += ["", "| call segments | ingest ÷ baseline | pipeline ÷ baseline | ingest s: file scans, validation "
-                  "(compiled suite + GX sample), of which GX | pandas ÷ SQL metrics (process) | pandas compute ÷ "
-                  "build_models | rows differing pandas vs SQL |", "|---|---|---|---|---|---|---|"]
+                lines.append(
+                    f"| {label if i == 0 else ''} | {s['megabytes'] if i == 0 else ''} | {name} | "
+                    f"{p['wall_seconds']} | {p['peak_rss_mb']} |"
+                )
+        lines += [
+            "",
+            "| call segments | ingest ÷ baseline | pipeline ÷ baseline | ingest s: file scans, validation "
+            "(compiled suite + GX sample), of which GX | pandas ÷ SQL metrics (process) | pandas compute ÷ "
+            "build_models | rows differing pandas vs SQL |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for s in report["sizes"]:
             diff = sum(s["pandas_reference"]["rows_differing_from_sql"].values())
             spent = s["ingest"].get("seconds_in", {})
             split = ", ".join(str(spent.get(k, "-")) for k in ("scan", "validate_rows", "validate_frame"))
-            lines.append(f"| {s['call_segments']:,} | {s['ingest_vs_baseline']} | {s['pipeline_vs_baseline']} | "
-                         f"{split} | {s['pandas_vs_sql_metrics']} | {s['pandas_compute_vs_sql_metrics_inner']} | "
-                         f"{diff} |")
+            lines.append(
+                f"| {s['call_segments']:,} | {s['ingest_vs_baseline']} | {s['pipeline_vs_baseline']} | "
+                f"{split} | {s['pandas_vs_sql_metrics']} | {s['pandas_compute_vs_sql_metrics_inner']} | "
+                f"{diff} |"
+            )
     if report.get("flat"):
         f = report["flat"]
-        lines += ["", f"Ingest alone of a larger size, for the flat-memory target: {f['call_segments']:,} call segments "
-                  f"({f['megabytes']} MB), {f['ingest']['wall_seconds']} s, peak RSS {f['ingest']['peak_rss_mb']} MB."]
+        lines += [
+            "",
+            f"Ingest alone of a larger size, for the flat-memory target: {f['call_segments']:,} call segments "
+            f"({f['megabytes']} MB), {f['ingest']['wall_seconds']} s, peak RSS {f['ingest']['peak_rss_mb']} MB.",
+        ]
     weekly = report.get("weekly") or {}
     if weekly.get("histories"):
-        lines += ["", f"Weekly run of {weekly['week']} (outside Airflow; ingest includes Data Docs):", "",
-                  "| history weeks (call segments) | new week: calls, cases, events, surveys | history set-up s | "
-                  "weekly run wall s, median (every run) | ingest s (file scans, validation) | metrics s | scorecard s | "
-                  "peak RSS MB |",
-                  "|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"Weekly run of {weekly['week']} (outside Airflow; ingest includes Data Docs):",
+            "",
+            "| history weeks (call segments) | new week: calls, cases, events, surveys | history set-up s | "
+            "weekly run wall s, median (every run) | ingest s (file scans, validation) | metrics s | scorecard s | "
+            "peak RSS MB |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         for e in weekly["histories"]:
             n = e["new_week_rows"]
             run = e.get("run")
             steps = run["steps"] if run else {}
             spent = (run or {}).get("seconds_in", {})
-            lines.append(f"| {e['history_weeks']} ({e['history_rows']['calls']:,}) | {n['calls']:,}, {n['cases']:,}, "
-                         f"{n['case_events']:,}, {n['survey_responses']:,} | {e['setup']['wall_seconds']} | "
-                         f"{_median_and_runs(e) if run else '-'} | {steps.get('ingest', '-')} "
-                         f"({spent.get('scan', '-')}, {spent.get('validate_rows', '-')}) | "
-                         f"{steps.get('metrics', '-')} | {steps.get('scorecard', '-')} | "
-                         f"{run['peak_rss_mb'] if run else '-'} |")
+            lines.append(
+                f"| {e['history_weeks']} ({e['history_rows']['calls']:,}) | {n['calls']:,}, {n['cases']:,}, "
+                f"{n['case_events']:,}, {n['survey_responses']:,} | {e['setup']['wall_seconds']} | "
+                f"{_median_and_runs(e) if run else '-'} | {steps.get('ingest', '-')} "
+                f"({spent.get('scan', '-')}, {spent.get('validate_rows', '-')}) | "
+                f"{steps.get('metrics', '-')} | {steps.get('scorecard', '-')} | "
+                f"{run['peak_rss_mb'] if run else '-'} |"
+            )
         if "growth" in weekly:
             lines += ["", f"Growth of the weekly run (median runs) when the history doubles: {weekly['growth']:+.0%}."]
         if weekly.get("note"):
@@ -387,16 +493,29 @@ def markdown(report: dict) -> str:
     if weekly.get("airflow"):
         a = weekly["airflow"]
         dags = ", ".join(f"{k} {v} s" for k, v in a["dag_test_seconds"].items())
-        lines += ["", f"Airflow, one weekly run on {a['history_weeks']} weeks of history: `airflow db migrate` "
-                  f"{a['steps']['db_migrate']} s (once per metadata DB), DagBag {a['steps']['dagbag']} s, dag.test: {dags}; "
-                  f"total {a['dag_test_total_seconds']} s"
-                  + (f" against {a['outside_airflow_seconds']} s for the same steps outside Airflow: overhead "
-                     f"{a['overhead_seconds']} s ({a['overhead_ratio']}x)." if "overhead_seconds" in a else ".")]
+        lines += [
+            "",
+            f"Airflow, one weekly run on {a['history_weeks']} weeks of history: `airflow db migrate` "
+            f"{a['steps']['db_migrate']} s (once per metadata DB), DagBag {a['steps']['dagbag']} s, dag.test: {dags}; "
+            f"total {a['dag_test_total_seconds']} s"
+            + (
+                f" against {a['outside_airflow_seconds']} s for the same steps outside Airflow: overhead "
+                f"{a['overhead_seconds']} s ({a['overhead_ratio']}x)."
+                if "overhead_seconds" in a
+                else "."
+            ),
+        ]
         if a.get("breakdown"):
-            lines += ["", "| DAG | dag.test s | Esprit's functions s | rest of the task runs s | DAG run around the tasks s |",
-                      "|---|---|---|---|---|"]
-            lines += [f"| {dag_id} | {a['dag_test_seconds'][dag_id]} | {b['esprit_functions']} | {b['task_runs_besides']} | "
-                      f"{b['dag_run_besides']} |" for dag_id, b in a["breakdown"].items()]
+            lines += [
+                "",
+                "| DAG | dag.test s | Esprit's functions s | rest of the task runs s | DAG run around the tasks s |",
+                "|---|---|---|---|---|",
+            ]
+            lines += [
+                f"| {dag_id} | {a['dag_test_seconds'][dag_id]} | {b['esprit_functions']} | {b['task_runs_besides']} | "
+                f"{b['dag_run_besides']} |"
+                for dag_id, b in a["breakdown"].items()
+            ]
     lines += ["", "| target | measured | met |", "|---|---|---|"]
     for t in report["targets"]:
         verdict = {True: "yes", False: "**no**", None: "not at the target's scale"}[t["met"]]
@@ -425,11 +544,19 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--week-calls", type=int, default=TARGET_WEEK_CALLS, help="call segments in one week")
     parser.add_argument("--history-weeks", default="52,104", help="weeks of history under the weekly run")
     parser.add_argument("--sections", default="sizes,weekly,airflow")
-    parser.add_argument("--weekly-repeats", type=int, default=3,
-                        help="weekly runs per history length, each from the set-up's state; the median is reported")
-    parser.add_argument("--flat-factor", type=float, default=2.0,
-                        help="with sizes: ingest alone a file this many times the largest size, for the flat-memory "
-                             "target (0: not measured)")
+    parser.add_argument(
+        "--weekly-repeats",
+        type=int,
+        default=3,
+        help="weekly runs per history length, each from the set-up's state; the median is reported",
+    )
+    parser.add_argument(
+        "--flat-factor",
+        type=float,
+        default=2.0,
+        help="with sizes: ingest alone a file this many times the largest size, for the flat-memory "
+        "target (0: not measured)",
+    )
     parser.add_argument("--seed-journeys", type=int, default=2000, help="journeys per week the generator simulates")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--doc", type=Path, help="markdown file whose generated region gets the tables")
@@ -465,12 +592,17 @@ def main(argv: list[str] | None = None) -> dict:
         report["sizes"], report["flat"] = [], None
     if "weekly" in sections:
         report["weekly"] = None
-    report.update({"started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(),
-                   "commands": {**report["commands"], **{section: command for section in sections}}})
+    report.update(
+        {
+            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": machine(),
+            "commands": {**report["commands"], **{section: command for section in sections}},
+        }
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
 
     def save() -> None:
-        report["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        report["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
         report["targets"] = targets(report)
         args.out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
 
@@ -482,12 +614,28 @@ def main(argv: list[str] | None = None) -> dict:
         per_week = width * rep.seed_calls_per_week()
         # a size below one week's volume is one week of fewer copies
         flat_size = round(max(sizes) * args.flat_factor) if "sizes" in sections and sizes and args.flat_factor else 0
-        shape = {s: (max(1, round(s / per_week)), min(width, max(1, round(s / rep.seed_calls_per_week()))))
-                 for s in [*sizes, *([flat_size] if flat_size else [])]} if "sizes" in sections else {}
-        needed = max([*(w + 1 for w, _ in shape.values()), new_week_index(histories) + 1 if sections & {"weekly", "airflow"} else 0])
+        shape = (
+            {
+                s: (max(1, round(s / per_week)), min(width, max(1, round(s / rep.seed_calls_per_week()))))
+                for s in [*sizes, *([flat_size] if flat_size else [])]
+            }
+            if "sizes" in sections
+            else {}
+        )
+        needed = max(
+            [
+                *(w + 1 for w, _ in shape.values()),
+                new_week_index(histories) + 1 if sections & {"weekly", "airflow"} else 0,
+            ]
+        )
         rep.build(needed, width)
-        data = {"week_calls": args.week_calls, "seed_journeys_per_week": args.seed_journeys, "copies_per_week": width,
-                "weeks_built": needed, "seconds": round(time.perf_counter() - t0, 3)}
+        data = {
+            "week_calls": args.week_calls,
+            "seed_journeys_per_week": args.seed_journeys,
+            "copies_per_week": width,
+            "weeks_built": needed,
+            "seconds": round(time.perf_counter() - t0, 3),
+        }
         if "sizes" in sections:
             report["data"] = data
         if sections & {"weekly", "airflow"}:
@@ -505,12 +653,17 @@ def main(argv: list[str] | None = None) -> dict:
                 if "weekly" in sections:
                     report["weekly"] = measured
                 elif "airflow" in measured:  # Airflow alone: against the weekly run measured earlier
-                    report["weekly"] = {**(earlier or {"week": measured["week"], "histories": []}),
-                                        "airflow": add_overhead(measured["airflow"], earlier)}
+                    report["weekly"] = {
+                        **(earlier or {"week": measured["week"], "histories": []}),
+                        "airflow": add_overhead(measured["airflow"], earlier),
+                    }
                 save()
 
-            progress(bench_weekly(rep, histories, work, "airflow" in sections, "weekly" in sections, progress,
-                                  args.weekly_repeats))
+            progress(
+                bench_weekly(
+                    rep, histories, work, "airflow" in sections, "weekly" in sections, progress, args.weekly_repeats
+                )
+            )
         rep.close()
     finally:
         save()

@@ -27,10 +27,18 @@ FILES = {  # table -> (landing sub-folder, file prefix): the names the default s
     "case_events": ("complaints", "case_events"),
     "survey_responses": ("surveys", "survey_responses"),
 }
-ID_COLUMNS = {"calls": ("call_id",), "cases": ("case_id", "origin_ref"), "case_events": ("case_id",),
-              "survey_responses": ("response_id", "interaction_ref")}
-TIME_COLUMNS = {"calls": ("offered_at", "answered_at", "ended_at"), "cases": ("opened_at", "resolved_at"),
-                "case_events": ("event_at",), "survey_responses": ("responded_at",)}
+ID_COLUMNS = {
+    "calls": ("call_id",),
+    "cases": ("case_id", "origin_ref"),
+    "case_events": ("case_id",),
+    "survey_responses": ("response_id", "interaction_ref"),
+}
+TIME_COLUMNS = {
+    "calls": ("offered_at", "answered_at", "ended_at"),
+    "cases": ("opened_at", "resolved_at"),
+    "case_events": ("event_at",),
+    "survey_responses": ("responded_at",),
+}
 
 
 def make_seed(folder: Path, journeys_per_week: int, seed: int = 7) -> Path:
@@ -49,8 +57,10 @@ class Replicator:
         self.start = date.fromisocalendar(year, week, 1)
         for table, (folder, prefix) in FILES.items():
             glob = str(Path(seed_dir) / folder / f"{prefix}_*.csv")
-            self.con.execute(f"CREATE OR REPLACE TABLE seed_{table} AS "
-                             f"SELECT * FROM read_csv('{glob}', all_varchar = true, header = true)")
+            self.con.execute(
+                f"CREATE OR REPLACE TABLE seed_{table} AS "
+                f"SELECT * FROM read_csv('{glob}', all_varchar = true, header = true)"
+            )
         self.built: tuple[int, int] | None = None
 
     def seed_calls_per_week(self) -> float:
@@ -76,23 +86,27 @@ class Replicator:
                 else:
                     cols.append(col)
             first = times[0]
-            wk = (f"date_diff('day', DATE '{self.start}', (({first}::TIMESTAMPTZ + to_days(CAST(b * "
-                  f"{7 * SEED_WEEKS} AS INTEGER))) AT TIME ZONE '{TZ}')::DATE) // 7")
+            wk = (
+                f"date_diff('day', DATE '{self.start}', (({first}::TIMESTAMPTZ + to_days(CAST(b * "
+                f"{7 * SEED_WEEKS} AS INTEGER))) AT TIME ZONE '{TZ}')::DATE) // 7"
+            )
             self.con.execute(f"""
                 CREATE OR REPLACE TABLE rep_{table} AS
                 SELECT * FROM (
-                    SELECT {', '.join(cols)}, {wk} AS wk, k AS copy
+                    SELECT {", ".join(cols)}, {wk} AS wk, k AS copy
                     FROM seed_{table}, range({blocks}) AS blocks(b), range({width}) AS copies(k)
                 ) WHERE wk < {weeks}
             """)
         self.built = (weeks, width)
 
     def week_label(self, index: int) -> str:
-        return self.con.execute(f"SELECT strftime(DATE '{self.start}' + INTERVAL ({7 * index}) DAY, '%G-W%V')"
-                                ).fetchall()[0][0]
+        return self.con.execute(
+            f"SELECT strftime(DATE '{self.start}' + INTERVAL ({7 * index}) DAY, '%G-W%V')"
+        ).fetchall()[0][0]
 
-    def write(self, landing: Path, first_week: int, last_week: int, name: str | None = None,
-              copies: int | None = None) -> dict:
+    def write(
+        self, landing: Path, first_week: int, last_week: int, name: str | None = None, copies: int | None = None
+    ) -> dict:
         """Write weeks first_week..last_week (indexes), of the first `copies` copies (default all), as
         one file per table, `<prefix>_<name>.csv` (name defaults to the ISO week when one week is
         written); returns rows per table."""
@@ -105,8 +119,10 @@ class Replicator:
             cols = ", ".join(CONTRACTS[table].column_names)
             order = ", ".join((TIME_COLUMNS[table][0], *ID_COLUMNS[table][:1]))
             where = f"wk BETWEEN {int(first_week)} AND {int(last_week)} AND copy < {int(copies or self.built[1])}"
-            self.con.execute(f"COPY (SELECT {cols} FROM rep_{table} WHERE {where} ORDER BY {order}) "
-                             f"TO '{target}' (HEADER, DELIMITER ',')")
+            self.con.execute(
+                f"COPY (SELECT {cols} FROM rep_{table} WHERE {where} ORDER BY {order}) "
+                f"TO '{target}' (HEADER, DELIMITER ',')"
+            )
             rows[table] = self.con.execute(f"SELECT count(*) FROM rep_{table} WHERE {where}").fetchall()[0][0]
         return rows
 

@@ -48,14 +48,18 @@ def _ingest_all(settings) -> dict:
     # the sample; validate_frame: GX alone
     for module, name in ((load_module, "scan"), (gate_module, "validate_rows"), (gate_module, "validate_frame")):
         _timed(module, name, spent)
-    files = [r for source in settings.sources
-             for r in load_module.ingest_source(settings, source, fail_on_reject=False)]
+    files = [
+        r for source in settings.sources for r in load_module.ingest_source(settings, source, fail_on_reject=False)
+    ]
     loaded = [f for f in files if f.status == "loaded"]
-    return {"files_loaded": len(loaded), "rows_loaded": sum(f.rows_loaded for f in files),
-            "rows_quarantined": sum(f.rows_quarantined for f in files),
-            "rejected_files": [f.file for f in files if f.status == "rejected"],
-            "file_seconds": {f.file: f.seconds for f in loaded},
-            "seconds_in": {k: round(v, 3) for k, v in spent.items()}}
+    return {
+        "files_loaded": len(loaded),
+        "rows_loaded": sum(f.rows_loaded for f in files),
+        "rows_quarantined": sum(f.rows_quarantined for f in files),
+        "rejected_files": [f.file for f in files if f.status == "rejected"],
+        "file_seconds": {f.file: f.seconds for f in loaded},
+        "seconds_in": {k: round(v, 3) for k, v in spent.items()},
+    }
 
 
 def baseline(params: dict) -> dict:
@@ -80,8 +84,12 @@ def metrics(params: dict) -> dict:
     from pipelines.model.build import build_models
 
     built = build_models(_settings())
-    return {"weeks": len(built["weeks"]), "full": built["full"], "models": len(built["models"]),
-            "slowest_models": _slowest_models(built)}
+    return {
+        "weeks": len(built["weeks"]),
+        "full": built["full"],
+        "models": len(built["models"]),
+        "slowest_models": _slowest_models(built),
+    }
 
 
 def _slowest_models(built: dict) -> dict[str, float]:
@@ -100,7 +108,8 @@ def pipeline(params: dict) -> dict:
 
     summary = run_all(_settings())["summary"]
     return {k: summary[k] for k in ("files_loaded", "rows_loaded", "rows_quarantined", "rejected_files")} | {
-        "weeks": len(summary["weeks"])}
+        "weeks": len(summary["weeks"])
+    }
 
 
 def reference(params: dict) -> dict:
@@ -118,8 +127,12 @@ def reference(params: dict) -> dict:
     con = duckdb.connect(params["warehouse"], read_only=True)
     sql = {table: con.execute(f"SELECT * FROM {table}").df() for table in COMPARED}
     con.close()
-    return {"read_seconds": round(t1 - t0, 3), "compute_seconds": round(t2 - t1, 3), "counts": result["counts"],
-            "rows_differing_from_sql": compare(result, sql)}
+    return {
+        "read_seconds": round(t1 - t0, 3),
+        "compute_seconds": round(t2 - t1, 3),
+        "counts": result["counts"],
+        "rows_differing_from_sql": compare(result, sql),
+    }
 
 
 def history(params: dict) -> dict:
@@ -132,16 +145,20 @@ def history(params: dict) -> dict:
     loaded = _ingest_all(settings)
     t1 = time.perf_counter()
     built = build_models(settings, full=True)
-    return {"ingest_seconds": round(t1 - t0, 3), "build_seconds": round(time.perf_counter() - t1, 3),
-            "rows_loaded": loaded["rows_loaded"], "weeks": len(built["weeks"])}
+    return {
+        "ingest_seconds": round(t1 - t0, 3),
+        "build_seconds": round(time.perf_counter() - t1, 3),
+        "rows_loaded": loaded["rows_loaded"],
+        "weeks": len(built["weeks"]),
+    }
 
 
 def weekly(params: dict) -> dict:
     """One weekly run outside Airflow, the same steps as the DAGs: ingest every source (Data Docs
     included), build the models (incremental), render the new week's scorecard."""
+    from pipelines.ingest.validation import build_data_docs
     from pipelines.model.build import build_models
     from pipelines.report.scorecard import render_weeks
-    from pipelines.ingest.validation import build_data_docs
 
     settings = _settings()
     steps = {}
@@ -153,11 +170,16 @@ def weekly(params: dict) -> dict:
     steps["metrics"], t = round(time.perf_counter() - t, 3), time.perf_counter()
     pages = render_weeks(settings, [params["week"]], pdf=False)
     steps["scorecard"] = round(time.perf_counter() - t, 3)
-    return {"steps": steps, "rows_loaded": loaded["rows_loaded"], "files_loaded": loaded["files_loaded"],
-            "seconds_in": loaded["seconds_in"],
-            "incremental": not built["full"], "recomputed_weeks": built["recomputed_weeks"],
-            "slowest_models": _slowest_models(built),
-            "files_written": len(pages)}
+    return {
+        "steps": steps,
+        "rows_loaded": loaded["rows_loaded"],
+        "files_loaded": loaded["files_loaded"],
+        "seconds_in": loaded["seconds_in"],
+        "incremental": not built["full"],
+        "recomputed_weeks": built["recomputed_weeks"],
+        "slowest_models": _slowest_models(built),
+        "files_written": len(pages),
+    }
 
 
 def airflow(params: dict) -> dict:
@@ -197,9 +219,12 @@ def airflow(params: dict) -> dict:
             raise RuntimeError(f"DAG {dag_id} ended {run.state}")
         tasks = _task_seconds(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].removeprefix("sqlite:///"), dag_id, run.run_id)
         esprit = sum(spent.values()) - before
-        breakdown[dag_id] = {"esprit_functions": round(esprit, 3),
-                             "task_runs_besides": round(sum(tasks.values()) - esprit, 3),
-                             "dag_run_besides": round(dags[dag_id] - sum(tasks.values()), 3), "tasks": tasks}
+        breakdown[dag_id] = {
+            "esprit_functions": round(esprit, 3),
+            "task_runs_besides": round(sum(tasks.values()) - esprit, 3),
+            "dag_run_besides": round(dags[dag_id] - sum(tasks.values()), 3),
+            "tasks": tasks,
+        }
     return {"steps": steps, "dag_test_seconds": dags, "breakdown": breakdown}
 
 
@@ -208,8 +233,12 @@ def _task_seconds(metadata_db: str, dag_id: str, run_id: str) -> dict[str, float
     import sqlite3
 
     with sqlite3.connect(metadata_db) as con:
-        return {task: round(seconds or 0.0, 3) for task, seconds in con.execute(
-            "SELECT task_id, duration FROM task_instance WHERE dag_id = ? AND run_id = ?", (dag_id, run_id))}
+        return {
+            task: round(seconds or 0.0, 3)
+            for task, seconds in con.execute(
+                "SELECT task_id, duration FROM task_instance WHERE dag_id = ? AND run_id = ?", (dag_id, run_id)
+            )
+        }
 
 
 def _vm_hwm_mb() -> float:
@@ -220,8 +249,7 @@ def _vm_hwm_mb() -> float:
     return round(kb / 1024, 1)
 
 
-PHASES = {f.__name__: f for f in (baseline, ingest, metrics, scorecard, pipeline, reference, history, weekly,
-                                  airflow)}
+PHASES = {f.__name__: f for f in (baseline, ingest, metrics, scorecard, pipeline, reference, history, weekly, airflow)}
 
 
 def main(argv: list[str]) -> None:

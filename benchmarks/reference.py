@@ -21,10 +21,17 @@ import pandas as pd
 
 from pipelines.vocabulary import REASONS  # each needs its column below: a reason left out fails by name
 
-TIMES = {"calls": ("offered_at", "answered_at", "ended_at"), "cases": ("opened_at", "resolved_at"),
-         "case_events": ("event_at",), "survey_responses": ("responded_at",)}
-INTS = {"calls": ("segment_no", "hold_seconds"), "case_events": ("event_seq",),
-        "survey_responses": ("nps", "csat", "ces")}
+TIMES = {
+    "calls": ("offered_at", "answered_at", "ended_at"),
+    "cases": ("opened_at", "resolved_at"),
+    "case_events": ("event_at",),
+    "survey_responses": ("responded_at",),
+}
+INTS = {
+    "calls": ("segment_no", "hold_seconds"),
+    "case_events": ("event_seq",),
+    "survey_responses": ("nps", "csat", "ces"),
+}
 BOOLS = {"survey_responses": ("resolved", "had_to_repeat")}
 
 
@@ -32,8 +39,13 @@ def read_tables(files: dict[str, list[Path]]) -> dict[str, pd.DataFrame]:
     """Each table's CSV files, typed as the contracts type them."""
     tables = {}
     for table, paths in files.items():
-        frame = pd.concat([pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[""]) for p in paths],
-                          ignore_index=True) if paths else pd.DataFrame()
+        frame = (
+            pd.concat(
+                [pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[""]) for p in paths], ignore_index=True
+            )
+            if paths
+            else pd.DataFrame()
+        )
         for col in TIMES.get(table, ()):
             frame[col] = pd.to_datetime(frame[col], utc=True, format="ISO8601")
         for col in INTS.get(table, ()):
@@ -65,8 +77,12 @@ def compute(tables: dict[str, pd.DataFrame], metrics: dict, signals: dict, stage
     calls["previous_team"] = by_call["team"].shift(1)
     calls["wait_seconds"] = seconds(calls["answered_at"] - calls["offered_at"])
     answered_seg = calls["outcome"] == "answered"
-    outcomes = by_call.agg(customer_ref=("customer_ref", "first"), started_at=("offered_at", "min"),
-                           first_outcome=("outcome", "first"), first_wait_seconds=("wait_seconds", "first"))
+    outcomes = by_call.agg(
+        customer_ref=("customer_ref", "first"),
+        started_at=("offered_at", "min"),
+        first_outcome=("outcome", "first"),
+        first_wait_seconds=("wait_seconds", "first"),
+    )
     outcomes["answered"] = answered_seg.groupby(calls["call_id"], sort=False).any()
     outcomes["last_answered_team"] = calls[answered_seg].groupby("call_id", sort=False)["team"].last()
     outcomes = outcomes.reset_index()
@@ -85,12 +101,27 @@ def compute(tables: dict[str, pd.DataFrame], metrics: dict, signals: dict, stage
 
     # ---- journey_contacts ----------------------------------------------------------------
     cases["origin_call_id"] = cases["origin_ref"].where(cases["origin_ref"].isin(outcomes["call_id"]))
-    anchors = pd.concat([
-        pd.DataFrame({"contact_type": "call", "contact_ref": outcomes["call_id"],
-                      "customer_ref": outcomes["customer_ref"], "contact_at": outcomes["started_at"]}),
-        pd.DataFrame({"contact_type": "case", "contact_ref": cases["case_id"], "customer_ref": cases["customer_ref"],
-                      "contact_at": cases["opened_at"]})[cases["origin_call_id"].isna().to_numpy()],
-    ], ignore_index=True).sort_values(["customer_ref", "contact_at", "contact_ref"], ignore_index=True)
+    anchors = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "contact_type": "call",
+                    "contact_ref": outcomes["call_id"],
+                    "customer_ref": outcomes["customer_ref"],
+                    "contact_at": outcomes["started_at"],
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "contact_type": "case",
+                    "contact_ref": cases["case_id"],
+                    "customer_ref": cases["customer_ref"],
+                    "contact_at": cases["opened_at"],
+                }
+            )[cases["origin_call_id"].isna().to_numpy()],
+        ],
+        ignore_index=True,
+    ).sort_values(["customer_ref", "contact_at", "contact_ref"], ignore_index=True)
     same_customer = anchors["customer_ref"].eq(anchors["customer_ref"].shift(1))
     gap = anchors["contact_at"] - anchors["contact_at"].shift(1)
     starts = ~same_customer | (gap > window)
@@ -100,37 +131,71 @@ def compute(tables: dict[str, pd.DataFrame], metrics: dict, signals: dict, stage
 
     call_journey = anchors.loc[anchors["contact_type"] == "call", ["contact_ref", "journey_id"]]
     escalated = cases.dropna(subset=["origin_call_id"]).merge(
-        call_journey, left_on="origin_call_id", right_on="contact_ref", suffixes=("", "_call"))
-    escalated = pd.DataFrame({"contact_type": "case", "contact_ref": escalated["case_id"],
-                              "customer_ref": escalated["customer_ref"], "contact_at": escalated["opened_at"],
-                              "journey_id": escalated["journey_id"], "stitch_rule": "explicit_origin_call"})
+        call_journey, left_on="origin_call_id", right_on="contact_ref", suffixes=("", "_call")
+    )
+    escalated = pd.DataFrame(
+        {
+            "contact_type": "case",
+            "contact_ref": escalated["case_id"],
+            "customer_ref": escalated["customer_ref"],
+            "contact_at": escalated["opened_at"],
+            "journey_id": escalated["journey_id"],
+            "stitch_rule": "explicit_origin_call",
+        }
+    )
     placed = pd.concat([anchors, escalated], ignore_index=True)
-    last_anchor = anchors.groupby("journey_id", sort=False).agg(customer_ref=("customer_ref", "first"),
-                                                                last_anchor_at=("contact_at", "max")).reset_index()
+    last_anchor = (
+        anchors.groupby("journey_id", sort=False)
+        .agg(customer_ref=("customer_ref", "first"), last_anchor_at=("contact_at", "max"))
+        .reset_index()
+    )
 
     explicit = surveys[["response_id", "interaction_type", "interaction_ref"]].merge(
-        placed[["contact_type", "contact_ref", "journey_id"]], left_on="interaction_ref", right_on="contact_ref")
-    explicit = explicit[explicit["interaction_type"].isna() | (explicit["interaction_type"] == explicit["contact_type"])]
+        placed[["contact_type", "contact_ref", "journey_id"]], left_on="interaction_ref", right_on="contact_ref"
+    )
+    explicit = explicit[
+        explicit["interaction_type"].isna() | (explicit["interaction_type"] == explicit["contact_type"])
+    ]
     explicit = explicit[["response_id", "journey_id"]]
-    rest = surveys.loc[~surveys["response_id"].isin(explicit["response_id"]),
-                       ["response_id", "customer_ref", "responded_at"]]
+    rest = surveys.loc[
+        ~surveys["response_id"].isin(explicit["response_id"]), ["response_id", "customer_ref", "responded_at"]
+    ]
     rest = rest.dropna(subset=["responded_at"]).sort_values("responded_at")
-    by_window = pd.merge_asof(rest, last_anchor.dropna(subset=["last_anchor_at"]).sort_values("last_anchor_at"),
-                              left_on="responded_at", right_on="last_anchor_at", by="customer_ref",
-                              direction="backward")
+    by_window = pd.merge_asof(
+        rest,
+        last_anchor.dropna(subset=["last_anchor_at"]).sort_values("last_anchor_at"),
+        left_on="responded_at",
+        right_on="last_anchor_at",
+        by="customer_ref",
+        direction="backward",
+    )
     by_window = by_window[(by_window["responded_at"] - by_window["last_anchor_at"]) <= window]
     survey_journey = pd.concat([explicit, by_window[["response_id", "journey_id"]]], ignore_index=True)
     survey_contacts = surveys[["response_id", "customer_ref", "responded_at"]].merge(
-        survey_journey, on="response_id", how="left")
-    contacts = pd.concat([placed, pd.DataFrame({
-        "contact_type": "survey", "contact_ref": survey_contacts["response_id"],
-        "customer_ref": survey_contacts["customer_ref"], "contact_at": survey_contacts["responded_at"],
-        "journey_id": survey_contacts["journey_id"], "stitch_rule": "survey"})], ignore_index=True)
+        survey_journey, on="response_id", how="left"
+    )
+    contacts = pd.concat(
+        [
+            placed,
+            pd.DataFrame(
+                {
+                    "contact_type": "survey",
+                    "contact_ref": survey_contacts["response_id"],
+                    "customer_ref": survey_contacts["customer_ref"],
+                    "contact_at": survey_contacts["responded_at"],
+                    "journey_id": survey_contacts["journey_id"],
+                    "stitch_rule": "survey",
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
     contact_journey = contacts.dropna(subset=["journey_id"])[["contact_type", "contact_ref", "journey_id"]]
 
     # ---- journeys ------------------------------------------------------------------------
     jc_calls = contact_journey[contact_journey["contact_type"] == "call"].merge(
-        outcomes, left_on="contact_ref", right_on="call_id")
+        outcomes, left_on="contact_ref", right_on="call_id"
+    )
     anchored_or_case = contacts[contacts["contact_type"].isin(["call", "case"])].dropna(subset=["journey_id"])
     journeys = anchored_or_case.groupby("journey_id").agg(started_at=("contact_at", "min")).reset_index()
     journeys["week"] = iso_week(journeys["started_at"], tz)
@@ -142,47 +207,86 @@ def compute(tables: dict[str, pd.DataFrame], metrics: dict, signals: dict, stage
     # ---- handoffs ------------------------------------------------------------------------
     calls["bounce_back"] = calls.groupby(["call_id", "team"], sort=False).cumcount() > 0
     moved = calls[calls["previous_team"].notna() & (calls["team"] != calls["previous_team"])]
-    transfers = pd.DataFrame({
-        "handoff_key": "call:" + moved["call_id"] + ":" + moved["segment_no"].astype(str), "kind": "transfer",
-        "container": moved["call_id"], "customer_ref": moved["customer_ref"], "from_team": moved["previous_team"],
-        "to_team": moved["team"], "handoff_at": moved["offered_at"], "dropped": moved["outcome"] == "abandoned",
-        "pickup_seconds": moved["wait_seconds"].where(moved["outcome"] == "answered"),
-        "bounce_back": moved["bounce_back"]})
+    transfers = pd.DataFrame(
+        {
+            "handoff_key": "call:" + moved["call_id"] + ":" + moved["segment_no"].astype(str),
+            "kind": "transfer",
+            "container": moved["call_id"],
+            "customer_ref": moved["customer_ref"],
+            "from_team": moved["previous_team"],
+            "to_team": moved["team"],
+            "handoff_at": moved["offered_at"],
+            "dropped": moved["outcome"] == "abandoned",
+            "pickup_seconds": moved["wait_seconds"].where(moved["outcome"] == "answered"),
+            "bounce_back": moved["bounce_back"],
+        }
+    )
     events["bounce_back"] = events.groupby(["case_id", "team"], sort=False).cumcount() > 0
     moved = events[events["previous_team"].notna() & (events["team"] != events["previous_team"])].merge(
-        cases[["case_id", "customer_ref"]], on="case_id")
-    reassignments = pd.DataFrame({
-        "handoff_key": "case:" + moved["case_id"] + ":" + moved["event_seq"].astype(str), "kind": "reassignment",
-        "container": moved["case_id"], "customer_ref": moved["customer_ref"], "from_team": moved["previous_team"],
-        "to_team": moved["team"], "handoff_at": moved["event_at"], "dropped": False,
-        "pickup_seconds": seconds(moved["next_event_at"] - moved["event_at"]), "bounce_back": moved["bounce_back"]})
+        cases[["case_id", "customer_ref"]], on="case_id"
+    )
+    reassignments = pd.DataFrame(
+        {
+            "handoff_key": "case:" + moved["case_id"] + ":" + moved["event_seq"].astype(str),
+            "kind": "reassignment",
+            "container": moved["case_id"],
+            "customer_ref": moved["customer_ref"],
+            "from_team": moved["previous_team"],
+            "to_team": moved["team"],
+            "handoff_at": moved["event_at"],
+            "dropped": False,
+            "pickup_seconds": seconds(moved["next_event_at"] - moved["event_at"]),
+            "bounce_back": moved["bounce_back"],
+        }
+    )
     esc = cases.merge(outcomes[["call_id", "last_answered_team"]], left_on="origin_ref", right_on="call_id")
-    esc = esc[esc["last_answered_team"].notna() & esc["opened_by_team"].notna()
-              & (esc["last_answered_team"] != esc["opened_by_team"])]
-    escalations = pd.DataFrame({
-        "handoff_key": "escalation:" + esc["case_id"], "kind": "escalation", "container": esc["case_id"],
-        "customer_ref": esc["customer_ref"], "from_team": esc["last_answered_team"], "to_team": esc["opened_by_team"],
-        "handoff_at": esc["opened_at"], "dropped": False, "pickup_seconds": np.nan, "bounce_back": False})
+    esc = esc[
+        esc["last_answered_team"].notna()
+        & esc["opened_by_team"].notna()
+        & (esc["last_answered_team"] != esc["opened_by_team"])
+    ]
+    escalations = pd.DataFrame(
+        {
+            "handoff_key": "escalation:" + esc["case_id"],
+            "kind": "escalation",
+            "container": esc["case_id"],
+            "customer_ref": esc["customer_ref"],
+            "from_team": esc["last_answered_team"],
+            "to_team": esc["opened_by_team"],
+            "handoff_at": esc["opened_at"],
+            "dropped": False,
+            "pickup_seconds": np.nan,
+            "bounce_back": False,
+        }
+    )
     handoffs = pd.concat([transfers, reassignments, escalations], ignore_index=True)
     not_escalation = handoffs["kind"] != "escalation"
     changes = handoffs[not_escalation].groupby("container").size()
     handoffs["ping_pong"] = not_escalation & (
-        handoffs["container"].map(changes).fillna(0) >= metrics["ping_pong_min_changes"])
+        handoffs["container"].map(changes).fillna(0) >= metrics["ping_pong_min_changes"]
+    )
 
     # recontact: another call of the customer within the window after a transfer (the call of
     # the transfer started before it, so the next call strictly after is another call)
     is_transfer = handoffs["kind"] == "transfer"
     probe = handoffs.loc[is_transfer, ["customer_ref", "handoff_at"]].reset_index().sort_values("handoff_at")
-    later = pd.merge_asof(probe, outcomes[["customer_ref", "started_at"]].sort_values("started_at"),
-                          left_on="handoff_at", right_on="started_at", by="customer_ref", direction="forward",
-                          allow_exact_matches=False).set_index("index")
+    later = pd.merge_asof(
+        probe,
+        outcomes[["customer_ref", "started_at"]].sort_values("started_at"),
+        left_on="handoff_at",
+        right_on="started_at",
+        by="customer_ref",
+        direction="forward",
+        allow_exact_matches=False,
+    ).set_index("index")
     handoffs["recontact"] = False
     handoffs.loc[later.index, "recontact"] = (later["started_at"] - later["handoff_at"]) <= window
 
     repeated = surveys[surveys["had_to_repeat"].fillna(False)]
     kind_type = pd.Series(np.where(is_transfer, "call", "case"), index=handoffs.index)
     handoffs["repeat_info"] = (kind_type + "|" + handoffs["container"]).isin(
-        repeated["interaction_type"] + "|" + repeated["interaction_ref"])
+        repeated["interaction_type"] + "|" + repeated["interaction_ref"]
+    )
 
     # reopened: the handoff (reassignment or escalation) that gave the case to the team that
     # resolved it last before each reopening
@@ -190,19 +294,31 @@ def compute(tables: dict[str, pd.DataFrame], metrics: dict, signals: dict, stage
     events["_res_team"] = events["team"].where(resolved)
     events["_res_at"] = events["event_at"].where(resolved)
     events[["_res_team", "_res_at"]] = events.groupby("case_id", sort=False)[["_res_team", "_res_at"]].ffill()
-    reopen = events[(events["event_type"] == "reopened") & events["_res_at"].notna()][["case_id", "_res_team", "_res_at"]]
-    case_handoffs = handoffs.loc[handoffs["kind"].isin(["reassignment", "escalation"]),
-                                 ["handoff_key", "container", "to_team", "handoff_at"]]
-    blame = pd.merge_asof(reopen.sort_values("_res_at"), case_handoffs.sort_values("handoff_at"),
-                          left_on="_res_at", right_on="handoff_at", left_by="case_id", right_by="container",
-                          direction="backward")
+    reopen = events[(events["event_type"] == "reopened") & events["_res_at"].notna()][
+        ["case_id", "_res_team", "_res_at"]
+    ]
+    case_handoffs = handoffs.loc[
+        handoffs["kind"].isin(["reassignment", "escalation"]), ["handoff_key", "container", "to_team", "handoff_at"]
+    ]
+    blame = pd.merge_asof(
+        reopen.sort_values("_res_at"),
+        case_handoffs.sort_values("handoff_at"),
+        left_on="_res_at",
+        right_on="handoff_at",
+        left_by="case_id",
+        right_by="container",
+        direction="backward",
+    )
     blamed = set(blame.loc[blame["to_team"] == blame["_res_team"], "handoff_key"])
     handoffs["reopened"] = handoffs["handoff_key"].isin(blamed)
 
     sla = metrics["pickup_sla"]
-    call_sla = handoffs["to_team"].map({t: s["call_seconds"] for t, s in sla.items()}).fillna(sla["default"]["call_seconds"])
+    call_sla = (
+        handoffs["to_team"].map({t: s["call_seconds"] for t, s in sla.items()}).fillna(sla["default"]["call_seconds"])
+    )
     case_sla = 3600 * handoffs["to_team"].map({t: s["case_hours"] for t, s in sla.items()}).fillna(
-        sla["default"]["case_hours"])
+        sla["default"]["case_hours"]
+    )
     limit = np.where(is_transfer, call_sla, np.where(handoffs["kind"] == "reassignment", case_sla, np.nan))
     handoffs["slow_pickup"] = (handoffs["pickup_seconds"] > limit).fillna(False).astype(bool)
     handoffs["week"] = iso_week(handoffs["handoff_at"], tz)
@@ -214,88 +330,149 @@ def compute(tables: dict[str, pd.DataFrame], metrics: dict, signals: dict, stage
     jc["attempt"] = jc.groupby("journey_id", sort=False).cumcount() + 1
     jc["first_answered_at"] = jc["started_at"].where(jc["answered"]).groupby(jc["journey_id"]).transform("min")
     survey_j = contact_journey[contact_journey["contact_type"] == "survey"].merge(
-        surveys, left_on="contact_ref", right_on="response_id")
+        surveys, left_on="contact_ref", right_on="response_id"
+    )
     case_j = contact_journey[contact_journey["contact_type"] == "case"].merge(
-        cases, left_on="contact_ref", right_on="case_id")
+        cases, left_on="contact_ref", right_on="case_id"
+    )
     call_j = contact_journey.loc[contact_journey["contact_type"] == "call", ["contact_ref", "journey_id"]]
     parts = [
         ("abandoned", jc.loc[jc["first_outcome"] == "abandoned", "journey_id"]),
-        ("long_wait", jc.loc[(jc["first_outcome"] == "answered")
-                             & (jc["first_wait_seconds"] > metrics["long_wait_seconds"]), "journey_id"]),
-        ("several_attempts", jc.loc[(jc["attempt"] == metrics["several_attempts_min_calls"])
-                                    & (jc["first_answered_at"].isna() | (jc["started_at"] <= jc["first_answered_at"])),
-                                    "journey_id"]),
-        ("transferred", handoffs.loc[is_transfer, ["container"]].merge(
-            call_j, left_on="container", right_on="contact_ref")["journey_id"]),
-        ("long_hold", calls.loc[answered_seg & (calls["hold_seconds"] > metrics["long_hold_seconds"]), ["call_id"]].merge(
-            call_j, left_on="call_id", right_on="contact_ref")["journey_id"]),
+        (
+            "long_wait",
+            jc.loc[
+                (jc["first_outcome"] == "answered") & (jc["first_wait_seconds"] > metrics["long_wait_seconds"]),
+                "journey_id",
+            ],
+        ),
+        (
+            "several_attempts",
+            jc.loc[
+                (jc["attempt"] == metrics["several_attempts_min_calls"])
+                & (jc["first_answered_at"].isna() | (jc["started_at"] <= jc["first_answered_at"])),
+                "journey_id",
+            ],
+        ),
+        (
+            "transferred",
+            handoffs.loc[is_transfer, ["container"]].merge(call_j, left_on="container", right_on="contact_ref")[
+                "journey_id"
+            ],
+        ),
+        (
+            "long_hold",
+            calls.loc[answered_seg & (calls["hold_seconds"] > metrics["long_hold_seconds"]), ["call_id"]].merge(
+                call_j, left_on="call_id", right_on="contact_ref"
+            )["journey_id"],
+        ),
         ("repeat_info", survey_j.loc[survey_j["had_to_repeat"].fillna(False).astype(bool), "journey_id"]),
         ("repeat_contact", jc.loc[jc["started_at"] > jc["first_answered_at"], "journey_id"]),
-        ("case_reopened", events.loc[events["event_type"] == "reopened", ["case_id"]].merge(
-            case_j[["case_id", "journey_id"]], on="case_id")["journey_id"]),
+        (
+            "case_reopened",
+            events.loc[events["event_type"] == "reopened", ["case_id"]].merge(
+                case_j[["case_id", "journey_id"]], on="case_id"
+            )["journey_id"],
+        ),
         ("not_resolved", survey_j.loc[survey_j["resolved"].eq(False).fillna(False).astype(bool), "journey_id"]),
     ]
-    moments = pd.concat([
-        anchored_or_case[["journey_id", "contact_at"]].rename(columns={"contact_at": "moment_at"}),
-        case_j.loc[case_j["first_resolved_at"].notna(), ["journey_id", "first_resolved_at"]].rename(
-            columns={"first_resolved_at": "moment_at"})], ignore_index=True).merge(
-        journeys[["journey_id", "started_at"]], on="journey_id")
+    moments = pd.concat(
+        [
+            anchored_or_case[["journey_id", "contact_at"]].rename(columns={"contact_at": "moment_at"}),
+            case_j.loc[case_j["first_resolved_at"].notna(), ["journey_id", "first_resolved_at"]].rename(
+                columns={"first_resolved_at": "moment_at"}
+            ),
+        ],
+        ignore_index=True,
+    ).merge(journeys[["journey_id", "started_at"]], on="journey_id")
     late = moments[seconds(moments["moment_at"] - moments["started_at"]) > 86400 * metrics["resolution_sla_days"]]
     parts.append(("resolution_beyond_sla", pd.Series(late["journey_id"].unique())))
     parts.append(("complaint_opened", contacts.loc[contacts["stitch_rule"] == "explicit_origin_call", "journey_id"]))
     ack_sla = 3600 * metrics["complaint_ack_sla_hours"]
     late_ack = case_j[["journey_id", "case_id", "opened_at", "acknowledged_at"]].merge(
-        events[["case_id", "event_at"]], on="case_id")
-    late_ack = late_ack[(seconds(late_ack["event_at"] - late_ack["opened_at"]) > ack_sla)
-                        & (late_ack["acknowledged_at"].isna()
-                           | (seconds(late_ack["acknowledged_at"] - late_ack["opened_at"]) > ack_sla))]
-    parts.append(("complaint_acknowledged_beyond_sla",
-                  late_ack.drop_duplicates(["journey_id", "case_id"])["journey_id"]))
-    parts.append(("complaint_resolved_beyond_sla", case_j.loc[
-        (case_j["first_resolved_at"] - case_j["opened_at"]) > pd.Timedelta(days=metrics["complaint_sla_days"]),
-        "journey_id"]))
-    friction = pd.concat([pd.DataFrame({"journey_id": ids.to_numpy(), "signal": name}) for name, ids in parts],
-                         ignore_index=True)
-    params = pd.DataFrame([(name, spec["stage"], float(spec["weight"])) for name, spec in signals.items()],
-                          columns=["signal", "stage", "weight"])
+        events[["case_id", "event_at"]], on="case_id"
+    )
+    late_ack = late_ack[
+        (seconds(late_ack["event_at"] - late_ack["opened_at"]) > ack_sla)
+        & (
+            late_ack["acknowledged_at"].isna()
+            | (seconds(late_ack["acknowledged_at"] - late_ack["opened_at"]) > ack_sla)
+        )
+    ]
+    parts.append(
+        ("complaint_acknowledged_beyond_sla", late_ack.drop_duplicates(["journey_id", "case_id"])["journey_id"])
+    )
+    parts.append(
+        (
+            "complaint_resolved_beyond_sla",
+            case_j.loc[
+                (case_j["first_resolved_at"] - case_j["opened_at"]) > pd.Timedelta(days=metrics["complaint_sla_days"]),
+                "journey_id",
+            ],
+        )
+    )
+    friction = pd.concat(
+        [pd.DataFrame({"journey_id": ids.to_numpy(), "signal": name}) for name, ids in parts], ignore_index=True
+    )
+    params = pd.DataFrame(
+        [(name, spec["stage"], float(spec["weight"])) for name, spec in signals.items()],
+        columns=["signal", "stage", "weight"],
+    )
     friction = friction.merge(params, on="signal")
 
     # ---- weekly tables -------------------------------------------------------------------
     reached = []
     for stage, spec in stages.items():
-        who = {"all": journeys["journey_id"].notna(), "engaged": journeys["engaged"],
-               "complained": journeys["complained"]}[spec["reached_by"]]
+        who = {
+            "all": journeys["journey_id"].notna(),
+            "engaged": journeys["engaged"],
+            "complained": journeys["complained"],
+        }[spec["reached_by"]]
         reached.append(journeys.loc[who, ["journey_id", "week"]].assign(stage=stage))
     reached = pd.concat(reached, ignore_index=True)
-    per_journey = friction.groupby(["journey_id", "stage"], as_index=False).agg(weight=("weight", "sum"),
-                                                                                signals=("signal", "size"))
+    per_journey = friction.groupby(["journey_id", "stage"], as_index=False).agg(
+        weight=("weight", "sum"), signals=("signal", "size")
+    )
     joined = reached.merge(per_journey, on=["journey_id", "stage"], how="left")
     stage_friction = joined.groupby(["week", "stage"], as_index=False).agg(
-        journeys_reached=("journey_id", "size"), journeys_with_friction=("signals", "count"),
-        signals=("signals", "sum"), weighted_signals=("weight", "sum"))
-    stage_friction["friction_index"] = (100.0 * stage_friction["weighted_signals"]
-                                        / stage_friction["journeys_reached"]).round(2)
+        journeys_reached=("journey_id", "size"),
+        journeys_with_friction=("signals", "count"),
+        signals=("signals", "sum"),
+        weighted_signals=("weight", "sum"),
+    )
+    stage_friction["friction_index"] = (
+        100.0 * stage_friction["weighted_signals"] / stage_friction["journeys_reached"]
+    ).round(2)
 
     pairs = handoffs.groupby(["week", "from_team", "to_team"], as_index=False).agg(
-        handoffs=("handoff_key", "size"), failed=("failed", "sum"))
+        handoffs=("handoff_key", "size"), failed=("failed", "sum")
+    )
     pairs["failure_rate"] = pairs["failed"] / pairs["handoffs"]
 
     weekly = handoffs.groupby("week").size().rename("handoffs")
     reasons = pd.concat([handoffs.loc[flags[r], ["week"]].assign(reason=r) for r in REASONS], ignore_index=True)
-    reason_counts = reasons.groupby(["week", "reason"], as_index=False).size().rename(
-        columns={"size": "handoffs_with_reason"})
+    reason_counts = (
+        reasons.groupby(["week", "reason"], as_index=False).size().rename(columns={"size": "handoffs_with_reason"})
+    )
     reason_counts["handoffs"] = reason_counts["week"].map(weekly)
     reason_counts["share_of_handoffs"] = reason_counts["handoffs_with_reason"] / reason_counts["handoffs"]
-    return {"weekly_stage_friction": stage_friction, "weekly_handoff_pairs": pairs,
-            "weekly_handoff_reasons": reason_counts,
-            "counts": {"journeys": len(journeys), "handoffs": len(handoffs),
-                       "failed_handoffs": int(handoffs["failed"].sum()), "friction_events": len(friction)}}
+    return {
+        "weekly_stage_friction": stage_friction,
+        "weekly_handoff_pairs": pairs,
+        "weekly_handoff_reasons": reason_counts,
+        "counts": {
+            "journeys": len(journeys),
+            "handoffs": len(handoffs),
+            "failed_handoffs": int(handoffs["failed"].sum()),
+            "friction_events": len(friction),
+        },
+    }
 
 
 COMPARED = {  # table -> (key columns, value columns) compared with the SQL pipeline's table
-    "weekly_stage_friction": (("week", "stage"),
-                              ("journeys_reached", "journeys_with_friction", "signals", "weighted_signals",
-                               "friction_index")),
+    "weekly_stage_friction": (
+        ("week", "stage"),
+        ("journeys_reached", "journeys_with_friction", "signals", "weighted_signals", "friction_index"),
+    ),
     "weekly_handoff_pairs": (("week", "from_team", "to_team"), ("handoffs", "failed", "failure_rate")),
     "weekly_handoff_reasons": (("week", "reason"), ("handoffs_with_reason", "handoffs", "share_of_handoffs")),
 }

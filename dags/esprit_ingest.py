@@ -20,14 +20,28 @@ SETTINGS = orchestration_settings()
 
 
 def landing_watchers(source: str) -> list[AssetWatcher]:
-    watchers = [AssetWatcher(name=f"esprit_{source}_landing_folder", trigger=LandingFolderTrigger(
-        folder=SETTINGS["landing"][source], source=source, poll_seconds=SETTINGS["watch_poll_seconds"]))]
+    watchers = [
+        AssetWatcher(
+            name=f"esprit_{source}_landing_folder",
+            trigger=LandingFolderTrigger(
+                folder=SETTINGS["landing"][source], source=source, poll_seconds=SETTINGS["watch_poll_seconds"]
+            ),
+        )
+    ]
     if SETTINGS["redis_channel"]:
         from airflow.providers.common.messaging.triggers.msg_queue import MessageQueueTrigger
 
-        watchers.append(AssetWatcher(name=f"esprit_{source}_redis", trigger=MessageQueueTrigger(
-            scheme="redis+pubsub", channels=[f"{SETTINGS['redis_channel']}:{source}"],
-            redis_conn_id=SETTINGS["redis_conn_id"], poll_interval=1)))
+        watchers.append(
+            AssetWatcher(
+                name=f"esprit_{source}_redis",
+                trigger=MessageQueueTrigger(
+                    scheme="redis+pubsub",
+                    channels=[f"{SETTINGS['redis_channel']}:{source}"],
+                    redis_conn_id=SETTINGS["redis_conn_id"],
+                    poll_interval=1,
+                ),
+            )
+        )
     return watchers
 
 
@@ -56,8 +70,9 @@ def ingest_dag(source: str):
                 from pipelines.orchestration.tasks import skip_report
 
                 raise AirflowSkipException(skip_report(result))
-            get_current_context()["outlet_events"][loaded].extra = {k: v for k, v in result.items()
-                                                                     if k not in ("rejected", "skipped")}
+            get_current_context()["outlet_events"][loaded].extra = {
+                k: v for k, v in result.items() if k not in ("rejected", "skipped")
+            }
             return result
 
         @task(task_id="check")

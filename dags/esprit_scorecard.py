@@ -7,8 +7,7 @@ re-renders other weeks. A run started by the metrics Asset renders the weeks tha
 recomputed, so a restated week is re-published.
 """
 
-from airflow.sdk import (Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, get_current_context,
-                         task)
+from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, get_current_context, task
 
 from pipelines.orchestration.tasks import METRICS_ASSET, dag_arguments, orchestration_settings
 
@@ -19,11 +18,13 @@ SETTINGS = orchestration_settings()
     dag_id="esprit_scorecard",
     description="Weekly service-excellence scorecard",
     doc_md=__doc__,
-    schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable(SETTINGS["scorecard_cron"],
-                                                                timezone=SETTINGS["week_timezone"]),
-                                 assets=Asset(**METRICS_ASSET)),
-    params={"weeks": Param("previous", type="string",
-                           description="'previous', 'all', or an ISO week such as 2026-W46")},
+    schedule=AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable(SETTINGS["scorecard_cron"], timezone=SETTINGS["week_timezone"]),
+        assets=Asset(**METRICS_ASSET),
+    ),
+    params={
+        "weeks": Param("previous", type="string", description="'previous', 'all', or an ISO week such as 2026-W46")
+    },
     tags=["esprit", "scorecard"],
     **dag_arguments(SETTINGS),
 )
@@ -32,11 +33,11 @@ def esprit_scorecard():
     # rendering takes the warehouse pool's slot too (default_args)
     @task()
     def render_scorecards() -> list[str]:
-        from pipelines.orchestration.tasks import changed_weeks_from_events, render_scorecards as render
+        from pipelines.orchestration.tasks import changed_weeks_from_events
+        from pipelines.orchestration.tasks import render_scorecards as render
 
         context = get_current_context()
-        events = [event.extra for asset_events in context["triggering_asset_events"].values()
-                  for event in asset_events]
+        events = [event.extra for asset_events in context["triggering_asset_events"].values() for event in asset_events]
         return render(context["params"]["weeks"], context["dag_run"].run_after, changed_weeks_from_events(events))
 
     render_scorecards()

@@ -14,7 +14,8 @@ def _settings(args):
 
     settings = load_settings(args.config)
     return settings.with_paths(
-        landing=getattr(args, "landing", None), warehouse=getattr(args, "warehouse", None),
+        landing=getattr(args, "landing", None),
+        warehouse=getattr(args, "warehouse", None),
         out=getattr(args, "out", None),
     )
 
@@ -22,11 +23,18 @@ def _settings(args):
 def cmd_generate(args) -> int:
     from pipelines.generate import generate
 
-    summary = generate(Path(args.out), weeks=args.weeks, seed=args.seed, start_week=args.start_week,
-                       journeys_per_week=args.journeys_per_week)
-    print(f"wrote {summary['files']} files for weeks {summary['weeks'][0]}..{summary['weeks'][-1]} "
-          f"to {args.out} ({summary['journeys']} journeys, {summary['handoffs']} handoffs, "
-          f"{summary['failed_handoffs']} failed); ground truth in {Path(args.out) / 'ground_truth'}")
+    summary = generate(
+        Path(args.out),
+        weeks=args.weeks,
+        seed=args.seed,
+        start_week=args.start_week,
+        journeys_per_week=args.journeys_per_week,
+    )
+    print(
+        f"wrote {summary['files']} files for weeks {summary['weeks'][0]}..{summary['weeks'][-1]} "
+        f"to {args.out} ({summary['journeys']} journeys, {summary['handoffs']} handoffs, "
+        f"{summary['failed_handoffs']} failed); ground truth in {Path(args.out) / 'ground_truth'}"
+    )
     return 0
 
 
@@ -40,9 +48,9 @@ def cmd_run(args) -> int:
 
 def cmd_ingest(args) -> int:
     """Load files (or every file of a folder) with a profile; print a summary table."""
+    from pipelines.console import shown_name
     from pipelines.ingest.load import ingest_paths
     from pipelines.ingest.profiles import load_profile
-    from pipelines.console import shown_name
 
     settings = _settings(args)
     target = Path(args.path).resolve()  # `..` segments resolved: the default source is the real folder's name
@@ -63,9 +71,9 @@ def cmd_ingest(args) -> int:
 def cmd_reload(args) -> int:
     """Load files again in place of their earlier loads (same content), with their profile as it
     is now: for a profile corrected since. The weeks they touch are restated by the next build."""
+    from pipelines.console import shown_name
     from pipelines.ingest.load import ingest_paths
     from pipelines.ingest.profiles import load_profile
-    from pipelines.console import shown_name
 
     settings = _settings(args)
     if args.stale:
@@ -80,8 +88,11 @@ def cmd_reload(args) -> int:
         if not stale:
             print("no load in force was made with a profile that has changed since")
             return 1 if unable else 0
-        results = [r for name, paths in sorted(stale.items())
-                   for r in ingest_paths(settings, None, paths, given or load_profile(name), reload=True)]
+        results = [
+            r
+            for name, paths in sorted(stale.items())
+            for r in ingest_paths(settings, None, paths, given or load_profile(name), reload=True)
+        ]
         return max(_print_results(settings, results), 1 if unable else 0)
     if not args.path:
         raise ValueError("reload what? give a PATH, or --stale")
@@ -96,8 +107,8 @@ def cmd_reload(args) -> int:
 def cmd_rotate_key(args) -> int:
     """Re-make every pseudonym under the new key (ESPRIT_PSEUDONYM_KEY) from the retained landing
     files, the old key in ESPRIT_PSEUDONYM_KEY_OLD; then rebuild the models in full."""
-    from pipelines.model.build import build_models
     from pipelines.ingest.rotation import describe, rotate_key
+    from pipelines.model.build import build_models
 
     settings = _settings(args)
     outcome = rotate_key(settings, [Path(d) for d in args.search])
@@ -118,19 +129,25 @@ def _print_results(settings, results) -> int:
     print(header)
     print("-" * len(header))
     for r in results:
-        print(f"{shown_name(r.file)[:40]:<40} {r.status:<9} {r.rows_read:>9,} {r.rows_loaded:>9,} {r.rows_quarantined:>9,} "
-              f"{r.rows_duplicate:>7,} {r.derived_rows:>8,}")
+        print(
+            f"{shown_name(r.file)[:40]:<40} {r.status:<9} {r.rows_read:>9,} {r.rows_loaded:>9,} {r.rows_quarantined:>9,} "
+            f"{r.rows_duplicate:>7,} {r.derived_rows:>8,}"
+        )
     print("-" * len(header))
-    print(f"{'total':<40} {'':<9} {sum(r.rows_read for r in results):>9,} {sum(r.rows_loaded for r in results):>9,} "
-          f"{sum(r.rows_quarantined for r in results):>9,} {sum(r.rows_duplicate for r in results):>7,} "
-          f"{sum(r.derived_rows for r in results):>8,}")
+    print(
+        f"{'total':<40} {'':<9} {sum(r.rows_read for r in results):>9,} {sum(r.rows_loaded for r in results):>9,} "
+        f"{sum(r.rows_quarantined for r in results):>9,} {sum(r.rows_duplicate for r in results):>7,} "
+        f"{sum(r.derived_rows for r in results):>8,}"
+    )
     rejected = [r for r in results if r.status == "rejected"]
     for r in results:
         if r.reason:
             print(f"  {shown_name(r.file)}: skipped: {r.reason}")
         if r.replaces and r.status == "loaded":
-            print(f"  {shown_name(r.file)}: replaces load {', '.join(map(str, r.replaces))}; weeks to restate: "
-                  f"{', '.join(r.weeks) or 'none'}")
+            print(
+                f"  {shown_name(r.file)}: replaces load {', '.join(map(str, r.replaces))}; weeks to restate: "
+                f"{', '.join(r.weeks) or 'none'}"
+            )
         for problem in r.problems[:5]:
             print(f"  {shown_name(problem)[:300]}")
     if rejected:
@@ -171,9 +188,11 @@ def cmd_backfill(args) -> int:
     missing = [w for w in wanted if w not in built["weeks"]]
     if weeks:
         render_weeks(settings, weeks)
-    print(f"recomputed {'every week' if built['full'] else ', '.join(built['recomputed_weeks']) or 'no week'}; "
-          f"published {len(weeks)} week(s) of {args.from_week}..{args.to_week}"
-          + (f"; no data for {', '.join(missing)}" if missing else ""))
+    print(
+        f"recomputed {'every week' if built['full'] else ', '.join(built['recomputed_weeks']) or 'no week'}; "
+        f"published {len(weeks)} week(s) of {args.from_week}..{args.to_week}"
+        + (f"; no data for {', '.join(missing)}" if missing else "")
+    )
     return 0
 
 
@@ -187,18 +206,32 @@ def cmd_handoffs(args) -> int:
     settings = _settings(args)
     con = connect(settings.warehouse, read_only=True)
     try:
-        items = failed_handoffs(con, args.week, args.from_team, args.to_team, settings.week_timezone,
-                                with_timeline=args.timeline or args.json)
+        items = failed_handoffs(
+            con,
+            args.week,
+            args.from_team,
+            args.to_team,
+            settings.week_timezone,
+            with_timeline=args.timeline or args.json,
+        )
     finally:
         con.close()
     if args.json:
-        print(json.dumps([{**vars(i), "timeline": [vars(e) for e in i.timeline]} for i in items],
-                         indent=2, default=str, ensure_ascii=False))
+        print(
+            json.dumps(
+                [{**vars(i), "timeline": [vars(e) for e in i.timeline]} for i in items],
+                indent=2,
+                default=str,
+                ensure_ascii=False,
+            )
+        )
         return 0
     print(f"{'handoff':<34} {'kind':<13} {'from':<14} {'to':<14} {'at':<17} reasons")
     for i in items:
-        print(f"{i.handoff_key[:34]:<34} {i.kind:<13} {i.from_team[:14]:<14} {i.to_team[:14]:<14} "
-              f"{i.handoff_at:%Y-%m-%d %H:%M} {', '.join(i.reasons)}")
+        print(
+            f"{i.handoff_key[:34]:<34} {i.kind:<13} {i.from_team[:14]:<14} {i.to_team[:14]:<14} "
+            f"{i.handoff_at:%Y-%m-%d %H:%M} {', '.join(i.reasons)}"
+        )
         for e in i.timeline:
             print(f"    {e.at:%Y-%m-%d %H:%M:%S}  {e.kind:<10} {e.ref:<28} {e.team or '':<14} {e.detail}")
     print(f"{len(items)} failed handoff(s) in {args.week}")
@@ -210,16 +243,15 @@ def cmd_demo(args) -> int:
     import shutil
 
     from pipelines.config import load_settings
-    from pipelines.orchestration.local_airflow import run_dags
     from pipelines.generate import generate
+    from pipelines.orchestration.local_airflow import run_dags
     from pipelines.report.scorecard import headline_summary
 
     home = Path(args.home).resolve()
     os.environ["ESPRIT_DEMO"] = "1"  # the public demo key is accepted for pseudonyms
     settings = load_settings(args.config, base_dir=home)
     if args.fresh:
-        for path in (settings.landing, settings.warehouse.parent, settings.out, settings.rejected,
-                     home / ".airflow"):
+        for path in (settings.landing, settings.warehouse.parent, settings.out, settings.rejected, home / ".airflow"):
             shutil.rmtree(path, ignore_errors=True)
     if not settings.landing.exists():
         summary = generate(settings.landing, weeks=args.weeks, seed=args.seed)
@@ -227,8 +259,8 @@ def cmd_demo(args) -> int:
     states = run_dags(home / ".airflow", home)
     for dag_id, state in states.items():
         print(f"  {dag_id:<28} {state}")
-    from pipelines.warehouse import connect
     from pipelines.report.scorecard import available_weeks
+    from pipelines.warehouse import connect
 
     con = connect(settings.warehouse, read_only=True)
     try:
@@ -249,25 +281,34 @@ def cmd_airflow(args) -> int:
 
     home = Path(args.home).resolve()
     env = airflow_environment(home / ".airflow", home)
-    env.update({
-        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",  # files landing start loads at once
-        "AIRFLOW__API__PORT": str(args.port),
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{args.port}/execution/",
-        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
-    })
+    env.update(
+        {
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",  # files landing start loads at once
+            "AIRFLOW__API__PORT": str(args.port),
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{args.port}/execution/",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        }
+    )
     settings = load_settings(args.config, base_dir=home)
     for source in settings.sources:
         (settings.landing / source).mkdir(parents=True, exist_ok=True)
     set_up_airflow(env, settings.orchestration["warehouse_pool"])
     passwords = home / ".airflow" / "simple_auth_manager_passwords.json.generated"
-    print(f"Airflow UI: http://localhost:{args.port}  login: admin, password: printed below by Airflow "
-          f"and kept in {passwords}")
-    print(f"drop exports into {settings.landing}/<source>/ ({', '.join(settings.sources)}); "
-          f"scorecards appear in {settings.scorecards_dir}")
+    print(
+        f"Airflow UI: http://localhost:{args.port}  login: admin, password: printed below by Airflow "
+        f"and kept in {passwords}"
+    )
+    print(
+        f"drop exports into {settings.landing}/<source>/ ({', '.join(settings.sources)}); "
+        f"scorecards appear in {settings.scorecards_dir}"
+    )
     airflow = Path(sys.executable).with_name("airflow")
-    os.execve(str(airflow), [str(airflow), "standalone"],
-              {**os.environ, **env, "PATH": f"{airflow.parent}{os.pathsep}{os.environ.get('PATH', '')}"})
+    os.execve(
+        str(airflow),
+        [str(airflow), "standalone"],
+        {**os.environ, **env, "PATH": f"{airflow.parent}{os.pathsep}{os.environ.get('PATH', '')}"},
+    )
     return 0  # not reached
 
 
@@ -317,23 +358,36 @@ def build_parser() -> argparse.ArgumentParser:
     i.set_defaults(func=cmd_ingest)
 
     rl = sub.add_parser("reload", help="load files again in place of their earlier loads, e.g. after a profile fix")
-    rl.add_argument("path", nargs="?", help="a file, or a folder whose files are all reloaded (each must have "
-                                            "been loaded)")
-    rl.add_argument("--stale", action="store_true",
-                    help="reload every landing file whose profile has changed since its load")
+    rl.add_argument(
+        "path", nargs="?", help="a file, or a folder whose files are all reloaded (each must have been loaded)"
+    )
+    rl.add_argument(
+        "--stale", action="store_true", help="reload every landing file whose profile has changed since its load"
+    )
     rl.add_argument("--profile", help="profile name or path; default: the binding of the source it was loaded for")
     rl.add_argument("--warehouse")
     rl.set_defaults(func=cmd_reload)
 
-    rk = sub.add_parser("rotate-key", help="re-pseudonymise the warehouse under a new key "
-                                           "(ESPRIT_PSEUDONYM_KEY_OLD -> ESPRIT_PSEUDONYM_KEY)")
+    rk = sub.add_parser(
+        "rotate-key",
+        help="re-pseudonymise the warehouse under a new key (ESPRIT_PSEUDONYM_KEY_OLD -> ESPRIT_PSEUDONYM_KEY)",
+    )
     rk.add_argument("--landing")
     rk.add_argument("--warehouse")
     rk.add_argument("--out")
-    rk.add_argument("--search", action="append", default=[], metavar="DIR",
-                    help="a folder holding files loaded from outside the landing folder (repeatable)")
-    rk.add_argument("--build", action=argparse.BooleanOptionalAction, default=True,
-                    help="rebuild the models in full afterwards (default); else the next build does")
+    rk.add_argument(
+        "--search",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a folder holding files loaded from outside the landing folder (repeatable)",
+    )
+    rk.add_argument(
+        "--build",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="rebuild the models in full afterwards (default); else the next build does",
+    )
     rk.set_defaults(func=cmd_rotate_key)
 
     s = sub.add_parser("scorecard", help="render the scorecard of one ISO week (or 'all')")
@@ -341,8 +395,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--warehouse")
     s.add_argument("--out")
     s.add_argument("--lang", choices=("en", "fr"), help="render one language (default: scorecard.languages)")
-    s.add_argument("--pdf", action=argparse.BooleanOptionalAction, default=None,
-                   help="print a PDF with Chromium (default: scorecard.pdf)")
+    s.add_argument(
+        "--pdf",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="print a PDF with Chromium (default: scorecard.pdf)",
+    )
     s.set_defaults(func=cmd_scorecard)
 
     b = sub.add_parser("backfill", help="recompute and re-publish a range of ISO weeks, without Airflow")

@@ -24,7 +24,13 @@ DEFAULTS_FILE = Path(__file__).with_name("defaults.yaml")
 # the languages pages can be written in: pipelines/report/i18n.py holds a catalogue for each
 LANGUAGES = ("en", "fr")
 PATH_KEYS = ("landing", "warehouse", "out", "rejected")
-OPEN_MAPPINGS = (".sources", ".friction_signals", ".stages", ".pickup_sla", ".teams.names")  # a project may name any key
+OPEN_MAPPINGS = (
+    ".sources",
+    ".friction_signals",
+    ".stages",
+    ".pickup_sla",
+    ".teams.names",
+)  # a project may name any key
 REACHED_BY = ("all", "engaged", "complained")  # a project may add entries here
 
 
@@ -57,7 +63,7 @@ class Settings:
     def data_docs_dir(self) -> Path:
         return self.out / "data_docs"
 
-    def with_paths(self, **paths: Path | str) -> "Settings":
+    def with_paths(self, **paths: Path | str) -> Settings:
         """A copy with some paths replaced (tests and the CLI's --landing/--warehouse/--out)."""
         values = {k: Path(v) for k, v in paths.items() if v is not None}
         unknown = set(values) - set(PATH_KEYS)
@@ -75,8 +81,12 @@ def _merge(base: dict, override: dict, where: str) -> dict:
             raise ConfigError(f"{where}: unknown key '{key}' (expected one of {sorted(base)})")
         if key in base and isinstance(base[key], dict) and base[key] and not isinstance(value, dict):
             raise ConfigError(f"{where}: key '{key}' must be a mapping, got {type(value).__name__}")
-        if key in base and isinstance(base[key], dict) and isinstance(value, dict) \
-                and key not in ("friction_signals", "stages", "sources"):
+        if (
+            key in base
+            and isinstance(base[key], dict)
+            and isinstance(value, dict)
+            and key not in ("friction_signals", "stages", "sources")
+        ):
             merged[key] = _merge(base[key], value, f"{where}.{key}")
         else:
             merged[key] = value
@@ -118,8 +128,9 @@ def load_settings(config_file: str | Path | None = None, base_dir: str | Path | 
             raise ConfigError(f"stages.{name}.reached_by: expected one of {list(REACHED_BY)}")
     pickup = raw["metrics"]["pickup_sla"]
     for team, spec in pickup.items():
-        if not isinstance(spec, dict) or not all(isinstance(spec.get(k), (int, float))
-                                                 for k in ("call_seconds", "case_hours")):
+        if not isinstance(spec, dict) or not all(
+            isinstance(spec.get(k), (int, float)) for k in ("call_seconds", "case_hours")
+        ):
             raise ConfigError(f"metrics.pickup_sla.{team}: expected {{call_seconds: <number>, case_hours: <number>}}")
     if raw["metrics"]["journey_scope"] not in ("auto", "customer", "case"):
         raise ConfigError("metrics.journey_scope: expected auto, customer or case")
@@ -128,8 +139,9 @@ def load_settings(config_file: str | Path | None = None, base_dir: str | Path | 
         if not isinstance(rule, dict) or not set(rule) <= {"priority", "category", "sla_days", "ack_hours"}:
             raise ConfigError(f"{where}: expected a mapping of priority, category, sla_days, ack_hours")
         deadlines = [rule[k] for k in ("sla_days", "ack_hours") if k in rule]
-        if not deadlines or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
-                                    for v in deadlines):
+        if not deadlines or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in deadlines
+        ):
             raise ConfigError(f"{where}: expected sla_days and/or ack_hours as positive numbers")
     signals = raw["friction_signals"]
     for name, spec in signals.items():
@@ -138,13 +150,16 @@ def load_settings(config_file: str | Path | None = None, base_dir: str | Path | 
         if not isinstance(spec.get("weight"), (int, float)):
             raise ConfigError(f"friction_signals.{name}.weight: expected a number")
     for source, rules in raw["sources"].items():
-        if not isinstance(rules, list) or not all(isinstance(r, dict) and set(r) == {"match", "profile"}
-                                                  for r in rules):
+        if not isinstance(rules, list) or not all(
+            isinstance(r, dict) and set(r) == {"match", "profile"} for r in rules
+        ):
             raise ConfigError(f"sources.{source}: expected a list of {{match: <file pattern>, profile: <name>}}")
     gx_rows = raw["ingest"]["gx_rows"]
     if gx_rows != "all" and (not isinstance(gx_rows, int) or isinstance(gx_rows, bool) or gx_rows < 1):
-        raise ConfigError("ingest.gx_rows: expected a whole number of at least 1 (the lines of each file Great "
-                          "Expectations validates besides the flagged ones), or all")
+        raise ConfigError(
+            "ingest.gx_rows: expected a whole number of at least 1 (the lines of each file Great "
+            "Expectations validates besides the flagged ones), or all"
+        )
     try:
         date.fromisoformat(str(raw["ingest"]["plausible_from"]))
     except ValueError:
@@ -211,8 +226,14 @@ def _checked_scorecard(section: dict) -> dict[str, Any]:
     languages = section.get("languages")
     if not isinstance(languages, list) or not languages or not set(languages) <= set(LANGUAGES):
         raise ConfigError(f"scorecard.languages: expected a non-empty list drawn from {list(LANGUAGES)}")
-    for key in ("small_sample", "trend_weeks", "verbatims_per_stage", "top_pairs", "handoffs_per_page",
-                "previous_week_max_gap"):
+    for key in (
+        "small_sample",
+        "trend_weeks",
+        "verbatims_per_stage",
+        "top_pairs",
+        "handoffs_per_page",
+        "previous_week_max_gap",
+    ):
         if not isinstance(section.get(key), int) or section[key] < 1:
             raise ConfigError(f"scorecard.{key}: expected a whole number of at least 1")
     return section

@@ -12,9 +12,9 @@ def shown_name(name: str) -> str:
     return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in name)
 
 
-
-def progress(total: int, desc: str, unit: str = "B", large: bool = True, file=None, enabled: bool | None = None,
-             **tqdm_options):
+def progress(
+    total: int, desc: str, unit: str = "B", large: bool = True, file=None, enabled: bool | None = None, **tqdm_options
+):
     """A tqdm progress bar for large work, shown only on a terminal (never in task logs) unless
     `enabled` says otherwise; a disabled bar stays silent."""
     from tqdm import tqdm
@@ -22,5 +22,14 @@ def progress(total: int, desc: str, unit: str = "B", large: bool = True, file=No
     file = file or sys.stderr
     if enabled is None:
         enabled = large and file.isatty()
-    return tqdm(total=total, desc=desc, unit=unit, unit_scale=True, file=file, disable=not enabled, leave=False,
-                dynamic_ncols=True, **tqdm_options)
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit=unit,
+        unit_scale=True,
+        file=file,
+        disable=not enabled,
+        leave=False,
+        dynamic_ncols=True,
+        **tqdm_options,
+    )

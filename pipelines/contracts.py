@@ -50,8 +50,14 @@ class Contract:
 TS = "TIMESTAMPTZ"
 # Python types of each DuckDB type's values in the validated batch (pipelines/ingest/validation.py
 # hands Great Expectations object columns, so that each value's own type is checked).
-PYTHON_TYPES = {"VARCHAR": ["str"], "INTEGER": ["int"], "BIGINT": ["int"], "DOUBLE": ["float", "int"],
-                "BOOLEAN": ["bool"], "TIMESTAMPTZ": ["Timestamp"]}
+PYTHON_TYPES = {
+    "VARCHAR": ["str"],
+    "INTEGER": ["int"],
+    "BIGINT": ["int"],
+    "DOUBLE": ["float", "int"],
+    "BOOLEAN": ["bool"],
+    "TIMESTAMPTZ": ["Timestamp"],
+}
 TS_DOC = "ISO 8601 with UTC offset; stored timezone-aware"
 
 CALLS = Contract(
@@ -71,8 +77,7 @@ CALLS = Contract(
         Column("answered_at", TS, False, "Answered by an agent; empty when abandoned", unit=TS_DOC),
         Column("ended_at", TS, True, "Segment ended (hang-up, abandon or transfer)", unit=TS_DOC),
         Column("outcome", "VARCHAR", True, "How the segment ended", allowed=("answered", "abandoned")),
-        Column("transfer_type", "VARCHAR", True, "Transfer that ended the segment",
-               allowed=("none", "warm", "cold")),
+        Column("transfer_type", "VARCHAR", True, "Transfer that ended the segment", allowed=("none", "warm", "cold")),
         Column("hold_seconds", "INTEGER", False, "Time the customer spent on hold", minimum=0, unit="seconds"),
         Column("wrap_code", "VARCHAR", False, "Agent's wrap-up code"),
     ),
@@ -89,13 +94,17 @@ CASES = Contract(
         Column("case_id", "VARCHAR", True, "Identifier of the case"),
         Column("customer_ref", "VARCHAR", True, "Customer reference, pseudonymised at ingest (keyed hash)"),
         Column("opened_at", TS, True, "Case opened", unit=TS_DOC),
-        Column("channel", "VARCHAR", True, "Channel the complaint came through",
-               allowed=("phone", "email", "web", "letter", "other")),
+        Column(
+            "channel",
+            "VARCHAR",
+            True,
+            "Channel the complaint came through",
+            allowed=("phone", "email", "web", "letter", "other"),
+        ),
         Column("category", "VARCHAR", True, "Complaint category"),
         Column("origin_ref", "VARCHAR", False, "call_id of the call the complaint was escalated from"),
         Column("priority", "VARCHAR", False, "Priority", allowed=("low", "normal", "high")),
-        Column("resolved_at", TS, False, "Case resolved, when the export tells it (else see case_events)",
-               unit=TS_DOC),
+        Column("resolved_at", TS, False, "Case resolved, when the export tells it (else see case_events)", unit=TS_DOC),
     ),
     ordered=(("opened_at", "resolved_at"),),
 )
@@ -108,14 +117,28 @@ CASE_EVENTS = Contract(
     columns=(
         Column("case_id", "VARCHAR", True, "Case the event belongs to"),
         Column("event_seq", "INTEGER", True, "Position of the event in the case history, from 1", minimum=1),
-        Column("event_type", "VARCHAR", True, "What happened",
-               allowed=("opened", "assigned", "reassigned", "status_changed", "resolved", "reopened", "closed")),
+        Column(
+            "event_type",
+            "VARCHAR",
+            True,
+            "What happened",
+            allowed=("opened", "assigned", "reassigned", "status_changed", "resolved", "reopened", "closed"),
+        ),
         Column("event_at", TS, True, "When it happened", unit=TS_DOC),
-        Column("team", "VARCHAR", False, "Team holding the case after the event (empty: no team holds it, "
-               "an explicit state: teams.unassigned)"),
+        Column(
+            "team",
+            "VARCHAR",
+            False,
+            "Team holding the case after the event (empty: no team holds it, an explicit state: teams.unassigned)",
+        ),
         Column("agent_id", "VARCHAR", False, "Agent who recorded the event"),
-        Column("status", "VARCHAR", True, "Case status after the event",
-               allowed=("open", "in_progress", "pending_customer", "resolved", "closed")),
+        Column(
+            "status",
+            "VARCHAR",
+            True,
+            "Case status after the event",
+            allowed=("open", "in_progress", "pending_customer", "resolved", "closed"),
+        ),
     ),
 )
 
@@ -132,8 +155,15 @@ SURVEY_RESPONSES = Contract(
         Column("responded_at", TS, True, "When the customer answered", unit=TS_DOC),
         Column("nps", "INTEGER", False, "Likelihood to recommend", minimum=0, maximum=10, unit="0-10"),
         Column("csat", "INTEGER", False, "Satisfaction", minimum=1, maximum=5, unit="1-5, 5 best"),
-        Column("ces", "INTEGER", False, "Effort: 'it was easy to handle my request'", minimum=1, maximum=7,
-               unit="1-7, 7 easiest"),
+        Column(
+            "ces",
+            "INTEGER",
+            False,
+            "Effort: 'it was easy to handle my request'",
+            minimum=1,
+            maximum=7,
+            unit="1-7, 7 easiest",
+        ),
         Column("resolved", "BOOLEAN", False, "Customer says the need was resolved"),
         Column("had_to_repeat", "BOOLEAN", False, "Customer says they had to repeat information"),
         Column("journey_step", "VARCHAR", False, "Step of the customer journey the survey was sent at"),
@@ -160,18 +190,26 @@ def expectation_suite(contract: Contract) -> dict:
         if col.allowed:
             add("expect_column_values_to_be_in_set", column=col.name, value_set=list(col.allowed))
         if col.minimum is not None or col.maximum is not None:
-            add("expect_column_values_to_be_between", column=col.name,
-                min_value=col.minimum, max_value=col.maximum)
+            add("expect_column_values_to_be_between", column=col.name, min_value=col.minimum, max_value=col.maximum)
     if len(contract.key) == 1:
         add("expect_column_values_to_be_unique", column=contract.key[0])
     else:
         add("expect_compound_columns_to_be_unique", column_list=list(contract.key))
     for col, other, value in contract.required_when:
-        add("expect_column_values_to_not_be_null", column=col, row_condition=f'{other}=="{value}"',
-            condition_parser="pandas")
+        add(
+            "expect_column_values_to_not_be_null",
+            column=col,
+            row_condition=f'{other}=="{value}"',
+            condition_parser="pandas",
+        )
     for earlier, later in contract.ordered:
-        add("expect_column_pair_values_a_to_be_greater_than_b", column_A=later, column_B=earlier,
-            or_equal=True, ignore_row_if="either_value_is_missing")
+        add(
+            "expect_column_pair_values_a_to_be_greater_than_b",
+            column_A=later,
+            column_B=earlier,
+            or_equal=True,
+            ignore_row_if="either_value_is_missing",
+        )
     return {"name": contract.table, "expectations": exps, "meta": {"generated_by": "esprit contracts"}}
 
 
@@ -204,16 +242,17 @@ def contracts_markdown() -> str:
             lines += [f"Timestamp order, when both are present: {rules}.", ""]
         for col, other, value in c.required_when:
             lines += [f"`{col}` is required when `{other}` is `{value}`.", ""]
-        lines += ["| column | type | required | allowed values | unit | description |",
-                  "|---|---|---|---|---|---|"]
+        lines += ["| column | type | required | allowed values | unit | description |", "|---|---|---|---|---|---|"]
         for col in c.columns:
             allowed = ", ".join(col.allowed) if col.allowed else ""
             if col.minimum is not None or col.maximum is not None:
                 lo = "" if col.minimum is None else f"{col.minimum:g}"
                 hi = "" if col.maximum is None else f"{col.maximum:g}"
                 allowed = f"{lo}–{hi}" if hi else f"≥ {lo}"
-            lines.append(f"| {col.name} | {col.type} | {'yes' if col.required else 'no'} | {allowed} | "
-                         f"{col.unit} | {col.description} |")
+            lines.append(
+                f"| {col.name} | {col.type} | {'yes' if col.required else 'no'} | {allowed} | "
+                f"{col.unit} | {col.description} |"
+            )
         lines.append("")
     return "\n".join(lines)
 

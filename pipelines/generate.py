@@ -21,7 +21,7 @@ import json
 import random
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -32,10 +32,14 @@ from pipelines.weeks import parse_week, week_label
 DEFAULT_START_WEEK = "2026-W40"  # spans the end of summer time (25 October 2026)
 TZ = "Europe/Paris"
 PARIS = ZoneInfo(TZ)
-UTC = timezone.utc
+UTC = UTC
 
-TEAMS = {"accueil": "Q_ACCUEIL", "facturation": "Q_FACTURATION", "technique": "Q_TECHNIQUE",
-         "reclamations": "Q_RECLAMATIONS"}
+TEAMS = {
+    "accueil": "Q_ACCUEIL",
+    "facturation": "Q_FACTURATION",
+    "technique": "Q_TECHNIQUE",
+    "reclamations": "Q_RECLAMATIONS",
+}
 NEED_TEAM = {"info": "accueil", "billing": "facturation", "technical": "technique"}
 CATEGORY = {"info": "information", "billing": "billing", "technical": "technical"}
 # Thresholds the simulation is built around (the pipeline's defaults). Most generated values keep
@@ -60,14 +64,24 @@ SOURCE_FILES = {  # landing sub-folder, file prefix, contract
 
 VERBATIMS = {
     "fr": {
-        "none": ["Conseiller très aimable, problème réglé en un appel.", "Rapide et efficace, merci.",
-                 "Accueil chaleureux et réponse claire."],
-        "reach": ["Impossible de joindre quelqu'un, j'ai raccroché plusieurs fois.",
-                  "Trop d'attente avant d'avoir un conseiller."],
-        "understand": ["J'ai dû répéter mon problème à chaque transfert.",
-                       "On m'a passé d'un service à l'autre sans me comprendre."],
+        "none": [
+            "Conseiller très aimable, problème réglé en un appel.",
+            "Rapide et efficace, merci.",
+            "Accueil chaleureux et réponse claire.",
+        ],
+        "reach": [
+            "Impossible de joindre quelqu'un, j'ai raccroché plusieurs fois.",
+            "Trop d'attente avant d'avoir un conseiller.",
+        ],
+        "understand": [
+            "J'ai dû répéter mon problème à chaque transfert.",
+            "On m'a passé d'un service à l'autre sans me comprendre.",
+        ],
         "resolve": ["J'ai dû rappeler, le problème n'était pas réglé.", "Toujours pas de solution après deux appels."],
-        "recover": ["Ma réclamation a traîné pendant des semaines.", "Réclamation rouverte, personne ne suit le dossier."],
+        "recover": [
+            "Ma réclamation a traîné pendant des semaines.",
+            "Réclamation rouverte, personne ne suit le dossier.",
+        ],
     },
     "en": {
         "none": ["Friendly agent, sorted in one call.", "Quick and helpful, thank you."],
@@ -222,12 +236,22 @@ class Simulation:
             if unresolved_answers >= 3 or self.rng.random() < (0.5 if unresolved_answers == 2 else 0.08):
                 self._escalate(j, call_id, last_team, ended_at)
                 return
-            t = self._business_hours(ended_at + timedelta(days=self.rng.randint(1, 3), minutes=self.rng.randint(0, 600)))
+            t = self._business_hours(
+                ended_at + timedelta(days=self.rng.randint(1, 3), minutes=self.rng.randint(0, 600))
+            )
             for h in self.call_handoffs[call_id]:
                 h.add("recontact", t)
 
-    def _at_edge(self, value: float, threshold: float, rule: str, ref: str, row_at: datetime,
-                 after: bool = False, share: float = EDGE_SHARE) -> float:
+    def _at_edge(
+        self,
+        value: float,
+        threshold: float,
+        rule: str,
+        ref: str,
+        row_at: datetime,
+        after: bool = False,
+        share: float = EDGE_SHARE,
+    ) -> float:
         """value, or (EDGE_SHARE of the time) the threshold moved by -1, 0 or +1 second, recorded
         in the truth's boundary cases with which side of the threshold it is on. row_at: when the
         row deciding it happens (plus the value, `after`), so that the truth keeps only exported ones."""
@@ -235,8 +259,9 @@ class Simulation:
             return value
         offset = self.edge.choice(EDGE_OFFSETS)
         at = row_at + timedelta(seconds=threshold + offset) if after else row_at
-        self.boundaries.append({"rule": rule, "ref": ref, "threshold": threshold, "value": threshold + offset,
-                                "offset": offset, "at": at})
+        self.boundaries.append(
+            {"rule": rule, "ref": ref, "threshold": threshold, "value": threshold + offset, "offset": offset, "at": at}
+        )
         return threshold + offset
 
     def _business_hours(self, t: datetime) -> datetime:
@@ -263,8 +288,13 @@ class Simulation:
         answered_team, resolved = None, False
         while True:
             long_wait = self.rng.random() < 0.15
-            wait = self.rng.randint(150, 600) if long_wait else self.rng.choice(
-                [self.rng.randint(3, SERVICE_LEVEL_S - 2), self.rng.randint(SERVICE_LEVEL_S + 2, 100)])
+            wait = (
+                self.rng.randint(150, 600)
+                if long_wait
+                else self.rng.choice(
+                    [self.rng.randint(3, SERVICE_LEVEL_S - 2), self.rng.randint(SERVICE_LEVEL_S + 2, 100)]
+                )
+            )
             abandons = self.rng.random() < (0.12 if seg_no == 1 else 0.08)
             if abandons:
                 if seg_no == 1:
@@ -274,8 +304,13 @@ class Simulation:
                 threshold = SERVICE_LEVEL_S if rule == "service_level" else LONG_WAIT_S
                 wait = self._at_edge(wait, threshold, rule, call_id, offered)
             else:
-                wait = self._at_edge(wait, PICKUP_SLA.get(team, PICKUP_SLA["default"])[0], "slow_pickup",
-                                     f"call:{call_id}:{seg_no}", offered)
+                wait = self._at_edge(
+                    wait,
+                    PICKUP_SLA.get(team, PICKUP_SLA["default"])[0],
+                    "slow_pickup",
+                    f"call:{call_id}:{seg_no}",
+                    offered,
+                )
             if abandons:
                 ended = offered + timedelta(seconds=wait)
                 self._segment(call_id, seg_no, j, team, offered, None, ended, "abandoned", "none", None, "")
@@ -338,13 +373,24 @@ class Simulation:
         return "accueil" if self.rng.random() < 0.08 else None
 
     def _segment(self, call_id, seg_no, j, team, offered, answered, ended, outcome, transfer_type, hold, wrap):
-        self.rows["calls"].append({
-            "call_id": call_id, "segment_no": seg_no, "customer_ref": j.customer_ref, "queue": TEAMS[team],
-            "team": team, "agent_id": self._agent(team) if answered else "", "offered_at": _iso(offered),
-            "answered_at": _iso(answered), "ended_at": _iso(ended), "outcome": outcome,
-            "transfer_type": transfer_type, "hold_seconds": "" if hold is None else hold, "wrap_code": wrap,
-            "_at": offered,
-        })
+        self.rows["calls"].append(
+            {
+                "call_id": call_id,
+                "segment_no": seg_no,
+                "customer_ref": j.customer_ref,
+                "queue": TEAMS[team],
+                "team": team,
+                "agent_id": self._agent(team) if answered else "",
+                "offered_at": _iso(offered),
+                "answered_at": _iso(answered),
+                "ended_at": _iso(ended),
+                "outcome": outcome,
+                "transfer_type": transfer_type,
+                "hold_seconds": "" if hold is None else hold,
+                "wrap_code": wrap,
+                "_at": offered,
+            }
+        )
 
     # ---- complaints ---------------------------------------------------------------------
     def _direct_complaint(self, j: Journey) -> None:
@@ -367,10 +413,18 @@ class Simulation:
         j.moments.append(opened)
         if origin is not None:  # an escalation into a complaint; a direct complaint is not one
             self._signal(j, "complaint_opened", opened)
-        self.rows["cases"].append({
-            "case_id": case_id, "customer_ref": j.customer_ref, "opened_at": _iso(opened), "channel": channel,
-            "category": CATEGORY[j.need], "origin_ref": origin or "",
-            "priority": self.rng.choice(["low", "normal", "normal", "high"]), "_at": opened})
+        self.rows["cases"].append(
+            {
+                "case_id": case_id,
+                "customer_ref": j.customer_ref,
+                "opened_at": _iso(opened),
+                "channel": channel,
+                "category": CATEGORY[j.need],
+                "origin_ref": origin or "",
+                "priority": self.rng.choice(["low", "normal", "normal", "high"]),
+                "_at": opened,
+            }
+        )
         events: list[tuple[str, datetime, str, str]] = []  # type, at, team, status
         handoffs: list[Handoff] = []
         if from_team is not None:
@@ -401,11 +455,20 @@ class Simulation:
             # the receiving team takes the case in hand, sometimes later than its pickup SLA
             sla_hours = PICKUP_SLA.get(to, PICKUP_SLA["default"])[1]
             slow = self.rng.random() < 0.2
-            pickup = timedelta(hours=self.rng.randint(sla_hours + 2, sla_hours + 48) if slow
-                               else self.rng.randint(1, sla_hours - 2))
-            pickup = timedelta(seconds=self._at_edge(pickup.total_seconds(), 3600 * sla_hours, "slow_pickup",
-                                                     f"case:{case_id}:{len(events)}", t, after=True,
-                                                     share=CASE_EDGE_SHARE))
+            pickup = timedelta(
+                hours=self.rng.randint(sla_hours + 2, sla_hours + 48) if slow else self.rng.randint(1, sla_hours - 2)
+            )
+            pickup = timedelta(
+                seconds=self._at_edge(
+                    pickup.total_seconds(),
+                    3600 * sla_hours,
+                    "slow_pickup",
+                    f"case:{case_id}:{len(events)}",
+                    t,
+                    after=True,
+                    share=CASE_EDGE_SHARE,
+                )
+            )
             slow = pickup > timedelta(hours=sla_hours)
             t = t + pickup
             events.append(("assigned", t, to, "in_progress"))
@@ -413,11 +476,22 @@ class Simulation:
                 h.add("slow_pickup", t)
 
         late_ack = self.rng.random() < 0.15
-        t = t + timedelta(hours=self.rng.randint(ACK_SLA_HOURS + 2, ACK_SLA_HOURS + 72) if late_ack
-                          else self.rng.randint(1, ACK_SLA_HOURS - 2))
-        t = opened + timedelta(seconds=self._at_edge((t - opened).total_seconds(), 3600 * ACK_SLA_HOURS,
-                                                     "complaint_acknowledged_beyond_sla", case_id, opened,
-                                                     after=True, share=CASE_EDGE_SHARE))
+        t = t + timedelta(
+            hours=self.rng.randint(ACK_SLA_HOURS + 2, ACK_SLA_HOURS + 72)
+            if late_ack
+            else self.rng.randint(1, ACK_SLA_HOURS - 2)
+        )
+        t = opened + timedelta(
+            seconds=self._at_edge(
+                (t - opened).total_seconds(),
+                3600 * ACK_SLA_HOURS,
+                "complaint_acknowledged_beyond_sla",
+                case_id,
+                opened,
+                after=True,
+                share=CASE_EDGE_SHARE,
+            )
+        )
         late_ack = t - opened > timedelta(hours=ACK_SLA_HOURS)
         events.append(("assigned", t, "reclamations", "in_progress"))
         if late_ack:
@@ -433,8 +507,15 @@ class Simulation:
         resolved_at = max(opened + timedelta(days=days), t + timedelta(hours=1))
         at_sla = (resolved_at - opened).total_seconds()
         if opened + timedelta(seconds=86400 * COMPLAINT_SLA_DAYS - 1) >= t + timedelta(hours=1):
-            at_sla = self._at_edge(at_sla, 86400 * COMPLAINT_SLA_DAYS, "complaint_resolved_beyond_sla", case_id,
-                                   opened, after=True, share=CASE_EDGE_SHARE)
+            at_sla = self._at_edge(
+                at_sla,
+                86400 * COMPLAINT_SLA_DAYS,
+                "complaint_resolved_beyond_sla",
+                case_id,
+                opened,
+                after=True,
+                share=CASE_EDGE_SHARE,
+            )
         resolved_at = opened + timedelta(seconds=at_sla)
         late = resolved_at - opened > timedelta(days=COMPLAINT_SLA_DAYS)
         events.append(("resolved", resolved_at, team, "resolved"))
@@ -454,12 +535,22 @@ class Simulation:
         t = t + timedelta(days=self.rng.uniform(1, 3))
         events.append(("closed", t, team, "closed"))
         for seq, (etype, at, eteam, status) in enumerate(events, start=1):
-            self.rows["case_events"].append({
-                "case_id": case_id, "event_seq": seq, "event_type": etype, "event_at": _iso(at), "team": eteam,
-                "agent_id": self._agent(eteam), "status": status, "_at": at})
+            self.rows["case_events"].append(
+                {
+                    "case_id": case_id,
+                    "event_seq": seq,
+                    "event_type": etype,
+                    "event_at": _iso(at),
+                    "team": eteam,
+                    "agent_id": self._agent(eteam),
+                    "status": status,
+                    "_at": at,
+                }
+            )
         self.handoffs.extend(handoffs)
-        self._maybe_survey(j, "case", case_id, resolved_at, self.rng.random() < 0.85,
-                           ["reassigned"] * len(handoffs), handoffs)
+        self._maybe_survey(
+            j, "case", case_id, resolved_at, self.rng.random() < 0.85, ["reassigned"] * len(handoffs), handoffs
+        )
 
     # ---- surveys ------------------------------------------------------------------------
     def _maybe_survey(self, j, kind, ref, after, resolved, transfers, handoffs) -> None:
@@ -486,20 +577,32 @@ class Simulation:
         lang = "fr" if self.rng.random() < 0.7 else "en"
         stages = [s[1] for s in j.signals if s[2] <= responded]
         topic = max(set(stages), key=stages.count) if stages else "none"
-        self.rows["survey_responses"].append({
-            "response_id": self._next("response", "R{:07d}"), "customer_ref": j.customer_ref,
-            "interaction_type": kind if keep_ref else "", "interaction_ref": ref if keep_ref else "",
-            "responded_at": _iso(responded), "nps": nps, "csat": csat, "ces": ces,
-            "resolved": str(bool(resolved)).lower(), "had_to_repeat": str(bool(repeat)).lower(),
-            "verbatim": self.rng.choice(VERBATIMS[lang][topic]), "language": lang, "_at": responded})
+        self.rows["survey_responses"].append(
+            {
+                "response_id": self._next("response", "R{:07d}"),
+                "customer_ref": j.customer_ref,
+                "interaction_type": kind if keep_ref else "",
+                "interaction_ref": ref if keep_ref else "",
+                "responded_at": _iso(responded),
+                "nps": nps,
+                "csat": csat,
+                "ces": ces,
+                "resolved": str(bool(resolved)).lower(),
+                "had_to_repeat": str(bool(repeat)).lower(),
+                "verbatim": self.rng.choice(VERBATIMS[lang][topic]),
+                "language": lang,
+                "_at": responded,
+            }
+        )
 
 
 def _week(moment: datetime) -> str:
     return week_label(moment, TZ)
 
 
-def generate(out: Path, weeks: int = 8, seed: int = 7, start_week: str = DEFAULT_START_WEEK,
-             journeys_per_week: int = 300) -> dict:
+def generate(
+    out: Path, weeks: int = 8, seed: int = 7, start_week: str = DEFAULT_START_WEEK, journeys_per_week: int = 300
+) -> dict:
     """Write the landing files and ground truth under `out`; return a summary."""
     sim = Simulation(seed, start_week, weeks, journeys_per_week)
     sim.run()
@@ -530,17 +633,40 @@ def write_ground_truth(sim: Simulation, folder: Path) -> dict:
     handoffs = [h for h in sim.handoffs if h.at < end]
     with open(folder / "handoffs.csv", "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(["handoff_key", "kind", "container", "from_team", "to_team", "handoff_at", "week", "failed",
-                    "reasons"])
+        w.writerow(
+            ["handoff_key", "kind", "container", "from_team", "to_team", "handoff_at", "week", "failed", "reasons"]
+        )
         for h in sorted(handoffs, key=lambda x: x.key):
             reasons = sorted(r for r, at in h.reasons.items() if at < end)
-            w.writerow([h.key, h.kind, h.container, h.from_team, h.to_team, _iso(h.at), _week(h.at),
-                        str(bool(reasons)).lower(), ";".join(reasons)])
+            w.writerow(
+                [
+                    h.key,
+                    h.kind,
+                    h.container,
+                    h.from_team,
+                    h.to_team,
+                    _iso(h.at),
+                    _week(h.at),
+                    str(bool(reasons)).lower(),
+                    ";".join(reasons),
+                ]
+            )
     journeys = [j for j in sim.journeys if j.started_at < end]
     with open(folder / "journeys.csv", "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(["journey_no", "customer_ref", "started_at", "week", "reached", "friction_stages", "signals",
-                    "first_contact_resolved", "first_contact_resolved_final"])
+        w.writerow(
+            [
+                "journey_no",
+                "customer_ref",
+                "started_at",
+                "week",
+                "reached",
+                "friction_stages",
+                "signals",
+                "first_contact_resolved",
+                "first_contact_resolved_final",
+            ]
+        )
         for j in journeys:
             reached = ["reach"]
             if j.engaged_at is not None and j.engaged_at < end:
@@ -557,8 +683,19 @@ def write_ground_truth(sim: Simulation, folder: Path) -> dict:
                 # As the simulation ran it to its end, follow-ups after the cut-off included: what
                 # the figure is once final.
                 fcr_final = str(j.followup_at is None).lower()
-            w.writerow([j.journey_no, j.customer_ref, _iso(j.started_at), _week(j.started_at), ";".join(reached),
-                        ";".join(stages), ";".join(signals), fcr, fcr_final])
+            w.writerow(
+                [
+                    j.journey_no,
+                    j.customer_ref,
+                    _iso(j.started_at),
+                    _week(j.started_at),
+                    ";".join(reached),
+                    ";".join(stages),
+                    ";".join(signals),
+                    fcr,
+                    fcr_final,
+                ]
+            )
     with open(folder / "boundaries.csv", "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["rule", "ref", "threshold_seconds", "value_seconds", "offset_seconds", "beyond"])
@@ -567,15 +704,25 @@ def write_ground_truth(sim: Simulation, folder: Path) -> dict:
             past = b["value"] >= b["threshold"] if b["rule"] == "short_abandon" else b["value"] > b["threshold"]
             w.writerow([b["rule"], b["ref"], b["threshold"], b["value"], b["offset"], str(past).lower()])
     summary = {
-        "start": _iso(sim.start), "end": _iso(end), "timezone": TZ,
+        "start": _iso(sim.start),
+        "end": _iso(end),
+        "timezone": TZ,
         "weeks": sorted({_week(j.started_at) for j in journeys}),
-        "journeys": len(journeys), "handoffs": len(handoffs),
+        "journeys": len(journeys),
+        "handoffs": len(handoffs),
         "failed_handoffs": sum(1 for h in handoffs if any(at < end for at in h.reasons.values())),
-        "thresholds": {"long_wait_seconds": LONG_WAIT_S, "long_hold_seconds": LONG_HOLD_S,
-                       "service_level_seconds": SERVICE_LEVEL_S, "complaint_sla_days": COMPLAINT_SLA_DAYS,
-                       "short_abandon_seconds": SHORT_ABANDON_S, "ping_pong_min_changes": PING_PONG, "complaint_ack_sla_hours": ACK_SLA_HOURS,
-                       "several_attempts_min_calls": SEVERAL_ATTEMPTS, "resolution_sla_days": RESOLUTION_SLA_DAYS,
-                       "pickup_sla": {k: {"call_seconds": c, "case_hours": h} for k, (c, h) in PICKUP_SLA.items()}},
+        "thresholds": {
+            "long_wait_seconds": LONG_WAIT_S,
+            "long_hold_seconds": LONG_HOLD_S,
+            "service_level_seconds": SERVICE_LEVEL_S,
+            "complaint_sla_days": COMPLAINT_SLA_DAYS,
+            "short_abandon_seconds": SHORT_ABANDON_S,
+            "ping_pong_min_changes": PING_PONG,
+            "complaint_ack_sla_hours": ACK_SLA_HOURS,
+            "several_attempts_min_calls": SEVERAL_ATTEMPTS,
+            "resolution_sla_days": RESOLUTION_SLA_DAYS,
+            "pickup_sla": {k: {"call_seconds": c, "case_hours": h} for k, (c, h) in PICKUP_SLA.items()},
+        },
     }
     (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     (folder / "README.md").write_text(GROUND_TRUTH_README.format(reasons=", ".join(REASONS)), encoding="utf-8")

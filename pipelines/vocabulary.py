@@ -27,9 +27,11 @@ if TYPE_CHECKING:  # pipelines.config imports this module: loading the settings 
 VOCABULARY_FILE = REPO_ROOT / "sql" / "vocabulary.yaml"
 DOCS_FILE = REPO_ROOT / "docs" / "metrics.md"
 SECTIONS = ("handoff_failure_reasons", "friction_signals", "metrics")
-REQUIRED = {"handoff_failure_reasons": ("applies_to", "feeds", "rule"),
-            "friction_signals": ("stage", "weight", "feeds", "per", "rule", "source_ref"),
-            "metrics": ("feeds",)}
+REQUIRED = {
+    "handoff_failure_reasons": ("applies_to", "feeds", "rule"),
+    "friction_signals": ("stage", "weight", "feeds", "per", "rule", "source_ref"),
+    "metrics": ("feeds",),
+}
 
 # What a figure is counted from: alternatives, each a set of feeds that must all be configured.
 Feeds = tuple[tuple[str, ...], ...]
@@ -69,8 +71,9 @@ def load(path: Path = VOCABULARY_FILE) -> Vocabulary:
             missing = [k for k in REQUIRED[section] if not isinstance(spec, dict) or spec.get(k) in (None, "")]
             if missing:
                 raise ValueError(f"{path}: {section}.{name}: missing {', '.join(missing)}")
-    return Vocabulary(reasons=data["handoff_failure_reasons"], signals=data["friction_signals"],
-                      metrics=data["metrics"])
+    return Vocabulary(
+        reasons=data["handoff_failure_reasons"], signals=data["friction_signals"], metrics=data["metrics"]
+    )
 
 
 VOCABULARY = load()
@@ -82,13 +85,16 @@ def set_vocabulary(con: duckdb.DuckDBPyConnection, vocabulary: Vocabulary) -> No
     """param_handoff_reasons (reason, position) and the handoff_reason type (ENUM, in that order),
     which weekly_team_supplier pivots on: a column per reason, there even in a week without it."""
     con.execute("CREATE OR REPLACE TABLE param_handoff_reasons (reason VARCHAR, position INTEGER)")
-    con.executemany("INSERT INTO param_handoff_reasons VALUES (?, ?)",
-                    [[name, i] for i, name in enumerate(vocabulary.reasons, start=1)])
+    con.executemany(
+        "INSERT INTO param_handoff_reasons VALUES (?, ?)",
+        [[name, i] for i, name in enumerate(vocabulary.reasons, start=1)],
+    )
     con.execute("DROP TYPE IF EXISTS temp.handoff_reason")
     con.execute("CREATE TEMP TYPE handoff_reason AS ENUM (SELECT reason FROM param_handoff_reasons ORDER BY position)")
 
 
 # ---- docs/metrics.md ------------------------------------------------------------------------
+
 
 def _cell(text) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
@@ -97,12 +103,19 @@ def _cell(text) -> str:
 def docs_tables(vocabulary: Vocabulary) -> dict[str, list[str]]:
     """The markdown table of each vocabulary docs/metrics.md shows, by section."""
     reasons = ["| reason | applies to | feeds | rule (parameters in brackets) |", "|---|---|---|---|"]
-    reasons += [f"| `{name}` | {_cell(s['applies_to'])} | {_cell(s['feeds'])} | {_cell(s['rule'])} |"
-                for name, s in vocabulary.reasons.items()]
-    signals = ["| signal | stage | one event per | feeds | rule (parameters in brackets) | `source_ref` |",
-               "|---|---|---|---|---|---|"]
-    signals += [f"| `{name}` | {_cell(s['stage'])} | {_cell(s['per'])} | {_cell(s['feeds'])} | {_cell(s['rule'])} "
-                f"| {_cell(s['source_ref'])} |" for name, s in vocabulary.signals.items()]
+    reasons += [
+        f"| `{name}` | {_cell(s['applies_to'])} | {_cell(s['feeds'])} | {_cell(s['rule'])} |"
+        for name, s in vocabulary.reasons.items()
+    ]
+    signals = [
+        "| signal | stage | one event per | feeds | rule (parameters in brackets) | `source_ref` |",
+        "|---|---|---|---|---|---|",
+    ]
+    signals += [
+        f"| `{name}` | {_cell(s['stage'])} | {_cell(s['per'])} | {_cell(s['feeds'])} | {_cell(s['rule'])} "
+        f"| {_cell(s['source_ref'])} |"
+        for name, s in vocabulary.signals.items()
+    ]
     return {"handoff_failure_reasons": reasons, "friction_signals": signals}
 
 

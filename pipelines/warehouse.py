@@ -12,8 +12,12 @@ import duckdb
 
 from pipelines.contracts import CONTRACTS, REPO_ROOT
 
-LINEAGE_COLUMNS = (("source_file", "VARCHAR"), ("source_line", "BIGINT"), ("record_version", "VARCHAR"),
-                   ("load_id", "BIGINT"))
+LINEAGE_COLUMNS = (
+    ("source_file", "VARCHAR"),
+    ("source_line", "BIGINT"),
+    ("record_version", "VARCHAR"),
+    ("load_id", "BIGINT"),
+)
 
 AUDIT_DDL = """
 CREATE SEQUENCE IF NOT EXISTS load_id_seq START 1;
@@ -121,9 +125,11 @@ def _busy_message(path: Path, error: str, waited: float) -> str:
     holder = re.search(r"held in (.+?) \(PID (\d+)\)", error)
     who = f"process {holder.group(2)} ({Path(holder.group(1)).name})" if holder else "another process"
     after = f" after waiting {waited:g} s" if waited else ""
-    return (f"warehouse {path} is in use by {who}{after}: DuckDB lets one process write it at a time. Run "
-            f"again once it has finished (another esprit command, or an Airflow task outside the warehouse "
-            f"pool), or set {WAIT_ENV}=<seconds> to wait for it")
+    return (
+        f"warehouse {path} is in use by {who}{after}: DuckDB lets one process write it at a time. Run "
+        f"again once it has finished (another esprit command, or an Airflow task outside the warehouse "
+        f"pool), or set {WAIT_ENV}=<seconds> to wait for it"
+    )
 
 
 NO_VACUUM = 0
@@ -174,8 +180,9 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def is_view(con, name: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = ? AND temporary",
-                            [name]).fetchone()[0])
+    return bool(
+        con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = ? AND temporary", [name]).fetchone()[0]
+    )
 
 
 def drop_relation(con, name: str) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
@@ -36,7 +36,7 @@ def week_bounds(label: str, tz: str) -> tuple[datetime, datetime]:
     monday = date.fromisocalendar(year, week, 1)
     start = datetime.combine(monday, time(0), zone)
     end = datetime.combine(monday + timedelta(days=7), time(0), zone)
-    return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 def shift_week(label: str, weeks: int) -> str:

@@ -42,12 +42,14 @@ class AirflowProcesses:
         self.port = free_port()
         self.env = airflow_environment(home, esprit_home)
         self.env.update(FAST)
-        self.env.update({
-            "AIRFLOW__API__PORT": str(self.port),
-            "AIRFLOW__API__HOST": "127.0.0.1",
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.port}/execution/",
-            "ESPRIT_PSEUDONYM_KEY": os.environ["ESPRIT_PSEUDONYM_KEY"],
-        })
+        self.env.update(
+            {
+                "AIRFLOW__API__PORT": str(self.port),
+                "AIRFLOW__API__HOST": "127.0.0.1",
+                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.port}/execution/",
+                "ESPRIT_PSEUDONYM_KEY": os.environ["ESPRIT_PSEUDONYM_KEY"],
+            }
+        )
         self.env.update(extra_env or {})
         self.processes: list[subprocess.Popen] = []
         self.logs: list[Path] = []
@@ -62,8 +64,15 @@ class AirflowProcesses:
             log = self.home / f"{command[0]}{'-' + command[1] if len(command) > 1 else ''}.log"
             self.logs.append(log)
             handle = open(log, "w")
-            self.processes.append(subprocess.Popen([str(VENV_BIN / "airflow"), *command], env=self.full_env(),
-                                                   stdout=handle, stderr=subprocess.STDOUT, start_new_session=True))
+            self.processes.append(
+                subprocess.Popen(
+                    [str(VENV_BIN / "airflow"), *command],
+                    env=self.full_env(),
+                    stdout=handle,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
 
     def check_alive(self) -> None:
         for process, log in zip(self.processes, self.logs):

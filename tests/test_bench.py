@@ -13,8 +13,13 @@ def test_pandas_reference_gives_the_sql_pipelines_weekly_friction_and_handoff_fi
     from benchmarks.reference import COMPARED, compare, compute, read_tables
 
     settings, _ = pipeline_run
-    result = compute(read_tables(landing_files(settings.landing)), settings.metrics, settings.friction_signals,
-                     settings.stages, settings.week_timezone)
+    result = compute(
+        read_tables(landing_files(settings.landing)),
+        settings.metrics,
+        settings.friction_signals,
+        settings.stages,
+        settings.week_timezone,
+    )
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
         sql = {table: con.execute(f"SELECT * FROM {table}").df() for table in COMPARED}
         handoffs, failed = con.execute("SELECT count(*), count(*) FILTER (WHERE failed) FROM handoffs").fetchall()[0]
@@ -63,8 +68,26 @@ def test_bench_at_a_tiny_size_writes_every_measured_field(tmp_path):
     doc = tmp_path / "performance.md"
     doc.write_text(f"prose before\n{DOC_BEGIN}\nold table\n{DOC_END}\nprose after\n", encoding="utf-8")
     out = tmp_path / "bench.json"
-    main(["--sizes", "1500", "--week-calls", "1500", "--history-weeks", "1,2", "--seed-journeys", "150", "--weekly-repeats", "2",
-          "--out", str(out), "--doc", str(doc), "--work", str(tmp_path / "work")])
+    main(
+        [
+            "--sizes",
+            "1500",
+            "--week-calls",
+            "1500",
+            "--history-weeks",
+            "1,2",
+            "--seed-journeys",
+            "150",
+            "--weekly-repeats",
+            "2",
+            "--out",
+            str(out),
+            "--doc",
+            str(doc),
+            "--work",
+            str(tmp_path / "work"),
+        ]
+    )
     report = json.loads(out.read_text(encoding="utf-8"))
     assert report["machine"]["cores"] > 0 and report["machine"]["memory_gb"] > 0
     [size] = report["sizes"]
@@ -72,8 +95,12 @@ def test_bench_at_a_tiny_size_writes_every_measured_field(tmp_path):
     for phase in ("baseline", "ingest", "metrics", "scorecard", "pipeline", "pandas_reference"):
         _phase_ok(size[phase])
     assert size["ingest"]["rows_loaded"] == sum(size["rows"].values()) and not size["ingest"]["rejected_files"]
-    for ratio in ("ingest_vs_baseline", "pipeline_vs_baseline", "pandas_vs_sql_metrics",
-                  "pandas_compute_vs_sql_metrics_inner"):
+    for ratio in (
+        "ingest_vs_baseline",
+        "pipeline_vs_baseline",
+        "pandas_vs_sql_metrics",
+        "pandas_compute_vs_sql_metrics_inner",
+    ):
         assert size[ratio] > 0, ratio
     assert set(size["pandas_reference"]["rows_differing_from_sql"].values()) == {0}
     flat = report["flat"]  # ingest alone of a file twice as large, for the flat-memory target
@@ -92,14 +119,26 @@ def test_bench_at_a_tiny_size_writes_every_measured_field(tmp_path):
     assert isinstance(weekly["growth"], float)
     airflow = weekly["airflow"]
     _phase_ok(airflow)
-    assert set(airflow["dag_test_seconds"]) == {"esprit_ingest_calls", "esprit_ingest_complaints",
-                                                "esprit_ingest_surveys", "esprit_metrics", "esprit_scorecard"}
+    assert set(airflow["dag_test_seconds"]) == {
+        "esprit_ingest_calls",
+        "esprit_ingest_complaints",
+        "esprit_ingest_surveys",
+        "esprit_metrics",
+        "esprit_scorecard",
+    }
     assert {"overhead_seconds", "outside_airflow_seconds", "dag_test_total_seconds"} <= set(airflow)
     # each dag.test is split into Esprit's functions, the rest of its task runs, and the DAG run around them
     for dag_id, part in airflow["breakdown"].items():
         assert part["tasks"] and part["task_runs_besides"] >= 0 and part["dag_run_besides"] >= 0, (dag_id, part)
-        assert abs(part["esprit_functions"] + part["task_runs_besides"] + part["dag_run_besides"]
-                   - airflow["dag_test_seconds"][dag_id]) < 0.01
+        assert (
+            abs(
+                part["esprit_functions"]
+                + part["task_runs_besides"]
+                + part["dag_run_besides"]
+                - airflow["dag_test_seconds"][dag_id]
+            )
+            < 0.01
+        )
     assert airflow["breakdown"]["esprit_ingest_calls"]["esprit_functions"] > 0
     assert set(airflow["breakdown"]["esprit_ingest_calls"]["tasks"]) == {"load", "publish", "check"}
     assert len(report["targets"]) == 6
@@ -113,6 +152,17 @@ def test_bench_at_a_tiny_size_writes_every_measured_field(tmp_path):
 def test_the_report_shows_commands_without_this_machines_paths(tmp_path):
     from benchmarks.bench import public_command
 
-    shown = public_command(["--sizes", "1000", "--work", str(tmp_path / "w"), "--keep", f"--out={tmp_path}/b.json",
-                            "--doc", "docs/performance.md", "--merge"])
+    shown = public_command(
+        [
+            "--sizes",
+            "1000",
+            "--work",
+            str(tmp_path / "w"),
+            "--keep",
+            f"--out={tmp_path}/b.json",
+            "--doc",
+            "docs/performance.md",
+            "--merge",
+        ]
+    )
     assert shown == "python -m benchmarks.bench --sizes 1000 --out FILE --doc docs/performance.md --merge"

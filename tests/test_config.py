@@ -41,17 +41,22 @@ def test_environment_overrides_paths(tmp_path, monkeypatch):
     assert load_settings(base_dir=tmp_path).warehouse == Path(tmp_path / "elsewhere.duckdb")
 
 
-@pytest.mark.parametrize("text, message", [
-    ("scorecard:\n  languages: [de]\n", "scorecard.languages"),
-    ("scorecard:\n  small_sample: 0\n", "scorecard.small_sample"),
-    ("headline:\n  - {metric: nps, en: NPS, fr: NPS, unit: points, better: up, target: 10, watch: 30}\n",
-     r"headline\[0\].watch"),
-    ("headline:\n  - {metric: nps, en: NPS, fr: NPS, unit: points, better: sideways}\n", r"headline\[0\].better"),
-    ("scorecard:\n  handoffs_per_page: 0\n", "scorecard.handoffs_per_page"),
-    ("ingest:\n  gx_rows: some\n", "ingest.gx_rows"),
-    ("ingest:\n  gx_rows: 0\n", "ingest.gx_rows"),
-    ("ingest:\n  memory_limit: lots\n", "ingest.memory_limit"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("scorecard:\n  languages: [de]\n", "scorecard.languages"),
+        ("scorecard:\n  small_sample: 0\n", "scorecard.small_sample"),
+        (
+            "headline:\n  - {metric: nps, en: NPS, fr: NPS, unit: points, better: up, target: 10, watch: 30}\n",
+            r"headline\[0\].watch",
+        ),
+        ("headline:\n  - {metric: nps, en: NPS, fr: NPS, unit: points, better: sideways}\n", r"headline\[0\].better"),
+        ("scorecard:\n  handoffs_per_page: 0\n", "scorecard.handoffs_per_page"),
+        ("ingest:\n  gx_rows: some\n", "ingest.gx_rows"),
+        ("ingest:\n  gx_rows: 0\n", "ingest.gx_rows"),
+        ("ingest:\n  memory_limit: lots\n", "ingest.memory_limit"),
+    ],
+)
 def test_scorecard_settings_are_checked(tmp_path, text, message):
     cfg = tmp_path / "esprit.yaml"
     cfg.write_text(text)

@@ -22,8 +22,11 @@ def test_every_suite_loads_into_great_expectations():
 
 def test_survey_ranges_follow_the_scales():
     suite = expectation_suite(CONTRACTS["survey_responses"])
-    ranges = {e["kwargs"]["column"]: (e["kwargs"]["min_value"], e["kwargs"]["max_value"])
-              for e in suite["expectations"] if e["type"] == "expect_column_values_to_be_between"}
+    ranges = {
+        e["kwargs"]["column"]: (e["kwargs"]["min_value"], e["kwargs"]["max_value"])
+        for e in suite["expectations"]
+        if e["type"] == "expect_column_values_to_be_between"
+    }
     assert ranges == {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
 
 
@@ -38,11 +41,16 @@ def test_every_column_has_a_type_expectation_that_catches_a_wrong_value():
     from pipelines.ingest.validation import validate_frame
 
     for contract in CONTRACTS.values():
-        typed = {e["kwargs"]["column"] for e in expectation_suite(contract)["expectations"]
-                 if e["type"] == "expect_column_values_to_be_in_type_list"}
+        typed = {
+            e["kwargs"]["column"]
+            for e in expectation_suite(contract)["expectations"]
+            if e["type"] == "expect_column_values_to_be_in_type_list"
+        }
         assert typed == set(contract.column_names)
-    frame = _batch("SELECT 'R1' AS response_id, 'p_1' AS customer_ref, TIMESTAMPTZ '2026-10-05 10:00+02' AS "
-                   "responded_at, 9 AS nps, 2::BIGINT AS source_line")
+    frame = _batch(
+        "SELECT 'R1' AS response_id, 'p_1' AS customer_ref, TIMESTAMPTZ '2026-10-05 10:00+02' AS "
+        "responded_at, 9 AS nps, 2::BIGINT AS source_line"
+    )
     frame["nps"] = frame["nps"].astype(object)
     frame.loc[0, "nps"] = "9"  # a text where a whole number belongs
     report = validate_frame("survey_responses", frame)
@@ -52,16 +60,19 @@ def test_every_column_has_a_type_expectation_that_catches_a_wrong_value():
 def test_a_case_resolved_before_it_was_opened_breaks_the_timestamp_order():
     from pipelines.ingest.validation import validate_frame
 
-    frame = _batch("SELECT * FROM (VALUES ('K1', TIMESTAMPTZ '2026-10-05 10:00+00', TIMESTAMPTZ '2026-10-04 10:00+00', 7), "
-                   "('K2', TIMESTAMPTZ '2026-10-05 10:00+00', TIMESTAMPTZ '2026-10-06 10:00+00', 8), "
-                   "('K3', TIMESTAMPTZ '2026-10-05 10:00+00', NULL, 9)) "
-                   "t(case_id, opened_at, resolved_at, source_line)")
+    frame = _batch(
+        "SELECT * FROM (VALUES ('K1', TIMESTAMPTZ '2026-10-05 10:00+00', TIMESTAMPTZ '2026-10-04 10:00+00', 7), "
+        "('K2', TIMESTAMPTZ '2026-10-05 10:00+00', TIMESTAMPTZ '2026-10-06 10:00+00', 8), "
+        "('K3', TIMESTAMPTZ '2026-10-05 10:00+00', NULL, 9)) "
+        "t(case_id, opened_at, resolved_at, source_line)"
+    )
     for col in ("customer_ref", "channel", "category"):
         frame[col] = {"customer_ref": "p_1", "channel": "web", "category": "billing"}[col]
     report = validate_frame("cases", frame)
     assert list(report.row_reasons) == [7]
     assert report.row_reasons[7][0].startswith(
-        "column resolved_at/opened_at: rule expect_column_pair_values_a_to_be_greater_than_b")
+        "column resolved_at/opened_at: rule expect_column_pair_values_a_to_be_greater_than_b"
+    )
 
 
 # Each table, with rows that break each row rule of its suite once (and NULLs, NaN, edge values).
@@ -104,10 +115,15 @@ def test_the_compiled_rules_find_the_rows_and_rules_great_expectations_finds():
         rules = compile_suite(table, {c.name: c.type for c in contract.columns})
         row_rules = [r for r in rules if r.kind == "row"]
         sql_reasons = {}
-        for line, *values in con.execute(f"SELECT source_line, {', '.join(contract.column_names)} FROM batch").fetchall():
+        for line, *values in con.execute(
+            f"SELECT source_line, {', '.join(contract.column_names)} FROM batch"
+        ).fetchall():
             row = dict(zip(contract.column_names, values))
-            broken = [r.reason(row) for r in row_rules
-                      if con.execute(f"SELECT {r.fails} FROM batch WHERE source_line = ?", [line]).fetchone()[0]]
+            broken = [
+                r.reason(row)
+                for r in row_rules
+                if con.execute(f"SELECT {r.fails} FROM batch WHERE source_line = ?", [line]).fetchone()[0]
+            ]
             if broken:
                 sql_reasons[line] = broken
         frame = con.execute(f"SELECT {', '.join(contract.column_names)}, source_line FROM batch").df()
@@ -117,23 +133,40 @@ def test_the_compiled_rules_find_the_rows_and_rules_great_expectations_finds():
         assert sql_disagreements(report, sql_reasons, lines) == []
         gx_counts = {(f.rule, f.columns): f.unexpected_count for f in report.failures}
         for rule in (r for r in rules if r.kind == "key"):
-            assert con.execute(key_unexpected_sql(rule, "batch")).fetchone()[0] == gx_counts[(rule.rule, rule.columns)] == 2
+            assert (
+                con.execute(key_unexpected_sql(rule, "batch")).fetchone()[0]
+                == gx_counts[(rule.rule, rule.columns)]
+                == 2
+            )
             # counted in passes over shares of the keys (ingest's bounded memory), the same total
             for parts in (2, 3, 7):
-                shares = [con.execute(key_unexpected_sql(rule, "batch", parts, part)).fetchone()[0]
-                          for part in range(parts)]
+                shares = [
+                    con.execute(key_unexpected_sql(rule, "batch", parts, part)).fetchone()[0] for part in range(parts)
+                ]
                 assert sum(shares) == 2 and max(shares) <= 2
 
 
 def test_disagreement_between_gx_and_the_compiled_rules_is_reported_by_line():
     from pipelines.ingest.validation import ValidationReport, sql_disagreements
 
-    report = ValidationReport("calls", False, 1, (), {2: ["column outcome: rule expect_column_values_to_be_in_set; "
-                                                          "value outcome='busy'"]}, (), {})
+    report = ValidationReport(
+        "calls",
+        False,
+        1,
+        (),
+        {2: ["column outcome: rule expect_column_values_to_be_in_set; value outcome='busy'"]},
+        (),
+        {},
+    )
     assert sql_disagreements(report, {}, [2, 3]) == [
-        "line 2: Great Expectations ['column outcome: rule expect_column_values_to_be_in_set'] / compiled rules []"]
-    assert sql_disagreements(report, {2: ["column outcome: rule expect_column_values_to_be_in_set; value outcome="
-                                          "'busy'"]}, [2, 3]) == []
+        "line 2: Great Expectations ['column outcome: rule expect_column_values_to_be_in_set'] / compiled rules []"
+    ]
+    assert (
+        sql_disagreements(
+            report, {2: ["column outcome: rule expect_column_values_to_be_in_set; value outcome='busy'"]}, [2, 3]
+        )
+        == []
+    )
 
 
 def test_an_expectation_the_compiler_does_not_know_leaves_the_whole_file_to_gx(monkeypatch):
@@ -146,7 +179,9 @@ def test_an_expectation_the_compiler_does_not_know_leaves_the_whole_file_to_gx(m
     monkeypatch.setattr(validation, "load_suite_json", lambda table: spec)
     with pytest.raises(validation.UnsupportedExpectation, match="mostly"):
         validation.compile_suite("calls", {})
-    spec["expectations"][1] = {"type": "expect_column_values_to_match_regex", "kwargs": {"column": "call_id",
-                                                                                         "regex": "^C"}}
+    spec["expectations"][1] = {
+        "type": "expect_column_values_to_match_regex",
+        "kwargs": {"column": "call_id", "regex": "^C"},
+    }
     with pytest.raises(validation.UnsupportedExpectation, match="regex"):
         validation.compile_suite("calls", {})

@@ -23,7 +23,6 @@ from pipelines.model.build import discover
 from tests.conftest import REPO_ROOT, copy_landing
 from tests.test_reliability import CANONICAL_TABLES, export_hashes, scorecard_figures, warehouse_hashes
 
-
 PHASES = ("ingest", "metrics", "scorecard")
 
 # The child. Each request (a JSON line on stdin) is {"home", "kill": [phase, n, when, kind] or null,
@@ -32,7 +31,7 @@ PHASES = ("ingest", "metrics", "scorecard")
 # (of that kind, when `kind` is not null), in the ingest on [file, n]: the n-th event of the file's
 # transaction (file 0: before the first), the files counted in the order the run takes them, loaded
 # or skipped: "before" the event, "after" it, or "mid" (a write: half the text written, then the kill).
-CHILD = r'''
+CHILD = r"""
 import json, os, signal, sys
 from pathlib import Path
 
@@ -134,7 +133,7 @@ for line in sys.stdin:
     _, status = os.waitpid(pid, 0)
     ended = {"signal": os.WTERMSIG(status)} if os.WIFSIGNALED(status) else {"exit": os.WEXITSTATUS(status)}
     print(json.dumps(ended), flush=True)
-'''
+"""
 
 
 class Child:
@@ -142,8 +141,9 @@ class Child:
 
     def __init__(self, folder: Path):
         self.folder = folder
-        self.process = subprocess.Popen([sys.executable, "-c", CHILD], cwd=REPO_ROOT, stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", CHILD], cwd=REPO_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
 
     def run(self, home: Path, kill: tuple[str, int, str, str | None] | None) -> tuple[dict, dict | None]:
         counts = self.folder / "counts.json"
@@ -164,6 +164,7 @@ class Child:
 
 # ---- what must hold after any kill -----------------------------------------------------------------
 
+
 def warehouse_problems(warehouse: Path, models: list[str]) -> list[str]:
     """Rows of loads the audit does not record as loaded, audit counts not matching the rows, models
     half built. Empty: consistent."""
@@ -171,26 +172,36 @@ def warehouse_problems(warehouse: Path, models: list[str]) -> list[str]:
         return []
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'")
-                  .fetchall()}
+        tables = {
+            r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall()
+        }
         if "load_audit" not in tables:
             return [] if not tables & set(models) else [f"models without an audit: {sorted(tables & set(models))}"]
         problems = []
-        audit = {r[0]: r[1:] for r in con.execute(
-            "SELECT load_id, file_name, status, rows_read, rows_loaded, rows_quarantined, rows_duplicate, "
-            "derived_rows FROM load_audit").fetchall()}
+        audit = {
+            r[0]: r[1:]
+            for r in con.execute(
+                "SELECT load_id, file_name, status, rows_read, rows_loaded, rows_quarantined, rows_duplicate, "
+                "derived_rows FROM load_audit"
+            ).fetchall()
+        }
         names = [a[0] for a in audit.values()]
         problems += [f"{n} in the audit {names.count(n)} times" for n in set(names) if names.count(n) > 1]
-        for load_id, (name, status, read, loaded, quarantined, duplicate, derived) in audit.items():
+        for _load_id, (name, status, read, loaded, quarantined, duplicate, _derived) in audit.items():
             if status != "loaded":
                 problems.append(f"{name}: status {status}")
             if read != loaded + quarantined + duplicate:
                 problems.append(f"{name}: read {read} != {loaded} + {quarantined} + {duplicate}")
-        counted = {t: dict(con.execute(f"SELECT load_id, count(*) FROM {t} GROUP BY load_id").fetchall())
-                   for t in CANONICAL_TABLES + ("quarantine", "validation_results")}
+        counted = {
+            t: dict(con.execute(f"SELECT load_id, count(*) FROM {t} GROUP BY load_id").fetchall())
+            for t in CANONICAL_TABLES + ("quarantine", "validation_results")
+        }
         for table, per_load in counted.items():
-            problems += [f"{n} rows of {table} from load {i}, which the audit does not hold"
-                         for i, n in per_load.items() if i not in audit]
+            problems += [
+                f"{n} rows of {table} from load {i}, which the audit does not hold"
+                for i, n in per_load.items()
+                if i not in audit
+            ]
         for load_id, (name, _, _, loaded, quarantined, _, derived) in audit.items():
             rows = sum(counted[t].get(load_id, 0) for t in CANONICAL_TABLES)
             if rows != loaded + derived:
@@ -252,7 +263,7 @@ def kill_points(counts: dict, per_phase: int) -> list[tuple]:
     for phase in PHASES:
         step = counts[phase] / (per_phase + 1)
         for i in range(1, per_phase + 1):
-            when = ("mid" if phase == "scorecard" and i % 3 == 0 else ("before", "after")[i % 2])
+            when = "mid" if phase == "scorecard" and i % 3 == 0 else ("before", "after")[i % 2]
             at = max(1, round(step * i))
             if phase == "ingest":
                 file = 0
@@ -264,8 +275,7 @@ def kill_points(counts: dict, per_phase: int) -> list[tuple]:
     return points
 
 
-def test_killed_anywhere_the_warehouse_stays_consistent_and_a_rerun_gives_the_uninterrupted_result(
-        generated, tmp_path):
+def test_killed_anywhere_the_warehouse_stays_consistent_and_a_rerun_gives_the_uninterrupted_result(generated, tmp_path):
     child = Child(tmp_path)
     try:
         reference = load_settings(base_dir=tmp_path / "reference")
@@ -287,11 +297,16 @@ def test_killed_anywhere_the_warehouse_stays_consistent_and_a_rerun_gives_the_un
             assert partial_outputs(settings.out) == [], point
             files_loaded.add(loaded_files(settings.warehouse))
             left_partial += bool(list(settings.out.rglob(".*.partial")))
-        print(f"\nevents of an uninterrupted run: {counts}; {len(fired)} kills: {fired}; files loaded after the "
-              f"kills: {sorted(files_loaded)}; kills leaving a .partial file: {left_partial}")
+        print(
+            f"\nevents of an uninterrupted run: {counts}; {len(fired)} kills: {fired}; files loaded after the "
+            f"kills: {sorted(files_loaded)}; kills leaving a .partial file: {left_partial}"
+        )
         assert len(fired) >= 20 and {p[0] for p in fired} == set(PHASES), fired
         # the kills did interrupt work: loads half way, files being written
-        assert len(files_loaded - {0, len(list(generated.glob('[!g]*/*')))}) >= 3 and left_partial >= 2, (files_loaded, left_partial)
+        assert len(files_loaded - {0, len(list(generated.glob("[!g]*/*")))}) >= 3 and left_partial >= 2, (
+            files_loaded,
+            left_partial,
+        )
 
         ended, _ = child.run(settings.landing.parent, None)
         assert ended == {"exit": 0}

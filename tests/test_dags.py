@@ -18,8 +18,13 @@ def dagbag():
 
 def test_dags_import_without_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert set(dagbag.dag_ids) == {"esprit_ingest_calls", "esprit_ingest_complaints", "esprit_ingest_surveys",
-                                   "esprit_metrics", "esprit_scorecard"}
+    assert set(dagbag.dag_ids) == {
+        "esprit_ingest_calls",
+        "esprit_ingest_complaints",
+        "esprit_ingest_surveys",
+        "esprit_metrics",
+        "esprit_scorecard",
+    }
 
 
 def test_ingest_dags_emit_the_assets_the_metrics_dag_waits_for(dagbag):
@@ -106,8 +111,10 @@ def test_the_dags_follow_the_configured_sources_and_week_timezone(tmp_path, monk
     from airflow.dag_processing.dagbag import DagBag
 
     config = tmp_path / "esprit.yaml"
-    config.write_text('sources:\n  complaints:\n    - {match: "cases*", profile: sf311_cases}\n'
-                      'week_timezone: America/New_York\nscorecard:\n  publish_delay_hours: 7.5\n')
+    config.write_text(
+        'sources:\n  complaints:\n    - {match: "cases*", profile: sf311_cases}\n'
+        "week_timezone: America/New_York\nscorecard:\n  publish_delay_hours: 7.5\n"
+    )
     monkeypatch.setenv("ESPRIT_CONFIG", str(config))
     bag = DagBag(dag_folder=str(DAGS_DIR))
     assert bag.import_errors == {}
@@ -127,7 +134,12 @@ def test_the_scorecard_runs_when_its_week_is_published():
     from pipelines.orchestration.tasks import weekly_cron
 
     assert [weekly_cron(h) for h in (6, 7.5, 31.5, 0, 167.99)] == [
-        "0 6 * * 1", "30 7 * * 1", "30 7 * * 2", "0 0 * * 1", "59 23 * * 0"]
+        "0 6 * * 1",
+        "30 7 * * 1",
+        "30 7 * * 2",
+        "0 0 * * 1",
+        "59 23 * * 0",
+    ]
     with pytest.raises(ValueError, match="publish_delay_hours"):
         weekly_cron(168)
 
@@ -136,4 +148,8 @@ def test_the_local_run_goes_through_each_configured_source_then_metrics_then_sco
     from pipelines.orchestration.local_airflow import dag_order
 
     assert dag_order({"esprit_scorecard", "esprit_ingest_surveys", "esprit_metrics", "esprit_ingest_calls"}) == [
-        "esprit_ingest_calls", "esprit_ingest_surveys", "esprit_metrics", "esprit_scorecard"]
+        "esprit_ingest_calls",
+        "esprit_ingest_surveys",
+        "esprit_metrics",
+        "esprit_scorecard",
+    ]

@@ -34,15 +34,30 @@ def _write(folder, name, rows, columns):
 
 
 def case_row(case_id, customer="C1", opened="2026-10-05T10:00:00+02:00", category="billing", **extra) -> dict:
-    row = {"case_id": case_id, "customer_ref": customer, "opened_at": opened, "channel": "web",
-           "category": category, "origin_ref": "", "priority": "normal", "resolved_at": ""}
+    row = {
+        "case_id": case_id,
+        "customer_ref": customer,
+        "opened_at": opened,
+        "channel": "web",
+        "category": category,
+        "origin_ref": "",
+        "priority": "normal",
+        "resolved_at": "",
+    }
     row.update(extra)
     return row
 
 
 def event_row(case_id, seq=1, at="2026-10-05T10:00:00+02:00", **extra) -> dict:
-    row = {"case_id": case_id, "event_seq": str(seq), "event_type": "opened", "event_at": at, "team": "accueil",
-           "agent_id": "A1", "status": "open"}
+    row = {
+        "case_id": case_id,
+        "event_seq": str(seq),
+        "event_type": "opened",
+        "event_at": at,
+        "team": "accueil",
+        "agent_id": "A1",
+        "status": "open",
+    }
     row.update(extra)
     return row
 
@@ -52,8 +67,14 @@ def _profile(folder, name, table, **keys):
     import yaml
 
     folder.mkdir(parents=True, exist_ok=True)
-    data = {"name": name, "table": table, "format": {"type": "csv", "delimiter": ",", "encoding": "utf-8"},
-            "timezone": "Europe/Paris", "personal_columns": ["customer_ref"], **keys}
+    data = {
+        "name": name,
+        "table": table,
+        "format": {"type": "csv", "delimiter": ",", "encoding": "utf-8"},
+        "timezone": "Europe/Paris",
+        "personal_columns": ["customer_ref"],
+        **keys,
+    }
     path = folder / f"{name}.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return load_profile(path)
@@ -68,18 +89,24 @@ def _rows(settings, sql, params=()):
 
 
 def _accounted(result):
-    assert result.rows_read == result.rows_loaded + result.rows_quarantined + result.rows_duplicate \
-        + result.rows_rejected, result
+    assert (
+        result.rows_read == result.rows_loaded + result.rows_quarantined + result.rows_duplicate + result.rows_rejected
+    ), result
 
 
 # ---- 4. keys from different sources never overwrite each other --------------------------------
+
 
 def test_a_key_loaded_from_another_source_is_quarantined_never_replaced(settings, tmp_path):
     """The CFPB case 511424 must survive an SF311 export that also has a case 511424."""
     cfpb = _profile(tmp_path / "profiles", "cfpb_like_cases", "cases")
     sf311 = _profile(tmp_path / "profiles", "sf311_cases", "cases")
-    first = _write(settings.landing / "complaints", "cfpb_2026-10.csv",
-                   [case_row("511424", customer="C1", category="mortgage")], CASE_COLS)
+    first = _write(
+        settings.landing / "complaints",
+        "cfpb_2026-10.csv",
+        [case_row("511424", customer="C1", category="mortgage")],
+        CASE_COLS,
+    )
     (r1,) = ingest_paths(settings, "complaints", [first], cfpb)
     assert (r1.status, r1.rows_loaded) == ("loaded", 1)
     # 30 rows, one of them colliding: under the 5 % threshold, so the file loads and the row is quarantined
@@ -88,14 +115,13 @@ def test_a_key_loaded_from_another_source_is_quarantined_never_replaced(settings
     second = _write(settings.landing / "complaints", "sf311_2026-10.csv", rows, CASE_COLS)
     (r2,) = ingest_paths(settings, "complaints", [second], sf311)
     _accounted(r2)
-    assert (r2.status, r2.rows_read, r2.rows_loaded, r2.rows_quarantined, r2.rows_duplicate) == \
-        ("loaded", 30, 29, 1, 0)
-    assert _rows(settings, "SELECT category, source_file FROM cases WHERE case_id = '511424'") == \
-        [("mortgage", "cfpb_2026-10.csv")]
+    assert (r2.status, r2.rows_read, r2.rows_loaded, r2.rows_quarantined, r2.rows_duplicate) == ("loaded", 30, 29, 1, 0)
+    assert _rows(settings, "SELECT category, source_file FROM cases WHERE case_id = '511424'") == [
+        ("mortgage", "cfpb_2026-10.csv")
+    ]
     # the audit says what the table holds
     assert _rows(settings, "SELECT count(*) FROM cases WHERE load_id = ?", [r2.load_id])[0][0] == r2.rows_loaded
-    ((line, reasons),) = _rows(settings, "SELECT source_line, reasons FROM quarantine WHERE load_id = ?",
-                               [r2.load_id])
+    ((line, reasons),) = _rows(settings, "SELECT source_line, reasons FROM quarantine WHERE load_id = ?", [r2.load_id])
     assert line == 9
     (reason,) = reasons
     assert "column case_id: rule key_namespace" in reason
@@ -113,16 +139,22 @@ def test_a_namespace_prefixes_keys_and_the_references_of_its_own_source(settings
     sf_events = _profile(profiles, "sf_events", "case_events", key_namespace="sf311", namespace_keys=True)
     sf_calls = _profile(profiles, "sf_calls", "calls", key_namespace="sf311", namespace_keys=True)
     folder = settings.landing / "complaints"
-    ingest_paths(settings, "complaints", [_write(folder, "crm.csv", [case_row("511424", category="mortgage")],
-                                                 CASE_COLS)], crm)
+    ingest_paths(
+        settings, "complaints", [_write(folder, "crm.csv", [case_row("511424", category="mortgage")], CASE_COLS)], crm
+    )
     calls = _write(settings.landing / "calls", "sf_calls.csv", [call_row(call_id="CALL9")], CALL_COLS)
     cases = _write(folder, "sf_cases.csv", [case_row("511424", category="streets", origin_ref="CALL9")], CASE_COLS)
     events = _write(folder, "sf_events.csv", [event_row("511424")], EVENT_COLS)
-    results = [*ingest_paths(settings, "calls", [calls], sf_calls), *ingest_paths(settings, "complaints", [cases], sf_cases),
-               *ingest_paths(settings, "complaints", [events], sf_events)]
+    results = [
+        *ingest_paths(settings, "calls", [calls], sf_calls),
+        *ingest_paths(settings, "complaints", [cases], sf_cases),
+        *ingest_paths(settings, "complaints", [events], sf_events),
+    ]
     assert [(r.status, r.rows_loaded, r.rows_quarantined) for r in results] == [("loaded", 1, 0)] * 3
-    assert _rows(settings, "SELECT case_id, category, origin_ref FROM cases ORDER BY case_id") == \
-        [("511424", "mortgage", None), ("sf311:511424", "streets", "sf311:CALL9")]
+    assert _rows(settings, "SELECT case_id, category, origin_ref FROM cases ORDER BY case_id") == [
+        ("511424", "mortgage", None),
+        ("sf311:511424", "streets", "sf311:CALL9"),
+    ]
     assert _rows(settings, "SELECT case_id FROM case_events") == [("sf311:511424",)]
     assert _rows(settings, "SELECT call_id FROM calls") == [("sf311:CALL9",)]
 
@@ -131,12 +163,24 @@ def test_a_derived_row_whose_key_another_source_owns_rejects_its_file(settings, 
     """A case history deriving its cases (as BPIC 2013's profile does) cannot replace another
     system's case either: the file is rejected, nothing of it loaded."""
     crm = _profile(tmp_path / "profiles", "crm_cases", "cases")
-    history = _profile(tmp_path / "profiles", "hist_events", "case_events", derive=[{"table": "cases", "sql": (
-        "SELECT case_id, case_id AS customer_ref, min(event_at) AS opened_at, 'other' AS channel, "
-        "'incident' AS category, NULL AS origin_ref, NULL AS priority, NULL AS resolved_at FROM batch GROUP BY case_id")}])
+    history = _profile(
+        tmp_path / "profiles",
+        "hist_events",
+        "case_events",
+        derive=[
+            {
+                "table": "cases",
+                "sql": (
+                    "SELECT case_id, case_id AS customer_ref, min(event_at) AS opened_at, 'other' AS channel, "
+                    "'incident' AS category, NULL AS origin_ref, NULL AS priority, NULL AS resolved_at FROM batch GROUP BY case_id"
+                ),
+            }
+        ],
+    )
     folder = settings.landing / "complaints"
-    ingest_paths(settings, "complaints", [_write(folder, "crm.csv", [case_row("511424", category="mortgage")],
-                                                 CASE_COLS)], crm)
+    ingest_paths(
+        settings, "complaints", [_write(folder, "crm.csv", [case_row("511424", category="mortgage")], CASE_COLS)], crm
+    )
     events = _write(folder, "events.csv", [event_row("511424"), event_row("700001")], EVENT_COLS)
     (result,) = ingest_paths(settings, "complaints", [events], history)
     _accounted(result)
@@ -148,6 +192,7 @@ def test_a_derived_row_whose_key_another_source_owns_rejects_its_file(settings, 
 
 
 # ---- 8. corrected deliveries and corrected profiles ---------------------------------------------
+
 
 def test_a_corrected_delivery_under_the_same_file_name_wins(settings):
     """calls_2026-W40.csv delivered again with a corrected figure (and a row fewer at the top, so
@@ -162,8 +207,9 @@ def test_a_corrected_delivery_under_the_same_file_name_wins(settings):
     (second,) = ingest_paths(settings, "calls", [path], profile)
     _accounted(second)
     assert (second.status, second.rows_read, second.rows_loaded, second.rows_duplicate) == ("loaded", 4, 1, 3)
-    assert _rows(settings, "SELECT hold_seconds, source_line, load_id FROM calls WHERE call_id = 'CALL3'") == \
-        [(30, 3, second.load_id)]
+    assert _rows(settings, "SELECT hold_seconds, source_line, load_id FROM calls WHERE call_id = 'CALL3'") == [
+        (30, 3, second.load_id)
+    ]
     assert _rows(settings, "SELECT count(*) FROM calls")[0][0] == 5  # CALL1 was not retracted by its absence
     # the same content again, under its name or another: skipped, and the result says why
     (again,) = ingest_paths(settings, "calls", [path], profile)
@@ -178,17 +224,41 @@ def _naive_calls() -> list[dict]:
     """Timestamps without offset: the profile's timezone places them. CALL1, Sunday 23:30, is in
     2026-W40 read as Tokyo time and in 2026-W41 read as Los Angeles time; CALL2 has a wrap code the
     corrected profile does not accept."""
-    rows = [call_row(call_id="CALL1", customer_ref="C1", offered="2026-10-04 23:30:00", answered="2026-10-04 23:30:30",
-                     ended="2026-10-04 23:40:00")]
-    rows.append(call_row(call_id="CALL2", customer_ref="C2", offered="2026-10-07 10:00:00",
-                         answered="2026-10-07 10:00:30", ended="2026-10-07 10:05:00", wrap_code="oops"))
-    rows += [call_row(call_id=f"CALL{i}", customer_ref=f"C{i}", offered="2026-10-07 11:00:00",
-                      answered="2026-10-07 11:00:30", ended="2026-10-07 11:05:00") for i in range(3, 26)]
+    rows = [
+        call_row(
+            call_id="CALL1",
+            customer_ref="C1",
+            offered="2026-10-04 23:30:00",
+            answered="2026-10-04 23:30:30",
+            ended="2026-10-04 23:40:00",
+        )
+    ]
+    rows.append(
+        call_row(
+            call_id="CALL2",
+            customer_ref="C2",
+            offered="2026-10-07 10:00:00",
+            answered="2026-10-07 10:00:30",
+            ended="2026-10-07 10:05:00",
+            wrap_code="oops",
+        )
+    )
+    rows += [
+        call_row(
+            call_id=f"CALL{i}",
+            customer_ref=f"C{i}",
+            offered="2026-10-07 11:00:00",
+            answered="2026-10-07 11:00:30",
+            ended="2026-10-07 11:05:00",
+        )
+        for i in range(3, 26)
+    ]
     return rows
 
 
-def test_reload_applies_a_corrected_profile_and_the_next_build_restates_its_weeks(settings, tmp_path, monkeypatch,
-                                                                                     capsys):
+def test_reload_applies_a_corrected_profile_and_the_next_build_restates_its_weeks(
+    settings, tmp_path, monkeypatch, capsys
+):
     from pipelines.cli import main
     from pipelines.model.build import build_models
 
@@ -203,12 +273,21 @@ def test_reload_applies_a_corrected_profile_and_the_next_build_restates_its_week
     assert _rows(settings, "SELECT week FROM stg_calls WHERE call_id = 'CALL1'") == [("2026-W40",)]
     before = _rows(settings, "SELECT count(*) FROM stg_calls WHERE week = '2026-W41'")[0][0]
     # corrected: the exporter's zone, and CALL2's wrap code is not one it accepts
-    _profile(profiles, "acd_calls", "calls", timezone="America/Los_Angeles", value_maps={"wrap_code": {"resolved": "resolved"}})
+    _profile(
+        profiles,
+        "acd_calls",
+        "calls",
+        timezone="America/Los_Angeles",
+        value_maps={"wrap_code": {"resolved": "resolved"}},
+    )
     assert main(["reload", str(path), "--profile", str(profiles / "acd_calls.yaml")]) == 0
     out = capsys.readouterr().out
     assert "calls_2026-W40.csv" in out and f"replaces load {first.load_id}" in out
-    audit = _rows(settings, "SELECT load_id, status, rows_read, rows_loaded, rows_quarantined, rows_duplicate, weeks "
-                            "FROM load_audit ORDER BY load_id")
+    audit = _rows(
+        settings,
+        "SELECT load_id, status, rows_read, rows_loaded, rows_quarantined, rows_duplicate, weeks "
+        "FROM load_audit ORDER BY load_id",
+    )
     (old, new) = audit
     assert old[:2] == (first.load_id, "replaced")
     assert new[1:6] == ("loaded", 25, 24, 1, 0)
@@ -253,8 +332,9 @@ def test_reload_stale_finds_the_loads_of_a_profile_changed_since(settings, tmp_p
     assert main(given) == 0
     out = capsys.readouterr().out
     assert f"calls_2026-W40.csv: replaces load {first.load_id}" in out and "calls_2026-W41.csv" not in out
-    assert _rows(settings, "SELECT strftime(offered_at AT TIME ZONE 'Europe/Paris', '%G-W%V') FROM calls "
-                           "WHERE call_id = 'CALL1'") == [("2026-W41",)]
+    assert _rows(
+        settings, "SELECT strftime(offered_at AT TIME ZONE 'Europe/Paris', '%G-W%V') FROM calls WHERE call_id = 'CALL1'"
+    ) == [("2026-W41",)]
     assert main(given) == 0  # reloaded: its load now records the profile as it is
     assert "no load in force" in capsys.readouterr().out
 
@@ -271,8 +351,10 @@ def test_the_ingest_task_result_says_why_a_file_was_skipped(settings, tmp_path, 
     # what the DAG's publish task logs when it skips
     from pipelines.orchestration.tasks import skip_report
 
-    assert skip_report(again) == ("no new calls file loaded; 1 skipped:\n- calls_2026-W40.csv: unchanged since load 1 "
-                                  "(same name, size and modification time)")
+    assert skip_report(again) == (
+        "no new calls file loaded; 1 skipped:\n- calls_2026-W40.csv: unchanged since load 1 "
+        "(same name, size and modification time)"
+    )
 
 
 # ---- 9. pseudonym key continuity ------------------------------------------------------------------
@@ -292,8 +374,9 @@ def test_a_load_with_another_key_is_refused_and_the_warehouse_holds_no_key(setti
 
     profile = load_profile("generator_calls")
     folder = settings.landing / "calls"
-    ingest_paths(settings, "calls", [_write(folder, "a.csv", [call_row(call_id="CALL1", customer_ref="C1")],
-                                            CALL_COLS)], profile)
+    ingest_paths(
+        settings, "calls", [_write(folder, "a.csv", [call_row(call_id="CALL1", customer_ref="C1")], CALL_COLS)], profile
+    )
     monkeypatch.setenv("ESPRIT_PSEUDONYM_KEY", KEY_B)
     later = _write(folder, "b.csv", [call_row(call_id="CALL2", customer_ref="C1")], CALL_COLS)
     with pytest.raises(PrivacyError, match="another pseudonymisation key") as refused:
@@ -314,28 +397,44 @@ def _operation(settings):
     calls = [call_row(call_id=f"CALL{i}", customer_ref=f"C{i % 3}") for i in range(1, 25)]
     calls.append(call_row(call_id="CALL99", customer_ref="C9", outcome="lost"))
     _write(settings.landing / "calls", "calls_2026-W41.csv", calls, CALL_COLS)
-    _write(settings.landing / "complaints", "cases_2026-W41.csv",
-           [case_row("K1", customer="C1", origin_ref="CALL1", opened="2026-10-05T11:00:00+02:00")], CASE_COLS)
-    _write(settings.landing / "complaints", "case_events_2026-W41.csv",
-           [event_row("K1", at="2026-10-05T11:00:00+02:00")], EVENT_COLS)
+    _write(
+        settings.landing / "complaints",
+        "cases_2026-W41.csv",
+        [case_row("K1", customer="C1", origin_ref="CALL1", opened="2026-10-05T11:00:00+02:00")],
+        CASE_COLS,
+    )
+    _write(
+        settings.landing / "complaints",
+        "case_events_2026-W41.csv",
+        [event_row("K1", at="2026-10-05T11:00:00+02:00")],
+        EVENT_COLS,
+    )
     from tests.test_ingest_corpus import SURVEY_COLS, csv_text, survey_row
 
     (settings.landing / "surveys").mkdir(parents=True, exist_ok=True)
     (settings.landing / "surveys" / "surveys_2026-W41.csv").write_text(
-        csv_text([survey_row(rid="R1", customer="C7", interaction_ref="CALL2", at="2026-10-06T10:00:00+02:00")],
-                 SURVEY_COLS), encoding="utf-8")
+        csv_text(
+            [survey_row(rid="R1", customer="C7", interaction_ref="CALL2", at="2026-10-06T10:00:00+02:00")], SURVEY_COLS
+        ),
+        encoding="utf-8",
+    )
     for source in ("calls", "complaints", "surveys"):
         ingest_source(settings, source)
 
 
-PSEUDONYM_TABLES = {"calls": "customer_ref", "cases": "customer_ref", "survey_responses": "customer_ref",
-                    "journey_contacts": "customer_ref", "journeys": "journey_id"}
+PSEUDONYM_TABLES = {
+    "calls": "customer_ref",
+    "cases": "customer_ref",
+    "survey_responses": "customer_ref",
+    "journey_contacts": "customer_ref",
+    "journeys": "journey_id",
+}
 
 
 def test_rotate_key_re_pseudonymises_the_whole_warehouse(settings, tmp_path, monkeypatch, capsys):
     from pipelines.cli import main
-    from pipelines.model.build import build_models
     from pipelines.ingest.privacy import pseudonym
+    from pipelines.model.build import build_models
 
     monkeypatch.setenv("ESPRIT_HOME", str(tmp_path))
     _operation(settings)
@@ -363,11 +462,24 @@ def test_rotate_key_re_pseudonymises_the_whole_warehouse(settings, tmp_path, mon
     assert _rows(settings, "SELECT week, metric, value FROM weekly_scorecard ORDER BY week, metric") == figures
     assert _rows(settings, "SELECT count(*) FROM journeys")[0][0] == journeys
     # a later export of the same customer joins them; the old key is refused from now on
-    later = _write(settings.landing / "calls", "calls_2026-W42.csv",
-                   [call_row(call_id="CALL50", customer_ref="C1", offered="2026-10-12T10:00:00+02:00",
-                             answered="2026-10-12T10:00:30+02:00", ended="2026-10-12T10:05:00+02:00")], CALL_COLS)
+    later = _write(
+        settings.landing / "calls",
+        "calls_2026-W42.csv",
+        [
+            call_row(
+                call_id="CALL50",
+                customer_ref="C1",
+                offered="2026-10-12T10:00:00+02:00",
+                answered="2026-10-12T10:00:30+02:00",
+                ended="2026-10-12T10:05:00+02:00",
+            )
+        ],
+        CALL_COLS,
+    )
     ingest_paths(settings, "calls", [later], load_profile("generator_calls"))
-    assert len({r[0] for r in _rows(settings, "SELECT customer_ref FROM calls WHERE call_id IN ('CALL1', 'CALL50')")}) == 1
+    assert (
+        len({r[0] for r in _rows(settings, "SELECT customer_ref FROM calls WHERE call_id IN ('CALL1', 'CALL50')")}) == 1
+    )
     monkeypatch.setenv("ESPRIT_PSEUDONYM_KEY", KEY_A)
     assert main(["ingest", str(later), "--profile", "generator_calls"]) == 2
     assert "another pseudonymisation key" in capsys.readouterr().err
@@ -413,6 +525,7 @@ def test_rotate_key_refuses_when_a_loaded_file_is_gone_and_changes_nothing(setti
 
 # ---- 3. a case event before its case was opened ------------------------------------------------
 
+
 @pytest.mark.parametrize("order", [("cases", "events"), ("events", "cases")])
 def test_an_event_before_its_case_opened_is_quarantined_in_either_load_order(tmp_path, order):
     """Event 2 of case K1 is dated an hour before the case's opening: quarantined with rule
@@ -424,12 +537,23 @@ def test_an_event_before_its_case_opened_is_quarantined_in_either_load_order(tmp
     settings.ingest["max_bad_row_share"] = 1.0  # a three-line file: one bad line is a third
     folder = settings.landing / "complaints"
     files = {
-        "cases": _write(folder, "cases_w41.csv", [case_row("K1", opened="2026-10-05T10:00:00+02:00"),
-                                                   case_row("K2", opened="2026-10-05T11:00:00+02:00")], CASE_COLS),
-        "events": _write(folder, "case_events_w41.csv", [
-            event_row("K1", 1, at="2026-10-05T10:00:00+02:00"),
-            event_row("K1", 2, at="2026-10-05T09:00:00+02:00", event_type="assigned", status="in_progress"),
-            event_row("K2", 1, at="2026-10-05T11:00:00+02:00")], EVENT_COLS)}
+        "cases": _write(
+            folder,
+            "cases_w41.csv",
+            [case_row("K1", opened="2026-10-05T10:00:00+02:00"), case_row("K2", opened="2026-10-05T11:00:00+02:00")],
+            CASE_COLS,
+        ),
+        "events": _write(
+            folder,
+            "case_events_w41.csv",
+            [
+                event_row("K1", 1, at="2026-10-05T10:00:00+02:00"),
+                event_row("K1", 2, at="2026-10-05T09:00:00+02:00", event_type="assigned", status="in_progress"),
+                event_row("K2", 1, at="2026-10-05T11:00:00+02:00"),
+            ],
+            EVENT_COLS,
+        ),
+    }
     results = {}
     for name in order:
         (results[name],) = ingest_paths(settings, "complaints", [files[name]])
@@ -437,10 +561,16 @@ def test_an_event_before_its_case_opened_is_quarantined_in_either_load_order(tmp
     assert _rows(settings, "SELECT case_id, event_seq FROM case_events ORDER BY ALL") == [("K1", 1), ("K2", 1)]
     ((file, line, reasons),) = _rows(settings, "SELECT source_file, source_line, reasons FROM quarantine")
     assert (file, line) == ("case_events_w41.csv", 3)
-    assert reasons == ["column event_at: rule event_before_case_opened; value '2026-10-05 07:00:00 UTC' is before "
-                       "its case's opened_at 2026-10-05 08:00:00 UTC (cases_w41.csv line 2): the event is not loaded. "
-                       "Check both exports' timestamps and timezones, then esprit reload the file that was wrong"]
-    audit = {f: (read, loaded, quarantined) for f, read, loaded, quarantined in _rows(
-        settings, "SELECT file_name, rows_read, rows_loaded, rows_quarantined FROM load_audit")}
+    assert reasons == [
+        "column event_at: rule event_before_case_opened; value '2026-10-05 07:00:00 UTC' is before "
+        "its case's opened_at 2026-10-05 08:00:00 UTC (cases_w41.csv line 2): the event is not loaded. "
+        "Check both exports' timestamps and timezones, then esprit reload the file that was wrong"
+    ]
+    audit = {
+        f: (read, loaded, quarantined)
+        for f, read, loaded, quarantined in _rows(
+            settings, "SELECT file_name, rows_read, rows_loaded, rows_quarantined FROM load_audit"
+        )
+    }
     assert audit == {"cases_w41.csv": (2, 2, 0), "case_events_w41.csv": (3, 2, 1)}
     assert "2026-W41" in results["cases"].weeks and "2026-W41" in results["events"].weeks

@@ -32,8 +32,16 @@ def test_the_schema_check_catches_a_broken_file(compose):
 
 def test_compose_has_the_celery_topology_built_from_the_project_image(compose):
     services = compose["services"]
-    assert {"postgres", "redis", "airflow-apiserver", "airflow-scheduler", "airflow-dag-processor",
-            "airflow-triggerer", "airflow-worker", "airflow-init"} <= set(services)
+    assert {
+        "postgres",
+        "redis",
+        "airflow-apiserver",
+        "airflow-scheduler",
+        "airflow-dag-processor",
+        "airflow-triggerer",
+        "airflow-worker",
+        "airflow-init",
+    } <= set(services)
     for name, service in services.items():
         if name.startswith("airflow-"):
             assert service["build"] == "." and service["environment"]["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
@@ -46,8 +54,11 @@ def test_compose_has_the_celery_topology_built_from_the_project_image(compose):
 def test_secrets_come_from_env_and_the_example_holds_no_real_secret():
     text = (REPO_ROOT / "docker-compose.yml").read_text(encoding="utf-8")
     assert "${POSTGRES_PASSWORD}" in text and "${ESPRIT_PSEUDONYM_KEY}" in text
-    example = dict(line.split("=", 1) for line in (REPO_ROOT / ".env.example").read_text().splitlines()
-                   if line and not line.startswith("#"))
+    example = dict(
+        line.split("=", 1)
+        for line in (REPO_ROOT / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
     assert example["POSTGRES_PASSWORD"] == "change-me"
     assert {v for k, v in example.items() if "SECRET" in k or "KEY" in k} <= {"change-me", ""}
     assert ".env" in (REPO_ROOT / ".gitignore").read_text().split()

@@ -23,11 +23,22 @@ pytestmark = pytest.mark.slow
 def test_dags_take_landing_files_to_a_scorecard_that_matches_the_ground_truth(tmp_path):
     generate(tmp_path / "landing", weeks=3, seed=DATA_SEED + 1, journeys_per_week=JOURNEYS_PER_WEEK)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "ESPRIT"))}
-    done = subprocess.run([sys.executable, "-m", "pipelines.cli", "demo", "--home", str(tmp_path)],
-                          cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "demo", "--home", str(tmp_path)],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-6000:]
-    for dag_id in ("esprit_ingest_calls", "esprit_ingest_complaints", "esprit_ingest_surveys", "esprit_metrics",
-                   "esprit_scorecard"):
+    for dag_id in (
+        "esprit_ingest_calls",
+        "esprit_ingest_complaints",
+        "esprit_ingest_surveys",
+        "esprit_metrics",
+        "esprit_scorecard",
+    ):
         assert re.search(rf"^\s*{dag_id}\s+success\s*$", done.stdout, re.M), dag_id
     assert (tmp_path / ".airflow" / "airflow.db").exists()  # the metadata lived in this test's home
 
@@ -45,8 +56,9 @@ def test_dags_take_landing_files_to_a_scorecard_that_matches_the_ground_truth(tm
                     got = headline[metric]
                     assert (got["numerator"], got["denominator"]) == (numerator, denominator), (week, metric)
             # the figure shown is the warehouse's figure
-            value = con.execute("SELECT value FROM weekly_scorecard WHERE week = ? AND metric = 'nps'",
-                                [week]).fetchone()[0]
+            value = con.execute(
+                "SELECT value FROM weekly_scorecard WHERE week = ? AND metric = 'nps'", [week]
+            ).fetchone()[0]
             assert headline["nps"]["value"] == value
     finally:
         con.close()

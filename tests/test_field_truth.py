@@ -8,7 +8,7 @@ import csv
 import json
 import shutil
 from collections import Counter, defaultdict
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 from pathlib import Path
 
 import pytest
@@ -53,13 +53,16 @@ def _final_fcr(generated: Path) -> dict[str, tuple[int, int]]:
 
 
 def _fcr(con) -> dict[str, tuple]:
-    return {w: (num, den, provisional) for w, num, den, provisional in con.execute(
-        "SELECT week, numerator, denominator, provisional FROM weekly_scorecard "
-        "WHERE metric = 'first_contact_resolution' ORDER BY week").fetchall()}
+    return {
+        w: (num, den, provisional)
+        for w, num, den, provisional in con.execute(
+            "SELECT week, numerator, denominator, provisional FROM weekly_scorecard "
+            "WHERE metric = 'first_contact_resolution' ORDER BY week"
+        ).fetchall()
+    }
 
 
-def test_first_contact_resolution_is_provisional_until_the_window_closes_then_final_and_true(
-        four_weeks, tmp_path):
+def test_first_contact_resolution_is_provisional_until_the_window_closes_then_final_and_true(four_weeks, tmp_path):
     settings = load_settings(base_dir=tmp_path)
     weeks = sorted({j["week"] for j in truth_journeys(four_weeks)})
     final = _final_fcr(four_weeks)
@@ -129,13 +132,27 @@ def _figures(settings, week: str) -> dict[str, dict]:
 
 
 def test_a_complaint_only_site_shows_no_data_where_the_calls_feed_is_absent(generated, tmp_path):
-    settings = _site(tmp_path, generated, {"complaints": [
-        {"match": "case_events*", "profile": "generator_case_events"},
-        {"match": "cases*", "profile": "generator_cases"}]})
+    settings = _site(
+        tmp_path,
+        generated,
+        {
+            "complaints": [
+                {"match": "case_events*", "profile": "generator_case_events"},
+                {"match": "cases*", "profile": "generator_cases"},
+            ]
+        },
+    )
     week = sorted(json.loads((generated / "ground_truth" / "summary.json").read_text())["weeks"])[0]
     figures = _figures(settings, week)
-    for metric in ("service_level", "abandonment_rate", "friction_index_reach", "friction_share_reach",
-                   "friction_index_understand", "complaints_per_1000_contacts", "first_contact_resolution"):
+    for metric in (
+        "service_level",
+        "abandonment_rate",
+        "friction_index_reach",
+        "friction_share_reach",
+        "friction_index_understand",
+        "complaints_per_1000_contacts",
+        "first_contact_resolution",
+    ):
         assert figures[metric]["value"] is None, metric
         assert figures[metric]["missing_feeds"] == "calls", metric
     assert figures["complaints_opened"]["value"] > 0
@@ -189,12 +206,29 @@ def test_cases_without_a_history_take_their_resolution_from_the_export(tmp_path)
     path = tmp_path / "cases_snapshot.csv"
     columns = CONTRACTS["cases"].column_names
     rows = [  # opened W43; one resolved within 10 days, one after 12, one still open
-        {"case_id": "S1", "customer_ref": "K1", "opened_at": "2026-10-20T10:00:00+02:00", "channel": "web",
-         "category": "billing", "resolved_at": "2026-10-23T10:00:00+02:00"},
-        {"case_id": "S2", "customer_ref": "K2", "opened_at": "2026-10-20T11:00:00+02:00", "channel": "web",
-         "category": "billing", "resolved_at": "2026-11-01T11:00:00+01:00"},
-        {"case_id": "S3", "customer_ref": "K3", "opened_at": "2026-10-21T11:00:00+02:00", "channel": "web",
-         "category": "billing"},
+        {
+            "case_id": "S1",
+            "customer_ref": "K1",
+            "opened_at": "2026-10-20T10:00:00+02:00",
+            "channel": "web",
+            "category": "billing",
+            "resolved_at": "2026-10-23T10:00:00+02:00",
+        },
+        {
+            "case_id": "S2",
+            "customer_ref": "K2",
+            "opened_at": "2026-10-20T11:00:00+02:00",
+            "channel": "web",
+            "category": "billing",
+            "resolved_at": "2026-11-01T11:00:00+01:00",
+        },
+        {
+            "case_id": "S3",
+            "customer_ref": "K3",
+            "opened_at": "2026-10-21T11:00:00+02:00",
+            "channel": "web",
+            "category": "billing",
+        },
     ]
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=columns)
@@ -205,9 +239,13 @@ def test_cases_without_a_history_take_their_resolution_from_the_export(tmp_path)
     build_models(settings)
     con = connect(settings.warehouse, read_only=True)
     try:
-        within = {w: (n, d) for w, n, d in con.execute(
-            "SELECT week, numerator, denominator FROM weekly_scorecard "
-            "WHERE metric = 'complaints_resolved_within_sla'").fetchall()}
+        within = {
+            w: (n, d)
+            for w, n, d in con.execute(
+                "SELECT week, numerator, denominator FROM weekly_scorecard "
+                "WHERE metric = 'complaints_resolved_within_sla'"
+            ).fetchall()
+        }
     finally:
         con.close()
     assert within["2026-W43"] == (1, 1)  # S1, resolved Friday 23 October
@@ -234,27 +272,74 @@ def test_complaint_deadlines_follow_priority_and_category(tmp_path):
     """A high-priority complaint has 2 days and 4 hours (a rule), a normal one the defaults (10 days,
     48 hours): both acknowledged after 5 hours and resolved after 3 days."""
     config = tmp_path / "esprit.yaml"
-    config.write_text(json.dumps({"metrics": {"complaint_sla_rules": [
-        {"priority": "high", "sla_days": 2, "ack_hours": 4}, {"category": "billing", "sla_days": 1}]}}))
+    config.write_text(
+        json.dumps(
+            {
+                "metrics": {
+                    "complaint_sla_rules": [
+                        {"priority": "high", "sla_days": 2, "ack_hours": 4},
+                        {"category": "billing", "sla_days": 1},
+                    ]
+                }
+            }
+        )
+    )
     settings = load_settings(config_file=config, base_dir=tmp_path)
     opened = "2026-10-20T10:00:00+02:00"
-    cases = [{"case_id": case, "customer_ref": f"K{case}", "opened_at": opened, "channel": "web",
-              "category": "technical", "priority": priority} for case, priority in (("H", "high"), ("N", "normal"))]
-    events = [row for case in ("H", "N") for row in (
-        {"case_id": case, "event_seq": 1, "event_type": "opened", "event_at": opened, "team": "reclamations",
-         "status": "open"},
-        {"case_id": case, "event_seq": 2, "event_type": "assigned", "event_at": "2026-10-20T15:00:00+02:00",
-         "team": "reclamations", "status": "in_progress"},
-        {"case_id": case, "event_seq": 3, "event_type": "resolved", "event_at": "2026-10-23T10:00:00+02:00",
-         "team": "reclamations", "status": "resolved"})]
+    cases = [
+        {
+            "case_id": case,
+            "customer_ref": f"K{case}",
+            "opened_at": opened,
+            "channel": "web",
+            "category": "technical",
+            "priority": priority,
+        }
+        for case, priority in (("H", "high"), ("N", "normal"))
+    ]
+    events = [
+        row
+        for case in ("H", "N")
+        for row in (
+            {
+                "case_id": case,
+                "event_seq": 1,
+                "event_type": "opened",
+                "event_at": opened,
+                "team": "reclamations",
+                "status": "open",
+            },
+            {
+                "case_id": case,
+                "event_seq": 2,
+                "event_type": "assigned",
+                "event_at": "2026-10-20T15:00:00+02:00",
+                "team": "reclamations",
+                "status": "in_progress",
+            },
+            {
+                "case_id": case,
+                "event_seq": 3,
+                "event_type": "resolved",
+                "event_at": "2026-10-23T10:00:00+02:00",
+                "team": "reclamations",
+                "status": "resolved",
+            },
+        )
+    ]
     _load_complaints(settings, tmp_path, cases, events)
     build_models(settings)
     con = connect(settings.warehouse, read_only=True)
     try:
-        within = con.execute("SELECT numerator, denominator FROM weekly_scorecard "
-                             "WHERE metric = 'complaints_resolved_within_sla' AND week = '2026-W43'").fetchone()
-        late = sorted(con.execute("SELECT signal, source_ref FROM friction_events WHERE signal LIKE 'complaint_%' "
-                                  "ORDER BY ALL").fetchall())
+        within = con.execute(
+            "SELECT numerator, denominator FROM weekly_scorecard "
+            "WHERE metric = 'complaints_resolved_within_sla' AND week = '2026-W43'"
+        ).fetchone()
+        late = sorted(
+            con.execute(
+                "SELECT signal, source_ref FROM friction_events WHERE signal LIKE 'complaint_%' ORDER BY ALL"
+            ).fetchall()
+        )
     finally:
         con.close()
     assert within == (1, 2)  # N within its 10 days; H past its 2
@@ -268,21 +353,49 @@ def test_no_team_is_an_explicit_state_shown_apart_and_teams_have_names(tmp_path)
 
     settings = load_settings(base_dir=tmp_path)
     opened = "2026-10-20T10:00:00+02:00"
-    cases = [{"case_id": "U", "customer_ref": "KU", "opened_at": opened, "channel": "web", "category": "billing"},
-             {"case_id": "V", "customer_ref": "KV", "opened_at": opened, "channel": "web", "category": "billing"}]
+    cases = [
+        {"case_id": "U", "customer_ref": "KU", "opened_at": opened, "channel": "web", "category": "billing"},
+        {"case_id": "V", "customer_ref": "KV", "opened_at": opened, "channel": "web", "category": "billing"},
+    ]
     events = [
         {"case_id": "U", "event_seq": 1, "event_type": "opened", "event_at": opened, "team": "reclamations"},
-        {"case_id": "U", "event_seq": 2, "event_type": "reassigned", "event_at": "2026-10-20T11:00:00+02:00", "team": ""},
-        {"case_id": "U", "event_seq": 3, "event_type": "assigned", "event_at": "2026-10-20T12:00:00+02:00",
-         "team": "facturation"},
-        {"case_id": "U", "event_seq": 4, "event_type": "resolved", "event_at": "2026-10-21T12:00:00+02:00",
-         "team": "facturation"},
+        {
+            "case_id": "U",
+            "event_seq": 2,
+            "event_type": "reassigned",
+            "event_at": "2026-10-20T11:00:00+02:00",
+            "team": "",
+        },
+        {
+            "case_id": "U",
+            "event_seq": 3,
+            "event_type": "assigned",
+            "event_at": "2026-10-20T12:00:00+02:00",
+            "team": "facturation",
+        },
+        {
+            "case_id": "U",
+            "event_seq": 4,
+            "event_type": "resolved",
+            "event_at": "2026-10-21T12:00:00+02:00",
+            "team": "facturation",
+        },
         {"case_id": "V", "event_seq": 1, "event_type": "opened", "event_at": opened, "team": "reclamations"},
-        {"case_id": "V", "event_seq": 2, "event_type": "reassigned", "event_at": "2026-10-20T11:00:00+02:00",
-         "team": "facturation"},
+        {
+            "case_id": "V",
+            "event_seq": 2,
+            "event_type": "reassigned",
+            "event_at": "2026-10-20T11:00:00+02:00",
+            "team": "facturation",
+        },
         # picked up 26 hours after the handoff: a slow pickup, so the pair is listed with its failure
-        {"case_id": "V", "event_seq": 3, "event_type": "resolved", "event_at": "2026-10-21T13:00:00+02:00",
-         "team": "facturation"},
+        {
+            "case_id": "V",
+            "event_seq": 3,
+            "event_type": "resolved",
+            "event_at": "2026-10-21T13:00:00+02:00",
+            "team": "facturation",
+        },
     ]
     for row in events:
         row["status"] = "resolved" if row["event_type"] == "resolved" else "in_progress"
@@ -291,16 +404,18 @@ def test_no_team_is_an_explicit_state_shown_apart_and_teams_have_names(tmp_path)
     con = connect(settings.warehouse, read_only=True)
     try:
         moves = con.execute("SELECT from_team, to_team FROM handoffs ORDER BY handoff_key").fetchall()
-        rate = con.execute("SELECT denominator FROM weekly_scorecard WHERE week = '2026-W43' "
-                           "AND metric = 'handoff_failure_rate'").fetchone()
+        rate = con.execute(
+            "SELECT denominator FROM weekly_scorecard WHERE week = '2026-W43' AND metric = 'handoff_failure_rate'"
+        ).fetchone()
     finally:
         con.close()
-    assert moves == [("reclamations", "(unassigned)"), ("(unassigned)", "facturation"),
-                     ("reclamations", "facturation")]
+    assert moves == [("reclamations", "(unassigned)"), ("(unassigned)", "facturation"), ("reclamations", "facturation")]
     assert rate == (3,)
     render_weeks(settings, ["2026-W43"], pdf=False, exports=False)
-    for lang, name, apart in (("en", "Complaints", "2 handoffs to or from no team"),
-                              ("fr", "Réclamations", "2 passages de relais vers ou depuis aucune équipe")):
+    for lang, name, apart in (
+        ("en", "Complaints", "2 handoffs to or from no team"),
+        ("fr", "Réclamations", "2 passages de relais vers ou depuis aucune équipe"),
+    ):
         html = (settings.scorecards_dir / "2026-W43" / f"scorecard.{lang}.html").read_text(encoding="utf-8")
         assert apart in html
         assert 'data-pair="reclamations|facturation"' in html and "(unassigned)|" not in html
@@ -311,17 +426,25 @@ def test_no_team_is_an_explicit_state_shown_apart_and_teams_have_names(tmp_path)
 def test_implausible_times_are_quarantined_with_their_rule(tmp_path):
     """A 1970 default date and a date next year are typos, not history: quarantined with the rule,
     the column and what to check; a site loading an older archive moves the window."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from pipelines.contracts import CONTRACTS
     from pipelines.ingest.load import ingest_paths
     from pipelines.ingest.profiles import load_profile
 
-    next_year = (datetime.now(timezone.utc) + timedelta(days=400)).strftime("%Y-%m-%dT10:00:00+00:00")
-    soon = (datetime.now(timezone.utc) + timedelta(hours=12)).strftime("%Y-%m-%dT%H:%M:%S+00:00")
-    rows = [{"response_id": rid, "customer_ref": "K", "responded_at": at, "nps": "9"} for rid, at in (
-        ("R1", "1970-01-01T00:00:00+00:00"), ("R2", next_year), ("R3", "2026-10-20T10:00:00+02:00"),
-        ("R4", soon), ("R5", "1999-12-31T23:59:59+00:00"), ("R6", "2000-01-01T00:00:00+00:00"))]
+    next_year = (datetime.now(UTC) + timedelta(days=400)).strftime("%Y-%m-%dT10:00:00+00:00")
+    soon = (datetime.now(UTC) + timedelta(hours=12)).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    rows = [
+        {"response_id": rid, "customer_ref": "K", "responded_at": at, "nps": "9"}
+        for rid, at in (
+            ("R1", "1970-01-01T00:00:00+00:00"),
+            ("R2", next_year),
+            ("R3", "2026-10-20T10:00:00+02:00"),
+            ("R4", soon),
+            ("R5", "1999-12-31T23:59:59+00:00"),
+            ("R6", "2000-01-01T00:00:00+00:00"),
+        )
+    ]
     settings = load_settings(base_dir=tmp_path)
     profile = load_profile("generator_survey_responses")
     many = tmp_path / "many.csv"
@@ -329,8 +452,10 @@ def test_implausible_times_are_quarantined_with_their_rule(tmp_path):
         writer = csv.DictWriter(fh, fieldnames=CONTRACTS["survey_responses"].column_names)
         writer.writeheader()
         writer.writerows(rows)
-        writer.writerows({"response_id": f"G{i}", "customer_ref": "K", "responded_at": "2026-10-20T10:00:00+02:00",
-                          "nps": "8"} for i in range(100))
+        writer.writerows(
+            {"response_id": f"G{i}", "customer_ref": "K", "responded_at": "2026-10-20T10:00:00+02:00", "nps": "8"}
+            for i in range(100)
+        )
     (result,) = ingest_paths(settings, "surveys", [many], profile)
     assert result.status == "loaded", result.problems
     assert (result.rows_read, result.rows_quarantined) == (106, 3)
@@ -340,8 +465,10 @@ def test_implausible_times_are_quarantined_with_their_rule(tmp_path):
     finally:
         con.close()
     assert sorted(reasons) == [2, 3, 6]  # 1970, next year, the last second of 1999
-    assert all(any("column responded_at: rule plausible_time" in r and "check the date" in r for r in rs)
-               for rs in reasons.values())
+    assert all(
+        any("column responded_at: rule plausible_time" in r and "check the date" in r for r in rs)
+        for rs in reasons.values()
+    )
     assert "1970-01-01 00:00:00 UTC is outside 2000-01-01" in reasons[2][0]
 
     # an archive site moves the window back: 1999 loads
@@ -360,15 +487,36 @@ def test_a_case_only_site_makes_each_case_a_journey(tmp_path, scope, journeys):
     from tests.test_reliability import warehouse_hashes
 
     config = tmp_path / "esprit.yaml"
-    config.write_text(json.dumps({"metrics": {"journey_scope": scope}, "sources": {"complaints": [
-        {"match": "case_events*", "profile": "generator_case_events"},
-        {"match": "cases*", "profile": "generator_cases"}]}}))
+    config.write_text(
+        json.dumps(
+            {
+                "metrics": {"journey_scope": scope},
+                "sources": {
+                    "complaints": [
+                        {"match": "case_events*", "profile": "generator_case_events"},
+                        {"match": "cases*", "profile": "generator_cases"},
+                    ]
+                },
+            }
+        )
+    )
     settings = load_settings(config_file=config, base_dir=tmp_path)
     days = ("2026-10-19T09:00:00+02:00", "2026-10-21T09:00:00+02:00", "2026-10-23T09:00:00+02:00")
-    cases = [{"case_id": f"I{i}", "customer_ref": "CALLER", "opened_at": at, "channel": "phone",
-              "category": "technical"} for i, at in enumerate(days)]
-    events = [{"case_id": f"I{i}", "event_seq": 1, "event_type": "opened", "event_at": at, "team": "reclamations",
-               "status": "open"} for i, at in enumerate(days)]
+    cases = [
+        {"case_id": f"I{i}", "customer_ref": "CALLER", "opened_at": at, "channel": "phone", "category": "technical"}
+        for i, at in enumerate(days)
+    ]
+    events = [
+        {
+            "case_id": f"I{i}",
+            "event_seq": 1,
+            "event_type": "opened",
+            "event_at": at,
+            "team": "reclamations",
+            "status": "open",
+        }
+        for i, at in enumerate(days)
+    ]
     _load_complaints(settings, tmp_path, cases[:2], events[:2])
     build_models(settings)
     (tmp_path / "later").mkdir()

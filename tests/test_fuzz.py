@@ -47,38 +47,92 @@ CALL_COLS = CONTRACTS["calls"].column_names
 
 
 def survey(rid: str, rng: random.Random) -> dict:
-    return {"response_id": rid, "customer_ref": f"C{rng.randrange(10**6):06d}", "interaction_type": "call",
-            "interaction_ref": f"CALL{rng.randrange(10**5)}", "responded_at": "2026-10-05T10:00:00+02:00",
-            "nps": str(rng.randrange(11)), "csat": str(rng.randrange(1, 6)), "ces": str(rng.randrange(1, 8)),
-            "resolved": rng.choice(["true", "false"]), "had_to_repeat": "false", "journey_step": "",
-            "verbatim": rng.choice(["Très bien", "Trop d'attente", "ok", ""]), "language": rng.choice(["fr", "en"])}
+    return {
+        "response_id": rid,
+        "customer_ref": f"C{rng.randrange(10**6):06d}",
+        "interaction_type": "call",
+        "interaction_ref": f"CALL{rng.randrange(10**5)}",
+        "responded_at": "2026-10-05T10:00:00+02:00",
+        "nps": str(rng.randrange(11)),
+        "csat": str(rng.randrange(1, 6)),
+        "ces": str(rng.randrange(1, 8)),
+        "resolved": rng.choice(["true", "false"]),
+        "had_to_repeat": "false",
+        "journey_step": "",
+        "verbatim": rng.choice(["Très bien", "Trop d'attente", "ok", ""]),
+        "language": rng.choice(["fr", "en"]),
+    }
 
 
 def call(rid: str, rng: random.Random) -> dict:
-    return {"call_id": rid, "segment_no": "1", "customer_ref": f"C{rng.randrange(10**6):06d}", "queue": "Q_ACCUEIL",
-            "team": "accueil", "agent_id": "ACC-01", "offered_at": "2026-10-05T10:00:00+02:00",
-            "answered_at": "2026-10-05T10:00:30+02:00", "ended_at": "2026-10-05T10:05:00+02:00",
-            "outcome": "answered", "transfer_type": "none", "hold_seconds": str(rng.randrange(300)),
-            "wrap_code": "resolved"}
+    return {
+        "call_id": rid,
+        "segment_no": "1",
+        "customer_ref": f"C{rng.randrange(10**6):06d}",
+        "queue": "Q_ACCUEIL",
+        "team": "accueil",
+        "agent_id": "ACC-01",
+        "offered_at": "2026-10-05T10:00:00+02:00",
+        "answered_at": "2026-10-05T10:00:30+02:00",
+        "ended_at": "2026-10-05T10:05:00+02:00",
+        "outcome": "answered",
+        "transfer_type": "none",
+        "hold_seconds": str(rng.randrange(300)),
+        "wrap_code": "resolved",
+    }
 
 
 # Value mutations that keep a CSV line's structure (no delimiter, quote, line break): column,
 # value, and what must happen to the row: bad (quarantined), good (loaded), any (either).
-HOSTILE_TEXT = ["=1+1", "+33 cmd|' /C calc'!A0", "'; DROP TABLE survey_responses; --", "<script>alert(1)</script>",
-                "😀 émoji", "\u202eRTL\u202c", "zero\u200bwidth", "e\u0301", "\\", "NULL", "None", "null", "%s%n",
-                "{{7*7}}", "${jndi:ldap://x}", "ﬁ", "Ⅻ", "𝟗"]
+HOSTILE_TEXT = [
+    "=1+1",
+    "+33 cmd|' /C calc'!A0",
+    "'; DROP TABLE survey_responses; --",
+    "<script>alert(1)</script>",
+    "😀 émoji",
+    "\u202eRTL\u202c",
+    "zero\u200bwidth",
+    "e\u0301",
+    "\\",
+    "NULL",
+    "None",
+    "null",
+    "%s%n",
+    "{{7*7}}",
+    "${jndi:ldap://x}",
+    "ﬁ",
+    "Ⅻ",
+    "𝟗",
+]
 SURVEY_VALUES = (
     [("nps", v, "bad") for v in ("11", "-1", "ten", "7.5", "1e3", "99999999999", "true")]
     + [("nps", v, "good") for v in ("0", "10", " 7 ", "")]
     + [("nps", v, "any") for v in ("NaN", "inf", "+5", "0x5", "٣", "1e0", "5.0")]
-    + [("csat", v, "bad") for v in ("0", "6", "-3")] + [("ces", v, "bad") for v in ("0", "8")]
+    + [("csat", v, "bad") for v in ("0", "6", "-3")]
+    + [("ces", v, "bad") for v in ("0", "8")]
     + [("responded_at", v, "bad") for v in ("yesterday", "2026-02-30T10:00:00+01:00", "2026-13-01T00:00:00Z", "")]
-    + [("responded_at", v, "good") for v in ("2026-10-05 10:00:00", "2026-10-05T08:00:00Z", "2026-12-31T23:59:59+14:00")]
-    + [("responded_at", v, "bad") for v in ("9999-12-31T23:59:59Z", "2026-10-05T10:00:00+25:00", "2026-10-05 10:00-1500")]
-    + [("responded_at", v, "any") for v in ("2026-03-29T02:30:00", "2026-10-25T02:30:00", "0001-01-01T00:00:00Z",
-                                           "20261005", "2026-10-05T10:00:00+14:00", "2026-10-05T10:00:00-12:00")]
+    + [
+        ("responded_at", v, "good")
+        for v in ("2026-10-05 10:00:00", "2026-10-05T08:00:00Z", "2026-12-31T23:59:59+14:00")
+    ]
+    + [
+        ("responded_at", v, "bad")
+        for v in ("9999-12-31T23:59:59Z", "2026-10-05T10:00:00+25:00", "2026-10-05 10:00-1500")
+    ]
+    + [
+        ("responded_at", v, "any")
+        for v in (
+            "2026-03-29T02:30:00",
+            "2026-10-25T02:30:00",
+            "0001-01-01T00:00:00Z",
+            "20261005",
+            "2026-10-05T10:00:00+14:00",
+            "2026-10-05T10:00:00-12:00",
+        )
+    ]
     + [("customer_ref", "", "bad"), ("response_id", "", "bad"), ("customer_ref", "\u00a0", "any")]
-    + [("customer_ref", v, "good") for v in HOSTILE_TEXT] + [("verbatim", v, "good") for v in HOSTILE_TEXT]
+    + [("customer_ref", v, "good") for v in HOSTILE_TEXT]
+    + [("verbatim", v, "good") for v in HOSTILE_TEXT]
     + [("verbatim", "x" * 70000, "bad"), ("verbatim", "écrire à a.b@c.fr, 06 12 34 56 78", "good")]
     + [("interaction_type", "chat", "bad"), ("language", "de", "bad"), ("resolved", "maybe", "bad")]
     + [("resolved", v, "any") for v in ("TRUE", "1", "yes", "t", "0")]
@@ -86,12 +140,16 @@ SURVEY_VALUES = (
 )
 CALL_VALUES = (
     [("segment_no", v, "bad") for v in ("0", "-1", "x", "1.5", "")]
-    + [("hold_seconds", v, "bad") for v in ("-5", "1.5", "ten")] + [("hold_seconds", v, "good") for v in ("", "0")]
-    + [("outcome", v, "bad") for v in ("busy", "ANSWERED", "")] + [("transfer_type", "blind", "bad")]
+    + [("hold_seconds", v, "bad") for v in ("-5", "1.5", "ten")]
+    + [("hold_seconds", v, "good") for v in ("", "0")]
+    + [("outcome", v, "bad") for v in ("busy", "ANSWERED", "")]
+    + [("transfer_type", "blind", "bad")]
     + [("answered_at", "2026-10-05T09:00:00+02:00", "bad"), ("ended_at", "2026-10-05T09:59:00+02:00", "bad")]
     + [("answered_at", "", "bad")]  # answered without an answer time
-    + [("queue", v, "good") for v in HOSTILE_TEXT] + [("team", v, "good") for v in HOSTILE_TEXT]
-    + [("wrap_code", v, "good") for v in HOSTILE_TEXT] + [("call_id", "", "bad")]
+    + [("queue", v, "good") for v in HOSTILE_TEXT]
+    + [("team", v, "good") for v in HOSTILE_TEXT]
+    + [("wrap_code", v, "good") for v in HOSTILE_TEXT]
+    + [("call_id", "", "bad")]
 )
 
 
@@ -108,18 +166,44 @@ class Kind:
     jsonl: bool = False
 
 
-JSONL_PROFILE = {"name": "fuzz_jsonl", "table": "survey_responses", "format": {"type": "jsonl"},
-                 "null_markers": ["", "NA"], "personal_columns": ["customer_ref"]}
-AUTO_PROFILE = {"name": "fuzz_auto", "table": "survey_responses", "format": {"type": "csv", "delimiter": "auto"},
-                "null_markers": ["", "NA", "?"], "personal_columns": ["customer_ref"]}
+JSONL_PROFILE = {
+    "name": "fuzz_jsonl",
+    "table": "survey_responses",
+    "format": {"type": "jsonl"},
+    "null_markers": ["", "NA"],
+    "personal_columns": ["customer_ref"],
+}
+AUTO_PROFILE = {
+    "name": "fuzz_auto",
+    "table": "survey_responses",
+    "format": {"type": "csv", "delimiter": "auto"},
+    "null_markers": ["", "NA", "?"],
+    "personal_columns": ["customer_ref"],
+}
 KINDS = [
-    Kind("survey csv", "survey_responses", SURVEY_COLS, "response_id", survey, SURVEY_VALUES,
-         "generator_survey_responses"),
+    Kind(
+        "survey csv",
+        "survey_responses",
+        SURVEY_COLS,
+        "response_id",
+        survey,
+        SURVEY_VALUES,
+        "generator_survey_responses",
+    ),
     Kind("calls csv", "calls", CALL_COLS, "call_id", call, CALL_VALUES, "generator_calls"),
-    Kind("survey jsonl", "survey_responses", SURVEY_COLS, "response_id", survey, SURVEY_VALUES, JSONL_PROFILE,
-         jsonl=True),
-    Kind("survey csv ; auto", "survey_responses", SURVEY_COLS, "response_id", survey, SURVEY_VALUES, AUTO_PROFILE,
-         delimiter=";"),
+    Kind(
+        "survey jsonl", "survey_responses", SURVEY_COLS, "response_id", survey, SURVEY_VALUES, JSONL_PROFILE, jsonl=True
+    ),
+    Kind(
+        "survey csv ; auto",
+        "survey_responses",
+        SURVEY_COLS,
+        "response_id",
+        survey,
+        SURVEY_VALUES,
+        AUTO_PROFILE,
+        delimiter=";",
+    ),
 ]
 
 
@@ -136,6 +220,7 @@ def header(kind: Kind) -> str:
 
 
 # ---- line mutations ----------------------------------------------------------------------------
+
 
 @dataclass
 class Line:
@@ -196,7 +281,7 @@ def structure_mutation(kind: Kind, line: str, rng: random.Random) -> Line:
     if choice == 0:
         text = line[:pos] + rng.choice(STRUCTURE_CHARS) + line[pos:]
     elif choice == 1:
-        text = line[:pos] + line[pos + 1:]
+        text = line[:pos] + line[pos + 1 :]
     elif choice == 2:
         text = line[:pos]
     elif choice == 3:
@@ -208,18 +293,36 @@ def structure_mutation(kind: Kind, line: str, rng: random.Random) -> Line:
     elif choice == 6:
         text = " " * rng.randrange(1, 4)
     elif choice == 7:  # bytes that are not UTF-8 (read as Windows-1252 or Latin-1)
-        text = line[:pos] + bytes(rng.randrange(0x80, 0x100) for _ in range(rng.randrange(1, 4))).decode("latin-1") \
+        text = (
+            line[:pos]
+            + bytes(rng.randrange(0x80, 0x100) for _ in range(rng.randrange(1, 4))).decode("latin-1")
             + line[pos:]
+        )
     elif choice == 8:
         text = line[:pos] + '"multi\nline, quoted"' + line[pos:]
     elif choice == 9:
         text = kind.delimiter * rng.randrange(1, 20)
     elif choice == 10:
-        text = rng.choice(["[1, 2]", "1", '"text"', "null", "true", "{}", "[" * 600 + "]" * 600, '{"a": 1e400}',
-                           '{"response_id": "\\u0000x"}', '{"response_id": "\\ud800"}', "{", "}{"])
+        text = rng.choice(
+            [
+                "[1, 2]",
+                "1",
+                '"text"',
+                "null",
+                "true",
+                "{}",
+                "[" * 600 + "]" * 600,
+                '{"a": 1e400}',
+                '{"response_id": "\\u0000x"}',
+                '{"response_id": "\\ud800"}',
+                "{",
+                "}{",
+            ]
+        )
     else:
-        text = "".join(chr(rng.choice([rng.randrange(32, 127), rng.randrange(0xa0, 0x3000)]))
-                       for _ in range(rng.randrange(1, 80)))
+        text = "".join(
+            chr(rng.choice([rng.randrange(32, 127), rng.randrange(0xA0, 0x3000)])) for _ in range(rng.randrange(1, 80))
+        )
     return Line(text, "any", None)
 
 
@@ -243,6 +346,7 @@ def line_file(kind: Kind, n: int, number: int, structural: bool, rng: random.Ran
 
 # ---- whole-file mutations ------------------------------------------------------------------------
 
+
 def whole_file(kind: Kind, number: int, rng: random.Random) -> tuple[str, bytes]:
     """A small file of the kind, mutated as a whole; returns (file name, content)."""
     rows = [kind.row(f"F{number:05d}~{i}", rng) for i in range(rng.randrange(1, 30))]
@@ -256,7 +360,7 @@ def whole_file(kind: Kind, number: int, rng: random.Random) -> tuple[str, bytes]
             data[rng.randrange(len(data))] = rng.randrange(1, 256)
         data = bytes(data)
     elif choice == 1:
-        data = data[:rng.randrange(len(data))]
+        data = data[: rng.randrange(len(data))]
     elif choice == 2:
         data = data.replace(b"\n", rng.choice([b"\r\n", b"\r", b"\n\n", b"\r\r\n"]))
     elif choice == 3:
@@ -266,8 +370,10 @@ def whole_file(kind: Kind, number: int, rng: random.Random) -> tuple[str, bytes]
     elif choice == 5:
         data = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 3000)))
     elif choice == 6:
-        data = "".join(chr(rng.randrange(32, 127)) if rng.random() < 0.95 else rng.choice("\n\r\"';,")
-                       for _ in range(rng.randrange(1, 3000))).encode()
+        data = "".join(
+            chr(rng.randrange(32, 127)) if rng.random() < 0.95 else rng.choice("\n\r\"';,")
+            for _ in range(rng.randrange(1, 3000))
+        ).encode()
     elif choice == 7 and not kind.jsonl:  # header: a column dropped, repeated, renamed, emptied, cased
         cols = list(kind.columns)
         i = rng.randrange(len(cols))
@@ -275,16 +381,19 @@ def whole_file(kind: Kind, number: int, rng: random.Random) -> tuple[str, bytes]
         lines[0] = kind.delimiter.join(cols)
         data = ("\n".join(lines) + "\n").encode()
     elif choice == 8:
-        data = rng.choice([b"", b"\n", b"\n\n\n", b"   ", b"\r\n", b"\xef\xbb\xbf", b"\"", b"{}", b"[]"])
+        data = rng.choice([b"", b"\n", b"\n\n\n", b"   ", b"\r\n", b"\xef\xbb\xbf", b'"', b"{}", b"[]"])
     elif choice == 9:  # gzip: valid, corrupt, or not gzip at all
         packed = gzip.compress(data)
-        data = rng.choice([packed, packed[:rng.randrange(1, len(packed))], data])
+        data = rng.choice([packed, packed[: rng.randrange(1, len(packed))], data])
         suffix += ".gz"
     elif choice == 10:  # the file twice: a header in the middle, every key repeated
         data = data + data
     elif choice == 11:
-        data = (lines[0] + "\n" + "\n".join(rng.sample(lines[1:], len(lines) - 1)) + "\n").encode() \
-            if len(lines) > 1 else data
+        data = (
+            (lines[0] + "\n" + "\n".join(rng.sample(lines[1:], len(lines) - 1)) + "\n").encode()
+            if len(lines) > 1
+            else data
+        )
     elif choice == 12:  # a very long line
         data = data + b"x" * rng.randrange(70000, 200000) + b"\n"
     elif choice == 13:
@@ -297,6 +406,7 @@ def whole_file(kind: Kind, number: int, rng: random.Random) -> tuple[str, bytes]
 
 
 # ---- checks ----------------------------------------------------------------------------------------
+
 
 def _settings(tmp_path: Path, threshold: float | None):
     tmp_path.mkdir(parents=True, exist_ok=True)
@@ -312,16 +422,29 @@ def check_accounting(con, settings, result, kind: Kind, number: int) -> None:
     """The file's audit row, its rows in the table and in quarantine, and its report agree."""
     context = f"case {number} ({kind.name}, seed {SEED}): {result}"
     if result.status == "skipped":  # the same bytes as a file already loaded
-        assert con.execute("SELECT count(*) FROM load_audit WHERE file_sha256 = (SELECT file_sha256 FROM load_audit "
-                           "WHERE file_name = ? AND status = 'loaded')", [result.file]).fetchone()[0], context
+        assert con.execute(
+            "SELECT count(*) FROM load_audit WHERE file_sha256 = (SELECT file_sha256 FROM load_audit "
+            "WHERE file_name = ? AND status = 'loaded')",
+            [result.file],
+        ).fetchone()[0], context
         return
     assert result.status in ("loaded", "rejected"), context
-    assert result.rows_read == result.rows_loaded + result.rows_quarantined + result.rows_duplicate \
-        + result.rows_rejected, context
-    audit = con.execute("SELECT status, rows_read, rows_loaded, rows_quarantined, rows_duplicate, rows_rejected "
-                        "FROM load_audit WHERE load_id = ?", [result.load_id]).fetchone()
-    assert audit == (result.status, result.rows_read, result.rows_loaded, result.rows_quarantined,
-                     result.rows_duplicate, result.rows_rejected), context
+    assert (
+        result.rows_read == result.rows_loaded + result.rows_quarantined + result.rows_duplicate + result.rows_rejected
+    ), context
+    audit = con.execute(
+        "SELECT status, rows_read, rows_loaded, rows_quarantined, rows_duplicate, rows_rejected "
+        "FROM load_audit WHERE load_id = ?",
+        [result.load_id],
+    ).fetchone()
+    assert audit == (
+        result.status,
+        result.rows_read,
+        result.rows_loaded,
+        result.rows_quarantined,
+        result.rows_duplicate,
+        result.rows_rejected,
+    ), context
     in_table = con.execute(f"SELECT count(*) FROM {kind.table} WHERE load_id = ?", [result.load_id]).fetchone()[0]
     quarantined = con.execute("SELECT count(*) FROM quarantine WHERE load_id = ?", [result.load_id]).fetchone()[0]
     if result.status == "rejected":
@@ -332,9 +455,11 @@ def check_accounting(con, settings, result, kind: Kind, number: int) -> None:
     if in_table != result.rows_loaded:
         # only a later file delivering one of this file's keys may take its rows over: a key not of its
         # own file's form F<number>~ (a mutation made it), or of this file's form
-        taken = con.execute(f"SELECT count(*) FROM {kind.table} WHERE load_id > ? AND (starts_with({kind.key}, ?) OR "
-                            f"NOT starts_with({kind.key}, 'F' || substr(source_file, 2, 5) || '~'))",
-                            [result.load_id, f"F{number:05d}~"]).fetchone()[0]
+        taken = con.execute(
+            f"SELECT count(*) FROM {kind.table} WHERE load_id > ? AND (starts_with({kind.key}, ?) OR "
+            f"NOT starts_with({kind.key}, 'F' || substr(source_file, 2, 5) || '~'))",
+            [result.load_id, f"F{number:05d}~"],
+        ).fetchone()[0]
         assert in_table < result.rows_loaded <= in_table + taken, context
 
 
@@ -353,6 +478,7 @@ def run_batch(tmp_path: Path, kind: Kind, files: list[tuple[str, bytes]], thresh
 
 # ---- the tests -------------------------------------------------------------------------------------
 
+
 def test_mutated_lines_are_each_loaded_quarantined_or_counted_as_duplicates(tmp_path):
     rng = random.Random(SEED)
     plans = []
@@ -366,11 +492,12 @@ def test_mutated_lines_are_each_loaded_quarantined_or_counted_as_duplicates(tmp_
         mine = [p for p in plans if p[0] is kind]
         folder = tmp_path / kind.name.replace(" ", "_").replace(";", "semi")
         suffix = ".jsonl" if kind.jsonl else ".csv"
-        settings, results = run_batch(folder, kind, [(f"f{p[4]:05d}{suffix}", p[2].encode("utf-8", "surrogatepass"))
-                                                     for p in mine], 1.0)
+        settings, results = run_batch(
+            folder, kind, [(f"f{p[4]:05d}{suffix}", p[2].encode("utf-8", "surrogatepass")) for p in mine], 1.0
+        )
         con = connect(settings.warehouse, read_only=True)
         try:
-            for (_, structural, text, lines, number), result in zip(mine, results):
+            for (_, structural, _text, lines, number), result in zip(mine, results):
                 check_accounting(con, settings, result, kind, number)
                 assert result.status == "loaded", (number, result.problems[:3])
                 if structural:
@@ -384,10 +511,13 @@ def test_mutated_lines_are_each_loaded_quarantined_or_counted_as_duplicates(tmp_
 def _trace_every_line(con, kind: Kind, result, lines: list[Line], number: int) -> None:
     """Structure intact: line k+2 holds case k; each is loaded, quarantined or a duplicate."""
     first = 1 if kind.jsonl else 2
-    loaded = {r[0] for r in con.execute(f"SELECT source_line FROM {kind.table} WHERE load_id = ?",
-                                        [result.load_id]).fetchall()}
-    quarantined = [r[0] for r in con.execute("SELECT source_line FROM quarantine WHERE load_id = ?",
-                                             [result.load_id]).fetchall()]
+    loaded = {
+        r[0]
+        for r in con.execute(f"SELECT source_line FROM {kind.table} WHERE load_id = ?", [result.load_id]).fetchall()
+    }
+    quarantined = [
+        r[0] for r in con.execute("SELECT source_line FROM quarantine WHERE load_id = ?", [result.load_id]).fetchall()
+    ]
     context = f"case file {number} ({kind.name}, seed {SEED})"
     assert len(set(quarantined)) == len(quarantined), context  # one line, one record
     quarantined = set(quarantined)
@@ -416,7 +546,7 @@ def test_mutated_whole_files_are_loaded_or_rejected_with_a_report(tmp_path):
         settings, results = run_batch(tmp_path / f"kind{k}", kind, unique, None)
         con = connect(settings.warehouse, read_only=True)
         try:
-            for (name, _), result, n in zip(unique, results, numbers):
+            for (name, _), result, _n in zip(unique, results, numbers):
                 check_accounting(con, settings, result, kind, int(name[1:6]))
         finally:
             con.close()
@@ -433,10 +563,12 @@ def test_a_bare_carriage_return_in_one_line_quarantines_only_that_line(tmp_path)
     rows[7] = rows[7].replace(",resolved", "\r,resolved")
     rows[9] += "\r"
     rows[11] = rows[11].replace("Q_ACCUEIL", '"Q_\rACCUEIL"')  # inside quotes: a value like any other
-    settings, (result,) = run_batch(tmp_path, kind, [("calls.csv", ("\n".join([header(kind)] + rows) + "\n").encode())],
-                                    None)
-    assert (result.status, result.rows_read, result.rows_loaded, result.rows_quarantined) == ("loaded", 40, 39, 1), \
+    settings, (result,) = run_batch(
+        tmp_path, kind, [("calls.csv", ("\n".join([header(kind)] + rows) + "\n").encode())], None
+    )
+    assert (result.status, result.rows_read, result.rows_loaded, result.rows_quarantined) == ("loaded", 40, 39, 1), (
         result.problems
+    )
     assert result.problems == ["calls.csv: line 9: csv: a carriage return inside an unquoted field"]
     con = connect(settings.warehouse, read_only=True)
     try:
@@ -448,44 +580,93 @@ def test_a_bare_carriage_return_in_one_line_quarantines_only_that_line(tmp_path)
 
 # ---- what the fuzzing found, one case each ----------------------------------------------------------
 
+
 def csv_text_of(kind: Kind, rows: list[dict]) -> str:
     return "\n".join([header(kind)] + [render(kind, r) for r in rows]) + "\n"
 
 
 FOUND = [
     # the csv module raised on a bare carriage return (old Mac line ends) in the header line
-    ("old Mac line ends", KINDS[0], "f.csv", ",".join(SURVEY_COLS) + "\rR1,C1\r", "rejected", 0, 0,
-     "rule parseable_csv"),
+    (
+        "old Mac line ends",
+        KINDS[0],
+        "f.csv",
+        ",".join(SURVEY_COLS) + "\rR1,C1\r",
+        "rejected",
+        0,
+        0,
+        "rule parseable_csv",
+    ),
     # a year DuckDB parses but Python cannot hold in Europe/Paris crashed Great Expectations' batch
-    ("a timestamp in the year 10000 in Paris", KINDS[0], "f.csv",
-     csv_text_of(KINDS[0], [dict(survey("R1", random.Random(1)), responded_at="9999-12-31T23:59:59Z")]
-                 + [survey(f"R{i}", random.Random(i)) for i in range(2, 40)]), "loaded", 38, 1,
-     "column responded_at: rule type; value shaped '9999-99-99a99:99:99a' is not TIMESTAMPTZ"),
+    (
+        "a timestamp in the year 10000 in Paris",
+        KINDS[0],
+        "f.csv",
+        csv_text_of(
+            KINDS[0],
+            [dict(survey("R1", random.Random(1)), responded_at="9999-12-31T23:59:59Z")]
+            + [survey(f"R{i}", random.Random(i)) for i in range(2, 40)],
+        ),
+        "loaded",
+        38,
+        1,
+        "column responded_at: rule type; value shaped '9999-99-99a99:99:99a' is not TIMESTAMPTZ",
+    ),
     # DuckDB read an offset of +25:00 as 25 hours
-    ("a UTC offset no place has", KINDS[0], "f.csv",
-     csv_text_of(KINDS[0], [dict(survey("R1", random.Random(1)), responded_at="2026-10-05T10:00:00+25:00")]
-                 + [survey(f"R{i}", random.Random(i)) for i in range(2, 40)]), "loaded", 38, 1,
-     "column responded_at: rule type; value shaped '9999-99-99a99:99:99+99:99' is not TIMESTAMPTZ"),
+    (
+        "a UTC offset no place has",
+        KINDS[0],
+        "f.csv",
+        csv_text_of(
+            KINDS[0],
+            [dict(survey("R1", random.Random(1)), responded_at="2026-10-05T10:00:00+25:00")]
+            + [survey(f"R{i}", random.Random(i)) for i in range(2, 40)],
+        ),
+        "loaded",
+        38,
+        1,
+        "column responded_at: rule type; value shaped '9999-99-99a99:99:99+99:99' is not TIMESTAMPTZ",
+    ),
     # nps and NPS were one column in DuckDB: one line's NPS silently blanked every line's nps
-    ("JSON keys differing only by case", KINDS[2], "f.jsonl",
-     "\n".join([json.dumps(survey(f"R{i}", random.Random(i))) for i in range(1, 40)]
-               + ['{"response_id": "R99", "NPS": "3", "customer_ref": "C9", "responded_at": "2026-10-05"}']) + "\n",
-     "loaded", 39, 1, "json: key NPS differs only by case"),
-    ("header names differing only by case", KINDS[0], "f.csv",
-     csv_text_of(KINDS[0], [survey("R1", random.Random(1))]).replace("\n", ",NPS\n", 1),
-     "rejected", 0, 0, "rule duplicate_header"),
+    (
+        "JSON keys differing only by case",
+        KINDS[2],
+        "f.jsonl",
+        "\n".join(
+            [json.dumps(survey(f"R{i}", random.Random(i))) for i in range(1, 40)]
+            + ['{"response_id": "R99", "NPS": "3", "customer_ref": "C9", "responded_at": "2026-10-05"}']
+        )
+        + "\n",
+        "loaded",
+        39,
+        1,
+        "json: key NPS differs only by case",
+    ),
+    (
+        "header names differing only by case",
+        KINDS[0],
+        "f.csv",
+        csv_text_of(KINDS[0], [survey("R1", random.Random(1))]).replace("\n", ",NPS\n", 1),
+        "rejected",
+        0,
+        0,
+        "rule duplicate_header",
+    ),
 ]
 
 
-@pytest.mark.parametrize("name, kind, file, text, status, loaded, quarantined, reason", FOUND, ids=[f[0] for f in FOUND])
+@pytest.mark.parametrize(
+    "name, kind, file, text, status, loaded, quarantined, reason", FOUND, ids=[f[0] for f in FOUND]
+)
 def test_what_the_fuzzing_found(tmp_path, name, kind, file, text, status, loaded, quarantined, reason):
     settings, (result,) = run_batch(tmp_path, kind, [(file, text.encode())], None)
     assert (result.status, result.rows_loaded, result.rows_quarantined) == (status, loaded, quarantined), result
     con = connect(settings.warehouse, read_only=True)
     try:
         check_accounting(con, settings, result, kind, 0)
-        said = "\n".join(result.problems) + "".join(r[0] for r in con.execute("SELECT list_aggregate(reasons, "
-                                                                               "'string_agg', '; ') FROM quarantine").fetchall())
+        said = "\n".join(result.problems) + "".join(
+            r[0] for r in con.execute("SELECT list_aggregate(reasons, 'string_agg', '; ') FROM quarantine").fetchall()
+        )
         assert reason in said, said
         if kind.jsonl:  # the other lines' nps loaded, none blanked
             assert con.execute("SELECT count(nps) FROM survey_responses").fetchone()[0] == loaded

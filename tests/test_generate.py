@@ -65,6 +65,9 @@ def test_surveys_arrive_days_after_the_interaction_and_speak_two_languages(gener
     for path in sorted((generated / "surveys").glob("*.csv")):
         week = path.stem.split("_")[-1]
         with open(path, newline="", encoding="utf-8") as fh:
-            late += sum(1 for r in csv.DictReader(fh) if r["interaction_ref"] in calls_week
-                        and calls_week[r["interaction_ref"]] < week)
+            late += sum(
+                1
+                for r in csv.DictReader(fh)
+                if r["interaction_ref"] in calls_week and calls_week[r["interaction_ref"]] < week
+            )
     assert late > 0

@@ -11,26 +11,62 @@ import pytest
 from pipelines.config import load_settings
 from pipelines.contracts import CONTRACTS
 from pipelines.ingest.load import ingest_paths
-from pipelines.model.build import build_models, parameter_set
 from pipelines.ingest.profiles import load_profile
+from pipelines.model.build import build_models, parameter_set
 from pipelines.warehouse import connect
 from tests.conftest import copy_prebuilt, models_sql_dir
 
 CALLS = [
     # C1, Monday 19 Oct (W43): 10 s wait, 300 s handled at accueil, warm transfer; 60 s wait, 240 s at facturation
-    ("A", 1, "C1", "accueil", "2026-10-19T09:00:00+02:00", "2026-10-19T09:00:10+02:00", "2026-10-19T09:05:10+02:00",
-     "answered", "warm"),
-    ("A", 2, "C1", "facturation", "2026-10-19T09:05:10+02:00", "2026-10-19T09:06:10+02:00",
-     "2026-10-19T09:10:10+02:00", "answered", "none"),
+    (
+        "A",
+        1,
+        "C1",
+        "accueil",
+        "2026-10-19T09:00:00+02:00",
+        "2026-10-19T09:00:10+02:00",
+        "2026-10-19T09:05:10+02:00",
+        "answered",
+        "warm",
+    ),
+    (
+        "A",
+        2,
+        "C1",
+        "facturation",
+        "2026-10-19T09:05:10+02:00",
+        "2026-10-19T09:06:10+02:00",
+        "2026-10-19T09:10:10+02:00",
+        "answered",
+        "none",
+    ),
     # C2, Sunday 25 Oct 23:59:50 CET (still W43): hangs up after 3 s, a short abandon
     ("B", 1, "C2", "accueil", "2026-10-25T23:59:50+01:00", "", "2026-10-25T23:59:53+01:00", "abandoned", "none"),
     # C2 again 40 s later, Monday 26 Oct (W44): 30 s wait, 120 s handled; same journey, started in W43
-    ("C", 1, "C2", "accueil", "2026-10-26T00:00:30+01:00", "2026-10-26T00:01:00+01:00", "2026-10-26T00:03:00+01:00",
-     "answered", "none"),
+    (
+        "C",
+        1,
+        "C2",
+        "accueil",
+        "2026-10-26T00:00:30+01:00",
+        "2026-10-26T00:01:00+01:00",
+        "2026-10-26T00:03:00+01:00",
+        "answered",
+        "none",
+    ),
     # C3, Saturday 24 Oct (W43): abandons after 40 s, calls back and is answered after 5 s, 100 s handled
     ("D", 1, "C3", "accueil", "2026-10-24T10:00:00+02:00", "", "2026-10-24T10:00:40+02:00", "abandoned", "none"),
-    ("E", 1, "C3", "accueil", "2026-10-24T10:30:00+02:00", "2026-10-24T10:30:05+02:00", "2026-10-24T10:31:45+02:00",
-     "answered", "none"),
+    (
+        "E",
+        1,
+        "C3",
+        "accueil",
+        "2026-10-24T10:30:00+02:00",
+        "2026-10-24T10:30:05+02:00",
+        "2026-10-24T10:31:45+02:00",
+        "answered",
+        "none",
+    ),
 ]
 SURVEYS = [
     # id, customer, rated type, rated ref, responded, nps, csat, ces, resolved, had to repeat
@@ -51,10 +87,29 @@ CASE_EVENTS = [
 
 
 FIELDS = {
-    "calls": ["call_id", "segment_no", "customer_ref", "team", "offered_at", "answered_at", "ended_at", "outcome",
-              "transfer_type"],
-    "survey_responses": ["response_id", "customer_ref", "interaction_type", "interaction_ref", "responded_at", "nps",
-                         "csat", "ces", "resolved", "had_to_repeat"],
+    "calls": [
+        "call_id",
+        "segment_no",
+        "customer_ref",
+        "team",
+        "offered_at",
+        "answered_at",
+        "ended_at",
+        "outcome",
+        "transfer_type",
+    ],
+    "survey_responses": [
+        "response_id",
+        "customer_ref",
+        "interaction_type",
+        "interaction_ref",
+        "responded_at",
+        "nps",
+        "csat",
+        "ces",
+        "resolved",
+        "had_to_repeat",
+    ],
     "cases": ["case_id", "customer_ref", "opened_at", "channel", "category", "origin_ref", "priority"],
     "case_events": ["case_id", "event_seq", "event_type", "event_at", "team", "status"],
 }
@@ -65,8 +120,12 @@ def _rows(table, tuples):
     rows = [dict({c: "" for c in cols}, **dict(zip(FIELDS[table], t))) for t in tuples]
     for row in rows:  # what the tables above leave out: each team has its own queue; language fr
         if table == "calls":
-            row.update(queue=f"Q_{row['team'].upper()}", agent_id="A1" if row["answered_at"] else "",
-                       hold_seconds="0", wrap_code="w")
+            row.update(
+                queue=f"Q_{row['team'].upper()}",
+                agent_id="A1" if row["answered_at"] else "",
+                hold_seconds="0",
+                wrap_code="w",
+            )
         elif table == "survey_responses":
             row["language"] = "fr"
     return rows
@@ -92,17 +151,21 @@ def load_files(settings, name, files):
 def scorecard(settings):
     """(week, metric) -> (numerator, denominator, value, ci_low, ci_high), and each handoff's reasons."""
     con = connect(settings.warehouse, read_only=True)
-    rows = con.execute("SELECT week, metric, numerator, denominator, value, ci_low, ci_high FROM weekly_scorecard"
-                       ).fetchall()
-    handoffs = {k: (w, sorted(r)) for k, w, r in con.execute(
-        "SELECT handoff_key, week, failure_reasons FROM handoffs").fetchall()}
+    rows = con.execute(
+        "SELECT week, metric, numerator, denominator, value, ci_low, ci_high FROM weekly_scorecard"
+    ).fetchall()
+    handoffs = {
+        k: (w, sorted(r))
+        for k, w, r in con.execute("SELECT handoff_key, week, failure_reasons FROM handoffs").fetchall()
+    }
     con.close()
     return {(w, m): (n, d, v, lo, hi) for w, m, n, d, v, lo, hi in rows}, handoffs
 
 
 def load_golden(settings):
-    load_files(settings, "golden", {"calls": CALLS, "survey_responses": SURVEYS, "cases": CASES,
-                                    "case_events": CASE_EVENTS})
+    load_files(
+        settings, "golden", {"calls": CALLS, "survey_responses": SURVEYS, "cases": CASES, "case_events": CASE_EVENTS}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -199,19 +262,55 @@ def test_complaints(figures):
 DST_CALLS = [
     # S1, spring: offered 01:59:50 CET, answered 03:00:10 CEST: 20 s of waiting (not 1 h 00 min 20 s),
     # 300 s handled, warm transfer to technique, where it waits 180 s (> its 120 s pickup SLA), 120 s handled
-    ("S1A", 1, "S1", "accueil", "2026-03-29T01:59:50+01:00", "2026-03-29T03:00:10+02:00", "2026-03-29T03:05:10+02:00",
-     "answered", "warm"),
-    ("S1A", 2, "S1", "technique", "2026-03-29T03:05:10+02:00", "2026-03-29T03:08:10+02:00",
-     "2026-03-29T03:10:10+02:00", "answered", "none"),
+    (
+        "S1A",
+        1,
+        "S1",
+        "accueil",
+        "2026-03-29T01:59:50+01:00",
+        "2026-03-29T03:00:10+02:00",
+        "2026-03-29T03:05:10+02:00",
+        "answered",
+        "warm",
+    ),
+    (
+        "S1A",
+        2,
+        "S1",
+        "technique",
+        "2026-03-29T03:05:10+02:00",
+        "2026-03-29T03:08:10+02:00",
+        "2026-03-29T03:10:10+02:00",
+        "answered",
+        "none",
+    ),
     # S1 calls back on Friday 3 April (W14) at 02:30 CEST: 4 d 23 h 30 min 10 s after the journey started
     # (within the 5-day resolution SLA, though 5 calendar days later on the wall clock), 10 s wait
-    ("S1B", 1, "S1", "accueil", "2026-04-03T02:30:00+02:00", "2026-04-03T02:30:10+02:00", "2026-04-03T02:31:10+02:00",
-     "answered", "none"),
+    (
+        "S1B",
+        1,
+        "S1",
+        "accueil",
+        "2026-04-03T02:30:00+02:00",
+        "2026-04-03T02:30:10+02:00",
+        "2026-04-03T02:31:10+02:00",
+        "answered",
+        "none",
+    ),
     # S2, autumn: offered 02:59:50 CEST, hangs up at 02:00:02 CET, 12 s later (not a short abandon) ...
     ("S2A", 1, "S2", "accueil", "2026-10-25T02:59:50+02:00", "", "2026-10-25T02:00:02+01:00", "abandoned", "none"),
     # ... and calls again at 02:10 CET, after S2A though earlier on the wall clock: a second attempt
-    ("S2B", 1, "S2", "accueil", "2026-10-25T02:10:00+01:00", "2026-10-25T02:10:15+01:00", "2026-10-25T02:11:15+01:00",
-     "answered", "none"),
+    (
+        "S2B",
+        1,
+        "S2",
+        "accueil",
+        "2026-10-25T02:10:00+01:00",
+        "2026-10-25T02:10:15+01:00",
+        "2026-10-25T02:11:15+01:00",
+        "answered",
+        "none",
+    ),
 ]
 DST_CASES = [
     ("CASE2", "S2", "2026-10-25T09:00:00+01:00", "phone", "billing", "S2B", "normal"),  # escalated from S2B
@@ -233,8 +332,11 @@ DST_SURVEYS = [("R9", "S3", "case", "CASE3", "2026-10-28T12:00:00+01:00", "8", "
 
 
 def load_golden_dst(settings):
-    load_files(settings, "dst", {"calls": DST_CALLS, "cases": DST_CASES, "case_events": DST_CASE_EVENTS,
-                                 "survey_responses": DST_SURVEYS})
+    load_files(
+        settings,
+        "dst",
+        {"calls": DST_CALLS, "cases": DST_CASES, "case_events": DST_CASE_EVENTS, "survey_responses": DST_SURVEYS},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -246,11 +348,16 @@ def dst(tmp_path_factory):
     build_models(settings, sql_dir=models_sql_dir())
     con = connect(settings.warehouse, read_only=True)
     # each journey named by its first contact (customer references are pseudonymised)
-    events = sorted(con.execute("SELECT string_split(journey_id, ':')[-1], signal, source_ref "
-                                "FROM friction_events").fetchall())
-    queues = {(w, q): (o, a, t, round(sl, 4), asa, aht, tr) for w, q, o, a, t, sl, asa, aht, tr in con.execute(
-        "SELECT week, queue, offered, answered, answered_in_time, service_level, average_speed_of_answer, "
-        "average_handle_time, transfer_rate FROM weekly_queue_kpis").fetchall()}
+    events = sorted(
+        con.execute("SELECT string_split(journey_id, ':')[-1], signal, source_ref FROM friction_events").fetchall()
+    )
+    queues = {
+        (w, q): (o, a, t, round(sl, 4), asa, aht, tr)
+        for w, q, o, a, t, sl, asa, aht, tr in con.execute(
+            "SELECT week, queue, offered, answered, answered_in_time, service_level, average_speed_of_answer, "
+            "average_handle_time, transfer_rate FROM weekly_queue_kpis"
+        ).fetchall()
+    }
     con.close()
     return settings, scorecard(settings), events, queues
 
@@ -272,8 +379,10 @@ def test_spring_change_call_times_and_slow_pickup(dst):
 def test_spring_journey_spans_two_weeks_within_its_resolution_sla(dst):
     _, figures, events, _ = dst
     assert value(figures, "2026-W13", "journeys") == 1
-    assert [e for e in events if e[0] == "S1A"] == [("S1A", "repeat_contact", "S1B"),
-                                                   ("S1A", "transferred", "call:S1A:2")]
+    assert [e for e in events if e[0] == "S1A"] == [
+        ("S1A", "repeat_contact", "S1B"),
+        ("S1A", "transferred", "call:S1A:2"),
+    ]
     assert num_den(figures, "2026-W13", "friction_share_reach") == (0, 1)
     assert value(figures, "2026-W13", "friction_index_understand") == 50  # transferred, 0.5
     assert value(figures, "2026-W13", "friction_index_resolve") == 100  # repeat contact, 1.0
@@ -315,12 +424,16 @@ def test_a_changed_config_is_recorded_in_every_weekly_result(dst):
     con = connect(settings.warehouse, read_only=True)
     # facturation took 23 h to pick CASE2 up: now beyond its own 22 h SLA
     assert con.execute("SELECT failure_reasons FROM handoffs WHERE handoff_key = 'case:CASE2:3'").fetchone() == (
-        ["slow_pickup"],)
-    assert con.execute("SELECT slow_pickup, parameter_set FROM weekly_team_supplier WHERE week = '2026-W44' "
-                       "AND team = 'facturation'").fetchone() == (1, digest)
+        ["slow_pickup"],
+    )
+    assert con.execute(
+        "SELECT slow_pickup, parameter_set FROM weekly_team_supplier WHERE week = '2026-W44' AND team = 'facturation'"
+    ).fetchone() == (1, digest)
     for (table,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'weekly_%'").fetchall():
         assert con.execute(f"SELECT list(DISTINCT parameter_set) FROM {table}").fetchone() == ([digest],), table
     # the figure it moved is restated under the new parameter set
-    assert con.execute("SELECT previous_value, new_value, parameter_set FROM metric_restatements "
-                       "WHERE week = '2026-W44' AND metric = 'handoff_failure_rate'").fetchone() == (0, 100, digest)
+    assert con.execute(
+        "SELECT previous_value, new_value, parameter_set FROM metric_restatements "
+        "WHERE week = '2026-W44' AND metric = 'handoff_failure_rate'"
+    ).fetchone() == (0, 100, digest)
     con.close()

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from pipelines.config import load_settings
+from pipelines.console import shown_name
 from pipelines.ingest.load import ingest_source
 from pipelines.orchestration.landing_watch import LandingFolderTrigger, LandingScanner
-from pipelines.console import shown_name
 from pipelines.warehouse import connect
 from tests.test_ingest_corpus import CALL_COLS, call_row, csv_text
 
@@ -39,7 +39,7 @@ HOSTILE = [
     "calls_..csv",
     "calls_..%2F..%2Fescape.csv",
     "calls_'); DROP TABLE load_audit; --.csv",
-    "calls_\" OR 1=1 --.csv",
+    'calls_" OR 1=1 --.csv',
     "calls_*.csv",  # DuckDB reads * ? [ ] in a path as a glob
     "calls_?.csv",
     "calls_[a-z].csv",
@@ -75,8 +75,9 @@ def tree(root: Path) -> set[Path]:
 
 
 def written_outside(before: set[Path], root: Path, allowed: list[Path]) -> list[str]:
-    return sorted(str(p.relative_to(root)) for p in tree(root) - before
-                  if not any(p == a or a in p.parents for a in allowed))
+    return sorted(
+        str(p.relative_to(root)) for p in tree(root) - before if not any(p == a or a in p.parents for a in allowed)
+    )
 
 
 @pytest.fixture
@@ -90,8 +91,12 @@ def home(tmp_path, monkeypatch):
 def audit_and_lineage(settings) -> tuple[dict, dict, dict, set[str]]:
     con = connect(settings.warehouse, read_only=True)
     try:
-        audit = {r[0]: r[1:] for r in con.execute("SELECT file_name, status, rows_loaded, rows_quarantined, report "
-                                                  "FROM load_audit").fetchall()}
+        audit = {
+            r[0]: r[1:]
+            for r in con.execute(
+                "SELECT file_name, status, rows_loaded, rows_quarantined, report FROM load_audit"
+            ).fetchall()
+        }
         lineage = dict(con.execute("SELECT source_file, count(*) FROM calls GROUP BY 1").fetchall())
         quarantine = dict(con.execute("SELECT source_file, count(*) FROM quarantine GROUP BY 1").fetchall())
         tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
@@ -149,8 +154,9 @@ def test_esprit_ingest_prints_names_as_text_and_keeps_the_source_inside_rejected
     printed = capsys.readouterr().out.splitlines()
     table = [line for line in printed if line[41:50].strip() in ("loaded", "rejected", "skipped")]
     # one table line per file, whatever its name holds
-    assert sorted(table) == sorted(f"{shown_name(n)[:40]:<40} {'loaded':<9} {31:>9} {30:>9} {1:>9} {0:>7} {0:>8}"
-                                   for n in names), printed
+    assert sorted(table) == sorted(
+        f"{shown_name(n)[:40]:<40} {'loaded':<9} {31:>9} {30:>9} {1:>9} {0:>7} {0:>8}" for n in names
+    ), printed
     audit, _, _, _ = audit_and_lineage(home)
     assert set(audit) == {shown_name(n) for n in names} and {a[0] for a in audit.values()} == {"loaded"}
     # an explicit source that would climb out of rejected/ is refused before anything is read
@@ -219,14 +225,24 @@ def test_the_landing_watcher_announces_hostile_names_and_logs_each_on_one_line(t
 def test_the_task_log_of_rejected_files_shows_each_name_on_its_line():
     from pipelines.orchestration.tasks import rejection_report
 
-    report = rejection_report({"source": "calls", "rejected": [
-        {"file": "calls_new\nline.csv", "problems": ["calls_new\nline.csv: line 1, column -: rule empty_file: empty"]},
-        {"file": os.fsdecode(NOT_UTF8), "problems": []}]})
+    report = rejection_report(
+        {
+            "source": "calls",
+            "rejected": [
+                {
+                    "file": "calls_new\nline.csv",
+                    "problems": ["calls_new\nline.csv: line 1, column -: rule empty_file: empty"],
+                },
+                {"file": os.fsdecode(NOT_UTF8), "problems": []},
+            ],
+        }
+    )
     assert report.splitlines() == [
         "2 file(s) of source 'calls' rejected (moved to rejected/ with a report):",
         "- calls_new\\nline.csv",
         "    calls_new\\nline.csv: line 1, column -: rule empty_file: empty",
-        "- calls_\\udcff\\udcfe latin1 \\udce9.csv"]
+        "- calls_\\udcff\\udcfe latin1 \\udce9.csv",
+    ]
 
 
 def test_a_name_of_255_bytes_loads_and_is_rejected_with_a_report(home):

@@ -1,14 +1,15 @@
 import json
-import shutil
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hyp_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
 from pipelines.config import load_settings
 from pipelines.ingest.load import ingest_paths, ingest_source
-from pipelines.ingest.results import IngestError
 from pipelines.ingest.privacy import DEMO_KEY, PrivacyError, pseudonym, resolve_key
 from pipelines.ingest.profiles import ProfileError, load_profile, parse_profile
+from pipelines.ingest.results import IngestError
 from pipelines.warehouse import connect
 from tests.conftest import copy_landing
 from tests.test_ingest_corpus import SURVEY_COLS, csv_text, survey_row
@@ -17,8 +18,10 @@ from tests.test_ingest_corpus import SURVEY_COLS, csv_text, survey_row
 def _audit(settings):
     con = connect(settings.warehouse, read_only=True)
     try:
-        return con.execute("SELECT file_name, status, rows_read, rows_loaded, rows_quarantined, rows_duplicate, "
-                           "rows_rejected, profile FROM load_audit ORDER BY load_id").fetchall()
+        return con.execute(
+            "SELECT file_name, status, rows_read, rows_loaded, rows_quarantined, rows_duplicate, "
+            "rows_rejected, profile FROM load_audit ORDER BY load_id"
+        ).fetchall()
     finally:
         con.close()
 
@@ -28,7 +31,7 @@ def test_every_row_read_is_accounted_for_and_reloading_changes_nothing(generated
     results = ingest_source(settings, "complaints")
     assert results and all(r.status == "loaded" for r in results)
     audit = _audit(settings)
-    for _, status, read, loaded, quarantined, duplicate, rejected, profile in audit:
+    for _, _status, read, loaded, quarantined, duplicate, rejected, profile in audit:
         assert read == loaded + quarantined + duplicate + rejected
         assert profile in ("generator_cases", "generator_case_events")
     con = connect(settings.warehouse, read_only=True)
@@ -67,8 +70,9 @@ def _write(folder, name, rows):
 def _table(settings):
     con = connect(settings.warehouse, read_only=True)
     try:
-        return con.execute(f"SELECT {', '.join(SURVEY_COLS)}, source_file, source_line FROM survey_responses "
-                           "ORDER BY response_id").fetchall()
+        return con.execute(
+            f"SELECT {', '.join(SURVEY_COLS)}, source_file, source_line FROM survey_responses ORDER BY response_id"
+        ).fetchall()
     finally:
         con.close()
 
@@ -121,7 +125,9 @@ def test_profiles_are_validated_with_the_key_and_what_was_expected(tmp_path):
         parse_profile({"name": "x", "table": "calls", "format": {"delimiter": ";;"}}, "x.yaml")
     with pytest.raises(ProfileError, match=r"key 'table': expected one of \['calls'"):
         parse_profile({"name": "x", "table": "phone_calls"}, "x.yaml")
-    with pytest.raises(ProfileError, match=r"key 'value_maps.outcome.HANG': expected one of \['answered', 'abandoned'\]"):
+    with pytest.raises(
+        ProfileError, match=r"key 'value_maps.outcome.HANG': expected one of \['answered', 'abandoned'\]"
+    ):
         parse_profile({"name": "x", "table": "calls", "value_maps": {"outcome": {"HANG": "hung"}}}, "x.yaml")
     with pytest.raises(ProfileError, match=r"key 'colums': expected one of"):
         parse_profile({"name": "x", "table": "calls", "colums": {}}, "x.yaml")
@@ -162,7 +168,9 @@ def test_the_demo_key_is_refused_outside_demo_mode(monkeypatch):
     monkeypatch.delenv("ESPRIT_PSEUDONYM_KEY")
     with pytest.raises(PrivacyError, match="no pseudonymisation key"):
         resolve_key()
-    monkeypatch.setenv("AIRFLOW_CONN_ESPRIT_PSEUDONYM", '{"conn_type": "generic", "password": "from-airflow-0123456789"}')
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ESPRIT_PSEUDONYM", '{"conn_type": "generic", "password": "from-airflow-0123456789"}'
+    )
     assert resolve_key().key == b"from-airflow-0123456789"
     monkeypatch.delenv("AIRFLOW_CONN_ESPRIT_PSEUDONYM")
     monkeypatch.setenv("ESPRIT_DEMO", "1")
@@ -173,8 +181,10 @@ def test_the_demo_key_is_refused_outside_demo_mode(monkeypatch):
 def _snapshot(settings):
     con = connect(settings.warehouse, read_only=True)
     try:
-        return [con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
-                for t in ("survey_responses", "cases", "quarantine", "validation_results", "load_audit")]
+        return [
+            con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
+            for t in ("survey_responses", "cases", "quarantine", "validation_results", "load_audit")
+        ]
     finally:
         con.close()
 
@@ -197,8 +207,9 @@ def _two_exports(settings):
     settings = load_settings(home / "esprit.yaml", base_dir=home)
     folder = settings.landing / "surveys"
     first = _write(folder, "export_1.csv", [survey_row(rid="R1", nps="3"), survey_row(rid="R2", nps="x")])
-    second = _write(folder, "export_2.csv", [survey_row(rid="R1", nps="8"), survey_row(rid="R9", nps="x"),
-                                              survey_row(rid="R3")])
+    second = _write(
+        folder, "export_2.csv", [survey_row(rid="R1", nps="8"), survey_row(rid="R9", nps="x"), survey_row(rid="R3")]
+    )
     ingest_paths(settings, "surveys", [first], load_profile("generator_survey_responses"))
     return settings, second
 
@@ -224,11 +235,14 @@ def test_an_interrupted_load_leaves_nothing_half_written_and_a_rerun_loads_the_f
     settings, second = _two_exports(settings)
     before = _snapshot(settings)
     kept_before = sorted((settings.out / "validation_results").glob("*.json"))
-    breaking = _derive_profile(tmp_path, "tmp_derive_breaks",
-                               "SELECT response_id AS case_id, customer_ref, 'not a time' AS opened_at, "
-                               "'web' AS channel, 'x' AS category, NULL AS origin_ref, NULL AS priority, "
-                               "NULL AS resolved_at "
-                               "FROM batch")
+    breaking = _derive_profile(
+        tmp_path,
+        "tmp_derive_breaks",
+        "SELECT response_id AS case_id, customer_ref, 'not a time' AS opened_at, "
+        "'web' AS channel, 'x' AS category, NULL AS origin_ref, NULL AS priority, "
+        "NULL AS resolved_at "
+        "FROM batch",
+    )
     with pytest.raises(duckdb.ConversionException):
         ingest_paths(settings, "surveys", [second], breaking)
     assert _snapshot(settings) == before
@@ -272,15 +286,30 @@ def test_the_progress_bar_follows_the_bytes_read_and_stays_off_outside_a_termina
 def test_a_warehouse_made_before_cases_had_resolved_at_gets_the_column(settings):
     """cases.resolved_at joined the contract later: an older warehouse is given it, empty."""
     con = connect(settings.warehouse)
-    con.execute("CREATE TABLE cases (case_id VARCHAR, customer_ref VARCHAR, opened_at TIMESTAMPTZ, channel VARCHAR, "
-                "category VARCHAR, origin_ref VARCHAR, priority VARCHAR, source_file VARCHAR, source_line BIGINT, "
-                "record_version VARCHAR, load_id BIGINT)")
+    con.execute(
+        "CREATE TABLE cases (case_id VARCHAR, customer_ref VARCHAR, opened_at TIMESTAMPTZ, channel VARCHAR, "
+        "category VARCHAR, origin_ref VARCHAR, priority VARCHAR, source_file VARCHAR, source_line BIGINT, "
+        "record_version VARCHAR, load_id BIGINT)"
+    )
     con.close()
     columns = ["case_id", "customer_ref", "opened_at", "channel", "category"]
     path = settings.landing / "complaints" / "cases_1.csv"
     path.parent.mkdir(parents=True)
-    path.write_text(csv_text([{"case_id": "K1", "customer_ref": "C1", "opened_at": "2026-10-05T10:00:00+02:00",
-                                "channel": "web", "category": "billing"}], columns=columns), encoding="utf-8")
+    path.write_text(
+        csv_text(
+            [
+                {
+                    "case_id": "K1",
+                    "customer_ref": "C1",
+                    "opened_at": "2026-10-05T10:00:00+02:00",
+                    "channel": "web",
+                    "category": "billing",
+                }
+            ],
+            columns=columns,
+        ),
+        encoding="utf-8",
+    )
     (result,) = ingest_paths(settings, "complaints", [path], load_profile("generator_cases"))
     assert (result.status, result.rows_loaded) == ("loaded", 1)
     con = connect(settings.warehouse, read_only=True)
@@ -297,7 +326,11 @@ def test_gx_on_every_row_and_the_compiled_suite_with_a_gx_sample_load_the_same(t
 
     rows = [survey_row(rid=f"R{i}", nps=str(i % 13), csat=str(i % 6)) for i in range(40)] + [survey_row(rid="R1")]
     outcomes = []
-    for gx_rows, group_rows in ((1, pipelines.ingest.gate.KEY_GROUP_ROWS), ("all", pipelines.ingest.gate.KEY_GROUP_ROWS), (1, 7)):
+    for gx_rows, group_rows in (
+        (1, pipelines.ingest.gate.KEY_GROUP_ROWS),
+        ("all", pipelines.ingest.gate.KEY_GROUP_ROWS),
+        (1, 7),
+    ):
         monkeypatch.setattr(pipelines.ingest.gate, "KEY_GROUP_ROWS", group_rows)
         home = load_settings(base_dir=tmp_path / f"{gx_rows}-{group_rows}")
         home.ingest["gx_rows"] = gx_rows
@@ -306,10 +339,18 @@ def test_gx_on_every_row_and_the_compiled_suite_with_a_gx_sample_load_the_same(t
         (result,) = ingest_source(home, "surveys")
         con = connect(home.warehouse, read_only=True)
         try:
-            outcomes.append((result.rows_loaded, result.rows_quarantined, result.rows_duplicate,
-                             con.execute("SELECT source_line, reasons FROM quarantine ORDER BY 1").fetchall(),
-                             con.execute("SELECT expectation, columns, success, unexpected_count FROM validation_results "
-                                         "ORDER BY 1, 2::VARCHAR").fetchall()))
+            outcomes.append(
+                (
+                    result.rows_loaded,
+                    result.rows_quarantined,
+                    result.rows_duplicate,
+                    con.execute("SELECT source_line, reasons FROM quarantine ORDER BY 1").fetchall(),
+                    con.execute(
+                        "SELECT expectation, columns, success, unexpected_count FROM validation_results "
+                        "ORDER BY 1, 2::VARCHAR"
+                    ).fetchall(),
+                )
+            )
         finally:
             con.close()
     sample, every_row, in_passes = outcomes
@@ -378,8 +419,12 @@ def test_a_file_read_by_several_threads_keeps_every_line_number(settings, unpars
     assert (result.status, result.rows_read, result.rows_quarantined) == ("loaded", 250_000, 2 + unparseable)
     con = connect(settings.warehouse, read_only=True)
     try:
-        assert con.execute("SELECT count(*), count(*) FILTER (WHERE response_id = 'L' || source_line) "
-                           "FROM survey_responses").fetchone() == (250_000 - 2 - unparseable,) * 2
+        assert (
+            con.execute(
+                "SELECT count(*), count(*) FILTER (WHERE response_id = 'L' || source_line) FROM survey_responses"
+            ).fetchone()
+            == (250_000 - 2 - unparseable,) * 2
+        )
         quarantined = con.execute("SELECT source_line, reasons[1], raw_record FROM quarantine ORDER BY 1").fetchall()
     finally:
         con.close()
@@ -393,8 +438,10 @@ def test_a_file_read_by_several_threads_keeps_every_line_number(settings, unpars
 
 
 @hyp_settings(max_examples=300, deadline=None)
-@given(text=st.text(st.characters(blacklist_categories=("Cs",)), max_size=60)
-       | st.from_regex(r"[A-Za-z +().\-]{0,20}(\+|00)?[A-Z]{0,2}[ .\-]?[A-Za-z .\-]{0,20}", fullmatch=True))
+@given(
+    text=st.text(st.characters(blacklist_categories=("Cs",)), max_size=60)
+    | st.from_regex(r"[A-Za-z +().\-]{0,20}(\+|00)?[A-Z]{0,2}[ .\-]?[A-Za-z .\-]{0,20}", fullmatch=True)
+)
 def test_scrubbing_leaves_a_text_without_digits_or_at_signs_alone(text):
     """scrub_sql skips such texts (most verbatims): no pattern may need anything else to match."""
     from pipelines.ingest.privacy import scrub
@@ -420,8 +467,16 @@ def test_a_changed_week_timezone_recuts_the_weeks_each_load_lists(tmp_path):
     con.close()
 
 
-@pytest.mark.parametrize("key", ["                        ", "aaaaaaaaaaaaaaaaaaaaaaaa", "12121212121212121212",
-                                 " a-secret-key-with-a-space", "abcdefgabcdefgabcdefg"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "                        ",
+        "aaaaaaaaaaaaaaaaaaaaaaaa",
+        "12121212121212121212",
+        " a-secret-key-with-a-space",
+        "abcdefgabcdefgabcdefg",
+    ],
+)
 def test_a_blank_or_low_variety_key_is_refused_like_a_short_one(monkeypatch, key):
     monkeypatch.setenv("ESPRIT_PSEUDONYM_KEY", key)
     with pytest.raises(PrivacyError, match="fewer than 8 different characters|blank at an end"):

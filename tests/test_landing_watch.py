@@ -89,8 +89,9 @@ def test_a_file_announced_on_redis_fires_the_message_queue_trigger(monkeypatch):
     from airflow.providers.common.messaging.triggers.msg_queue import MessageQueueTrigger
 
     channel = f"esprit-test:landing:calls:{time.time_ns()}"
-    trigger = MessageQueueTrigger(scheme="redis+pubsub", channels=[channel], redis_conn_id="esprit_redis",
-                                  poll_interval=0.1)
+    trigger = MessageQueueTrigger(
+        scheme="redis+pubsub", channels=[channel], redis_conn_id="esprit_redis", poll_interval=0.1
+    )
 
     async def first_event():
         events = trigger.run()

@@ -24,21 +24,29 @@ def test_the_run_loaded_every_file(pipeline_run):
 
 def test_every_handoff_and_each_failure_reason_match_the_simulation(con, generated):
     truth = truth_handoffs(generated)
-    got = {key: (kind, src, dst, week, ";".join(sorted(reasons)))
-           for key, kind, src, dst, week, reasons in con.execute(
-               "SELECT handoff_key, kind, from_team, to_team, week, failure_reasons FROM handoffs").fetchall()}
+    got = {
+        key: (kind, src, dst, week, ";".join(sorted(reasons)))
+        for key, kind, src, dst, week, reasons in con.execute(
+            "SELECT handoff_key, kind, from_team, to_team, week, failure_reasons FROM handoffs"
+        ).fetchall()
+    }
     assert set(got) == set(truth)
-    mismatches = {k: (got[k], truth[k]) for k in truth
-                  if got[k] != (truth[k]["kind"], truth[k]["from_team"], truth[k]["to_team"], truth[k]["week"],
-                                truth[k]["reasons"])}
+    mismatches = {
+        k: (got[k], truth[k])
+        for k in truth
+        if got[k]
+        != (truth[k]["kind"], truth[k]["from_team"], truth[k]["to_team"], truth[k]["week"], truth[k]["reasons"])
+    }
     assert mismatches == {}
     assert sum(1 for t in truth.values() if t["failed"] == "true") > 0
     # one row per handoff, each in the journey of its call or case
-    rows, keys, in_journey = con.execute("SELECT count(*), count(DISTINCT handoff_key), count(*) FILTER (WHERE "
-                                         "journey_id IS NOT DISTINCT FROM (SELECT jc.journey_id FROM journey_contacts "
-                                         "AS jc WHERE jc.contact_ref = container AND jc.contact_type = CASE kind WHEN "
-                                         "'transfer' THEN 'call' ELSE 'case' END) AND journey_id IS NOT NULL) "
-                                         "FROM handoffs").fetchone()
+    rows, keys, in_journey = con.execute(
+        "SELECT count(*), count(DISTINCT handoff_key), count(*) FILTER (WHERE "
+        "journey_id IS NOT DISTINCT FROM (SELECT jc.journey_id FROM journey_contacts "
+        "AS jc WHERE jc.contact_ref = container AND jc.contact_type = CASE kind WHEN "
+        "'transfer' THEN 'call' ELSE 'case' END) AND journey_id IS NOT NULL) "
+        "FROM handoffs"
+    ).fetchone()
     assert rows == keys == in_journey == len(truth)
 
 
@@ -68,19 +76,27 @@ def test_weekly_figures_equal_the_ground_truth(con, generated):
 
 def test_queue_kpis_equal_the_exported_segments(con, generated):
     expected = expected_queue_kpis(generated)
-    got = {(w, q): (o, a, ab, sh, t, tr) for w, q, o, a, ab, sh, t, tr in con.execute(
-        "SELECT week, queue, offered, answered, abandoned, short_abandoned, answered_in_time, transferred "
-        "FROM weekly_queue_kpis").fetchall()}
+    got = {
+        (w, q): (o, a, ab, sh, t, tr)
+        for w, q, o, a, ab, sh, t, tr in con.execute(
+            "SELECT week, queue, offered, answered, abandoned, short_abandoned, answered_in_time, transferred "
+            "FROM weekly_queue_kpis"
+        ).fetchall()
+    }
     assert got == expected
     # the stated denominators: service level leaves the short abandons out
-    assert con.execute("SELECT count(*) FROM weekly_queue_kpis WHERE service_level IS DISTINCT FROM "
-                       "answered_in_time / nullif(offered - short_abandoned, 0)").fetchone() == (0,)
+    assert con.execute(
+        "SELECT count(*) FROM weekly_queue_kpis WHERE service_level IS DISTINCT FROM "
+        "answered_in_time / nullif(offered - short_abandoned, 0)"
+    ).fetchone() == (0,)
 
 
 def test_team_kpis_equal_the_exported_segments(con, generated):
     expected = expected_team_kpis(generated)
-    rows = con.execute("SELECT week, team, segments_offered, answered, abandonment_rate, average_speed_of_answer, "
-                       "average_handle_time, transferred_out FROM weekly_team_kpis").fetchall()
+    rows = con.execute(
+        "SELECT week, team, segments_offered, answered, abandonment_rate, average_speed_of_answer, "
+        "average_handle_time, transferred_out FROM weekly_team_kpis"
+    ).fetchall()
     assert {(w, t) for w, t, *_ in rows} == set(expected)
     for week, team, offered, answered, abandonment, speed, handle, transferred in rows:
         n, a, ab, wait, handled, tr = expected[(week, team)]
@@ -144,20 +160,32 @@ def test_failed_handoff_and_friction_detection_recover_the_ground_truth(con, gen
     key = resolve_key()
     journeys = truth_journeys(generated)
     for stage in ("reach", "understand", "resolve", "recover"):
-        expected = {(pseudonym(j["customer_ref"], key), j["week"]) for j in journeys
-                    if stage in j["friction_stages"].split(";")}
-        found = set(con.execute(
-            "SELECT DISTINCT j.customer_ref, j.week FROM friction_events f JOIN journeys j USING (journey_id) "
-            "WHERE f.stage = ?", [stage]).fetchall())
+        expected = {
+            (pseudonym(j["customer_ref"], key), j["week"]) for j in journeys if stage in j["friction_stages"].split(";")
+        }
+        found = set(
+            con.execute(
+                "SELECT DISTINCT j.customer_ref, j.week FROM friction_events f JOIN journeys j USING (journey_id) "
+                "WHERE f.stage = ?",
+                [stage],
+            ).fetchall()
+        )
         scores[f"friction {stage}"] = _precision_recall(expected, found)
     # each signal, journey by journey
     signals = [r[0] for r in con.execute("SELECT signal FROM param_friction_signals ORDER BY signal").fetchall()]
     for signal in signals:
-        expected = {(pseudonym(j["customer_ref"], key), j["week"]) for j in journeys
-                    if signal in {s.split("@")[0] for s in j["signals"].split(";")}}
-        found = set(con.execute(
-            "SELECT DISTINCT j.customer_ref, j.week FROM friction_events f JOIN journeys j USING (journey_id) "
-            "WHERE f.signal = ?", [signal]).fetchall())
+        expected = {
+            (pseudonym(j["customer_ref"], key), j["week"])
+            for j in journeys
+            if signal in {s.split("@")[0] for s in j["signals"].split(";")}
+        }
+        found = set(
+            con.execute(
+                "SELECT DISTINCT j.customer_ref, j.week FROM friction_events f JOIN journeys j USING (journey_id) "
+                "WHERE f.signal = ?",
+                [signal],
+            ).fetchall()
+        )
         assert expected, f"the simulation never produced {signal}"
         scores[f"signal {signal}"] = _precision_recall(expected, found)
     for name, (p, r) in sorted(scores.items()):
@@ -180,8 +208,10 @@ def test_complaints_per_channel_match_the_exports(con, generated):
                 expected[key] = expected.get(key, 0) + 1
     got = {(w, c): n for w, c, n in con.execute("SELECT week, channel, opened FROM weekly_channel_kpis").fetchall()}
     assert got == expected and len({c for _, c in got}) > 1
-    rates = con.execute("SELECT count(*) FROM weekly_channel_kpis WHERE resolved_within_sla_rate IS DISTINCT FROM "
-                        "resolved_within_sla / nullif(resolved, 0)").fetchone()[0]
+    rates = con.execute(
+        "SELECT count(*) FROM weekly_channel_kpis WHERE resolved_within_sla_rate IS DISTINCT FROM "
+        "resolved_within_sla / nullif(resolved, 0)"
+    ).fetchone()[0]
     assert rates == 0
 
 
@@ -227,15 +257,13 @@ def test_data_docs_render_only_new_results_and_drop_those_no_longer_kept(pipelin
 BOUNDARY_SQL = {
     "long_wait": "SELECT source_ref FROM friction_events WHERE signal = 'long_wait'",
     "long_hold": "SELECT source_ref FROM friction_events WHERE signal = 'long_hold'",
-    "complaint_acknowledged_beyond_sla":
-        "SELECT source_ref FROM friction_events WHERE signal = 'complaint_acknowledged_beyond_sla'",
-    "complaint_resolved_beyond_sla":
-        "SELECT source_ref FROM friction_events WHERE signal = 'complaint_resolved_beyond_sla'",
+    "complaint_acknowledged_beyond_sla": "SELECT source_ref FROM friction_events WHERE signal = 'complaint_acknowledged_beyond_sla'",
+    "complaint_resolved_beyond_sla": "SELECT source_ref FROM friction_events WHERE signal = 'complaint_resolved_beyond_sla'",
     "slow_pickup": "SELECT handoff_key FROM handoffs WHERE list_contains(failure_reasons, 'slow_pickup')",
     "service_level": "SELECT call_id FROM stg_call_outcomes WHERE first_outcome = 'answered' "
-                     "AND NOT first_wait_seconds <= getvariable('service_level_seconds')",
+    "AND NOT first_wait_seconds <= getvariable('service_level_seconds')",
     "short_abandon": "SELECT call_id FROM stg_call_outcomes WHERE first_outcome = 'abandoned' "
-                     "AND NOT first_abandon_seconds < getvariable('short_abandon_seconds')",
+    "AND NOT first_abandon_seconds < getvariable('short_abandon_seconds')",
 }
 
 
@@ -254,8 +282,11 @@ def test_boundary_cases_fall_on_the_side_the_simulation_labelled(pipeline_run, c
         beyond = {rule: {r[0] for r in reader.execute(sql).fetchall()} for rule, sql in BOUNDARY_SQL.items()}
     finally:
         reader.close()
-    wrong = [(c["rule"], c["ref"], c["offset_seconds"], c["beyond"]) for c in cases
-             if (c["ref"] in beyond[c["rule"]]) != (c["beyond"] == "true")]
+    wrong = [
+        (c["rule"], c["ref"], c["offset_seconds"], c["beyond"])
+        for c in cases
+        if (c["ref"] in beyond[c["rule"]]) != (c["beyond"] == "true")
+    ]
     assert wrong == []
     # every rule has cases on each side and at the threshold itself
     sides = {(c["rule"], c["offset_seconds"]) for c in cases}
@@ -265,11 +296,18 @@ def test_boundary_cases_fall_on_the_side_the_simulation_labelled(pipeline_run, c
 def test_weeks_are_cut_at_local_midnight(con, generated):
     """Journeys that start at Sunday 23:30 and Monday 00:30 local time (Sunday in UTC both) fall in
     the weeks the simulation gave them."""
-    starts = {(j["customer_ref"], j["started_at"][11:16], j["week"]) for j in truth_journeys(generated)
-              if j["started_at"][11:16] in ("23:30", "00:30")}
+    starts = {
+        (j["customer_ref"], j["started_at"][11:16], j["week"])
+        for j in truth_journeys(generated)
+        if j["started_at"][11:16] in ("23:30", "00:30")
+    }
     assert {s[1] for s in starts} == {"23:30", "00:30"}
-    got = {(c, at, w) for c, at, w in con.execute(
-        "SELECT customer_ref, strftime(started_at AT TIME ZONE 'Europe/Paris', '%H:%M'), week FROM journeys "
-        "WHERE strftime(started_at AT TIME ZONE 'Europe/Paris', '%H:%M') IN ('23:30', '00:30')").fetchall()}
+    got = {
+        (c, at, w)
+        for c, at, w in con.execute(
+            "SELECT customer_ref, strftime(started_at AT TIME ZONE 'Europe/Paris', '%H:%M'), week FROM journeys "
+            "WHERE strftime(started_at AT TIME ZONE 'Europe/Paris', '%H:%M') IN ('23:30', '00:30')"
+        ).fetchall()
+    }
     key = resolve_key()
     assert {(pseudonym(c, key), at, w) for c, at, w in starts} <= got

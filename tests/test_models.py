@@ -20,8 +20,9 @@ def _layer(root, layer: str, models: dict[str, tuple[str, list[str]]]) -> None:
     (root / layer).mkdir()
     for name, (sql, _) in models.items():
         (root / layer / f"{name}.sql").write_text(sql)
-    (root / layer / "_models.yml").write_text(yaml.safe_dump(
-        {"models": {name: {"depends_on": deps} for name, (_, deps) in models.items()}}))
+    (root / layer / "_models.yml").write_text(
+        yaml.safe_dump({"models": {name: {"depends_on": deps} for name, (_, deps) in models.items()}})
+    )
 
 
 def test_a_reference_to_a_later_layer_is_refused(tmp_path):
@@ -41,9 +42,14 @@ def test_what_a_model_reads_is_declared_and_checked_against_its_sql(tmp_path):
     """The build order comes from depends_on; DuckDB's parse of the SQL must read exactly those
     tables (a CTE is not a table; a name in a comment or a column is not read)."""
     _layer(tmp_path, "staging", {"stg_a": ("SELECT * FROM calls", ["calls"])})
-    _layer(tmp_path, "metrics", {
-        "weekly_b": ("-- not weekly_c\nWITH t AS (SELECT weekly_c FROM stg_a) SELECT * FROM t", ["stg_a"]),
-        "weekly_c": ("SELECT * FROM weekly_b JOIN stg_a USING (x)", ["stg_a", "weekly_b"])})
+    _layer(
+        tmp_path,
+        "metrics",
+        {
+            "weekly_b": ("-- not weekly_c\nWITH t AS (SELECT weekly_c FROM stg_a) SELECT * FROM t", ["stg_a"]),
+            "weekly_c": ("SELECT * FROM weekly_b JOIN stg_a USING (x)", ["stg_a", "weekly_b"]),
+        },
+    )
     assert [m.name for m in discover(tmp_path)] == ["stg_a", "weekly_b", "weekly_c"]
     (tmp_path / "metrics" / "weekly_b.sql").write_text("SELECT * FROM stg_a JOIN weekly_c USING (x)")
     with pytest.raises(ValueError, match=r"weekly_b reads \['stg_a', 'weekly_c'\].*undeclared: weekly_c"):
@@ -59,8 +65,9 @@ def test_what_a_model_reads_is_declared_and_checked_against_its_sql(tmp_path):
 
 def test_the_shipped_models_declare_their_incremental_settings():
     by_name = {m.name: m for m in discover()}
-    assert {n for n, m in by_name.items() if m.incremental == "weekly"} == {n for n in by_name if n.startswith("weekly_")
-                                                                             and n != "weekly_scorecard"}
+    assert {n for n, m in by_name.items() if m.incremental == "weekly"} == {
+        n for n in by_name if n.startswith("weekly_") and n != "weekly_scorecard"
+    }
     sliced = [m for m in by_name.values() if m.layer != "scorecard" and m.incremental != "weekly"]
     assert sliced and all(m.incremental == "slice" and m.slice and m.storage_order for m in sliced)
     assert by_name["journey_contacts"].storage_order == "contact_at"
@@ -68,6 +75,7 @@ def test_the_shipped_models_declare_their_incremental_settings():
 
 
 # ---- incremental builds and restatements, on a real warehouse ------------------------------
+
 
 def _call(call_id, customer, offered, wait, outcome="answered"):
     """A one-segment call at accueil offered at `offered` (Paris, winter time), answered after `wait` seconds
@@ -78,8 +86,17 @@ def _call(call_id, customer, offered, wait, outcome="answered"):
     answered = start + timedelta(seconds=wait)
     if outcome == "abandoned":
         return (call_id, 1, customer, "accueil", start.isoformat(), "", answered.isoformat(), "abandoned", "none")
-    return (call_id, 1, customer, "accueil", start.isoformat(), answered.isoformat(),
-            (answered + timedelta(seconds=100)).isoformat(), "answered", "none")
+    return (
+        call_id,
+        1,
+        customer,
+        "accueil",
+        start.isoformat(),
+        answered.isoformat(),
+        (answered + timedelta(seconds=100)).isoformat(),
+        "answered",
+        "none",
+    )
 
 
 def _weekly_rows(con, table, week):
@@ -91,10 +108,14 @@ def _content_hash(con) -> str:
     import hashlib
 
     digest = hashlib.sha256()
-    for (table,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'weekly_%' "
-                                "ORDER BY 1").fetchall():
-        rows = con.execute(f"SELECT * EXCLUDE (build_id, computed_at) FROM {table}" if table != "weekly_scorecard"
-                           else f"SELECT * FROM {table}").fetchall()
+    for (table,) in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'weekly_%' ORDER BY 1"
+    ).fetchall():
+        rows = con.execute(
+            f"SELECT * EXCLUDE (build_id, computed_at) FROM {table}"
+            if table != "weekly_scorecard"
+            else f"SELECT * FROM {table}"
+        ).fetchall()
         norm = sorted(repr(tuple(round(v, 9) if isinstance(v, float) else v for v in r)) for r in rows)
         digest.update((table + "\n".join(norm)).encode())
     return digest.hexdigest()
@@ -105,10 +126,21 @@ def test_late_files_recompute_only_the_weeks_they_touch_and_restate_them(setting
     from tests.test_golden import load_files
 
     w1, w2 = "2026-W10", "2026-W11"  # 2-8 and 9-15 March 2026
-    load_files(settings, "w1", {"calls": [_call("W1A", "K1", "2026-03-02T10:00:00", 10),
-                                          _call("W1B", "K2", "2026-03-03T10:00:00", 30, "abandoned")]})
-    load_files(settings, "w2", {"calls": [_call("W2A", "K3", "2026-03-09T10:00:00", 10),
-                                          _call("W2B", "K4", "2026-03-11T10:00:00", 40)]})
+    load_files(
+        settings,
+        "w1",
+        {
+            "calls": [
+                _call("W1A", "K1", "2026-03-02T10:00:00", 10),
+                _call("W1B", "K2", "2026-03-03T10:00:00", 30, "abandoned"),
+            ]
+        },
+    )
+    load_files(
+        settings,
+        "w2",
+        {"calls": [_call("W2A", "K3", "2026-03-09T10:00:00", 10), _call("W2B", "K4", "2026-03-11T10:00:00", 40)]},
+    )
     first = build_models(settings)
     assert first["full"] and first["recomputed_weeks"] == [w1, w2]
     con = connect(settings.warehouse, read_only=True)
@@ -123,17 +155,23 @@ def test_late_files_recompute_only_the_weeks_they_touch_and_restate_them(setting
     for table, rows in before.items():  # same rows, same build id and computed_at
         assert _weekly_rows(con, table, w2) == rows, table
     assert con.execute("SELECT DISTINCT build_id FROM weekly_metrics WHERE week = ?", [w1]).fetchall() == [
-        (second["build_id"],)]
-    restated = {m: (old, new) for m, old, new in con.execute(
-        "SELECT metric, previous_value, round(new_value, 2) FROM metric_restatements WHERE week = ?", [w1]).fetchall()}
+        (second["build_id"],)
+    ]
+    restated = {
+        m: (old, new)
+        for m, old, new in con.execute(
+            "SELECT metric, previous_value, round(new_value, 2) FROM metric_restatements WHERE week = ?", [w1]
+        ).fetchall()
+    }
     assert restated["calls_offered"] == (2, 3)
     assert restated["abandonment_rate"] == (50, 66.67)  # 1 of 2, then 2 of 3
     assert con.execute("SELECT count(*) FROM metric_restatements WHERE week = ?", [w2]).fetchone()[0] == 0
     status = {w: (r, n) for w, r, n in con.execute("SELECT week, restated, changes FROM week_status").fetchall()}
     assert status == {w1: (True, len(restated)), w2: (False, 0)}
-    assert con.execute("SELECT list_sort(load_ids) = list_sort(?::BIGINT[]) FROM metric_restatements LIMIT 1",
-                       [[r[0] for r in con.execute("SELECT load_id FROM load_audit WHERE file_name LIKE '%late%'"
-                                                   ).fetchall()]]).fetchone()[0]
+    assert con.execute(
+        "SELECT list_sort(load_ids) = list_sort(?::BIGINT[]) FROM metric_restatements LIMIT 1",
+        [[r[0] for r in con.execute("SELECT load_id FROM load_audit WHERE file_name LIKE '%late%'").fetchall()]],
+    ).fetchone()[0]
     con.close()
 
     # K1 calls back on Monday of week 2: a file of week 2 only, but it reaches K1's journey, which
@@ -142,9 +180,11 @@ def test_late_files_recompute_only_the_weeks_they_touch_and_restate_them(setting
     third = build_models(settings)
     assert third["recomputed_weeks"] == [w1, w2]
     con = connect(settings.warehouse, read_only=True)
-    assert con.execute("SELECT previous_value, new_value FROM metric_restatements WHERE week = ? AND metric = "
-                       "'first_contact_resolution' AND load_ids = [(SELECT max(load_id) FROM load_audit)]",
-                       [w1]).fetchone() == (100, 0)  # K1 is week 1's only journey with an answer
+    assert con.execute(
+        "SELECT previous_value, new_value FROM metric_restatements WHERE week = ? AND metric = "
+        "'first_contact_resolution' AND load_ids = [(SELECT max(load_id) FROM load_audit)]",
+        [w1],
+    ).fetchone() == (100, 0)  # K1 is week 1's only journey with an answer
     incremental = _content_hash(con)
     con.close()
 
@@ -153,10 +193,12 @@ def test_late_files_recompute_only_the_weeks_they_touch_and_restate_them(setting
     assert rebuilt["full"]
     con = connect(settings.warehouse, read_only=True)
     assert _content_hash(con) == incremental
-    assert con.execute("SELECT count(*) FROM metric_restatements WHERE restated_at = "
-                       "(SELECT built_at FROM model_builds WHERE build_id = ?)", [rebuilt["build_id"]]).fetchone() == (0,)
+    assert con.execute(
+        "SELECT count(*) FROM metric_restatements WHERE restated_at = "
+        "(SELECT built_at FROM model_builds WHERE build_id = ?)",
+        [rebuilt["build_id"]],
+    ).fetchone() == (0,)
     con.close()
-
 
 
 def test_deleted_rows_are_reclaimed_once_they_add_up_to_the_compaction_share(settings, monkeypatch):
@@ -169,12 +211,22 @@ def test_deleted_rows_are_reclaimed_once_they_add_up_to_the_compaction_share(set
     def builds():
         con = connect(settings.warehouse, read_only=True)
         try:
-            return con.execute("SELECT full_rebuild, rows_deleted, compacted FROM model_builds ORDER BY build_id").fetchall()
+            return con.execute(
+                "SELECT full_rebuild, rows_deleted, compacted FROM model_builds ORDER BY build_id"
+            ).fetchall()
         finally:
             con.close()
 
-    load_files(settings, "w1", {"calls": [_call("W1A", "K1", "2026-03-02T10:00:00", 10),
-                                          _call("W1B", "K2", "2026-03-03T10:00:00", 30, "abandoned")]})
+    load_files(
+        settings,
+        "w1",
+        {
+            "calls": [
+                _call("W1A", "K1", "2026-03-02T10:00:00", 10),
+                _call("W1B", "K2", "2026-03-03T10:00:00", 30, "abandoned"),
+            ]
+        },
+    )
     assert build_models(settings)["full"]
     monkeypatch.setattr(models, "COMPACT_SHARE", 1e9)  # never due
     # K1 calls again: its journey (call, outcome, journey, contacts...) is deleted and rebuilt
@@ -193,8 +245,12 @@ def test_deleted_rows_are_reclaimed_once_they_add_up_to_the_compaction_share(set
     load_files(settings, "k2", {"calls": [_call("K1C", "K1", "2026-03-05T10:00:00", 25)]})
     fourth = build_models(settings)  # the second build's rows and its own add up
     assert fourth["rows_deleted"] > 0 and fourth["compacted"]
-    assert builds() == [(True, 0, True), (False, second["rows_deleted"], False), (False, 0, False),
-                        (False, fourth["rows_deleted"], True)]
+    assert builds() == [
+        (True, 0, True),
+        (False, second["rows_deleted"], False),
+        (False, 0, False),
+        (False, fourth["rows_deleted"], True),
+    ]
     con = connect(settings.warehouse, read_only=True)
     compacted = _content_hash(con)
     con.close()
@@ -214,8 +270,9 @@ def test_deleted_rows_are_reclaimed_at_once_outside_builds_and_by_a_builds_compa
     con = connect(tmp_path / "storage.duckdb")
 
     def stored(table: str = "t") -> int:  # rows in the table's row groups, deleted ones included
-        return con.execute(f"SELECT sum(count) FROM pragma_storage_info('{table}') WHERE column_id = 0 "
-                           "AND segment_type <> 'VALIDITY'").fetchone()[0]
+        return con.execute(
+            f"SELECT sum(count) FROM pragma_storage_info('{table}') WHERE column_id = 0 AND segment_type <> 'VALIDITY'"
+        ).fetchone()[0]
 
     # a connection other than a build's (ingest's: upserts replace rows) reclaims at its checkpoint
     con.execute("CREATE TABLE u AS SELECT range AS i FROM range(1000000)")
@@ -253,6 +310,7 @@ def test_deleted_rows_are_reclaimed_at_once_outside_builds_and_by_a_builds_compa
 
 # ---- incremental builds equal a full rebuild, whatever order files arrive in -----------------
 
+
 def _case(case_id, customer, opened, origin=""):
     return (case_id, customer, opened + "+01:00", "web", "billing", origin, "normal")
 
@@ -268,11 +326,26 @@ def _survey(response_id, customer, rated_type, rated, responded):
 # Each file (name -> {table: rows}) reaches beyond its own rows: weeks 10-12 of 2026 are 2-8, 9-15
 # and 16-22 March.
 DELIVERIES = {
-    "w10": {"calls": [_call("A1", "K1", "2026-03-04T10:00:00", 10), _call("B1", "K2", "2026-03-03T10:00:00", 30),
-                      _call("D1", "K4", "2026-03-02T10:00:00", 10), _call("C1", "K3", "2026-03-05T10:00:00", 10),
-                      # D1 is transferred to billing at 10:01:50
-                      ("D1", 2, "K4", "facturation", "2026-03-02T10:01:50+01:00", "2026-03-02T10:02:00+01:00",
-                       "2026-03-02T10:05:00+01:00", "answered", "none")]},
+    "w10": {
+        "calls": [
+            _call("A1", "K1", "2026-03-04T10:00:00", 10),
+            _call("B1", "K2", "2026-03-03T10:00:00", 30),
+            _call("D1", "K4", "2026-03-02T10:00:00", 10),
+            _call("C1", "K3", "2026-03-05T10:00:00", 10),
+            # D1 is transferred to billing at 10:01:50
+            (
+                "D1",
+                2,
+                "K4",
+                "facturation",
+                "2026-03-02T10:01:50+01:00",
+                "2026-03-02T10:02:00+01:00",
+                "2026-03-02T10:05:00+01:00",
+                "answered",
+                "none",
+            ),
+        ]
+    },
     # K1 again 5 days later (same journey, started in week 10); K4 14 days after D1: a new journey
     "w11": {"calls": [_call("A2", "K1", "2026-03-09T10:00:00", 10), _call("D3", "K4", "2026-03-16T10:00:00", 10)]},
     # late: K4 exactly journey_window_days after D1 and before D3, so D1, D2 and D3 become one journey,
@@ -280,11 +353,19 @@ DELIVERIES = {
     "bridge": {"calls": [_call("D2", "K4", "2026-03-09T10:00:00", 50, "abandoned")]},
     # K5's complaint escalated from K2's call, resolved after the SLA; a response of K7 rates K1's call
     "cases": {"cases": [_case("CASE1", "K5", "2026-03-03T11:00:00", origin="B1")]},
-    "history": {"case_events": [_event("CASE1", 1, "opened", "2026-03-03T11:00:00"),
-                                _event("CASE1", 2, "reassigned", "2026-03-04T11:00:00", "facturation"),
-                                _event("CASE1", 3, "resolved", "2026-03-17T11:00:00", "facturation")]},
-    "surveys": {"survey_responses": [_survey("R1", "K7", "call", "A1", "2026-03-18T10:00:00"),
-                                     _survey("R2", "K3", "", "", "2026-03-10T10:00:00")]},
+    "history": {
+        "case_events": [
+            _event("CASE1", 1, "opened", "2026-03-03T11:00:00"),
+            _event("CASE1", 2, "reassigned", "2026-03-04T11:00:00", "facturation"),
+            _event("CASE1", 3, "resolved", "2026-03-17T11:00:00", "facturation"),
+        ]
+    },
+    "surveys": {
+        "survey_responses": [
+            _survey("R1", "K7", "call", "A1", "2026-03-18T10:00:00"),
+            _survey("R2", "K3", "", "", "2026-03-10T10:00:00"),
+        ]
+    },
     # K5 calls two days after their complaint, K7 the day before their response: while CASE1's origin
     # call or the call R1 rates is not loaded, CASE1 and R1 are in these customers' own journeys
     "own": {"calls": [_call("E1", "K5", "2026-03-05T12:00:00", 10), _call("F1", "K7", "2026-03-17T10:00:00", 10)]},
@@ -294,11 +375,14 @@ DELIVERIES = {
 }
 
 
-@pytest.mark.parametrize("order", [
-    list(DELIVERIES),
-    list(reversed(DELIVERIES)),
-    ["surveys", "history", "zfix", "own", "w11", "cases", "w10", "bridge"],
-])
+@pytest.mark.parametrize(
+    "order",
+    [
+        list(DELIVERIES),
+        list(reversed(DELIVERIES)),
+        ["surveys", "history", "zfix", "own", "w11", "cases", "w10", "bridge"],
+    ],
+)
 def test_incremental_builds_equal_a_full_rebuild_whatever_the_order_of_files(settings, order):
     from pipelines.ingest.load import ingest_paths
     from pipelines.ingest.profiles import load_profile
@@ -312,8 +396,9 @@ def test_incremental_builds_equal_a_full_rebuild_whatever_the_order_of_files(set
         builds.append(build_models(settings))
     assert builds[0]["full"] and not any(b["full"] for b in builds[1:])
     # a file delivered again is recognised: nothing to recompute
-    (again,) = ingest_paths(settings, "golden", [settings.landing / "golden" / "calls_w10.csv"],
-                            load_profile("generator_calls"))
+    (again,) = ingest_paths(
+        settings, "golden", [settings.landing / "golden" / "calls_w10.csv"], load_profile("generator_calls")
+    )
     assert again.status == "skipped"
     assert build_models(settings)["recomputed_weeks"] == []
     incremental = warehouse_hashes(settings.warehouse)
@@ -350,8 +435,16 @@ def test_a_long_journey_is_recomputed_from_its_first_contact(settings):
     load_files(settings, "chain", {"calls": chain})
     assert build_models(settings)["full"]
     after = first + timedelta(days=6 * 12)
-    load_files(settings, "next", {"calls": [_call("L12", "K8", after.isoformat(), 10),
-                                            _call("M1", "K9", (after - timedelta(days=6)).isoformat(), 10)]})
+    load_files(
+        settings,
+        "next",
+        {
+            "calls": [
+                _call("L12", "K8", after.isoformat(), 10),
+                _call("M1", "K9", (after - timedelta(days=6)).isoformat(), 10),
+            ]
+        },
+    )
     built = build_models(settings)
     assert not built["full"]
     con = connect(settings.warehouse, read_only=True)

@@ -30,10 +30,16 @@ def test_each_operator_mutates_each_of_its_sites_once():
         ("param_plus", "y = GETVARIABLE('k_min')", "y = (GETVARIABLE('k_min') + 1)"),
         ("param_minus", "y = GETVARIABLE('k_min')", "y = (GETVARIABLE('k_min') - 1)"),
         ("le_to_lt", "ts - t0 <= TO_DAYS(GETVARIABLE('window_days'))", "ts - t0 < TO_DAYS(GETVARIABLE('window_days'))"),
-        ("days_plus", "ts - t0 <= TO_DAYS(GETVARIABLE('window_days'))",
-         "ts - t0 <= TO_DAYS((GETVARIABLE('window_days') + 1))"),
-        ("days_minus", "ts - t0 <= TO_DAYS(GETVARIABLE('window_days'))",
-         "ts - t0 <= TO_DAYS((GETVARIABLE('window_days') - 1))"),
+        (
+            "days_plus",
+            "ts - t0 <= TO_DAYS(GETVARIABLE('window_days'))",
+            "ts - t0 <= TO_DAYS((GETVARIABLE('window_days') + 1))",
+        ),
+        (
+            "days_minus",
+            "ts - t0 <= TO_DAYS(GETVARIABLE('window_days'))",
+            "ts - t0 <= TO_DAYS((GETVARIABLE('window_days') - 1))",
+        ),
         ("and_drop", "x > 5", "(dropped)"),
         ("and_drop", "y = GETVARIABLE('k_min')", "(dropped)"),
         ("and_drop", "ts - t0 <= TO_DAYS(GETVARIABLE('window_days'))", "(dropped)"),
@@ -52,7 +58,8 @@ def test_ids_are_stable_and_do_not_move_with_other_lines():
     assert {i.split(":")[1] for i in first} == {"recent", "main"}  # the CTE is part of the id
     # a comment and a new column above change every line number but no id
     moved = MODEL.replace("WITH recent AS (", "-- a comment\n-- and another\nWITH recent AS (\n").replace(
-        "SELECT k, x, ts FROM t", "SELECT k, x, ts, t0 AS origin FROM t")
+        "SELECT k, x, ts FROM t", "SELECT k, x, ts, t0 AS origin FROM t"
+    )
     assert {m.id for m in mutants("m", moved)} == set(first)
     assert {m.line for m in mutants("m", moved)} != {m.line for m in mutants("m", MODEL)}
 
@@ -71,7 +78,9 @@ def test_a_mutant_runs_in_duckdb_and_changes_the_answer_at_its_boundary():
 def test_token_level_mutants_edit_the_original_text():
     sql = "SELECT a FROM t WHERE b >= 10 -- ten\n"
     found = {(m.operator, m.sql) for m in token_mutants("m", sql)}
-    assert found == {("ge_to_gt", "SELECT a FROM t WHERE b > 10 -- ten\n"),
-                     ("num_plus", "SELECT a FROM t WHERE b >= 11 -- ten\n"),
-                     ("num_minus", "SELECT a FROM t WHERE b >= 9 -- ten\n")}
+    assert found == {
+        ("ge_to_gt", "SELECT a FROM t WHERE b > 10 -- ten\n"),
+        ("num_plus", "SELECT a FROM t WHERE b >= 11 -- ten\n"),
+        ("num_minus", "SELECT a FROM t WHERE b >= 9 -- ten\n"),
+    }
     assert len({m.id for m in token_mutants("m", sql)}) == 3

@@ -5,15 +5,30 @@ import sys
 
 def test_pipelines_imports_without_airflow_configured_or_imported(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
-    code = ("import sys, pipelines, pipelines.cli, pipelines.orchestration.run, pipelines.orchestration.tasks, pipelines.report.scorecard; "
-            "assert 'airflow' not in sys.modules, 'pipelines imported airflow'")
+    code = (
+        "import sys, pipelines, pipelines.cli, pipelines.orchestration.run, pipelines.orchestration.tasks, pipelines.report.scorecard; "
+        "assert 'airflow' not in sys.modules, 'pipelines imported airflow'"
+    )
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 
 
 def test_cli_reports_a_bad_week_clearly(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "pipelines.cli", "scorecard", "--week", "2026-46",
-                           "--warehouse", str(tmp_path / "w.duckdb")], capture_output=True, text=True, cwd=tmp_path)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipelines.cli",
+            "scorecard",
+            "--week",
+            "2026-46",
+            "--warehouse",
+            str(tmp_path / "w.duckdb"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert done.returncode == 2
     assert "esprit:" in done.stderr
 
@@ -24,12 +39,14 @@ def test_cli_run_takes_a_landing_folder_to_scorecards_without_airflow(generated,
 
     shutil.copytree(generated, tmp_path / "landing")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "ESPRIT"))}
-    refused = subprocess.run([sys.executable, "-m", "pipelines.cli", "run"], cwd=tmp_path, env=env,
-                             capture_output=True, text=True)
+    refused = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "run"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
     assert refused.returncode == 2 and "no pseudonymisation key" in refused.stderr
     env["ESPRIT_PSEUDONYM_KEY"] = "a-secret-key-for-this-test-only"
-    done = subprocess.run([sys.executable, "-m", "pipelines.cli", "run"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "run"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads(done.stdout)
     assert summary["rejected_files"] == [] and summary["files_loaded"] > 0
@@ -44,8 +61,12 @@ def test_cli_ingest_prints_a_summary_table_and_fails_on_a_rejected_file(tmp_path
     (folder / "good.csv").write_text(csv_text([survey_row(), survey_row(rid="R2", nps="42")]), encoding="utf-8")
     (folder / "empty.csv").write_text("", encoding="utf-8")
     (tmp_path / "esprit.yaml").write_text("ingest:\n  max_bad_row_share: 0.5\n")
-    done = subprocess.run([sys.executable, "-m", "pipelines.cli", "ingest", str(folder), "--profile",
-                           "generator_survey_responses"], cwd=tmp_path, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "ingest", str(folder), "--profile", "generator_survey_responses"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 1, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].split() == ["file", "status", "read", "loaded", "quarant.", "dupl.", "derived"]

@@ -6,14 +6,15 @@ import pytest
 
 from pipelines.config import load_settings
 from pipelines.ingest.load import ingest_paths
-from pipelines.model.build import build_models
 from pipelines.ingest.profiles import load_profile
+from pipelines.model.build import build_models
 from pipelines.warehouse import connect
 from tests.conftest import REPO_ROOT
 
 REALDATA = REPO_ROOT.parent / "shared" / "realdata"
-pytestmark = pytest.mark.skipif(not REALDATA.is_dir(),
-                                reason=f"the real public exports are not beside the repository ({REALDATA.name}/ absent)")
+pytestmark = pytest.mark.skipif(
+    not REALDATA.is_dir(), reason=f"the real public exports are not beside the repository ({REALDATA.name}/ absent)"
+)
 
 # file, profile, rows read, loaded, quarantined, duplicate, derived rows
 SAMPLES = [
@@ -46,8 +47,13 @@ def test_profile_loads_its_sample_with_exact_counts(loaded, sample):
     name, _, read, ok, quarantined, duplicate, derived = sample
     r = results[name]
     assert r.status == "loaded", r.problems[:5]
-    assert (r.rows_read, r.rows_loaded, r.rows_quarantined, r.rows_duplicate, r.derived_rows) == \
-        (read, ok, quarantined, duplicate, derived)
+    assert (r.rows_read, r.rows_loaded, r.rows_quarantined, r.rows_duplicate, r.derived_rows) == (
+        read,
+        ok,
+        quarantined,
+        duplicate,
+        derived,
+    )
     assert r.rows_read == r.rows_loaded + r.rows_quarantined + r.rows_duplicate
 
 
@@ -61,8 +67,9 @@ def test_real_exports_become_metrics(loaded):
         reasons = {r for (rs,) in con.execute("SELECT failure_reasons FROM handoffs").fetchall() for r in rs}
         assert {"bounce_back", "ping_pong", "reopened"} <= reasons
         # the bank's August 1999 calls: HANG and PHANTOM are abandoned, AGENT answered
-        calls = con.execute("SELECT count(*), count(*) FILTER (WHERE first_outcome = 'abandoned') "
-                            "FROM stg_call_outcomes").fetchone()
+        calls = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE first_outcome = 'abandoned') FROM stg_call_outcomes"
+        ).fetchone()
         assert calls == (42078 - 57, 42078 - 31402)  # 31,402 AGENT calls, 57 of them quarantined
         weeks = {w for (w,) in con.execute("SELECT DISTINCT week FROM stg_calls").fetchall()}
         assert weeks == {"1999-W30", "1999-W31", "1999-W32", "1999-W33", "1999-W34", "1999-W35"}
@@ -72,8 +79,10 @@ def test_real_exports_become_metrics(loaded):
         raw_ids = con.execute("SELECT count(*) FROM calls WHERE customer_ref NOT LIKE 'p\\_%' ESCAPE '\\'").fetchone()
         assert raw_ids == (0,)
         # the Volvo cases derived from the history carry their first resolution, never before the opening
-        resolved = con.execute("SELECT count(resolved_at), count(*) FILTER (WHERE resolved_at < opened_at), "
-                               "count(*) FROM cases WHERE source_file LIKE 'bpic2013%'").fetchone()
+        resolved = con.execute(
+            "SELECT count(resolved_at), count(*) FILTER (WHERE resolved_at < opened_at), "
+            "count(*) FROM cases WHERE source_file LIKE 'bpic2013%'"
+        ).fetchone()
         assert resolved[0] > 0.5 * resolved[2] and resolved[1] == 0 and resolved[2] == 7554
     finally:
         con.close()
@@ -187,11 +196,18 @@ def test_sf311_is_a_complaint_only_site_with_resolution_figures_and_complete_wee
     assert 100 < result.rows_quarantined < 200
     con = connect(settings.warehouse, read_only=True)
     try:
-        busiest = con.execute("SELECT week FROM stg_cases GROUP BY week ORDER BY count(*) DESC, week LIMIT 1").fetchone()[0]
-        resolved = con.execute("SELECT count(*) FILTER (WHERE first_resolved_at IS NOT NULL), count(*) "
-                               "FROM stg_cases").fetchone()
-        figures = {m: (v, missing) for m, v, missing in con.execute(
-            "SELECT metric, value, missing_feeds FROM weekly_scorecard WHERE week = ?", [busiest]).fetchall()}
+        busiest = con.execute(
+            "SELECT week FROM stg_cases GROUP BY week ORDER BY count(*) DESC, week LIMIT 1"
+        ).fetchone()[0]
+        resolved = con.execute(
+            "SELECT count(*) FILTER (WHERE first_resolved_at IS NOT NULL), count(*) FROM stg_cases"
+        ).fetchone()
+        figures = {
+            m: (v, missing)
+            for m, v, missing in con.execute(
+                "SELECT metric, value, missing_feeds FROM weekly_scorecard WHERE week = ?", [busiest]
+            ).fetchall()
+        }
     finally:
         con.close()
     assert resolved[0] > 0.9 * resolved[1]  # Closed is the resolution of a snapshot export
@@ -212,8 +228,9 @@ def test_sf311_is_a_complaint_only_site_with_resolution_figures_and_complete_wee
 @pytest.fixture(scope="module")
 def bpic_site(tmp_path_factory):
     """The BPIC 2013 incident log as a complaint-only site with a case history and team handoffs."""
-    return _complaint_only_site(tmp_path_factory.mktemp("bpic"), "bpic2013_volvo_incidents_VINST-new.csv",
-                                "bpic2013_case_events")
+    return _complaint_only_site(
+        tmp_path_factory.mktemp("bpic"), "bpic2013_volvo_incidents_VINST-new.csv", "bpic2013_case_events"
+    )
 
 
 def test_bpic_is_a_complaint_only_site_with_handoffs_resolution_figures_and_no_false_zero(bpic_site):
@@ -227,12 +244,19 @@ def test_bpic_is_a_complaint_only_site_with_handoffs_resolution_figures_and_no_f
     con = connect(settings.warehouse, read_only=True)
     try:
         # a week of a hundred-odd incidents: the busiest (5,469) renders a page per team pair for minutes
-        busiest = con.execute("SELECT week FROM stg_cases GROUP BY week HAVING count(*) BETWEEN 30 AND 200 "
-                              "ORDER BY count(*) DESC, week LIMIT 1").fetchone()[0]
-        figures = {m: (v, missing) for m, v, missing in con.execute(
-            "SELECT metric, value, missing_feeds FROM weekly_scorecard WHERE week = ?", [busiest]).fetchall()}
-        journeys, cases = con.execute("SELECT (SELECT count(*) FROM journeys), (SELECT count(*) FROM stg_cases)"
-                                      ).fetchone()
+        busiest = con.execute(
+            "SELECT week FROM stg_cases GROUP BY week HAVING count(*) BETWEEN 30 AND 200 "
+            "ORDER BY count(*) DESC, week LIMIT 1"
+        ).fetchone()[0]
+        figures = {
+            m: (v, missing)
+            for m, v, missing in con.execute(
+                "SELECT metric, value, missing_feeds FROM weekly_scorecard WHERE week = ?", [busiest]
+            ).fetchall()
+        }
+        journeys, cases = con.execute(
+            "SELECT (SELECT count(*) FROM journeys), (SELECT count(*) FROM stg_cases)"
+        ).fetchone()
     finally:
         con.close()
     # no calls feed: each incident is a journey of its own, never hundreds in one

@@ -22,8 +22,8 @@ import pytest
 from pipelines.config import load_settings
 from pipelines.ingest.files import landing_files
 from pipelines.ingest.load import ingest_paths
-from pipelines.model.build import build_models
 from pipelines.ingest.privacy import DEMO_KEY, KEY_ENV
+from pipelines.model.build import build_models
 from pipelines.report.scorecard import render_weeks
 from pipelines.warehouse import connect
 from tests.conftest import copy_landing
@@ -35,8 +35,14 @@ from tests.test_ingest_corpus import CALL_COLS, call_row, csv_text, survey_row
 VOLATILE_COLUMNS = {"build_id", "computed_at", "load_id"}
 # Tables that are a history of the loads and builds, not state: a shuffled, incremental load
 # restates weeks an in-order load never published, and says so. Compared apart (see below).
-HISTORY_TABLES = {"metric_restatements", "week_status", "model_builds", "parameter_sets", "load_audit",
-                  "pseudonym_keys"}
+HISTORY_TABLES = {
+    "metric_restatements",
+    "week_status",
+    "model_builds",
+    "parameter_sets",
+    "load_audit",
+    "pseudonym_keys",
+}
 CANONICAL_TABLES = ("calls", "cases", "case_events", "survey_responses")
 
 
@@ -61,8 +67,9 @@ def relation_hash(con, query: str, exclude=()) -> tuple[int, str]:
     columns = [d[0] for d in con.execute(f"SELECT * FROM ({query}) LIMIT 0").description]
     kept = [c for c in columns if c not in VOLATILE_COLUMNS and c not in exclude]
     select = ", ".join('"' + c.replace('"', '""') + '"' for c in kept)
-    rows = sorted("\x1f".join(_hashable(v) for v in row)
-                  for row in con.execute(f"SELECT {select} FROM ({query})").fetchall())
+    rows = sorted(
+        "\x1f".join(_hashable(v) for v in row) for row in con.execute(f"SELECT {select} FROM ({query})").fetchall()
+    )
     digest = hashlib.sha256(("\x1e".join(kept) + "\x1d" + "\x1e".join(rows)).encode()).hexdigest()
     return len(rows), digest
 
@@ -70,13 +77,20 @@ def relation_hash(con, query: str, exclude=()) -> tuple[int, str]:
 def warehouse_hashes(path: Path) -> dict[str, tuple[int, str]]:
     con = duckdb.connect(str(path), read_only=True)
     try:
-        tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE NOT temporary "
-                                            "AND schema_name = 'main' ORDER BY 1").fetchall()]
+        tables = [
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE NOT temporary AND schema_name = 'main' ORDER BY 1"
+            ).fetchall()
+        ]
         hashes = {t: relation_hash(con, f'SELECT * FROM "{t}"') for t in tables if t not in HISTORY_TABLES}
         # the audit: which files were loaded and what each held, whatever the load order
-        hashes["load_audit"] = relation_hash(con, "SELECT file_name, file_sha256, status, rows_read, rows_loaded, "
-                                                  "rows_quarantined, rows_duplicate, rows_rejected, weeks "
-                                                  "FROM load_audit")
+        hashes["load_audit"] = relation_hash(
+            con,
+            "SELECT file_name, file_sha256, status, rows_read, rows_loaded, "
+            "rows_quarantined, rows_duplicate, rows_rejected, weeks "
+            "FROM load_audit",
+        )
         hashes["week_status.week"] = relation_hash(con, "SELECT week FROM week_status")
     finally:
         con.close()
@@ -111,8 +125,10 @@ def scorecard_figures(folder: Path) -> dict[str, dict]:
 
 # ---- 1. redelivery and disorder ------------------------------------------------------------------
 
+
 def test_shuffled_double_delivery_gives_the_warehouse_exports_and_scorecards_of_an_in_order_load(
-        pipeline_run, generated, tmp_path):
+    pipeline_run, generated, tmp_path
+):
     reference, _ = pipeline_run  # the generated history, delivered once, in order (run_all)
     settings = load_settings(base_dir=tmp_path)
     copy_landing(generated, settings.landing)
@@ -136,8 +152,12 @@ def test_shuffled_double_delivery_gives_the_warehouse_exports_and_scorecards_of_
 
     mine, theirs = warehouse_hashes(settings.warehouse), warehouse_hashes(reference.warehouse)
     assert set(mine) == set(theirs)
-    assert {t for t in mine if t.startswith("weekly_")} >= {"weekly_metrics", "weekly_stage_friction",
-                                                            "weekly_scorecard", "weekly_handoff_pairs"}
+    assert {t for t in mine if t.startswith("weekly_")} >= {
+        "weekly_metrics",
+        "weekly_stage_friction",
+        "weekly_scorecard",
+        "weekly_handoff_pairs",
+    }
     for table in CANONICAL_TABLES + ("weekly_metrics", "weekly_scorecard"):
         assert mine[table][0] > 0, table
     assert {t: h for t, h in mine.items() if h != theirs[t]} == {}
@@ -157,8 +177,10 @@ def test_the_content_hash_sees_a_changed_figure(pipeline_run, tmp_path):
     copy = tmp_path / "copy.duckdb"
     shutil.copyfile(reference.warehouse, copy)
     con = duckdb.connect(str(copy))
-    con.execute("UPDATE weekly_metrics SET value = value + 1e-6 WHERE rowid = (SELECT min(rowid) FROM weekly_metrics "
-                "WHERE value IS NOT NULL)")
+    con.execute(
+        "UPDATE weekly_metrics SET value = value + 1e-6 WHERE rowid = (SELECT min(rowid) FROM weekly_metrics "
+        "WHERE value IS NOT NULL)"
+    )
     con.execute("UPDATE weekly_stage_friction SET build_id = build_id + 1000, computed_at = now()")
     con.close()
     mine, theirs = warehouse_hashes(copy), warehouse_hashes(reference.warehouse)
@@ -196,8 +218,10 @@ def output_texts(home: Path, warehouse: Path) -> dict[str, str]:
     texts = {}
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        columns = con.execute("SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = "
-                              "'main' AND (data_type LIKE 'VARCHAR%' OR data_type = 'JSON')").fetchall()
+        columns = con.execute(
+            "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = "
+            "'main' AND (data_type LIKE 'VARCHAR%' OR data_type = 'JSON')"
+        ).fetchall()
         assert len(columns) > 50
         for table, column in columns:
             values = con.execute(f'SELECT DISTINCT "{column}"::VARCHAR FROM "{table}"').fetchall()
@@ -207,8 +231,10 @@ def output_texts(home: Path, warehouse: Path) -> dict[str, str]:
     pq = duckdb.connect()
     for path in sorted(p for p in home.rglob("*") if p.is_file() and "landing" not in p.relative_to(home).parts):
         if path.suffix == ".parquet":
-            texts[str(path)] = "\n".join("\x1f".join(str(v) for v in row) for row in
-                                         pq.execute(f"SELECT * FROM read_parquet('{path}')").fetchall())
+            texts[str(path)] = "\n".join(
+                "\x1f".join(str(v) for v in row)
+                for row in pq.execute(f"SELECT * FROM read_parquet('{path}')").fetchall()
+            )
         elif path.suffix in TEXT_SUFFIXES:
             texts[str(path)] = path.read_text(encoding="utf-8", errors="replace")
     pq.close()
@@ -248,9 +274,13 @@ def _with_personal_data(generated: Path, landing: Path) -> None:
         if ref not in mapping:
             n = len(mapping)
             form = choices[n % len(choices)]
-            mapping[ref] = (form.format("marie", n) if "@" in form else
-                            form.format(n // 10000 % 100, n // 100 % 100, n % 100) if "{:02d}" in form else
-                            form.format(n, ref))
+            mapping[ref] = (
+                form.format("marie", n)
+                if "@" in form
+                else form.format(n // 10000 % 100, n // 100 % 100, n % 100)
+                if "{:02d}" in form
+                else form.format(n, ref)
+            )
         return mapping[ref]
 
     for path in sorted(generated.glob("*/*W40.csv")):
@@ -266,8 +296,9 @@ def _with_personal_data(generated: Path, landing: Path) -> None:
         target.write_text(csv_text(rows, columns=list(rows[0])), encoding="utf-8")
 
 
-def test_no_e_mail_phone_or_key_in_any_output_or_log_of_a_run_over_personal_data(generated, tmp_path, caplog,
-                                                                                capfd, monkeypatch):
+def test_no_e_mail_phone_or_key_in_any_output_or_log_of_a_run_over_personal_data(
+    generated, tmp_path, caplog, capfd, monkeypatch
+):
     key = "a-secret-key-for-this-test-only-7f3a"
     monkeypatch.setenv(KEY_ENV, key)
     settings = load_settings(base_dir=tmp_path)
@@ -284,8 +315,12 @@ def test_no_e_mail_phone_or_key_in_any_output_or_log_of_a_run_over_personal_data
     (tmp_path / "run.log").write_text(log, encoding="utf-8")
     con = connect(settings.warehouse, read_only=True)
     try:
-        assert con.execute("SELECT count(*) FROM survey_responses WHERE verbatim LIKE '%[email]%' "
-                           "OR verbatim LIKE '%[phone]%'").fetchone()[0] > 0
+        assert (
+            con.execute(
+                "SELECT count(*) FROM survey_responses WHERE verbatim LIKE '%[email]%' OR verbatim LIKE '%[phone]%'"
+            ).fetchone()[0]
+            > 0
+        )
         assert con.execute("SELECT count(DISTINCT customer_ref) FROM calls").fetchone()[0] > 20
     finally:
         con.close()
@@ -316,7 +351,11 @@ def test_no_personal_data_in_what_a_demo_like_run_prints(generated, tmp_path, ca
     print("\n".join(headline_summary(settings, week)))
     captured = capfd.readouterr()
     printed = {"stdout": captured.out, "stderr": captured.err, "log": caplog.text}
-    assert '"files_loaded": 4' in captured.out and "scorecard.en.html" in captured.out and "Net Promoter Score" in captured.out
+    assert (
+        '"files_loaded": 4' in captured.out
+        and "scorecard.en.html" in captured.out
+        and "Net Promoter Score" in captured.out
+    )
     assert leaks(printed, needles) == []
     assert leaks(output_texts(tmp_path, settings.warehouse), needles) == []
 
@@ -325,8 +364,10 @@ def test_no_personal_data_in_the_text_of_the_printed_pdfs(generated, tmp_path):
     from pipelines.report.pdf import find_chromium
 
     if find_chromium() is None or shutil.which("pdftotext") is None:
-        pytest.skip("needs Chromium (to print the PDFs) and pdftotext (poppler-utils, to read them back); "
-                    "the pages they print from are scanned above")
+        pytest.skip(
+            "needs Chromium (to print the PDFs) and pdftotext (poppler-utils, to read them back); "
+            "the pages they print from are scanned above"
+        )
     settings = load_settings(base_dir=tmp_path)
     _with_personal_data(generated, settings.landing)
     needles = personal_needles(settings.landing)
@@ -335,8 +376,10 @@ def test_no_personal_data_in_the_text_of_the_printed_pdfs(generated, tmp_path):
     build_models(settings)
     pdfs = [p for p in render_weeks(settings, pdf=True) if p.suffix == ".pdf"]
     assert pdfs
-    texts = {str(p): subprocess.run(["pdftotext", "-layout", str(p), "-"], capture_output=True, text=True,
-                                    check=True).stdout for p in pdfs}
+    texts = {
+        str(p): subprocess.run(["pdftotext", "-layout", str(p), "-"], capture_output=True, text=True, check=True).stdout
+        for p in pdfs
+    }
     assert all("NPS" in t or "Net Promoter" in t for t in texts.values())  # the text was read back
     assert leaks(texts, needles) == []
 
@@ -371,6 +414,7 @@ def test_the_demo_key_outside_demo_mode_stops_the_run_with_a_clear_message(gener
 
 # ---- line numbers in badly broken CSV files ----------------------------------------------------------
 
+
 def _csv_kind(name: str):
     from tests.test_fuzz import KINDS
 
@@ -386,15 +430,20 @@ def test_each_line_of_a_badly_broken_csv_has_one_fate_at_its_own_line_number(kin
 
     kind = _csv_kind(kind_name)
     rng = random.Random(SEED)
-    files = [(f"f{n:05d}.csv", line_file(kind, LINES_PER_FILE, n, True, rng)[0].encode("utf-8", "surrogatepass"))
-             for n in (1, 3, 5, 7)]
+    files = [
+        (f"f{n:05d}.csv", line_file(kind, LINES_PER_FILE, n, True, rng)[0].encode("utf-8", "surrogatepass"))
+        for n in (1, 3, 5, 7)
+    ]
     settings, results = run_batch(tmp_path, kind, files, 1.0)
     assert {r.status for r in results} == {"loaded"}
     con = connect(settings.warehouse, read_only=True)
     try:
-        twice = con.execute("SELECT source_file, source_line FROM quarantine GROUP BY ALL HAVING count(*) > 1").fetchall()
-        both = con.execute(f"SELECT source_file, source_line FROM quarantine JOIN {kind.table} "
-                           f"USING (source_file, source_line)").fetchall()
+        twice = con.execute(
+            "SELECT source_file, source_line FROM quarantine GROUP BY ALL HAVING count(*) > 1"
+        ).fetchall()
+        both = con.execute(
+            f"SELECT source_file, source_line FROM quarantine JOIN {kind.table} USING (source_file, source_line)"
+        ).fetchall()
         loaded = con.execute(f"SELECT source_file, source_line, {kind.key} FROM {kind.table}").fetchall()
         quarantined = con.execute("SELECT count(*) FROM quarantine").fetchone()[0]
     finally:
@@ -407,6 +456,7 @@ def test_each_line_of_a_badly_broken_csv_has_one_fate_at_its_own_line_number(kin
 
 # ---- 4. time ---------------------------------------------------------------------------------------
 
+
 def _load_calls(settings, rows: list[dict]) -> None:
     folder = settings.landing / "calls"
     folder.mkdir(parents=True, exist_ok=True)
@@ -417,8 +467,9 @@ def _load_calls(settings, rows: list[dict]) -> None:
 
 def _at(offered: str, **extra) -> dict:
     """An abandoned call offered at `offered` (ended a minute later, same notation)."""
-    return call_row(call_id=f"T-{offered}", offered=offered, answered="", ended=offered, outcome="abandoned",
-                    agent_id="", **extra)
+    return call_row(
+        call_id=f"T-{offered}", offered=offered, answered="", ended=offered, outcome="abandoned", agent_id="", **extra
+    )
 
 
 def test_clock_changes_week_53_and_timestamps_without_a_timezone(tmp_path):
@@ -442,8 +493,12 @@ def test_clock_changes_week_53_and_timestamps_without_a_timezone(tmp_path):
     build_models(settings)
     con = connect(settings.warehouse, read_only=True)
     try:
-        got = dict(con.execute("SELECT call_id, strftime(offered_at AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M') || ' ' || "
-                               "week FROM stg_calls").fetchall())
+        got = dict(
+            con.execute(
+                "SELECT call_id, strftime(offered_at AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M') || ' ' || "
+                "week FROM stg_calls"
+            ).fetchall()
+        )
         weeks = [r[0] for r in con.execute("SELECT DISTINCT week FROM weekly_metrics ORDER BY 1").fetchall()]
     finally:
         con.close()
@@ -479,8 +534,10 @@ def test_a_profile_in_another_timezone_reads_times_without_offset_there(settings
     con = connect(settings.warehouse, read_only=True)
     try:
         # 1:30 happens twice in New York that night (clocks back at 2:00): the second, EST, is taken
-        assert con.execute("SELECT strftime(offered_at AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M') FROM calls"
-                           ).fetchone()[0] == "2026-11-01 06:30"
+        assert (
+            con.execute("SELECT strftime(offered_at AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M') FROM calls").fetchone()[0]
+            == "2026-11-01 06:30"
+        )
     finally:
         con.close()
     # the week of 06:30 UTC on Sunday 1 November is cut in Europe/Paris: 07:30 Sunday, 2026-W44
@@ -489,17 +546,26 @@ def test_a_profile_in_another_timezone_reads_times_without_offset_there(settings
 
 def test_skewed_source_clocks(settings):
     """Within a record, a clock running backwards is caught; across sources, times are kept as sent."""
-    _load_calls(settings, [
-        call_row(call_id="OK"),
-        call_row(call_id="BACKWARDS", answered="2026-10-05T09:59:00+02:00"),  # answered before offered
-        call_row(call_id="FUTURE", offered="2030-01-01T10:00:00+01:00", answered="2030-01-01T10:00:30+01:00",
-                 ended="2030-01-01T10:05:00+01:00"),
-    ] + [call_row(call_id=f"FILL{i}") for i in range(40)])
+    _load_calls(
+        settings,
+        [
+            call_row(call_id="OK"),
+            call_row(call_id="BACKWARDS", answered="2026-10-05T09:59:00+02:00"),  # answered before offered
+            call_row(
+                call_id="FUTURE",
+                offered="2030-01-01T10:00:00+01:00",
+                answered="2030-01-01T10:00:30+01:00",
+                ended="2030-01-01T10:05:00+01:00",
+            ),
+        ]
+        + [call_row(call_id=f"FILL{i}") for i in range(40)],
+    )
     folder = settings.landing / "surveys"
     folder.mkdir(parents=True)
     # a survey clock an hour behind: the response is dated before the call it rates
-    (folder / "s.csv").write_text(csv_text([survey_row(interaction_ref="OK", at="2026-10-05T09:00:00+02:00")]),
-                                  encoding="utf-8")
+    (folder / "s.csv").write_text(
+        csv_text([survey_row(interaction_ref="OK", at="2026-10-05T09:00:00+02:00")]), encoding="utf-8"
+    )
     (survey,) = ingest_paths(settings, "surveys", [folder / "s.csv"])
     assert survey.status == "loaded" and survey.rows_loaded == 1
     con = connect(settings.warehouse, read_only=True)
@@ -516,10 +582,17 @@ def test_skewed_source_clocks(settings):
 
 
 def test_the_scan_finds_identifiers_whatever_their_form():
-    needles = {"customer ids": {"C000123"}, "e-mail addresses": {"marie.client0@exemple.fr"},
-               "phone numbers": {_digits("+33 6 12 00 00 05")[-9:]}}
-    texts = {"a": "client C000123.", "b": "écrire à marie.client0@exemple.fr.", "c": "appeler le 06.12.00.00.05",
-             "d": "C0001234 p_c000123 0612000006 marie.client0@exemple.fr.com"}
+    needles = {
+        "customer ids": {"C000123"},
+        "e-mail addresses": {"marie.client0@exemple.fr"},
+        "phone numbers": {_digits("+33 6 12 00 00 05")[-9:]},
+    }
+    texts = {
+        "a": "client C000123.",
+        "b": "écrire à marie.client0@exemple.fr.",
+        "c": "appeler le 06.12.00.00.05",
+        "d": "C0001234 p_c000123 0612000006 marie.client0@exemple.fr.com",
+    }
     assert [hit.split(" in ")[1] for hit in leaks(texts, needles)] == ["a", "b", "c"]
 
 
@@ -536,8 +609,11 @@ def test_a_value_that_breaks_a_rule_is_reported_by_its_shape_only(tmp_path, capf
     monkeypatch.chdir(tmp_path)
     settings = load_settings(base_dir=tmp_path)
     email, phone = "jean.tel@free.fr", "06 98 76 54 32"
-    bad = [survey_row(rid="B1", nps=f"7 - {email}"), survey_row(rid="B2", interaction_type=phone),
-           survey_row(rid="B3", at=f"le {email}")]
+    bad = [
+        survey_row(rid="B1", nps=f"7 - {email}"),
+        survey_row(rid="B2", interaction_type=phone),
+        survey_row(rid="B3", at=f"le {email}"),
+    ]
     folder = settings.landing / "surveys"
     folder.mkdir(parents=True)
     (folder / "mixed.csv").write_text(csv_text([survey_row(rid=f"R{i}") for i in range(60)] + bad), encoding="utf-8")
@@ -545,8 +621,11 @@ def test_a_value_that_breaks_a_rule_is_reported_by_its_shape_only(tmp_path, capf
     assert main(["ingest", str(folder), "--source", "surveys"]) != 0  # a file was rejected
     printed = capfd.readouterr()
     build_data_docs(settings.out / "validation_results", settings.data_docs_dir)
-    texts = {k: v for k, v in output_texts(tmp_path, settings.warehouse).items()
-             if "rejected" not in Path(k).parts or k.endswith(".report.txt")}  # the raw rejected export is kept as is
+    texts = {
+        k: v
+        for k, v in output_texts(tmp_path, settings.warehouse).items()
+        if "rejected" not in Path(k).parts or k.endswith(".report.txt")
+    }  # the raw rejected export is kept as is
     texts |= {"stdout": printed.out, "stderr": printed.err}
     assert any(k.endswith("only_bad.csv.report.txt") for k in texts) and any("data_docs" in k for k in texts)
     needles = {"customer ids": set(), "e-mail addresses": {email}, "phone numbers": {_digits(phone)[-9:]}}
@@ -556,8 +635,10 @@ def test_a_value_that_breaks_a_rule_is_reported_by_its_shape_only(tmp_path, capf
     con.close()
     assert "column nps: rule type; value shaped '9 - aaaa.aaa@aaaa.aa' is not INTEGER" in reasons
     assert "value shaped 'aa aaaa.aaa@aaaa.aa' is not TIMESTAMPTZ" in reasons
-    assert "column interaction_type: rule expect_column_values_to_be_in_set; value interaction_type=shaped " \
-           "'99 99 99 99 99'" in reasons
+    assert (
+        "column interaction_type: rule expect_column_values_to_be_in_set; value interaction_type=shaped "
+        "'99 99 99 99 99'" in reasons
+    )
 
 
 def test_links_out_of_the_landing_folder_fifos_and_devices_are_refused_unread(tmp_path):
@@ -583,8 +664,12 @@ def test_links_out_of_the_landing_folder_fifos_and_devices_are_refused_unread(tm
     os.mkfifo(folder / "pipe.csv")
     results = {r.file: r for r in ingest_paths(settings, "surveys", landing_files(settings, "surveys"))}
     assert {f: (r.status, r.rows_loaded) for f, r in results.items()} == {
-        "good.csv": ("loaded", 1), "inside.csv": ("loaded", 1), "gone.csv": ("rejected", 0),
-        "passwd.csv": ("rejected", 0), "pipe.csv": ("rejected", 0)}
+        "good.csv": ("loaded", 1),
+        "inside.csv": ("loaded", 1),
+        "gone.csv": ("rejected", 0),
+        "passwd.csv": ("rejected", 0),
+        "pipe.csv": ("rejected", 0),
+    }
     assert "rule landing_link: a symbolic link to a file outside" in results["passwd.csv"].problems[0]
     assert "rule landing_link: a symbolic link that leads to no file" in results["gone.csv"].problems[0]
     assert "rule regular_file: a FIFO (named pipe), not a regular file" in results["pipe.csv"].problems[0]
@@ -601,9 +686,24 @@ def test_esprit_ingest_on_a_fifo_says_why_instead_of_waiting(tmp_path):
 
     fifo = tmp_path / "export.csv"
     os.mkfifo(fifo)
-    done = subprocess.run([sys.executable, "-m", "pipelines.cli", "ingest", str(fifo), "--source", "surveys",
-                           "--profile", "generator_survey_responses"], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=120, env={**os.environ, "ESPRIT_HOME": str(tmp_path)})
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipelines.cli",
+            "ingest",
+            str(fifo),
+            "--source",
+            "surveys",
+            "--profile",
+            "generator_survey_responses",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "ESPRIT_HOME": str(tmp_path)},
+    )
     assert done.returncode != 0 and "rule regular_file: a FIFO (named pipe)" in done.stdout + done.stderr
     assert fifo.is_fifo()  # given from outside the landing folder: left where it is
 
@@ -621,17 +721,41 @@ def test_a_busy_warehouse_names_its_holder_exits_3_and_can_be_waited_for(tmp_pat
     warehouse.parent.mkdir(parents=True)
     export = tmp_path / "surveys.csv"
     export.write_text(csv_text([survey_row(rid="R1")]), encoding="utf-8")
-    command = [sys.executable, "-m", "pipelines.cli", "ingest", str(export), "--source", "surveys",
-               "--profile", "generator_survey_responses"]
+    command = [
+        sys.executable,
+        "-m",
+        "pipelines.cli",
+        "ingest",
+        str(export),
+        "--source",
+        "surveys",
+        "--profile",
+        "generator_survey_responses",
+    ]
     env = {**os.environ, "ESPRIT_HOME": str(tmp_path)}
     for hold, wait, expected in ((30, "", 3), (10, "60", 0)):
-        holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); "
-                                   "print('holding', flush=True); time.sleep(float(sys.argv[2]))", str(warehouse),
-                                   str(hold)], stdout=subprocess.PIPE, text=True)
+        holder = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); "
+                "print('holding', flush=True); time.sleep(float(sys.argv[2]))",
+                str(warehouse),
+                str(hold),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         try:
             assert holder.stdout.readline().strip() == "holding"
-            done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120,
-                                  env={**env, "ESPRIT_WAREHOUSE_WAIT": wait})
+            done = subprocess.run(
+                command,
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                env={**env, "ESPRIT_WAREHOUSE_WAIT": wait},
+            )
         finally:
             holder.kill()
             holder.wait()

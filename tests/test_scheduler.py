@@ -52,9 +52,11 @@ def warehouse_state(warehouse: Path) -> tuple[int, list[str]] | None:
         return None
     try:
         loaded = con.execute("SELECT count(*) FROM load_audit WHERE status = 'loaded'").fetchone()[0]
-        weeks = [r[0] for r in con.execute("SELECT DISTINCT week FROM weekly_scorecard ORDER BY 1").fetchall()] \
-            if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'weekly_scorecard'").fetchone()[0] \
+        weeks = (
+            [r[0] for r in con.execute("SELECT DISTINCT week FROM weekly_scorecard ORDER BY 1").fetchall()]
+            if con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'weekly_scorecard'").fetchone()[0]
             else []
+        )
         return loaded, weeks
     except duckdb.Error:
         return None
@@ -70,15 +72,18 @@ def wait_until_published(airflow: AirflowProcesses, settings, files: int, weeks:
         if pages and warehouse_state(settings.warehouse) == (files, weeks):
             return time.monotonic() - started
         time.sleep(3)
-    raise AssertionError(f"no scorecard for {weeks} within {BOUND_SECONDS} s; state "
-                         f"{warehouse_state(settings.warehouse)}\n{airflow.all_logs()}")
+    raise AssertionError(
+        f"no scorecard for {weeks} within {BOUND_SECONDS} s; state "
+        f"{warehouse_state(settings.warehouse)}\n{airflow.all_logs()}"
+    )
 
 
 def metric_rows(warehouse: Path) -> list[tuple]:
     con = connect(warehouse, read_only=True)
     try:
-        return con.execute("SELECT week, metric, round(value, 9), numerator, denominator FROM weekly_metrics "
-                           "ORDER BY week, metric").fetchall()
+        return con.execute(
+            "SELECT week, metric, round(value, 9), numerator, denominator FROM weekly_metrics ORDER BY week, metric"
+        ).fetchall()
     finally:
         con.close()
 
@@ -113,8 +118,9 @@ def runs_and_events(airflow: AirflowProcesses) -> tuple[set[tuple[str, str]], di
         with engine.connect() as connection:
             runs = {(d, str(t)) for d, t in connection.execute(text("SELECT dag_id, run_type FROM dag_run"))}
             events: dict[str, list[dict]] = {}
-            for name, extra in connection.execute(text(
-                    "SELECT a.name, e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id")):
+            for name, extra in connection.execute(
+                text("SELECT a.name, e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id")
+            ):
                 events.setdefault(name, []).append(extra if isinstance(extra, dict) else json.loads(extra or "{}"))
     finally:
         engine.dispose()
@@ -131,8 +137,10 @@ def run_and_check(generated: Path, home: Path, airflow: AirflowProcesses, *compo
         elapsed = wait_until_published(airflow, settings, files, weeks)
     finally:
         airflow.stop()
-    print(f"\n{files} files for {len(SOURCES)} sources landed at once: every scorecard of {weeks} published "
-          f"in {elapsed:.0f} s (bound {BOUND_SECONDS} s)")
+    print(
+        f"\n{files} files for {len(SOURCES)} sources landed at once: every scorecard of {weeks} published "
+        f"in {elapsed:.0f} s (bound {BOUND_SECONDS} s)"
+    )
     logs = "\n".join(p.read_text(errors="replace") for p in airflow.home.rglob("*.log"))
     assert "could not set lock" not in logs.lower()  # the pool kept DuckDB to one writer at a time
     assert not list(settings.rejected.rglob("*.csv"))
@@ -142,8 +150,13 @@ def run_and_check(generated: Path, home: Path, airflow: AirflowProcesses, *compo
     # have its Monday run, from the cron schedule)
     assert {t for d, t in runs if not d.endswith("scorecard")} == {"asset_triggered"}, runs
     assert {t for _, t in runs} <= {"asset_triggered", "scheduled"}, runs
-    assert {d for d, _ in runs} >= {"esprit_ingest_calls", "esprit_ingest_complaints", "esprit_ingest_surveys",
-                                    "esprit_metrics", "esprit_scorecard"}
+    assert {d for d, _ in runs} >= {
+        "esprit_ingest_calls",
+        "esprit_ingest_complaints",
+        "esprit_ingest_surveys",
+        "esprit_metrics",
+        "esprit_scorecard",
+    }
     for source in SOURCES:  # the landing watchers fired, and each load said what it loaded
         assert events[f"esprit_{source}_landing"]
         loads = events[f"esprit_{source}_loaded"]
@@ -212,19 +225,31 @@ def test_celery_topology_on_postgres_and_redis_publishes_the_scorecard(generated
     admin = _postgres_database(database)
     _redis_database(broker_db)
     home, env = esprit_home(tmp_path)
-    airflow = AirflowProcesses(tmp_path / "airflow", home, {
-        **env,
-        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://postgres@127.0.0.1:5432/{database}",
-        "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:6379/{broker_db}",
-        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql://postgres@127.0.0.1:5432/{database}",
-        "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",
-        # a queue of this run's own: another run's worker on the same Redis never takes its tasks
-        "AIRFLOW__OPERATORS__DEFAULT_QUEUE": f"esprit_{os.getpid()}",
-    })
+    airflow = AirflowProcesses(
+        tmp_path / "airflow",
+        home,
+        {
+            **env,
+            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://postgres@127.0.0.1:5432/{database}",
+            "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:6379/{broker_db}",
+            "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql://postgres@127.0.0.1:5432/{database}",
+            "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",
+            # a queue of this run's own: another run's worker on the same Redis never takes its tasks
+            "AIRFLOW__OPERATORS__DEFAULT_QUEUE": f"esprit_{os.getpid()}",
+        },
+    )
     try:
-        run_and_check(generated, home, airflow, ["api-server"], ["scheduler"], ["dag-processor"], ["triggerer"],
-                      ["celery", "worker"])
+        run_and_check(
+            generated,
+            home,
+            airflow,
+            ["api-server"],
+            ["scheduler"],
+            ["dag-processor"],
+            ["triggerer"],
+            ["celery", "worker"],
+        )
     finally:
         with admin.cursor() as cursor:
             cursor.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')

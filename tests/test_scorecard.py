@@ -73,8 +73,13 @@ def test_investigation_page_per_pair_lists_each_failed_handoff(pages):
     con = connect(settings.warehouse, read_only=True)
     pairs = con.execute("SELECT from_team, to_team, failed FROM weekly_handoff_pairs WHERE week = ?", [week]).fetchall()
     src, dst, failed = max(pairs, key=lambda p: p[2])
-    keys = [r[0] for r in con.execute("SELECT handoff_key FROM handoffs WHERE week = ? AND from_team = ? "
-                                      "AND to_team = ? AND failed", [week, src, dst]).fetchall()]
+    keys = [
+        r[0]
+        for r in con.execute(
+            "SELECT handoff_key FROM handoffs WHERE week = ? AND from_team = ? AND to_team = ? AND failed",
+            [week, src, dst],
+        ).fetchall()
+    ]
     con.close()
     assert failed == len(keys) > 0
     for lang in ("en", "fr"):
@@ -90,13 +95,23 @@ def test_cli_lists_the_same_failed_handoffs(pages, capsys):
     settings, paths = pages
     week = paths[-1].split("/")[-2]
     con = connect(settings.warehouse, read_only=True)
-    src, dst = con.execute("SELECT from_team, to_team FROM weekly_handoff_pairs WHERE week = ? "
-                           "ORDER BY failed DESC LIMIT 1", [week]).fetchone()
-    keys = {r[0] for r in con.execute("SELECT handoff_key FROM handoffs WHERE week = ? AND from_team = ? "
-                                      "AND to_team = ? AND failed", [week, src, dst]).fetchall()}
+    src, dst = con.execute(
+        "SELECT from_team, to_team FROM weekly_handoff_pairs WHERE week = ? ORDER BY failed DESC LIMIT 1", [week]
+    ).fetchone()
+    keys = {
+        r[0]
+        for r in con.execute(
+            "SELECT handoff_key FROM handoffs WHERE week = ? AND from_team = ? AND to_team = ? AND failed",
+            [week, src, dst],
+        ).fetchall()
+    }
     con.close()
-    assert esprit(["handoffs", "--week", week, "--from", src, "--to", dst, "--json",
-                   "--warehouse", str(settings.warehouse)]) == 0
+    assert (
+        esprit(
+            ["handoffs", "--week", week, "--from", src, "--to", dst, "--json", "--warehouse", str(settings.warehouse)]
+        )
+        == 0
+    )
     listed = json.loads(capsys.readouterr().out)
     assert {item["handoff_key"] for item in listed} == keys
     assert all(item["timeline"] and item["reasons"] for item in listed)
@@ -105,8 +120,9 @@ def test_cli_lists_the_same_failed_handoffs(pages, capsys):
 def test_exports_every_weekly_table_as_parquet_and_csv(pages):
     settings, _ = pages
     con = connect(settings.warehouse, read_only=True)
-    tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'weekly%'")
-              .fetchall()]
+    tables = [
+        r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'weekly%'").fetchall()
+    ]
     counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
     con.close()
     exports = settings.out / "exports"
@@ -137,9 +153,25 @@ def test_an_unknown_week_or_language_is_refused(pipeline_run):
 def test_cli_renders_one_week_in_one_language(pipeline_run, tmp_path):
     settings, _ = pipeline_run
     out = tmp_path / "out"
-    done = subprocess.run([sys.executable, "-m", "pipelines.cli", "scorecard", "--week", "2026-W41", "--lang", "fr",
-                           "--no-pdf", "--warehouse", str(settings.warehouse), "--out", str(out)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipelines.cli",
+            "scorecard",
+            "--week",
+            "2026-W41",
+            "--lang",
+            "fr",
+            "--no-pdf",
+            "--warehouse",
+            str(settings.warehouse),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     assert (out / "scorecards" / "2026-W41" / "scorecard.fr.html").exists()
     assert not (out / "scorecards" / "2026-W41" / "scorecard.en.html").exists()
@@ -153,8 +185,25 @@ def test_backfill_republishes_a_range_of_weeks(pipeline_run, tmp_path, capsys):
     warehouse = tmp_path / "esprit.duckdb"
     shutil.copyfile(settings.warehouse, warehouse)
     out = tmp_path / "out"
-    assert esprit(["backfill", "--from", "2026-W39", "--to", "2026-W41", "--full", "--landing",
-                   str(settings.landing), "--warehouse", str(warehouse), "--out", str(out)]) == 0
+    assert (
+        esprit(
+            [
+                "backfill",
+                "--from",
+                "2026-W39",
+                "--to",
+                "2026-W41",
+                "--full",
+                "--landing",
+                str(settings.landing),
+                "--warehouse",
+                str(warehouse),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     said = capsys.readouterr().out
     assert "recomputed every week; published 2 week(s) of 2026-W39..2026-W41; no data for 2026-W39" in said
     assert sorted(p.name for p in (out / "scorecards").iterdir() if p.is_dir()) == ["2026-W40", "2026-W41"]
@@ -171,15 +220,23 @@ def test_a_pair_page_shows_its_first_failed_handoffs_and_how_to_list_them_all(pa
     settings, paths = pages
     week = paths[-1].split("/")[-2]
     con = connect(settings.warehouse, read_only=True)
-    src, dst, failed = con.execute("SELECT from_team, to_team, failed FROM weekly_handoff_pairs WHERE week = ? "
-                                   "ORDER BY failed DESC LIMIT 1", [week]).fetchone()
-    first = [r[0] for r in con.execute("SELECT handoff_key FROM handoffs WHERE week = ? AND from_team = ? "
-                                       "AND to_team = ? AND failed ORDER BY handoff_at, handoff_key LIMIT 2",
-                                       [week, src, dst]).fetchall()]
+    src, dst, failed = con.execute(
+        "SELECT from_team, to_team, failed FROM weekly_handoff_pairs WHERE week = ? ORDER BY failed DESC LIMIT 1",
+        [week],
+    ).fetchone()
+    first = [
+        r[0]
+        for r in con.execute(
+            "SELECT handoff_key FROM handoffs WHERE week = ? AND from_team = ? "
+            "AND to_team = ? AND failed ORDER BY handoff_at, handoff_key LIMIT 2",
+            [week, src, dst],
+        ).fetchall()
+    ]
     con.close()
     assert failed > 2
-    settings = dataclasses.replace(settings, out=tmp_path / "out",
-                                   scorecard={**settings.scorecard, "handoffs_per_page": 2})
+    settings = dataclasses.replace(
+        settings, out=tmp_path / "out", scorecard={**settings.scorecard, "handoffs_per_page": 2}
+    )
     render_weeks(settings, [week], languages=["en"], pdf=False, exports=False)
     html = (settings.scorecards_dir / week / "handoffs" / f"{pair_slug(src, dst)}.en.html").read_text(encoding="utf-8")
     assert re.findall(r'data-handoff="([^"]+)"', html) == first
@@ -196,7 +253,10 @@ def test_verbatims_of_every_stage_match_a_query_per_stage(pages):
     settings, _ = pages
     con = connect(settings.warehouse, read_only=True)
     try:
-        weeks = [r[0] for r in con.execute("SELECT DISTINCT week FROM journeys WHERE week IS NOT NULL ORDER BY week").fetchall()]
+        weeks = [
+            r[0]
+            for r in con.execute("SELECT DISTINCT week FROM journeys WHERE week IS NOT NULL ORDER BY week").fetchall()
+        ]
         found = 0
         for week in weeks:
             stages, _ = _stages(settings, con, {}, week, [])
@@ -205,13 +265,18 @@ def test_verbatims_of_every_stage_match_a_query_per_stage(pages):
                 expected = []
                 if stage["top"]:
                     signal = stage["top"][0][0]
-                    expected = [{"signal": signal, "text": t, "language": lang, "nps": nps} for _, t, lang, nps in con.execute(
-                        "SELECT DISTINCT r.response_id, r.verbatim, r.language, r.nps FROM friction_events AS f "
-                        "JOIN journeys AS j USING (journey_id) "
-                        "JOIN journey_contacts AS jc ON jc.journey_id = f.journey_id AND jc.contact_type = 'survey' "
-                        "JOIN stg_survey_responses AS r ON r.response_id = jc.contact_ref "
-                        "WHERE j.week = ? AND f.stage = ? AND f.signal = ? AND nullif(trim(r.verbatim), '') IS NOT NULL "
-                        "ORDER BY r.nps NULLS LAST, r.response_id LIMIT 2", [week, stage["key"], signal]).fetchall()]
+                    expected = [
+                        {"signal": signal, "text": t, "language": lang, "nps": nps}
+                        for _, t, lang, nps in con.execute(
+                            "SELECT DISTINCT r.response_id, r.verbatim, r.language, r.nps FROM friction_events AS f "
+                            "JOIN journeys AS j USING (journey_id) "
+                            "JOIN journey_contacts AS jc ON jc.journey_id = f.journey_id AND jc.contact_type = 'survey' "
+                            "JOIN stg_survey_responses AS r ON r.response_id = jc.contact_ref "
+                            "WHERE j.week = ? AND f.stage = ? AND f.signal = ? AND nullif(trim(r.verbatim), '') IS NOT NULL "
+                            "ORDER BY r.nps NULLS LAST, r.response_id LIMIT 2",
+                            [week, stage["key"], signal],
+                        ).fetchall()
+                    ]
                 assert chosen[stage["key"]] == expected, (week, stage["key"])
                 found += len(expected)
         assert found > 0  # the data set has verbatims on friction journeys: the comparison compared something
@@ -227,12 +292,16 @@ def test_journey_timelines_hold_every_segment_event_and_response_of_their_journe
     settings, _ = pages
     con = connect(settings.warehouse, read_only=True)
     try:
-        journeys = [r[0] for r in con.execute(
-            "SELECT journey_id FROM journeys ORDER BY calls + cases + survey_responses DESC, journey_id LIMIT 40"
-        ).fetchall()]
+        journeys = [
+            r[0]
+            for r in con.execute(
+                "SELECT journey_id FROM journeys ORDER BY calls + cases + survey_responses DESC, journey_id LIMIT 40"
+            ).fetchall()
+        ]
         timelines = journey_timelines(con, journeys, settings.week_timezone)
-        expected = dict(con.execute(
-            """
+        expected = dict(
+            con.execute(
+                """
             SELECT jc.journey_id,
                 count(s.call_id) + count(e.case_id) + count(r.response_id)
             FROM journey_contacts AS jc
@@ -241,7 +310,10 @@ def test_journey_timelines_hold_every_segment_event_and_response_of_their_journe
             LEFT JOIN stg_survey_responses AS r ON jc.contact_type = 'survey' AND r.response_id = jc.contact_ref
             WHERE jc.journey_id IN (SELECT unnest($ids::VARCHAR[]))
             GROUP BY jc.journey_id
-            """, {"ids": journeys}).fetchall())
+            """,
+                {"ids": journeys},
+            ).fetchall()
+        )
     finally:
         con.close()
     assert {j: len(timelines.get(j, [])) for j in journeys} == {j: expected.get(j, 0) for j in journeys}

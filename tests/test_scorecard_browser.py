@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from pipelines.config import load_settings
+from pipelines.orchestration.run import run_all
 from pipelines.report.investigate import pair_slug
 from pipelines.report.pdf import QUIET_FLAGS, find_chromium
-from pipelines.orchestration.run import run_all
 from pipelines.report.scorecard import fmt, fmt_change, status_of
 from pipelines.warehouse import connect
 
@@ -28,8 +28,9 @@ def browser():
         pytest.fail("Chromium is required for the scorecard tests: `make test` installs Debian's 'chromium'")
     with sync_playwright() as playwright:
         # Debian's chromium, never a downloaded browser build
-        instance = playwright.chromium.launch(executable_path=chromium,
-                                              args=[f for f in QUIET_FLAGS if f != "--headless"])
+        instance = playwright.chromium.launch(
+            executable_path=chromium, args=[f for f in QUIET_FLAGS if f != "--headless"]
+        )
         yield instance
         instance.close()
 
@@ -100,24 +101,50 @@ def test_index_and_investigation_pages_render_quietly(browser, latest):
 def test_every_figure_shown_equals_the_metric_tables(browser, latest):
     settings, week = latest
     con = connect(settings.warehouse, read_only=True)
-    scorecard = {m: rest for m, *rest in con.execute(
-        "SELECT metric, value, unit, denominator, change, average_4_weeks, provisional FROM weekly_scorecard "
-        "WHERE week = ?", [week]).fetchall()}
-    stages = {s: (r, i, f) for s, r, i, f in con.execute(
-        "SELECT stage, journeys_reached, friction_index, friction_share FROM weekly_stage_friction WHERE week = ?",
-        [week]).fetchall()}
-    pairs = {(a, b): (h, f) for a, b, h, f in con.execute(
-        "SELECT from_team, to_team, handoffs, failed FROM weekly_handoff_pairs WHERE week = ?", [week]).fetchall()}
-    supplier = {t: (h, f) for t, h, f in con.execute(
-        "SELECT team, handoffs_received, failed FROM weekly_team_supplier WHERE week = ?", [week]).fetchall()}
-    teams = {t: (o, a) for t, o, a in con.execute(
-        "SELECT team, segments_offered, answered FROM weekly_team_kpis WHERE week = ?", [week]).fetchall()}
-    quality = {r[0]: r[1:] for r in con.execute(
-        "SELECT source, count(*) FILTER (WHERE status = 'loaded' AND list_contains(weeks, $w)), "
-        "coalesce(sum(rows_loaded) FILTER (WHERE list_contains(weeks, $w)), 0), "
-        "coalesce(sum(rows_quarantined) FILTER (WHERE list_contains(weeks, $w)), 0), "
-        "coalesce(sum(rows_duplicate) FILTER (WHERE list_contains(weeks, $w)), 0), "
-        "count(*) FILTER (WHERE status = 'rejected') FROM load_audit GROUP BY source", {"w": week}).fetchall()}
+    scorecard = {
+        m: rest
+        for m, *rest in con.execute(
+            "SELECT metric, value, unit, denominator, change, average_4_weeks, provisional FROM weekly_scorecard "
+            "WHERE week = ?",
+            [week],
+        ).fetchall()
+    }
+    stages = {
+        s: (r, i, f)
+        for s, r, i, f in con.execute(
+            "SELECT stage, journeys_reached, friction_index, friction_share FROM weekly_stage_friction WHERE week = ?",
+            [week],
+        ).fetchall()
+    }
+    pairs = {
+        (a, b): (h, f)
+        for a, b, h, f in con.execute(
+            "SELECT from_team, to_team, handoffs, failed FROM weekly_handoff_pairs WHERE week = ?", [week]
+        ).fetchall()
+    }
+    supplier = {
+        t: (h, f)
+        for t, h, f in con.execute(
+            "SELECT team, handoffs_received, failed FROM weekly_team_supplier WHERE week = ?", [week]
+        ).fetchall()
+    }
+    teams = {
+        t: (o, a)
+        for t, o, a in con.execute(
+            "SELECT team, segments_offered, answered FROM weekly_team_kpis WHERE week = ?", [week]
+        ).fetchall()
+    }
+    quality = {
+        r[0]: r[1:]
+        for r in con.execute(
+            "SELECT source, count(*) FILTER (WHERE status = 'loaded' AND list_contains(weeks, $w)), "
+            "coalesce(sum(rows_loaded) FILTER (WHERE list_contains(weeks, $w)), 0), "
+            "coalesce(sum(rows_quarantined) FILTER (WHERE list_contains(weeks, $w)), 0), "
+            "coalesce(sum(rows_duplicate) FILTER (WHERE list_contains(weeks, $w)), 0), "
+            "count(*) FILTER (WHERE status = 'rejected') FROM load_audit GROUP BY source",
+            {"w": week},
+        ).fetchall()
+    }
     con.close()
     assert quality
     visit = Visit(browser, settings.scorecards_dir / week / "scorecard.en.html")
@@ -134,8 +161,9 @@ def test_every_figure_shown_equals_the_metric_tables(browser, latest):
         if denominator:
             assert f"n = {denominator:,.0f}" in tile.inner_text()
         # a figure still looking ahead past the data's horizon has no target status
-        status = "provisional" if provisional and denominator else status_of(value if denominator else None,
-                                                                               specs[metric])
+        status = (
+            "provisional" if provisional and denominator else status_of(value if denominator else None, specs[metric])
+        )
         assert status in tile.get_attribute("class").split(), metric
         text = tile.inner_text()
         assert f"target {fmt(specs[metric]['target'], unit)}" in text
@@ -173,10 +201,14 @@ def test_every_figure_shown_equals_the_metric_tables(browser, latest):
 
 
 HOSTILE_TEAM = "<script>window.__pwned=1</script>tech"
-HOSTILE_QUEUE = "=HYPERLINK(\"http://evil.example\",\"q\")"
+HOSTILE_QUEUE = '=HYPERLINK("http://evil.example","q")'
 FORMULA_TEAM = "@SUM(1+1)*cmd|' /C calc'!A0"
-HOSTILE_VERBATIMS = ['<img src=x onerror="window.__pwned=2">', "=HYPERLINK(\"http://evil.example\",\"x\")",
-                     "'; DROP TABLE calls; --", "<script>alert(1)</script>"]
+HOSTILE_VERBATIMS = [
+    '<img src=x onerror="window.__pwned=2">',
+    '=HYPERLINK("http://evil.example","x")',
+    "'; DROP TABLE calls; --",
+    "<script>alert(1)</script>",
+]
 
 
 def _rewrite(path: Path, change) -> None:
@@ -222,8 +254,10 @@ def test_hostile_names_and_verbatims_are_inert(browser, hostile):
     week = weeks[0]
     con = connect(settings.warehouse, read_only=True)
     assert con.execute("SELECT count(*) FROM calls").fetchone()[0] > 0  # no SQL ran from a verbatim
-    pairs = con.execute("SELECT from_team, to_team FROM weekly_handoff_pairs WHERE week = ? AND "
-                        "(from_team = ? OR to_team = ?)", [week, HOSTILE_TEAM, HOSTILE_TEAM]).fetchall()
+    pairs = con.execute(
+        "SELECT from_team, to_team FROM weekly_handoff_pairs WHERE week = ? AND (from_team = ? OR to_team = ?)",
+        [week, HOSTILE_TEAM, HOSTILE_TEAM],
+    ).fetchall()
     con.close()
     pages = [settings.scorecards_dir / week / f"scorecard.{lang}.html" for lang in ("en", "fr")]
     pages += [settings.scorecards_dir / week / "handoffs" / f"{pair_slug(a, b)}.en.html" for a, b in pairs]
@@ -259,8 +293,10 @@ def _number(text: str) -> bool:
 def test_weeks_without_surveys_or_calls_say_no_data(browser, hostile):
     settings, weeks = hostile
     no_calls, no_surveys = weeks[1], weeks[2]
-    for week, empty in ((no_calls, ("service_level", "abandonment_rate", "transfer_rate")),
-                        (no_surveys, ("nps", "csat", "ces"))):
+    for week, empty in (
+        (no_calls, ("service_level", "abandonment_rate", "transfer_rate")),
+        (no_surveys, ("nps", "csat", "ces")),
+    ):
         visit = Visit(browser, settings.scorecards_dir / week / "scorecard.en.html")
         visit.assert_quiet()
         for metric in empty:

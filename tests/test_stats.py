@@ -2,8 +2,8 @@
 
 import pytest
 
-from pipelines.report.stats import mean_change_significant, nps_change_significant, proportion_change_significant
 from pipelines.report.scorecard import fmt, fmt_change, status_of
+from pipelines.report.stats import mean_change_significant, nps_change_significant, proportion_change_significant
 
 
 def test_proportion_change():
@@ -37,8 +37,9 @@ def _nps_verdict_from_scores(promoters1, detractors1, n1, promoters0, detractors
     return abs(statistics.fmean(now) - statistics.fmean(before)) > 1.959964 * se
 
 
-@pytest.mark.parametrize("shares", [(0.5, 0.2, 0.4, 0.3), (0.6, 0.1, 0.45, 0.1), (0.3, 0.45, 0.4, 0.3),
-                                    (0.7, 0.05, 0.6, 0.25)])
+@pytest.mark.parametrize(
+    "shares", [(0.5, 0.2, 0.4, 0.3), (0.6, 0.1, 0.45, 0.1), (0.3, 0.45, 0.4, 0.3), (0.7, 0.05, 0.6, 0.25)]
+)
 def test_nps_change_agrees_with_the_answers_near_the_threshold(shares):
     """Sample sizes around the one where the change becomes significant: any error in a variance
     term moves the verdict of some of them."""
@@ -78,10 +79,19 @@ def test_mean_change():
     assert mean_change_significant(6.0, 0.5, 0, 2.0, 0.5, 5) is None
 
 
-@pytest.mark.parametrize("value, better, expected", [
-    (85, "up", "on_target"), (80, "up", "on_target"), (75, "up", "watch"), (60, "up", "off_target"),
-    (4, "down", "on_target"), (7, "down", "watch"), (12, "down", "off_target"), (None, "up", "no_data"),
-])
+@pytest.mark.parametrize(
+    "value, better, expected",
+    [
+        (85, "up", "on_target"),
+        (80, "up", "on_target"),
+        (75, "up", "watch"),
+        (60, "up", "off_target"),
+        (4, "down", "on_target"),
+        (7, "down", "watch"),
+        (12, "down", "off_target"),
+        (None, "up", "no_data"),
+    ],
+)
 def test_status_against_target_and_watch(value, better, expected):
     target, watch = (80, 70) if better == "up" else (5, 10)
     assert status_of(value, {"better": better, "target": target, "watch": watch}) == expected

@@ -1,12 +1,17 @@
 """What the DAG tasks decide: which weeks a scorecard run renders, and what a rejection logs."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from pipelines.orchestration.tasks import changed_weeks_from_events, rejection_report, weeks_affected_on_pages, weeks_to_render
+from pipelines.orchestration.tasks import (
+    changed_weeks_from_events,
+    rejection_report,
+    weeks_affected_on_pages,
+    weeks_to_render,
+)
 
 
 def test_a_scheduled_run_renders_the_week_before_its_monday():
-    monday = datetime(2026, 11, 23, 5, 0, tzinfo=timezone.utc)  # 06:00 in Paris
+    monday = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)  # 06:00 in Paris
     assert weeks_to_render("previous", monday, "Europe/Paris") == ["2026-W47"]
     assert weeks_to_render("all", monday, "Europe/Paris") is None
     assert weeks_to_render("2026-W05", monday, "Europe/Paris") == ["2026-W05"]
@@ -25,6 +30,12 @@ def test_a_run_started_by_the_metrics_asset_renders_the_recomputed_weeks_and_tho
 
 def test_a_rejection_report_names_each_file_and_its_problems():
     assert rejection_report({"source": "calls", "rejected": []}) == ""
-    report = rejection_report({"source": "calls", "rejected": [
-        {"file": "calls_x.csv", "problems": ["calls_x.csv: required_column: required column(s) missing: team"]}]})
+    report = rejection_report(
+        {
+            "source": "calls",
+            "rejected": [
+                {"file": "calls_x.csv", "problems": ["calls_x.csv: required_column: required column(s) missing: team"]}
+            ],
+        }
+    )
     assert "1 file(s) of source 'calls' rejected" in report and "required column(s) missing: team" in report

@@ -7,12 +7,11 @@ import shutil
 
 import pytest
 
-from pipelines.model.feeds import FEED_TABLES
 from pipelines.config import LANGUAGES
-from pipelines.report.i18n import TERMS
 from pipelines.model.build import SQL_DIR
-from pipelines.vocabulary import (DOCS_FILE, REASONS, SIGNALS, VOCABULARY, load, parse_feeds,
-                                  with_docs_tables)
+from pipelines.model.feeds import FEED_TABLES
+from pipelines.report.i18n import TERMS
+from pipelines.vocabulary import DOCS_FILE, REASONS, SIGNALS, VOCABULARY, load, parse_feeds, with_docs_tables
 
 
 def test_feeds_read_alternatives_of_feeds_that_must_all_be_there():
@@ -45,8 +44,9 @@ def test_the_sql_names_the_reasons_and_signals_of_the_vocabulary():
 
 
 def test_the_default_friction_signals_are_the_vocabulary_s(settings):
-    assert settings.friction_signals == {s: {"stage": spec["stage"], "weight": spec["weight"]}
-                                         for s, spec in VOCABULARY.signals.items()}
+    assert settings.friction_signals == {
+        s: {"stage": spec["stage"], "weight": spec["weight"]} for s, spec in VOCABULARY.signals.items()
+    }
 
 
 def test_a_vocabulary_entry_without_its_feeds_is_refused(tmp_path):
@@ -99,9 +99,12 @@ def test_a_reason_added_in_four_places_reaches_the_tables_and_the_page(tmp_path,
     try:
         # CASE1 went to facturation on 21 October 10:00, whose next event came 48 h later
         assert con.execute("SELECT failure_reasons FROM handoffs WHERE handoff_key = 'case:CASE1:2'").fetchone() == (
-            ["slow_pickup", "reopened", "waited_a_day"],)
-        assert con.execute("SELECT handoffs_with_reason, handoffs FROM weekly_handoff_reasons "
-                           "WHERE week = '2026-W43' AND reason = 'waited_a_day'").fetchone() == (1, 2)
+            ["slow_pickup", "reopened", "waited_a_day"],
+        )
+        assert con.execute(
+            "SELECT handoffs_with_reason, handoffs FROM weekly_handoff_reasons "
+            "WHERE week = '2026-W43' AND reason = 'waited_a_day'"
+        ).fetchone() == (1, 2)
         supplier = con.execute("SELECT * FROM weekly_team_supplier WHERE week = '2026-W43' ORDER BY team")
         columns = [d[0] for d in supplier.description]
         assert columns[columns.index("reopened") + 1] == "waited_a_day"
@@ -113,5 +116,5 @@ def test_a_reason_added_in_four_places_reaches_the_tables_and_the_page(tmp_path,
     render_weeks(settings, ["2026-W43"], pdf=False, exports=False)
     for lang, word in (("en", "waited a day"), ("fr", "attendu un jour")):
         page = (settings.scorecards_dir / "2026-W43" / f"scorecard.{lang}.html").read_text(encoding="utf-8")
-        supplier_table = page[page.index('<table class="supplier">'):]
+        supplier_table = page[page.index('<table class="supplier">') :]
         assert f"<th>{word}</th>" in supplier_table[: supplier_table.index("</table>")], lang

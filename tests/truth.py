@@ -42,8 +42,9 @@ def truth_journeys(landing: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
-def expected_weekly(landing: Path, service_level_s: int = 20, sla_days: int = 10,
-                    short_abandon_s: int = 5) -> dict[str, dict[str, tuple]]:
+def expected_weekly(
+    landing: Path, service_level_s: int = 20, sla_days: int = 10, short_abandon_s: int = 5
+) -> dict[str, dict[str, tuple]]:
     """week -> metric -> (numerator, denominator), for the scorecard's figures."""
     out: dict[str, dict[str, tuple]] = defaultdict(dict)
     # calls, by the week their first segment was offered
@@ -150,8 +151,10 @@ def expected_queue_kpis(landing: Path, service_level_s: int = 20, short_abandon_
             c["answered"] += 1
             c["in_time"] += (_ts(seg["answered_at"]) - _ts(seg["offered_at"])).total_seconds() <= service_level_s
             c["transferred"] += nxt is not None and nxt["team"] != seg["team"]
-    return {k: (c["offered"], c["answered"], c["abandoned"], c["short"], c["in_time"], c["transferred"])
-            for k, c in out.items()}
+    return {
+        k: (c["offered"], c["answered"], c["abandoned"], c["short"], c["in_time"], c["transferred"])
+        for k, c in out.items()
+    }
 
 
 def expected_team_kpis(landing: Path) -> dict[tuple, tuple]:
@@ -168,5 +171,7 @@ def expected_team_kpis(landing: Path) -> dict[tuple, tuple]:
         elif seg["outcome"] == "abandoned":
             c["abandoned"] += 1
         c["transferred"] += nxt is not None and nxt["team"] != seg["team"]
-    return {k: (c["offered"], c["answered"], c["abandoned"], c["wait"], c["handle"], c["transferred"])
-            for k, c in out.items()}
+    return {
+        k: (c["offered"], c["answered"], c["abandoned"], c["wait"], c["handle"], c["transferred"])
+        for k, c in out.items()
+    }

@@ -20,7 +20,6 @@ def profile_for(settings: Settings, source: str, path: Path) -> Profile | None:
     return None
 
 
-
 def refused_entry(settings: Settings, path: Path) -> FileRejected | None:
     """Why a landing entry is never read, or None for a regular file: a symbolic link that leads
     out of the landing folder (or nowhere), a FIFO (reading it would wait for a writer), a device
@@ -35,12 +34,21 @@ def refused_entry(settings: Settings, path: Path) -> FileRejected | None:
         except OSError:
             return FileRejected("landing_link", "a symbolic link that leads to no file")
         if in_landing and landing not in target.parents:
-            return FileRejected("landing_link", "a symbolic link to a file outside the landing folder is never "
-                                "read: put the export itself in the folder")
+            return FileRejected(
+                "landing_link",
+                "a symbolic link to a file outside the landing folder is never "
+                "read: put the export itself in the folder",
+            )
     if not stat.S_ISREG(info.st_mode):
-        kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(info.st_mode) else
-                "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode) else
-                "a socket" if stat.S_ISSOCK(info.st_mode) else "not a file")
+        kind = (
+            "a FIFO (named pipe)"
+            if stat.S_ISFIFO(info.st_mode)
+            else "a device"
+            if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode)
+            else "a socket"
+            if stat.S_ISSOCK(info.st_mode)
+            else "not a file"
+        )
         return FileRejected("regular_file", f"{kind}, not a regular file: never read; export to a file")
     return None
 
@@ -55,11 +63,10 @@ def landing_files(settings: Settings, source: str) -> list[Path]:
     return sorted(p for p in folder.iterdir() if not p.name.startswith(".") and not p.is_dir())
 
 
-
 def cut_name(name: str, max_bytes: int) -> str:
     """A file name short enough to build another name from (255 bytes is the usual limit)."""
     if len(name.encode("utf-8", "surrogateescape")) <= max_bytes:
         return name
     digest = hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:12]
-    head = name.encode("utf-8", "surrogateescape")[:max_bytes - 14].decode("utf-8", "ignore")
+    head = name.encode("utf-8", "surrogateescape")[: max_bytes - 14].decode("utf-8", "ignore")
     return f"{head}~{digest}"

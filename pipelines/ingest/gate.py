@@ -15,10 +15,15 @@ from pipelines.contracts import Contract
 from pipelines.ingest.files import cut_name
 from pipelines.ingest.results import FileRejected, FileResult
 from pipelines.ingest.typing_sql import PERSONAL_COLUMNS
-from pipelines.ingest.validation import (UnsupportedExpectation, compact_result, compile_suite, key_unexpected_sql,
-                                         sql_disagreements, validate_frame)
+from pipelines.ingest.validation import (
+    UnsupportedExpectation,
+    compact_result,
+    compile_suite,
+    key_unexpected_sql,
+    sql_disagreements,
+    validate_frame,
+)
 from pipelines.sqltext import sql_ident, sql_string
-
 
 KEY_RULES = ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique")
 
@@ -28,16 +33,13 @@ KEY_RULES = ("expect_column_values_to_be_unique", "expect_compound_columns_to_be
 KEY_GROUP_ROWS = 2_500_000
 
 
-
 def results_dir(settings: Settings) -> Path:
     return settings.out / "validation_results"
-
 
 
 def forget_kept_results(settings: Settings, load_id: int) -> None:
     for kept in results_dir(settings).glob(f"load{load_id:06d}-*.json"):
         kept.unlink()
-
 
 
 def _keep_result(result_dir: Path, result: FileResult, chunk: int, raw: dict) -> None:
@@ -48,7 +50,6 @@ def _keep_result(result_dir: Path, result: FileResult, chunk: int, raw: dict) ->
     partial = path.with_name(f".{path.name}.partial")  # a kill mid-write leaves no half result
     partial.write_text(json.dumps(compact_result(raw), default=str), encoding="utf-8")
     os.replace(partial, path)
-
 
 
 def validate_rows(con, contract: Contract, result: FileResult, cfg: dict, result_dir: Path) -> dict[int, list[str]]:
@@ -69,30 +70,37 @@ def validate_rows(con, contract: Contract, result: FileResult, cfg: dict, result
     # The typed rows hold personal columns as read; a pseudonym is missing exactly when its value is,
     # so rules that only test them for missing values count there, without the pseudonym join.
     personal = [sql_ident(c) for c in PERSONAL_COLUMNS]
-    counted = "_typed" if any(c in r.fails.replace(f"{c} IS NULL", "") for r in row_rules for c in personal) \
+    counted = (
+        "_typed"
+        if any(c in r.fails.replace(f"{c} IS NULL", "") for r in row_rules for c in personal)
         else "_typed_rows"
-    counts = con.execute("SELECT " + ", ".join(f"count(*) FILTER (WHERE {r.fails})" for r in row_rules)
-                         + f" FROM {counted}").fetchone()
+    )
+    counts = con.execute(
+        "SELECT " + ", ".join(f"count(*) FILTER (WHERE {r.fails})" for r in row_rules) + f" FROM {counted}"
+    ).fetchone()
     cols = ", ".join(sql_ident(c) for c in contract.column_names)
     flags = ", ".join(f"CASE WHEN {r.fails} THEN {i} END" for i, r in enumerate(row_rules))
     reasons: dict[int, list[str]] = {}
     if any(counts):
-        flagged = con.execute(f"SELECT source_line, list_filter([{flags}], lambda x: x IS NOT NULL), {cols} "
-                              f"FROM _typed WHERE {' OR '.join(r.fails for r in row_rules)} ORDER BY source_line")
+        flagged = con.execute(
+            f"SELECT source_line, list_filter([{flags}], lambda x: x IS NOT NULL), {cols} "
+            f"FROM _typed WHERE {' OR '.join(r.fails for r in row_rules)} ORDER BY source_line"
+        )
         for line, broken, *values in flagged.fetchall():
             row = dict(zip(contract.column_names, values))
             reasons[line] = [row_rules[i].reason(row) for i in broken]
     summary: dict[tuple, list] = {}
     keyed = {r: "_typed" if set(r.columns) & set(PERSONAL_COLUMNS) else "_typed_lean" for r in rules if r.kind == "key"}
-    for rule, n in [*zip(row_rules, counts), *((r, _key_unexpected(con, r, keyed[r], result.rows_read))
-                                                for r in rules if r.kind == "key"),
-                    *((r, 0) for r in rules if r.kind == "table")]:
+    for rule, n in [
+        *zip(row_rules, counts),
+        *((r, _key_unexpected(con, r, keyed[r], result.rows_read)) for r in rules if r.kind == "key"),
+        *((r, 0) for r in rules if r.kind == "table"),
+    ]:
         entry = summary.setdefault((rule.rule, rule.columns), [True, 0])
         entry[0], entry[1] = entry[0] and n == 0, entry[1] + n
-    _gx_sample(con, contract, result, int(cfg["gx_rows"]), sorted(reasons)[:int(cfg["gx_rows"])], reasons, result_dir)
+    _gx_sample(con, contract, result, int(cfg["gx_rows"]), sorted(reasons)[: int(cfg["gx_rows"])], reasons, result_dir)
     _record_validation(con, contract, result, summary)
     return reasons
-
 
 
 def _key_unexpected(con, rule, relation: str, rows: int) -> int:
@@ -101,28 +109,37 @@ def _key_unexpected(con, rule, relation: str, rows: int) -> int:
     return sum(con.execute(key_unexpected_sql(rule, relation, parts, part)).fetchone()[0] for part in range(parts))
 
 
-
-def _gx_sample(con, contract: Contract, result: FileResult, first_lines: int, flagged: list[int],
-               reasons: dict[int, list[str]], result_dir: Path) -> None:
+def _gx_sample(
+    con,
+    contract: Contract,
+    result: FileResult,
+    first_lines: int,
+    flagged: list[int],
+    reasons: dict[int, list[str]],
+    result_dir: Path,
+) -> None:
     """Great Expectations on the file's first lines and on flagged ones: its result is kept (Data
     Docs), and it must agree with the compiled rules on every row it saw."""
     cols = ", ".join(contract.column_names)
     # the first lines as a range of lines, a filter that reaches the scan under the pseudonym join
-    last = con.execute(f"SELECT max(source_line) FROM (SELECT source_line FROM _typed_lean ORDER BY source_line "
-                       f"LIMIT {first_lines})").fetchone()[0]
+    last = con.execute(
+        f"SELECT max(source_line) FROM (SELECT source_line FROM _typed_lean ORDER BY source_line LIMIT {first_lines})"
+    ).fetchone()[0]
     sample = f"SELECT {cols}, source_line FROM _typed WHERE source_line <= {last or 0}"
     if flagged:
         con.execute("CREATE OR REPLACE TEMP TABLE _gx_lines AS SELECT unnest(?::BIGINT[]) AS source_line", [flagged])
-        sample += (f" UNION SELECT {cols}, source_line FROM _typed WHERE source_line IN "
-                   f"(SELECT source_line FROM _gx_lines)")
+        sample += (
+            f" UNION SELECT {cols}, source_line FROM _typed WHERE source_line IN (SELECT source_line FROM _gx_lines)"
+        )
     frame = con.execute(f"{sample} ORDER BY source_line").df()
     report = _gx_batch(contract, frame, result, 0, result_dir)
     disagreements = sql_disagreements(report, reasons, [int(n) for n in frame["source_line"]])
     if disagreements:
-        raise RuntimeError(f"{result.file}: the compiled rules of suite {contract.table} disagree with Great "
-                           f"Expectations (a bug of Esprit; set ingest.gx_rows: all to validate with GX only):\n"
-                           + "\n".join(disagreements[:10]))
-
+        raise RuntimeError(
+            f"{result.file}: the compiled rules of suite {contract.table} disagree with Great "
+            f"Expectations (a bug of Esprit; set ingest.gx_rows: all to validate with GX only):\n"
+            + "\n".join(disagreements[:10])
+        )
 
 
 def _gx_batch(contract: Contract, frame, result: FileResult, chunk: int, result_dir: Path):
@@ -130,22 +147,28 @@ def _gx_batch(contract: Contract, frame, result: FileResult, chunk: int, result_
     report = validate_frame(contract.table, frame)
     _keep_result(result_dir, result, chunk, report.raw)
     for failure in report.table_failures:
-        raise FileRejected(failure.rule, f"the file breaks {failure.rule} on {', '.join(failure.columns)}",
-                           column=",".join(failure.columns))
+        raise FileRejected(
+            failure.rule,
+            f"the file breaks {failure.rule} on {', '.join(failure.columns)}",
+            column=",".join(failure.columns),
+        )
     return report
-
 
 
 def _record_validation(con, contract: Contract, result: FileResult, summary: dict[tuple, list]) -> None:
     """One row per rule of the suite: did the whole file pass it, how many rows broke it."""
-    con.executemany("INSERT INTO validation_results VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [[result.load_id, result.file, contract.table, rule, list(columns), ok, n]
-                     for (rule, columns), (ok, n) in summary.items()])
+    con.executemany(
+        "INSERT INTO validation_results VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            [result.load_id, result.file, contract.table, rule, list(columns), ok, n]
+            for (rule, columns), (ok, n) in summary.items()
+        ],
+    )
 
 
-
-def _validate_in_chunks(con, contract: Contract, result: FileResult, chunk_rows: int,
-                        result_dir: Path) -> dict[int, list[str]]:
+def _validate_in_chunks(
+    con, contract: Contract, result: FileResult, chunk_rows: int, result_dir: Path
+) -> dict[int, list[str]]:
     """GX over every row that parsed, chunk by chunk (bounded memory); returns line -> reasons.
 
     Rows are taken in key order, so a key's repeats fall in one chunk: the uniqueness rule's
@@ -153,26 +176,33 @@ def _validate_in_chunks(con, contract: Contract, result: FileResult, chunk_rows:
     a file is a redelivery, counted as duplicate once the last good line wins."""
     cols = ", ".join(contract.column_names)
     total = con.execute("SELECT count(*) FROM _typed").fetchone()[0]
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _to_validate AS SELECT *, row_number() OVER "
-                f"(ORDER BY {', '.join(contract.key)}, source_line) AS __n FROM _typed")
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _to_validate AS SELECT *, row_number() OVER "
+        f"(ORDER BY {', '.join(contract.key)}, source_line) AS __n FROM _typed"
+    )
     reasons: dict[int, list[str]] = {}
     summary: dict[tuple, list] = {}
     with progress(total, f"validating {result.file}", unit="rows", large=total > chunk_rows) as bar:
         for start in range(0, max(total, 1), chunk_rows):
-            frame = con.execute(f"SELECT {cols}, source_line FROM _to_validate WHERE __n > ? AND __n <= ? "
-                                f"ORDER BY __n", [start, start + chunk_rows]).df()
+            frame = con.execute(
+                f"SELECT {cols}, source_line FROM _to_validate WHERE __n > ? AND __n <= ? ORDER BY __n",
+                [start, start + chunk_rows],
+            ).df()
             if frame.empty and total:
                 break
             report = _gx_batch(contract, frame, result, start // chunk_rows, result_dir)
             for line, why in report.row_reasons.items():
-                why = [w for w in why if not any(f"rule {rule};" in w or w.endswith(f"rule {rule}") for rule in KEY_RULES)]
+                why = [
+                    w for w in why if not any(f"rule {rule};" in w or w.endswith(f"rule {rule}") for rule in KEY_RULES)
+                ]
                 if why:
                     reasons.setdefault(line, []).extend(why)
             for r in report.raw["results"]:
                 cfg = r["expectation_config"]
                 kwargs = cfg.get("kwargs", {})
-                columns = [kwargs[k] for k in ("column", "column_A", "column_B") if kwargs.get(k)] or \
-                    list(kwargs.get("column_list") or kwargs.get("column_set") or [])
+                columns = [kwargs[k] for k in ("column", "column_A", "column_B") if kwargs.get(k)] or list(
+                    kwargs.get("column_list") or kwargs.get("column_set") or []
+                )
                 k = (cfg["type"], tuple(columns))
                 entry = summary.setdefault(k, [True, 0])
                 entry[0] = entry[0] and r["success"]
@@ -182,15 +212,16 @@ def _validate_in_chunks(con, contract: Contract, result: FileResult, chunk_rows:
     return reasons
 
 
-
 def key_repeated(con, contract: Contract, load_id: int) -> bool:
     """Whether a key comes more than once in the file. The suite's uniqueness rule on the key has
     just counted its repeats (`validation_results`); only a suite without one needs a count here."""
     repeats = con.execute(
         f"SELECT sum(unexpected_count) FROM validation_results WHERE load_id = ? AND expectation IN "
         f"({', '.join(sql_string(r) for r in KEY_RULES)}) AND list_sort(columns) = list_sort(?::VARCHAR[])",
-        [load_id, list(contract.key)]).fetchone()[0]
+        [load_id, list(contract.key)],
+    ).fetchone()[0]
     if repeats is None:
-        repeats = con.execute(f"SELECT count(*) FROM (SELECT 1 FROM _typed GROUP BY {', '.join(contract.key)} "
-                              f"HAVING count(*) > 1)").fetchone()[0]
+        repeats = con.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM _typed GROUP BY {', '.join(contract.key)} HAVING count(*) > 1)"
+        ).fetchone()[0]
     return repeats > 0

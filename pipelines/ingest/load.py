@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -16,34 +16,61 @@ from pipelines.console import progress, shown_name
 from pipelines.contracts import CONTRACTS, Contract
 from pipelines.ingest import gate
 from pipelines.ingest.files import cut_name, landing_files, profile_for, refused_entry
-from pipelines.ingest.privacy import (PseudonymKey, check_key, masked_message, pseudonym, pseudonym_sql, resolve_key, set_key,
-                                      split_unparsed, unparsed_record)
+from pipelines.ingest.privacy import (
+    PseudonymKey,
+    check_key,
+    masked_message,
+    pseudonym,
+    pseudonym_sql,
+    resolve_key,
+    set_key,
+    split_unparsed,
+    unparsed_record,
+)
 from pipelines.ingest.profiles import Profile, load_profile
-from pipelines.ingest.readers import direct_read_complete, drop_raw, first_record_line, make_workdir, read_raw, scan, \
-    scan_bytes, sha256_of
+from pipelines.ingest.readers import (
+    direct_read_complete,
+    drop_raw,
+    first_record_line,
+    make_workdir,
+    read_raw,
+    scan,
+    scan_bytes,
+    sha256_of,
+)
 from pipelines.ingest.results import MACHINE_ERRORS, FileRejected, FileResult, IngestError
-from pipelines.ingest.typing_sql import (PERSONAL_COLUMNS, check_columns, quote_value, scrub_sql, set_plausible_window,
-                                         type_rows, typed_views)
+from pipelines.ingest.typing_sql import (
+    PERSONAL_COLUMNS,
+    check_columns,
+    quote_value,
+    scrub_sql,
+    set_plausible_window,
+    type_rows,
+    typed_views,
+)
 from pipelines.ingest.validation import warm_up as warm_up_validation
 from pipelines.sqltext import sql_ident, sql_string
 from pipelines.warehouse import connect, define_macros, drop_relation, ensure_schema
 
-
-
 PROGRESS_MIN_BYTES = 16 << 20  # a file this large shows a progress bar while it is read
 
 
-
-def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str, path: Path,
-                profile: Profile | None, key: PseudonymKey, reload: bool = False) -> FileResult:
+def ingest_file(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    source: str,
+    path: Path,
+    profile: Profile | None,
+    key: PseudonymKey,
+    reload: bool = False,
+) -> FileResult:
     """Load one file in the caller's transaction. `reload`: the file was loaded before (same
     content): its earlier loads' rows are retracted and it is loaded again, with its profile as it
     is now; the weeks both touch are the load's weeks, and when a retracted key does not come back
     the load asks the next build to recompute everything (`restate_all`)."""
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     name = shown_name(path.name)  # the name as text: audit, lineage, quarantine, reports
-    result = FileResult(source, name, profile.table if profile else None, profile.name if profile else None,
-                        "skipped")
+    result = FileResult(source, name, profile.table if profile else None, profile.name if profile else None, "skipped")
     refused = refused_entry(settings, path)
     if refused is not None:  # never opened: rejected as it lies
         result.load_id = con.execute("SELECT nextval('load_id_seq')").fetchone()[0]
@@ -58,9 +85,15 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str,
     # A file still in the landing folder since it was loaded (same name, size and modification
     # time) is not read again: a weekly run would otherwise hash the whole history every time.
     # A reload reads it whatever the audit says.
-    unchanged = None if reload else con.execute(
-        "SELECT max(load_id) FROM load_audit WHERE status = 'loaded' AND file_name = ? AND file_bytes = ? "
-        "AND file_mtime_ns = ?", [name, size, stat.st_mtime_ns]).fetchone()[0]
+    unchanged = (
+        None
+        if reload
+        else con.execute(
+            "SELECT max(load_id) FROM load_audit WHERE status = 'loaded' AND file_name = ? AND file_bytes = ? "
+            "AND file_mtime_ns = ?",
+            [name, size, stat.st_mtime_ns],
+        ).fetchone()[0]
+    )
     if unchanged is not None:
         result.reason = f"unchanged since load {unchanged} (same name, size and modification time)"
         return result
@@ -73,12 +106,17 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str,
         problem = exc
     else:
         digest, problem = scanned.sha256, None
-    done = con.execute("SELECT load_id, file_name, source, weeks FROM load_audit WHERE file_sha256 = ? "
-                       "AND status = 'loaded' ORDER BY load_id", [digest]).fetchall()
+    done = con.execute(
+        "SELECT load_id, file_name, source, weeks FROM load_audit WHERE file_sha256 = ? "
+        "AND status = 'loaded' ORDER BY load_id",
+        [digest],
+    ).fetchall()
     if done and not reload:
         load_id, file_name = done[-1][:2]
-        result.reason = (f"same content as {file_name}, loaded as load {load_id} (SHA-256 {digest[:12]}...): "
-                         f"to apply a corrected profile to it, esprit reload")
+        result.reason = (
+            f"same content as {file_name}, loaded as load {load_id} (SHA-256 {digest[:12]}...): "
+            f"to apply a corrected profile to it, esprit reload"
+        )
         return result
     if reload:
         if not done:
@@ -99,16 +137,19 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str,
         if problem is not None:
             raise problem
         if profile is None:
-            raise FileRejected("profile", f"no profile of source '{source}' matches this file name "
-                               f"(settings: sources.{source})")
+            raise FileRejected(
+                "profile", f"no profile of source '{source}' matches this file name (settings: sources.{source})"
+            )
         old_weeks = _retract(con, result.replaces) if result.replaces else None
         _load_rows(con, settings, source, path, scanned, profile, key, result, workdir)
         result.status = "loaded"
         if old_weeks is not None:
             result.weeks = sorted(set(result.weeks) | set(old_weeks))
             restate_all = _retracted_keys_gone(con)
-            con.execute(f"UPDATE load_audit SET status = 'replaced', replaced_by = {result.load_id} "
-                        f"WHERE load_id IN ({', '.join(map(str, result.replaces))})")
+            con.execute(
+                f"UPDATE load_audit SET status = 'replaced', replaced_by = {result.load_id} "
+                f"WHERE load_id IN ({', '.join(map(str, result.replaces))})"
+            )
     except FileRejected as exc:
         result.status = "rejected"
         result.rows_rejected = result.rows_read
@@ -127,7 +168,6 @@ def ingest_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: str,
         shutil.rmtree(workdir, ignore_errors=True)
     _audit(con, result, digest, started, scanned.size if scanned else None, stat, profile, restate_all)
     return result
-
 
 
 def _load_rows(con, settings, source, path, scanned, profile: Profile, key, result: FileResult, workdir: Path) -> None:
@@ -154,7 +194,9 @@ def _load_rows(con, settings, source, path, scanned, profile: Profile, key, resu
             result.rows_read = _rows_read(con)
         raise
     if not reading["numbered"] and not direct_read_complete(con, scanned, profile, parsed):
-        reading = read_raw(con, path, scanned, profile, workdir, again=reading)  # rejected records or extra lines: placed there
+        reading = read_raw(
+            con, path, scanned, profile, workdir, again=reading
+        )  # rejected records or extra lines: placed there
         parsed = type_rows(con, profile, contract, source_columns, cfg["max_field_bytes"])
     unparsed = con.execute("SELECT count(*) FROM _unparsed").fetchone()[0]
     result.rows_read = parsed + unparsed
@@ -182,15 +224,23 @@ def _load_rows(con, settings, source, path, scanned, profile: Profile, key, resu
             FROM _gx_reasons g WHERE g.source_line = {line}
         """)
     # rows whose key another namespace owns, and events before their case opened: quarantined
-    crossed = [table for table, count in (("_foreign", _foreign_keys(con, contract, "_typed_lean", profile, result.file)),
-                                          ("_early", _events_before_their_case(con, contract, "_typed_lean"))) if count]
+    crossed = [
+        table
+        for table, count in (
+            ("_foreign", _foreign_keys(con, contract, "_typed_lean", profile, result.file)),
+            ("_early", _events_before_their_case(con, contract, "_typed_lean")),
+        )
+        if count
+    ]
     if crossed and line != "t.source_line":
         con.execute(f"UPDATE _typed_rows t SET source_line = {line}")
         line = "t.source_line"
         typed_views(con, contract, line, pseudonyms=False)
     for table in crossed:
-        con.execute(f"UPDATE _typed_rows t SET __reasons = list_append(t.__reasons, f.reason) FROM {table} f "
-                    "WHERE f.source_line = t.source_line")
+        con.execute(
+            f"UPDATE _typed_rows t SET __reasons = list_append(t.__reasons, f.reason) FROM {table} f "
+            "WHERE f.source_line = t.source_line"
+        )
     # a key repeated within the file: the last good line wins, earlier good lines count as duplicates
     key_cols = ", ".join(contract.key)
     key_null = " OR ".join(f"{k} IS NULL" for k in contract.key)
@@ -212,12 +262,19 @@ def _load_rows(con, settings, source, path, scanned, profile: Profile, key, resu
     bad = bad_parsed + unparsed
     share = bad / result.rows_read if result.rows_read else 0.0
     if share > cfg["max_bad_row_share"]:
-        examples = [f"{result.file}: line {line}: {'; '.join(reasons)}" for line, reasons in con.execute(
-            "SELECT source_line, [reason] FROM _unparsed UNION ALL "
-            "SELECT source_line, __reasons FROM _typed_lean WHERE len(__reasons) > 0 ORDER BY 1 LIMIT 20").fetchall()]
+        examples = [
+            f"{result.file}: line {line}: {'; '.join(reasons)}"
+            for line, reasons in con.execute(
+                "SELECT source_line, [reason] FROM _unparsed UNION ALL "
+                "SELECT source_line, __reasons FROM _typed_lean WHERE len(__reasons) > 0 ORDER BY 1 LIMIT 20"
+            ).fetchall()
+        ]
         result.problems += examples
-        raise FileRejected("max_bad_row_share", f"{bad} of {result.rows_read} rows ({share:.1%}) break a rule, "
-                           f"above the threshold of {cfg['max_bad_row_share']:.0%}")
+        raise FileRejected(
+            "max_bad_row_share",
+            f"{bad} of {result.rows_read} rows ({share:.1%}) break a rule, "
+            f"above the threshold of {cfg['max_bad_row_share']:.0%}",
+        )
     if bad_parsed and not reading["numbered"]:  # their text is quarantined: read it again, numbered
         read_raw(con, path, scanned, profile, workdir, again=reading)
     _quarantine(con, result, profile, source_columns, path, reading, key)
@@ -234,18 +291,24 @@ def _load_rows(con, settings, source, path, scanned, profile: Profile, key, resu
     week_col = contract.event_time
     # named once per quarter of an hour, not once per row: every UTC offset is a multiple of 15
     # minutes, so no quarter of an hour holds two local weeks
-    result.weeks = [r[0] for r in con.execute(
-        "SELECT DISTINCT iso_week(to_timestamp(q // 1000000)) AS w "
-        f"FROM (SELECT DISTINCT us - (us % 900000000 + 900000000) % 900000000 AS q "
-        f"FROM (SELECT epoch_us({week_col}) AS us FROM _candidates_lean WHERE __rank = 1 AND len(__reasons) = 0 "
-        f"AND {week_col} IS NOT NULL)) ORDER BY w"
-    ).fetchall()]
+    result.weeks = [
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT iso_week(to_timestamp(q // 1000000)) AS w "
+            f"FROM (SELECT DISTINCT us - (us % 900000000 + 900000000) % 900000000 AS q "
+            f"FROM (SELECT epoch_us({week_col}) AS us FROM _candidates_lean WHERE __rank = 1 AND len(__reasons) = 0 "
+            f"AND {week_col} IS NOT NULL)) ORDER BY w"
+        ).fetchall()
+    ]
     result.weeks = sorted(set(result.weeks) | set(early_weeks))
-    result.problems += [f"{result.file}: line {line}: {'; '.join(reasons)}" for line, reasons in con.execute(
-        "SELECT source_line, reasons FROM quarantine WHERE load_id = ? ORDER BY source_line LIMIT 20",
-        [result.load_id]).fetchall()]
+    result.problems += [
+        f"{result.file}: line {line}: {'; '.join(reasons)}"
+        for line, reasons in con.execute(
+            "SELECT source_line, reasons FROM quarantine WHERE load_id = ? ORDER BY source_line LIMIT 20",
+            [result.load_id],
+        ).fetchall()
+    ]
     assert result.rows_read == result.rows_loaded + result.rows_quarantined + result.rows_duplicate, result
-
 
 
 def _retract(con, load_ids: list[int]) -> list[str]:
@@ -256,13 +319,17 @@ def _retract(con, load_ids: list[int]) -> list[str]:
     con.execute("CREATE TEMP TABLE _retracted (table_name VARCHAR, key VARCHAR[])")
     for contract in CONTRACTS.values():
         keys = ", ".join(f"{sql_ident(k)}::VARCHAR" for k in contract.key)
-        con.execute(f"INSERT INTO _retracted SELECT {sql_string(contract.table)}, [{keys}] FROM {contract.table} "
-                    f"WHERE load_id IN ({ids})")
+        con.execute(
+            f"INSERT INTO _retracted SELECT {sql_string(contract.table)}, [{keys}] FROM {contract.table} "
+            f"WHERE load_id IN ({ids})"
+        )
         con.execute(f"DELETE FROM {contract.table} WHERE load_id IN ({ids})")
     con.execute(f"DELETE FROM quarantine WHERE load_id IN ({ids})")
-    return [w for (weeks,) in con.execute(f"SELECT weeks FROM load_audit WHERE load_id IN ({ids})").fetchall()
-            for w in weeks or []]
-
+    return [
+        w
+        for (weeks,) in con.execute(f"SELECT weeks FROM load_audit WHERE load_id IN ({ids})").fetchall()
+        for w in weeks or []
+    ]
 
 
 def _retracted_keys_gone(con) -> bool:
@@ -270,28 +337,32 @@ def _retracted_keys_gone(con) -> bool:
     the rows built from it (its slices start from the loaded rows), so the next build is full."""
     for contract in CONTRACTS.values():
         keys = ", ".join(f"{sql_ident(k)}::VARCHAR" for k in contract.key)
-        if con.execute(f"SELECT count(*) FROM _retracted WHERE table_name = {sql_string(contract.table)} "
-                       f"AND key NOT IN (SELECT [{keys}] FROM {contract.table})").fetchone()[0]:
+        if con.execute(
+            f"SELECT count(*) FROM _retracted WHERE table_name = {sql_string(contract.table)} "
+            f"AND key NOT IN (SELECT [{keys}] FROM {contract.table})"
+        ).fetchone()[0]:
             return True
     return False
-
 
 
 def _rows_read(con) -> int:
     return con.execute("SELECT (SELECT count(*) FROM _raw) + (SELECT count(*) FROM _unparsed)").fetchone()[0]
 
 
-
-def _quarantine(con, result: FileResult, profile: Profile, source_columns: list[str], path: Path, reading: dict,
-                key: PseudonymKey) -> None:
+def _quarantine(
+    con, result: FileResult, profile: Profile, source_columns: list[str], path: Path, reading: dict, key: PseudonymKey
+) -> None:
     # a source column named like a canonical personal column is personal whatever the profile says
     personal = [c for c in source_columns if c in profile.personal_columns or c in PERSONAL_COLUMNS]
     pairs = ", ".join(
         f"{sql_string(c)}, {pseudonym_sql('r.' + sql_ident(c)) if c in personal else scrub_sql('r.' + sql_ident(c))}"
-        for c in source_columns)
+        for c in source_columns
+    )
     record = f"json_object({pairs})::VARCHAR" if pairs else "NULL"
-    common = f"{result.load_id}, {sql_string(result.source)}, {sql_string(profile.name)}, {sql_string(profile.table)}, " \
-             f"{sql_string(result.file)}"
+    common = (
+        f"{result.load_id}, {sql_string(result.source)}, {sql_string(profile.name)}, {sql_string(profile.table)}, "
+        f"{sql_string(result.file)}"
+    )
     if con.execute("SELECT count(*) FROM _typed_lean WHERE len(__reasons) > 0").fetchone()[0]:
         con.execute(f"""
             INSERT INTO quarantine
@@ -302,32 +373,46 @@ def _quarantine(con, result: FileResult, profile: Profile, source_columns: list[
     _quarantine_unparsed(con, common, profile, source_columns, personal, reading, key)
 
 
-
-def _quarantine_unparsed(con, common: str, profile: Profile, source_columns: list[str], personal: list[str],
-                         reading: dict, key: PseudonymKey) -> None:
+def _quarantine_unparsed(
+    con, common: str, profile: Profile, source_columns: list[str], personal: list[str], reading: dict, key: PseudonymKey
+) -> None:
     """Lines that did not parse, split with the file's own dialect: identifiers pseudonymised by
     position or key, and any value equal to a known customer's identifier too; the rest scrubbed."""
     rows = con.execute("SELECT source_line, raw_record, reason FROM _unparsed ORDER BY source_line").fetchall()
     if not rows:
         return
-    lines = [split_unparsed(raw or "", profile.format.type, source_columns, personal,
-                            reading.get("delimiter") or ",", profile.format.quote) for _, raw, _ in rows]
+    lines = [
+        split_unparsed(
+            raw or "",
+            profile.format.type,
+            source_columns,
+            personal,
+            reading.get("delimiter") or ",",
+            profile.format.quote,
+        )
+        for _, raw, _ in rows
+    ]
     candidates = {pseudonym(v, key) for line in lines for _, value, _ in line.values for v in (value, value.strip())}
     known = _known_pseudonyms(con, profile.table, candidates)
-    records = [[line_no, unparsed_record(line, key, known, profile.null_markers), reason]
-               for (line_no, _, reason), line in zip(rows, lines)]
+    records = [
+        [line_no, unparsed_record(line, key, known, profile.null_markers), reason]
+        for (line_no, _, reason), line in zip(rows, lines)
+    ]
     con.executemany(f"INSERT INTO quarantine SELECT {common}, ?, ?, [?]", records)
-
 
 
 def _known_pseudonyms(con, table: str, candidates: set[str]) -> set[str]:
     """Those of `candidates` that are the pseudonym of a customer of this file or of the warehouse."""
     if not candidates or "customer_ref" not in CONTRACTS[table].column_names:
         return set()
-    return {r[0] for r in con.execute(
-        f"SELECT customer_ref FROM _typed WHERE customer_ref IN (SELECT unnest($1)) UNION "
-        f"SELECT customer_ref FROM {table} WHERE customer_ref IN (SELECT unnest($1))", [sorted(candidates)]).fetchall()}
-
+    return {
+        r[0]
+        for r in con.execute(
+            f"SELECT customer_ref FROM _typed WHERE customer_ref IN (SELECT unnest($1)) UNION "
+            f"SELECT customer_ref FROM {table} WHERE customer_ref IN (SELECT unnest($1))",
+            [sorted(candidates)],
+        ).fetchall()
+    }
 
 
 def _foreign_keys(con, contract: Contract, relation: str, profile: Profile, file_name: str) -> int:
@@ -338,18 +423,23 @@ def _foreign_keys(con, contract: Contract, relation: str, profile: Profile, file
     shown = " || '/' || ".join(f"i.{sql_ident(k)}::VARCHAR" for k in keys)
     owner = "coalesce(a.key_namespace, a.profile)"
     ns, name = sql_string(profile.namespace), sql_string(profile.name)
-    reason = (f"'column {'/'.join(keys)}: rule key_namespace; key ' || {quote_value(shown)} || ' is already loaded "
-              f"from ' || t.source_file || ' line ' || t.source_line || ' under key namespace ' || {owner} || "
-              f"', not under this profile''s ' || {ns} || ': row not loaded. Keys belong to one source: if both are "
-              f"the same system, give profile ' || {name} || ' key_namespace: ' || {owner} || '; otherwise set "
-              f"namespace_keys: true in it, which prefixes its keys and references with ' || {ns} || ': "
-              f"(docs/ingestion.md)'")
+    reason = (
+        f"'column {'/'.join(keys)}: rule key_namespace; key ' || {quote_value(shown)} || ' is already loaded "
+        f"from ' || t.source_file || ' line ' || t.source_line || ' under key namespace ' || {owner} || "
+        f"', not under this profile''s ' || {ns} || ': row not loaded. Keys belong to one source: if both are "
+        f"the same system, give profile ' || {name} || ' key_namespace: ' || {owner} || '; otherwise set "
+        f"namespace_keys: true in it, which prefixes its keys and references with ' || {ns} || ': "
+        f"(docs/ingestion.md)'"
+    )
     on = " AND ".join(f"t.{sql_ident(k)} = i.{sql_ident(k)}" for k in keys)
     drop_relation(con, "_foreign")
     # the loads whose rows the table holds, from one column: only when one of them is of another
     # namespace are the file's keys looked up (usually none is, and no key of the file is read)
-    others = con.execute(f"SELECT count(*) FROM (SELECT DISTINCT load_id FROM {contract.table}) t "
-                         f"JOIN load_audit a USING (load_id) WHERE {owner} <> ?", [profile.namespace]).fetchone()[0]
+    others = con.execute(
+        f"SELECT count(*) FROM (SELECT DISTINCT load_id FROM {contract.table}) t "
+        f"JOIN load_audit a USING (load_id) WHERE {owner} <> ?",
+        [profile.namespace],
+    ).fetchone()[0]
     if not others:
         con.execute("CREATE TEMP TABLE _foreign (source_line BIGINT, reason VARCHAR)")
         return 0
@@ -362,17 +452,19 @@ def _foreign_keys(con, contract: Contract, relation: str, profile: Profile, file
     return con.execute("SELECT count(*) FROM _foreign").fetchone()[0]
 
 
-
 def _early_reason(event: str, case: str) -> str:
     """SQL: why an event (alias `event`) before its case's opening (alias `case`) is not loaded; the
     same words in either load order."""
+
     def shown(moment: str) -> str:
         return f"strftime({moment} AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S UTC')"
 
-    return (f"'column event_at: rule event_before_case_opened; value ' || {quote_value(shown(f'{event}.event_at'))} "
-            f"|| ' is before its case''s opened_at ' || {shown(f'{case}.opened_at')} || ' (' || {case}.source_file || "
-            f"' line ' || {case}.source_line || '): the event is not loaded. Check both exports'' timestamps and "
-            f"timezones, then esprit reload the file that was wrong'")
+    return (
+        f"'column event_at: rule event_before_case_opened; value ' || {quote_value(shown(f'{event}.event_at'))} "
+        f"|| ' is before its case''s opened_at ' || {shown(f'{case}.opened_at')} || ' (' || {case}.source_file || "
+        f"' line ' || {case}.source_line || '): the event is not loaded. Check both exports'' timestamps and "
+        f"timezones, then esprit reload the file that was wrong'"
+    )
 
 
 def _events_before_their_case(con, contract: Contract, relation: str) -> int:
@@ -383,7 +475,7 @@ def _events_before_their_case(con, contract: Contract, relation: str) -> int:
         return 0
     con.execute(f"""
         CREATE TEMP TABLE _early AS
-        SELECT e.source_line, {_early_reason('e', 'c')} AS reason
+        SELECT e.source_line, {_early_reason("e", "c")} AS reason
         FROM {relation} e JOIN cases c USING (case_id)
         WHERE len(e.__reasons) = 0 AND e.event_at < c.opened_at
     """)
@@ -394,15 +486,18 @@ def _quarantine_events_before_their_case(con, load_id: int) -> list[str]:
     """Case events already loaded that happened before their case, as this load has it, was opened:
     moved to quarantine under the load that brought them (whose audit counts follow), so that any
     load order gives the same tables. Returns the weeks they counted in."""
-    con.execute(f"""
+    con.execute(
+        f"""
         CREATE OR REPLACE TEMP TABLE _early_loaded AS
-        SELECT e.rowid AS row_id, e.load_id, e.source_file, e.source_line, {_early_reason('e', 'c')} AS reason,
-               to_json({{{', '.join(f"{sql_string(c)}: e.{sql_ident(c)}" for c in CONTRACTS['case_events'].column_names)}}})::VARCHAR
+        SELECT e.rowid AS row_id, e.load_id, e.source_file, e.source_line, {_early_reason("e", "c")} AS reason,
+               to_json({{{", ".join(f"{sql_string(c)}: e.{sql_ident(c)}" for c in CONTRACTS["case_events"].column_names)}}})::VARCHAR
                    AS record,
                iso_week(e.event_at) AS week
         FROM case_events e JOIN cases c USING (case_id)
         WHERE c.load_id = ? AND e.event_at < c.opened_at
-    """, [load_id])
+    """,
+        [load_id],
+    )
     if not con.execute("SELECT count(*) FROM _early_loaded").fetchone()[0]:
         return []
     con.execute("""
@@ -418,8 +513,15 @@ def _quarantine_events_before_their_case(con, load_id: int) -> list[str]:
     return [w for (w,) in con.execute("SELECT DISTINCT week FROM _early_loaded ORDER BY 1").fetchall()]
 
 
-def _upsert(con, contract: Contract, file_name: str, load_id: int, candidates: str = "_candidates",
-            incoming: str = "_incoming", lean: str | None = None) -> tuple[int, int]:
+def _upsert(
+    con,
+    contract: Contract,
+    file_name: str,
+    load_id: int,
+    candidates: str = "_candidates",
+    incoming: str = "_incoming",
+    lean: str | None = None,
+) -> tuple[int, int]:
     """Insert the good rows of `candidates` (a view of them: `incoming`); a key already present is
     replaced only by a greater (record_version, source_file, source_line). Returns (rows loaded,
     rows duplicate). `lean`: the same rows without their personal columns, cheaper to count (no
@@ -432,12 +534,14 @@ def _upsert(con, contract: Contract, file_name: str, load_id: int, candidates: s
     good = "WHERE __rank = 1 AND len(__reasons) = 0"
     con.execute(f"""
         CREATE TEMP VIEW {incoming} AS
-        SELECT {', '.join(cols)}, {sql_string(file_name)} AS source_file, source_line, record_version
+        SELECT {", ".join(cols)}, {sql_string(file_name)} AS source_file, source_line, record_version
         FROM {candidates} {good}
     """)
-    insert = (f"INSERT INTO {table} ({', '.join(cols)}, source_file, source_line, record_version, load_id) "
-              f"SELECT {', '.join('i.' + c for c in cols)}, i.source_file, i.source_line, i.record_version, {load_id} "
-              f"FROM {incoming} i")
+    insert = (
+        f"INSERT INTO {table} ({', '.join(cols)}, source_file, source_line, record_version, load_id) "
+        f"SELECT {', '.join('i.' + c for c in cols)}, i.source_file, i.source_line, i.record_version, {load_id} "
+        f"FROM {incoming} i"
+    )
     keys = f"(SELECT * FROM {lean} {good})" if lean and not set(contract.key) & set(PERSONAL_COLUMNS) else incoming
     incoming_rows = con.execute(f"SELECT count(*) FROM {keys}").fetchone()[0]
     # A join on the key columns alone finds the incoming keys the table already holds (usually
@@ -447,16 +551,21 @@ def _upsert(con, contract: Contract, file_name: str, load_id: int, candidates: s
         return incoming_rows, 0
     # The same file name delivered again (a corrected export) wins over its earlier delivery: the
     # later load decides, not the line, which moves when rows are added or removed above it.
-    newer = (f"(coalesce(i.record_version, ''), i.source_file, {int(load_id)}, i.source_line) > "
-             f"(coalesce(t.record_version, ''), t.source_file, t.load_id, t.source_line)")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _clash AS SELECT i.source_line, ({same}) AS same, ({newer}) AS newer "
-                f"FROM {incoming} i JOIN {table} t ON {key}")
+    newer = (
+        f"(coalesce(i.record_version, ''), i.source_file, {int(load_id)}, i.source_line) > "
+        f"(coalesce(t.record_version, ''), t.source_file, t.load_id, t.source_line)"
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _clash AS SELECT i.source_line, ({same}) AS same, ({newer}) AS newer "
+        f"FROM {incoming} i JOIN {table} t ON {key}"
+    )
     duplicates = con.execute("SELECT count(*) FROM _clash WHERE same OR NOT newer").fetchone()[0]
-    con.execute(f"DELETE FROM {table} t WHERE EXISTS (SELECT 1 FROM {incoming} i JOIN _clash c USING (source_line) "
-                f"WHERE c.newer AND {key})")
+    con.execute(
+        f"DELETE FROM {table} t WHERE EXISTS (SELECT 1 FROM {incoming} i JOIN _clash c USING (source_line) "
+        f"WHERE c.newer AND {key})"
+    )
     con.execute(f"{insert} ANTI JOIN (SELECT source_line FROM _clash WHERE NOT newer) c USING (source_line)")
     return incoming_rows - duplicates, duplicates
-
 
 
 def _derive(con, profile: Profile, file_name: str, load_id: int) -> int:
@@ -467,14 +576,18 @@ def _derive(con, profile: Profile, file_name: str, load_id: int) -> int:
         con.execute("CREATE OR REPLACE TEMP VIEW batch AS SELECT * FROM _incoming")
         con.execute("CREATE OR REPLACE TEMP VIEW raw AS SELECT * FROM _raw")
         try:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE _derived AS SELECT d.*, NULL::VARCHAR AS record_version, "
-                        f"row_number() OVER () AS source_line, []::VARCHAR[] AS __reasons, 1 AS __rank "
-                        f"FROM ({derived.sql}) d")
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE _derived AS SELECT d.*, NULL::VARCHAR AS record_version, "
+                f"row_number() OVER () AS source_line, []::VARCHAR[] AS __reasons, 1 AS __rank "
+                f"FROM ({derived.sql}) d"
+            )
         except MACHINE_ERRORS:
             raise
         except duckdb.Error as exc:
-            raise FileRejected("profile_expression", f"profile {profile.name}: derive {derived.table} failed: "
-                               f"{masked_message(str(exc).splitlines()[0])}") from exc
+            raise FileRejected(
+                "profile_expression",
+                f"profile {profile.name}: derive {derived.table} failed: {masked_message(str(exc).splitlines()[0])}",
+            ) from exc
         sets = [f"{c} = {pseudonym_sql(c)}" for c in PERSONAL_COLUMNS if c in contract.column_names]
         if sets:
             con.execute(f"UPDATE _derived SET {', '.join(sets)}")
@@ -486,7 +599,6 @@ def _derive(con, profile: Profile, file_name: str, load_id: int) -> int:
     return total
 
 
-
 def _reject(settings: Settings, result: FileResult, path: Path, keep: bool = False, copy: bool = True) -> None:
     """The rejection report, and the file moved out of the landing folder (copied when loaded from
     elsewhere). `copy` False: an entry never to be read (a link, a FIFO): moved itself if it lies
@@ -496,7 +608,9 @@ def _reject(settings: Settings, result: FileResult, path: Path, keep: bool = Fal
     report = folder / f"{cut_name(path.name, 230)}.report.txt"
     report.write_text(
         f"file {result.file} (source {result.source}, profile {result.profile}, table {result.table}) was rejected; "
-        f"none of its {result.rows_read} rows were loaded.\n\n" + "\n".join(result.problems) + "\n", encoding="utf-8")
+        f"none of its {result.rows_read} rows were loaded.\n\n" + "\n".join(result.problems) + "\n",
+        encoding="utf-8",
+    )
     # A file in the landing zone moves out of it; a file loaded from elsewhere (esprit ingest
     # PATH) is copied, never taken from where its owner keeps it.
     if not copy:
@@ -509,25 +623,54 @@ def _reject(settings: Settings, result: FileResult, path: Path, keep: bool = Fal
         shutil.copy2(path, folder / path.name)
 
 
-
-def _audit(con, result: FileResult, digest: str, started: datetime, size: int | None, stat: os.stat_result,
-           profile: Profile | None, restate_all: bool) -> None:
+def _audit(
+    con,
+    result: FileResult,
+    digest: str,
+    started: datetime,
+    size: int | None,
+    stat: os.stat_result,
+    profile: Profile | None,
+    restate_all: bool,
+) -> None:
     con.execute(
         "INSERT INTO load_audit (load_id, source, profile, table_name, file_name, file_sha256, status, rows_read, "
         "rows_loaded, rows_quarantined, rows_duplicate, rows_rejected, derived_rows, transcoded_lines, bytes, weeks, "
         "started_at, finished_at, report, file_bytes, file_mtime_ns, key_namespace, restate_all, profile_sha256, "
         "weeks_timezone) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
         "getvariable('week_tz'))",
-        [result.load_id, result.source, result.profile, result.table, result.file, digest, result.status,
-         result.rows_read, result.rows_loaded, result.rows_quarantined, result.rows_duplicate, result.rows_rejected,
-         result.derived_rows, result.transcoded_lines, size, result.weeks, started, datetime.now(timezone.utc),
-         "\n".join(result.problems) or None, stat.st_size, stat.st_mtime_ns,
-         profile.namespace if profile else None, bool(restate_all), profile.digest if profile else None])
+        [
+            result.load_id,
+            result.source,
+            result.profile,
+            result.table,
+            result.file,
+            digest,
+            result.status,
+            result.rows_read,
+            result.rows_loaded,
+            result.rows_quarantined,
+            result.rows_duplicate,
+            result.rows_rejected,
+            result.derived_rows,
+            result.transcoded_lines,
+            size,
+            result.weeks,
+            started,
+            datetime.now(UTC),
+            "\n".join(result.problems) or None,
+            stat.st_size,
+            stat.st_mtime_ns,
+            profile.namespace if profile else None,
+            bool(restate_all),
+            profile.digest if profile else None,
+        ],
+    )
 
 
-
-def ingest_paths(settings: Settings, source: str | None, paths: list[Path], profile: Profile | None = None,
-                 reload: bool = False) -> list[FileResult]:
+def ingest_paths(
+    settings: Settings, source: str | None, paths: list[Path], profile: Profile | None = None, reload: bool = False
+) -> list[FileResult]:
     """Load files one transaction each; `profile` overrides the source's profile bindings.
     `reload`: files loaded before, loaded again in place of their earlier loads (their source is
     the one they were loaded for; see ingest_file)."""
@@ -561,7 +704,6 @@ def ingest_paths(settings: Settings, source: str | None, paths: list[Path], prof
     return results
 
 
-
 def stale_loads(settings: Settings, profile: Profile | None = None) -> tuple[dict[str, list[Path]], list[str]]:
     """Loads in force whose profile says something else now than when they ran: {profile name:
     their files in the landing folder}, and what cannot be reloaded (file gone or changed,
@@ -571,11 +713,17 @@ def stale_loads(settings: Settings, profile: Profile | None = None) -> tuple[dic
 
     con = connect(settings.warehouse, read_only=True)
     try:
-        recorded = con.execute("SELECT count(*) FROM duckdb_columns() WHERE table_name = 'load_audit' "
-                                         "AND column_name = 'profile_sha256'").fetchone()[0]
-        loads = con.execute("SELECT load_id, source, profile, file_name, file_sha256, profile_sha256 FROM load_audit "
-                            "WHERE status = 'loaded' AND profile_sha256 IS NOT NULL ORDER BY load_id"
-                            ).fetchall() if recorded else []
+        recorded = con.execute(
+            "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'load_audit' AND column_name = 'profile_sha256'"
+        ).fetchone()[0]
+        loads = (
+            con.execute(
+                "SELECT load_id, source, profile, file_name, file_sha256, profile_sha256 FROM load_audit "
+                "WHERE status = 'loaded' AND profile_sha256 IS NOT NULL ORDER BY load_id"
+            ).fetchall()
+            if recorded
+            else []
+        )
     finally:
         con.close()
     stale: dict[str, list[Path]] = {}
@@ -594,28 +742,33 @@ def stale_loads(settings: Settings, profile: Profile | None = None) -> tuple[dic
         if path.is_file() and sha256_of(path) == digest:
             stale.setdefault(name, []).append(path)
         else:
-            unable.append(f"{file_name} (load {load_id}, profile {name} changed): the file is no longer in "
-                          f"{source}/ as loaded")
+            unable.append(
+                f"{file_name} (load {load_id}, profile {name} changed): the file is no longer in {source}/ as loaded"
+            )
     return stale, unable
-
 
 
 def _recut_load_weeks(con) -> None:
     """Loads whose weeks were cut in another timezone than week_timezone now (or before that was
     recorded) list them again, cut now, from the rows they still hold: a reload restates the
     weeks its retracted rows count in, and a changed timezone moves a Sunday-night row's week."""
-    stale = con.execute("SELECT table_name, list(load_id) FROM load_audit WHERE status = 'loaded' "
-                        "AND weeks_timezone IS DISTINCT FROM getvariable('week_tz') GROUP BY table_name").fetchall()
+    stale = con.execute(
+        "SELECT table_name, list(load_id) FROM load_audit WHERE status = 'loaded' "
+        "AND weeks_timezone IS DISTINCT FROM getvariable('week_tz') GROUP BY table_name"
+    ).fetchall()
     for table, load_ids in stale:
         if table not in CONTRACTS:
             continue
         week = f"iso_week(t.{sql_ident(CONTRACTS[table].event_time)})"
-        con.execute(f"""
+        con.execute(
+            f"""
             UPDATE load_audit a SET weeks = coalesce(w.weeks, []), weeks_timezone = getvariable('week_tz')
             FROM (SELECT l.load_id, list(DISTINCT {week} ORDER BY {week}) FILTER (WHERE {week} IS NOT NULL) AS weeks
                   FROM (SELECT unnest(?::BIGINT[]) AS load_id) l LEFT JOIN {sql_ident(table)} t USING (load_id)
                   GROUP BY l.load_id) w
-            WHERE a.load_id = w.load_id""", [load_ids])
+            WHERE a.load_id = w.load_id""",
+            [load_ids],
+        )
 
 
 def _add_new_contract_columns(con) -> None:
@@ -623,7 +776,6 @@ def _add_new_contract_columns(con) -> None:
     for contract in CONTRACTS.values():
         for col in contract.columns:
             con.execute(f"ALTER TABLE {contract.table} ADD COLUMN IF NOT EXISTS {sql_ident(col.name)} {col.type}")
-
 
 
 def ingest_source(settings: Settings, source: str, fail_on_reject: bool = True) -> list[FileResult]:

@@ -92,15 +92,18 @@ def resolve_key(variable: str = KEY_ENV) -> PseudonymKey:
             return PseudonymKey(DEMO_KEY.encode(), True)
         raise PrivacyError(
             f"no pseudonymisation key: set {KEY_ENV} (or the Airflow connection 'esprit_pseudonym'); "
-            f"the public demo key is only accepted with ESPRIT_DEMO=1")
+            f"the public demo key is only accepted with ESPRIT_DEMO=1"
+        )
     if raw == DEMO_KEY and not demo_mode():
         raise PrivacyError(f"{KEY_ENV} is the public demo key: choose a secret key outside demo mode")
     if len(raw) < 16:
         raise PrivacyError(f"{KEY_ENV} is shorter than 16 characters: choose a longer secret")
     # a key of spaces, or of a few characters repeated (aaaa..., 1212...), is as guessable as a short one
     if raw.strip() != raw or len(set(raw)) < 8:
-        raise PrivacyError(f"{KEY_ENV} is blank at an end or has fewer than 8 different characters: "
-                           f"choose a random secret (e.g. python -c 'import secrets; print(secrets.token_hex(32))')")
+        raise PrivacyError(
+            f"{KEY_ENV} is blank at an end or has fewer than 8 different characters: "
+            f"choose a random secret (e.g. python -c 'import secrets; print(secrets.token_hex(32))')"
+        )
     return PseudonymKey(raw.encode(), raw == DEMO_KEY)
 
 
@@ -134,14 +137,17 @@ def check_key(con, key: PseudonymKey) -> None:
             f"the warehouse's customer references were made with another pseudonymisation key (fingerprint "
             f"{short(recorded)}; this key's: {short(key.fingerprint())}): loading with it would give every customer "
             f"a second reference and split their journeys. Set the warehouse's key ({KEY_ENV}, or the Airflow "
-            f"connection 'esprit_pseudonym'), or change keys with esprit rotate-key (docs/operations.md)")
+            f"connection 'esprit_pseudonym'), or change keys with esprit rotate-key (docs/operations.md)"
+        )
 
 
 def pseudonym_sql(expr: str) -> str:
     """SQL for the pseudonym of `expr`; needs variables hmac_ipad and hmac_opad (see set_key)."""
-    return (f"CASE WHEN ({expr}) IS NULL THEN NULL ELSE '{PSEUDONYM_PREFIX}' || left(sha256("
-            f"getvariable('hmac_opad') || unhex(sha256(getvariable('hmac_ipad') || encode(({expr})::VARCHAR)))), 24) "
-            f"END")
+    return (
+        f"CASE WHEN ({expr}) IS NULL THEN NULL ELSE '{PSEUDONYM_PREFIX}' || left(sha256("
+        f"getvariable('hmac_opad') || unhex(sha256(getvariable('hmac_ipad') || encode(({expr})::VARCHAR)))), 24) "
+        f"END"
+    )
 
 
 def set_key(con, key: PseudonymKey) -> None:
@@ -216,31 +222,43 @@ class UnparsedLine:
     note: str | None = None  # what could not be told apart, for the data engineer
 
 
-def split_unparsed(text: str, kind: str, columns: list[str], personal: list[str], delimiter: str = ",",
-                   quote: str = '"') -> UnparsedLine:
+def split_unparsed(
+    text: str, kind: str, columns: list[str], personal: list[str], delimiter: str = ",", quote: str = '"'
+) -> UnparsedLine:
     if kind == "jsonl":
         return _split_json(text, set(personal))
     try:
         rows = list(csv.reader(io.StringIO(text), delimiter=delimiter, quotechar=quote, strict=False))
     except csv.Error:  # e.g. a field beyond the csv module's size limit
-        return UnparsedLine([], mask(text), "the line could not be split into fields: only its shape is kept "
-                                            "(letters as a, digits as 9)")
+        return UnparsedLine(
+            [],
+            mask(text),
+            "the line could not be split into fields: only its shape is kept (letters as a, digits as 9)",
+        )
     fields = [f for row in rows for f in row]
     shift = abs(len(fields) - len(columns))
     positions = [columns.index(c) for c in personal if c in columns]
     # A field missing or added anywhere moves the later ones by `shift`: every field that may
     # have moved onto or off a customer identifier's column is treated as one.
-    values = [(columns[i] if not shift else f"field {i + 1}", v, any(abs(i - p) <= shift for p in positions))
-              for i, v in enumerate(fields)]
-    note = None if not shift else (f"{len(fields)} fields for {len(columns)} columns: fields within {shift} "
-                                   f"of a customer identifier's position are pseudonymised")
+    values = [
+        (columns[i] if not shift else f"field {i + 1}", v, any(abs(i - p) <= shift for p in positions))
+        for i, v in enumerate(fields)
+    ]
+    note = (
+        None
+        if not shift
+        else (
+            f"{len(fields)} fields for {len(columns)} columns: fields within {shift} "
+            f"of a customer identifier's position are pseudonymised"
+        )
+    )
     return UnparsedLine(values, None, note)
 
 
 def _split_json(text: str, personal: set[str]) -> UnparsedLine:
     values, rest, last = [], [], 0
     for m in _JSON_PAIR.finditer(text):
-        rest.append(text[last:m.start()])
+        rest.append(text[last : m.start()])
         last = m.end()
         name = _json_text(m.group(1), quoted=False)
         values.append((name, _json_text(m.group(2)), name in personal))

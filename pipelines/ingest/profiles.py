@@ -27,9 +27,23 @@ PROFILES_DIR = REPO_ROOT / "profiles"
 FORMATS = ("csv", "jsonl", "parquet")
 DELIMITERS = ("auto", ",", ";", "\t", "|")
 ENCODINGS = ("auto", "utf-8", "cp1252", "latin-1")
-TOP_KEYS = {"name", "description", "table", "format", "null_markers", "timezone", "columns", "value_maps",
-            "timestamp_formats", "version", "personal_columns", "derive", "window", "key_namespace",
-            "namespace_keys"}
+TOP_KEYS = {
+    "name",
+    "description",
+    "table",
+    "format",
+    "null_markers",
+    "timezone",
+    "columns",
+    "value_maps",
+    "timestamp_formats",
+    "version",
+    "personal_columns",
+    "derive",
+    "window",
+    "key_namespace",
+    "namespace_keys",
+}
 FORMAT_KEYS = {"type", "delimiter", "encoding", "header", "quote", "decimal"}
 
 
@@ -171,8 +185,12 @@ def parse_profile(data: Any, where: str) -> Profile:
         if not isinstance(item, dict) or set(item) != {"table", "sql"}:
             _fail(where, f"derive[{i}]", "a mapping with exactly 'table' and 'sql'", item)
         if item["table"] not in CONTRACTS or item["table"] == table:
-            _fail(where, f"derive[{i}].table", f"another canonical table: {sorted(set(CONTRACTS) - {table})}",
-                  item["table"])
+            _fail(
+                where,
+                f"derive[{i}].table",
+                f"another canonical table: {sorted(set(CONTRACTS) - {table})}",
+                item["table"],
+            )
         derive.append(Derived(item["table"], str(item["sql"])))
     personal = data.get("personal_columns") or []
     if not isinstance(personal, list):
@@ -188,13 +206,21 @@ def parse_profile(data: Any, where: str) -> Profile:
     if not isinstance(namespace_keys, bool):
         _fail(where, "namespace_keys", "true or false", namespace_keys)
     return Profile(
-        name=data["name"], description=str(data.get("description", "")), table=table, format=fmt,
-        null_markers=tuple(str(m) for m in markers), timezone=str(timezone),
+        name=data["name"],
+        description=str(data.get("description", "")),
+        table=table,
+        format=fmt,
+        null_markers=tuple(str(m) for m in markers),
+        timezone=str(timezone),
         columns={k: str(v) for k, v in columns.items()},
         value_maps={k: {str(a): (None if b is None else str(b)) for a, b in v.items()} for k, v in value_maps.items()},
-        timestamp_formats=dict(formats), version=None if version is None else str(version),
-        personal_columns=tuple(str(c) for c in personal), derive=tuple(derive), window=window,
-        key_namespace=namespace, namespace_keys=namespace_keys,
+        timestamp_formats=dict(formats),
+        version=None if version is None else str(version),
+        personal_columns=tuple(str(c) for c in personal),
+        derive=tuple(derive),
+        window=window,
+        key_namespace=namespace,
+        namespace_keys=namespace_keys,
     )
 
 

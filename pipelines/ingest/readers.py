@@ -37,8 +37,7 @@ MAX_LINE_BYTES = 64 << 20  # a record may hold a field of tens of MB; the row ru
 # limit of an ingest; two such lines are enough
 BUFFER_BYTES = 2 * MAX_LINE_BYTES
 QUOTES = ('"', "'")  # quote characters the scan looks for
-SUFFIXES = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl",
-            ".parquet": "parquet"}
+SUFFIXES = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 
 
 @dataclass
@@ -136,7 +135,7 @@ def scan(path: Path, on_bytes=lambda n: None) -> FileScan:
     with ThreadPoolExecutor(1, thread_name_prefix="hash") as pool:
         hashed = pool.submit(sha256_of, path)
         try:
-            with open(path, "rb") as raw, (gzip.GzipFile(fileobj=raw) if gz else raw) as fh:
+            with open(path, "rb") as raw, gzip.GzipFile(fileobj=raw) if gz else raw as fh:
                 position = 0
                 for chunk in iter(lambda: fh.read(CHUNK), b""):
                     on_bytes(raw.tell() - position)  # compressed bytes for a .gz
@@ -146,10 +145,19 @@ def scan(path: Path, on_bytes=lambda n: None) -> FileScan:
         except (OSError, EOFError) as exc:  # a corrupt gzip stream
             raise FileRejected("decompress", f"cannot decompress: {exc}") from exc
         digest = hashed.result()
-    return FileScan(digest, checks.size, gz, kind, checks.has_nul, checks.utf8,
-                    checks.first == codecs.BOM_UTF8, checks.newlines,
-                    checks.returns != checks.crlf or 0 < checks.crlf < checks.newlines,
-                    ends_with_newline=checks.last in (b"\n", b""), quotes=frozenset(checks.quotes))
+    return FileScan(
+        digest,
+        checks.size,
+        gz,
+        kind,
+        checks.has_nul,
+        checks.utf8,
+        checks.first == codecs.BOM_UTF8,
+        checks.newlines,
+        checks.returns != checks.crlf or 0 < checks.crlf < checks.newlines,
+        ends_with_newline=checks.last in (b"\n", b""),
+        quotes=frozenset(checks.quotes),
+    )
 
 
 def _decode_line(raw: bytes, encoding: str) -> tuple[str, bool]:
@@ -192,7 +200,7 @@ def utf8_copy(path: Path, fs: FileScan, profile: Profile, workdir: Path) -> tupl
 
 
 def _csv_header(path: Path, profile: Profile) -> tuple[list[str], str]:
-    with open(path, "r", encoding="utf-8", newline="") as fh:
+    with open(path, encoding="utf-8", newline="") as fh:
         sample = fh.read(64 * 1024)
     if not sample.strip():
         raise FileRejected("empty_file", "the file holds no header and no rows")
@@ -211,8 +219,15 @@ def _csv_header(path: Path, profile: Profile) -> tuple[list[str], str]:
     return [h.strip() for h in header], delimiter
 
 
-def read_raw(con: duckdb.DuckDBPyConnection, path: Path, fs: FileScan, profile: Profile,
-             workdir: Path, direct: bool = False, again: dict | None = None) -> dict:
+def read_raw(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    fs: FileScan,
+    profile: Profile,
+    workdir: Path,
+    direct: bool = False,
+    again: dict | None = None,
+) -> dict:
     """Load the file into _raw and _unparsed; returns facts for the audit (columns, transcoding,
     delimiter) and `numbered`.
 
@@ -225,8 +240,9 @@ def read_raw(con: duckdb.DuckDBPyConnection, path: Path, fs: FileScan, profile: 
     drop_raw(con)
     con.execute("CREATE TEMP TABLE _unparsed (source_line BIGINT, raw_record VARCHAR, reason VARCHAR)")
     if fs.kind is None:
-        raise FileRejected("unknown_format", f"unknown file type '{path.name}': expected "
-                           f"{', '.join(sorted(SUFFIXES))}, optionally .gz")
+        raise FileRejected(
+            "unknown_format", f"unknown file type '{path.name}': expected {', '.join(sorted(SUFFIXES))}, optionally .gz"
+        )
     if fs.kind != profile.format.type:
         raise FileRejected("format", f"the file is {fs.kind} but profile {profile.name} reads {profile.format.type}")
     if fs.size == 0:
@@ -249,8 +265,9 @@ def read_raw(con: duckdb.DuckDBPyConnection, path: Path, fs: FileScan, profile: 
             header, delimiter = _csv_columns(readable, profile)
             reader, select = _csv_reader(readable, profile, header, delimiter)
             _drop_rejects(con)
-            con.execute(f"CREATE TEMP VIEW _raw AS SELECT {select}, NULL::BIGINT AS source_line FROM {reader}"
-                        f"parallel = true)")
+            con.execute(
+                f"CREATE TEMP VIEW _raw AS SELECT {select}, NULL::BIGINT AS source_line FROM {reader}parallel = true)"
+            )
             return facts | {"columns": header, "delimiter": delimiter, "numbered": False}
         columns, delimiter = _read_csv(con, readable, profile, fs.lines, quoted, workdir if fs.odd_returns else None)
     return facts | {"columns": columns, "delimiter": delimiter, "numbered": True}
@@ -290,8 +307,9 @@ def _literal_path(path: Path, fs: FileScan, workdir: Path) -> Path:
     return link
 
 
-def _read_csv(con, path: Path, profile: Profile, lines: int, quoted: bool = True,
-              workdir: Path | None = None) -> tuple[list[str], str]:
+def _read_csv(
+    con, path: Path, profile: Profile, lines: int, quoted: bool = True, workdir: Path | None = None
+) -> tuple[list[str], str]:
     """`lines`: the file's physical lines (`FileScan.lines`); `quoted`: it may hold the profile's
     quote character. `workdir`: the file holds carriage returns other than line ends; DuckDB's strict parser would
     stop the whole file at one outside quotes: a copy without them is read, their lines set aside."""
@@ -301,8 +319,10 @@ def _read_csv(con, path: Path, profile: Profile, lines: int, quoted: bool = True
         copy, broken = _without_bare_returns(path, profile.format.quote, workdir)
         try:  # quotes told apart, unless a broken quote misleads: then every carriage return breaks its line
             with duckdb.connect() as probe:
-                probe.execute(f"SELECT count(*) FROM {_csv_reader(copy, profile, header, delimiter)[0]}"
-                              f"parallel = {str(not quoted).lower()}, ignore_errors = true)")
+                probe.execute(
+                    f"SELECT count(*) FROM {_csv_reader(copy, profile, header, delimiter)[0]}"
+                    f"parallel = {str(not quoted).lower()}, ignore_errors = true)"
+                )
         except duckdb.Error:
             copy, broken = _without_bare_returns(path, "", workdir)
         path, lines = copy, None  # a bare return at the very end went: counted again
@@ -323,11 +343,14 @@ def _read_csv(con, path: Path, profile: Profile, lines: int, quoted: bool = True
     errors = con.execute(
         "SELECT line, string_agg(DISTINCT coalesce(column_name, 'column ' || column_idx) || ': ' || "
         "lower(error_type) || ' (' || error_message || ')', '; '), any_value(csv_line), min(line_byte_position) "
-        "FROM _csv_errors GROUP BY line ORDER BY line").fetchall()
+        "FROM _csv_errors GROUP BY line ORDER BY line"
+    ).fetchall()
     rejected_lines = [e[0] for e in errors]
-    con.execute("INSERT INTO _unparsed SELECT line, raw, 'csv: ' || why FROM "
-                "(SELECT unnest(?) AS line, unnest(?) AS why, unnest(?) AS raw)",
-                [rejected_lines, [masked_message(e[1]) for e in errors], [e[2] for e in errors]])
+    con.execute(
+        "INSERT INTO _unparsed SELECT line, raw, 'csv: ' || why FROM "
+        "(SELECT unnest(?) AS line, unnest(?) AS why, unnest(?) AS raw)",
+        [rejected_lines, [masked_message(e[1]) for e in errors], [e[2] for e in errors]],
+    )
     if rejected_lines:  # the n-th parsed record sits at the n-th record number not taken by a rejected one
         con.execute("CREATE TEMP TABLE _gaps AS SELECT unnest(?::BIGINT[]) AS line", [rejected_lines])
         _number_with_gaps(con, first)
@@ -339,8 +362,10 @@ def _read_csv(con, path: Path, profile: Profile, lines: int, quoted: bool = True
     if broken:
         con.execute("DELETE FROM _raw WHERE source_line IN (SELECT unnest(?::BIGINT[]))", [list(broken)])
         con.execute("DELETE FROM _unparsed WHERE source_line IN (SELECT unnest(?::BIGINT[]))", [list(broken)])
-        con.executemany("INSERT INTO _unparsed VALUES (?, ?, 'csv: a carriage return inside an unquoted field')",
-                        [[line, text] for line, text in sorted(broken.items())])
+        con.executemany(
+            "INSERT INTO _unparsed VALUES (?, ?, 'csv: a carriage return inside an unquoted field')",
+            [[line, text] for line, text in sorted(broken.items())],
+        )
     drop_relation(con, "_numbered")
     con.execute("DROP TABLE IF EXISTS _gaps")
     if not is_view(con, "_raw"):
@@ -371,12 +396,16 @@ def _csv_reader(path: Path, profile: Profile, header: list[str], delimiter: str)
     to `_csv_errors` (open: the caller adds the thread option and the closing parenthesis), and the
     select list naming its columns."""
     names = {f"c{i}": "VARCHAR" for i in range(len(header))}
-    options = (f"auto_detect = false, header = {str(profile.format.header).lower()}, delim = {sql_string(delimiter)}, "
-               f"quote = {sql_string(profile.format.quote)}, escape = {sql_string(profile.format.quote)}, "
-               f"columns = {names!r}, max_line_size = {MAX_LINE_BYTES}, buffer_size = {BUFFER_BYTES}, "
-               f"strict_mode = true, null_padding = false")
-    reader = (f"read_csv({sql_string(str(path))}, {options}, store_rejects = true, rejects_table = '_csv_errors', "
-              f"rejects_scan = '_csv_scans', ")
+    options = (
+        f"auto_detect = false, header = {str(profile.format.header).lower()}, delim = {sql_string(delimiter)}, "
+        f"quote = {sql_string(profile.format.quote)}, escape = {sql_string(profile.format.quote)}, "
+        f"columns = {names!r}, max_line_size = {MAX_LINE_BYTES}, buffer_size = {BUFFER_BYTES}, "
+        f"strict_mode = true, null_padding = false"
+    )
+    reader = (
+        f"read_csv({sql_string(str(path))}, {options}, store_rejects = true, rejects_table = '_csv_errors', "
+        f"rejects_scan = '_csv_scans', "
+    )
     return reader, ", ".join(f"c{i} AS {sql_ident(h)}" for i, h in enumerate(header))
 
 
@@ -419,8 +448,9 @@ def _without_bare_returns(path: Path, quote: str, workdir: Path) -> tuple[Path, 
     return copy, broken
 
 
-def _physical_lines(con, path: Path, profile: Profile, delimiter: str, reject_bytes: dict[int, int],
-                    lines: int | None = None) -> None:
+def _physical_lines(
+    con, path: Path, profile: Profile, delimiter: str, reject_bytes: dict[int, int], lines: int | None = None
+) -> None:
     """Reconcile DuckDB's records with the file's physical lines.
 
     DuckDB numbers records, not lines: a quoted field holding a line break shifts every later
@@ -445,7 +475,7 @@ def _physical_lines(con, path: Path, profile: Profile, delimiter: str, reject_by
     if lines <= records + header:
         return
     starts, texts = [0], {}  # starts[k]: physical line where record k starts (record 1: the header)
-    with open(path, "r", encoding="utf-8", newline="") as fh:
+    with open(path, encoding="utf-8", newline="") as fh:
         reader = csv.reader(fh, delimiter=delimiter, quotechar=profile.format.quote, strict=False)
         previous_end = 0
         try:
@@ -460,15 +490,21 @@ def _physical_lines(con, path: Path, profile: Profile, delimiter: str, reject_by
     python_records = len(starts) - 1
     if python_records < records + header:
         return  # the readers disagree in a way that cannot be placed: keep record numbers
-    if python_records == records + header and reject_bytes and _place_by_bytes(con, path, starts[1 + header:],
-                                                                               reject_bytes):
+    if (
+        python_records == records + header
+        and reject_bytes
+        and _place_by_bytes(con, path, starts[1 + header :], reject_bytes)
+    ):
         return
     if texts:
-        con.executemany("INSERT INTO _unparsed VALUES (?, ?, ?)",
-                        [[k, text, "csv: record not terminated (an opening quote is never closed)"]
-                         for k, text in texts.items()])
-    con.execute("CREATE OR REPLACE TEMP TABLE _line_map AS SELECT unnest(range(?)) AS record, unnest(?) AS line",
-                [len(starts), starts])
+        con.executemany(
+            "INSERT INTO _unparsed VALUES (?, ?, ?)",
+            [[k, text, "csv: record not terminated (an opening quote is never closed)"] for k, text in texts.items()],
+        )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _line_map AS SELECT unnest(range(?)) AS record, unnest(?) AS line",
+        [len(starts), starts],
+    )
     for table in ("_raw", "_unparsed"):
         con.execute(f"UPDATE {table} t SET source_line = m.line FROM _line_map m WHERE m.record = t.source_line")
     con.execute("DROP TABLE _line_map")
@@ -485,8 +521,11 @@ def _place_by_bytes(con, path: Path, record_starts: list[int], reject_bytes: dic
         for chunk in iter(lambda: fh.read(CHUNK), b""):
             newlines += [offset + m.start() for m in re.finditer(b"\n", chunk)]
             offset += len(chunk)
-        rejected = {line: bisect.bisect_left(newlines, position) + 1 for line, position in reject_bytes.items()
-                    if position is not None}
+        rejected = {
+            line: bisect.bisect_left(newlines, position) + 1
+            for line, position in reject_bytes.items()
+            if position is not None
+        }
         for line, physical in rejected.items():
             # after blank lines DuckDB may give the end of the line before them: the record starts after them
             following = bisect.bisect_right(record_starts, physical)
@@ -500,13 +539,20 @@ def _place_by_bytes(con, path: Path, record_starts: list[int], reject_bytes: dic
     parsed = con.execute("SELECT count(*) FROM _raw").fetchone()[0]
     if len(rejected) != len(reject_bytes) or len(taken) != len(rejected) or not taken <= starts or len(left) != parsed:
         return False
-    con.execute("CREATE OR REPLACE TEMP TABLE _line_map AS SELECT unnest(?::BIGINT[]) AS record, "
-                "unnest(?::BIGINT[]) AS line", [list(rejected), list(rejected.values())])
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _line_map AS SELECT unnest(?::BIGINT[]) AS record, unnest(?::BIGINT[]) AS line",
+        [list(rejected), list(rejected.values())],
+    )
     con.execute("UPDATE _unparsed t SET source_line = m.line FROM _line_map m WHERE m.record = t.source_line")
-    con.execute("CREATE OR REPLACE TEMP TABLE _line_map AS SELECT unnest(?::BIGINT[]) AS line, "
-                "unnest(range(1, ?::BIGINT + 1)) AS k", [left, len(left)])
-    con.execute("UPDATE _raw t SET source_line = m.line FROM (SELECT source_line AS record, row_number() OVER "
-                "(ORDER BY source_line) AS k FROM _raw) r JOIN _line_map m USING (k) WHERE r.record = t.source_line")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _line_map AS SELECT unnest(?::BIGINT[]) AS line, "
+        "unnest(range(1, ?::BIGINT + 1)) AS k",
+        [left, len(left)],
+    )
+    con.execute(
+        "UPDATE _raw t SET source_line = m.line FROM (SELECT source_line AS record, row_number() OVER "
+        "(ORDER BY source_line) AS k FROM _raw) r JOIN _line_map m USING (k) WHERE r.record = t.source_line"
+    )
     con.execute("DROP TABLE _line_map")
     return True
 
@@ -540,7 +586,8 @@ def _read_jsonl(con, path: Path) -> list[str]:
         f"FROM read_csv({sql_string(str(path))}, auto_detect = false, header = false, delim = '\x1f', "
         f"quote = '', escape = '', columns = {{'line': 'VARCHAR'}}, max_line_size = {MAX_LINE_BYTES}, "
         f"buffer_size = {BUFFER_BYTES}, "
-        f"strict_mode = false, parallel = false)")
+        f"strict_mode = false, parallel = false)"
+    )
     con.execute("""
         INSERT INTO _unparsed
         SELECT source_line, record, 'json: not a JSON object on this line'
@@ -548,18 +595,20 @@ def _read_jsonl(con, path: Path) -> list[str]:
         WHERE record IS NOT NULL AND trim(record) <> ''
           AND (NOT json_valid(record) OR json_type(record) <> 'OBJECT')
     """)
-    keys = [r[0] for r in con.execute("""
+    keys = [
+        r[0]
+        for r in con.execute("""
         SELECT DISTINCT unnest(json_keys(record)) AS k FROM _lines
         WHERE record IS NOT NULL AND json_valid(record) AND json_type(record) = 'OBJECT' ORDER BY k
-    """).fetchall()]
+    """).fetchall()
+    ]
     keys = _set_aside_case_variants(con, keys)
     if not keys and con.execute("SELECT count(*) FROM _unparsed").fetchone()[0] == 0:
         raise FileRejected("empty_file", "the file holds no JSON record")
-    cols = ", ".join(f"json_extract_string(record, {sql_string(_json_path(k))}) AS {sql_ident(k)}"
-                     for k in keys)
+    cols = ", ".join(f"json_extract_string(record, {sql_string(_json_path(k))}) AS {sql_ident(k)}" for k in keys)
     con.execute(f"""
         CREATE TEMP TABLE _raw AS
-        SELECT {cols + ', ' if cols else ''}source_line FROM _lines
+        SELECT {cols + ", " if cols else ""}source_line FROM _lines
         WHERE record IS NOT NULL AND json_valid(record) AND json_type(record) = 'OBJECT'
     """)
     con.execute("DROP TABLE _lines")
@@ -575,25 +624,31 @@ def _set_aside_case_variants(con, keys: list[str]) -> list[str]:
     clashing = [k for group in groups.values() if len(group) > 1 for k in group]
     if not clashing:
         return keys
-    counts = dict(con.execute(
-        "SELECT k, count(*) FROM (SELECT unnest(json_keys(record)) AS k FROM _lines WHERE record IS NOT NULL "
-        "AND json_valid(record) AND json_type(record) = 'OBJECT') WHERE k IN (SELECT unnest(?)) GROUP BY k",
-        [clashing]).fetchall())
+    counts = dict(
+        con.execute(
+            "SELECT k, count(*) FROM (SELECT unnest(json_keys(record)) AS k FROM _lines WHERE record IS NOT NULL "
+            "AND json_valid(record) AND json_type(record) = 'OBJECT') WHERE k IN (SELECT unnest(?)) GROUP BY k",
+            [clashing],
+        ).fetchall()
+    )
     kept = {max(sorted(g), key=lambda k: counts.get(k, 0)) for g in groups.values() if len(g) > 1}
     dropped = sorted(set(clashing) - kept)
-    con.execute("""
+    con.execute(
+        """
         INSERT INTO _unparsed
         SELECT source_line, record, 'json: key ' || list_filter(json_keys(record), lambda k: list_contains($1, k))[1]
             || ' differs only by case from a key other lines use'
         FROM _lines WHERE record IS NOT NULL AND json_valid(record) AND json_type(record) = 'OBJECT'
           AND list_has_any(json_keys(record), $1)
-    """, [dropped])
+    """,
+        [dropped],
+    )
     con.execute("DELETE FROM _lines WHERE source_line IN (SELECT source_line FROM _unparsed)")
     return [k for k in keys if k not in dropped]
 
 
 def _json_path(key: str) -> str:
-    return '$."' + key.replace('"', '') + '"'
+    return '$."' + key.replace('"', "") + '"'
 
 
 def _read_parquet(con, path: Path, fs: FileScan, workdir: Path) -> dict:
@@ -606,13 +661,16 @@ def _read_parquet(con, path: Path, fs: FileScan, workdir: Path) -> dict:
         rel = con.sql(f"SELECT * FROM read_parquet({sql_string(str(readable))}) LIMIT 0")
         columns = list(rel.columns)
         casts = ", ".join(f"CAST({sql_ident(c)} AS VARCHAR) AS {sql_ident(c)}" for c in columns)
-        con.execute(f"CREATE TEMP TABLE _raw AS SELECT {casts}, file_row_number + 1 AS source_line "
-                    f"FROM read_parquet({sql_string(str(readable))}, file_row_number = true)")
+        con.execute(
+            f"CREATE TEMP TABLE _raw AS SELECT {casts}, file_row_number + 1 AS source_line "
+            f"FROM read_parquet({sql_string(str(readable))}, file_row_number = true)"
+        )
     except MACHINE_ERRORS[:1] + MACHINE_ERRORS[2:]:  # an IO error here is a file that is not Parquet
         raise
     except duckdb.Error as exc:
-        raise FileRejected("parseable_parquet", f"not readable as Parquet: "
-                           f"{masked_message(str(exc).splitlines()[0])}") from exc
+        raise FileRejected(
+            "parseable_parquet", f"not readable as Parquet: {masked_message(str(exc).splitlines()[0])}"
+        ) from exc
     return {"columns": columns, "transcoded_lines": 0, "numbered": True}
 
 

@@ -8,12 +8,15 @@ from dataclasses import asdict, dataclass, field
 
 import duckdb
 
-
 # DuckDB errors that are the machine's, not the file's (memory, disk while spilling, an interrupt):
 # the load fails and the file stays in the landing folder to be loaded again, never rejected.
-MACHINE_ERRORS = (duckdb.OutOfMemoryException, duckdb.IOException, duckdb.InterruptException,
-                  duckdb.FatalException, duckdb.InternalException)
-
+MACHINE_ERRORS = (
+    duckdb.OutOfMemoryException,
+    duckdb.IOException,
+    duckdb.InterruptException,
+    duckdb.FatalException,
+    duckdb.InternalException,
+)
 
 
 class FileRejected(Exception):
@@ -24,10 +27,8 @@ class FileRejected(Exception):
         self.rule, self.line, self.column = rule, line, column
 
 
-
 class IngestError(RuntimeError):
     """One or more files of a source were rejected; the message lists every reason."""
-
 
 
 @dataclass

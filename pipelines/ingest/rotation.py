@@ -19,7 +19,19 @@ from pathlib import Path
 
 from pipelines.config import Settings
 from pipelines.contracts import CONTRACTS
-from pipelines.ingest.privacy import KEY_ENV, OLD_KEY_ENV, PrivacyError, PSEUDONYM_PREFIX, PseudonymKey, check_key, pseudonym_sql, resolve_key, set_key, short, warehouse_fingerprint
+from pipelines.ingest.privacy import (
+    KEY_ENV,
+    OLD_KEY_ENV,
+    PSEUDONYM_PREFIX,
+    PrivacyError,
+    PseudonymKey,
+    check_key,
+    pseudonym_sql,
+    resolve_key,
+    set_key,
+    short,
+    warehouse_fingerprint,
+)
 from pipelines.ingest.profiles import ProfileError, load_profile
 from pipelines.ingest.readers import drop_raw, make_workdir, read_raw, scan, sha256_of
 from pipelines.ingest.results import FileRejected
@@ -29,8 +41,16 @@ from pipelines.warehouse import connect, ensure_schema
 PSEUDONYM = re.compile(PSEUDONYM_PREFIX + "[0-9a-f]{24}")
 RETIRED = PSEUDONYM_PREFIX + "retired"  # a quarantined value no retained file explains
 # Tables that hold no pseudonym, or are rewritten above: never dropped.
-KEPT_TABLES = {*CONTRACTS, "load_audit", "quarantine", "validation_results", "pseudonym_keys", "model_builds",
-               "parameter_sets", "metric_restatements"}
+KEPT_TABLES = {
+    *CONTRACTS,
+    "load_audit",
+    "quarantine",
+    "validation_results",
+    "pseudonym_keys",
+    "model_builds",
+    "parameter_sets",
+    "metric_restatements",
+}
 
 
 class RotationError(RuntimeError):
@@ -59,8 +79,10 @@ def rotate_key(settings: Settings, search: list[Path] | None = None) -> Rotation
         ensure_schema(con)
         recorded = warehouse_fingerprint(con)
         if recorded is not None and recorded != old.fingerprint():
-            raise PrivacyError(f"{OLD_KEY_ENV} is not the key the warehouse's pseudonyms were made with "
-                               f"(fingerprint {short(recorded)}; {OLD_KEY_ENV}'s: {short(old.fingerprint())})")
+            raise PrivacyError(
+                f"{OLD_KEY_ENV} is not the key the warehouse's pseudonyms were made with "
+                f"(fingerprint {short(recorded)}; {OLD_KEY_ENV}'s: {short(old.fingerprint())})"
+            )
         con.execute("BEGIN TRANSACTION")
         try:
             check_key(con, old)  # a warehouse made before fingerprints: the old key is now recorded
@@ -86,8 +108,10 @@ def rotate_key(settings: Settings, search: list[Path] | None = None) -> Rotation
 
 def _retained(settings: Settings, search: list[Path], source: str, file_name: str, digest: str) -> Path | None:
     """The file a load read, found by name where it may lie and recognised by its content hash."""
-    for path in [settings.landing / source / file_name, *(p for d in search for p in (d / file_name,
-                                                                                       d / source / file_name))]:
+    for path in [
+        settings.landing / source / file_name,
+        *(p for d in search for p in (d / file_name, d / source / file_name)),
+    ]:
         if path.is_file() and sha256_of(path) == digest:
             return path
     return None
@@ -100,8 +124,10 @@ def _identifiers(con, settings: Settings, outcome: Rotation, search: list[Path])
 
     con.execute("CREATE OR REPLACE TEMP TABLE _identifiers (v VARCHAR)")
     missing = []
-    loads = con.execute("SELECT load_id, source, profile, file_name, file_sha256 FROM load_audit "
-                        "WHERE status = 'loaded' ORDER BY load_id").fetchall()
+    loads = con.execute(
+        "SELECT load_id, source, profile, file_name, file_sha256 FROM load_audit "
+        "WHERE status = 'loaded' ORDER BY load_id"
+    ).fetchall()
     for load_id, source, profile_name, file_name, digest in loads:
         path = _retained(settings, search, source, file_name, digest)
         if path is None:
@@ -120,8 +146,9 @@ def _identifiers(con, settings: Settings, outcome: Rotation, search: list[Path])
             type_rows(con, profile, contract, reading["columns"], settings.ingest["max_field_bytes"])
             texts = [f"SELECT {sql_ident(c)}::VARCHAR FROM _raw" for c in reading["columns"]]
             texts += [f"SELECT {sql_ident(c.name)} FROM _typed_rows" for c in contract.columns if c.type == "VARCHAR"]
-            con.execute(f"INSERT INTO _identifiers SELECT DISTINCT v FROM ({' UNION '.join(texts)}) t(v) "
-                        f"WHERE v IS NOT NULL")
+            con.execute(
+                f"INSERT INTO _identifiers SELECT DISTINCT v FROM ({' UNION '.join(texts)}) t(v) WHERE v IS NOT NULL"
+            )
             # unparsed lines were quarantined field by field: their fields too
             for (raw,) in con.execute("SELECT raw_record FROM _unparsed").fetchall():
                 values = [v.strip() for v in re.split(r"[,;\t|]", raw or "") if v.strip()]
@@ -141,19 +168,28 @@ def _identifiers(con, settings: Settings, outcome: Rotation, search: list[Path])
 def _pairs(con, old: PseudonymKey, new: PseudonymKey) -> None:
     """_key_pairs (old, new): the identifiers' pseudonyms under both keys, for those the warehouse holds."""
     set_key(con, old)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _hashed AS SELECT DISTINCT v, {pseudonym_sql('v')} AS old "
-                f"FROM _identifiers")
-    held = " UNION ".join(f"SELECT customer_ref FROM {t}" for t, c in CONTRACTS.items() if "customer_ref" in c.column_names)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _hashed AS SELECT DISTINCT v, {pseudonym_sql('v')} AS old FROM _identifiers"
+    )
+    held = " UNION ".join(
+        f"SELECT customer_ref FROM {t}" for t, c in CONTRACTS.items() if "customer_ref" in c.column_names
+    )
     _quarantine_pseudonyms(con)
     con.execute(f"DELETE FROM _hashed WHERE old NOT IN ({held} UNION SELECT p FROM _quarantine_pseudonyms)")
     set_key(con, new)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _key_pairs AS SELECT DISTINCT old, {pseudonym_sql('v')} AS new "
-                f"FROM _hashed")
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _key_pairs AS SELECT DISTINCT old, {pseudonym_sql('v')} AS new FROM _hashed"
+    )
 
 
 def _quarantine_pseudonyms(con) -> None:
-    found = {p for (record,) in con.execute(f"SELECT raw_record FROM quarantine WHERE raw_record LIKE "
-                                             f"'%{PSEUDONYM_PREFIX}%'").fetchall() for p in PSEUDONYM.findall(record)}
+    found = {
+        p
+        for (record,) in con.execute(
+            f"SELECT raw_record FROM quarantine WHERE raw_record LIKE '%{PSEUDONYM_PREFIX}%'"
+        ).fetchall()
+        for p in PSEUDONYM.findall(record)
+    }
     con.execute("CREATE OR REPLACE TEMP TABLE _quarantine_pseudonyms (p VARCHAR)")
     if found:
         con.executemany("INSERT INTO _quarantine_pseudonyms VALUES (?)", [[p] for p in sorted(found)])
@@ -164,8 +200,10 @@ def _check_coverage(con) -> None:
     for table, contract in CONTRACTS.items():
         if "customer_ref" not in contract.column_names:
             continue
-        n = con.execute(f"SELECT count(DISTINCT customer_ref) FROM {table} WHERE customer_ref IS NOT NULL "
-                        f"AND customer_ref NOT IN (SELECT old FROM _key_pairs)").fetchone()[0]
+        n = con.execute(
+            f"SELECT count(DISTINCT customer_ref) FROM {table} WHERE customer_ref IS NOT NULL "
+            f"AND customer_ref NOT IN (SELECT old FROM _key_pairs)"
+        ).fetchone()[0]
         if n:
             unexplained.append(f"{n} customer reference(s) of table {table}")
     if unexplained:
@@ -173,25 +211,30 @@ def _check_coverage(con) -> None:
         raise RotationError(
             f"{'; '.join(unexplained)} come from no retained landing file, so they cannot be re-made under the new "
             f"key and those customers would lose their history. "
-            + (f"Files of loads in force that are missing, changed or unreadable: {', '.join(missing)}. "
-               if missing else "")
+            + (
+                f"Files of loads in force that are missing, changed or unreadable: {', '.join(missing)}. "
+                if missing
+                else ""
+            )
             + "Put those files back in their landing folder (or name the folders holding them with --search) and run "
-              "esprit rotate-key again, or rotate by a full reload (docs/operations.md). Nothing was changed.")
+            "esprit rotate-key again, or rotate by a full reload (docs/operations.md). Nothing was changed."
+        )
 
 
 def _rewrite_tables(con, outcome: Rotation) -> None:
     for table, contract in CONTRACTS.items():
         if "customer_ref" in contract.column_names:
             outcome.rows[table] = con.execute(
-                f"UPDATE {table} AS t SET customer_ref = k.new FROM _key_pairs AS k "
-                f"WHERE t.customer_ref = k.old").fetchone()[0]
+                f"UPDATE {table} AS t SET customer_ref = k.new FROM _key_pairs AS k WHERE t.customer_ref = k.old"
+            ).fetchone()[0]
 
 
 def _rewrite_quarantine(con, pairs: dict[str, str], outcome: Rotation) -> None:
     """Quarantined raw records hold pseudonyms inside their JSON text: each is replaced; one that
     no retained file explains (a field of a line that did not parse) becomes p_retired."""
-    rows = con.execute(f"SELECT rowid, raw_record FROM quarantine WHERE raw_record LIKE '%{PSEUDONYM_PREFIX}%'"
-                       ).fetchall()
+    rows = con.execute(
+        f"SELECT rowid, raw_record FROM quarantine WHERE raw_record LIKE '%{PSEUDONYM_PREFIX}%'"
+    ).fetchall()
     retired = 0
 
     def swap(match: re.Match) -> str:
@@ -206,8 +249,9 @@ def _rewrite_quarantine(con, pairs: dict[str, str], outcome: Rotation) -> None:
     if changed:
         con.execute("CREATE OR REPLACE TEMP TABLE _requarantined (row_id BIGINT, raw_record VARCHAR)")
         con.executemany("INSERT INTO _requarantined VALUES (?, ?)", changed)
-        con.execute("UPDATE quarantine AS q SET raw_record = r.raw_record FROM _requarantined AS r "
-                    "WHERE q.rowid = r.row_id")
+        con.execute(
+            "UPDATE quarantine AS q SET raw_record = r.raw_record FROM _requarantined AS r WHERE q.rowid = r.row_id"
+        )
     outcome.quarantined_records, outcome.retired_in_quarantine = len(changed), retired
 
 
@@ -215,17 +259,28 @@ def _drop_models(con) -> list[str]:
     """Drop the models' tables that hold a pseudonym anywhere (a customer_ref, a journey_id made of
     one): the next build, missing them, recomputes everything from the rewritten tables."""
     dropped = []
-    tables = con.execute("SELECT table_name FROM duckdb_tables() WHERE NOT temporary AND schema_name = 'main' "
-                         "ORDER BY table_name").fetchall()
+    tables = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE NOT temporary AND schema_name = 'main' ORDER BY table_name"
+    ).fetchall()
     for (table,) in tables:
         if table in KEPT_TABLES or table.startswith("param_"):
             continue
-        texts = [c for c, t in con.execute(f"SELECT column_name, data_type FROM information_schema.columns "
-                                           f"WHERE table_schema = 'main' AND table_name = ?", [table]).fetchall()
-                 if t == "VARCHAR"]
-        if any(con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {sql_ident(table)} WHERE "
-                           f"regexp_matches({sql_ident(c)}, '{PSEUDONYM.pattern}') LIMIT 1)").fetchone()[0]
-               for c in texts):
+        texts = [
+            c
+            for c, t in con.execute(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_schema = 'main' AND table_name = ?",
+                [table],
+            ).fetchall()
+            if t == "VARCHAR"
+        ]
+        if any(
+            con.execute(
+                f"SELECT count(*) FROM (SELECT 1 FROM {sql_ident(table)} WHERE "
+                f"regexp_matches({sql_ident(c)}, '{PSEUDONYM.pattern}') LIMIT 1)"
+            ).fetchone()[0]
+            for c in texts
+        ):
             con.execute(f"DROP TABLE {sql_ident(table)}")
             dropped.append(table)
     return dropped
@@ -246,11 +301,15 @@ def _rewrite_kept_results(settings: Settings, pairs: dict[str, str]) -> None:
 
 def describe(outcome: Rotation) -> list[str]:
     rows = ", ".join(f"{table} {n:,}" for table, n in outcome.rows.items())
-    lines = [f"re-made {outcome.pseudonyms:,} pseudonyms from {outcome.files_read} retained file(s); rows: {rows}",
-             f"quarantined records rewritten: {outcome.quarantined_records:,}"
-             + (f" ({outcome.retired_in_quarantine} value(s) no file explains became {RETIRED})"
-                if outcome.retired_in_quarantine else "")]
+    lines = [
+        f"re-made {outcome.pseudonyms:,} pseudonyms from {outcome.files_read} retained file(s); rows: {rows}",
+        f"quarantined records rewritten: {outcome.quarantined_records:,}"
+        + (
+            f" ({outcome.retired_in_quarantine} value(s) no file explains became {RETIRED})"
+            if outcome.retired_in_quarantine
+            else ""
+        ),
+    ]
     if outcome.dropped_models:
         lines.append(f"model tables dropped for a full rebuild: {', '.join(outcome.dropped_models)}")
     return lines
-

@@ -5,7 +5,7 @@ personal columns pseudonymised; `_typed_lean`, without them)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import duckdb
 
@@ -16,7 +16,6 @@ from pipelines.ingest.profiles import Profile
 from pipelines.ingest.results import MACHINE_ERRORS, FileRejected
 from pipelines.sqltext import sql_ident, sql_string
 from pipelines.warehouse import drop_relation
-
 
 PERSONAL_COLUMNS = ("customer_ref",)  # canonical columns pseudonymised at the door
 
@@ -31,20 +30,27 @@ FREE_TEXT_COLUMNS = ("verbatim",)  # canonical columns scrubbed at the door
 TIMESTAMP_RANGE = ("TIMESTAMPTZ '0001-01-02 00:00:00+00'", "TIMESTAMPTZ '9999-12-30 00:00:00+00'")
 
 
-
 def check_columns(profile: Profile, contract: Contract, source_columns: list[str]) -> None:
-    missing = [c.name for c in contract.columns
-               if c.required and c.name not in profile.columns and c.name not in source_columns]
+    missing = [
+        c.name
+        for c in contract.columns
+        if c.required and c.name not in profile.columns and c.name not in source_columns
+    ]
     if missing:
-        raise FileRejected("required_column", f"required column(s) missing: {', '.join(missing)} "
-                           f"(the file has: {', '.join(source_columns) or 'no columns'})", column=missing[0])
-
+        raise FileRejected(
+            "required_column",
+            f"required column(s) missing: {', '.join(missing)} "
+            f"(the file has: {', '.join(source_columns) or 'no columns'})",
+            column=missing[0],
+        )
 
 
 def mapped_select(profile: Profile, contract: Contract, source_columns: list[str]) -> str:
     markers = ", ".join(sql_string(m) for m in profile.null_markers)
-    src = ", ".join(f"CASE WHEN {_trimmed(sql_ident(c))} IN ({markers}) THEN NULL ELSE {sql_ident(c)} END AS {sql_ident(c)}"
-                    for c in source_columns)
+    src = ", ".join(
+        f"CASE WHEN {_trimmed(sql_ident(c))} IN ({markers}) THEN NULL ELSE {sql_ident(c)} END AS {sql_ident(c)}"
+        for c in source_columns
+    )
     cols = []
     for col in contract.columns:
         if col.name in profile.columns:
@@ -58,9 +64,10 @@ def mapped_select(profile: Profile, contract: Contract, source_columns: list[str
         cols.append(f"({expr}) AS {sql_ident('__m_' + col.name)}")
     version = profile.version or "NULL"
     window = f" WINDOW w AS ({profile.window})" if profile.window else ""
-    return (f"WITH src AS (SELECT {src + ', ' if src else ''}source_line FROM _raw) "
-            f"SELECT {', '.join(cols)}, ({version})::VARCHAR AS record_version, source_line FROM src{window}")
-
+    return (
+        f"WITH src AS (SELECT {src + ', ' if src else ''}source_line FROM _raw) "
+        f"SELECT {', '.join(cols)}, ({version})::VARCHAR AS record_version, source_line FROM src{window}"
+    )
 
 
 def typed_select(profile: Profile, contract: Contract, max_field_bytes: int) -> str:
@@ -74,23 +81,39 @@ def typed_select(profile: Profile, contract: Contract, max_field_bytes: int) -> 
         # per column: the mapped value, its text (value-mapped), the cast, the cast to DOUBLE, an
         # impossible UTC offset, an unmapped value, and the typed result
         mapped, source_text, cast, as_double, bad_offset, unmapped, typed_value = (
-            sql_ident(f"__{p}_{col.name}") for p in "msxdouy")
+            sql_ident(f"__{p}_{col.name}") for p in "msxdouy"
+        )
         trimmed = _trimmed(f"{mapped}::VARCHAR")
         vmap = profile.value_maps.get(col.name)
         if vmap:
-            whens = " ".join(f"WHEN {sql_string(k)} THEN {'NULL' if v is None else sql_string(v)}" for k, v in vmap.items())
+            whens = " ".join(
+                f"WHEN {sql_string(k)} THEN {'NULL' if v is None else sql_string(v)}" for k, v in vmap.items()
+            )
             keys = ", ".join(sql_string(k) for k in vmap)
-            casts += [f"(CASE {trimmed} {whens} ELSE NULL END)::VARCHAR AS {source_text}", f"({mapped} IS NOT NULL AND {trimmed} NOT IN ({keys})) AS {unmapped}"]
-            checks.append((unmapped, f"'column {col.name}: rule value_map; value shaped ' || {quote_value(mask_sql(trimmed))} "
-                                     f"|| ' has no mapping'",
-                           col.name))
+            casts += [
+                f"(CASE {trimmed} {whens} ELSE NULL END)::VARCHAR AS {source_text}",
+                f"({mapped} IS NOT NULL AND {trimmed} NOT IN ({keys})) AS {unmapped}",
+            ]
+            checks.append(
+                (
+                    unmapped,
+                    f"'column {col.name}: rule value_map; value shaped ' || {quote_value(mask_sql(trimmed))} "
+                    f"|| ' has no mapping'",
+                    col.name,
+                )
+            )
         elif col.type != "VARCHAR":
             casts.append(f"{trimmed} AS {source_text}")
         if col.type == "TIMESTAMPTZ" and col.name in profile.timestamp_formats:
-            casts.append(f"timezone({sql_string(profile.timezone)}, try_strptime({source_text}, "
-                         f"{sql_string(profile.timestamp_formats[col.name])})) AS {cast}")
+            casts.append(
+                f"timezone({sql_string(profile.timezone)}, try_strptime({source_text}, "
+                f"{sql_string(profile.timestamp_formats[col.name])})) AS {cast}"
+            )
         elif col.type == "TIMESTAMPTZ":  # ISO text: DuckDB reads +25:00 as 25 hours, an offset no place has
-            casts += [f"TRY_CAST({source_text} AS TIMESTAMPTZ) AS {cast}", f"{_impossible_offset(source_text)} AS {bad_offset}"]
+            casts += [
+                f"TRY_CAST({source_text} AS TIMESTAMPTZ) AS {cast}",
+                f"{_impossible_offset(source_text)} AS {bad_offset}",
+            ]
         elif col.type in ("INTEGER", "BIGINT", "DOUBLE"):
             number = f"replace({source_text}, ',', '.')" if profile.format.decimal == "," else source_text
             casts.append(f"TRY_CAST({number} AS {col.type}) AS {cast}")
@@ -100,7 +123,9 @@ def typed_select(profile: Profile, contract: Contract, max_field_bytes: int) -> 
             casts.append(f"TRY_CAST({source_text} AS {col.type}) AS {cast}")
         if col.type == "TIMESTAMPTZ":  # beyond what Python (GX, pandas) can hold in every timezone
             offset_ok = "" if col.name in profile.timestamp_formats else f" AND NOT {bad_offset}"
-            typed.append(f"CASE WHEN {cast} BETWEEN {TIMESTAMP_RANGE[0]} AND {TIMESTAMP_RANGE[1]}{offset_ok} THEN {cast} END AS {typed_value}")
+            typed.append(
+                f"CASE WHEN {cast} BETWEEN {TIMESTAMP_RANGE[0]} AND {TIMESTAMP_RANGE[1]}{offset_ok} THEN {cast} END AS {typed_value}"
+            )
         elif col.type in ("INTEGER", "BIGINT"):
             typed.append(f"CASE WHEN {as_double} = trunc({as_double}) THEN {cast} END AS {typed_value}")
         elif col.type == "VARCHAR":
@@ -109,23 +134,44 @@ def typed_select(profile: Profile, contract: Contract, max_field_bytes: int) -> 
             typed.append(f"{cast} AS {typed_value}")
         if col.name in PERSONAL_COLUMNS and col.type != "VARCHAR":
             raise ValueError(f"personal column {col.name} must be text")
-        out.append(f"{scrub_sql(typed_value) if col.name in FREE_TEXT_COLUMNS else typed_value} AS {sql_ident(col.name)}")
+        out.append(
+            f"{scrub_sql(typed_value) if col.name in FREE_TEXT_COLUMNS else typed_value} AS {sql_ident(col.name)}"
+        )
         if col.type != "VARCHAR":
             fmt = profile.timestamp_formats.get(col.name)
             expected = f"a timestamp in the form {fmt}" if fmt else col.type
-            cast_failed = f"{mapped} IS NOT NULL{f' AND {source_text} IS NOT NULL' if vmap else ''} AND {typed_value} IS NULL"
-            checks.append((cast_failed, f"'column {col.name}: rule type; value shaped ' || {quote_value(mask_sql(source_text))} || "
-                                        f"' is not {expected}'", col.name))
+            cast_failed = (
+                f"{mapped} IS NOT NULL{f' AND {source_text} IS NOT NULL' if vmap else ''} AND {typed_value} IS NULL"
+            )
+            checks.append(
+                (
+                    cast_failed,
+                    f"'column {col.name}: rule type; value shaped ' || {quote_value(mask_sql(source_text))} || "
+                    f"' is not {expected}'",
+                    col.name,
+                )
+            )
         else:
-            checks.append((f"strlen({typed_value}) > {max_field_bytes}", f"'column {col.name}: rule max_field_bytes; value of ' "
-                                                                f"|| strlen({typed_value}) || ' bytes exceeds {max_field_bytes}'", None))
+            checks.append(
+                (
+                    f"strlen({typed_value}) > {max_field_bytes}",
+                    f"'column {col.name}: rule max_field_bytes; value of ' "
+                    f"|| strlen({typed_value}) || ' bytes exceeds {max_field_bytes}'",
+                    None,
+                )
+            )
         if col.type == "TIMESTAMPTZ":  # the window set by set_plausible_window (unset: no check)
             low, high = "getvariable('plausible_from')::TIMESTAMPTZ", "getvariable('plausible_to')::TIMESTAMPTZ"
-            checks.append((f"({typed_value} < {low} OR {typed_value} > {high})",
-                           f"'column {col.name}: rule plausible_time; value ' || strftime({typed_value} AT TIME ZONE 'UTC', "
-                           f"'%Y-%m-%d %H:%M:%S UTC') || ' is outside ' || strftime({low} AT TIME ZONE 'UTC', "
-                           f"'%Y-%m-%d') || ' .. ' || strftime({high} AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M') || ' UTC: "
-                           f"check the date in the export and the profile''s timestamp format'", None))
+            checks.append(
+                (
+                    f"({typed_value} < {low} OR {typed_value} > {high})",
+                    f"'column {col.name}: rule plausible_time; value ' || strftime({typed_value} AT TIME ZONE 'UTC', "
+                    f"'%Y-%m-%d %H:%M:%S UTC') || ' is outside ' || strftime({low} AT TIME ZONE 'UTC', "
+                    f"'%Y-%m-%d') || ' .. ' || strftime({high} AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M') || ' UTC: "
+                    f"check the date in the export and the profile''s timestamp format'",
+                    None,
+                )
+            )
     # __failed: columns whose source value did not convert (their NULL is not the source's). Lists
     # are built only for a row that fails a check: most rows fail none.
     broken = " OR ".join(f"({c})" for c, _, _ in checks) or "FALSE"
@@ -133,11 +179,12 @@ def typed_select(profile: Profile, contract: Contract, max_field_bytes: int) -> 
     failed = ", ".join(f"CASE WHEN {c} THEN {sql_string(col)} END" for c, _, col in checks if col) or "NULL"
     cast_layer = f"SELECT *{''.join(', ' + c for c in casts)} FROM _mapped"
     typed_layer = f"SELECT *, {', '.join(typed)} FROM ({cast_layer})"
-    return (f"SELECT {', '.join(out)}, record_version, source_line, "
-            f"CASE WHEN {broken} THEN list_filter([{reasons}], lambda x: x IS NOT NULL) ELSE [] END::VARCHAR[] AS __reasons, "
-            f"CASE WHEN {broken} THEN list_filter([{failed}], lambda x: x IS NOT NULL) ELSE [] END::VARCHAR[] AS __failed "
-            f"FROM ({typed_layer})")
-
+    return (
+        f"SELECT {', '.join(out)}, record_version, source_line, "
+        f"CASE WHEN {broken} THEN list_filter([{reasons}], lambda x: x IS NOT NULL) ELSE [] END::VARCHAR[] AS __reasons, "
+        f"CASE WHEN {broken} THEN list_filter([{failed}], lambda x: x IS NOT NULL) ELSE [] END::VARCHAR[] AS __failed "
+        f"FROM ({typed_layer})"
+    )
 
 
 def type_rows(con, profile: Profile, contract: Contract, source_columns: list[str], max_field_bytes: int) -> int:
@@ -153,22 +200,21 @@ def type_rows(con, profile: Profile, contract: Contract, source_columns: list[st
         first_line = masked_message(str(exc).splitlines()[0])
         if "CSV Error" in first_line:  # a direct read: DuckDB's reader stopped in this pass
             raise FileRejected("parseable_csv", f"not readable as CSV: {first_line}") from exc
-        raise FileRejected("profile_expression", f"profile {profile.name} does not apply to this file: "
-                           f"{first_line}") from exc
+        raise FileRejected(
+            "profile_expression", f"profile {profile.name} does not apply to this file: {first_line}"
+        ) from exc
     return con.execute("SELECT count(*) FROM _typed_rows").fetchone()[0]
-
 
 
 def set_plausible_window(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     """The times a row may carry: from ingest.plausible_from to plausible_future_days after now."""
-    start = datetime.fromisoformat(str(settings.ingest["plausible_from"])).replace(tzinfo=timezone.utc)
+    start = datetime.fromisoformat(str(settings.ingest["plausible_from"])).replace(tzinfo=UTC)
     try:
-        end = datetime.now(timezone.utc) + timedelta(days=settings.ingest["plausible_future_days"])
+        end = datetime.now(UTC) + timedelta(days=settings.ingest["plausible_future_days"])
     except OverflowError:  # a window opened past the last day Python holds
-        end = datetime(9999, 12, 30, tzinfo=timezone.utc)
+        end = datetime(9999, 12, 30, tzinfo=UTC)
     con.execute("SET VARIABLE plausible_from = ?::TIMESTAMPTZ", [start])
     con.execute("SET VARIABLE plausible_to = ?::TIMESTAMPTZ", [end])
-
 
 
 def _impossible_offset(text: str) -> str:
@@ -178,17 +224,15 @@ def _impossible_offset(text: str) -> str:
     return f"regexp_matches({text}, '[+-](1[5-9]|[2-9][0-9]):?[0-9]{{2}}$')"
 
 
-
 def _trimmed(expr: str) -> str:
     """SQL: trim(expr), spaces off both ends, without trim's copy of every value that has none."""
     return f"(CASE WHEN {expr} LIKE ' %' OR {expr} LIKE '% ' THEN trim({expr}) ELSE {expr} END)"
 
 
-
 def quote_value(text_expr: str) -> str:
-    return (f"'''' || CASE WHEN length({text_expr}) > 60 THEN left({text_expr}, 57) || '...' "
-            f"ELSE {text_expr} END || ''''")
-
+    return (
+        f"'''' || CASE WHEN length({text_expr}) > 60 THEN left({text_expr}, 57) || '...' ELSE {text_expr} END || ''''"
+    )
 
 
 def typed_views(con, contract: Contract, line: str, pseudonyms: bool = True) -> None:
@@ -205,8 +249,10 @@ def typed_views(con, contract: Contract, line: str, pseudonyms: bool = True) -> 
         table = sql_ident(f"_pseudonym_{name}")
         if pseudonyms:
             drop_relation(con, f"_pseudonym_{name}")
-            con.execute(f"CREATE TEMP TABLE {table} AS SELECT v, {pseudonym_sql('v')} AS p FROM "
-                        f"(SELECT DISTINCT {sql_ident(name)} AS v FROM _typed_rows WHERE {sql_ident(name)} IS NOT NULL)")
+            con.execute(
+                f"CREATE TEMP TABLE {table} AS SELECT v, {pseudonym_sql('v')} AS p FROM "
+                f"(SELECT DISTINCT {sql_ident(name)} AS v FROM _typed_rows WHERE {sql_ident(name)} IS NOT NULL)"
+            )
         joins.append(f" LEFT JOIN {table} p{i} ON p{i}.v = t.{sql_ident(name)}")
     tail = f"t.record_version, {line} AS source_line, t.__reasons, t.__failed FROM _typed_rows t"
     for c in contract.column_names:

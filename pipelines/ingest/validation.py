@@ -9,12 +9,13 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from datetime import UTC
+from functools import cache, lru_cache
 
 import pandas as pd
 
-from pipelines.ingest.privacy import mask, shown_value
 from pipelines.contracts import load_suite_json
+from pipelines.ingest.privacy import mask, shown_value
 from pipelines.sqltext import sql_ident, sql_string
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -59,8 +60,11 @@ def warm_up() -> None:
         import importlib
         import threading
 
-        _warming_up.append(threading.Thread(target=importlib.import_module, args=("great_expectations",),
-                                            name="great-expectations-import"))
+        _warming_up.append(
+            threading.Thread(
+                target=importlib.import_module, args=("great_expectations",), name="great-expectations-import"
+            )
+        )
         _warming_up[0].start()
 
 
@@ -75,7 +79,7 @@ def _context():
     return ctx
 
 
-@lru_cache(maxsize=None)
+@cache
 def _batch_definition(table: str):
     ctx = _context()
     source = ctx.data_sources.add_pandas(name=f"esprit_{table}")
@@ -83,7 +87,7 @@ def _batch_definition(table: str):
     return asset.add_batch_definition_whole_dataframe(name=f"{table}_batch")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _suite(table: str):
     import great_expectations as gx
 
@@ -99,8 +103,11 @@ def validate_frame(table: str, frame: pd.DataFrame, line_column: str = "source_l
     batch = _batch_definition(table).get_batch(batch_parameters={"dataframe": frame})
     result = batch.validate(
         _suite(table),
-        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": [line_column],
-                       "partial_unexpected_count": MAX_LINES_PER_RULE},
+        result_format={
+            "result_format": "COMPLETE",
+            "unexpected_index_column_names": [line_column],
+            "partial_unexpected_count": MAX_LINES_PER_RULE,
+        },
     )
     failures, table_failures = [], []
     row_reasons: dict[int, list[str]] = {}
@@ -109,9 +116,9 @@ def validate_frame(table: str, frame: pd.DataFrame, line_column: str = "source_l
             continue
         cfg = r.expectation_config
         kwargs = cfg.kwargs
-        columns = tuple(
-            kwargs.get(k) for k in ("column", "column_A", "column_B") if kwargs.get(k)
-        ) or tuple(kwargs.get("column_list") or kwargs.get("column_set") or ())
+        columns = tuple(kwargs.get(k) for k in ("column", "column_A", "column_B") if kwargs.get(k)) or tuple(
+            kwargs.get("column_list") or kwargs.get("column_set") or ()
+        )
         res = r.result or {}
         index_list = res.get("unexpected_index_list") or []
         lines = []
@@ -121,8 +128,11 @@ def validate_frame(table: str, frame: pd.DataFrame, line_column: str = "source_l
         if r.exception_info and r.exception_info.get("raised_exception"):
             values = (str(r.exception_info.get("exception_message")),)
         failure = RuleFailure(
-            rule=cfg.type, columns=columns, lines=tuple(lines),
-            unexpected_count=int(res.get("unexpected_count") or len(lines)), sample_values=values,
+            rule=cfg.type,
+            columns=columns,
+            lines=tuple(lines),
+            unexpected_count=int(res.get("unexpected_count") or len(lines)),
+            sample_values=values,
         )
         failures.append(failure)
         if not index_list:
@@ -132,10 +142,15 @@ def validate_frame(table: str, frame: pd.DataFrame, line_column: str = "source_l
                 continue
             shown = ", ".join(f"{c}={_show(item.get(c))}" for c in columns if c in item)
             row_reasons.setdefault(int(item[line_column]), []).append(
-                f"column {'/'.join(columns)}: rule {cfg.type}" + (f"; value {shown}" if shown else ""))
+                f"column {'/'.join(columns)}: rule {cfg.type}" + (f"; value {shown}" if shown else "")
+            )
     return ValidationReport(
-        table=table, success=bool(result.success), evaluated=len(result.results),
-        failures=tuple(failures), row_reasons=row_reasons, table_failures=tuple(table_failures),
+        table=table,
+        success=bool(result.success),
+        evaluated=len(result.results),
+        failures=tuple(failures),
+        row_reasons=row_reasons,
+        table_failures=tuple(table_failures),
         raw=result.to_json_dict(),
     )
 
@@ -153,8 +168,13 @@ def compact_result(raw: dict, keep: int = MAX_LINES_PER_RULE) -> dict:
     results = []
     for r in raw.get("results", []):
         res = dict(r.get("result") or {})
-        for key in ("unexpected_list", "unexpected_index_list", "partial_unexpected_list",
-                    "partial_unexpected_index_list", "partial_unexpected_counts"):
+        for key in (
+            "unexpected_list",
+            "unexpected_index_list",
+            "partial_unexpected_list",
+            "partial_unexpected_index_list",
+            "partial_unexpected_counts",
+        ):
             if isinstance(res.get(key), list):
                 res[key] = [_masked(item) for item in res[key][:keep]]
         res.pop("unexpected_index_query", None)
@@ -182,7 +202,7 @@ def build_data_docs(results_dir, site_dir) -> str | None:
     page's run time is the validation's, so that it keeps its address across builds; the pages of
     results no longer kept (a rejected load) leave the site with them (GX's index cleans them)."""
     import json
-    from datetime import datetime, timezone
+    from datetime import datetime
     from pathlib import Path
 
     import great_expectations as gx
@@ -200,11 +220,14 @@ def build_data_docs(results_dir, site_dir) -> str | None:
         return None
     site = Path(site_dir)
     ctx = gx.get_context(mode="ephemeral")
-    ctx.add_data_docs_site(site_name="esprit", site_config={
-        "class_name": "SiteBuilder",
-        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(site)},
-        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-    })
+    ctx.add_data_docs_site(
+        site_name="esprit",
+        site_config={
+            "class_name": "SiteBuilder",
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(site)},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        },
+    )
     to_render: list = []
     for table in CONTRACTS:
         spec = load_suite_json(table)
@@ -214,13 +237,19 @@ def build_data_docs(results_dir, site_dir) -> str | None:
     for path in files:
         raw = json.loads(path.read_text(encoding="utf-8"))
         loaded = (raw.get("meta") or {}).get("batch_markers", {}).get("ge_load_time")
-        run_time = datetime.strptime(loaded, "%Y%m%dT%H%M%S.%fZ").replace(tzinfo=timezone.utc) if loaded else \
-            datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
+        run_time = (
+            datetime.strptime(loaded, "%Y%m%dT%H%M%S.%fZ").replace(tzinfo=UTC)
+            if loaded
+            else datetime.fromtimestamp(path.stat().st_mtime, UTC)
+        )
         key = ValidationResultIdentifier(
             expectation_suite_identifier=ExpectationSuiteIdentifier(name=raw["suite_name"]),
-            run_id=RunIdentifier(run_name=path.stem, run_time=run_time), batch_identifier=path.stem.split("__", 1)[-1])
-        page = site.joinpath("validations", *raw["suite_name"].split("."), *key.run_id.to_tuple(),
-                             f"{key.batch_identifier}.html")
+            run_id=RunIdentifier(run_name=path.stem, run_time=run_time),
+            batch_identifier=path.stem.split("__", 1)[-1],
+        )
+        page = site.joinpath(
+            "validations", *raw["suite_name"].split("."), *key.run_id.to_tuple(), f"{key.batch_identifier}.html"
+        )
         if page.is_file():
             raw = {**raw, "results": []}
         else:
@@ -234,6 +263,7 @@ def build_data_docs(results_dir, site_dir) -> str | None:
 # The suite's expectations are therefore also compiled into DuckDB predicates evaluated on every
 # row in one pass, while GX itself validates a sample of each file (its first rows and every row
 # the predicates flag) and must agree with them row for row (`sql_disagreements`).
+
 
 class UnsupportedExpectation(ValueError):
     """An expectation (or option) the SQL compiler does not know: GX then validates every row."""
@@ -293,9 +323,15 @@ def compile_suite(table: str, column_types: dict[str, str]) -> list[CompiledRule
             if kw.pop("ignore_row_if", None) != "either_value_is_missing":
                 raise UnsupportedExpectation(f"{kind} without ignore_row_if either_value_is_missing")
             op = ">=" if kw.pop("or_equal", False) else ">"
-            rules.append(CompiledRule(kind, (a, b), "row",
-                                      f"({condition} AND NOT {missing(a)} AND NOT {missing(b)} "
-                                      f"AND NOT ({sql_ident(a)} {op} {sql_ident(b)}))"))
+            rules.append(
+                CompiledRule(
+                    kind,
+                    (a, b),
+                    "row",
+                    f"({condition} AND NOT {missing(a)} AND NOT {missing(b)} "
+                    f"AND NOT ({sql_ident(a)} {op} {sql_ident(b)}))",
+                )
+            )
         else:
             col = kw.pop("column")
             c = sql_ident(col)
@@ -304,7 +340,9 @@ def compile_suite(table: str, column_types: dict[str, str]) -> list[CompiledRule
             elif kind == "expect_column_values_to_be_in_type_list":
                 # the batch is typed by DuckDB: a column's values all have its Python type, or none has
                 wanted = set(kw.pop("type_list"))
-                fails = "FALSE" if wanted & set(PYTHON_TYPES.get(column_types.get(col, ""), [])) else f"NOT {missing(col)}"
+                fails = (
+                    "FALSE" if wanted & set(PYTHON_TYPES.get(column_types.get(col, ""), [])) else f"NOT {missing(col)}"
+                )
             elif kind == "expect_column_values_to_be_in_set":
                 values = ", ".join(_literal(v) for v in kw.pop("value_set"))
                 fails = f"NOT {missing(col)} AND {c} NOT IN ({values})"
@@ -333,8 +371,10 @@ def key_unexpected_sql(rule: CompiledRule, relation: str, parts: int = 1, part: 
     if rule.rule == "expect_column_values_to_be_unique":
         present = f"{sql_ident(rule.columns[0])} IS NOT NULL"
     share = f" AND hash({cols}) % {int(parts)} = {int(part)}" if parts > 1 else ""
-    return (f"SELECT coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM {relation} WHERE ({present}){share} "
-            f"GROUP BY {cols} HAVING count(*) > 1)")
+    return (
+        f"SELECT coalesce(sum(n), 0) FROM (SELECT count(*) AS n FROM {relation} WHERE ({present}){share} "
+        f"GROUP BY {cols} HAVING count(*) > 1)"
+    )
 
 
 def sql_disagreements(report: ValidationReport, sql_reasons: dict[int, list[str]], lines: list[int]) -> list[str]:
@@ -342,8 +382,11 @@ def sql_disagreements(report: ValidationReport, sql_reasons: dict[int, list[str]
     key_rules = ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique")
 
     def broken(reasons: list[str]) -> list[str]:  # the rules, not how a value prints (an odd old
-        return sorted(r.split("; value ")[0] for r in reasons  # offset prints otherwise in pandas)
-                      if not any(f"rule {k}" in r for k in key_rules))
+        return sorted(
+            r.split("; value ")[0]
+            for r in reasons  # offset prints otherwise in pandas)
+            if not any(f"rule {k}" in r for k in key_rules)
+        )
 
     out = []
     for line in lines:

@@ -43,6 +43,7 @@ MODELS_FILE = "_models.yml"  # beside each layer's SQL: what its models read, ho
 class Model:
     """A model: its SQL and its entry in its layer's _models.yml (keys explained in
     sql/staging/_models.yml)."""
+
     name: str
     layer: str
     path: Path
@@ -61,8 +62,10 @@ def _slice_predicate(spec: dict) -> str:
     the contacts named for the row's `by` value (`otherwise` for the rest)."""
     if "by" not in spec:
         return _in_slice(spec["column"], spec["contacts"])
-    whens = " ".join(f"WHEN {sql_string(value)} THEN {_in_slice(spec['column'], contacts)}"
-                     for value, contacts in spec["contacts"].items())
+    whens = " ".join(
+        f"WHEN {sql_string(value)} THEN {_in_slice(spec['column'], contacts)}"
+        for value, contacts in spec["contacts"].items()
+    )
     return f"CASE {sql_ident(spec['by'])} {whens} ELSE {_in_slice(spec['column'], spec['otherwise'])} END"
 
 
@@ -78,8 +81,11 @@ def _layer_config(layer_dir: Path) -> dict:
 
 def source_slices(sql_dir: Path = SQL_DIR) -> dict[str, str]:
     """The canonical tables' slice predicates (`sources:` in the layers' _models.yml)."""
-    return {table: _slice_predicate(spec["slice"]) for layer_dir in sorted(p for p in sql_dir.iterdir() if p.is_dir())
-            for table, spec in (_layer_config(layer_dir).get("sources") or {}).items()}
+    return {
+        table: _slice_predicate(spec["slice"])
+        for layer_dir in sorted(p for p in sql_dir.iterdir() if p.is_dir())
+        for table, spec in (_layer_config(layer_dir).get("sources") or {}).items()
+    }
 
 
 def tables_read(con: duckdb.DuckDBPyConnection, sql: str) -> set[str]:
@@ -122,8 +128,10 @@ def discover(sql_dir: Path = SQL_DIR) -> list[Model]:
                 if path.stem in models:
                     raise ValueError(f"{path}: model name '{path.stem}' already used in {models[path.stem].path}")
                 if path.stem not in entries:
-                    raise ValueError(f"{path}: model {path.stem} has no entry in {layer_dir / MODELS_FILE} "
-                                     f"(declare what it reads: depends_on)")
+                    raise ValueError(
+                        f"{path}: model {path.stem} has no entry in {layer_dir / MODELS_FILE} "
+                        f"(declare what it reads: depends_on)"
+                    )
                 spec = entries.pop(path.stem) or {}
                 sql = path.read_text(encoding="utf-8")
                 declared = set(spec.get("depends_on") or ())
@@ -132,16 +140,32 @@ def discover(sql_dir: Path = SQL_DIR) -> list[Model]:
                 except (ValueError, duckdb.Error) as exc:
                     raise ValueError(f"{path}: model {path.stem} does not parse: {exc}") from exc
                 if read != declared:
-                    raise ValueError(f"{path}: model {path.stem} reads {sorted(read)} but {MODELS_FILE} declares "
-                                     f"depends_on {sorted(declared)}: "
-                                     + "; ".join(filter(None, (
-                                         read - declared and f"undeclared: {', '.join(sorted(read - declared))}",
-                                         declared - read and f"not read: {', '.join(sorted(declared - read))}"))))
+                    raise ValueError(
+                        f"{path}: model {path.stem} reads {sorted(read)} but {MODELS_FILE} declares "
+                        f"depends_on {sorted(declared)}: "
+                        + "; ".join(
+                            filter(
+                                None,
+                                (
+                                    read - declared and f"undeclared: {', '.join(sorted(read - declared))}",
+                                    declared - read and f"not read: {', '.join(sorted(declared - read))}",
+                                ),
+                            )
+                        )
+                    )
                 models[path.stem] = Model(
-                    path.stem, layer_dir.name, path, sql, tuple(sorted(declared)), spec.get("incremental"),
-                    _slice_predicate(spec["slice"]) if spec.get("slice") else None, spec.get("storage_order"),
-                    tuple(spec.get("fingerprint_weeks") or ()), tuple(spec.get("delete_from_first_week_of") or ()),
-                    spec.get("contact_time"))
+                    path.stem,
+                    layer_dir.name,
+                    path,
+                    sql,
+                    tuple(sorted(declared)),
+                    spec.get("incremental"),
+                    _slice_predicate(spec["slice"]) if spec.get("slice") else None,
+                    spec.get("storage_order"),
+                    tuple(spec.get("fingerprint_weeks") or ()),
+                    tuple(spec.get("delete_from_first_week_of") or ()),
+                    spec.get("contact_time"),
+                )
             if entries:
                 raise ValueError(f"{layer_dir / MODELS_FILE}: no SQL file for model(s) {', '.join(sorted(entries))}")
     finally:
@@ -150,8 +174,9 @@ def discover(sql_dir: Path = SQL_DIR) -> list[Model]:
     for name, needed in deps.items():
         for other in needed:
             if LAYERS.index(models[other].layer) > LAYERS.index(models[name].layer):
-                raise ValueError(f"model {name} ({models[name].layer}) reads {other} from a later layer "
-                                 f"({models[other].layer})")
+                raise ValueError(
+                    f"model {name} ({models[name].layer}) reads {other} from a later layer ({models[other].layer})"
+                )
     ordered: list[str] = []
     visiting: set[str] = set()
 
@@ -176,9 +201,13 @@ def parameter_set(settings: Settings) -> tuple[str, str]:
     import hashlib
     import json
 
-    params = {"week_timezone": settings.week_timezone, "metrics": settings.metrics,
-              "friction_signals": settings.friction_signals, "stages": settings.stages,
-              "unassigned_team": settings.teams["unassigned"]}
+    params = {
+        "week_timezone": settings.week_timezone,
+        "metrics": settings.metrics,
+        "friction_signals": settings.friction_signals,
+        "stages": settings.stages,
+        "unassigned_team": settings.teams["unassigned"],
+    }
     if settings.metrics.get("journey_scope") == "auto":  # resolved by the sources: part of the parameters
         params["journey_scope_resolved"] = journey_scope(settings)
     text = json.dumps(params, sort_keys=True, ensure_ascii=False)
@@ -193,34 +222,56 @@ def set_parameters(con: duckdb.DuckDBPyConnection, settings: Settings, sql_dir: 
             con.execute(f"SET VARIABLE {key} = ?", [value])
     # complaint deadlines per priority and category, in rule order; the defaults serve the rest
     rules = settings.metrics["complaint_sla_rules"] or []
-    con.execute("CREATE OR REPLACE TABLE param_complaint_sla (position INTEGER, priority VARCHAR, category VARCHAR, "
-                "sla_days DOUBLE, ack_hours DOUBLE)")
+    con.execute(
+        "CREATE OR REPLACE TABLE param_complaint_sla (position INTEGER, priority VARCHAR, category VARCHAR, "
+        "sla_days DOUBLE, ack_hours DOUBLE)"
+    )
     if rules:
-        con.executemany("INSERT INTO param_complaint_sla VALUES (?, ?, ?, ?, ?)",
-                        [[i, r.get("priority"), r.get("category"), r.get("sla_days"), r.get("ack_hours")]
-                         for i, r in enumerate(rules)])
+        con.executemany(
+            "INSERT INTO param_complaint_sla VALUES (?, ?, ?, ?, ?)",
+            [
+                [i, r.get("priority"), r.get("category"), r.get("sla_days"), r.get("ack_hours")]
+                for i, r in enumerate(rules)
+            ],
+        )
     # the longest complaint deadline, which bounds how far a journey's figures look ahead
-    con.execute("SET VARIABLE complaint_sla_days_max = ?",
-                [max([settings.metrics["complaint_sla_days"]] + [r["sla_days"] for r in rules if "sla_days" in r])])
+    con.execute(
+        "SET VARIABLE complaint_sla_days_max = ?",
+        [max([settings.metrics["complaint_sla_days"]] + [r["sla_days"] for r in rules if "sla_days" in r])],
+    )
     # per receiving team; the row 'default' serves every team not listed
     con.execute("CREATE OR REPLACE TABLE param_pickup_sla (team VARCHAR, call_seconds DOUBLE, case_hours DOUBLE)")
-    con.executemany("INSERT INTO param_pickup_sla VALUES (?, ?, ?)",
-                    [[team, float(spec["call_seconds"]), float(spec["case_hours"])]
-                     for team, spec in settings.metrics["pickup_sla"].items()])
-    con.execute("CREATE OR REPLACE TABLE param_stages (stage VARCHAR, position INTEGER, en VARCHAR, fr VARCHAR, "
-                "reached_by VARCHAR)")
-    con.executemany("INSERT INTO param_stages VALUES (?, ?, ?, ?, ?)",
-                    [[name, i, spec.get("en", name), spec.get("fr", name), spec["reached_by"]]
-                     for i, (name, spec) in enumerate(settings.stages.items(), start=1)])
+    con.executemany(
+        "INSERT INTO param_pickup_sla VALUES (?, ?, ?)",
+        [
+            [team, float(spec["call_seconds"]), float(spec["case_hours"])]
+            for team, spec in settings.metrics["pickup_sla"].items()
+        ],
+    )
+    con.execute(
+        "CREATE OR REPLACE TABLE param_stages (stage VARCHAR, position INTEGER, en VARCHAR, fr VARCHAR, "
+        "reached_by VARCHAR)"
+    )
+    con.executemany(
+        "INSERT INTO param_stages VALUES (?, ?, ?, ?, ?)",
+        [
+            [name, i, spec.get("en", name), spec.get("fr", name), spec["reached_by"]]
+            for i, (name, spec) in enumerate(settings.stages.items(), start=1)
+        ],
+    )
     # each weekly result names the parameter set it was computed with
     digest, text = parameter_set(settings)
-    con.execute("CREATE TABLE IF NOT EXISTS parameter_sets (parameter_set VARCHAR PRIMARY KEY, parameters JSON, "
-                "first_used_at TIMESTAMPTZ DEFAULT now())")
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS parameter_sets (parameter_set VARCHAR PRIMARY KEY, parameters JSON, "
+        "first_used_at TIMESTAMPTZ DEFAULT now())"
+    )
     con.execute("INSERT OR IGNORE INTO parameter_sets (parameter_set, parameters) VALUES (?, ?)", [digest, text])
     con.execute("SET VARIABLE parameter_set = ?", [digest])
     con.execute("CREATE OR REPLACE TABLE param_friction_signals (signal VARCHAR, stage VARCHAR, weight DOUBLE)")
-    con.executemany("INSERT INTO param_friction_signals VALUES (?, ?, ?)",
-                    [[name, spec["stage"], float(spec["weight"])] for name, spec in settings.friction_signals.items()])
+    con.executemany(
+        "INSERT INTO param_friction_signals VALUES (?, ?, ?)",
+        [[name, spec["stage"], float(spec["weight"])] for name, spec in settings.friction_signals.items()],
+    )
     # What the configured feeds cannot measure, and how far their data reaches: these change the
     # scorecard layer only (rebuilt by every build), not the parameter set of the weekly tables.
     # the vocabularies of sql/vocabulary.yaml: failure reasons as a table and a type, feeds per figure
@@ -273,8 +324,11 @@ def _row_hash(con: duckdb.DuckDBPyConnection, relation: str) -> str:
 def _fingerprint_parts(model: Model, relation: str) -> list[str]:
     """Per week column of table: (model, week_column, week, row_count, row_hash) of relation's
     rows, which hold the week columns and a row hash `h`."""
-    return [f"SELECT '{model.name}' AS model, '{column}' AS week_column, {column} AS week, count(*) AS row_count, "
-            f"sum(h::HUGEINT) AS row_hash FROM {relation} GROUP BY ALL" for column in model.fingerprint_weeks]
+    return [
+        f"SELECT '{model.name}' AS model, '{column}' AS week_column, {column} AS week, count(*) AS row_count, "
+        f"sum(h::HUGEINT) AS row_hash FROM {relation} GROUP BY ALL"
+        for column in model.fingerprint_weeks
+    ]
 
 
 # Entity tables (staging, journeys, handoffs, friction events) persist too, and an incremental
@@ -305,8 +359,9 @@ def _sessions(con: duckdb.DuckDBPyConnection) -> None:
     oldest = con.execute("SELECT min(contact_at) FROM journey_contacts").fetchone()[0]
     bound, step = b0, None
     while True:
-        since = "" if bound is None or oldest is None or bound <= oldest else \
-            f"AND contact_at >= {sql_timestamp(bound)}"
+        since = (
+            "" if bound is None or oldest is None or bound <= oldest else f"AND contact_at >= {sql_timestamp(bound)}"
+        )
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE _sessions AS
             SELECT customer_ref, journey_id, min(contact_at) AS started_at, max(contact_at) AS last_anchor_at
@@ -314,9 +369,13 @@ def _sessions(con: duckdb.DuckDBPyConnection) -> None:
             WHERE stitch_rule IN ('new_journey', 'same_customer_within_window')
                 AND customer_ref IN (SELECT customer_ref FROM _touches) {since}
             GROUP BY customer_ref, journey_id""")
-        if not since or not con.execute(
+        if (
+            not since
+            or not con.execute(
                 f"SELECT count(*) FROM _sessions WHERE last_anchor_at >= $b0 AND started_at < $bound + {window}",
-                {"b0": b0, "bound": bound}).fetchone()[0]:
+                {"b0": b0, "bound": bound},
+            ).fetchone()[0]
+        ):
             break
         step = con.execute(f"SELECT {window}").fetchone()[0] if step is None else step * 2
         bound = bound - step
@@ -424,12 +483,13 @@ def _slice_journeys(con: duckdb.DuckDBPyConnection, journey_contacts: str, in_sl
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _slice_contacts AS
         SELECT rowid AS row_id, journey_id FROM {journey_contacts} WHERE {bound}{in_slice}""")
-    con.execute("CREATE OR REPLACE TEMP TABLE _slice_journeys AS "
-                "SELECT DISTINCT journey_id AS id FROM _slice_contacts WHERE journey_id IS NOT NULL")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _slice_journeys AS "
+        "SELECT DISTINCT journey_id AS id FROM _slice_contacts WHERE journey_id IS NOT NULL"
+    )
 
 
-def _rebuild_slices(con: duckdb.DuckDBPyConnection, sliced: list[Model], sources: dict[str, str],
-                    timings: dict) -> int:
+def _rebuild_slices(con: duckdb.DuckDBPyConnection, sliced: list[Model], sources: dict[str, str], timings: dict) -> int:
     """Recompute the entity models for the slice only and replace their rows in it; the
     fingerprints of the rows replaced and of their replacements go to _fingerprints_before/after.
     The new rows are appended in each model's storage_order, so that the table stays ordered by week. Returns
@@ -474,8 +534,10 @@ def _rebuild_slices(con: duckdb.DuckDBPyConnection, sliced: list[Model], sources
             deleted_rows += con.execute(f"DELETE FROM {stored[model.name]} WHERE {where}").fetchone()[0]
             continue
         time_column = f"{model.contact_time} AS contact_time, " if model.contact_time else ""
-        deleted = con.execute(f"DELETE FROM {stored[model.name]} WHERE {where} RETURNING {', '.join(weeks)}, "
-                              f"{time_column}{_row_hash(con, stored[model.name])} AS h").fetchnumpy()
+        deleted = con.execute(
+            f"DELETE FROM {stored[model.name]} WHERE {where} RETURNING {', '.join(weeks)}, "
+            f"{time_column}{_row_hash(con, stored[model.name])} AS h"
+        ).fetchnumpy()
         frame = pd.DataFrame(deleted)
         deleted_rows += len(frame)
         first_week[model.name] = _least(frame, "week")
@@ -486,15 +548,17 @@ def _rebuild_slices(con: duckdb.DuckDBPyConnection, sliced: list[Model], sources
             continue
         con.register(f"_deleted_{model.name}", frame)
         before += _fingerprint_parts(model, f"_deleted_{model.name}")
-        after += _fingerprint_parts(model, f"(SELECT {', '.join(weeks)}, {_row_hash(con, model.name)} AS h "
-                                                f"FROM temp.main.{model.name})")
+        after += _fingerprint_parts(
+            model, f"(SELECT {', '.join(weeks)}, {_row_hash(con, model.name)} AS h FROM temp.main.{model.name})"
+        )
     con.execute("CREATE OR REPLACE TEMP TABLE _fingerprints_before AS " + " UNION ALL ".join(before))
     con.execute("CREATE OR REPLACE TEMP TABLE _fingerprints_after AS " + " UNION ALL ".join(after))
     for model in sliced:
         if model.fingerprint_weeks:
             con.unregister(f"_deleted_{model.name}")
-        con.execute(f"INSERT INTO {stored[model.name]} SELECT * FROM temp.main.{model.name} "
-                    f"ORDER BY {model.storage_order}")
+        con.execute(
+            f"INSERT INTO {stored[model.name]} SELECT * FROM temp.main.{model.name} ORDER BY {model.storage_order}"
+        )
         con.execute(f"DROP TABLE temp.main.{model.name}")
     return deleted_rows
 
@@ -505,10 +569,14 @@ def _compaction_due(con: duckdb.DuckDBPyConnection, deleted_now: int, tables: li
     vacuums the tables a commit changed, so a build that changed none would reclaim nothing."""
     if not deleted_now:
         return False
-    since = con.execute("SELECT coalesce(sum(rows_deleted), 0) FROM model_builds WHERE build_id > "
-                        "(SELECT coalesce(max(build_id), 0) FROM model_builds WHERE compacted)").fetchone()[0]
-    rows = con.execute(f"SELECT coalesce(sum(estimated_size), 0) FROM duckdb_tables() WHERE NOT temporary "
-                       f"AND table_name IN ({', '.join(sql_string(t) for t in tables)})").fetchone()[0]
+    since = con.execute(
+        "SELECT coalesce(sum(rows_deleted), 0) FROM model_builds WHERE build_id > "
+        "(SELECT coalesce(max(build_id), 0) FROM model_builds WHERE compacted)"
+    ).fetchone()[0]
+    rows = con.execute(
+        f"SELECT coalesce(sum(estimated_size), 0) FROM duckdb_tables() WHERE NOT temporary "
+        f"AND table_name IN ({', '.join(sql_string(t) for t in tables)})"
+    ).fetchone()[0]
     return since + deleted_now >= COMPACT_SHARE * max(rows, 1)
 
 
@@ -531,9 +599,14 @@ def _persist_weeks(con: duckdb.DuckDBPyConnection, model: Model, weeks: list[str
     are written into the SQL as constants, so that DuckDB pushes them down to the entity tables'
     scans and skips the row groups of other weeks (storage_order)."""
     where = f"WHERE week IN ({', '.join(sql_string(w) for w in weeks) or 'NULL'})" if weeks is not None else ""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _fresh AS SELECT *, getvariable('build_id') AS build_id, "
-                f"getvariable('built_at') AS computed_at FROM ({model.sql}) {where}")
-    if weeks is not None and con.execute(f"DESCRIBE {model.name}").fetchall() == con.execute("DESCRIBE _fresh").fetchall():
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _fresh AS SELECT *, getvariable('build_id') AS build_id, "
+        f"getvariable('built_at') AS computed_at FROM ({model.sql}) {where}"
+    )
+    if (
+        weeks is not None
+        and con.execute(f"DESCRIBE {model.name}").fetchall() == con.execute("DESCRIBE _fresh").fetchall()
+    ):
         con.execute(f"DELETE FROM {model.name} {where}")
         con.execute(f"INSERT INTO {model.name} SELECT * FROM _fresh")
     else:
@@ -555,10 +628,13 @@ def _record_restatements(con: duckdb.DuckDBPyConnection) -> None:
 def _weeks_become_final(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Weeks with a figure the previous build published as provisional and this one as final (or
     the reverse): their pages must say so, even where no value changed."""
-    return [r[0] for r in con.execute(f"""
+    return [
+        r[0]
+        for r in con.execute(f"""
         SELECT DISTINCT n.week FROM {FIGURES_MODEL} AS n
         JOIN _prev_figures AS o USING (week, metric)
-        WHERE n.provisional IS DISTINCT FROM o.provisional ORDER BY 1""").fetchall()]
+        WHERE n.provisional IS DISTINCT FROM o.provisional ORDER BY 1""").fetchall()
+    ]
 
 
 def build_models(settings: Settings, sql_dir: Path = SQL_DIR, full: bool = False) -> dict:
@@ -586,21 +662,35 @@ def build_models(settings: Settings, sql_dir: Path = SQL_DIR, full: bool = False
         try:
             set_parameters(con, settings, sql_dir)
             digest = parameter_set(settings)[0]
-            previous = con.execute("SELECT parameter_set, sql_hash, last_load_id FROM model_builds "
-                                   "ORDER BY build_id DESC LIMIT 1").fetchone()
+            previous = con.execute(
+                "SELECT parameter_set, sql_hash, last_load_id FROM model_builds ORDER BY build_id DESC LIMIT 1"
+            ).fetchone()
             existing = _tables(con)
             persisted = [m.name for m in models if m.incremental == "weekly"]
             sliced = [m for m in models if m.layer != "scorecard" and m.name not in persisted]
-            incremental = (not full and previous is not None and previous[:2] == (digest, sql_hash)
-                           and set(persisted) | {m.name for m in sliced} <= existing
-                           and set(CONTRACTS) <= set(sources) and all(m.incremental == "slice" for m in sliced))
+            incremental = (
+                not full
+                and previous is not None
+                and previous[:2] == (digest, sql_hash)
+                and set(persisted) | {m.name for m in sliced} <= existing
+                and set(CONTRACTS) <= set(sources)
+                and all(m.incremental == "slice" for m in sliced)
+            )
             last_load_id = previous[2] if previous else 0
-            if incremental and con.execute("SELECT count(*) FROM load_audit WHERE restate_all AND load_id > ?",
-                                           [last_load_id]).fetchone()[0]:
+            if (
+                incremental
+                and con.execute(
+                    "SELECT count(*) FROM load_audit WHERE restate_all AND load_id > ?", [last_load_id]
+                ).fetchone()[0]
+            ):
                 incremental = False  # a reload retracted rows: no slice finds what was built from them
-            new_loads = [r[0] for r in con.execute(
-                "SELECT load_id FROM load_audit WHERE status = 'loaded' AND load_id > ? ORDER BY load_id",
-                [last_load_id]).fetchall()]
+            new_loads = [
+                r[0]
+                for r in con.execute(
+                    "SELECT load_id FROM load_audit WHERE status = 'loaded' AND load_id > ? ORDER BY load_id",
+                    [last_load_id],
+                ).fetchall()
+            ]
             build_id = con.execute("SELECT nextval('build_id_seq')").fetchone()[0]
             con.execute("SET VARIABLE build_id = ?", [build_id])
             con.execute("SET VARIABLE built_at = now()")
@@ -614,12 +704,18 @@ def build_models(settings: Settings, sql_dir: Path = SQL_DIR, full: bool = False
             # what the previous build published, to tell which figures changed
             # (and which were provisional: a week whose figures become final is published again)
             had_status = FIGURES_MODEL in existing and "provisional" in {
-                r[0] for r in con.execute(f"DESCRIBE {FIGURES_MODEL}").fetchall()}
-            con.execute("CREATE OR REPLACE TEMP TABLE _prev_figures AS " + (
-                f"SELECT week, metric, value, {'provisional' if had_status else 'false AS provisional'} "
-                f"FROM {FIGURES_MODEL}" if FIGURES_MODEL in existing
-                else "SELECT NULL::VARCHAR AS week, NULL::VARCHAR AS metric, NULL::DOUBLE AS value, "
-                     "NULL::BOOLEAN AS provisional LIMIT 0"))
+                r[0] for r in con.execute(f"DESCRIBE {FIGURES_MODEL}").fetchall()
+            }
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE _prev_figures AS "
+                + (
+                    f"SELECT week, metric, value, {'provisional' if had_status else 'false AS provisional'} "
+                    f"FROM {FIGURES_MODEL}"
+                    if FIGURES_MODEL in existing
+                    else "SELECT NULL::VARCHAR AS week, NULL::VARCHAR AS metric, NULL::DOUBLE AS value, "
+                    "NULL::BOOLEAN AS provisional LIMIT 0"
+                )
+            )
             for model in models:
                 if incremental and model in sliced:
                     continue
@@ -628,25 +724,32 @@ def build_models(settings: Settings, sql_dir: Path = SQL_DIR, full: bool = False
                     if model.name in persisted:
                         _persist_weeks(con, model, affected if incremental else None)
                     elif model.storage_order:
-                        con.execute(f"CREATE OR REPLACE TABLE {model.name} AS SELECT * FROM ({model.sql}) "
-                                    f"ORDER BY {model.storage_order}")
+                        con.execute(
+                            f"CREATE OR REPLACE TABLE {model.name} AS SELECT * FROM ({model.sql}) "
+                            f"ORDER BY {model.storage_order}"
+                        )
                     else:
                         con.execute(f"CREATE OR REPLACE TABLE {model.name} AS {model.sql}")
                     if model.name == FIGURES_MODEL:
                         _record_restatements(con)
                 except duckdb.Error as exc:
-                    raise RuntimeError(f"model {model.name} ({model.path.relative_to(sql_dir.parent)}) "
-                                       f"failed: {exc}") from exc
+                    raise RuntimeError(
+                        f"model {model.name} ({model.path.relative_to(sql_dir.parent)}) failed: {exc}"
+                    ) from exc
                 timings[model.name] = round(time.perf_counter() - t0, 3)
-            recomputed = sorted(set(affected) | set(_weeks_become_final(con))) if incremental else sorted(
-                r[0] for r in con.execute(f"SELECT DISTINCT week FROM {FIGURES_MODEL}").fetchall())
+            recomputed = (
+                sorted(set(affected) | set(_weeks_become_final(con)))
+                if incremental
+                else sorted(r[0] for r in con.execute(f"SELECT DISTINCT week FROM {FIGURES_MODEL}").fetchall())
+            )
             # a full build rewrites every table: nothing deleted is left to reclaim
             compacting = incremental and _compaction_due(con, deleted, [m.name for m in sliced])
-            con.execute("INSERT INTO model_builds (build_id, built_at, parameter_set, sql_hash, last_load_id, "
-                        "full_rebuild, weeks, rows_deleted, compacted) VALUES (?, getvariable('built_at'), ?, ?, "
-                        "(SELECT coalesce(max(load_id), 0) FROM load_audit), ?, ?, ?, ?)",
-                        [build_id, digest, sql_hash, not incremental, recomputed, deleted,
-                         not incremental or compacting])
+            con.execute(
+                "INSERT INTO model_builds (build_id, built_at, parameter_set, sql_hash, last_load_id, "
+                "full_rebuild, weeks, rows_deleted, compacted) VALUES (?, getvariable('built_at'), ?, ?, "
+                "(SELECT coalesce(max(load_id), 0) FROM load_audit), ?, ?, ?, ?)",
+                [build_id, digest, sql_hash, not incremental, recomputed, deleted, not incremental or compacting],
+            )
             vacuumed = commit(con, compacting)
         except BaseException:
             con.execute("ROLLBACK")
@@ -658,6 +761,13 @@ def build_models(settings: Settings, sql_dir: Path = SQL_DIR, full: bool = False
         weeks = [r[0] for r in con.execute(f"SELECT DISTINCT week FROM {FIGURES_MODEL} ORDER BY week").fetchall()]
     finally:
         con.close()
-    return {"models": [m.name for m in models], "seconds": timings, "weeks": weeks, "build_id": build_id,
-            "full": not incremental, "recomputed_weeks": recomputed, "rows_deleted": deleted,
-            "compacted": compacting or not incremental}
+    return {
+        "models": [m.name for m in models],
+        "seconds": timings,
+        "weeks": weeks,
+        "build_id": build_id,
+        "full": not incremental,
+        "recomputed_weeks": recomputed,
+        "rows_deleted": deleted,
+        "compacted": compacting or not incremental,
+    }

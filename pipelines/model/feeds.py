@@ -17,7 +17,6 @@ from pipelines.vocabulary import VOCABULARY, Feeds, Vocabulary
 FEED_TABLES = {"calls": ("calls",), "complaints": ("cases", "case_events"), "surveys": ("survey_responses",)}
 
 
-
 def source_tables(settings: Settings) -> dict[str, set[str]]:
     """Per configured source (landing folder): the canonical tables its profiles fill."""
     from pipelines.ingest.profiles import load_profile
@@ -47,16 +46,16 @@ def _missing(needs: Feeds, feeds: set[str]) -> str:
     return ", ".join(lacking)
 
 
-def unmeasured(settings: Settings, feeds: set[str] | None = None,
-               vocabulary: Vocabulary = VOCABULARY) -> dict[str, str]:
+def unmeasured(
+    settings: Settings, feeds: set[str] | None = None, vocabulary: Vocabulary = VOCABULARY
+) -> dict[str, str]:
     """Figure (weekly_scorecard metric) -> the feeds it lacks, for every figure the configured
     feeds cannot measure. What each figure and each friction signal is counted from is declared
     in sql/vocabulary.yaml; a stage is measured when one of its signals is. A signal the
     vocabulary does not know is taken as measured."""
     feeds = configured_feeds(settings) if feeds is None else feeds
     metric_feeds, signal_feeds = vocabulary.feeds("metrics"), vocabulary.feeds("signals")
-    missing = {metric: _missing(needs, feeds) for metric, needs in metric_feeds.items()
-               if not _measured(needs, feeds)}
+    missing = {metric: _missing(needs, feeds) for metric, needs in metric_feeds.items() if not _measured(needs, feeds)}
     for stage in settings.stages:
         signals = [s for s, spec in settings.friction_signals.items() if spec["stage"] == stage]
         if signals and not any(_measured(signal_feeds.get(s, ((),)), feeds) for s in signals):

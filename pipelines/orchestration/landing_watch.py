@@ -80,8 +80,10 @@ class LandingFolderTrigger(BaseEventTrigger):  # type: ignore[misc,valid-type]
         self.poll_seconds = poll_seconds
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (f"{type(self).__module__}.{type(self).__qualname__}",
-                {"folder": self.folder, "source": self.source, "poll_seconds": self.poll_seconds})
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {"folder": self.folder, "source": self.source, "poll_seconds": self.poll_seconds},
+        )
 
     async def run(self) -> AsyncIterator[Any]:
         scanner = LandingScanner(self.folder)
@@ -90,7 +92,11 @@ class LandingFolderTrigger(BaseEventTrigger):  # type: ignore[misc,valid-type]
             if ready:
                 from pipelines.console import shown_name  # a line break in a name cannot forge a log line
 
-                self.log.info("%d file(s) landed in %s: %s", len(ready), self.folder,
-                              ", ".join(shown_name(name) for name in ready[:20]))
+                self.log.info(
+                    "%d file(s) landed in %s: %s",
+                    len(ready),
+                    self.folder,
+                    ", ".join(shown_name(name) for name in ready[:20]),
+                )
                 yield TriggerEvent({"folder": self.folder, "source": self.source, "files": ready})
             await asyncio.sleep(self.poll_seconds)

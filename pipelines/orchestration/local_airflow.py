@@ -52,8 +52,7 @@ def migrate_metadata_db(env: dict[str, str]) -> None:
 
 def ensure_warehouse_pool(env: dict[str, str], pool: str = "esprit_warehouse") -> None:
     """The pool of one slot that every warehouse task takes: DuckDB allows one writing process."""
-    airflow_command("pools", "set", pool, "1", "Esprit warehouse: DuckDB allows one writing process per file",
-                    env=env)
+    airflow_command("pools", "set", pool, "1", "Esprit warehouse: DuckDB allows one writing process per file", env=env)
 
 
 def set_up_airflow(env: dict[str, str], pool: str = "esprit_warehouse") -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pipelines.config import Settings
 from pipelines.ingest.load import ingest_source
+from pipelines.ingest.validation import build_data_docs
 from pipelines.model.build import build_models
 from pipelines.report.scorecard import render_weeks
-from pipelines.ingest.validation import build_data_docs
 
 
 def run_all(settings: Settings) -> dict:

@@ -7,7 +7,7 @@ next DAG knows which files and weeks changed.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from pipelines.config import load_settings
 from pipelines.weeks import last_completed_week, parse_week
@@ -70,12 +70,18 @@ def build_metrics() -> dict:
     from pipelines.model.build import build_models
 
     built = build_models(load_settings())
-    return {"weeks": built["weeks"], "recomputed_weeks": built["recomputed_weeks"], "full": built["full"],
-            "build_id": built["build_id"], "models": len(built["models"])}
+    return {
+        "weeks": built["weeks"],
+        "recomputed_weeks": built["recomputed_weeks"],
+        "full": built["full"],
+        "build_id": built["build_id"],
+        "models": len(built["models"]),
+    }
 
 
-def weeks_to_render(spec: str, run_after: datetime | None, tz: str,
-                    changed_weeks: list[str] | None = None) -> list[str] | None:
+def weeks_to_render(
+    spec: str, run_after: datetime | None, tz: str, changed_weeks: list[str] | None = None
+) -> list[str] | None:
     """Which weeks a scorecard run renders.
 
     A run started by the metrics Asset renders the weeks that build recomputed (new weeks, and
@@ -88,7 +94,7 @@ def weeks_to_render(spec: str, run_after: datetime | None, tz: str,
     if spec == "all":
         return None
     if spec == "previous":
-        return [last_completed_week(run_after or datetime.now(timezone.utc), tz)]
+        return [last_completed_week(run_after or datetime.now(UTC), tz)]
     parse_week(spec)
     return [spec]
 
@@ -120,7 +126,7 @@ def weeks_affected_on_pages(changed: list[str], known: list[str], trend_weeks: i
     for week in changed:
         if week in known:
             position = known.index(week)
-            affected.update(known[position: position + trend_weeks])
+            affected.update(known[position : position + trend_weeks])
     return sorted(affected)
 
 
@@ -153,9 +159,13 @@ def orchestration_settings() -> dict:
     import os
 
     settings = load_settings()
-    found = {"sources": list(settings.sources), "landing": {s: str(settings.landing / s) for s in settings.sources},
-             "week_timezone": settings.week_timezone,
-             "scorecard_cron": weekly_cron(settings.scorecard["publish_delay_hours"]), **settings.orchestration}
+    found = {
+        "sources": list(settings.sources),
+        "landing": {s: str(settings.landing / s) for s in settings.sources},
+        "week_timezone": settings.week_timezone,
+        "scorecard_cron": weekly_cron(settings.scorecard["publish_delay_hours"]),
+        **settings.orchestration,
+    }
     if os.environ.get("ESPRIT_REDIS_CHANNEL") is not None:
         found["redis_channel"] = os.environ["ESPRIT_REDIS_CHANNEL"]
     return found
@@ -180,7 +190,10 @@ def dag_arguments(found: dict) -> dict:
         "start_date": pendulum.datetime(2026, 1, 1, tz=found["week_timezone"]),
         "catchup": False,
         "max_active_runs": 1,
-        "default_args": {"pool": found["warehouse_pool"], "retries": found["retries"],
-                         "retry_delay": timedelta(seconds=found["retry_delay_seconds"]),
-                         "retry_exponential_backoff": True},
+        "default_args": {
+            "pool": found["warehouse_pool"],
+            "retries": found["retries"],
+            "retry_delay": timedelta(seconds=found["retry_delay_seconds"]),
+            "retry_exponential_backoff": True,
+        },
     }

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import math
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib
 
@@ -20,12 +20,14 @@ from matplotlib.colors import LinearSegmentedColormap  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
-matplotlib.rcParams.update({
-    "svg.fonttype": "none",      # text stays text: smaller, selectable, translated labels readable
-    "svg.hashsalt": "esprit",    # stable element ids
-    "font.family": "sans-serif",
-    "font.size": 8,
-})
+matplotlib.rcParams.update(
+    {
+        "svg.fonttype": "none",  # text stays text: smaller, selectable, translated labels readable
+        "svg.hashsalt": "esprit",  # stable element ids
+        "font.family": "sans-serif",
+        "font.size": 8,
+    }
+)
 
 INK, MUTED, GOOD, BAD = "#1d2430", "#8a94a6", "#1a7f37", "#b42318"
 FAILURE_COLOURS = LinearSegmentedColormap.from_list("failure", ["#e8f5e9", "#fff4d6", "#f6b6a8", "#b42318"])
@@ -35,7 +37,7 @@ def _svg(fig: Figure, title: str) -> str:
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None}, transparent=True)
     text = buffer.getvalue()
-    text = text[text.index("<svg"):]  # drop the XML prolog and DOCTYPE: the SVG sits inside HTML
+    text = text[text.index("<svg") :]  # drop the XML prolog and DOCTYPE: the SVG sits inside HTML
     # an accessible name for the chart; the title is plain text, escaped here
     escaped = title.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return re.sub(r"<svg ", f'<svg role="img" aria-label="{escaped}" ', text, count=1)
@@ -66,14 +68,19 @@ def sparkline(values: Sequence[float | None], title: str, better: str = "up") ->
     return _svg(fig, title)
 
 
-def trend_lines(weeks: Sequence[str], series: dict[str, Sequence[float | None]], title: str,
-                ylabel: str) -> str:
+def trend_lines(weeks: Sequence[str], series: dict[str, Sequence[float | None]], title: str, ylabel: str) -> str:
     """Several series over the same weeks (the friction index of each stage)."""
     fig = Figure(figsize=(6.4, 2.2), dpi=100)
     ax = fig.add_axes((0.08, 0.2, 0.7, 0.72))
     for label, values in series.items():
-        ax.plot(range(len(weeks)), [math.nan if v is None else v for v in values], marker="o", markersize=2.5,
-                linewidth=1.2, label=_plain(label))
+        ax.plot(
+            range(len(weeks)),
+            [math.nan if v is None else v for v in values],
+            marker="o",
+            markersize=2.5,
+            linewidth=1.2,
+            label=_plain(label),
+        )
     ax.set_xticks(range(len(weeks)), [w[-3:] for w in weeks])
     ax.set_ylabel(ylabel)
     ax.spines[["top", "right"]].set_visible(False)
@@ -82,9 +89,16 @@ def trend_lines(weeks: Sequence[str], series: dict[str, Sequence[float | None]],
     return _svg(fig, title)
 
 
-def handoff_heatmap(teams_from: Sequence[str], teams_to: Sequence[str],
-                    cells: dict[tuple[str, str], tuple[int, int, str | None]], title: str,
-                    xlabel: str, ylabel: str, empty: str, names: dict[str, str] | None = None) -> str:
+def handoff_heatmap(
+    teams_from: Sequence[str],
+    teams_to: Sequence[str],
+    cells: dict[tuple[str, str], tuple[int, int, str | None]],
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    empty: str,
+    names: dict[str, str] | None = None,
+) -> str:
     """Failure rate per from-team (rows) x to-team (columns); each cell links to its page.
 
     cells: (from, to) -> (handoffs, failed, link). Cells with no handoff stay blank.
@@ -106,15 +120,23 @@ def handoff_heatmap(teams_from: Sequence[str], teams_to: Sequence[str],
             if link:
                 cell.set_url(link)
             ax.add_patch(cell)
-            label = ax.text(col + 0.5, row + 0.5, f"{100 * rate:.0f} %\n{failed}/{handoffs}", ha="center",
-                            va="center", color="white" if rate > 0.6 else INK, fontsize=8)
+            label = ax.text(
+                col + 0.5,
+                row + 0.5,
+                f"{100 * rate:.0f} %\n{failed}/{handoffs}",
+                ha="center",
+                va="center",
+                color="white" if rate > 0.6 else INK,
+                fontsize=8,
+            )
             if link:
                 label.set_url(link)
     if not teams_from:
         ax.text(0.5, 0.5, empty, ha="center", va="center", color=MUTED)
     names = names or {}
-    ax.set_xticks([i + 0.5 for i in range(len(teams_to))], [_plain(names.get(t, t)) for t in teams_to], rotation=20,
-                  ha="right")
+    ax.set_xticks(
+        [i + 0.5 for i in range(len(teams_to))], [_plain(names.get(t, t)) for t in teams_to], rotation=20, ha="right"
+    )
     ax.set_yticks([i + 0.5 for i in range(len(teams_from))], [_plain(names.get(t, t)) for t in teams_from])
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)

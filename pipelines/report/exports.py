@@ -18,26 +18,32 @@ FORMULA_START = r"^[=+\-@\t\r]"
 
 def exportable_tables(con) -> list[str]:
     """Every weekly metric table, and the restatement log when there is one."""
-    names = [r[0] for r in con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' "
-        "AND (table_name LIKE 'weekly\\_%' ESCAPE '\\' OR table_name IN ('metric_restatements', 'week_status')) "
-        "UNION SELECT view_name FROM duckdb_views() WHERE NOT internal AND schema_name = 'main' "
-        "AND view_name IN ('week_status') ORDER BY 1").fetchall()]
+    names = [
+        r[0]
+        for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' "
+            "AND (table_name LIKE 'weekly\\_%' ESCAPE '\\' OR table_name IN ('metric_restatements', 'week_status')) "
+            "UNION SELECT view_name FROM duckdb_views() WHERE NOT internal AND schema_name = 'main' "
+            "AND view_name IN ('week_status') ORDER BY 1"
+        ).fetchall()
+    ]
     return names
 
 
 def neutralised_select(con, table: str) -> str:
     """SELECT of the table with text columns made inert for spreadsheets."""
     columns = con.execute(
-        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? "
-        "ORDER BY ordinal_position", [table]).fetchall()
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+        [table],
+    ).fetchall()
     parts = []
     for name, data_type in columns:
         col = sql_ident(name)
         if data_type == "VARCHAR" or data_type.endswith("[]") or data_type in ("JSON",):
             text = f"{col}::VARCHAR"
-            parts.append(f"CASE WHEN regexp_matches({text}, '{FORMULA_START}') THEN '''' || {text} "
-                         f"ELSE {text} END AS {col}")
+            parts.append(
+                f"CASE WHEN regexp_matches({text}, '{FORMULA_START}') THEN '''' || {text} ELSE {text} END AS {col}"
+            )
         else:
             parts.append(col)
     return f"SELECT {', '.join(parts)} FROM {sql_ident(table)}"

@@ -17,7 +17,7 @@ from pipelines.sqltext import sql_timestamp
 @dataclass(frozen=True)
 class TimelineEntry:
     at: datetime
-    kind: str      # call | case_event | survey
+    kind: str  # call | case_event | survey
     ref: str
     team: str | None
     detail: str
@@ -48,11 +48,20 @@ def handoff_pairs(con, week: str, leave_out: str | None = None) -> list[tuple[st
     return con.execute(
         "SELECT from_team, to_team, handoffs, failed FROM weekly_handoff_pairs WHERE week = $week "
         "AND ($out IS NULL OR (from_team <> $out AND to_team <> $out)) "
-        "ORDER BY failed DESC, handoffs DESC, from_team, to_team", {"week": week, "out": leave_out}).fetchall()
+        "ORDER BY failed DESC, handoffs DESC, from_team, to_team",
+        {"week": week, "out": leave_out},
+    ).fetchall()
 
 
-def failed_handoffs(con, week: str, from_team: str | None, to_team: str | None, tz: str,
-                    with_timeline: bool = True, per_pair: int | None = None) -> list[FailedHandoff]:
+def failed_handoffs(
+    con,
+    week: str,
+    from_team: str | None,
+    to_team: str | None,
+    tz: str,
+    with_timeline: bool = True,
+    per_pair: int | None = None,
+) -> list[FailedHandoff]:
     """The week's failed handoffs (of one pair, or of every pair when the teams are None), the
     first `per_pair` of each pair by time when given."""
     rows = con.execute(
@@ -64,19 +73,24 @@ def failed_handoffs(con, week: str, from_team: str | None, to_team: str | None, 
         QUALIFY $per_pair IS NULL
             OR row_number() OVER (PARTITION BY h.from_team, h.to_team ORDER BY h.handoff_at, h.handoff_key) <= $per_pair
         ORDER BY h.from_team, h.to_team, h.handoff_at, h.handoff_key
-        """, {"week": week, "from": from_team, "to": to_team, "per_pair": per_pair}).fetchall()
+        """,
+        {"week": week, "from": from_team, "to": to_team, "per_pair": per_pair},
+    ).fetchall()
     journeys = sorted({r[6] for r in rows if r[6] is not None})
     timelines = journey_timelines(con, journeys, tz) if with_timeline and journeys else {}
-    return [FailedHandoff(key, kind, src, dst, at.astimezone(_zone(tz)), list(reasons), journey,
-                          timelines.get(journey, []))
-            for key, kind, src, dst, at, reasons, journey in rows]
+    return [
+        FailedHandoff(key, kind, src, dst, at.astimezone(_zone(tz)), list(reasons), journey, timelines.get(journey, []))
+        for key, kind, src, dst, at, reasons, journey in rows
+    ]
 
 
 def journey_timelines(con, journey_ids: list[str], tz: str) -> dict[str, list[TimelineEntry]]:
     """Every call segment, case event and survey response of each journey, in time order."""
     contacts = con.execute(
         "SELECT journey_id, contact_type, contact_ref, contact_at FROM journey_contacts "
-        "WHERE journey_id IN (SELECT unnest($ids::VARCHAR[]))", {"ids": journey_ids}).fetchall()
+        "WHERE journey_id IN (SELECT unnest($ids::VARCHAR[]))",
+        {"ids": journey_ids},
+    ).fetchall()
     # A call's segments are offered from its contact time (its first segment) on, and a response is
     # at its contact time: from the earliest of them, the week-ordered staging tables skip older
     # row groups. Case events may precede their case's opening, so they have no bound.
@@ -113,8 +127,9 @@ def journey_timelines(con, journey_ids: list[str], tz: str) -> dict[str, list[Ti
         FROM stg_survey_responses AS r
         JOIN contacts AS c ON c.contact_type = 'survey' AND c.contact_ref = r.response_id
         WHERE {since("r.responded_at", surveys_from)}
-        """, {"journeys": [c[0] for c in contacts], "types": [c[1] for c in contacts],
-              "refs": [c[2] for c in contacts]}).fetchall()
+        """,
+        {"journeys": [c[0] for c in contacts], "types": [c[1] for c in contacts], "refs": [c[2] for c in contacts]},
+    ).fetchall()
     zone = _zone(tz)
     timelines: dict[str, list[TimelineEntry]] = {}
     for journey, at, kind, ref, team, detail in rows:

@@ -16,14 +16,14 @@ import json
 import os
 import shlex
 from dataclasses import asdict, dataclass
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from pipelines.report import charts, stats
 from pipelines.config import Settings, team_name
+from pipelines.report import charts, stats
 from pipelines.report.i18n import translator
 from pipelines.report.investigate import failed_handoffs, handoff_pairs, pair_slug
 from pipelines.warehouse import connect
@@ -51,14 +51,14 @@ class Tile:
     average_4_weeks: float | None
     significant: bool | None
     small_sample: bool
-    trend: str                # better | worse | same | ''
+    trend: str  # better | worse | same | ''
     target: float | None
     target_display: str
-    status: str               # on_target | watch | off_target | no_data | provisional
+    status: str  # on_target | watch | off_target | no_data | provisional
     sparkline: str
     provisional: bool = False  # looks ahead past the data's horizon: no status, no significance
     provisional_until: str = ""  # the day it becomes final, as data stands (week timezone)
-    missing_feeds: str = ""    # the feeds a site would need for this figure (none configured)
+    missing_feeds: str = ""  # the feeds a site would need for this figure (none configured)
 
 
 def fmt(value: float | None, unit: str) -> str:
@@ -102,6 +102,7 @@ def status_of(value: float | None, spec: dict) -> str:
 
 # ---------------------------------------------------------------- reading the warehouse
 
+
 def available_weeks(con) -> list[str]:
     return [r[0] for r in con.execute("SELECT DISTINCT week FROM weekly_scorecard ORDER BY week").fetchall()]
 
@@ -110,7 +111,8 @@ def metric_history(con) -> dict[str, dict[str, dict]]:
     """metric -> week -> the weekly_scorecard row (as a dict)."""
     cursor = con.execute(
         "SELECT week, metric, value, numerator, denominator, unit, ci_low, ci_high, change, average_4_weeks, "
-        "missing_feeds, final_at, provisional FROM weekly_scorecard ORDER BY metric, week")
+        "missing_feeds, final_at, provisional FROM weekly_scorecard ORDER BY metric, week"
+    )
     names = [d[0] for d in cursor.description]
     history: dict[str, dict[str, dict]] = {}
     for row in cursor.fetchall():
@@ -120,8 +122,14 @@ def metric_history(con) -> dict[str, dict[str, dict]]:
 
 
 def _table_exists(con, name: str) -> bool:
-    return con.execute("SELECT count(*) FROM (SELECT table_name FROM duckdb_tables() WHERE table_name = $n "
-                       "UNION ALL SELECT view_name FROM duckdb_views() WHERE view_name = $n)", {"n": name}).fetchone()[0] > 0
+    return (
+        con.execute(
+            "SELECT count(*) FROM (SELECT table_name FROM duckdb_tables() WHERE table_name = $n "
+            "UNION ALL SELECT view_name FROM duckdb_views() WHERE view_name = $n)",
+            {"n": name},
+        ).fetchone()[0]
+        > 0
+    )
 
 
 def _usable(record: dict | None) -> float | None:
@@ -133,27 +141,41 @@ def _usable(record: dict | None) -> float | None:
     return record["value"]
 
 
-def _significance(metric: str, unit: str, week: str, previous: str | None, history: dict,
-                  ces_variance: dict[str, float]) -> bool | None:
+def _significance(
+    metric: str, unit: str, week: str, previous: str | None, history: dict, ces_variance: dict[str, float]
+) -> bool | None:
     if previous is None:
         return None
     now, before = history[metric].get(week), history[metric].get(previous)
     if _usable(now) is None or _usable(before) is None:
         return None
     if metric == "nps":
+
         def split(w):
-            return (history["nps_promoters"][w]["numerator"], history["nps_detractors"][w]["numerator"],
-                    history["nps"][w]["denominator"])
+            return (
+                history["nps_promoters"][w]["numerator"],
+                history["nps_detractors"][w]["numerator"],
+                history["nps"][w]["denominator"],
+            )
+
         return stats.nps_change_significant(*split(week), *split(previous))
     if unit == "pct":
-        return stats.proportion_change_significant(now["numerator"], now["denominator"],
-                                                   before["numerator"], before["denominator"])
+        return stats.proportion_change_significant(
+            now["numerator"], now["denominator"], before["numerator"], before["denominator"]
+        )
     if unit == "per_1000":
-        return stats.proportion_change_significant(now["numerator"] / 1000, now["denominator"],
-                                                   before["numerator"] / 1000, before["denominator"])
+        return stats.proportion_change_significant(
+            now["numerator"] / 1000, now["denominator"], before["numerator"] / 1000, before["denominator"]
+        )
     if unit == "score":
-        return stats.mean_change_significant(now["value"], ces_variance.get(week), now["denominator"],
-                                             before["value"], ces_variance.get(previous), before["denominator"])
+        return stats.mean_change_significant(
+            now["value"],
+            ces_variance.get(week),
+            now["denominator"],
+            before["value"],
+            ces_variance.get(previous),
+            before["denominator"],
+        )
     return None
 
 
@@ -170,10 +192,16 @@ def local_day(moment: datetime | None, tz: str) -> str:
     return moment.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d") if moment is not None else ""
 
 
-def build_tiles(settings: Settings, history: dict, week: str, known: list[str],
-                ces_variance: dict[str, float] | None = None, sparklines: bool = True) -> list[Tile]:
+def build_tiles(
+    settings: Settings,
+    history: dict,
+    week: str,
+    known: list[str],
+    ces_variance: dict[str, float] | None = None,
+    sparklines: bool = True,
+) -> list[Tile]:
     small = settings.scorecard["small_sample"]
-    span = known[max(0, known.index(week) - settings.scorecard["trend_weeks"] + 1): known.index(week) + 1]
+    span = known[max(0, known.index(week) - settings.scorecard["trend_weeks"] + 1) : known.index(week) + 1]
     tiles = []
     for spec in settings.headline:
         metric, unit = spec["metric"], spec["unit"]
@@ -191,24 +219,39 @@ def build_tiles(settings: Settings, history: dict, week: str, known: list[str],
         denominator = record.get("denominator") if record else None
         label = f"{spec['en']}, last {len(span)} weeks"
         provisional = bool(record and value is not None and record.get("provisional"))
-        tiles.append(Tile(
-            metric=metric, label_en=spec["en"], label_fr=spec["fr"], unit=unit, value=value,
-            display=fmt(value, unit), numerator=record.get("numerator") if record else None,
-            denominator=denominator, ci_low=record.get("ci_low") if record else None,
-            ci_high=record.get("ci_high") if record else None, change=change, change_display=fmt_change(change, unit),
-            change_vs_average=vs_average, change_vs_average_display=fmt_change(vs_average, unit),
-            average_4_weeks=average,
-            significant=_significance(metric, unit, week, previous, history, ces_variance or {})
-            if change and not provisional else None,
-            small_sample=value is not None and denominator is not None and denominator < small, trend=trend,
-            target=spec.get("target"), target_display=fmt(spec.get("target"), unit),
-            status="provisional" if provisional else status_of(value, spec),
-            sparkline=charts.sparkline([_usable(weeks.get(w)) for w in span], label, spec["better"])
-            if sparklines else "",
-            provisional=provisional,
-            provisional_until=local_day(record["final_at"], settings.week_timezone) if provisional else "",
-            missing_feeds=(record or {}).get("missing_feeds") or "",
-        ))
+        tiles.append(
+            Tile(
+                metric=metric,
+                label_en=spec["en"],
+                label_fr=spec["fr"],
+                unit=unit,
+                value=value,
+                display=fmt(value, unit),
+                numerator=record.get("numerator") if record else None,
+                denominator=denominator,
+                ci_low=record.get("ci_low") if record else None,
+                ci_high=record.get("ci_high") if record else None,
+                change=change,
+                change_display=fmt_change(change, unit),
+                change_vs_average=vs_average,
+                change_vs_average_display=fmt_change(vs_average, unit),
+                average_4_weeks=average,
+                significant=_significance(metric, unit, week, previous, history, ces_variance or {})
+                if change and not provisional
+                else None,
+                small_sample=value is not None and denominator is not None and denominator < small,
+                trend=trend,
+                target=spec.get("target"),
+                target_display=fmt(spec.get("target"), unit),
+                status="provisional" if provisional else status_of(value, spec),
+                sparkline=charts.sparkline([_usable(weeks.get(w)) for w in span], label, spec["better"])
+                if sparklines
+                else "",
+                provisional=provisional,
+                provisional_until=local_day(record["final_at"], settings.week_timezone) if provisional else "",
+                missing_feeds=(record or {}).get("missing_feeds") or "",
+            )
+        )
     return tiles
 
 
@@ -221,16 +264,23 @@ def _stages(settings: Settings, con, history: dict, week: str, span: list[str]) 
             # friction_events.week is its journey's week, and the table is stored in week order
             "SELECT signal, count(*) AS n FROM friction_events WHERE week = ? AND stage = ? "
             "GROUP BY signal ORDER BY n DESC, signal LIMIT 3",
-            [week, key]).fetchall()
+            [week, key],
+        ).fetchall()
         provisional = bool(share and _usable(share) is not None and share.get("provisional"))
-        stages.append({"key": key, "en": spec.get("en", key), "fr": spec.get("fr", key),
-                       "provisional_until": local_day(share["final_at"], settings.week_timezone)
-                       if provisional else "",
-                       "missing_feeds": (share or {}).get("missing_feeds") or "",
-                       "reached": share["denominator"] if share else None,
-                       "with_friction": share["numerator"] if share else None,
-                       "share": fmt(_usable(share), "pct"), "index": fmt(_usable(index), "index"),
-                       "top": top})
+        stages.append(
+            {
+                "key": key,
+                "en": spec.get("en", key),
+                "fr": spec.get("fr", key),
+                "provisional_until": local_day(share["final_at"], settings.week_timezone) if provisional else "",
+                "missing_feeds": (share or {}).get("missing_feeds") or "",
+                "reached": share["denominator"] if share else None,
+                "with_friction": share["numerator"] if share else None,
+                "share": fmt(_usable(share), "pct"),
+                "index": fmt(_usable(index), "index"),
+                "top": top,
+            }
+        )
         series[key] = [_usable(history.get(f"friction_index_{key}", {}).get(w)) for w in span]
     return stages, series
 
@@ -256,15 +306,20 @@ def _verbatims(con, week: str, stages: list[dict], per_stage: int) -> dict[str, 
         SELECT stage, signal, verbatim, language, nps FROM found
         QUALIFY row_number() OVER (PARTITION BY stage ORDER BY nps NULLS LAST, response_id) <= $per_stage
         ORDER BY stage, nps NULLS LAST, response_id
-        """, {"week": week, "stages": [k for k, _ in wanted], "signals": [sig for _, sig in wanted],
-              "per_stage": per_stage}).fetchall()
+        """,
+        {"week": week, "stages": [k for k, _ in wanted], "signals": [sig for _, sig in wanted], "per_stage": per_stage},
+    ).fetchall()
     for stage, signal, text, language, nps in rows:
         chosen[stage].append({"signal": signal, "text": text, "language": language, "nps": nps})
     return chosen
 
 
-STAGED = {"calls": "stg_calls", "cases": "stg_cases", "case_events": "stg_case_events",
-          "survey_responses": "stg_survey_responses"}
+STAGED = {
+    "calls": "stg_calls",
+    "cases": "stg_cases",
+    "case_events": "stg_case_events",
+    "survey_responses": "stg_survey_responses",
+}
 UNCONFIGURED = "(not configured)"  # loads into a table no configured source fills
 
 
@@ -279,10 +334,16 @@ def _quality(settings: Settings, con, week: str) -> dict:
     start, end = week_bounds(week, tz)
     local_end = end.astimezone(ZoneInfo(tz))
     published = datetime.combine(local_end.date(), time(0), ZoneInfo(tz)) + timedelta(
-        hours=settings.scorecard["publish_delay_hours"])
-    rows_in_table = dict(con.execute(" UNION ALL ".join(
-        f"SELECT '{table}', count(*) FROM {staged} WHERE week = $week" for table, staged in STAGED.items()),
-        {"week": week}).fetchall())
+        hours=settings.scorecard["publish_delay_hours"]
+    )
+    rows_in_table = dict(
+        con.execute(
+            " UNION ALL ".join(
+                f"SELECT '{table}', count(*) FROM {staged} WHERE week = $week" for table, staged in STAGED.items()
+            ),
+            {"week": week},
+        ).fetchall()
+    )
     tables = source_tables(settings)
     source_of = {}
     for source, filled in tables.items():
@@ -299,7 +360,9 @@ def _quality(settings: Settings, con, week: str) -> dict:
             coalesce(sum(rows_rejected) FILTER (WHERE status = 'rejected'), 0),
             count(*) FILTER (WHERE status = 'loaded' AND list_contains(weeks, $week) AND finished_at > $published)
         FROM load_audit GROUP BY table_name
-        """, {"week": week, "published": published}).fetchall()
+        """,
+        {"week": week, "published": published},
+    ).fetchall()
     by_source: dict[str, list[int]] = {}
     for table, *counts in audit:
         totals = by_source.setdefault(source_of.get(table, UNCONFIGURED), [0] * 7)
@@ -308,19 +371,37 @@ def _quality(settings: Settings, con, week: str) -> dict:
     for source in list(settings.sources) + ([UNCONFIGURED] if UNCONFIGURED in by_source else []):
         files, loaded, quarantined, duplicate, rejected, rows_rejected, late = by_source.get(source, (0,) * 7)
         in_week = sum(rows_in_table.get(t, 0) for t in tables[source]) if source in tables else None
-        sources.append({"source": source, "files": files, "rows_loaded": loaded, "rows_quarantined": quarantined,
-                        "rows_duplicate": duplicate, "files_rejected": rejected, "rows_rejected": rows_rejected,
-                        "late_files": late, "rows_in_week": in_week, "configured": source in tables})
+        sources.append(
+            {
+                "source": source,
+                "files": files,
+                "rows_loaded": loaded,
+                "rows_quarantined": quarantined,
+                "rows_duplicate": duplicate,
+                "files_rejected": rejected,
+                "rows_rejected": rows_rejected,
+                "late_files": late,
+                "rows_in_week": in_week,
+                "configured": source in tables,
+            }
+        )
     restated = None
     if _table_exists(con, "week_status"):
         found = con.execute("SELECT restated, restated_at, changes FROM week_status WHERE week = ?", [week]).fetchone()
         if found and found[0]:
-            restated = {"at": found[1].astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M") if found[1] else "",
-                        "changes": found[2]}
-    complete = (datetime.now(timezone.utc) >= end + timedelta(days=settings.scorecard["complete_after_days"])
-                and all(s["rows_in_week"] for s in sources if s["configured"]))
-    return {"sources": sources, "complete": complete, "restated": restated,
-            "published": published.strftime("%Y-%m-%d %H:%M %Z")}
+            restated = {
+                "at": found[1].astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M") if found[1] else "",
+                "changes": found[2],
+            }
+    complete = datetime.now(UTC) >= end + timedelta(days=settings.scorecard["complete_after_days"]) and all(
+        s["rows_in_week"] for s in sources if s["configured"]
+    )
+    return {
+        "sources": sources,
+        "complete": complete,
+        "restated": restated,
+        "published": published.strftime("%Y-%m-%d %H:%M %Z"),
+    }
 
 
 def _handoffs(settings: Settings, con, week: str, lang_pages: str) -> dict:
@@ -330,27 +411,61 @@ def _handoffs(settings: Settings, con, week: str, lang_pages: str) -> dict:
     # handoffs to or from no team count in the failure rate, but are shown apart from the pairs
     unassigned_handoffs, unassigned_failed = con.execute(
         "SELECT coalesce(sum(handoffs), 0), coalesce(sum(failed), 0) FROM weekly_handoff_pairs "
-        "WHERE week = $week AND $team IN (from_team, to_team)", {"week": week, "team": unassigned}).fetchone()
+        "WHERE week = $week AND $team IN (from_team, to_team)",
+        {"week": week, "team": unassigned},
+    ).fetchone()
     teams_from = sorted({p[0] for p in pairs})
     teams_to = sorted({p[1] for p in pairs})
     reasons = {}
     for src, dst, reason, n in con.execute(
-            "SELECT from_team, to_team, reason, count(*) FROM (SELECT from_team, to_team, "
-            "unnest(failure_reasons) AS reason FROM handoffs WHERE week = ?) GROUP BY ALL "
-            "ORDER BY 4 DESC, 3", [week]).fetchall():
+        "SELECT from_team, to_team, reason, count(*) FROM (SELECT from_team, to_team, "
+        "unnest(failure_reasons) AS reason FROM handoffs WHERE week = ?) GROUP BY ALL "
+        "ORDER BY 4 DESC, 3",
+        [week],
+    ).fetchall():
         reasons.setdefault((src, dst), []).append((reason, n))
-    top = [{"from": s, "to": d, "handoffs": h, "failed": f, "rate": fmt(100 * f / h, "pct"),
-            "reasons": reasons.get((s, d), []), "slug": pair_slug(s, d)}
-           for s, d, h, f in pairs if f][: settings.scorecard["top_pairs"]]
+    top = [
+        {
+            "from": s,
+            "to": d,
+            "handoffs": h,
+            "failed": f,
+            "rate": fmt(100 * f / h, "pct"),
+            "reasons": reasons.get((s, d), []),
+            "slug": pair_slug(s, d),
+        }
+        for s, d, h, f in pairs
+        if f
+    ][: settings.scorecard["top_pairs"]]
     cursor = con.execute("SELECT * FROM weekly_team_supplier WHERE week = ? ORDER BY team", [week])
     names = [d[0] for d in cursor.description]
     supplier = [row for row in (dict(zip(names, r)) for r in cursor.fetchall()) if row["team"] != apart]
-    reason_columns = [n for n in names if n not in ("week", "team", "handoffs_received", "teams_served", "failed",
-                                                    "failure_rate", "parameter_set", "computed_at", "build_id")]
-    return {"pairs": pairs, "teams_from": teams_from, "teams_to": teams_to, "top": top, "supplier": supplier,
-            "unassigned": {"handoffs": unassigned_handoffs, "failed": unassigned_failed} if apart else None,
-            "reason_columns": reason_columns,
-            "cells": {(s, d): (h, f, f"handoffs/{pair_slug(s, d)}.{lang_pages}.html") for s, d, h, f in pairs}}
+    reason_columns = [
+        n
+        for n in names
+        if n
+        not in (
+            "week",
+            "team",
+            "handoffs_received",
+            "teams_served",
+            "failed",
+            "failure_rate",
+            "parameter_set",
+            "computed_at",
+            "build_id",
+        )
+    ]
+    return {
+        "pairs": pairs,
+        "teams_from": teams_from,
+        "teams_to": teams_to,
+        "top": top,
+        "supplier": supplier,
+        "unassigned": {"handoffs": unassigned_handoffs, "failed": unassigned_failed} if apart else None,
+        "reason_columns": reason_columns,
+        "cells": {(s, d): (h, f, f"handoffs/{pair_slug(s, d)}.{lang_pages}.html") for s, d, h, f in pairs},
+    }
 
 
 def team_namer(settings: Settings, lang: str):
@@ -368,9 +483,14 @@ def _teams(con, week: str) -> list[dict]:
 
 # ---------------------------------------------------------------- writing pages
 
+
 def _environment() -> Environment:
-    env = Environment(loader=PackageLoader("pipelines.report", "templates"),
-                      autoescape=select_autoescape(["html", "j2"]), trim_blocks=True, lstrip_blocks=True)
+    env = Environment(
+        loader=PackageLoader("pipelines.report", "templates"),
+        autoescape=select_autoescape(["html", "j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters["fmt"] = fmt
     env.filters["shell"] = shlex.quote  # a team name in a command a reader may paste into a shell
     return env
@@ -385,8 +505,13 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
-def render_weeks(settings: Settings, weeks: list[str] | None = None, languages: list[str] | None = None,
-                 pdf: bool | None = None, exports: bool | None = None) -> list[Path]:
+def render_weeks(
+    settings: Settings,
+    weeks: list[str] | None = None,
+    languages: list[str] | None = None,
+    pdf: bool | None = None,
+    exports: bool | None = None,
+) -> list[Path]:
     """Render the given weeks (default: every week in the warehouse), the index and the exports.
 
     languages: default every configured language; pdf: default the `scorecard.pdf` setting
@@ -406,12 +531,17 @@ def render_weeks(settings: Settings, weeks: list[str] | None = None, languages: 
         for w in wanted:
             parse_week(w)
             if w not in known:
-                raise ValueError(f"week {w} has no data in {settings.warehouse} (weeks with data: "
-                                 f"{known[0] + '..' + known[-1] if known else 'none'})")
+                raise ValueError(
+                    f"week {w} has no data in {settings.warehouse} (weeks with data: "
+                    f"{known[0] + '..' + known[-1] if known else 'none'})"
+                )
         env = _environment()
         history = metric_history(con)
-        ces_variance = dict(con.execute(
-            "SELECT week, var_samp(ces) FROM stg_survey_responses WHERE ces IS NOT NULL GROUP BY week").fetchall())
+        ces_variance = dict(
+            con.execute(
+                "SELECT week, var_samp(ces) FROM stg_survey_responses WHERE ces IS NOT NULL GROUP BY week"
+            ).fetchall()
+        )
         written: list[Path] = []
         for week in wanted:
             written += _render_week(settings, con, env, history, ces_variance, week, known, languages, pdf)
@@ -427,21 +557,32 @@ def render_weeks(settings: Settings, weeks: list[str] | None = None, languages: 
     return written
 
 
-def _render_week(settings: Settings, con, env: Environment, history: dict, ces_variance: dict, week: str,
-                 known: list[str], languages: list[str], pdf: bool) -> list[Path]:
+def _render_week(
+    settings: Settings,
+    con,
+    env: Environment,
+    history: dict,
+    ces_variance: dict,
+    week: str,
+    known: list[str],
+    languages: list[str],
+    pdf: bool,
+) -> list[Path]:
     position = known.index(week)
-    span = known[max(0, position - settings.scorecard["trend_weeks"] + 1): position + 1]
+    span = known[max(0, position - settings.scorecard["trend_weeks"] + 1) : position + 1]
     tiles = build_tiles(settings, history, week, known, ces_variance)
     stages, series = _stages(settings, con, history, week, span)
     verbatims = _verbatims(con, week, stages, settings.scorecard["verbatims_per_stage"])
     quality = _quality(settings, con, week)
     teams = _teams(con, week)
-    nps_split = {k: fmt(_usable(history.get(f"nps_{k}", {}).get(week)), "pct")
-                 for k in ("promoters", "passives", "detractors")}
+    nps_split = {
+        k: fmt(_usable(history.get(f"nps_{k}", {}).get(week)), "pct") for k in ("promoters", "passives", "detractors")
+    }
     failed_by_pair: dict[tuple[str, str], list] = {}
     # a pair's page shows its first failed handoffs with their journeys; `esprit handoffs` lists all
-    for item in failed_handoffs(con, week, None, None, settings.week_timezone,
-                                per_pair=settings.scorecard["handoffs_per_page"]):
+    for item in failed_handoffs(
+        con, week, None, None, settings.week_timezone, per_pair=settings.scorecard["handoffs_per_page"]
+    ):
         failed_by_pair.setdefault((item.from_team, item.to_team), []).append(item)
     folder = settings.scorecards_dir / week
     written = []
@@ -449,19 +590,42 @@ def _render_week(settings: Settings, con, env: Environment, history: dict, ces_v
         t, term = translator(lang)
         handoffs = _handoffs(settings, con, week, lang)
         team = team_namer(settings, lang)
-        heatmap = charts.handoff_heatmap(handoffs["teams_from"], handoffs["teams_to"], handoffs["cells"],
-                                         t("heatmap_title"), t("to_team"), t("from_team"), t("no_handoffs"),
-                                         names={code: team(code) for code in handoffs["teams_from"]
-                                                + handoffs["teams_to"]})
-        trend = charts.trend_lines(span, {(s[lang] if lang in s else s["en"]): series[s["key"]] for s in stages},
-                                   t("friction_trend", n=settings.scorecard["trend_weeks"]), t("friction_index").split(" (")[0])
+        heatmap = charts.handoff_heatmap(
+            handoffs["teams_from"],
+            handoffs["teams_to"],
+            handoffs["cells"],
+            t("heatmap_title"),
+            t("to_team"),
+            t("from_team"),
+            t("no_handoffs"),
+            names={code: team(code) for code in handoffs["teams_from"] + handoffs["teams_to"]},
+        )
+        trend = charts.trend_lines(
+            span,
+            {(s[lang] if lang in s else s["en"]): series[s["key"]] for s in stages},
+            t("friction_trend", n=settings.scorecard["trend_weeks"]),
+            t("friction_index").split(" (")[0],
+        )
         context = {
-            "lang": lang, "languages": languages, "t": t, "term": term, "team": team, "week": week, "tiles": tiles,
-            "stages": stages, "trend": trend, "handoffs": handoffs, "heatmap": heatmap, "teams": teams,
-            "verbatims": verbatims, "quality": quality, "nps_split": nps_split,
+            "lang": lang,
+            "languages": languages,
+            "t": t,
+            "term": term,
+            "team": team,
+            "week": week,
+            "tiles": tiles,
+            "stages": stages,
+            "trend": trend,
+            "handoffs": handoffs,
+            "heatmap": heatmap,
+            "teams": teams,
+            "verbatims": verbatims,
+            "quality": quality,
+            "nps_split": nps_split,
             "previous_week": known[position - 1] if position > 0 else None,
             "next_week": known[position + 1] if position + 1 < len(known) else None,
-            "timezone": settings.week_timezone, "small_sample": settings.scorecard["small_sample"],
+            "timezone": settings.week_timezone,
+            "small_sample": settings.scorecard["small_sample"],
         }
         html = env.get_template("scorecard.html.j2").render(**context)
         page = _write(folder / f"scorecard.{lang}.html", html)
@@ -473,11 +637,13 @@ def _render_week(settings: Settings, con, env: Environment, history: dict, ces_v
             from pipelines.report.pdf import print_pdf
 
             written.append(print_pdf(page, folder / f"scorecard.{lang}.pdf"))
-    figures = {"week": week, "parameter_set": _parameter_set(con, week),
-               "headline": {tile.metric: {k: v for k, v in asdict(tile).items() if k != "sparkline"}
-                            for tile in tiles},
-               "stages": {s["key"]: {k: v for k, v in s.items() if k not in ("en", "fr")} for s in stages},
-               "quality": quality}
+    figures = {
+        "week": week,
+        "parameter_set": _parameter_set(con, week),
+        "headline": {tile.metric: {k: v for k, v in asdict(tile).items() if k != "sparkline"} for tile in tiles},
+        "stages": {s["key"]: {k: v for k, v in s.items() if k not in ("en", "fr")} for s in stages},
+        "quality": quality,
+    }
     written.append(_write(folder / "scorecard.json", json.dumps(figures, indent=2, default=str) + "\n"))
     return written
 
@@ -487,14 +653,24 @@ def _parameter_set(con, week: str) -> str | None:
     return found[0] if found else None
 
 
-def _render_investigations(settings: Settings, env: Environment, week: str, pairs, failed_by_pair: dict,
-                           lang: str) -> list[Path]:
+def _render_investigations(
+    settings: Settings, env: Environment, week: str, pairs, failed_by_pair: dict, lang: str
+) -> list[Path]:
     t, term = translator(lang)
     written = []
     for src, dst, handoffs, failed in pairs:
         html = env.get_template("handoffs.html.j2").render(
-            lang=lang, t=t, term=term, team=team_namer(settings, lang), week=week, from_team=src, to_team=dst, handoffs=handoffs, failed=failed,
-            items=failed_by_pair.get((src, dst), []))
+            lang=lang,
+            t=t,
+            term=term,
+            team=team_namer(settings, lang),
+            week=week,
+            from_team=src,
+            to_team=dst,
+            handoffs=handoffs,
+            failed=failed,
+            items=failed_by_pair.get((src, dst), []),
+        )
         written.append(_write(settings.scorecards_dir / week / "handoffs" / f"{pair_slug(src, dst)}.{lang}.html", html))
     return written
 
@@ -505,20 +681,39 @@ def withdraw_pages(settings: Settings, known: list[str]) -> list[str]:
     import re
     import shutil
 
-    gone = sorted(p.name for p in settings.scorecards_dir.glob("*-W*")
-                  if p.is_dir() and re.fullmatch(r"\d{4}-W\d{2}", p.name) and p.name not in known)
+    gone = sorted(
+        p.name
+        for p in settings.scorecards_dir.glob("*-W*")
+        if p.is_dir() and re.fullmatch(r"\d{4}-W\d{2}", p.name) and p.name not in known
+    )
     for week in gone:
         shutil.rmtree(settings.scorecards_dir / week)
     return gone
 
 
-def _render_index(settings: Settings, env: Environment, history: dict, ces_variance: dict, known: list[str],
-                  lang: str, languages: list[str]) -> Path:
+def _render_index(
+    settings: Settings,
+    env: Environment,
+    history: dict,
+    ces_variance: dict,
+    known: list[str],
+    lang: str,
+    languages: list[str],
+) -> Path:
     t, _ = translator(lang)
-    rows = [{"week": week, "tiles": {tile.metric: tile for tile in build_tiles(
-        settings, history, week, known, ces_variance, sparklines=False)}} for week in reversed(known)]
-    html = env.get_template("index.html.j2").render(rows=rows, headline=settings.headline, lang=lang, t=t,
-                                                    languages=languages)
+    rows = [
+        {
+            "week": week,
+            "tiles": {
+                tile.metric: tile
+                for tile in build_tiles(settings, history, week, known, ces_variance, sparklines=False)
+            },
+        }
+        for week in reversed(known)
+    ]
+    html = env.get_template("index.html.j2").render(
+        rows=rows, headline=settings.headline, lang=lang, t=t, languages=languages
+    )
     page = _write(settings.scorecards_dir / f"index.{lang}.html", html)
     if lang == settings.scorecard["languages"][0]:
         _write(settings.scorecards_dir / "index.html", html)

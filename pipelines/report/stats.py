@@ -22,8 +22,9 @@ def proportion_change_significant(x1: float, n1: float, x0: float, n0: float) ->
     return _excludes_zero(p1 - p0, p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0)
 
 
-def nps_change_significant(promoters1: float, detractors1: float, n1: float,
-                           promoters0: float, detractors0: float, n0: float) -> bool | None:
+def nps_change_significant(
+    promoters1: float, detractors1: float, n1: float, promoters0: float, detractors0: float, n0: float
+) -> bool | None:
     """NPS is a mean of +1 / 0 / -1 scores: its variance per response is p + d - (p - d)^2."""
     if not n1 or not n0:
         return None
@@ -32,8 +33,9 @@ def nps_change_significant(promoters1: float, detractors1: float, n1: float,
     return _excludes_zero((p1 - d1) - (p0 - d0), v1 / n1 + v0 / n0)
 
 
-def mean_change_significant(mean1: float, var1: float | None, n1: float,
-                            mean0: float, var0: float | None, n0: float) -> bool | None:
+def mean_change_significant(
+    mean1: float, var1: float | None, n1: float, mean0: float, var0: float | None, n0: float
+) -> bool | None:
     """Welch-style comparison of two means from their sample variances."""
     if var1 is None or var0 is None or min(n1 or 0, n0 or 0) < 2:  # a variance needs two answers
         return None

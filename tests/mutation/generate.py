@@ -27,16 +27,30 @@ from sqlglot.tokens import TokenType
 
 DIALECT = "duckdb"
 OPERATORS = {
-    "gt_to_ge": "`>` to `>=`", "ge_to_gt": "`>=` to `>`", "lt_to_le": "`<` to `<=`", "le_to_lt": "`<=` to `<`",
-    "eq_to_ne": "`=` to `<>`", "num_plus": "number + 1", "num_minus": "number - 1",
-    "interval_plus": "INTERVAL + 1 unit", "interval_minus": "INTERVAL - 1 unit",
-    "days_plus": "to_days(n + 1)", "days_minus": "to_days(n - 1)",
-    "param_plus": "getvariable(x) + 1", "param_minus": "getvariable(x) - 1",
-    "and_drop": "an AND conjunct dropped", "join_on_true": "the join key dropped (ON true)",
+    "gt_to_ge": "`>` to `>=`",
+    "ge_to_gt": "`>=` to `>`",
+    "lt_to_le": "`<` to `<=`",
+    "le_to_lt": "`<=` to `<`",
+    "eq_to_ne": "`=` to `<>`",
+    "num_plus": "number + 1",
+    "num_minus": "number - 1",
+    "interval_plus": "INTERVAL + 1 unit",
+    "interval_minus": "INTERVAL - 1 unit",
+    "days_plus": "to_days(n + 1)",
+    "days_minus": "to_days(n - 1)",
+    "param_plus": "getvariable(x) + 1",
+    "param_minus": "getvariable(x) - 1",
+    "and_drop": "an AND conjunct dropped",
+    "join_on_true": "the join key dropped (ON true)",
     "tz_drop": "AT TIME ZONE removed",
 }
-_FLIPS = {exp.GT: ("gt_to_ge", exp.GTE), exp.GTE: ("ge_to_gt", exp.GT), exp.LT: ("lt_to_le", exp.LTE),
-          exp.LTE: ("le_to_lt", exp.LT), exp.EQ: ("eq_to_ne", exp.NEQ)}
+_FLIPS = {
+    exp.GT: ("gt_to_ge", exp.GTE),
+    exp.GTE: ("ge_to_gt", exp.GT),
+    exp.LT: ("lt_to_le", exp.LTE),
+    exp.LTE: ("le_to_lt", exp.LT),
+    exp.EQ: ("eq_to_ne", exp.NEQ),
+}
 _COMPARISONS = (exp.GT, exp.GTE, exp.LT, exp.LTE, exp.EQ, exp.NEQ)
 _ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Paren, exp.Neg)
 
@@ -100,8 +114,11 @@ def _compared(node: exp.Expression) -> bool:
 
 def _exists_projection(node: exp.Expression) -> bool:
     """`SELECT 1` inside EXISTS: any value selects the same rows (equivalent by construction)."""
-    return isinstance(node.parent, exp.Select) and node.arg_key == "expressions" \
+    return (
+        isinstance(node.parent, exp.Select)
+        and node.arg_key == "expressions"
         and isinstance(node.parent.parent, exp.Exists)
+    )
 
 
 def _line(node: exp.Expression) -> int | None:
@@ -122,8 +139,12 @@ def _sites(tree: exp.Expression):
         if kind in _FLIPS:
             name, target = _FLIPS[kind]
             yield index, name, lambda n, t=target: t(this=n.this.copy(), expression=n.expression.copy())
-        if isinstance(node, exp.Literal) and not node.is_string and not isinstance(node.parent, exp.Interval) \
-                and not _exists_projection(node):
+        if (
+            isinstance(node, exp.Literal)
+            and not node.is_string
+            and not isinstance(node.parent, exp.Interval)
+            and not _exists_projection(node)
+        ):
             for name, delta in (("num_plus", 1), ("num_minus", -1)):
                 moved = _moved(node.this, delta)
                 if moved is not None:
@@ -132,12 +153,20 @@ def _sites(tree: exp.Expression):
             for name, delta in (("interval_plus", 1), ("interval_minus", -1)):
                 moved = _moved(node.this.this, delta)
                 if moved is not None:
-                    yield index, name, lambda n, m=moved: exp.Interval(this=exp.Literal.string(m),
-                                                                      unit=n.args.get("unit").copy())
+                    yield (
+                        index,
+                        name,
+                        lambda n, m=moved: exp.Interval(this=exp.Literal.string(m), unit=n.args.get("unit").copy()),
+                    )
         if isinstance(node, exp.ToDays):
             for name, op in (("days_plus", exp.Add), ("days_minus", exp.Sub)):
-                yield index, name, lambda n, o=op: exp.ToDays(
-                    this=exp.Paren(this=o(this=n.this.copy(), expression=exp.Literal.number(1))))
+                yield (
+                    index,
+                    name,
+                    lambda n, o=op: exp.ToDays(
+                        this=exp.Paren(this=o(this=n.this.copy(), expression=exp.Literal.number(1)))
+                    ),
+                )
         if _getvariable(node) and _compared(node):
             for name, op in (("param_plus", exp.Add), ("param_minus", exp.Sub)):
                 yield index, name, lambda n, o=op: exp.Paren(this=o(this=n.copy(), expression=exp.Literal.number(1)))
@@ -205,13 +234,27 @@ def mutants(model: str, sql: str) -> list[Mutant]:
         if mutated in seen_sql:  # the same SQL as the original or an earlier mutant
             continue
         seen_sql.add(mutated)
-        out.append(Mutant(id=f"{model}:{scope}:{operator}:{digest}", model=model, operator=operator,
-                          line=_line(target), before=_short(before), after=_short(after), sql=mutated))
+        out.append(
+            Mutant(
+                id=f"{model}:{scope}:{operator}:{digest}",
+                model=model,
+                operator=operator,
+                line=_line(target),
+                before=_short(before),
+                after=_short(after),
+                sql=mutated,
+            )
+        )
     return out
 
 
-_TOKEN_FLIPS = {TokenType.GT: ("gt_to_ge", ">="), TokenType.GTE: ("ge_to_gt", ">"),
-                TokenType.LT: ("lt_to_le", "<="), TokenType.LTE: ("le_to_lt", "<"), TokenType.EQ: ("eq_to_ne", "<>")}
+_TOKEN_FLIPS = {
+    TokenType.GT: ("gt_to_ge", ">="),
+    TokenType.GTE: ("ge_to_gt", ">"),
+    TokenType.LT: ("lt_to_le", "<="),
+    TokenType.LTE: ("le_to_lt", "<"),
+    TokenType.EQ: ("eq_to_ne", "<>"),
+}
 
 
 def token_mutants(model: str, sql: str) -> list[Mutant]:
@@ -230,14 +273,23 @@ def token_mutants(model: str, sql: str) -> list[Mutant]:
                 moved = _moved(token.text, delta)
                 if moved is not None:
                     edits.append((name, moved))
-        context = " ".join(t.text for t in tokens[max(0, i - 2): i + 3])
+        context = " ".join(t.text for t in tokens[max(0, i - 2) : i + 3])
         for name, text in edits:
             key = f"{name}|{context}"
             rank = seen[key]
             seen[key] += 1
             digest = hashlib.sha1(f"{key}|{rank}".encode()).hexdigest()[:8]
-            mutated = sql[: token.start] + text + sql[token.end + 1:]
-            out.append(Mutant(id=f"{model}:token:{name}:{digest}", model=model, operator=name, line=token.line,
-                              before=_short(context), after=_short(context.replace(token.text, text, 1)),
-                              sql=mutated, level="token"))
+            mutated = sql[: token.start] + text + sql[token.end + 1 :]
+            out.append(
+                Mutant(
+                    id=f"{model}:token:{name}:{digest}",
+                    model=model,
+                    operator=name,
+                    line=token.line,
+                    before=_short(context),
+                    after=_short(context.replace(token.text, text, 1)),
+                    sql=mutated,
+                    level="token",
+                )
+            )
     return out

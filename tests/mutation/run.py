@@ -21,7 +21,7 @@ import shutil
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
@@ -37,15 +37,29 @@ METRIC_TESTS = ["tests/test_metrics_ground_truth.py", "tests/test_golden.py"]
 # It renders GX's data docs from the validation results of the load: no model is read, so no
 # SQL mutant can change its outcome, and it is the slowest of the metric tests.
 NOT_MODEL_TESTS = [
-    "tests/test_metrics_ground_truth.py::test_data_docs_render_only_new_results_and_drop_those_no_longer_kept"]
+    "tests/test_metrics_ground_truth.py::test_data_docs_render_only_new_results_and_drop_those_no_longer_kept"
+]
 # imported once by the fork server, not by each mutant's process
-PRELOAD = ["duckdb", "pandas", "pytest", "yaml", "pipelines.config", "pipelines.model.build", "pipelines.orchestration.run",
-           "pipelines.ingest.load", "pipelines.ingest.privacy", "pipelines.ingest.profiles", "pipelines.warehouse", "tests.truth",
-           "tests.mutation.run"]
+PRELOAD = [
+    "duckdb",
+    "pandas",
+    "pytest",
+    "yaml",
+    "pipelines.config",
+    "pipelines.model.build",
+    "pipelines.orchestration.run",
+    "pipelines.ingest.load",
+    "pipelines.ingest.privacy",
+    "pipelines.ingest.profiles",
+    "pipelines.warehouse",
+    "tests.truth",
+    "tests.mutation.run",
+]
 KILLED = ("killed", "build_error", "timeout")
 
 
 # ---- the template: the fixtures' data, ingested once --------------------------------------------
+
 
 def build_template(template: Path) -> None:
     """generated/, pipeline/ (+ pipeline_result.json), golden/, golden_dst/ as tests/conftest.py
@@ -84,12 +98,13 @@ BUILD_COLUMNS = {"build_id", "computed_at"}
 
 def _differ(con, table: str) -> bool:
     """a.table and b.table hold different rows (as multisets, bookkeeping columns left out)."""
-    columns = ", ".join(f'"{r[0]}"' for r in con.execute(f"DESCRIBE a.{table}").fetchall()
-                        if r[0] not in BUILD_COLUMNS)
-    return bool(con.execute(
-        f"SELECT (SELECT count(*) FROM (SELECT {columns} FROM a.{table} EXCEPT ALL SELECT {columns} FROM b.{table})) "
-        f"+ (SELECT count(*) FROM (SELECT {columns} FROM b.{table} EXCEPT ALL SELECT {columns} FROM a.{table}))"
-    ).fetchone()[0])
+    columns = ", ".join(f'"{r[0]}"' for r in con.execute(f"DESCRIBE a.{table}").fetchall() if r[0] not in BUILD_COLUMNS)
+    return bool(
+        con.execute(
+            f"SELECT (SELECT count(*) FROM (SELECT {columns} FROM a.{table} EXCEPT ALL SELECT {columns} FROM b.{table})) "
+            f"+ (SELECT count(*) FROM (SELECT {columns} FROM b.{table} EXCEPT ALL SELECT {columns} FROM a.{table}))"
+        ).fetchone()[0]
+    )
 
 
 def round_trips(template: Path, work: Path, models: list[str]) -> dict[str, str]:
@@ -113,8 +128,9 @@ def round_trips(template: Path, work: Path, models: list[str]) -> dict[str, str]
     for model in models:
         original = next(SQL_DIR.glob(f"*/{model}.sql")).read_text(encoding="utf-8")
         try:
-            regenerated = build(f"roundtrip-{model}", sql_folder(work / f"sql-roundtrip-{model}",
-                                                                 {model: regenerate(original)}))
+            regenerated = build(
+                f"roundtrip-{model}", sql_folder(work / f"sql-roundtrip-{model}", {model: regenerate(original)})
+            )
         except Exception as exc:  # noqa: BLE001 - a model sqlglot cannot write back is mutated as text
             levels[model] = f"token (regenerated SQL does not build: {str(exc).splitlines()[0][:120]})"
             continue
@@ -130,6 +146,7 @@ def round_trips(template: Path, work: Path, models: list[str]) -> dict[str, str]
 
 # ---- one mutant, in a forked process --------------------------------------------------------------
 
+
 class _Recorder:
     """Each failed test or collection, with the exception pytest reports."""
 
@@ -140,8 +157,9 @@ class _Recorder:
     def _record(self, report) -> None:
         crash = getattr(report.longrepr, "reprcrash", None)
         message = crash.message if crash is not None else str(report.longrepr)[-400:]
-        self.failures.append({"test": report.nodeid, "when": getattr(report, "when", "collect"),
-                              "message": message[:400]})
+        self.failures.append(
+            {"test": report.nodeid, "when": getattr(report, "when", "collect"), "message": message[:400]}
+        )
 
     def pytest_runtest_logreport(self, report) -> None:
         if report.failed:
@@ -181,8 +199,17 @@ def _run_tests(sql_dir: str, template: str, work: str, result_path: str, memory_
     os.dup2(log.fileno(), 2)
     os.chdir(REPO_ROOT)
     recorder = _Recorder()
-    args = [*METRIC_TESTS, "-x", "-q", "-p", "no:cacheprovider", "-W", "ignore::DeprecationWarning",
-            "--basetemp", str(Path(work) / "pytest")]
+    args = [
+        *METRIC_TESTS,
+        "-x",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-W",
+        "ignore::DeprecationWarning",
+        "--basetemp",
+        str(Path(work) / "pytest"),
+    ]
     for test in NOT_MODEL_TESTS:
         args += ["--deselect", test]
     code = int(pytest.main(args, plugins=[recorder]))
@@ -194,8 +221,10 @@ def _run_tests(sql_dir: str, template: str, work: str, result_path: str, memory_
         status = "build_error" if build else "killed"
     else:
         status = "error"  # pytest could not run the tests: neither a kill nor a survival
-    Path(result_path).write_text(json.dumps({"status": status, "exit_code": code, "first_failure": first,
-                                             "passed": recorder.passed}), encoding="utf-8")
+    Path(result_path).write_text(
+        json.dumps({"status": status, "exit_code": code, "first_failure": first, "passed": recorder.passed}),
+        encoding="utf-8",
+    )
     log.flush()
 
 
@@ -215,8 +244,11 @@ class Pool:
             while pending and len(active) < self.workers:
                 key, sql_dir, work = pending.pop(0)
                 result = work / "result.json"
-                proc = self.context.Process(target=_run_tests, args=(str(sql_dir), str(template), str(work),
-                                                                     str(result), self.memory_gib), daemon=True)
+                proc = self.context.Process(
+                    target=_run_tests,
+                    args=(str(sql_dir), str(template), str(work), str(result), self.memory_gib),
+                    daemon=True,
+                )
                 proc.start()
                 active[key] = (proc, time.monotonic(), result)
             time.sleep(0.05)
@@ -240,6 +272,7 @@ class Pool:
 
 # ---- the run ----------------------------------------------------------------------------------
 
+
 def load_equivalent() -> dict[str, str]:
     entries = yaml.safe_load(EQUIVALENT.read_text(encoding="utf-8")) or []
     return {e["id"]: e["reason"] for e in entries}
@@ -259,8 +292,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.mutation", description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", help="comma-separated model names (default: every model in sql/)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--timeout", type=float, default=120, help="seconds before a mutant's run is stopped "
-                        "(an unmutated run takes about 10 s on 2 busy cores)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=120,
+        help="seconds before a mutant's run is stopped (an unmutated run takes about 10 s on 2 busy cores)",
+    )
     parser.add_argument("--memory-gib", type=float, default=3, help="address space a mutant's run may add (GiB)")
     parser.add_argument("--list", action="store_true", help="print the mutants and stop")
     parser.add_argument("--report-only", action="store_true", help="rewrite docs/mutation.md from results.json")
@@ -296,8 +333,11 @@ def main(argv: list[str] | None = None) -> int:
         baseline = {m: regenerate(sources[m]) for m in models if levels[m] == "ast"}
         (work / "baseline").mkdir()
         verdicts: dict[str, dict] = {}
-        pool.run([("baseline", sql_folder(work / "baseline" / "sql", baseline), work / "baseline")], template,
-                 lambda key, verdict, seconds: verdicts.__setitem__(key, verdict))
+        pool.run(
+            [("baseline", sql_folder(work / "baseline" / "sql", baseline), work / "baseline")],
+            template,
+            lambda key, verdict, seconds: verdicts.__setitem__(key, verdict),
+        )
         print(f"baseline: {verdicts['baseline'].get('passed')} metric tests pass on the unmutated models", flush=True)
         if verdicts["baseline"]["status"] != "survived" or not verdicts["baseline"].get("passed"):
             print(f"the metric tests fail on the unmutated models: {verdicts['baseline']}", file=sys.stderr)
@@ -309,8 +349,10 @@ def main(argv: list[str] | None = None) -> int:
         def done(key: str, verdict: dict, seconds: float) -> None:
             outcome[key] = {**verdict, "seconds": seconds}
             shutil.rmtree(work / "mutants" / key.replace(":", "_"), ignore_errors=True)
-            print(f"[{len(outcome)}/{total}] {verdict['status']:<11} {key}  {by_key[key].before} -> "
-                  f"{by_key[key].after}", flush=True)
+            print(
+                f"[{len(outcome)}/{total}] {verdict['status']:<11} {key}  {by_key[key].before} -> {by_key[key].after}",
+                flush=True,
+            )
 
         jobs = []
         for mutant in by_key.values():
@@ -320,16 +362,25 @@ def main(argv: list[str] | None = None) -> int:
         pool.run(jobs, template, done)
         minutes = round((time.monotonic() - started) / 60, 1)
         results = load_results()
-        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         for model in models:
             results["models"][model] = {
-                "level": levels[model], "run": stamp, "workers": args.workers,
-                "mutants": [{**{k: v for k, v in m.as_dict().items() if k not in ("sql", "model")},
-                             "status": outcome[m.id]["status"], "seconds": outcome[m.id]["seconds"],
-                             "first_failure": (outcome[m.id].get("first_failure") or {}).get("test")}
-                            for m in generated[model]]}
-        results["runs"].append({"at": stamp, "models": models, "mutants": total, "workers": args.workers,
-                                "minutes": minutes})
+                "level": levels[model],
+                "run": stamp,
+                "workers": args.workers,
+                "mutants": [
+                    {
+                        **{k: v for k, v in m.as_dict().items() if k not in ("sql", "model")},
+                        "status": outcome[m.id]["status"],
+                        "seconds": outcome[m.id]["seconds"],
+                        "first_failure": (outcome[m.id].get("first_failure") or {}).get("test"),
+                    }
+                    for m in generated[model]
+                ],
+            }
+        results["runs"].append(
+            {"at": stamp, "models": models, "mutants": total, "workers": args.workers, "minutes": minutes}
+        )
         RESULTS.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
         write_report(results, load_equivalent())
         print(f"{total} mutants in {minutes} min with {args.workers} workers; report: docs/mutation.md")
@@ -339,6 +390,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # ---- the report -------------------------------------------------------------------------------
+
 
 def _md(text: str) -> str:
     return text.replace("`", "'").replace("|", "\\|")
@@ -400,24 +452,43 @@ def write_report(results: dict, equivalent: dict[str, str]) -> None:
     missing = [m for m in all_models() if m not in models]
     lines += ["", "Not run yet: " + (", ".join(f"`{m}`" for m in missing) if missing else "none") + "."]
     token = [f"`{m}` ({models[m]['level']})" for m in models if models[m]["level"] != "ast"]
-    lines += ["", "sqlglot regenerates every model run so far with the same rows in every model table (checked at each "
-              "run)" if not token else "Mutated at the token level: " + ", ".join(token) + "."]
-    lines += ["", "## Survivors", "", *(survivors or ["None."]), "", "## Equivalent mutants", "",
-              *(equivalents or ["None declared."])]
+    lines += [
+        "",
+        "sqlglot regenerates every model run so far with the same rows in every model table (checked at each run)"
+        if not token
+        else "Mutated at the token level: " + ", ".join(token) + ".",
+    ]
+    lines += [
+        "",
+        "## Survivors",
+        "",
+        *(survivors or ["None."]),
+        "",
+        "## Equivalent mutants",
+        "",
+        *(equivalents or ["None declared."]),
+    ]
     # a declared id that its model, as last run, no longer produces: that SQL changed since
     produced = {m["id"] for entry in models.values() for m in entry["mutants"]}
-    stale += [f"- `{_md(i)}` is declared equivalent but its model no longer has that mutant"
-              for i in equivalent if i.split(":")[0] in models and i not in produced]
+    stale += [
+        f"- `{_md(i)}` is declared equivalent but its model no longer has that mutant"
+        for i in equivalent
+        if i.split(":")[0] in models and i not in produced
+    ]
     if stale:
         lines += ["", "Stale declarations (remove them from equivalent.yaml):", "", *stale]
     if totals["error"]:
         lines += ["", f"{totals['error']} mutants could not be run (pytest error): see results.json."]
-    lines += ["", "## Runs", "", "| when (UTC) | models | mutants | workers | minutes |",
-              "| --- | --- | ---: | ---: | ---: |"]
+    lines += [
+        "",
+        "## Runs",
+        "",
+        "| when (UTC) | models | mutants | workers | minutes |",
+        "| --- | --- | ---: | ---: | ---: |",
+    ]
     for run in results["runs"]:
         names = f"all {len(run['models'])}" if set(run["models"]) == set(all_models()) else ", ".join(run["models"])
-        lines.append(f"| {run['at']} | {names} | {run['mutants']} | {run['workers']} | "
-                     f"{run['minutes']} |")
+        lines.append(f"| {run['at']} | {names} | {run['mutants']} | {run['workers']} | {run['minutes']} |")
     REPORT.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -425,5 +496,7 @@ def _row(model: str, level: str, c: dict, run: str) -> str:
     live = c["mutants"] - c["equivalent"]
     killed = c["killed"] + c["build_error"] + c["timeout"]
     rate = f"{100 * killed / live:.1f} %" if live else "-"
-    return (f"| {model} | {level} | {c['mutants']} | {c['killed']} | {c['build_error']} | {c['timeout']} | "
-            f"{c['survived']} | {c['equivalent']} | {rate} | {run} |")
+    return (
+        f"| {model} | {level} | {c['mutants']} | {c['killed']} | {c['build_error']} | {c['timeout']} | "
+        f"{c['survived']} | {c['equivalent']} | {rate} | {run} |"
+    )
