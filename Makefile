@@ -50,17 +50,19 @@ demo: env
 airflow: env chromium
 	ESPRIT_DEMO=$${ESPRIT_DEMO-1} $(VENV)/bin/esprit airflow --home .
 
-# sqlfluff with the DuckDB dialect on the SQL models, configured in .sqlfluff (about 11 s).
+# ruff checks and formats the Python ([tool.ruff] in pyproject.toml); sqlfluff lints the SQL models
+# with the DuckDB dialect (.sqlfluff).
 lint: env
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/sqlfluff lint sql
 
-# One pytest run, the scheduler and crash tests included. They used to run beside the rest in a
-# second process, but on 2 cores the two parts slowed each other down: 14 to 15 min side by side,
-# against 4.5 + 4.3 min one after the other. --durations=20 puts the slowest tests in CI's log.
+# The lint, then the whole suite, the scheduler and crash tests included, in TEST_WORKERS processes
+# (pytest-xdist): each takes whole test files, the longest first (tests/conftest.py), so that a
+# module's fixtures are built once. --durations=20 puts the slowest tests in CI's log.
+TEST_WORKERS ?= 2
 test: env lint chromium
-	$(VENV)/bin/python -m pytest --durations=20
+	$(VENV)/bin/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=20
 
 test-fast: env chromium
 	$(VENV)/bin/python -m pytest -m "not slow and not scheduler"

@@ -207,12 +207,16 @@ def _postgres_database(name: str):
     return admin
 
 
-def _redis_database(number: int) -> None:
+def _redis_queue(number: int, queue: str) -> None:
+    """Empty this run's Celery queue on Redis database `number`. Only its own keys: other runs on
+    the machine (another checkout's suite) may be using the same database at the same time."""
     import redis
 
     client = redis.Redis(host="127.0.0.1", port=6379, db=number, socket_connect_timeout=3)
     try:
-        client.flushdb()
+        for key in client.scan_iter(match=f"*{queue}*"):  # the list (with its priority lists), its binding
+            if key.decode(errors="replace").removeprefix("_kombu.binding.").split("\x06\x16")[0] == queue:
+                client.delete(key)
     except redis.exceptions.ConnectionError as exc:
         if os.environ.get("CI"):
             pytest.fail(f"Redis on 127.0.0.1:6379 is required in CI: {exc}")
@@ -221,9 +225,12 @@ def _redis_database(number: int) -> None:
 
 def test_celery_topology_on_postgres_and_redis_publishes_the_scorecard(generated, tmp_path):
     database = f"esprit_test_{os.getpid()}"
-    broker_db = 7
+    # Its own Celery queue, which only its own worker serves: a worker of another run on the same
+    # Redis (another checkout's suite at the same time) neither takes its tasks nor has them taken.
+    # Not database 7, which earlier versions of this test emptied as they started.
+    queue, broker_db = database, 8
     admin = _postgres_database(database)
-    _redis_database(broker_db)
+    _redis_queue(broker_db, queue)
     home, env = esprit_home(tmp_path)
     airflow = AirflowProcesses(
         tmp_path / "airflow",
@@ -235,8 +242,7 @@ def test_celery_topology_on_postgres_and_redis_publishes_the_scorecard(generated
             "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:6379/{broker_db}",
             "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql://postgres@127.0.0.1:5432/{database}",
             "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",
-            # a queue of this run's own: another run's worker on the same Redis never takes its tasks
-            "AIRFLOW__OPERATORS__DEFAULT_QUEUE": f"esprit_{os.getpid()}",
+            "AIRFLOW__OPERATORS__DEFAULT_QUEUE": queue,
         },
     )
     try:
@@ -254,3 +260,4 @@ def test_celery_topology_on_postgres_and_redis_publishes_the_scorecard(generated
         with admin.cursor() as cursor:
             cursor.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         admin.close()
+        _redis_queue(broker_db, queue)
