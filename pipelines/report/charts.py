@@ -29,7 +29,7 @@ matplotlib.rcParams.update(
     }
 )
 
-INK, MUTED, GOOD, BAD = "#1d2430", "#8a94a6", "#1a7f37", "#b42318"
+INK, MUTED = "#1d2430", "#8a94a6"
 FAILURE_COLOURS = LinearSegmentedColormap.from_list("failure", ["#e8f5e9", "#fff4d6", "#f6b6a8", "#b42318"])
 
 
@@ -52,7 +52,7 @@ def _plain(label: str, width: int = 24) -> str:
     return text.replace("$", r"\$")
 
 
-def sparkline(values: Sequence[float | None], title: str, better: str = "up") -> str:
+def sparkline(values: Sequence[float | None], title: str) -> str:
     """A trend line over the last trend_weeks weeks; gaps where a week had no data; the last point marked."""
     fig = Figure(figsize=(1.6, 0.38), dpi=100)
     ax = fig.add_axes((0.02, 0.08, 0.96, 0.84))

@@ -244,9 +244,7 @@ def build_tiles(
                 target=spec.get("target"),
                 target_display=fmt(spec.get("target"), unit),
                 status="provisional" if provisional else status_of(value, spec),
-                sparkline=charts.sparkline([_usable(weeks.get(w)) for w in span], label, spec["better"])
-                if sparklines
-                else "",
+                sparkline=charts.sparkline([_usable(weeks.get(w)) for w in span], label) if sparklines else "",
                 provisional=provisional,
                 provisional_until=local_day(record["final_at"], settings.week_timezone) if provisional else "",
                 missing_feeds=(record or {}).get("missing_feeds") or "",
