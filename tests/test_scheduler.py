@@ -207,16 +207,22 @@ def _postgres_database(name: str):
     return admin
 
 
-def _redis_queue(number: int, queue: str) -> None:
-    """Empty this run's Celery queue on Redis database `number`. Only its own keys: other runs on
-    the machine (another checkout's suite) may be using the same database at the same time."""
+def _redis_queue(number: int, queue: str):
+    """Empty this run's Celery queue on Redis database `number`; return the function that empties
+    it. Only its own keys: another checkout's suite may be using the same database at the same time."""
     import redis
 
     client = redis.Redis(host="127.0.0.1", port=6379, db=number, socket_connect_timeout=3)
-    try:
-        for key in client.scan_iter(match=f"*{queue}*"):  # the list (with its priority lists), its binding
-            if key.decode(errors="replace").removeprefix("_kombu.binding.").split("\x06\x16")[0] == queue:
+
+    def empty() -> None:
+        for key in client.scan_iter(match=f"*{queue}*"):  # the list (and its priority lists), its bindings
+            name = key.decode(errors="replace").split("\x06\x16")[0]
+            if name == queue or (name.startswith("_kombu.binding") and name.endswith(f".{queue}")):
                 client.delete(key)
+
+    try:
+        empty()
+        return empty
     except redis.exceptions.ConnectionError as exc:
         if os.environ.get("CI"):
             pytest.fail(f"Redis on 127.0.0.1:6379 is required in CI: {exc}")
@@ -230,7 +236,7 @@ def test_celery_topology_on_postgres_and_redis_publishes_the_scorecard(generated
     # Not database 7, which earlier versions of this test emptied as they started.
     queue, broker_db = database, 8
     admin = _postgres_database(database)
-    _redis_queue(broker_db, queue)
+    empty_queue = _redis_queue(broker_db, queue)
     home, env = esprit_home(tmp_path)
     airflow = AirflowProcesses(
         tmp_path / "airflow",
@@ -260,4 +266,4 @@ def test_celery_topology_on_postgres_and_redis_publishes_the_scorecard(generated
         with admin.cursor() as cursor:
             cursor.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         admin.close()
-        _redis_queue(broker_db, queue)
+        empty_queue()
