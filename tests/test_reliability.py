@@ -766,3 +766,46 @@ def test_a_busy_warehouse_names_its_holder_exits_3_and_can_be_waited_for(tmp_pat
     con = connect(warehouse, read_only=True)
     assert con.execute("SELECT count(*) FROM survey_responses").fetchone()[0] == 1
     con.close()
+
+
+def test_a_stop_around_a_rejection_never_loses_it(tmp_path, monkeypatch):
+    """Issue 22, point 7: a stop (simulated at the step named) before the rejection is committed
+    leaves the file in the landing folder, judged again by the next run; a stop after the commit,
+    before the file is moved, leaves it recorded once: the next run moves it and records nothing
+    new. Before, the file was moved first: a stop before the commit took it, and its rejection,
+    out of the audit and the data-quality panel."""
+    import pipelines.ingest.load as load
+
+    settings = load_settings(base_dir=tmp_path)
+    folder = settings.landing / "surveys"
+    folder.mkdir(parents=True)
+    (folder / "bad.csv").write_text("a,b\n1,2\n", encoding="utf-8")  # no required column: rejected
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt("stopped here")
+
+    def run():
+        return ingest_paths(settings, "surveys", landing_files(settings, "surveys"))
+
+    def audit():
+        con = connect(settings.warehouse, read_only=True)
+        try:
+            return con.execute("SELECT load_id, status, file_name FROM load_audit ORDER BY 1").fetchall()
+        finally:
+            con.close()
+
+    with monkeypatch.context() as patched:
+        patched.setattr(load, "_audit", stop)
+        with pytest.raises(KeyboardInterrupt):
+            run()
+    assert (folder / "bad.csv").is_file() and audit() == []
+    with monkeypatch.context() as patched:
+        patched.setattr(load, "_set_aside", stop)
+        with pytest.raises(KeyboardInterrupt):
+            run()
+    ((load_id, status, name),) = audit()
+    assert (status, name) == ("rejected", "bad.csv") and (folder / "bad.csv").is_file()
+    (result,) = run()
+    assert result.status == "skipped" and result.reason.startswith(f"rejected as load {load_id} ")
+    assert not (folder / "bad.csv").exists() and (settings.rejected / "surveys" / "bad.csv").is_file()
+    assert (settings.rejected / "surveys" / "bad.csv.report.txt").is_file() and len(audit()) == 1

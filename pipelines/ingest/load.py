@@ -63,11 +63,15 @@ def ingest_file(
     profile: Profile | None,
     key: PseudonymKey,
     reload: bool = False,
+    after_commit: list | None = None,
 ) -> FileResult:
     """Load one file in the caller's transaction. `reload`: the file was loaded before (same
     content): its earlier loads' rows are retracted and it is loaded again, with its profile as it
     is now; the weeks both touch are the load's weeks, and when a retracted key does not come back
-    the load asks the next build to recompute everything (`restate_all`)."""
+    the load asks the next build to recompute everything (`restate_all`). `after_commit` receives
+    what must wait for the caller's commit (setting a rejected file aside), so that a stop before
+    the commit leaves the file where it was, to be judged again."""
+    after_commit = [] if after_commit is None else after_commit
     started = datetime.now(UTC)
     name = shown_name(path.name)  # the name as text: audit, lineage, quarantine, reports
     result = FileResult(source, name, profile.table if profile else None, profile.name if profile else None, "skipped")
@@ -76,9 +80,9 @@ def ingest_file(
         result.load_id = con.execute("SELECT nextval('load_id_seq')").fetchone()[0]
         result.status = "rejected"
         result.problems = [f"{name}: line 1, column -: rule {refused.rule}: {refused}"]
-        entry = path.lstat()
-        _reject(settings, result, path, keep=reload, copy=False)
-        _audit(con, result, "", started, None, entry, profile, False)
+        _write_rejection_report(settings, result, path)
+        after_commit.append(lambda: _set_aside(settings, result.source, path, keep=reload, copy=False))
+        _audit(con, result, "", started, None, path.lstat(), profile, False)
         return result
     stat = path.stat()
     size = stat.st_size
@@ -96,6 +100,20 @@ def ingest_file(
     )
     if unchanged is not None:
         result.reason = f"unchanged since load {unchanged} (same name, size and modification time)"
+        return result
+    # recorded as rejected, still in the landing folder: a stop came between the commit and the move
+    rejected = (
+        None
+        if reload or not _in_landing(settings, path)
+        else con.execute(
+            "SELECT max(load_id) FROM load_audit WHERE status = 'rejected' AND source = ? AND file_name = ? "
+            "AND file_bytes = ? AND file_mtime_ns = ?",
+            [source, name, size, stat.st_mtime_ns],
+        ).fetchone()[0]
+    )
+    if rejected is not None:
+        result.reason = f"rejected as load {rejected} (see its report in rejected/{source}/): set aside now"
+        after_commit.append(lambda: _set_aside(settings, source, path))
         return result
     try:
         with progress(scan_bytes(path), f"reading {name}", large=size >= PROGRESS_MIN_BYTES) as bar:
@@ -160,7 +178,9 @@ def ingest_file(
         con.execute("ROLLBACK")
         con.execute("BEGIN TRANSACTION")
         gate.forget_kept_results(settings, result.load_id)
-        _reject(settings, result, path, keep=reload)  # a reload refused leaves the loaded file where it is
+        _write_rejection_report(settings, result, path)
+        # once the rejection is recorded; a reload refused leaves the loaded file where it is
+        after_commit.append(lambda: _set_aside(settings, result.source, path, keep=reload))
     except BaseException:
         gate.forget_kept_results(settings, result.load_id)  # the caller rolls the load back
         raise
@@ -599,10 +619,7 @@ def _derive(con, profile: Profile, file_name: str, load_id: int) -> int:
     return total
 
 
-def _reject(settings: Settings, result: FileResult, path: Path, keep: bool = False, copy: bool = True) -> None:
-    """The rejection report, and the file moved out of the landing folder (copied when loaded from
-    elsewhere). `copy` False: an entry never to be read (a link, a FIFO): moved itself if it lies
-    in the landing folder, else left where it is."""
+def _write_rejection_report(settings: Settings, result: FileResult, path: Path) -> None:
     folder = settings.rejected / result.source
     folder.mkdir(parents=True, exist_ok=True)
     report = folder / f"{cut_name(path.name, 230)}.report.txt"
@@ -611,11 +628,23 @@ def _reject(settings: Settings, result: FileResult, path: Path, keep: bool = Fal
         f"none of its {result.rows_read} rows were loaded.\n\n" + "\n".join(result.problems) + "\n",
         encoding="utf-8",
     )
+
+
+def _in_landing(settings: Settings, path: Path) -> bool:
+    parent, landing = path.parent.resolve(), settings.landing.resolve()
+    return parent == landing or landing in parent.parents
+
+
+def _set_aside(settings: Settings, source: str, path: Path, keep: bool = False, copy: bool = True) -> None:
+    """A rejected file, once its rejection is committed, moved out of the landing folder beside its
+    report (copied when loaded from elsewhere). `copy` False: an entry never to be read (a link, a
+    FIFO): moved itself if it lies in the landing folder, else left where it is."""
+    folder = settings.rejected / source
+    folder.mkdir(parents=True, exist_ok=True)
     # A file in the landing zone moves out of it; a file loaded from elsewhere (esprit ingest
     # PATH) is copied, never taken from where its owner keeps it.
     if not copy:
-        parent, landing = path.parent.resolve(), settings.landing.resolve()
-        if not keep and (parent == landing or landing in parent.parents):
+        if not keep and _in_landing(settings, path):
             os.rename(path, folder / path.name)  # the link or FIFO itself, never what it leads to
     elif not keep and settings.landing.resolve() in path.resolve().parents:
         shutil.move(str(path), str(folder / path.name))
@@ -692,11 +721,14 @@ def ingest_paths(
             chosen = profile or (None if reload else profile_for(settings, source, path))
             con.execute("BEGIN TRANSACTION")
             try:
-                result = ingest_file(con, settings, source or "", path, chosen, key, reload=reload)
+                after_commit: list = []
+                result = ingest_file(con, settings, source or "", path, chosen, key, reload, after_commit)
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
+            for action in after_commit:
+                action()
             result.seconds = round(time.perf_counter() - t0, 3)
             results.append(result)
     finally:
