@@ -220,6 +220,64 @@ def test_a_corrected_delivery_under_the_same_file_name_wins(settings):
     assert same.status == "skipped" and "same content" in same.reason and "calls_2026-W40.csv" in same.reason
 
 
+def test_a_corrected_delivery_replaces_the_earlier_one_when_its_profile_says_so(settings, tmp_path):
+    """With `redelivery: replace`, calls_2026-W40.csv delivered again is the whole truth for that
+    name: CALL1, which only the earlier delivery had, is taken back, and the next build drops it.
+    A row another file holds now (CALL5, corrected since in calls_late.csv) is not the earlier
+    delivery's to take back. The default (`update`) is the test above: CALL1 stays."""
+    from pipelines.model.build import build_models
+
+    profile = _profile(tmp_path / "profiles", "acd_calls", "calls", redelivery="replace")
+    assert profile.redelivery == "replace" and load_profile("generator_calls").redelivery == "update"
+    folder = settings.landing / "calls"
+    path = _write(
+        folder,
+        "calls_2026-W40.csv",
+        [call_row(call_id=f"CALL{i}", customer_ref=f"C{i}") for i in range(1, 6)],
+        CALL_COLS,
+    )
+    (first,) = ingest_paths(settings, "calls", [path], profile)
+    late = _write(folder, "calls_late.csv", [call_row(call_id="CALL5", customer_ref="C5", hold="40")], CALL_COLS)
+    ingest_paths(settings, "calls", [late], profile)
+    build_models(settings)
+    assert _rows(settings, "SELECT count(*) FROM stg_calls WHERE call_id = 'CALL1'")[0][0] == 1
+    corrected = [call_row(call_id=f"CALL{i}", customer_ref=f"C{i}", hold="30" if i == 3 else "0") for i in range(2, 5)]
+    _write(folder, "calls_2026-W40.csv", corrected, CALL_COLS)
+    (second,) = ingest_paths(settings, "calls", [path], profile)
+    _accounted(second)
+    assert (second.status, second.replaces, second.rows_loaded, second.rows_duplicate) == (
+        "loaded",
+        [first.load_id],
+        3,
+        0,
+    )
+    assert _rows(settings, "SELECT call_id FROM calls ORDER BY call_id") == [
+        ("CALL2",),
+        ("CALL3",),
+        ("CALL4",),
+        ("CALL5",),
+    ]
+    assert _rows(settings, "SELECT hold_seconds FROM calls WHERE call_id = 'CALL5'") == [(40,)]
+    assert _rows(settings, "SELECT status, replaced_by FROM load_audit WHERE load_id = ?", [first.load_id]) == [
+        ("replaced", second.load_id)
+    ]
+    built = build_models(settings)
+    assert built["full"]  # CALL1 is gone: no incremental slice finds what was built from it
+    assert _rows(settings, "SELECT count(*) FROM stg_calls WHERE call_id = 'CALL1'")[0][0] == 0
+
+
+def test_a_profile_without_redelivery_keeps_the_digest_its_loads_recorded():
+    """A key added to profiles later is left out of the digest while it has its default, so the
+    loads made before it stay current (esprit reload --stale does not list them)."""
+    from pipelines.ingest.profiles import parse_profile
+
+    data = {"name": "p", "table": "calls", "format": {"type": "csv"}}
+    assert parse_profile(data, "p").digest == parse_profile({**data, "redelivery": "update"}, "p").digest
+    assert parse_profile(data, "p").digest != parse_profile({**data, "redelivery": "replace"}, "p").digest
+    with pytest.raises(ValueError, match="redelivery"):
+        parse_profile({**data, "redelivery": "sometimes"}, "p")
+
+
 def _naive_calls() -> list[dict]:
     """Timestamps without offset: the profile's timezone places them. CALL1, Sunday 23:30, is in
     2026-W40 read as Tokyo time and in 2026-W41 read as Los Angeles time; CALL2 has a wrap code the

@@ -136,6 +136,16 @@ def ingest_file(
             f"to apply a corrected profile to it, esprit reload"
         )
         return result
+    if not reload and profile is not None and profile.redelivery == "replace":
+        # the profile says a delivery under a name already loaded is the whole truth for it
+        result.replaces = [
+            r[0]
+            for r in con.execute(
+                "SELECT load_id FROM load_audit WHERE status = 'loaded' AND source = ? AND file_name = ? "
+                "ORDER BY load_id",
+                [source, name],
+            ).fetchall()
+        ]
     if reload:
         if not done:
             result.reason = "no load of this content to replace: a new file is loaded by esprit ingest"

@@ -43,7 +43,9 @@ TOP_KEYS = {
     "window",
     "key_namespace",
     "namespace_keys",
+    "redelivery",
 }
+REDELIVERIES = ("update", "replace")
 FORMAT_KEYS = {"type", "delimiter", "encoding", "header", "quote", "decimal"}
 
 
@@ -87,6 +89,10 @@ class Profile:
     # system (its cases, case history, calls) share a namespace.
     key_namespace: str | None = None
     namespace_keys: bool = False  # prefix keys and references with "<namespace>:"
+    # A file delivered again under the same name with other content: `update`, its rows win and
+    # the rows it lacks stay; `replace`, it is the whole truth for that name: what the earlier
+    # delivery still holds and it lacks is taken back (a daily export corrected by a full re-export).
+    redelivery: str = "update"
     path: Path | None = None
 
     @property
@@ -102,7 +108,15 @@ class Profile:
         from dataclasses import asdict
 
         said = {k: v for k, v in asdict(self).items() if k != "path"}
+        for later, default in DIGEST_SINCE.items():  # keys added since loads recorded digests
+            if said[later] == default:
+                del said[later]
         return hashlib.sha256(json.dumps(said, sort_keys=True, default=str).encode()).hexdigest()
+
+
+# Keys added to profiles after loads recorded their digest: left out while at their default, so
+# that those loads are not taken for loads of a profile changed since.
+DIGEST_SINCE = {"redelivery": "update"}
 
 
 def _fail(where: str, key: str, expected: str, got: Any = None) -> None:
@@ -205,6 +219,9 @@ def parse_profile(data: Any, where: str) -> Profile:
     namespace_keys = data.get("namespace_keys", False)
     if not isinstance(namespace_keys, bool):
         _fail(where, "namespace_keys", "true or false", namespace_keys)
+    redelivery = data.get("redelivery", "update")
+    if redelivery not in REDELIVERIES:
+        _fail(where, "redelivery", f"one of {list(REDELIVERIES)}", redelivery)
     return Profile(
         name=data["name"],
         description=str(data.get("description", "")),
@@ -221,6 +238,7 @@ def parse_profile(data: Any, where: str) -> Profile:
         window=window,
         key_namespace=namespace,
         namespace_keys=namespace_keys,
+        redelivery=redelivery,
     )
 
 

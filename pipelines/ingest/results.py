@@ -50,7 +50,8 @@ class FileResult:
     load_id: int | None = None
     seconds: float = 0.0
     reason: str | None = None  # why it was skipped
-    replaces: list[int] = field(default_factory=list)  # loads of the same content a reload replaced
+    # the loads this one replaced: of the same content (a reload), or of the same name (redelivery: replace)
+    replaces: list[int] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return asdict(self)
