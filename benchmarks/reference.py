@@ -66,6 +66,22 @@ def seconds(delta: pd.Series) -> pd.Series:
     return delta.dt.total_seconds()
 
 
+def _span_cuts(at: pd.Series, run: pd.Series, span: pd.Timedelta) -> pd.Series:
+    """The anchors (in order) that open a journey because they come more than `span` after the
+    first anchor of their journey, within a run with no gap over the window; counted greedily."""
+    cuts = pd.Series(False, index=at.index)
+    by_run = at.groupby(run)
+    long_run = (by_run.transform("max") - by_run.transform("min")) > span
+    for _, times in at[long_run].groupby(run[long_run]):
+        start = None
+        for i, moment in times.items():
+            if start is not None and moment - start > span:
+                cuts[i] = True
+                start = moment
+            start = moment if start is None else start
+    return cuts
+
+
 def compute(tables: dict[str, pd.DataFrame], metrics: dict, signals: dict, stages: dict, tz: str) -> dict:
     """The weekly friction and handoff tables from typed source tables."""
     window = pd.Timedelta(days=metrics["journey_window_days"])
@@ -124,10 +140,19 @@ def compute(tables: dict[str, pd.DataFrame], metrics: dict, signals: dict, stage
     ).sort_values(["customer_ref", "contact_at", "contact_ref"], ignore_index=True)
     same_customer = anchors["customer_ref"].eq(anchors["customer_ref"].shift(1))
     gap = anchors["contact_at"] - anchors["contact_at"].shift(1)
-    starts = ~same_customer | (gap > window)
+    gap_starts = ~same_customer | (gap > window)
+    span = metrics.get("journey_max_span_days")
+    span_starts = (
+        _span_cuts(anchors["contact_at"], gap_starts.cumsum(), pd.Timedelta(days=span))
+        if span is not None
+        else pd.Series(False, index=anchors.index)
+    )
+    starts = gap_starts | span_starts
     opener = anchors["contact_ref"].where(starts).ffill()
     anchors["journey_id"] = anchors["customer_ref"] + ":" + opener
-    anchors["stitch_rule"] = np.where(starts, "new_journey", "same_customer_within_window")
+    anchors["stitch_rule"] = np.select(
+        [gap_starts, span_starts], ["new_journey", "journey_span_limit"], "same_customer_within_window"
+    )
 
     call_journey = anchors.loc[anchors["contact_type"] == "call", ["contact_ref", "journey_id"]]
     escalated = cases.dropna(subset=["origin_call_id"]).merge(

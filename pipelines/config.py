@@ -134,6 +134,9 @@ def load_settings(config_file: str | Path | None = None, base_dir: str | Path | 
             raise ConfigError(f"metrics.pickup_sla.{team}: expected {{call_seconds: <number>, case_hours: <number>}}")
     if raw["metrics"]["journey_scope"] not in ("auto", "customer", "case"):
         raise ConfigError("metrics.journey_scope: expected auto, customer or case")
+    span = raw["metrics"]["journey_max_span_days"]
+    if span is not None and (isinstance(span, bool) or not isinstance(span, (int, float)) or span <= 0):
+        raise ConfigError(f"metrics.journey_max_span_days: expected a positive number of days or null, got {span!r}")
     for i, rule in enumerate(raw["metrics"]["complaint_sla_rules"] or []):
         where = f"metrics.complaint_sla_rules[{i}]"
         if not isinstance(rule, dict) or not set(rule) <= {"priority", "category", "sla_days", "ack_hours"}:

@@ -29,6 +29,17 @@ def test_unknown_key_is_named(tmp_path):
         load_settings(cfg, base_dir=tmp_path)
 
 
+@pytest.mark.parametrize("span", ["0", "-3", "'a month'", "true"])
+def test_a_journey_span_bound_must_be_positive_days_or_null(tmp_path, span):
+    cfg = tmp_path / "esprit.yaml"
+    cfg.write_text(f"metrics:\n  journey_max_span_days: {span}\n")
+    with pytest.raises(ConfigError, match="metrics.journey_max_span_days: expected a positive number of days or null"):
+        load_settings(cfg, base_dir=tmp_path)
+    cfg.write_text("metrics:\n  journey_max_span_days: null\n")
+    assert load_settings(cfg, base_dir=tmp_path).metrics["journey_max_span_days"] is None
+    assert load_settings(base_dir=tmp_path).metrics["journey_max_span_days"] == 30
+
+
 def test_friction_signal_with_unknown_stage_is_refused(tmp_path):
     cfg = tmp_path / "esprit.yaml"
     cfg.write_text("friction_signals:\n  abandoned: {stage: nowhere, weight: 1}\n")

@@ -419,11 +419,12 @@ def test_incremental_builds_equal_a_full_rebuild_whatever_the_order_of_files(set
     assert journeys["R2"] is None  # K3 has no contact left once C1 is K6's
 
 
-def test_a_long_journey_is_recomputed_from_its_first_contact(settings):
-    """K8 calls every 6 days from January on: one journey of 12 calls. A call 6 days after the
-    last joins it, so the incremental build must reach back to the first call, 66 days before
-    the new one, although it reads the journeys from one window before the new call on and
-    moves back step by step (another customer's call comes in the same file)."""
+def test_a_long_journey_is_recomputed_from_its_first_contact(tmp_path):
+    """K8 calls every 6 days from January on: one journey of 12 calls (its span is not bounded
+    here). A call 6 days after the last joins it, so the incremental build must reach back to the
+    first call, 66 days before the new one, although it reads the journeys from one window before
+    the new call on and moves back step by step (another customer's call comes in the same file)."""
+    settings = _settings_with(tmp_path, {"journey_max_span_days": None})
     from datetime import datetime, timedelta
 
     from pipelines.warehouse import connect
@@ -454,3 +455,70 @@ def test_a_long_journey_is_recomputed_from_its_first_contact(settings):
     incremental = warehouse_hashes(settings.warehouse)
     assert build_models(settings, full=True)["full"]
     assert warehouse_hashes(settings.warehouse) == incremental
+
+
+def _settings_with(tmp_path, metrics: dict):
+    import json
+
+    from pipelines.config import load_settings
+
+    config = tmp_path / "esprit.yaml"
+    config.write_text(json.dumps({"metrics": metrics}), encoding="utf-8")
+    return load_settings(config_file=config, base_dir=tmp_path)
+
+
+def test_a_journey_is_cut_when_it_would_span_more_than_its_bound(tmp_path):
+    """K8 calls every 6 days, never a gap over journey_window_days (7). With journey_max_span_days
+    30, a journey ends before the first call more than 30 days after its own first call, counted
+    from that first call on: L00-L05 (days 0 to 30), L06-L11 (36 to 66), then L12 (72) in a later
+    file. A late call on day 33 moves every later cut: L00-L05, L05b-L10 (33 to 60), L11-L12.
+    Incremental builds agree with a full rebuild at each step."""
+    from datetime import datetime, timedelta
+
+    from pipelines.warehouse import connect
+    from tests.test_golden import load_files
+    from tests.test_reliability import warehouse_hashes
+
+    settings = _settings_with(tmp_path, {"journey_max_span_days": 30})
+    first = datetime(2026, 1, 5, 9, 0, 0)
+
+    def call(name, day):
+        return _call(name, "K8", (first + timedelta(days=day)).isoformat(), 10)
+
+    def journeys():
+        con = connect(settings.warehouse, read_only=True)
+        try:
+            rows = con.execute("SELECT contact_ref, journey_id, stitch_rule FROM journey_contacts").fetchall()
+        finally:
+            con.close()
+        return {ref: (journey.split(":")[-1], rule) for ref, journey, rule in rows}
+
+    def same_as_full():
+        incremental = warehouse_hashes(settings.warehouse)
+        assert build_models(settings, full=True)["full"]
+        assert warehouse_hashes(settings.warehouse) == incremental
+
+    load_files(settings, "chain", {"calls": [call(f"L{i:02d}", 6 * i) for i in range(12)]})
+    assert build_models(settings)["full"]
+    load_files(settings, "next", {"calls": [call("L12", 72), _call("M1", "K9", "2026-03-10T10:00:00", 10)]})
+    assert not build_models(settings)["full"]
+    placed = journeys()
+    assert {ref: placed[ref][0] for ref in placed if ref.startswith("L")} == {
+        **{f"L{i:02d}": "L00" for i in range(6)},
+        **{f"L{i:02d}": "L06" for i in range(6, 12)},
+        "L12": "L12",
+    }
+    assert placed["L06"][1] == placed["L12"][1] == "journey_span_limit" and placed["L00"][1] == "new_journey"
+    assert placed["L05"][1] == "same_customer_within_window"
+    same_as_full()
+    load_files(settings, "late", {"calls": [call("L05b", 33)]})
+    assert not build_models(settings)["full"]
+    placed = journeys()
+    assert {ref: placed[ref][0] for ref in placed if ref.startswith("L")} == {
+        **{f"L{i:02d}": "L00" for i in range(6)},
+        "L05b": "L05b",
+        **{f"L{i:02d}": "L05b" for i in range(6, 11)},
+        "L11": "L11",
+        "L12": "L11",
+    }
+    same_as_full()

@@ -336,8 +336,9 @@ def _fingerprint_parts(model: Model, relation: str) -> list[str]:
 # Journeys are stitched per customer from gaps of at most journey_window_days between anchors
 # (calls, and cases not escalated from a call), and every signal looks within a journey, a call,
 # a case or a customer's next journey_window_days (recontact): so a change at instant t to a
-# customer's contacts reaches back no further than the start of that customer's first journey
-# whose last anchor is within the window before t. The slice holds, for each customer touched,
+# customer's contacts reaches back no further than the start of the run (run_started_at: journeys
+# cut only by journey_max_span_days form one run, and the cuts count from its start) of that
+# customer's first journey whose last anchor is within the window before t. The slice holds, for each customer touched,
 # every anchor from that cut on, and every case escalated from, and response rating, a contact
 # of the slice (a response without one: from the cut on). A contact is touched where it is
 # loaded, where the version it replaced was, and where the contacts it names or that name it
@@ -364,9 +365,10 @@ def _sessions(con: duckdb.DuckDBPyConnection) -> None:
         )
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE _sessions AS
-            SELECT customer_ref, journey_id, min(contact_at) AS started_at, max(contact_at) AS last_anchor_at
+            SELECT customer_ref, journey_id, min(contact_at) AS started_at, max(contact_at) AS last_anchor_at,
+                min(run_started_at) AS run_started_at
             FROM journey_contacts
-            WHERE stitch_rule IN ('new_journey', 'same_customer_within_window')
+            WHERE stitch_rule IN ('new_journey', 'same_customer_within_window', 'journey_span_limit')
                 AND customer_ref IN (SELECT customer_ref FROM _touches) {since}
             GROUP BY customer_ref, journey_id""")
         if (
@@ -424,7 +426,7 @@ def _slice(con: duckdb.DuckDBPyConnection, last_load_id: int) -> None:
     _sessions(con)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _cuts AS
-        SELECT t.customer_ref, least(min(t.touched_at), coalesce(min(s.started_at), min(t.touched_at))) AS cut_at
+        SELECT t.customer_ref, least(min(t.touched_at), coalesce(min(s.run_started_at), min(t.touched_at))) AS cut_at
         FROM _touches AS t
         LEFT JOIN _sessions AS s ON s.customer_ref = t.customer_ref AND s.last_anchor_at >= t.touched_at - {window}
         GROUP BY t.customer_ref""")

@@ -3,12 +3,15 @@
 --   new_journey / same_customer_within_window: calls and cases not escalated from a call are
 --     anchors; a customer's anchors closer than journey_window_days form one journey. With
 --     journey_scope 'case' (a case-only site's default), each such case is a journey of its own.
+--   journey_span_limit: a run of anchors with no such gap is cut again where an anchor comes more
+--     than journey_max_span_days after the first anchor of its journey; the next journey is
+--     counted from that anchor on (null: no bound).
 --   explicit_origin_call: a case escalated from a call joins that call's journey.
 --   explicit_interaction_ref: a survey response joins the journey of the call or case it rates.
 --   customer_window: a response without a usable reference joins its customer's latest journey
 --     whose last anchor is at most journey_window_days before the response.
 --   unmatched: none of the above; kept, with no journey, and counted.
-WITH case_origin AS (
+WITH RECURSIVE case_origin AS (
     SELECT
         c.case_id,
         c.customer_ref,
@@ -45,6 +48,52 @@ sessions AS (
         ) AS journey_no
     FROM gaps
 ),
+numbered AS (
+    SELECT
+        *,
+        row_number() OVER s AS anchor_no,
+        min(contact_at) OVER s AS run_started_at,
+        coalesce(
+            max(contact_at) OVER s - min(contact_at) OVER s > to_days(getvariable('journey_max_span_days')), false
+        ) AS too_long
+    FROM sessions
+    WINDOW s AS (PARTITION BY customer_ref, scope, journey_no ORDER BY contact_at, contact_ref
+        ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+),
+-- only runs longer than the bound are walked, anchor by anchor: each cut depends on the last one
+span_walk AS (
+    SELECT customer_ref, scope, journey_no, anchor_no, contact_at AS span_start, 0 AS span_no
+    FROM numbered
+    WHERE too_long AND anchor_no = 1
+    UNION ALL
+    SELECT
+        n.customer_ref,
+        n.scope,
+        n.journey_no,
+        n.anchor_no,
+        CASE
+            WHEN n.contact_at - w.span_start > to_days(getvariable('journey_max_span_days')) THEN n.contact_at
+            ELSE w.span_start
+        END AS span_start,
+        w.span_no
+        + CASE WHEN n.contact_at - w.span_start > to_days(getvariable('journey_max_span_days')) THEN 1 ELSE 0 END
+        AS span_no
+    FROM span_walk AS w
+    JOIN numbered AS n
+        ON
+            n.customer_ref = w.customer_ref
+            AND n.scope = w.scope
+            AND n.journey_no = w.journey_no
+            AND n.anchor_no = w.anchor_no + 1
+),
+spans AS (
+    SELECT
+        n.*,
+        coalesce(w.span_no, 0) AS span_no,
+        n.anchor_no > 1 AND w.span_start = n.contact_at AS starts_span
+    FROM numbered AS n
+    LEFT JOIN span_walk AS w USING (customer_ref, scope, journey_no, anchor_no)
+),
 anchored AS (
     SELECT
         contact_type,
@@ -53,14 +102,20 @@ anchored AS (
         contact_at,
         -- named after the customer and the contact that opened the journey: readable and traceable
         customer_ref || ':' || first_value(contact_ref) OVER (
-            PARTITION BY customer_ref, scope, journey_no ORDER BY contact_at, contact_ref
+            PARTITION BY customer_ref, scope, journey_no, span_no ORDER BY contact_at, contact_ref
         ) AS journey_id,
-        CASE WHEN starts_journey = 1 THEN 'new_journey' ELSE 'same_customer_within_window' END AS stitch_rule
-    FROM sessions
+        CASE
+            WHEN starts_journey = 1 THEN 'new_journey'
+            WHEN starts_span THEN 'journey_span_limit'
+            ELSE 'same_customer_within_window'
+        END AS stitch_rule,
+        -- the first anchor of the run with no gap over the window: an incremental build starts there
+        run_started_at
+    FROM spans
 ),
 escalated AS (
     SELECT 'case' AS contact_type, c.case_id AS contact_ref, c.customer_ref, c.opened_at AS contact_at,
-        a.journey_id, 'explicit_origin_call' AS stitch_rule
+        a.journey_id, 'explicit_origin_call' AS stitch_rule, a.run_started_at
     FROM case_origin AS c
     JOIN anchored AS a ON a.contact_type = 'call' AND a.contact_ref = c.origin_call_id
 ),
@@ -101,7 +156,8 @@ SELECT
         WHEN e.journey_id IS NOT NULL THEN 'explicit_interaction_ref'
         WHEN w.journey_id IS NOT NULL THEN 'customer_window'
         ELSE 'unmatched'
-    END AS stitch_rule
+    END AS stitch_rule,
+    NULL::TIMESTAMPTZ AS run_started_at
 FROM stg_survey_responses AS r
 LEFT JOIN survey_explicit AS e USING (response_id)
 LEFT JOIN survey_window AS w USING (response_id)
