@@ -153,3 +153,29 @@ def test_the_local_run_goes_through_each_configured_source_then_metrics_then_sco
         "esprit_metrics",
         "esprit_scorecard",
     ]
+
+
+def test_a_new_sqlite_metadata_database_is_a_copy_of_the_migrated_template(tmp_path):
+    """The first set-up of an environment migrates and keeps the result; a later new home gets a
+    copy (no Airflow process started), at the migration head and with the warehouse pool."""
+    import sqlite3
+
+    from pipelines.orchestration.local_airflow import airflow_environment, metadata_template, set_up_airflow
+
+    set_up_airflow(airflow_environment(tmp_path / "first", tmp_path / "esprit"))
+    template = metadata_template("esprit_warehouse")
+    assert template.exists()
+    set_up_airflow(airflow_environment(tmp_path / "second", tmp_path / "esprit"))
+    copied = tmp_path / "second" / "airflow.db"
+    assert copied.read_bytes() == template.read_bytes()
+    with sqlite3.connect(copied) as db:
+        assert db.execute("SELECT slots FROM slot_pool WHERE pool = 'esprit_warehouse'").fetchall() == [(1,)]
+        assert len(db.execute("SELECT version_num FROM alembic_version").fetchall()) == 1
+    # an existing database is migrated as it is, never overwritten by the template
+    with sqlite3.connect(copied) as db:
+        db.execute("UPDATE slot_pool SET slots = 3 WHERE pool = 'esprit_warehouse'")
+        db.execute("UPDATE slot_pool SET description = 'kept' WHERE pool = 'default_pool'")
+    set_up_airflow(airflow_environment(tmp_path / "second", tmp_path / "esprit"))
+    with sqlite3.connect(copied) as db:
+        assert db.execute("SELECT slots FROM slot_pool WHERE pool = 'esprit_warehouse'").fetchall() == [(1,)]
+        assert db.execute("SELECT description FROM slot_pool WHERE pool = 'default_pool'").fetchall() == [("kept",)]

@@ -8,6 +8,7 @@ Airflow is imported only inside `run_dags`, after the environment is set, so tha
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -55,10 +56,42 @@ def ensure_warehouse_pool(env: dict[str, str], pool: str = "esprit_warehouse") -
     airflow_command("pools", "set", pool, "1", "Esprit warehouse: DuckDB allows one writing process per file", env=env)
 
 
+def _new_sqlite_file(env: dict[str, str]) -> Path | None:
+    """The SQLite metadata file this environment names, when it does not exist yet."""
+    url = {**os.environ, **env}.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "")
+    if not url.startswith("sqlite:///"):
+        return None
+    path = Path(url.removeprefix("sqlite:///").split("?")[0])
+    return None if path.exists() else path
+
+
+def metadata_template(pool: str) -> Path:
+    """A migrated SQLite metadata database with the pool, kept in the environment (a new
+    environment, with perhaps another Airflow, starts without one)."""
+    from importlib.metadata import version
+
+    return Path(sys.prefix) / "share" / "esprit" / f"airflow-{version('apache-airflow')}-{pool}.db"
+
+
 def set_up_airflow(env: dict[str, str], pool: str = "esprit_warehouse") -> None:
-    """What `make airflow`, the demo and the scheduler tests do before starting Airflow."""
+    """What `make airflow`, the demo and the scheduler tests do before starting Airflow.
+
+    A new SQLite metadata database is a copy of the template the first one left, when there is
+    one: `airflow db migrate` and `pools set` start Airflow twice (docs/performance.md). An
+    existing database, or PostgreSQL, is migrated as it is."""
+    new = _new_sqlite_file(env)
+    template = metadata_template(pool)
+    if new is not None and template.exists():
+        new.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(template, new)
+        return
     migrate_metadata_db(env)
     ensure_warehouse_pool(env, pool)
+    if new is not None and new.exists():
+        template.parent.mkdir(parents=True, exist_ok=True)
+        partial = template.with_name(f".{template.name}.{os.getpid()}.partial")
+        shutil.copyfile(new, partial)
+        os.replace(partial, template)  # atomic: two first set-ups at once each write a whole one
 
 
 def run_dags(airflow_home: Path, esprit_home: Path, scorecard_weeks: str = "all") -> dict[str, str]:
