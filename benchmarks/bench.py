@@ -217,7 +217,14 @@ def new_week_index(histories: list[int]) -> int:
 
 
 def bench_weekly(
-    rep, histories: list[int], work: Path, airflow: bool, weekly: bool, progress, repeats: int = 1
+    rep,
+    histories: list[int],
+    work: Path,
+    airflow: bool,
+    weekly: bool,
+    progress,
+    repeats: int = 1,
+    warm_up: bool = True,
 ) -> dict:
     """The new week is the same week for every history length; `progress(partial result)` is
     called after each history, so that a stopped run keeps them. The weekly run is measured
@@ -253,8 +260,9 @@ def bench_weekly(
                 # Every history length starts from the same state: the warehouse in the page cache,
                 # as on a machine whose daily loads read it, rather than partly evicted by the
                 # set-up's memory (the 104-week set-up peaks at several times the 52-week one's).
-                warm_up_files(folder / "home" / "warehouse")
-                warm_up_imports()
+                if warm_up:
+                    warm_up_files(folder / "home" / "warehouse")
+                    warm_up_imports()
                 runs.append(run_phase("weekly", {"week": week}, env, logs))
                 print(f"  weekly run: {runs[-1]['wall_seconds']} s, {runs[-1]['peak_rss_mb']} MB", flush=True)
             # the median run: one noisy run (this machine's speed varies by a third within an hour)
@@ -557,6 +565,13 @@ def main(argv: list[str] | None = None) -> dict:
         help="with sizes: ingest alone a file this many times the largest size, for the flat-memory "
         "target (0: not measured)",
     )
+    parser.add_argument(
+        "--no-warm-up",
+        dest="warm_up",
+        action="store_false",
+        help="skip the page-cache warm-up before each weekly run: quicker, for checking the benchmark "
+        "itself (make test); its weekly timings are then not comparable",
+    )
     parser.add_argument("--seed-journeys", type=int, default=2000, help="journeys per week the generator simulates")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--doc", type=Path, help="markdown file whose generated region gets the tables")
@@ -661,7 +676,14 @@ def main(argv: list[str] | None = None) -> dict:
 
             progress(
                 bench_weekly(
-                    rep, histories, work, "airflow" in sections, "weekly" in sections, progress, args.weekly_repeats
+                    rep,
+                    histories,
+                    work,
+                    "airflow" in sections,
+                    "weekly" in sections,
+                    progress,
+                    args.weekly_repeats,
+                    args.warm_up,
                 )
             )
         rep.close()

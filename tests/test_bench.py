@@ -80,6 +80,7 @@ def test_bench_at_a_tiny_size_writes_every_measured_field(tmp_path):
             "150",
             "--weekly-repeats",
             "2",
+            "--no-warm-up",  # four processes fewer; no timing is asserted
             "--out",
             str(out),
             "--doc",
