@@ -69,6 +69,28 @@ def copy_prebuilt(name: str, home: Path) -> bool:
     return True
 
 
+def built_once(tmp_path_factory, name: str, build) -> Path:
+    """A folder that build(folder) fills once for the whole run: under pytest-xdist (make test)
+    the first process to need it builds it, under a lock, and the others wait for it rather than
+    build it again. Callers that write into it copy it first."""
+    import fcntl
+    import shutil
+
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:  # one process: nothing to share
+        folder = tmp_path_factory.mktemp(name)
+        build(folder)
+        return folder
+    folder = tmp_path_factory.getbasetemp().parent / f"shared-{name}"  # the run's, not the worker's
+    with open(folder.with_name(f"{folder.name}.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / ".built").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            build(folder)
+            (folder / ".built").touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def generated(tmp_path_factory) -> Path:
     """A seeded landing folder with its ground truth (do not modify: copy it first)."""
@@ -76,9 +98,11 @@ def generated(tmp_path_factory) -> Path:
 
     if prebuilt("generated") is not None:
         return prebuilt("generated")
-    landing = tmp_path_factory.mktemp("generated") / "landing"
-    generate(landing, weeks=DATA_WEEKS, seed=DATA_SEED, journeys_per_week=JOURNEYS_PER_WEEK)
-    return landing
+
+    def build(folder: Path) -> None:
+        generate(folder / "landing", weeks=DATA_WEEKS, seed=DATA_SEED, journeys_per_week=JOURNEYS_PER_WEEK)
+
+    return built_once(tmp_path_factory, "generated", build) / "landing"
 
 
 @pytest.fixture
@@ -100,6 +124,7 @@ def copy_landing(source: Path, target: Path) -> Path:
 def pipeline_run(generated, tmp_path_factory):
     """The generated data through the whole pipeline without Airflow: (settings, result)."""
     import json
+    import shutil
 
     from pipelines.config import load_settings
     from pipelines.model.build import SQL_DIR, build_models
@@ -110,8 +135,18 @@ def pipeline_run(generated, tmp_path_factory):
     if copy_prebuilt("pipeline", home):
         result = json.loads(prebuilt("pipeline_result.json").read_text(encoding="utf-8"))
     else:
-        copy_landing(generated, settings.landing)
-        result = run_all(settings)
+
+        def build(folder: Path) -> None:
+            built = load_settings(base_dir=folder / "home")
+            copy_landing(generated, built.landing)
+            (folder / "result.json").write_text(json.dumps(run_all(built)), encoding="utf-8")
+
+        # built once for the run (a pipeline run with its PDFs); each process works in its own copy
+        shared = built_once(tmp_path_factory, "pipeline", build)
+        shutil.copytree(shared / "home", home, dirs_exist_ok=True)
+        # the paths the result names (pages, folders) are those of this process's copy
+        text = (shared / "result.json").read_text(encoding="utf-8")
+        result = json.loads(text.replace(json.dumps(str(shared / "home"))[1:-1], json.dumps(str(home))[1:-1]))
     if prebuilt("pipeline") is not None or models_sql_dir() != SQL_DIR:  # the models of the SQL under test
         build_models(settings, sql_dir=models_sql_dir(), full=True)
     return settings, result
