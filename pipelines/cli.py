@@ -8,6 +8,8 @@ import os
 import sys
 from pathlib import Path
 
+from pipelines.contracts import CONTRACTS
+
 
 def _settings(args):
     from pipelines.config import load_settings
@@ -323,6 +325,26 @@ def cmd_airflow_setup(args) -> int:
     return 0
 
 
+def cmd_profile_init(args) -> int:
+    """Propose a profile for an export: printed, or written to --out (never over a file)."""
+    from pipelines.ingest.onboarding import propose_profile
+
+    proposal = propose_profile(Path(args.file), args.table, args.name)
+    text = proposal.as_yaml()
+    if args.out is None:
+        print(text, end="")
+    else:
+        out = Path(args.out)
+        if out.exists():
+            raise ValueError(f"{out} exists: give another --out, or remove it first")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+        print(f"wrote {out}")
+    todo = [t for t in proposal.todo if not t.startswith("timezone:")]
+    print(f"{len(todo)} thing(s) to decide before loading (the TODO lines at the top)", file=sys.stderr)
+    return 0
+
+
 def cmd_contracts(args) -> int:
     from pipelines.contracts import write_generated_files
 
@@ -435,6 +457,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     su = sub.add_parser("airflow-setup", help="migrate Airflow's metadata DB and create the warehouse pool")
     su.set_defaults(func=cmd_airflow_setup)
+
+    pr = sub.add_parser("profile", help="describe a new export: esprit profile init FILE --table TABLE")
+    prs = pr.add_subparsers(dest="profile_command", required=True)
+    pi = prs.add_parser(
+        "init",
+        help="propose a profile for an export (dialect, column matches, timestamp formats, value_maps stubs, TODOs)",
+        description="Reads a sample of FILE (nothing is loaded) and prints a proposed profile whose "
+        "header lists what is left to decide. Example: esprit profile init exports/cases.csv --table cases "
+        "--out profiles/my_cases.yaml",
+    )
+    pi.add_argument("file", help="the export: CSV (any delimiter), JSON lines or Parquet")
+    pi.add_argument("--table", required=True, choices=sorted(CONTRACTS), help="canonical table it loads into")
+    pi.add_argument("--name", help="the profile's name (default: from the file name)")
+    pi.add_argument("--out", help="write the profile there instead of printing it (never over an existing file)")
+    pi.set_defaults(func=cmd_profile_init)
 
     c = sub.add_parser("contracts", help="regenerate expectations/*.json and docs/data-contracts.md")
     c.set_defaults(func=cmd_contracts)

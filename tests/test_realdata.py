@@ -274,3 +274,56 @@ def test_bpic_is_a_complaint_only_site_with_handoffs_resolution_figures_and_no_f
         for metric in ("service_level", "abandonment_rate", "nps"):
             value = tiles[metric].split('<div class="value">')[1].split("</div>")[0]
             assert value == no_data and 'data-value=""' in tiles[metric], (lang, metric)
+
+
+# The edits each real sample's proposed profile needed before loading (esprit profile init; the
+# onboarding walk-through in docs/ingestion.md shows the SF311 one).
+PROPOSAL_EDITS = {
+    "sf311_cases_sample_10000.csv": {
+        "timezone": "America/Los_Angeles",
+        "channel": {
+            "Voice In": "phone",
+            "Open311": "web",
+            "Web Self Service": "web",
+            "Twitter": "web",
+            "e-mail In": "email",
+            "Mail In": "letter",
+            "Integrated Agency": "other",
+            "Other Department": "other",
+        },
+    },
+    "cfpb_complaints_2019_268rows_narratives.csv": {
+        "timezone": "America/New_York",
+        "channel": {"Referral": "other", "Postal mail": "letter", "Fax": "other"},
+    },
+}
+
+
+@pytest.mark.parametrize(
+    "sample, expected", [("sf311_cases_sample_10000.csv", 10000), ("cfpb_complaints_2019_268rows_narratives.csv", 268)]
+)
+def test_a_proposed_profile_with_its_todo_edits_loads_a_real_sample(tmp_path, sample, expected):
+    """profile init on a real export, then only the edits its TODO list names (a customer
+    reference, the channel values, the timezone): every row is loaded, quarantined or a duplicate."""
+    import yaml
+
+    from pipelines.ingest.onboarding import propose_profile
+
+    proposal = propose_profile(REALDATA / sample, "cases", "proposed")
+    profile = proposal.profile
+    edits = PROPOSAL_EDITS[sample]
+    todo = {t.split(" ")[0].rstrip(":") for t in proposal.todo}
+    assert todo == {"customer_ref", "value_maps.channel", "timezone"}, proposal.todo
+    (customer,) = [t for t in proposal.todo if t.startswith("customer_ref")]
+    profile["columns"]["customer_ref"] = customer.split("`")[1]  # the TODO's own proposal
+    profile["timezone"] = edits["timezone"]
+    stub = profile["value_maps"]["channel"]
+    profile["value_maps"]["channel"] = {k: edits["channel"].get(k, v) for k, v in stub.items()}
+    assert not any(v.startswith("TODO") for v in profile["value_maps"]["channel"].values())
+    path = tmp_path / "proposed.yaml"
+    path.write_text(yaml.safe_dump(profile, allow_unicode=True), encoding="utf-8")
+    settings = load_settings(base_dir=tmp_path)
+    (result,) = ingest_paths(settings, "complaints", [REALDATA / sample], load_profile(path))
+    assert result.status == "loaded", result.problems[:5]
+    assert result.rows_read == result.rows_loaded + result.rows_quarantined + result.rows_duplicate == expected
+    assert result.rows_loaded > 0.95 * expected

@@ -1,0 +1,75 @@
+"""`esprit profile init`: a proposed profile from a sample of an unseen export; nothing loaded."""
+
+from __future__ import annotations
+
+import yaml
+
+from pipelines.cli import main
+from pipelines.ingest.load import ingest_paths
+from pipelines.ingest.onboarding import propose_profile
+from pipelines.ingest.profiles import load_profile
+
+
+def _todo(proposal, prefix: str) -> list[str]:
+    return [t for t in proposal.todo if t.startswith(prefix)]
+
+
+def test_a_canonical_export_needs_no_edit_and_loads_every_row(generated, settings, tmp_path):
+    """The generator's calls file names every canonical column: the proposal maps each to itself,
+    and the profile it writes loads the file exactly as the shipped profile does."""
+    path = sorted((generated / "calls").iterdir())[0]
+    proposal = propose_profile(path, "calls", "proposed_calls")
+    assert [t.split(":")[0] for t in proposal.todo] == ["timezone"]
+    assert all(v == k for k, v in proposal.profile["columns"].items())
+    assert proposal.profile["format"] == {"type": "csv", "delimiter": ",", "encoding": "auto"}
+    out = tmp_path / "profiles" / "proposed_calls.yaml"
+    assert main(["profile", "init", str(path), "--table", "calls", "--name", "proposed_calls", "--out", str(out)]) == 0
+    assert main(["profile", "init", str(path), "--table", "calls", "--out", str(out)]) == 2  # never over a file
+    (mine,) = ingest_paths(settings, "calls", [path], load_profile(out))
+    assert mine.status == "loaded" and mine.rows_read == mine.rows_loaded > 0 and not mine.rows_quarantined
+    assert not settings.rejected.exists() or not any(settings.rejected.rglob("*"))
+
+
+def test_dialect_empty_header_formats_and_value_stubs_of_an_unseen_export(tmp_path, capsys):
+    """A semicolon export with an unnamed index column, day-first times (a 13th day settles the
+    order), a channel spelt its own way, and no customer column."""
+    text = "\n".join(
+        [
+            ";Ticket ID;Opened;Closed;Via;Product",
+            '1;T-1;13/10/2026 09:15;14/10/2026 10:00;Telephone;"Card, debit"',
+            "2;T-2;02/10/2026 11:00;;Courriel;Loan",
+            "3;T-3;05/10/2026 16:40;06/10/2026 08:00;Telephone;Loan",
+        ]
+    )
+    path = tmp_path / "tickets.csv"
+    path.write_text(text + "\n", encoding="utf-8")
+    proposal = propose_profile(path, "cases")
+    profile = proposal.profile
+    assert profile["format"]["delimiter"] == ";"
+    assert [c.name for c in proposal.columns][:2] == ["column1", "Ticket ID"]  # named by its position
+    assert profile["columns"]["case_id"] == '"Ticket ID"' and profile["columns"]["category"] == '"Product"'
+    assert profile["columns"]["opened_at"] == '"Opened"' and profile["columns"]["resolved_at"] == '"Closed"'
+    assert profile["timestamp_formats"] == {"opened_at": "%d/%m/%Y %H:%M", "resolved_at": "%d/%m/%Y %H:%M"}
+    assert profile["columns"]["channel"] == '"Via"'
+    assert set(profile["value_maps"]["channel"]) == {"Telephone", "Courriel"}
+    assert _todo(proposal, "value_maps.channel")
+    # no customer column: the TODO says how to make each case its own customer
+    (customer,) = _todo(proposal, "customer_ref")
+    assert "`'tickets/' || \"Ticket ID\"`" in customer
+    # every day at most 12: the order cannot be told, and the TODO says so
+    path.write_text(text.replace("13/10", "12/10").replace("14/10", "11/10") + "\n", encoding="utf-8")
+    assert _todo(propose_profile(path, "cases"), "timestamp_formats.opened_at")
+    assert main(["profile", "init", str(path), "--table", "cases"]) == 0
+    printed = capsys.readouterr()
+    assert yaml.safe_load(printed.out)["table"] == "cases" and "thing(s) to decide" in printed.err
+
+
+def test_an_unknown_table_or_a_missing_file_is_refused_with_what_to_do(tmp_path, capsys):
+    import pytest
+
+    from pipelines.ingest.onboarding import OnboardingError
+
+    with pytest.raises(OnboardingError, match="unknown table 'tickets': expected one of"):
+        propose_profile(tmp_path / "x.csv", "tickets")
+    assert main(["profile", "init", str(tmp_path / "missing.csv"), "--table", "cases"]) == 2
+    assert "no such file" in capsys.readouterr().err
