@@ -66,6 +66,12 @@ def cmd_ingest(args) -> int:
         raise ValueError(f"source {shown_name(source)!r} is not a plain name (pass --source NAME)")
     if profile is None and source not in settings.sources:
         raise ValueError(f"no profile for '{source}': pass --profile NAME or bind the folder in sources")
+    if args.dry_run:
+        from pipelines.ingest.dry_run import describe, dry_run
+
+        runs = [dry_run(settings, source, path, profile, args.limit) for path in paths]
+        print("\n\n".join(describe(run) for run in runs))
+        return 1 if any(run.result.status == "rejected" for run in runs) else 0
     results = ingest_paths(settings, source, paths, profile)
     return _print_results(settings, results)
 
@@ -377,6 +383,12 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--profile", help="profile name (profiles/NAME.yaml) or path; default: the folder's binding")
     i.add_argument("--source", help="source label for the audit (default: the folder's name)")
     i.add_argument("--warehouse")
+    i.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="load into a throw-away home and show the first rows and the quarantine's rules; write nothing",
+    )
+    i.add_argument("--limit", type=int, default=10, help="rows a dry run shows (default: 10)")
     i.set_defaults(func=cmd_ingest)
 
     rl = sub.add_parser("reload", help="load files again in place of their earlier loads, e.g. after a profile fix")

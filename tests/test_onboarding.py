@@ -73,3 +73,45 @@ def test_an_unknown_table_or_a_missing_file_is_refused_with_what_to_do(tmp_path,
         propose_profile(tmp_path / "x.csv", "tickets")
     assert main(["profile", "init", str(tmp_path / "missing.csv"), "--table", "cases"]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def _listing(folder):
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")) if folder.exists() else []
+
+
+def test_a_dry_run_shows_rows_and_rules_and_writes_nothing(generated, settings, capsys):
+    """On a warehouse holding a week already: a file with a bad row, then a file that would be
+    rejected. The warehouse's tables, the landing, out/ and rejected/ folders are as they were."""
+    from pipelines.ingest.dry_run import dry_run
+    from pipelines.model.build import build_models
+    from tests.test_reliability import warehouse_hashes
+
+    first, second = sorted((generated / "calls").iterdir())[:2]
+    landing = settings.landing / "calls"
+    landing.mkdir(parents=True)
+    for path in (first, second):
+        (landing / path.name).write_bytes(path.read_bytes())
+    ingest_paths(settings, "calls", [landing / first.name], load_profile("generator_calls"))
+    build_models(settings)
+    header, *rows = (landing / second.name).read_text(encoding="utf-8").splitlines()
+    fields = rows[1].split(",")
+    rows[1] = ",".join([fields[0], "zero", *fields[2:]])  # segment_no not a number
+    (landing / second.name).write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    broken = landing / "calls_broken.csv"
+    broken.write_text("call_id,segment_no\nX1,1\n", encoding="utf-8")
+    before = (warehouse_hashes(settings.warehouse), _listing(settings.landing), _listing(settings.out))
+    assert not settings.rejected.exists()
+
+    run = dry_run(settings, "calls", landing / second.name, load_profile("generator_calls"), limit=4)
+    assert run.result.status == "loaded" and run.result.rows_read == len(rows)
+    assert run.result.rows_loaded == len(rows) - 1 and run.result.rows_quarantined == 1
+    assert len(run.rows) == 4 and "customer_ref" in run.columns and "load_id" not in run.columns
+    customer = run.columns.index("customer_ref")
+    assert all(str(row[customer]).startswith("p_") for row in run.rows)  # pseudonymised
+    assert run.reasons == [("column segment_no: rule type", 1)]
+    assert main(["ingest", str(broken), "--profile", "generator_calls", "--dry-run"]) == 1
+    out = capsys.readouterr().out
+    assert "nothing was written" in out and "rejected" in out and "rule" in out
+
+    assert (warehouse_hashes(settings.warehouse), _listing(settings.landing), _listing(settings.out)) == before
+    assert not settings.rejected.exists()

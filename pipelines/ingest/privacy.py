@@ -132,7 +132,13 @@ def check_key(con, key: PseudonymKey) -> None:
     recorded = warehouse_fingerprint(con)
     if recorded is None:
         con.execute("INSERT INTO pseudonym_keys VALUES (?, now(), NULL)", [key.fingerprint()])
-    elif recorded != key.fingerprint():
+    else:
+        refuse_another_key(recorded, key)
+
+
+def refuse_another_key(recorded: str, key: PseudonymKey) -> None:
+    """PrivacyError when the key is not the one whose fingerprint the warehouse recorded."""
+    if recorded != key.fingerprint():
         raise PrivacyError(
             f"the warehouse's customer references were made with another pseudonymisation key (fingerprint "
             f"{short(recorded)}; this key's: {short(key.fingerprint())}): loading with it would give every customer "
