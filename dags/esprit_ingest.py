@@ -71,7 +71,7 @@ def ingest_dag(source: str):
 
                 raise AirflowSkipException(skip_report(result))
             get_current_context()["outlet_events"][loaded].extra = {
-                k: v for k, v in result.items() if k not in ("rejected", "skipped")
+                k: v for k, v in result.items() if k not in ("rejected", "failed", "skipped")
             }
             return result
 

@@ -45,7 +45,7 @@ def cmd_run(args) -> int:
 
     result = run_all(_settings(args))
     print(json.dumps(result["summary"], indent=2))
-    return 1 if result["summary"]["rejected_files"] else 0
+    return 1 if result["summary"]["rejected_files"] or result["summary"]["failed_files"] else 0
 
 
 def cmd_ingest(args) -> int:
@@ -130,7 +130,7 @@ def cmd_rotate_key(args) -> int:
 
 def _print_results(settings, results) -> int:
     """One line per file (read, loaded, quarantined, duplicate, derived), then why files were
-    skipped, which loads reloads replaced, and the problems; 1 if a file was rejected."""
+    skipped, which loads reloads replaced, and the problems; 1 if a file was rejected or failed."""
     from pipelines.console import shown_name
 
     header = f"{'file':<40} {'status':<9} {'read':>9} {'loaded':>9} {'quarant.':>9} {'dupl.':>7} {'derived':>8}"
@@ -158,9 +158,35 @@ def _print_results(settings, results) -> int:
             )
         for problem in r.problems[:5]:
             print(f"  {shown_name(problem)[:300]}")
+    failed = [r for r in results if r.status == "failed"]
     if rejected:
         print(f"{len(rejected)} file(s) rejected, moved to {settings.rejected}", file=sys.stderr)
-    return 1 if rejected else 0
+    if failed:
+        print(f"{len(failed)} file(s) failed to load: left where they are, to be loaded again", file=sys.stderr)
+    return 1 if rejected or failed else 0
+
+
+def cmd_purge_rejected(args) -> int:
+    """Delete the rejected files and reports older than ingest.rejected_retention_days (or --days)."""
+    from dataclasses import replace
+
+    from pipelines.console import shown_name
+    from pipelines.ingest.files import purge_rejected
+
+    settings = _settings(args)
+    if args.days is not None:
+        if args.days < 0:
+            raise ValueError("--days: expected a number of days of at least 0")
+        settings = replace(settings, ingest={**settings.ingest, "rejected_retention_days": args.days})
+    days = settings.ingest["rejected_retention_days"]
+    if days is None:
+        print("ingest.rejected_retention_days is null: rejected files are kept; nothing removed")
+        return 0
+    removed = purge_rejected(settings)
+    print(f"removed {len(removed)} file(s) set aside more than {days:g} day(s) ago from {settings.rejected}")
+    for name in removed:
+        print(f"  {shown_name(name)}")
+    return 0
 
 
 def cmd_scorecard(args) -> int:
@@ -424,6 +450,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rk.set_defaults(func=cmd_rotate_key)
 
+    pr = sub.add_parser(
+        "purge-rejected",
+        help="delete rejected files and reports older than ingest.rejected_retention_days (they hold personal data)",
+    )
+    pr.add_argument("--days", type=float, help="this retention in days instead of the setting's")
+    pr.set_defaults(func=cmd_purge_rejected)
+
     s = sub.add_parser("scorecard", help="render the scorecard of one ISO week (or 'all')")
     s.add_argument("--week", required=True, help="YYYY-Www, or 'all'")
     s.add_argument("--warehouse")
@@ -490,7 +523,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-EXIT_BUSY = 3  # the warehouse is in use by another process (exit 1: a file was rejected; 2: bad usage or input)
+EXIT_BUSY = 3  # the warehouse is in use by another process (1: a file was rejected or failed; 2: bad usage or input)
 
 
 def main(argv: list[str] | None = None) -> int:

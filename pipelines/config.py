@@ -63,6 +63,11 @@ class Settings:
     def data_docs_dir(self) -> Path:
         return self.out / "data_docs"
 
+    @property
+    def temp_dir(self) -> Path:
+        """Ingest's private work folders (decompressed and transcoded copies), beside the warehouse."""
+        return self.warehouse.parent / "tmp"
+
     def with_paths(self, **paths: Path | str) -> Settings:
         """A copy with some paths replaced (tests and the CLI's --landing/--warehouse/--out)."""
         values = {k: Path(v) for k, v in paths.items() if v is not None}
@@ -172,6 +177,7 @@ def load_settings(config_file: str | Path | None = None, base_dir: str | Path | 
         raise ConfigError("ingest.plausible_future_days: expected a number of days of at least 0")
     if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", str(raw["ingest"]["memory_limit"])):
         raise ConfigError("ingest.memory_limit: expected a size such as 1GB or 512MB")
+    _check_limits(raw["ingest"])
     return Settings(
         week_timezone=raw["week_timezone"],
         sources=raw["sources"],
@@ -185,6 +191,34 @@ def load_settings(config_file: str | Path | None = None, base_dir: str | Path | 
         teams=_checked_teams(raw["teams"]),
         **paths,
     )
+
+
+SIZE_UNITS = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def size_bytes(value: Any, where: str) -> int:
+    """A size setting as bytes: a whole number, or text such as 64MB (binary units: 1MB = 2**20)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    found = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([KMGT])i?B", str(value))
+    if not found:
+        raise ConfigError(f"{where}: expected a size such as 64MB or 4GB, or a number of bytes")
+    return int(float(found.group(1)) * SIZE_UNITS[found.group(2)])
+
+
+def _check_limits(ingest: dict) -> None:
+    """The limits of hostile input and failed loads, sizes turned into bytes."""
+    for key in ("max_line_bytes", "max_decompressed_bytes"):
+        ingest[key] = size_bytes(ingest[key], f"ingest.{key}")
+    if ingest["max_line_bytes"] < SIZE_UNITS["M"]:  # the scan finds long lines a 1 MB read at a time
+        raise ConfigError("ingest.max_line_bytes: expected at least 1MB")
+    for key in ("max_json_depth", "max_attempts"):
+        value = ingest[key]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"ingest.{key}: expected a whole number of at least 1")
+    days = ingest["rejected_retention_days"]
+    if days is not None and (not isinstance(days, (int, float)) or isinstance(days, bool) or days < 0):
+        raise ConfigError("ingest.rejected_retention_days: expected a number of days of at least 0, or null")
 
 
 def _checked_teams(teams: dict) -> dict[str, Any]:

@@ -57,6 +57,18 @@ ALTER TABLE load_audit ADD COLUMN IF NOT EXISTS replaced_by BIGINT;
 ALTER TABLE load_audit ADD COLUMN IF NOT EXISTS restate_all BOOLEAN;
 ALTER TABLE load_audit ADD COLUMN IF NOT EXISTS profile_sha256 VARCHAR;
 ALTER TABLE load_audit ADD COLUMN IF NOT EXISTS weeks_timezone VARCHAR;
+-- files whose load failed with an error (not a rule): retried until ingest.max_attempts, then set aside
+CREATE TABLE IF NOT EXISTS load_failures (
+    source VARCHAR NOT NULL,
+    file_name VARCHAR NOT NULL,
+    file_bytes BIGINT,                 -- the file as it lay: a changed file starts its count again
+    file_mtime_ns BIGINT,
+    attempts INTEGER NOT NULL,
+    error VARCHAR NOT NULL,            -- the last error: its class and its message masked
+    first_failed_at TIMESTAMPTZ NOT NULL,
+    last_failed_at TIMESTAMPTZ NOT NULL,
+    set_aside_as BIGINT                -- the load (status rejected) that set it aside
+);
 CREATE TABLE IF NOT EXISTS quarantine (
     load_id BIGINT NOT NULL,
     source VARCHAR NOT NULL,

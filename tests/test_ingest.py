@@ -229,9 +229,8 @@ def test_a_file_rejected_after_its_rows_were_upserted_leaves_no_row_behind(setti
 
 def test_an_interrupted_load_leaves_nothing_half_written_and_a_rerun_loads_the_file(settings, tmp_path):
     """A real DuckDB error inside the transaction, after the file's rows were upserted and its bad
-    rows quarantined (a derived timestamp that does not convert): everything is rolled back."""
-    import duckdb
-
+    rows quarantined (a derived timestamp that does not convert): everything is rolled back; the
+    file's load is reported failed, the attempt counted, and the file left to be loaded again."""
     settings, second = _two_exports(settings)
     before = _snapshot(settings)
     kept_before = sorted((settings.out / "validation_results").glob("*.json"))
@@ -243,9 +242,13 @@ def test_an_interrupted_load_leaves_nothing_half_written_and_a_rerun_loads_the_f
         "NULL AS resolved_at "
         "FROM batch",
     )
-    with pytest.raises(duckdb.ConversionException):
-        ingest_paths(settings, "surveys", [second], breaking)
+    (failed,) = ingest_paths(settings, "surveys", [second], breaking)
+    assert failed.status == "failed"
+    assert "rule load_failed: ConversionException: " in failed.problems[0] and "'not a time'" not in failed.problems[0]
     assert _snapshot(settings) == before
+    con = connect(settings.warehouse, read_only=True)
+    assert con.execute("SELECT file_name, attempts FROM load_failures").fetchall() == [("export_2.csv", 1)]
+    con.close()
     assert sorted((settings.out / "validation_results").glob("*.json")) == kept_before
     assert second.exists()
     (rerun,) = ingest_paths(settings, "surveys", [second], load_profile("generator_survey_responses"))
@@ -379,13 +382,11 @@ def test_a_file_unchanged_in_the_landing_folder_is_not_read_again_a_touched_one_
 
 
 def test_out_of_memory_fails_the_load_and_leaves_the_file_to_load_again_never_rejected(settings):
-    import duckdb
-
     rows = [survey_row(rid=f"R{i}", verbatim="x" * 2000) for i in range(3000)]
     path = _write(settings.landing / "surveys", "big.csv", rows)
     settings.ingest["memory_limit"] = "2MB"  # DuckDB runs out of memory reading the file
-    with pytest.raises(duckdb.OutOfMemoryException):
-        ingest_source(settings, "surveys")
+    with pytest.raises(IngestError, match=r"big.csv: line 1, column -: rule load_failed: OutOfMemoryException: "):
+        ingest_source(settings, "surveys")  # the run says so; the attempt is counted (1 of ingest.max_attempts)
     assert path.exists() and not (settings.rejected / "surveys").exists()
     assert _audit(settings) == []
     settings.ingest["memory_limit"] = "1GB"

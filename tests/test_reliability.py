@@ -6,6 +6,7 @@ Real DuckDB and Great Expectations throughout; figures and choices in docs/relia
 from __future__ import annotations
 
 import csv
+import gzip
 import hashlib
 import io
 import json
@@ -213,8 +214,16 @@ def personal_needles(landing: Path) -> dict[str, set[str]]:
     return {"customer ids": ids, "e-mail addresses": emails, "phone numbers": phones}
 
 
+def _raw_export(path: Path, home: Path) -> bool:
+    """A landing file, or a rejected one set aside as it came (raw: owner-only, purged after its
+    retention); the report beside it is an output like any other."""
+    parts = path.relative_to(home).parts
+    return "landing" in parts or ("rejected" in parts and not path.name.endswith(".report.txt"))
+
+
 def output_texts(home: Path, warehouse: Path) -> dict[str, str]:
-    """Every text column of every warehouse table, and every text or Parquet output file, as text."""
+    """Every text column of every warehouse table, and every text or Parquet output file, as text
+    (reports of rejected files and ingest's temporary folder included)."""
     texts = {}
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
@@ -229,7 +238,7 @@ def output_texts(home: Path, warehouse: Path) -> dict[str, str]:
     finally:
         con.close()
     pq = duckdb.connect()
-    for path in sorted(p for p in home.rglob("*") if p.is_file() and "landing" not in p.relative_to(home).parts):
+    for path in sorted(p for p in home.rglob("*") if p.is_file() and not _raw_export(p, home)):
         if path.suffix == ".parquet":
             texts[str(path)] = "\n".join(
                 "\x1f".join(str(v) for v in row)
@@ -303,7 +312,17 @@ def test_no_e_mail_phone_or_key_in_any_output_or_log_of_a_run_over_personal_data
     monkeypatch.setenv(KEY_ENV, key)
     settings = load_settings(base_dir=tmp_path)
     _with_personal_data(generated, settings.landing)
+    # a file rejected for its values (customer e-mails and phones where scores belong), whose report
+    # quotes them, and a compressed one, read through a decompressed copy in the temporary folder
+    surveys = next((settings.landing / "surveys").glob("*W40.csv"))
+    rows = list(csv.DictReader(io.StringIO(surveys.read_text(encoding="utf-8"))))
+    for row in rows:
+        row["nps"] = row["customer_ref"]
+    (surveys.parent / f"shifted_{surveys.name}").write_text(csv_text(rows, columns=list(rows[0])), encoding="utf-8")
     needles = personal_needles(settings.landing)
+    calls = next((settings.landing / "calls").glob("*W40.csv"))
+    calls.with_name(f"{calls.name}.gz").write_bytes(gzip.compress(calls.read_bytes()))
+    calls.unlink()
     assert all(len(v) > 20 for v in needles.values()), {k: len(v) for k, v in needles.items()}
     caplog.set_level(logging.DEBUG)
     for source in settings.sources:
@@ -326,6 +345,8 @@ def test_no_e_mail_phone_or_key_in_any_output_or_log_of_a_run_over_personal_data
         con.close()
     texts = output_texts(tmp_path, settings.warehouse)
     assert str(tmp_path / "run.log") in texts and any("scorecard" in k for k in texts)
+    assert str(settings.rejected / "surveys" / f"shifted_{surveys.name}.report.txt") in texts
+    assert settings.temp_dir.is_dir() and not [p for p in settings.temp_dir.rglob("*") if p.is_file()]
     assert leaks(texts, needles) == []
     # the key: in no file below the run's home (the warehouse's own bytes included) and in no log
     for path in (p for p in tmp_path.rglob("*") if p.is_file() and "landing" not in p.parts):

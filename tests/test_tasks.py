@@ -39,3 +39,15 @@ def test_a_rejection_report_names_each_file_and_its_problems():
         }
     )
     assert "1 file(s) of source 'calls' rejected" in report and "required column(s) missing: team" in report
+
+
+def test_the_task_log_names_files_whose_load_failed_and_the_check_task_fails_on_them():
+    report = rejection_report(
+        {
+            "source": "calls",
+            "rejected": [],
+            "failed": [{"file": "calls_y.csv", "problems": ["calls_y.csv: line 1, column -: rule load_failed: X"]}],
+        }
+    )
+    assert "1 file(s) of source 'calls' failed to load (left in the landing folder" in report
+    assert "- calls_y.csv\n    calls_y.csv: line 1, column -: rule load_failed: X" in report

@@ -1,10 +1,12 @@
-"""Which files wait in a source's landing folder, which profile reads each, and names made from
-file names."""
+"""Which files wait in a source's landing folder, which profile reads each, names made from file
+names, and the rejected folder (owner only: it keeps raw exports) with its retention."""
 
 from __future__ import annotations
 
 import hashlib
+import os
 import stat
+import time
 from fnmatch import fnmatch
 from pathlib import Path
 
@@ -70,3 +72,46 @@ def cut_name(name: str, max_bytes: int) -> str:
     digest = hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:12]
     head = name.encode("utf-8", "surrogateescape")[: max_bytes - 14].decode("utf-8", "ignore")
     return f"{head}~{digest}"
+
+
+def rejected_folder(settings: Settings, source: str) -> Path:
+    """rejected/<source>/, created readable by its owner only: the files set aside there are raw
+    exports, personal data included."""
+    for folder in (settings.rejected, settings.rejected / source):
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(folder, 0o700)  # mkdir's mode is cut by the umask, and the folder may be older
+    return settings.rejected / source
+
+
+def write_private(path: Path, text: str) -> None:
+    """A text file readable by its owner only (a report beside a rejected file)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with open(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
+def keep_private(path: Path) -> None:
+    """A file just set aside: owner only, and dated now, so that its retention counts from today."""
+    if not path.is_symlink():
+        os.chmod(path, 0o600)
+    os.utime(path, follow_symlinks=False)
+
+
+def purge_rejected(settings: Settings, source: str | None = None, now: float | None = None) -> list[str]:
+    """Delete what rejected/ (or rejected/<source>/) holds older than ingest.rejected_retention_days
+    (dated when it was set aside): the rejected files and their reports. Returns their names as
+    <source>/<name> (shown names), sorted; nothing when the retention is null."""
+    days = settings.ingest.get("rejected_retention_days")
+    if days is None or not settings.rejected.is_dir():
+        return []
+    cutoff = (time.time() if now is None else now) - days * 86400
+    folders = [settings.rejected / source] if source else sorted(settings.rejected.iterdir())
+    removed = []
+    for folder in (f for f in folders if f.is_dir() and not f.is_symlink()):
+        for entry in sorted(folder.iterdir()):
+            info = entry.lstat()
+            if not stat.S_ISDIR(info.st_mode) and info.st_mtime < cutoff:
+                entry.unlink()
+                removed.append(f"{folder.name}/{entry.name}")
+    return removed

@@ -15,7 +15,16 @@ from pipelines.config import Settings
 from pipelines.console import progress, shown_name
 from pipelines.contracts import CONTRACTS, Contract
 from pipelines.ingest import gate
-from pipelines.ingest.files import cut_name, landing_files, profile_for, refused_entry
+from pipelines.ingest.files import (
+    cut_name,
+    keep_private,
+    landing_files,
+    profile_for,
+    purge_rejected,
+    refused_entry,
+    rejected_folder,
+    write_private,
+)
 from pipelines.ingest.privacy import (
     PseudonymKey,
     check_key,
@@ -23,6 +32,7 @@ from pipelines.ingest.privacy import (
     pseudonym,
     pseudonym_sql,
     resolve_key,
+    scrub,
     set_key,
     split_unparsed,
     unparsed_record,
@@ -34,6 +44,7 @@ from pipelines.ingest.readers import (
     first_record_line,
     make_workdir,
     read_raw,
+    remove_stale_workdirs,
     scan,
     scan_bytes,
     sha256_of,
@@ -117,7 +128,7 @@ def ingest_file(
         return result
     try:
         with progress(scan_bytes(path), f"reading {name}", large=size >= PROGRESS_MIN_BYTES) as bar:
-            scanned = scan(path, bar.update)
+            scanned = scan(path, bar.update, settings.ingest)
     except FileRejected as exc:
         scanned = None
         digest = sha256_of(path)
@@ -159,7 +170,7 @@ def ingest_file(
     # it, which releases the GIL; not the scan above, which holds it
     warm_up_validation()
     result.load_id = con.execute("SELECT nextval('load_id_seq')").fetchone()[0]
-    workdir = make_workdir()
+    workdir = make_workdir(settings.temp_dir)
     restate_all = False
     try:
         if problem is not None:
@@ -630,13 +641,11 @@ def _derive(con, profile: Profile, file_name: str, load_id: int) -> int:
 
 
 def _write_rejection_report(settings: Settings, result: FileResult, path: Path) -> None:
-    folder = settings.rejected / result.source
-    folder.mkdir(parents=True, exist_ok=True)
-    report = folder / f"{cut_name(path.name, 230)}.report.txt"
-    report.write_text(
+    folder = rejected_folder(settings, result.source)
+    write_private(
+        folder / f"{cut_name(path.name, 230)}.report.txt",
         f"file {result.file} (source {result.source}, profile {result.profile}, table {result.table}) was rejected; "
         f"none of its {result.rows_read} rows were loaded.\n\n" + "\n".join(result.problems) + "\n",
-        encoding="utf-8",
     )
 
 
@@ -649,17 +658,20 @@ def _set_aside(settings: Settings, source: str, path: Path, keep: bool = False, 
     """A rejected file, once its rejection is committed, moved out of the landing folder beside its
     report (copied when loaded from elsewhere). `copy` False: an entry never to be read (a link, a
     FIFO): moved itself if it lies in the landing folder, else left where it is."""
-    folder = settings.rejected / source
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = rejected_folder(settings, source)
+    target = folder / path.name
     # A file in the landing zone moves out of it; a file loaded from elsewhere (esprit ingest
     # PATH) is copied, never taken from where its owner keeps it.
     if not copy:
         if not keep and _in_landing(settings, path):
-            os.rename(path, folder / path.name)  # the link or FIFO itself, never what it leads to
-    elif not keep and settings.landing.resolve() in path.resolve().parents:
-        shutil.move(str(path), str(folder / path.name))
+            os.rename(path, target)  # the link or FIFO itself, never what it leads to
+            keep_private(target)
+        return
+    if not keep and settings.landing.resolve() in path.resolve().parents:
+        shutil.move(str(path), str(target))
     else:
-        shutil.copy2(path, folder / path.name)
+        shutil.copy2(path, target)
+    keep_private(target)
 
 
 def _audit(
@@ -726,15 +738,21 @@ def ingest_paths(
         con.execute("SET memory_limit = ?", [str(settings.ingest["memory_limit"])])
         check_key(con, key)
         set_key(con, key)
+        remove_stale_workdirs(settings.temp_dir)  # copies of files a killed ingest was reading
         for path in paths:
             t0 = time.perf_counter()
-            chosen = profile or (None if reload else profile_for(settings, source, path))
+            chosen = profile
+            after_commit: list = []
             con.execute("BEGIN TRANSACTION")
             try:
-                after_commit: list = []
+                chosen = profile or (None if reload else profile_for(settings, source, path))
                 result = ingest_file(con, settings, source or "", path, chosen, key, reload, after_commit)
                 con.execute("COMMIT")
-            except BaseException:
+            except Exception as exc:  # one file's failure is counted; the other files load all the same
+                con.execute("ROLLBACK")
+                after_commit = []
+                result = _record_failure(con, settings, source or "", path, chosen, exc, reload, after_commit)
+            except BaseException:  # an interrupt stops the run
                 con.execute("ROLLBACK")
                 raise
             for action in after_commit:
@@ -744,6 +762,77 @@ def ingest_paths(
     finally:
         con.close()
     return results
+
+
+def _record_failure(
+    con,
+    settings: Settings,
+    source: str,
+    path: Path,
+    profile: Profile | None,
+    exc: Exception,
+    reload: bool,
+    after_commit,
+) -> FileResult:
+    """A file whose load raised an error that is not a rule's (a bug, the machine's memory or disk):
+    the attempt is counted in `load_failures` and the file stays where it is, to be tried again;
+    at the `ingest.max_attempts`-th attempt it is rejected (rule load_failed) and set aside with a
+    report naming the error, its message masked. When even the count cannot be written (the
+    connection lost), the error is raised as it was."""
+    name = shown_name(path.name)
+    first_line = (str(exc).splitlines() or [""])[0]
+    error = f"{type(exc).__name__}: {masked_message(scrub(first_line))[:300]}"
+    limit = settings.ingest["max_attempts"]
+    result = FileResult(source, name, profile.table if profile else None, profile.name if profile else None, "failed")
+    try:
+        info = path.stat()
+        size, mtime = info.st_size, info.st_mtime_ns
+    except OSError:
+        info, size, mtime = None, None, None
+    try:
+        con.execute("BEGIN TRANSACTION")
+        same = "source = ? AND file_name = ? AND file_bytes IS NOT DISTINCT FROM ? AND file_mtime_ns IS NOT DISTINCT FROM ?"
+        now = datetime.now(UTC)
+        con.execute(
+            f"UPDATE load_failures SET attempts = attempts + 1, error = ?, last_failed_at = ? WHERE {same}",
+            [error, now, source, name, size, mtime],
+        )
+        counted = con.execute(
+            f"SELECT attempts FROM load_failures WHERE {same}", [source, name, size, mtime]
+        ).fetchone()
+        if counted is None:
+            con.execute(
+                "INSERT INTO load_failures VALUES (?, ?, ?, ?, 1, ?, ?, ?, NULL)",
+                [source, name, size, mtime, error, now, now],
+            )
+        attempts = counted[0] if counted else 1
+        problem = f"{name}: line 1, column -: rule load_failed: {error} (attempt {attempts} of {limit}"
+        if attempts < limit or info is None or reload:
+            result.problems = [f"{problem}: the file stays where it is, to be loaded again)"]
+        else:
+            result.status = "rejected"
+            result.load_id = con.execute("SELECT nextval('load_id_seq')").fetchone()[0]
+            result.problems = [
+                f"{problem}: set aside; once the cause is fixed, put the file back in the landing folder)"
+            ]
+            con.execute(
+                f"UPDATE load_failures SET set_aside_as = ? WHERE {same}", [result.load_id, source, name, size, mtime]
+            )
+            _write_rejection_report(settings, result, path)
+            after_commit.append(lambda: _set_aside(settings, source, path))
+            try:
+                digest = sha256_of(path)
+            except OSError:  # unreadable: the audit names it without its content's hash
+                digest = ""
+            _audit(con, result, digest, now, None, info, profile, False)
+        con.execute("COMMIT")
+    except duckdb.Error:
+        try:
+            con.execute("ROLLBACK")
+        except duckdb.Error:
+            pass
+        raise exc from None
+    return result
 
 
 def stale_loads(settings: Settings, profile: Profile | None = None) -> tuple[dict[str, list[Path]], list[str]]:
@@ -821,14 +910,16 @@ def _add_new_contract_columns(con) -> None:
 
 
 def ingest_source(settings: Settings, source: str, fail_on_reject: bool = True) -> list[FileResult]:
-    """Load every new file of one source's landing folder.
+    """Load every new file of one source's landing folder, after deleting its rejected files older
+    than their retention (`purge_rejected`).
 
-    Raises IngestError after the good files are loaded if any file was rejected (unless
+    Raises IngestError after the good files are loaded if any file was rejected or failed (unless
     `fail_on_reject` is false), so that a scheduler marks the load failed, loudly.
     """
+    purge_rejected(settings, source)
     results = ingest_paths(settings, source, landing_files(settings, source))
-    rejected = [r for r in results if r.status == "rejected"]
-    if rejected and fail_on_reject:
-        lines = [p for r in rejected for p in r.problems]
-        raise IngestError(f"{len(rejected)} file(s) of source '{source}' rejected:\n" + "\n".join(lines))
+    bad = [r for r in results if r.status in ("rejected", "failed")]
+    if bad and fail_on_reject:
+        lines = [p for r in bad for p in r.problems]
+        raise IngestError(f"{len(bad)} file(s) of source '{source}' rejected or failed:\n" + "\n".join(lines))
     return results

@@ -17,10 +17,12 @@ import csv
 import gzip
 import hashlib
 import io
+import os
 import re
 import shutil
 import tempfile
 from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path
 
 import duckdb
@@ -32,10 +34,11 @@ from pipelines.sqltext import sql_ident, sql_string
 from pipelines.warehouse import drop_relation, is_view
 
 CHUNK = 1 << 20
-MAX_LINE_BYTES = 64 << 20  # a record may hold a field of tens of MB; the row rules judge it
-# DuckDB's CSV buffer defaults to 16 lines of the longest allowed: 1 GiB, more than the memory
-# limit of an ingest; two such lines are enough
-BUFFER_BYTES = 2 * MAX_LINE_BYTES
+# The defaults of the limits a scan applies (settings ingest.max_line_bytes, max_json_depth,
+# max_decompressed_bytes): a record may hold a field of tens of MB; the row rules judge it.
+MAX_LINE_BYTES = 64 << 20
+MAX_JSON_DEPTH = 1000
+MAX_DECOMPRESSED_BYTES = 4 << 30
 QUOTES = ('"', "'")  # quote characters the scan looks for
 SUFFIXES = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 
@@ -53,6 +56,9 @@ class FileScan:
     odd_returns: bool = False  # a carriage return that is not a line end like the others
     ends_with_newline: bool = True
     quotes: frozenset = frozenset()  # which of QUOTES the text holds
+    long_line: int | None = None  # the first line longer than line_limit
+    line_limit: int = MAX_LINE_BYTES
+    json_depth_limit: int = MAX_JSON_DEPTH
 
     @property
     def lines(self) -> int:
@@ -77,9 +83,12 @@ class _TextChecks:
     line feeds, carriage returns. Most chunks take the quick way: ASCII needs no decoding, and a
     chunk without a carriage return needs no count of them."""
 
-    def __init__(self, text: bool = True):
+    def __init__(self, text: bool = True, line_limit: int = MAX_LINE_BYTES):
         self.text = text  # False (Parquet): only the size and the first bytes
         self.size, self.has_nul, self.utf8, self.newlines, self.first, self.last = 0, False, True, 0, b"", b""
+        # bytes of the line read so far, and the first line longer than the limit: a line within one
+        # chunk is never longer than the limit (at least a chunk), so only a chunk's ends are measured
+        self.line_limit, self.run, self.long_line = line_limit, 0, None
         self.returns = self.crlf = 0
         self.quotes: set[str] = set()
         self._decoder = codecs.getincrementaldecoder("utf-8")()
@@ -92,7 +101,17 @@ class _TextChecks:
             return
         self.last = chunk[-1:]
         self.has_nul = self.has_nul or b"\0" in chunk
+        before = self.newlines
         self.newlines += chunk.count(b"\n")
+        end = chunk.find(b"\n")
+        if end < 0:
+            self.run += len(chunk)
+        else:
+            if self.run + end > self.line_limit and self.long_line is None:
+                self.long_line = before + 1
+            self.run = len(chunk) - chunk.rfind(b"\n") - 1
+        if self.run > self.line_limit and self.long_line is None:
+            self.long_line = self.newlines + 1
         self.quotes.update(q for q in QUOTES if q not in self.quotes and q.encode() in chunk)
         if b"\r" in chunk:
             self.returns += chunk.count(b"\r")
@@ -124,14 +143,19 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def scan(path: Path, on_bytes=lambda n: None) -> FileScan:
+def scan(path: Path, on_bytes=lambda n: None, limits: dict | None = None) -> FileScan:
     """Hash and check the file; `on_bytes(n)` is told of every n bytes of the file checked.
+    `limits`: the ingest settings (max_line_bytes, max_json_depth, max_decompressed_bytes); a
+    .gz expanding beyond its limit is rejected there, unread further.
 
     The hash runs in a thread beside the checks: hashlib lets go of the GIL, so both cores work."""
     from concurrent.futures import ThreadPoolExecutor
 
+    limits = limits or {}
+    line_limit = limits.get("max_line_bytes", MAX_LINE_BYTES)
+    most = limits.get("max_decompressed_bytes", MAX_DECOMPRESSED_BYTES)
     kind, gz = file_kind(path)
-    checks = _TextChecks(text=kind != "parquet")
+    checks = _TextChecks(text=kind != "parquet", line_limit=line_limit)
     with ThreadPoolExecutor(1, thread_name_prefix="hash") as pool:
         hashed = pool.submit(sha256_of, path)
         try:
@@ -141,6 +165,13 @@ def scan(path: Path, on_bytes=lambda n: None) -> FileScan:
                     on_bytes(raw.tell() - position)  # compressed bytes for a .gz
                     position = raw.tell()
                     checks.feed(chunk)
+                    if gz and checks.size > most:
+                        raise FileRejected(
+                            "decompressed_size",
+                            f"decompressed, the file holds more than {_size(most)} (ingest.max_decompressed_bytes): "
+                            "stopped there, as a file expanding that far is more often a gzip bomb than an export; "
+                            "if it is a genuine export, raise the setting",
+                        )
             checks.finish()
         except (OSError, EOFError) as exc:  # a corrupt gzip stream
             raise FileRejected("decompress", f"cannot decompress: {exc}") from exc
@@ -157,6 +188,27 @@ def scan(path: Path, on_bytes=lambda n: None) -> FileScan:
         checks.returns != checks.crlf or 0 < checks.crlf < checks.newlines,
         ends_with_newline=checks.last in (b"\n", b""),
         quotes=frozenset(checks.quotes),
+        long_line=checks.long_line,
+        line_limit=line_limit,
+        json_depth_limit=limits.get("max_json_depth", MAX_JSON_DEPTH),
+    )
+
+
+def _size(n: int) -> str:
+    """A byte count as people read it (binary units, as the settings take them)."""
+    for unit, factor in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= factor:
+            return f"{n / factor:g} {unit}"
+    return f"{n} bytes"
+
+
+def _line_too_long(line: int, limit: int) -> FileRejected:
+    return FileRejected(
+        "line_too_long",
+        f"line {line} is longer than {_size(limit)} (ingest.max_line_bytes): no reader can take the record "
+        "whole, so the file is rejected rather than the record dropped; split the field in the export, or "
+        "raise the setting (DuckDB holds two such lines in memory)",
+        line=line,
     )
 
 
@@ -189,13 +241,16 @@ def utf8_copy(path: Path, fs: FileScan, profile: Profile, workdir: Path) -> tupl
             shutil.copyfileobj(src, dst, CHUNK)
             return target, 0
         first = True
-        for raw in src:
+        for number, raw in enumerate(src, 1):
             if first and raw.startswith(codecs.BOM_UTF8):
                 raw = raw[3:]
             first = False
             text, fell_back = _decode_line(raw, profile.format.encoding)
             transcoded += fell_back
-            dst.write(text.encode("utf-8"))
+            encoded = text.encode("utf-8")
+            if len(encoded) > fs.line_limit:  # a Windows-1252 line grows in UTF-8
+                raise _line_too_long(number, fs.line_limit)
+            dst.write(encoded)
     return target, transcoded
 
 
@@ -249,6 +304,8 @@ def read_raw(
         raise FileRejected("empty_file", "the file is empty")
     if fs.has_nul:
         raise FileRejected("binary", "the file holds NUL bytes: it is binary, not text")
+    if fs.long_line is not None:
+        raise _line_too_long(fs.long_line, fs.line_limit)
     if again:
         readable, transcoded = Path(again["readable"]), again["transcoded_lines"]
     else:
@@ -258,18 +315,20 @@ def read_raw(
         readable, transcoded = utf8_copy(path, fs, profile, workdir)
     facts = {"transcoded_lines": transcoded, "readable": str(readable)}
     if fs.kind == "jsonl":
-        columns, delimiter = _read_jsonl(con, readable), None
+        columns, delimiter = _read_jsonl(con, readable, fs), None
     else:
         quoted = profile.format.quote not in QUOTES or profile.format.quote in fs.quotes
         if direct and not quoted and not fs.odd_returns:
             header, delimiter = _csv_columns(readable, profile)
-            reader, select = _csv_reader(readable, profile, header, delimiter)
+            reader, select = _csv_reader(readable, profile, header, delimiter, fs.line_limit)
             _drop_rejects(con)
             con.execute(
                 f"CREATE TEMP VIEW _raw AS SELECT {select}, NULL::BIGINT AS source_line FROM {reader}parallel = true)"
             )
             return facts | {"columns": header, "delimiter": delimiter, "numbered": False}
-        columns, delimiter = _read_csv(con, readable, profile, fs.lines, quoted, workdir if fs.odd_returns else None)
+        columns, delimiter = _read_csv(
+            con, readable, profile, fs.lines, quoted, workdir if fs.odd_returns else None, fs.line_limit
+        )
     return facts | {"columns": columns, "delimiter": delimiter, "numbered": True}
 
 
@@ -308,7 +367,13 @@ def _literal_path(path: Path, fs: FileScan, workdir: Path) -> Path:
 
 
 def _read_csv(
-    con, path: Path, profile: Profile, lines: int, quoted: bool = True, workdir: Path | None = None
+    con,
+    path: Path,
+    profile: Profile,
+    lines: int,
+    quoted: bool = True,
+    workdir: Path | None = None,
+    line_limit: int = MAX_LINE_BYTES,
 ) -> tuple[list[str], str]:
     """`lines`: the file's physical lines (`FileScan.lines`); `quoted`: it may hold the profile's
     quote character. `workdir`: the file holds carriage returns other than line ends; DuckDB's strict parser would
@@ -320,13 +385,13 @@ def _read_csv(
         try:  # quotes told apart, unless a broken quote misleads: then every carriage return breaks its line
             with duckdb.connect() as probe:
                 probe.execute(
-                    f"SELECT count(*) FROM {_csv_reader(copy, profile, header, delimiter)[0]}"
+                    f"SELECT count(*) FROM {_csv_reader(copy, profile, header, delimiter, line_limit)[0]}"
                     f"parallel = {str(not quoted).lower()}, ignore_errors = true)"
                 )
         except duckdb.Error:
             copy, broken = _without_bare_returns(path, "", workdir)
         path, lines = copy, None  # a bare return at the very end went: counted again
-    reader, select = _csv_reader(path, profile, header, delimiter)
+    reader, select = _csv_reader(path, profile, header, delimiter, line_limit)
     first = first_record_line(profile)
     # Both cores parse a file without quotes, and DuckDB keeps the file's order in the table it
     # fills: a record's row id is its number, as if no record were rejected. Broken quoting can stop
@@ -391,15 +456,18 @@ def _csv_columns(path: Path, profile: Profile) -> tuple[list[str], str]:
     return header, delimiter
 
 
-def _csv_reader(path: Path, profile: Profile, header: list[str], delimiter: str) -> tuple[str, str]:
+def _csv_reader(
+    path: Path, profile: Profile, header: list[str], delimiter: str, line_limit: int = MAX_LINE_BYTES
+) -> tuple[str, str]:
     """DuckDB's reader of the file in its dialect, every column as text, strict, rejected records
     to `_csv_errors` (open: the caller adds the thread option and the closing parenthesis), and the
-    select list naming its columns."""
+    select list naming its columns. `line_limit`: the longest record read; DuckDB's buffer holds two
+    (its default of 16 would exceed the memory limit of an ingest)."""
     names = {f"c{i}": "VARCHAR" for i in range(len(header))}
     options = (
         f"auto_detect = false, header = {str(profile.format.header).lower()}, delim = {sql_string(delimiter)}, "
         f"quote = {sql_string(profile.format.quote)}, escape = {sql_string(profile.format.quote)}, "
-        f"columns = {names!r}, max_line_size = {MAX_LINE_BYTES}, buffer_size = {BUFFER_BYTES}, "
+        f"columns = {names!r}, max_line_size = {line_limit}, buffer_size = {2 * line_limit}, "
         f"strict_mode = true, null_padding = false"
     )
     reader = (
@@ -580,14 +648,15 @@ def _number_with_gaps(con, first: int) -> None:
     """)
 
 
-def _read_jsonl(con, path: Path) -> list[str]:
+def _read_jsonl(con, path: Path, fs: FileScan) -> list[str]:
     con.execute(
         f"CREATE TEMP TABLE _lines AS SELECT line AS record, row_number() OVER () AS source_line "
         f"FROM read_csv({sql_string(str(path))}, auto_detect = false, header = false, delim = '\x1f', "
-        f"quote = '', escape = '', columns = {{'line': 'VARCHAR'}}, max_line_size = {MAX_LINE_BYTES}, "
-        f"buffer_size = {BUFFER_BYTES}, "
+        f"quote = '', escape = '', columns = {{'line': 'VARCHAR'}}, max_line_size = {fs.line_limit}, "
+        f"buffer_size = {2 * fs.line_limit}, "
         f"strict_mode = false, parallel = false)"
     )
+    _set_aside_deep_lines(con, fs.json_depth_limit)
     con.execute("""
         INSERT INTO _unparsed
         SELECT source_line, record, 'json: not a JSON object on this line'
@@ -613,6 +682,31 @@ def _read_jsonl(con, path: Path) -> list[str]:
     """)
     con.execute("DROP TABLE _lines")
     return keys
+
+
+def json_depth(text: str) -> int:
+    """How deep a JSON text nests its arrays and objects (brackets inside strings left out)."""
+    brackets = re.sub(r"[^\[\]{}]", "", re.sub(r'"(?:[^"\\]|\\.)*"', "", text))
+    steps = map({"[": 1, "{": 1, "]": -1, "}": -1}.__getitem__, brackets)
+    return max(accumulate(steps, initial=0))
+
+
+def _set_aside_deep_lines(con, limit: int) -> None:
+    """Lines nested deeper than `limit` are unparsed: DuckDB's JSON functions would exhaust the
+    memory of the ingest on them. Only lines holding more brackets than the limit are measured."""
+    candidates = con.execute(
+        "SELECT source_line, record FROM _lines WHERE length(record) - length(translate(record, '[{', '')) > ?",
+        [limit],
+    )
+    deep = []
+    while batch := candidates.fetchmany(100):
+        deep += [(line, text[:10000]) for line, text in batch if json_depth(text) > limit]
+    if deep:
+        con.executemany(
+            "INSERT INTO _unparsed VALUES (?, ?, ?)",
+            [[line, text, f"json: nested deeper than {limit} levels (ingest.max_json_depth)"] for line, text in deep],
+        )
+        con.execute("DELETE FROM _lines WHERE source_line IN (SELECT unnest(?::BIGINT[]))", [[d[0] for d in deep]])
 
 
 def _set_aside_case_variants(con, keys: list[str]) -> list[str]:
@@ -674,5 +768,35 @@ def _read_parquet(con, path: Path, fs: FileScan, workdir: Path) -> dict:
     return {"columns": columns, "transcoded_lines": 0, "numbered": True}
 
 
-def make_workdir() -> Path:
-    return Path(tempfile.mkdtemp(prefix="esprit-ingest-"))
+WORKDIR_PREFIX = "ingest-"
+
+
+def make_workdir(root: Path) -> Path:
+    """A private folder (owner only) for the file's decompressed or transcoded copies, in `root`
+    (the warehouse's `tmp/`, never a shared temporary folder), named after this process so that a
+    later ingest removes it if this one dies before removing it (`remove_stale_workdirs`)."""
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(root, 0o700)
+    return Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-", dir=root))
+
+
+def remove_stale_workdirs(root: Path) -> list[Path]:
+    """Remove the work folders in `root` left by ingests whose process is gone (killed, crashed);
+    those of a running process (another source's ingest) are left. Returns what was removed."""
+    removed = []
+    for folder in sorted(root.glob(f"{WORKDIR_PREFIX}*")) if root.is_dir() else []:
+        pid = folder.name[len(WORKDIR_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True

@@ -9,7 +9,8 @@ from dataclasses import asdict, dataclass, field
 import duckdb
 
 # DuckDB errors that are the machine's, not the file's (memory, disk while spilling, an interrupt):
-# the load fails and the file stays in the landing folder to be loaded again, never rejected.
+# never a rule's verdict on the file. Like any other error they fail the file's load, which is
+# counted and tried again, and set aside after ingest.max_attempts (`load._record_failure`).
 MACHINE_ERRORS = (
     duckdb.OutOfMemoryException,
     duckdb.IOException,
@@ -37,7 +38,7 @@ class FileResult:
     file: str
     table: str | None
     profile: str | None
-    status: str  # loaded | rejected | skipped (`reason` says why)
+    status: str  # loaded | rejected | skipped (`reason` says why) | failed (an error: tried again later)
     rows_read: int = 0
     rows_loaded: int = 0
     rows_quarantined: int = 0

@@ -138,10 +138,10 @@ def _identifiers(con, settings: Settings, outcome: Rotation, search: list[Path])
         except ProfileError:
             missing.append(f"{source}/{file_name} (load {load_id}: profile {profile_name} not found)")
             continue
-        workdir = make_workdir()
+        workdir = make_workdir(settings.temp_dir)
         try:
             con.execute(f"SET TimeZone = {sql_string(profile.timezone)}")
-            reading = read_raw(con, path, scan(path), profile, workdir)
+            reading = read_raw(con, path, scan(path, limits=settings.ingest), profile, workdir)
             contract = CONTRACTS[profile.table]
             type_rows(con, profile, contract, reading["columns"], settings.ingest["max_field_bytes"])
             texts = [f"SELECT {sql_ident(c)}::VARCHAR FROM _raw" for c in reading["columns"]]

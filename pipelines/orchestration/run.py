@@ -20,6 +20,7 @@ def run_all(settings: Settings) -> dict:
         "files_loaded": sum(1 for f in files if f["status"] == "loaded"),
         "files_skipped": sum(1 for f in files if f["status"] == "skipped"),
         "rejected_files": [f["file"] for f in files if f["status"] == "rejected"],
+        "failed_files": [f["file"] for f in files if f["status"] == "failed"],
         "rows_read": sum(f["rows_read"] for f in files),
         "rows_loaded": sum(f["rows_loaded"] for f in files),
         "rows_quarantined": sum(f["rows_quarantined"] for f in files),

@@ -35,21 +35,27 @@ def ingest(source: str) -> dict:
         "rows_quarantined": sum(r.rows_quarantined for r in loaded),
         "weeks": sorted({w for r in loaded for w in r.weeks}),
         "rejected": [{"file": r.file, "problems": list(r.problems)} for r in results if r.status == "rejected"],
+        "failed": [{"file": r.file, "problems": list(r.problems)} for r in results if r.status == "failed"],
         "skipped": [{"file": r.file, "reason": r.reason} for r in results if r.status == "skipped"],
     }
 
 
 def rejection_report(result: dict) -> str:
-    """The task-log text of an ingest's rejected files: file, rule, line, column, value ('' if none)."""
+    """The task-log text of an ingest's rejected files and of those whose load failed (an error,
+    tried again at the next run): file, rule, line, column, value ('' if none)."""
     from pipelines.console import shown_name
 
-    rejected = result.get("rejected") or []
-    if not rejected:
-        return ""
-    lines = [f"{len(rejected)} file(s) of source '{result['source']}' rejected (moved to rejected/ with a report):"]
-    for item in rejected:  # a name is one line of text: a line break in it cannot forge a log line
-        lines.append(f"- {shown_name(item['file'])}")
-        lines += [f"    {shown_name(problem)}" for problem in item["problems"]]
+    lines = []
+    for key, said in (
+        ("rejected", "rejected (moved to rejected/ with a report)"),
+        ("failed", "failed to load (left in the landing folder, tried again at the next run)"),
+    ):
+        items = result.get(key) or []
+        if items:
+            lines.append(f"{len(items)} file(s) of source '{result['source']}' {said}:")
+        for item in items:  # a name is one line of text: a line break in it cannot forge a log line
+            lines.append(f"- {shown_name(item['file'])}")
+            lines += [f"    {shown_name(problem)}" for problem in item["problems"]]
     return "\n".join(lines)
 
 
