@@ -15,11 +15,9 @@ def _settings(args):
     from pipelines.config import load_settings
 
     settings = load_settings(args.config)
-    return settings.with_paths(
-        landing=getattr(args, "landing", None),
-        warehouse=getattr(args, "warehouse", None),
-        out=getattr(args, "out", None),
-    )
+    # resolved here: a relative --out given to a command must not be read against another folder later
+    given = {k: getattr(args, k, None) for k in ("landing", "warehouse", "out")}
+    return settings.with_paths(**{k: Path(v).resolve() for k, v in given.items() if v is not None})
 
 
 def cmd_generate(args) -> int:
@@ -230,6 +228,17 @@ def cmd_backfill(args) -> int:
     return 0
 
 
+def _one_of(kind: str, given: str, valid: list[str], aliases: dict[str, list[str]] | None = None) -> str:
+    """The valid value `given` names, matched without case (a team also by its display names);
+    else an error listing the valid values."""
+    folded = given.casefold()
+    for value in valid:
+        if folded in {v.casefold() for v in [value, *(aliases or {}).get(value, [])]}:
+            return value
+    shown = ", ".join(f"{v} ({', '.join(aliases[v])})" if aliases and aliases.get(v) else v for v in valid)
+    raise ValueError(f"unknown {kind} {given!r}: the warehouse's handoffs have {shown or 'none'}")
+
+
 def cmd_handoffs(args) -> int:
     """The failed handoffs of a week, for one team pair or all, with their reasons and journeys."""
     from pipelines.report.investigate import failed_handoffs
@@ -240,11 +249,22 @@ def cmd_handoffs(args) -> int:
     settings = _settings(args)
     con = connect(settings.warehouse, read_only=True)
     try:
+        weeks = [w for (w,) in con.execute("SELECT DISTINCT week FROM handoffs ORDER BY 1").fetchall()]
+        week = _one_of("week", args.week, weeks)
+        teams = [
+            t for (t,) in con.execute("SELECT from_team FROM handoffs UNION SELECT to_team FROM handoffs").fetchall()
+        ]
+        names = settings.teams.get("names") or {}
+        aliases = {code: [str(n) for n in (names.get(code) or {}).values()] for code in teams if code}
+        from_team, to_team = (
+            None if given is None else _one_of("team", given, sorted(aliases), aliases)
+            for given in (args.from_team, args.to_team)
+        )
         items = failed_handoffs(
             con,
-            args.week,
-            args.from_team,
-            args.to_team,
+            week,
+            from_team,
+            to_team,
             settings.week_timezone,
             with_timeline=args.timeline or args.json,
         )
@@ -268,7 +288,7 @@ def cmd_handoffs(args) -> int:
         )
         for e in i.timeline:
             print(f"    {e.at:%Y-%m-%d %H:%M:%S}  {e.kind:<10} {e.ref:<28} {e.team or '':<14} {e.detail}")
-    print(f"{len(items)} failed handoff(s) in {args.week}")
+    print(f"{len(items)} failed handoff(s) in {week}")
     return 0
 
 
@@ -503,8 +523,8 @@ def build_parser() -> argparse.ArgumentParser:
     su = sub.add_parser("airflow-setup", help="migrate Airflow's metadata DB and create the warehouse pool")
     su.set_defaults(func=cmd_airflow_setup)
 
-    pr = sub.add_parser("profile", help="describe a new export: esprit profile init FILE --table TABLE")
-    prs = pr.add_subparsers(dest="profile_command", required=True)
+    pf = sub.add_parser("profile", help="describe a new export: esprit profile init FILE --table TABLE")
+    prs = pf.add_subparsers(dest="profile_command", required=True)
     pi = prs.add_parser(
         "init",
         help="propose a profile for an export (dialect, column matches, timestamp formats, value_maps stubs, TODOs)",
@@ -520,7 +540,58 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("contracts", help="regenerate expectations/*.json and docs/data-contracts.md")
     c.set_defaults(func=cmd_contracts)
+    for name, command in [*sub.choices.items(), *(("profile " + n, p) for n, p in prs.choices.items())]:
+        command.formatter_class = HelpFormatter
+        for action in command._actions:  # an option with a default but no help still shows its default
+            if action.help is None and action.default not in (None, False, argparse.SUPPRESS):
+                action.help = "(default: %(default)s)"
+        command.description = command.description or _help_of(sub, name) or _help_of(prs, name.split()[-1])
+        command.epilog = "examples:\n" + "\n".join(f"  {line}" for line in EXAMPLES[name])
     return parser
+
+
+def _help_of(subparsers, name: str) -> str | None:
+    return next((a.help for a in subparsers._choices_actions if a.dest == name), None)
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Examples kept as written; an option's default shown when it has one."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.default not in (None, False, [], argparse.SUPPRESS) and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
+# `esprit COMMAND --help` ends with these
+EXAMPLES = {
+    "generate": ["esprit generate --weeks 8 --seed 7 --out landing/"],
+    "run": ["esprit run", "esprit run --landing exports/ --out out/"],
+    "ingest": [
+        "esprit ingest landing/calls/                      # every file, with the folder's profile binding",
+        "esprit ingest export.csv --profile profiles/my_cases.yaml --source complaints",
+        "esprit ingest export.csv --profile my_cases --dry-run --limit 5",
+    ],
+    "reload": ["esprit reload landing/calls/calls_2026-W40.csv", "esprit reload --stale"],
+    "rotate-key": ["ESPRIT_PSEUDONYM_KEY_OLD=<old> ESPRIT_PSEUDONYM_KEY=<new> esprit rotate-key"],
+    "purge-rejected": ["esprit purge-rejected", "esprit purge-rejected --days 7"],
+    "scorecard": ["esprit scorecard --week 2026-W46", "esprit scorecard --week all --lang fr"],
+    "backfill": ["esprit backfill --from 2026-W01 --to 2026-W10"],
+    "handoffs": [
+        "esprit handoffs --week 2026-W46",
+        "esprit handoffs --week 2026-W46 --from accueil --to reclamations --timeline",
+    ],
+    "demo": ["esprit demo --fresh", "esprit demo --home /srv/esprit-demo --weeks 12"],
+    "airflow": ["esprit airflow --home . --port 8080"],
+    "airflow-setup": ["esprit airflow-setup"],
+    "profile": ["esprit profile init export.csv --table cases"],
+    "profile init": [
+        "esprit profile init export.csv --table cases",
+        "esprit profile init export.csv --table cases --name my_cases --out profiles/my_cases.yaml",
+    ],
+    "contracts": ["esprit contracts"],
+}
 
 
 EXIT_BUSY = 3  # the warehouse is in use by another process (1: a file was rejected or failed; 2: bad usage or input)
@@ -532,6 +603,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.func(args)
+    except BrokenPipeError:  # `esprit ... | head`: the reader has gone, which is not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except WarehouseBusy as exc:  # its own exit status: nothing is wrong with the files, try later
         print(f"esprit: {exc}", file=sys.stderr)
         return EXIT_BUSY
