@@ -39,11 +39,41 @@ def cmd_generate(args) -> int:
 
 
 def cmd_run(args) -> int:
+    import time
+
     from pipelines.orchestration.run import run_all
 
-    result = run_all(_settings(args))
-    print(json.dumps(result["summary"], indent=2))
-    return 1 if result["summary"]["rejected_files"] or result["summary"]["failed_files"] else 0
+    started = time.monotonic()
+
+    def step(message: str) -> None:
+        print(f"[{time.monotonic() - started:6.1f} s] {message}", file=sys.stderr, flush=True)
+
+    result = run_all(_settings(args), step)
+    summary = result["summary"]
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(_run_summary(summary))
+    return 1 if summary["rejected_files"] or summary["failed_files"] else 0
+
+
+def _run_summary(summary: dict) -> str:
+    """What a run did, for a person: files, rows, weeks, where to look, what went wrong."""
+    weeks = summary["weeks"]
+    lines = [
+        f"files: {summary['files_loaded']} loaded, {summary['files_skipped']} skipped (already loaded), "
+        f"{len(summary['rejected_files'])} rejected, {len(summary['failed_files'])} failed",
+        f"rows: {summary['rows_read']:,} read, {summary['rows_loaded']:,} loaded, "
+        f"{summary['rows_quarantined']:,} quarantined, {summary['rows_duplicate']:,} duplicates",
+        f"weeks: {weeks[0]}..{weeks[-1]} ({len(weeks)})" if weeks else "weeks: none (no data)",
+        f"scorecards: {Path(summary['scorecards']) / 'index.html'}",
+    ]
+    if summary.get("data_docs"):
+        lines.append(f"validation results (Data Docs): {summary['data_docs']}")
+    for kind in ("rejected", "failed"):
+        if summary[f"{kind}_files"]:
+            lines.append(f"{kind}: {', '.join(summary[f'{kind}_files'])} (reports in rejected/<source>/)")
+    return "\n".join(lines)
 
 
 def cmd_ingest(args) -> int:
@@ -422,6 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--landing")
     r.add_argument("--warehouse")
     r.add_argument("--out")
+    r.add_argument("--json", action="store_true", help="print the run's summary as JSON instead of text")
     r.set_defaults(func=cmd_run)
 
     i = sub.add_parser("ingest", help="load a file or a folder of exports with a source profile")
@@ -567,7 +598,7 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 # `esprit COMMAND --help` ends with these
 EXAMPLES = {
     "generate": ["esprit generate --weeks 8 --seed 7 --out landing/"],
-    "run": ["esprit run", "esprit run --landing exports/ --out out/"],
+    "run": ["esprit run", "esprit run --landing exports/ --out out/", "esprit run --json > run.json"],
     "ingest": [
         "esprit ingest landing/calls/                      # every file, with the folder's profile binding",
         "esprit ingest export.csv --profile profiles/my_cases.yaml --source complaints",

@@ -292,6 +292,6 @@ def test_esprit_run_loads_every_other_source_and_exits_1_when_a_file_failed(
     shutil.copy(sorted((generated / "calls").glob("*.csv"))[0], settings.landing / "calls")
     monkeypatch.setenv("ESPRIT_HOME", str(settings.landing.parent))
     monkeypatch.setenv("ESPRIT_CONFIG", str(settings.landing.parent / "esprit.yaml"))
-    assert main(["run"]) == 1
+    assert main(["run", "--json"]) == 1
     summary = json.loads(capsys.readouterr().out)
     assert summary["failed_files"] == ["bad.csv"] and summary["files_loaded"] == 1

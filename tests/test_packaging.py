@@ -45,12 +45,20 @@ def test_cli_run_takes_a_landing_folder_to_scorecards_without_airflow(generated,
     assert refused.returncode == 2 and "no pseudonymisation key" in refused.stderr
     env["ESPRIT_PSEUDONYM_KEY"] = "a-secret-key-for-this-test-only"
     done = subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", "run"], cwd=tmp_path, env=env, capture_output=True, text=True
+        [sys.executable, "-m", "pipelines.cli", "run", "--json"], cwd=tmp_path, env=env, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads(done.stdout)
     assert summary["rejected_files"] == [] and summary["files_loaded"] > 0
     assert (tmp_path / "out" / "scorecards" / summary["weeks"][-1] / "scorecard.html").exists()
+    assert "ingest calls:" in done.stderr and "models: full build" in done.stderr  # each stage as it ends
+    # without --json, for a person: what the run did and where to look
+    again = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "run"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert f"files: 0 loaded, {summary['files_loaded']} skipped (already loaded), 0 rejected" in again.stdout
+    assert f"weeks: {summary['weeks'][0]}..{summary['weeks'][-1]}" in again.stdout and "index.html" in again.stdout
 
 
 def test_cli_ingest_prints_a_summary_table_and_fails_on_a_rejected_file(tmp_path):

@@ -9,13 +9,24 @@ from pipelines.model.build import build_models
 from pipelines.report.scorecard import render_weeks
 
 
-def run_all(settings: Settings) -> dict:
+def run_all(settings: Settings, step=None) -> dict:
+    """Ingest every source, build the models, render the weeks; `step(message)` hears of each
+    stage as it ends (the CLI shows them on the terminal)."""
+    step = step or (lambda message: None)
     files = []
     for source in settings.sources:
-        files += [r.as_dict() for r in ingest_source(settings, source, fail_on_reject=False)]
+        done = [r.as_dict() for r in ingest_source(settings, source, fail_on_reject=False)]
+        loaded = [f for f in done if f["status"] == "loaded"]
+        step(
+            f"ingest {source}: {len(done)} file(s), {len(loaded)} loaded, "
+            f"{sum(f['rows_loaded'] for f in done):,} rows loaded"
+        )
+        files += done
     docs = build_data_docs(settings.out / "validation_results", settings.data_docs_dir)
     built = build_models(settings)
+    step(f"models: {'full build' if built['full'] else 'incremental build'}, {len(built['weeks'])} week(s)")
     pages = render_weeks(settings) if built["weeks"] else []
+    step(f"scorecards: {len(pages)} file(s) written")
     summary = {
         "files_loaded": sum(1 for f in files if f["status"] == "loaded"),
         "files_skipped": sum(1 for f in files if f["status"] == "skipped"),
