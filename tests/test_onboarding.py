@@ -115,3 +115,55 @@ def test_a_dry_run_shows_rows_and_rules_and_writes_nothing(generated, settings, 
 
     assert (warehouse_hashes(settings.warehouse), _listing(settings.landing), _listing(settings.out)) == before
     assert not settings.rejected.exists()
+
+
+def _tickets(tmp_path, opened=("13/10/2026 09:15", "02/10/2026 11:00", "05/10/2026 16:40")):
+    lines = ["Ticket ID,Opened,Via,Product"] + [f"T-{i},{at},web,Loan" for i, at in enumerate(opened)]
+    path = tmp_path / "landing" / "complaints" / "tickets.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _ticket_profile(tmp_path, **columns):
+    import yaml
+
+    data = {
+        "name": "tickets",
+        "table": "cases",
+        "format": {"type": "csv", "delimiter": ","},
+        "columns": {
+            "case_id": '"Ticket ID"',
+            "customer_ref": "'t/' || \"Ticket ID\"",
+            "opened_at": '"Opened"',
+            "channel": '"Via"',
+            "category": '"Product"',
+            **columns,
+        },
+    }
+    path = tmp_path / "tickets.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return load_profile(path)
+
+
+def test_a_failing_expression_is_named_with_its_column_and_the_files_columns(settings, tmp_path):
+    path = _tickets(tmp_path)
+    profile = _ticket_profile(tmp_path, category='"Prodcut"')
+    (result,) = ingest_paths(settings, "complaints", [path], profile)
+    assert result.status == "rejected"
+    (problem,) = result.problems
+    assert "line 1, column category: rule profile_expression" in problem
+    assert 'column category: "Prodcut" fails: Binder Error' in problem and "Transaction" not in problem
+    assert problem.count(" fails: ") == 1  # the other expressions apply
+    assert "The file has the columns Ticket ID, Opened, Via, Product" in problem and "tickets.yaml" in problem
+
+
+def test_a_timestamp_format_is_proposed_when_most_values_do_not_read(settings, tmp_path):
+    path = _tickets(tmp_path)
+    (result,) = ingest_paths(settings, "complaints", [path], _ticket_profile(tmp_path))
+    assert result.status == "rejected"
+    hints = [p for p in result.problems if p.startswith("hint:")]
+    assert hints == [
+        "hint: column opened_at: 3 of the first 3 values do not read as ISO 8601; they read as '%d/%m/%Y %H:%M': "
+        "set timestamp_formats.opened_at: '%d/%m/%Y %H:%M' in the profile"
+    ]

@@ -53,9 +53,11 @@ from pipelines.ingest.results import MACHINE_ERRORS, FileRejected, FileResult, I
 from pipelines.ingest.typing_sql import (
     PERSONAL_COLUMNS,
     check_columns,
+    explain_expressions,
     quote_value,
     scrub_sql,
     set_plausible_window,
+    timestamp_hints,
     type_rows,
     typed_views,
 )
@@ -227,13 +229,20 @@ def _load_rows(con, settings, source, path, scanned, profile: Profile, key, resu
     try:
         check_columns(profile, contract, source_columns)
         parsed = type_rows(con, profile, contract, source_columns, cfg["max_field_bytes"])
-    except FileRejected:
-        if not reading["numbered"]:  # counted on a numbered read, after the failed pass's transaction
+    except FileRejected as exc:
+
+        def reread() -> None:  # the failed pass's transaction is aborted: read the file again, numbered
             con.execute("ROLLBACK")
             con.execute("BEGIN TRANSACTION")
             read_raw(con, path, scanned, profile, workdir, again=reading)
+
+        if exc.rule == "profile_expression":  # which of the profile's expressions fail, each alone
+            exc = explain_expressions(con, profile, source_columns, exc, reread)
             result.rows_read = _rows_read(con)
-        raise
+        elif not reading["numbered"]:  # counted on a numbered read, after the failed pass's transaction
+            reread()
+            result.rows_read = _rows_read(con)
+        raise exc
     if not reading["numbered"] and not direct_read_complete(con, scanned, profile, parsed):
         reading = read_raw(
             con, path, scanned, profile, workdir, again=reading
@@ -310,7 +319,7 @@ def _load_rows(con, settings, source, path, scanned, profile: Profile, key, resu
                 "SELECT source_line, __reasons FROM _typed_lean WHERE len(__reasons) > 0 ORDER BY 1 LIMIT 20"
             ).fetchall()
         ]
-        result.problems += examples
+        result.problems += timestamp_hints(con, profile, contract) + examples
         raise FileRejected(
             "max_bad_row_share",
             f"{bad} of {result.rows_read} rows ({share:.1%}) break a rule, "

@@ -200,10 +200,80 @@ def type_rows(con, profile: Profile, contract: Contract, source_columns: list[st
         first_line = masked_message(str(exc).splitlines()[0])
         if "CSV Error" in first_line:  # a direct read: DuckDB's reader stopped in this pass
             raise FileRejected("parseable_csv", f"not readable as CSV: {first_line}") from exc
+        # the transaction is aborted: the caller reads the file again and names the expression
         raise FileRejected(
             "profile_expression", f"profile {profile.name} does not apply to this file: {first_line}"
         ) from exc
     return con.execute("SELECT count(*) FROM _typed_rows").fetchone()[0]
+
+
+def explain_expressions(con, profile: Profile, source_columns: list[str], exc: FileRejected, reread) -> FileRejected:
+    """`exc` (rule profile_expression) naming the columns whose expression fails, each tried alone
+    on the file as `reread()` reads it again in a new transaction, the file's columns and what to do."""
+    failing = _failing_expressions(con, profile, source_columns, reread)
+    if not failing:
+        return exc
+    named = "; ".join(f"column {c}: {profile.columns.get(c, profile.version)} fails: {e}" for c, e in failing)
+    return FileRejected(
+        "profile_expression",
+        f"profile {profile.name} does not apply to this file: {named}. The file has the columns "
+        f"{', '.join(source_columns) or 'none'}: correct the expression in the profile "
+        f"({profile.path.name if profile.path else profile.name}), then load the file again",
+        column=failing[0][0],
+    )
+
+
+def _failing_expressions(con, profile: Profile, source_columns: list[str], reread) -> list[tuple[str, str]]:
+    """The canonical columns (and record_version) whose profile expression fails on this file,
+    each tried alone over the file's columns, with the first line of its error (values masked).
+    DuckDB aborts a transaction at its first error: after each failure, `reread()` rolls back and
+    reads the file again, so that the next expression is tried on it (at most five failures)."""
+    src = ", ".join(sql_ident(c) for c in source_columns)
+    window = f" WINDOW w AS ({profile.window})" if profile.window else ""
+    tried = {**profile.columns, **({"record_version": profile.version} if profile.version else {})}
+    failing = []
+    reread()
+    for column, expr in tried.items():
+        try:
+            con.execute(
+                f"SELECT count(({expr})) FROM (SELECT {src + ', ' if src else ''}source_line FROM _raw){window}"
+            )
+        except MACHINE_ERRORS:
+            raise
+        except duckdb.Error as exc:
+            failing.append((column, masked_message(str(exc).splitlines()[0])))
+            reread()
+            if len(failing) == 5:
+                break
+    return failing
+
+
+def timestamp_hints(con, profile: Profile, contract: Contract) -> list[str]:
+    """For each timestamp column most of whose values the profile does not read, a format that
+    reads them (from `esprit profile init`'s list), when one does: a hint for the report."""
+    from pipelines.ingest.onboarding import PARSED_SHARE, TIMESTAMP_FORMATS
+
+    hints = []
+    for col in contract.columns:
+        if col.type != "TIMESTAMPTZ":
+            continue
+        mapped = sql_ident(f"__m_{col.name}")
+        sample = f"(SELECT {mapped}::VARCHAR AS v FROM _mapped WHERE {mapped} IS NOT NULL LIMIT 1000)"
+        fmt = profile.timestamp_formats.get(col.name)
+        read = f"try_strptime(v, {sql_string(fmt)})" if fmt else "TRY_CAST(v AS TIMESTAMPTZ)"
+        shares = ", ".join(f"count(try_strptime(v, {sql_string(f)}))" for f in TIMESTAMP_FORMATS)
+        found = con.execute(f"SELECT count(*), count({read}), {shares} FROM {sample}").fetchone()
+        total, current = found[0], found[1]
+        if not total or current >= PARSED_SHARE * total:
+            continue
+        fits = [f for f, n in zip(TIMESTAMP_FORMATS, found[2:]) if n >= PARSED_SHARE * total]
+        if fits:
+            hints.append(
+                f"hint: column {col.name}: {total - current} of the first {total} values do not read as "
+                f"{fmt or 'ISO 8601'}; they read as {fits[0]!r}: set timestamp_formats.{col.name}: "
+                f"'{fits[0]}' in the profile"
+            )
+    return hints
 
 
 def set_plausible_window(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
