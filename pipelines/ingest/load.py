@@ -22,7 +22,9 @@ from pipelines.ingest.privacy import (
     masked_message,
     pseudonym,
     pseudonym_sql,
+    register_scrubber,
     resolve_key,
+    scrub_regions,
     set_key,
     split_unparsed,
     unparsed_record,
@@ -415,7 +417,7 @@ def _quarantine_unparsed(
     candidates = {pseudonym(v, key) for line in lines for _, value, _ in line.values for v in (value, value.strip())}
     known = _known_pseudonyms(con, profile.table, candidates)
     records = [
-        [line_no, unparsed_record(line, key, known, profile.null_markers), reason]
+        [line_no, unparsed_record(line, key, known, profile.null_markers, scrub_regions(con)), reason]
         for (line_no, _, reason), line in zip(rows, lines)
     ]
     con.executemany(f"INSERT INTO quarantine SELECT {common}, ?, ?, [?]", records)
@@ -716,6 +718,7 @@ def ingest_paths(
         con.execute("SET memory_limit = ?", [str(settings.ingest["memory_limit"])])
         check_key(con, key)
         set_key(con, key)
+        register_scrubber(con, settings.ingest["phone_regions"])
         for path in paths:
             t0 = time.perf_counter()
             chosen = profile or (None if reload else profile_for(settings, source, path))
