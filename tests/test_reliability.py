@@ -404,6 +404,81 @@ def test_the_scrubber_knows_real_formats_in_every_free_text_column(generated, tm
     assert _raw_forms(texts) == []
 
 
+def test_quarantine_keeps_only_the_columns_the_profile_maps(tmp_path, monkeypatch):
+    """Issue 22, point 3: a CFPB export whose narrative (a column cfpb_cases does not map) holds a
+    phone number and a name; a row with a bad date and a line that does not parse are
+    quarantined without any trace of the narrative, their mapped columns kept."""
+    from pipelines.ingest.profiles import load_profile
+
+    monkeypatch.setenv(KEY_ENV, "a-secret-key-for-this-test-only-7f3a")
+    settings = load_settings(base_dir=tmp_path)
+    columns = ["Date received", "Product", "Consumer complaint narrative", "Submitted via", "Complaint ID"]
+    story = "Zqnarrative: call Jane Roe at 415-252-3870"
+    rows = [
+        {"Date received": "10/05/2026", "Product": "Mortgage", "Consumer complaint narrative": story,
+         "Submitted via": "Web", "Complaint ID": str(1000 + i)}
+        for i in range(40)
+    ]  # fmt: skip
+    rows[5]["Date received"] = "the fifth"
+    # a carriage return in an unquoted field: the line does not parse, its fields still tell their columns
+    text = csv_text(rows, columns=columns) + f"10/06/2026,Mort\rgage,{story},Web,2000\n"
+    path = settings.landing / "complaints" / "cfpb.csv"
+    path.parent.mkdir(parents=True)
+    path.write_text(text, encoding="utf-8")
+    (result,) = ingest_paths(settings, "complaints", [path], profile=load_profile("cfpb_cases"))
+    assert (result.rows_loaded, result.rows_quarantined) == (39, 2), result.problems
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        records = [
+            json.loads(r) for (r,) in con.execute("SELECT raw_record FROM quarantine ORDER BY source_line").fetchall()
+        ]
+    finally:
+        con.close()
+    assert len(records) == 2
+    assert records[0]["case_id"] == "1005" and records[0]["category"] == "Mortgage"
+    assert records[1]["Complaint ID"] == "2000" and records[1]["Submitted via"] == "Web"
+    for record in records:
+        assert not {k for k in record if "narrative" in k.lower()}, record
+        assert "Zqnarrative" not in json.dumps(record) and "3870" not in json.dumps(record), record
+
+
+def _load_in_order(tmp_path: Path, names: list[str], files: dict[str, str]) -> str:
+    settings = load_settings(base_dir=tmp_path)
+    folder = settings.landing / "surveys"
+    folder.mkdir(parents=True)
+    for name in names:
+        (folder / name).write_text(files[name], encoding="utf-8")
+        (result,) = ingest_paths(settings, "surveys", [folder / name])
+        assert result.status == "loaded", result.problems
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        ((record,),) = con.execute("SELECT raw_record FROM quarantine").fetchall()
+    finally:
+        con.close()
+    return record
+
+
+def test_an_unparsed_line_is_pseudonymised_the_same_whatever_the_load_order(tmp_path, monkeypatch):
+    """Issue 22, point 3: a line with a field too many holds a customer's id far from its column;
+    the customer arrives in another file. Loaded before or after that file, its quarantined
+    record is the same, the id pseudonymised."""
+    monkeypatch.setenv(KEY_ENV, "a-secret-key-for-this-test-only-7f3a")
+    who = "Zq-777"
+    line = csv_text([survey_row(rid="R99", customer="Zq-0", verbatim=who)]).split("\n")[1] + ",surplus\n"
+    files = {
+        "a_with_line.csv": csv_text([survey_row(rid=f"R{i}", customer=f"C{i}") for i in range(30)]) + line,
+        "b_customer.csv": csv_text([survey_row(rid="R500", customer=who)]),
+    }
+    first = _load_in_order(tmp_path / "one", ["a_with_line.csv", "b_customer.csv"], files)
+    second = _load_in_order(tmp_path / "two", ["b_customer.csv", "a_with_line.csv"], files)
+    assert first == second
+    from pipelines.ingest.privacy import PseudonymKey, pseudonym
+
+    key = PseudonymKey(b"a-secret-key-for-this-test-only-7f3a", False)
+    assert who not in first and "Zq-0" not in first
+    assert pseudonym(who, key) in first and json.loads(first)["field 6"] == "9", first  # plain values (NPS) kept
+
+
 def test_no_personal_data_in_what_a_demo_like_run_prints(generated, tmp_path, capfd, caplog, monkeypatch):
     """What `make demo` shows a user: `esprit run`'s summary, the pages `esprit scorecard` lists and the
     latest week's headline figures (what `esprit demo` prints after its DAG runs), logs at DEBUG."""

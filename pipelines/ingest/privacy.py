@@ -428,16 +428,39 @@ def _json_text(token: str, quoted: bool = True) -> str:
         return body
 
 
+# Values of an unparsed line that say nothing of a person: numbers, dates and times, truth values.
+_PLAIN_VALUE = re.compile(
+    r"[+-]?[0-9]+(?:[.,][0-9]+)?|true|false|[0-9]{2,4}[-/.][0-9]{1,2}[-/.][0-9]{1,4}(?:[ T][0-9:.]+)?(?:Z|[+-][0-9:]+)?",
+    re.I,
+)
+
+
+def _token_of_identifier(value: str, plain_words: frozenset[str]) -> bool:
+    return not re.search(r"\s", value) and not _PLAIN_VALUE.fullmatch(value) and value.lower() not in plain_words
+
+
 def unparsed_record(
-    line: UnparsedLine, key: PseudonymKey, known: set[str], null_markers=("",), regions=DEFAULT_PHONE_REGIONS
+    line: UnparsedLine,
+    key: PseudonymKey,
+    columns: dict[str, bool],
+    null_markers=("",),
+    regions=DEFAULT_PHONE_REGIONS,
+    plain_words: frozenset[str] = frozenset(),
 ) -> str:
-    """The line as JSON: customer identifiers pseudonymised (by position, key, or because the value
-    is a known customer's identifier), every other value scrubbed."""
+    """The line as JSON. `columns`: the file's columns, each True when the profile maps it. A value
+    of a personal column (by position or key) is pseudonymised; one of a column the profile does
+    not map is left out; one that cannot be told to a column (a line with fields missing or too
+    many, a key the file does not have) is pseudonymised when it is one word other than a number,
+    a date or time, a truth value or one of `plain_words`; every other value is scrubbed. The record depends on the
+    line alone, never on the customers the warehouse already holds (so on no load order)."""
     out: dict[str, str] = {}
     for name, value, personal in line.values:
+        attributed = name in columns
+        if attributed and not columns[name] and not personal:
+            continue
         if value.strip() in null_markers:
             out[name] = value
-        elif personal or {pseudonym(value, key), pseudonym(value.strip(), key)} & known:
+        elif personal or (not attributed and _token_of_identifier(value.strip(), plain_words)):
             out[name] = pseudonym(value, key)
         else:
             out[name] = scrub(value, regions)

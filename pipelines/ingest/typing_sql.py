@@ -43,6 +43,23 @@ def free_text_columns(contract: Contract) -> list[str]:
 TIMESTAMP_RANGE = ("TIMESTAMPTZ '0001-01-02 00:00:00+00'", "TIMESTAMPTZ '9999-12-30 00:00:00+00'")
 
 
+def mapped_source_columns(profile: Profile, contract: Contract, source_columns: list[str]) -> set[str]:
+    """The file's columns the profile maps onto its table: named in a column's expression (as a
+    word, or quoted), or named like a canonical column the profile does not map otherwise."""
+    import re
+
+    used = set()
+    for col in contract.columns:
+        expr = profile.columns.get(col.name)
+        if expr is None:
+            used |= {col.name} & set(source_columns)
+            continue
+        used |= {
+            c for c in source_columns if f'"{c}"' in expr or re.search(rf"(?<![\w.\"]){re.escape(c)}(?![\w\"])", expr)
+        }
+    return used
+
+
 def check_columns(profile: Profile, contract: Contract, source_columns: list[str]) -> None:
     missing = [
         c.name
