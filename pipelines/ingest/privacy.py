@@ -17,6 +17,10 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote, urlparse
 
+from stdnum import iban, luhn
+from stdnum.fr import nir
+from stdnum.us import ssn
+
 DEMO_KEY = "esprit-demo-key-PUBLIC-not-a-secret"
 KEY_ENV = "ESPRIT_PSEUDONYM_KEY"
 OLD_KEY_ENV = "ESPRIT_PSEUDONYM_KEY_OLD"  # the key being retired, read by `esprit rotate-key` only
@@ -215,6 +219,7 @@ _SLASHED = re.compile(r"[0-9]+(?:/[0-9]+){3,}")
 _GROUP = r"(?:[0-9A-Za-z]*[0-9][0-9A-Za-z]*|[A-Z]{4})"
 _RUN = re.compile(rf"(?<![\w]){_GROUP}(?:[ .\-/]{{1,2}}{_GROUP})*(?![\w])")
 _SEPARATOR = re.compile(r"[ .\-/]{1,2}")
+_SEPARATORS = re.compile(r"[ .\-/]")
 _IBAN_HEAD = re.compile(r"[A-Z]{2}[0-9]{2}")
 # printed forms, accepted even when the check digits are wrong (a mistyped number is still the customer's)
 _CARD_PRINTED = re.compile(r"[0-9]{4}(?:[ .\-][0-9]{4}){3}")
@@ -225,11 +230,9 @@ _SSN_PRINTED = re.compile(r"[0-9]{3}([ -])[0-9]{2}\1[0-9]{4}")
 def _number_label(written: str) -> str | None:
     """The kind of personal number `written` (one run of groups, separators included) is, if any:
     python-stdnum checks its structure and check digits."""
-    from stdnum import iban, luhn
-    from stdnum.fr import nir
-    from stdnum.us import ssn
-
-    compact = re.sub(r"[ .\-/]", "", written).upper()
+    compact = _SEPARATORS.sub("", written).upper()
+    if len(compact) != 9 and len(compact) < 13:  # shorter than any of them (an SSN has 9 digits)
+        return None
     if _IBAN_HEAD.match(compact) and 15 <= len(compact) <= 34:
         # the country's length and structure; check digits recomputed, so that a mistyped one counts
         fixed = compact[:2] + iban.calc_check_digits(compact) + compact[4:]
@@ -272,18 +275,32 @@ def _numbers(text: str) -> list[tuple[int, int, str]]:
     return found
 
 
+# Where a phone number may be: 7 digits or more, with the separators and brackets numbers are
+# written with, not touching a letter. libphonenumber reads only these (it is slow on long texts).
+_PHONE_CANDIDATE = re.compile(r"(?<![\w/])[+(]*[0-9](?:[ ().\-]{0,3}[0-9]){6,}(?![\w:/])")
+
+
 def _phones(text: str, regions) -> list[tuple[int, int, str]]:
     """Spans of phone numbers of `regions` (or international), found by Google's libphonenumber: a
     valid number, or one of a possible length with 9 digits or more (a mistyped or not yet assigned
-    number is still the customer's; shorter ones would take amounts, 1 250 000, for local numbers)."""
+    number is still the customer's; shorter ones would take amounts, 1 250 000, for local numbers).
+    A candidate is read in the next region only when the ones before found nothing in it."""
     import phonenumbers
 
-    return [
-        (m.start, m.end, "[phone]")
-        for region in regions
-        for m in phonenumbers.PhoneNumberMatcher(text, region, leniency=phonenumbers.Leniency.POSSIBLE)
-        if sum(ch.isdigit() for ch in m.raw_string) >= 9 or phonenumbers.is_valid_number(m.number)
-    ]
+    spans = []
+    for candidate in _PHONE_CANDIDATE.finditer(text):
+        for region in regions:
+            found = [
+                (candidate.start() + m.start, candidate.start() + m.end, "[phone]")
+                for m in phonenumbers.PhoneNumberMatcher(
+                    candidate.group(), region, leniency=phonenumbers.Leniency.POSSIBLE
+                )
+                if sum(ch.isdigit() for ch in m.raw_string) >= 9 or phonenumbers.is_valid_number(m.number)
+            ]
+            if found:
+                spans += found
+                break
+    return spans
 
 
 def _replace(text: str, spans: list[tuple[int, int, str]]) -> str:
@@ -313,9 +330,12 @@ def scrub(text: str, regions=DEFAULT_PHONE_REGIONS) -> str:
     text, plain = _replace(text, spans), _replace(plain, spans)
     if PREFILTER.search(plain):
         text = _replace(text, _phones(plain, regions))
-    for pattern, label in SCRUB_PATTERNS:
-        text = re.sub(pattern, label, text)
+    for pattern, label in _BACKSTOPS:
+        text = pattern.sub(label, text)
     return text
+
+
+_BACKSTOPS = tuple((re.compile(pattern), label) for pattern, label in SCRUB_PATTERNS)
 
 
 def mask(text: str) -> str:
