@@ -406,27 +406,38 @@ def test_the_scrubber_knows_real_formats_in_every_free_text_column(generated, tm
 
 def test_quarantine_keeps_only_the_columns_the_profile_maps(tmp_path, monkeypatch):
     """Issue 22, point 3: a CFPB export whose narrative (a column cfpb_cases does not map) holds a
-    phone number and a name; a row with a bad date and a line that does not parse are
-    quarantined without any trace of the narrative, their mapped columns kept."""
+    phone number and a name; a row with a bad date, a line that does not parse and one with a
+    field too many are quarantined without any trace of the narrative, their mapped columns kept."""
     from pipelines.ingest.profiles import load_profile
 
     monkeypatch.setenv(KEY_ENV, "a-secret-key-for-this-test-only-7f3a")
     settings = load_settings(base_dir=tmp_path)
-    columns = ["Date received", "Product", "Consumer complaint narrative", "Submitted via", "Complaint ID"]
+    columns = [
+        "Date received", "Product", "Sub-product", "Issue", "Sub-issue", "Consumer complaint narrative",
+        "Company public response", "Company", "State", "ZIP code", "Tags", "Consumer consent provided?",
+        "Submitted via", "Date sent to company", "Company response to consumer", "Timely response?",
+        "Consumer disputed?", "Complaint ID",
+    ]  # fmt: skip
     story = "Zqnarrative: call Jane Roe at 415-252-3870"
     rows = [
-        {"Date received": "10/05/2026", "Product": "Mortgage", "Consumer complaint narrative": story,
-         "Submitted via": "Web", "Complaint ID": str(1000 + i)}
-        for i in range(40)
+        {c: "" for c in columns}
+        | {"Date received": "10/05/2026", "Product": "Mortgage", "Consumer complaint narrative": story,
+           "Submitted via": "Web", "Complaint ID": str(1000 + i)}
+        for i in range(60)
     ]  # fmt: skip
     rows[5]["Date received"] = "the fifth"
+    lines = csv_text(rows[:2], columns=columns).split("\n")[1:3]
     # a carriage return in an unquoted field: the line does not parse, its fields still tell their columns
-    text = csv_text(rows, columns=columns) + f"10/06/2026,Mort\rgage,{story},Web,2000\n"
+    broken = lines[0].replace("Mortgage", "Mort\rgage").replace(",1000", ",2000")
+    # a field too many: which column each field is cannot be told, but the narrative's neighbours are
+    # unmapped too
+    surplus = lines[1].replace(",1001", ",2001") + ",surplus"
+    text = csv_text(rows, columns=columns) + broken + "\n" + surplus + "\n"
     path = settings.landing / "complaints" / "cfpb.csv"
     path.parent.mkdir(parents=True)
     path.write_text(text, encoding="utf-8")
     (result,) = ingest_paths(settings, "complaints", [path], profile=load_profile("cfpb_cases"))
-    assert (result.rows_loaded, result.rows_quarantined) == (39, 2), result.problems
+    assert (result.rows_loaded, result.rows_quarantined) == (59, 3), result.problems
     con = connect(settings.warehouse, read_only=True)
     try:
         records = [
@@ -434,7 +445,7 @@ def test_quarantine_keeps_only_the_columns_the_profile_maps(tmp_path, monkeypatc
         ]
     finally:
         con.close()
-    assert len(records) == 2
+    assert len(records) == 3 and "field 1" in records[2]
     assert records[0]["case_id"] == "1005" and records[0]["category"] == "Mortgage"
     assert records[1]["Complaint ID"] == "2000" and records[1]["Submitted via"] == "Web"
     for record in records:

@@ -426,6 +426,7 @@ def _quarantine_unparsed(
                     personal,
                     reading.get("delimiter") or ",",
                     profile.format.quote,
+                    frozenset(c for c in source_columns if c not in mapped and c not in personal),
                 ),
                 key,
                 columns,

@@ -390,8 +390,17 @@ class UnparsedLine:
 
 
 def split_unparsed(
-    text: str, kind: str, columns: list[str], personal: list[str], delimiter: str = ",", quote: str = '"'
+    text: str,
+    kind: str,
+    columns: list[str],
+    personal: list[str],
+    delimiter: str = ",",
+    quote: str = '"',
+    unmapped: frozenset[str] = frozenset(),
 ) -> UnparsedLine:
+    """The line's values, each with its column when the line allows it. `unmapped`: columns the
+    profile does not map; a field of a line with fields missing or extra that can only be one of
+    them is left out."""
     if kind == "jsonl":
         return _split_json(text, set(personal))
     try:
@@ -410,6 +419,7 @@ def split_unparsed(
     values = [
         (columns[i] if not shift else f"field {i + 1}", v, any(abs(i - p) <= shift for p in positions))
         for i, v in enumerate(fields)
+        if not shift or not _only_unmapped(columns[max(0, i - shift) : i + shift + 1], unmapped)
     ]
     note = (
         None
@@ -420,6 +430,10 @@ def split_unparsed(
         )
     )
     return UnparsedLine(values, None, note)
+
+
+def _only_unmapped(candidates: list[str], unmapped: frozenset[str]) -> bool:
+    return bool(candidates) and all(c in unmapped for c in candidates)
 
 
 def _split_json(text: str, personal: set[str]) -> UnparsedLine:
