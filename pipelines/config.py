@@ -178,6 +178,7 @@ def load_settings(config_file: str | Path | None = None, base_dir: str | Path | 
     if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", str(raw["ingest"]["memory_limit"])):
         raise ConfigError("ingest.memory_limit: expected a size such as 1GB or 512MB")
     _check_limits(raw["ingest"])
+    _check_phone_regions(raw["ingest"]["phone_regions"])
     return Settings(
         week_timezone=raw["week_timezone"],
         sources=raw["sources"],
@@ -274,3 +275,14 @@ def _checked_scorecard(section: dict) -> dict[str, Any]:
         if not isinstance(section.get(key), int) or section[key] < 1:
             raise ConfigError(f"scorecard.{key}: expected a whole number of at least 1")
     return section
+
+
+def _check_phone_regions(regions) -> None:
+    import phonenumbers
+
+    known = phonenumbers.SUPPORTED_REGIONS
+    if not isinstance(regions, list) or not regions or any(r not in known for r in regions):
+        raise ConfigError(
+            f"ingest.phone_regions: expected a list of country codes libphonenumber knows, such as [FR, US] "
+            f"(got {regions!r})"
+        )

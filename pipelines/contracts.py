@@ -167,7 +167,12 @@ SURVEY_RESPONSES = Contract(
         Column("resolved", "BOOLEAN", False, "Customer says the need was resolved"),
         Column("had_to_repeat", "BOOLEAN", False, "Customer says they had to repeat information"),
         Column("journey_step", "VARCHAR", False, "Step of the customer journey the survey was sent at"),
-        Column("verbatim", "VARCHAR", False, "Free-text comment, scrubbed of e-mails, phones, IBAN and card numbers"),
+        Column(
+            "verbatim",
+            "VARCHAR",
+            False,
+            "Free-text comment, scrubbed of e-mails, phones, IBAN, card and national id numbers",
+        ),
         Column("language", "VARCHAR", False, "Language of the verbatim (ISO 639-1)", allowed=("fr", "en")),
     ),
 )

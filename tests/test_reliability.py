@@ -354,6 +354,163 @@ def test_no_e_mail_phone_or_key_in_any_output_or_log_of_a_run_over_personal_data
     assert key not in log
 
 
+# Issue 22, point 2: forms the regular expressions alone left raw.
+SCRUBBER_EXAMPLES = (
+    "(+33) 6 11 22 33 44",
+    "06\u00a098\u00a076\u00a054\u00a032",  # no-break spaces
+    "07\u202f98\u202f76\u202f54\u202f31",  # narrow no-break spaces
+    "06/55/44/33/22",
+    "06  91  76  54  33",
+    "4970.1012.3456.7891",
+    "1 85 05 78 006 084 36",
+    "415-252-3870",
+    "(415) 252-3871",
+    "1-800-555-0199",
+    "123-45-6789",
+    "jérôme.müller@exemple.fr",
+    "fr76-3000-6000-0112-3456-7890-189",
+)
+
+
+def _raw_forms(texts: dict[str, str]) -> list[str]:
+    """Each example found as written, by its digits with any separators between them, or (the
+    e-mail address) by the start of its local part."""
+    found = []
+    for example in SCRUBBER_EXAMPLES:
+        digits = _digits(example)
+        spread = re.compile(r"[^0-9A-Za-z]{0,3}".join(digits)) if len(digits) >= 7 else None
+        for where, text in texts.items():
+            if example in text or (spread and spread.search(text)) or ("@" in example and "jérôme" in text):
+                found.append(f"{example!r} in {where}")
+    return found
+
+
+def test_the_scrubber_knows_real_formats_in_every_free_text_column(generated, tmp_path, monkeypatch):
+    """Every example of point 2 in verbatims and in cases.category, in rows that load and in rows
+    that are quarantined: none is left in any warehouse table (quarantine and load_audit included)
+    nor in the pages and exports, and each became its label."""
+    monkeypatch.setenv(KEY_ENV, "a-secret-key-for-this-test-only-7f3a")
+    settings = load_settings(base_dir=tmp_path)
+    examples = SCRUBBER_EXAMPLES
+    for path in sorted(generated.glob("*/*W40.csv")):
+        rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+        for i, example in enumerate(examples):
+            if "verbatim" in rows[0]:
+                rows[i]["verbatim"] = f"{rows[i]['verbatim']} Joignable: {example}."
+            elif "category" in rows[0]:
+                rows[i]["category"] = f"{rows[i]['category']} {example}"
+        if "verbatim" in rows[0]:  # a row quarantined (its NPS is text), its verbatim holding every example
+            rows[-1] |= {"nps": "neuf", "verbatim": "Mes numéros: " + ", ".join(examples)}
+        target = settings.landing / path.parent.name / path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(csv_text(rows, columns=list(rows[0])), encoding="utf-8")
+    for source in settings.sources:
+        ingest_paths(settings, source, landing_files(settings, source))
+    build_models(settings)
+    render_weeks(settings, languages=["en"], pdf=False)
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        labels = con.execute(
+            "SELECT list(DISTINCT m ORDER BY m) FROM (SELECT unnest(regexp_extract_all(verbatim, '\\[[a-z_]+\\]')) m "
+            "FROM survey_responses UNION ALL SELECT unnest(regexp_extract_all(category, '\\[[a-z_]+\\]')) FROM cases "
+            "UNION ALL SELECT unnest(regexp_extract_all(raw_record, '\\[[a-z_]+\\]')) FROM quarantine)"
+        ).fetchone()[0]
+        quarantined = con.execute("SELECT count(*) FROM quarantine WHERE table_name = 'survey_responses'").fetchone()[0]
+    finally:
+        con.close()
+    assert labels == ["[card]", "[email]", "[iban]", "[national_id]", "[phone]"]
+    assert quarantined == 1
+    texts = output_texts(tmp_path, settings.warehouse)
+    assert any("scorecard" in k for k in texts) and "warehouse quarantine.raw_record" in texts
+    assert _raw_forms(texts) == []
+
+
+def test_quarantine_keeps_only_the_columns_the_profile_maps(tmp_path, monkeypatch):
+    """Issue 22, point 3: a CFPB export whose narrative (a column cfpb_cases does not map) holds a
+    phone number and a name; a row with a bad date, a line that does not parse and one with a
+    field too many are quarantined without any trace of the narrative, their mapped columns kept."""
+    from pipelines.ingest.profiles import load_profile
+
+    monkeypatch.setenv(KEY_ENV, "a-secret-key-for-this-test-only-7f3a")
+    settings = load_settings(base_dir=tmp_path)
+    columns = [
+        "Date received", "Product", "Sub-product", "Issue", "Sub-issue", "Consumer complaint narrative",
+        "Company public response", "Company", "State", "ZIP code", "Tags", "Consumer consent provided?",
+        "Submitted via", "Date sent to company", "Company response to consumer", "Timely response?",
+        "Consumer disputed?", "Complaint ID",
+    ]  # fmt: skip
+    story = "Zqnarrative: call Jane Roe at 415-252-3870"
+    rows = [
+        {c: "" for c in columns}
+        | {"Date received": "10/05/2026", "Product": "Mortgage", "Consumer complaint narrative": story,
+           "Submitted via": "Web", "Complaint ID": str(1000 + i)}
+        for i in range(60)
+    ]  # fmt: skip
+    rows[5]["Date received"] = "the fifth"
+    lines = csv_text(rows[:2], columns=columns).split("\n")[1:3]
+    # a carriage return in an unquoted field: the line does not parse, its fields still tell their columns
+    broken = lines[0].replace("Mortgage", "Mort\rgage").replace(",1000", ",2000")
+    # a field too many: which column each field is cannot be told, but the narrative's neighbours are
+    # unmapped too
+    surplus = lines[1].replace(",1001", ",2001") + ",surplus"
+    text = csv_text(rows, columns=columns) + broken + "\n" + surplus + "\n"
+    path = settings.landing / "complaints" / "cfpb.csv"
+    path.parent.mkdir(parents=True)
+    path.write_text(text, encoding="utf-8")
+    (result,) = ingest_paths(settings, "complaints", [path], profile=load_profile("cfpb_cases"))
+    assert (result.rows_loaded, result.rows_quarantined) == (59, 3), result.problems
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        records = [
+            json.loads(r) for (r,) in con.execute("SELECT raw_record FROM quarantine ORDER BY source_line").fetchall()
+        ]
+    finally:
+        con.close()
+    assert len(records) == 3 and "field 1" in records[2]
+    assert records[0]["case_id"] == "1005" and records[0]["category"] == "Mortgage"
+    assert records[1]["Complaint ID"] == "2000" and records[1]["Submitted via"] == "Web"
+    for record in records:
+        assert not {k for k in record if "narrative" in k.lower()}, record
+        assert "Zqnarrative" not in json.dumps(record) and "3870" not in json.dumps(record), record
+
+
+def _load_in_order(tmp_path: Path, names: list[str], files: dict[str, str]) -> str:
+    settings = load_settings(base_dir=tmp_path)
+    folder = settings.landing / "surveys"
+    folder.mkdir(parents=True)
+    for name in names:
+        (folder / name).write_text(files[name], encoding="utf-8")
+        (result,) = ingest_paths(settings, "surveys", [folder / name])
+        assert result.status == "loaded", result.problems
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        ((record,),) = con.execute("SELECT raw_record FROM quarantine").fetchall()
+    finally:
+        con.close()
+    return record
+
+
+def test_an_unparsed_line_is_pseudonymised_the_same_whatever_the_load_order(tmp_path, monkeypatch):
+    """Issue 22, point 3: a line with a field too many holds a customer's id far from its column;
+    the customer arrives in another file. Loaded before or after that file, its quarantined
+    record is the same, the id pseudonymised."""
+    monkeypatch.setenv(KEY_ENV, "a-secret-key-for-this-test-only-7f3a")
+    who = "Zq-777"
+    line = csv_text([survey_row(rid="R99", customer="Zq-0", verbatim=who)]).split("\n")[1] + ",surplus\n"
+    files = {
+        "a_with_line.csv": csv_text([survey_row(rid=f"R{i}", customer=f"C{i}") for i in range(30)]) + line,
+        "b_customer.csv": csv_text([survey_row(rid="R500", customer=who)]),
+    }
+    first = _load_in_order(tmp_path / "one", ["a_with_line.csv", "b_customer.csv"], files)
+    second = _load_in_order(tmp_path / "two", ["b_customer.csv", "a_with_line.csv"], files)
+    assert first == second
+    from pipelines.ingest.privacy import PseudonymKey, pseudonym
+
+    key = PseudonymKey(b"a-secret-key-for-this-test-only-7f3a", False)
+    assert who not in first and "Zq-0" not in first
+    assert pseudonym(who, key) in first and json.loads(first)["field 6"] == "9", first  # plain values (NPS) kept
+
+
 def test_no_personal_data_in_what_a_demo_like_run_prints(generated, tmp_path, capfd, caplog, monkeypatch):
     """What `make demo` shows a user: `esprit run`'s summary, the pages `esprit scorecard` lists and the
     latest week's headline figures (what `esprit demo` prints after its DAG runs), logs at DEBUG."""

@@ -29,10 +29,11 @@ from pipelines.ingest.privacy import (
     PseudonymKey,
     check_key,
     masked_message,
-    pseudonym,
     pseudonym_sql,
+    register_scrubber,
     resolve_key,
     scrub,
+    scrub_regions,
     set_key,
     split_unparsed,
     unparsed_record,
@@ -54,6 +55,7 @@ from pipelines.ingest.typing_sql import (
     PERSONAL_COLUMNS,
     check_columns,
     explain_expressions,
+    mapped_source_columns,
     quote_value,
     scrub_sql,
     set_plausible_window,
@@ -404,11 +406,17 @@ def _quarantine(
 ) -> None:
     # a source column named like a canonical personal column is personal whatever the profile says
     personal = [c for c in source_columns if c in profile.personal_columns or c in PERSONAL_COLUMNS]
+    # the row as the profile maps it, no more: a column it does not map (a narrative) is not kept
+    contract = CONTRACTS[profile.table]
     pairs = ", ".join(
-        f"{sql_string(c)}, {pseudonym_sql('r.' + sql_ident(c)) if c in personal else scrub_sql('r.' + sql_ident(c))}"
-        for c in source_columns
+        f"{sql_string(c)}, "
+        + (
+            pseudonym_sql(f"m.{sql_ident('__m_' + c)}::VARCHAR")
+            if c in PERSONAL_COLUMNS
+            else scrub_sql(f"m.{sql_ident('__m_' + c)}::VARCHAR")
+        )
+        for c in contract.column_names
     )
-    record = f"json_object({pairs})::VARCHAR" if pairs else "NULL"
     common = (
         f"{result.load_id}, {sql_string(result.source)}, {sql_string(profile.name)}, {sql_string(profile.table)}, "
         f"{sql_string(result.file)}"
@@ -416,8 +424,8 @@ def _quarantine(
     if con.execute("SELECT count(*) FROM _typed_lean WHERE len(__reasons) > 0").fetchone()[0]:
         con.execute(f"""
             INSERT INTO quarantine
-            SELECT {common}, c.source_line, {record}, c.__reasons
-            FROM _typed_lean c JOIN _raw r USING (source_line)
+            SELECT {common}, c.source_line, json_object({pairs})::VARCHAR, c.__reasons
+            FROM _typed_lean c JOIN _mapped m USING (source_line)
             WHERE len(c.__reasons) > 0
         """)
     _quarantine_unparsed(con, common, profile, source_columns, personal, reading, key)
@@ -427,42 +435,40 @@ def _quarantine_unparsed(
     con, common: str, profile: Profile, source_columns: list[str], personal: list[str], reading: dict, key: PseudonymKey
 ) -> None:
     """Lines that did not parse, split with the file's own dialect: identifiers pseudonymised by
-    position or key, and any value equal to a known customer's identifier too; the rest scrubbed."""
+    position or key, values no column can be told for pseudonymised, unmapped columns left out,
+    the rest scrubbed (`unparsed_record`)."""
     rows = con.execute("SELECT source_line, raw_record, reason FROM _unparsed ORDER BY source_line").fetchall()
     if not rows:
         return
-    lines = [
-        split_unparsed(
-            raw or "",
-            profile.format.type,
-            source_columns,
-            personal,
-            reading.get("delimiter") or ",",
-            profile.format.quote,
-        )
-        for _, raw, _ in rows
-    ]
-    candidates = {pseudonym(v, key) for line in lines for _, value, _ in line.values for v in (value, value.strip())}
-    known = _known_pseudonyms(con, profile.table, candidates)
+    contract = CONTRACTS[profile.table]
+    mapped = mapped_source_columns(profile, contract, source_columns)
+    columns = {c: c in mapped for c in source_columns}
+    plain = frozenset(v.lower() for c in contract.columns for v in c.allowed or ())
+    regions = scrub_regions(con)
     records = [
-        [line_no, unparsed_record(line, key, known, profile.null_markers), reason]
-        for (line_no, _, reason), line in zip(rows, lines)
+        [
+            line_no,
+            unparsed_record(
+                split_unparsed(
+                    raw or "",
+                    profile.format.type,
+                    source_columns,
+                    personal,
+                    reading.get("delimiter") or ",",
+                    profile.format.quote,
+                    frozenset(c for c in source_columns if c not in mapped and c not in personal),
+                ),
+                key,
+                columns,
+                profile.null_markers,
+                regions,
+                plain,
+            ),
+            reason,
+        ]
+        for line_no, raw, reason in rows
     ]
     con.executemany(f"INSERT INTO quarantine SELECT {common}, ?, ?, [?]", records)
-
-
-def _known_pseudonyms(con, table: str, candidates: set[str]) -> set[str]:
-    """Those of `candidates` that are the pseudonym of a customer of this file or of the warehouse."""
-    if not candidates or "customer_ref" not in CONTRACTS[table].column_names:
-        return set()
-    return {
-        r[0]
-        for r in con.execute(
-            f"SELECT customer_ref FROM _typed WHERE customer_ref IN (SELECT unnest($1)) UNION "
-            f"SELECT customer_ref FROM {table} WHERE customer_ref IN (SELECT unnest($1))",
-            [sorted(candidates)],
-        ).fetchall()
-    }
 
 
 def _foreign_keys(con, contract: Contract, relation: str, profile: Profile, file_name: str) -> int:
@@ -748,6 +754,7 @@ def ingest_paths(
         check_key(con, key)
         set_key(con, key)
         remove_stale_workdirs(settings.temp_dir)  # copies of files a killed ingest was reading
+        register_scrubber(con, settings.ingest["phone_regions"])
         for path in paths:
             t0 = time.perf_counter()
             chosen = profile

@@ -17,6 +17,10 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote, urlparse
 
+from stdnum import iban, luhn
+from stdnum.fr import nir
+from stdnum.us import ssn
+
 DEMO_KEY = "esprit-demo-key-PUBLIC-not-a-secret"
 KEY_ENV = "ESPRIT_PSEUDONYM_KEY"
 OLD_KEY_ENV = "ESPRIT_PSEUDONYM_KEY_OLD"  # the key being retired, read by `esprit rotate-key` only
@@ -25,10 +29,9 @@ FINGERPRINT_LABEL = b"esprit pseudonym key fingerprint v1"
 CONNECTION_ENV = "AIRFLOW_CONN_ESPRIT_PSEUDONYM"
 PSEUDONYM_PREFIX = "p_"
 
-# Applied in this order to free text (verbatims) and to quarantined raw records. Each needs a digit
-# or an @ to match: scrub_sql skips the texts with neither.
+# Backstops applied after the libraries below (`scrub`): forms they may leave, e.g. a French number
+# in a range not yet assigned. Each needs a digit or an @ to match.
 SCRUB_PATTERNS: tuple[tuple[str, str], ...] = (
-    (r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+", "[email]"),
     # IBAN: two letters, two digits, then 11 to 30 letters/digits, spaces allowed in groups of 4
     (r"\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b", "[iban]"),
     # payment card: 13 to 19 digits, optionally grouped by spaces or dashes
@@ -37,6 +40,14 @@ SCRUB_PATTERNS: tuple[tuple[str, str], ...] = (
     (r"(?:\+|\b00)[1-9][0-9]{0,2}[ .-]?(?:\(0\)[ .-]?)?[0-9](?:[ .-]?[0-9]){6,12}\b", "[phone]"),
     (r"\b0[1-9](?:[ .-]?[0-9]{2}){4}\b", "[phone]"),
 )
+# e-mail addresses, accented local parts and domains included (\w is Unicode)
+EMAIL_PATTERN = re.compile(r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)+")
+# Texts the number checks can find nothing in: no @ and fewer digits than the shortest phone number
+# (7, a US local one). Most free text is such; scrub_sql does not hand it to Python at all.
+PREFILTER_SQL = "@|[0-9](?:[^0-9]*[0-9]){6}"
+PREFILTER = re.compile(PREFILTER_SQL)
+DEFAULT_PHONE_REGIONS = ("FR", "US")
+SCRUB_FUNCTION = "esprit_scrub"
 
 
 class PrivacyError(RuntimeError):
@@ -163,18 +174,174 @@ def set_key(con, key: PseudonymKey) -> None:
 
 
 def scrub_sql(expr: str) -> str:
-    out = expr
-    for pattern, label in SCRUB_PATTERNS:
-        out = f"regexp_replace({out}, '{pattern}', '{label}', 'g')"
-    # every pattern needs a digit or an @: a text with neither (most verbatims) skips the chain
-    return f"(CASE WHEN regexp_matches({expr}, '[0-9@]') THEN {out} ELSE {expr} END)"
+    """SQL: `scrub` of a text, through the Python function `register_scrubber` defines on the
+    connection; texts the pre-filter rules out never leave DuckDB."""
+    return (
+        f"(CASE WHEN regexp_matches({expr}, '{PREFILTER_SQL}') "
+        f"THEN {SCRUB_FUNCTION}({expr}, getvariable('phone_regions')) ELSE {expr} END)"
+    )
 
 
-def scrub(text: str) -> str:
-    """The same scrubbing as scrub_sql, in Python (the patterns mean the same in RE2 and re)."""
-    for pattern, label in SCRUB_PATTERNS:
-        text = re.sub(pattern, label, text)
+def register_scrubber(con, regions=None) -> None:
+    """Define `scrub` on the connection (once) and set the regions whose national phone formats it
+    reads (`ingest.phone_regions`); without regions, keeps those set, else the defaults."""
+    import pyarrow as pa
+
+    if regions is not None or con.execute("SELECT getvariable('phone_regions') IS NULL").fetchall()[0][0]:
+        con.execute("SET VARIABLE phone_regions = ?::VARCHAR[]", [list(regions or DEFAULT_PHONE_REGIONS)])
+    if con.execute("SELECT count(*) FROM duckdb_functions() WHERE function_name = ?", [SCRUB_FUNCTION]).fetchall()[0][
+        0
+    ]:
+        return
+
+    def scrub_batch(texts, regions):
+        # one batch of texts (Arrow), the regions the same on each row; each distinct text scrubbed once
+        region_list = tuple(regions[0].as_py() or ()) if len(regions) else ()
+        done: dict[str, str] = {}
+        out = []
+        for text in texts.to_pylist():
+            if text is not None and text not in done:
+                done[text] = scrub(text, region_list)
+            out.append(None if text is None else done[text])
+        return pa.array(out, pa.string())
+
+    con.create_function(
+        SCRUB_FUNCTION, scrub_batch, ["VARCHAR", "VARCHAR[]"], "VARCHAR", type="arrow", side_effects=False
+    )
+
+
+def scrub_regions(con) -> tuple[str, ...]:
+    """The phone regions set on the connection (`register_scrubber`)."""
+    regions = con.execute("SELECT getvariable('phone_regions')").fetchall()[0][0]
+    return tuple(regions or DEFAULT_PHONE_REGIONS)
+
+
+# Spaces typed inside numbers (no-break, narrow no-break, figure, thin, tab): read as plain spaces.
+_SPACES = str.maketrans({c: " " for c in "\u00a0\u202f\u2007\u2009\u200a\t"})
+# 06/55/44/33/22: slashes between four or more groups of digits (a date has three) read as spaces
+_SLASHED = re.compile(r"[0-9]+(?:/[0-9]+){3,}")
+# A run of letters and digits in groups (an IBAN, a card, a NIR, an SSN, with any separators); a
+# group of four capitals (a bank code inside an IBAN) may hold no digit.
+_GROUP = r"(?:[0-9A-Za-z]*[0-9][0-9A-Za-z]*|[A-Z]{4})"
+_RUN = re.compile(rf"(?<![\w]){_GROUP}(?:[ .\-/]{{1,2}}{_GROUP})*(?![\w])")
+_SEPARATOR = re.compile(r"[ .\-/]{1,2}")
+_SEPARATORS = re.compile(r"[ .\-/]")
+_IBAN_HEAD = re.compile(r"[A-Z]{2}[0-9]{2}")
+# printed forms, accepted even when the check digits are wrong (a mistyped number is still the customer's)
+_CARD_PRINTED = re.compile(r"[0-9]{4}(?:[ .\-][0-9]{4}){3}")
+_NIR_PRINTED = re.compile(r"[1-478] ?[0-9]{2} ?[0-9]{2} ?(?:[0-9]{2}|2[AB]) ?[0-9]{3} ?[0-9]{3} ?[0-9]{2}", re.I)
+_SSN_PRINTED = re.compile(r"[0-9]{3}([ -])[0-9]{2}\1[0-9]{4}")
+
+
+def _number_label(written: str) -> str | None:
+    """The kind of personal number `written` (one run of groups, separators included) is, if any:
+    python-stdnum checks its structure and check digits."""
+    compact = _SEPARATORS.sub("", written).upper()
+    if len(compact) != 9 and len(compact) < 13:  # shorter than any of them (an SSN has 9 digits)
+        return None
+    if _IBAN_HEAD.match(compact) and 15 <= len(compact) <= 34:
+        # the country's length and structure; check digits recomputed, so that a mistyped one counts
+        fixed = compact[:2] + iban.calc_check_digits(compact) + compact[4:]
+        if iban.is_valid(fixed, check_country=False):
+            return "[iban]"
+        return None
+    if len(compact) == 15 and (nir.is_valid(compact) or _NIR_PRINTED.fullmatch(written)):
+        return "[national_id]"
+    if not compact.isdigit():
+        return None
+    if 13 <= len(compact) <= 19 and (luhn.is_valid(compact) or _CARD_PRINTED.fullmatch(written)):
+        return "[card]"
+    if len(compact) == 9 and _SSN_PRINTED.fullmatch(written) and ssn.is_valid(compact):
+        return "[national_id]"
+    return None
+
+
+def _numbers(text: str) -> list[tuple[int, int, str]]:
+    """Spans of IBANs, cards and national identifiers in `text`: within each run of groups, the
+    longest window of whole groups that is one, left to right."""
+    found = []
+    for run in _RUN.finditer(text):
+        if sum(ch.isdigit() for ch in run.group()) < 9:
+            continue
+        bounds, last = [], run.start()
+        for sep in _SEPARATOR.finditer(run.group()):
+            bounds.append((last, run.start() + sep.start()))
+            last = run.start() + sep.end()
+        bounds.append((last, run.end()))
+        i = 0
+        while i < len(bounds):
+            for j in range(len(bounds), i, -1):
+                label = _number_label(text[bounds[i][0] : bounds[j - 1][1]])
+                if label:
+                    found.append((bounds[i][0], bounds[j - 1][1], label))
+                    i = j
+                    break
+            else:
+                i += 1
+    return found
+
+
+# Where a phone number may be: 7 digits or more, with the separators and brackets numbers are
+# written with, not touching a letter. libphonenumber reads only these (it is slow on long texts).
+_PHONE_CANDIDATE = re.compile(r"(?<![\w/])[+(]*[0-9](?:[ ().\-]{0,3}[0-9]){6,}(?![\w:/])")
+
+
+def _phones(text: str, regions) -> list[tuple[int, int, str]]:
+    """Spans of phone numbers of `regions` (or international), found by Google's libphonenumber: a
+    valid number, or one of a possible length with 9 digits or more (a mistyped or not yet assigned
+    number is still the customer's; shorter ones would take amounts, 1 250 000, for local numbers).
+    A candidate is read in the next region only when the ones before found nothing in it."""
+    import phonenumbers
+
+    spans = []
+    for candidate in _PHONE_CANDIDATE.finditer(text):
+        for region in regions:
+            found = [
+                (candidate.start() + m.start, candidate.start() + m.end, "[phone]")
+                for m in phonenumbers.PhoneNumberMatcher(
+                    candidate.group(), region, leniency=phonenumbers.Leniency.POSSIBLE
+                )
+                if sum(ch.isdigit() for ch in m.raw_string) >= 9 or phonenumbers.is_valid_number(m.number)
+            ]
+            if found:
+                spans += found
+                break
+    return spans
+
+
+def _replace(text: str, spans: list[tuple[int, int, str]]) -> str:
+    """`text` with each span replaced by its label (overlapping spans merged, the first label kept)."""
+    out, end = [], 0
+    for start, stop, label in sorted(spans):
+        if start < end:  # overlaps the previous span: extend it
+            if stop > end:
+                end = stop
+            continue
+        out += [text[end:start], label]
+        end = stop
+    out.append(text[end:])
+    return "".join(out)
+
+
+def scrub(text: str, regions=DEFAULT_PHONE_REGIONS) -> str:
+    """Free text without e-mail addresses, IBANs, card numbers, national identifiers (French NIR,
+    US SSN) or phone numbers (of `regions`' national formats, or international), each replaced by
+    its label. Texts the pre-filter rules out are returned as they are."""
+    if not PREFILTER.search(text):
+        return text
+    text = EMAIL_PATTERN.sub("[email]", text)
+    # same-length normalisation: spans found in it are spans of the text
+    plain = _SLASHED.sub(lambda m: m.group().replace("/", " "), text.translate(_SPACES))
+    spans = _numbers(plain)
+    text, plain = _replace(text, spans), _replace(plain, spans)
+    if PREFILTER.search(plain):
+        text = _replace(text, _phones(plain, regions))
+    for pattern, label in _BACKSTOPS:
+        text = pattern.sub(label, text)
     return text
+
+
+_BACKSTOPS = tuple((re.compile(pattern), label) for pattern, label in SCRUB_PATTERNS)
 
 
 def mask(text: str) -> str:
@@ -229,8 +396,17 @@ class UnparsedLine:
 
 
 def split_unparsed(
-    text: str, kind: str, columns: list[str], personal: list[str], delimiter: str = ",", quote: str = '"'
+    text: str,
+    kind: str,
+    columns: list[str],
+    personal: list[str],
+    delimiter: str = ",",
+    quote: str = '"',
+    unmapped: frozenset[str] = frozenset(),
 ) -> UnparsedLine:
+    """The line's values, each with its column when the line allows it. `unmapped`: columns the
+    profile does not map; a field of a line with fields missing or extra that can only be one of
+    them is left out."""
     if kind == "jsonl":
         return _split_json(text, set(personal))
     try:
@@ -249,6 +425,7 @@ def split_unparsed(
     values = [
         (columns[i] if not shift else f"field {i + 1}", v, any(abs(i - p) <= shift for p in positions))
         for i, v in enumerate(fields)
+        if not shift or not _only_unmapped(columns[max(0, i - shift) : i + shift + 1], unmapped)
     ]
     note = (
         None
@@ -259,6 +436,10 @@ def split_unparsed(
         )
     )
     return UnparsedLine(values, None, note)
+
+
+def _only_unmapped(candidates: list[str], unmapped: frozenset[str]) -> bool:
+    return bool(candidates) and all(c in unmapped for c in candidates)
 
 
 def _split_json(text: str, personal: set[str]) -> UnparsedLine:
@@ -287,17 +468,42 @@ def _json_text(token: str, quoted: bool = True) -> str:
         return body
 
 
-def unparsed_record(line: UnparsedLine, key: PseudonymKey, known: set[str], null_markers=("",)) -> str:
-    """The line as JSON: customer identifiers pseudonymised (by position, key, or because the value
-    is a known customer's identifier), every other value scrubbed."""
+# Values of an unparsed line that say nothing of a person: numbers, dates and times, truth values.
+_PLAIN_VALUE = re.compile(
+    r"[+-]?[0-9]+(?:[.,][0-9]+)?|true|false|[0-9]{2,4}[-/.][0-9]{1,2}[-/.][0-9]{1,4}(?:[ T][0-9:.]+)?(?:Z|[+-][0-9:]+)?",
+    re.I,
+)
+
+
+def _token_of_identifier(value: str, plain_words: frozenset[str]) -> bool:
+    return not re.search(r"\s", value) and not _PLAIN_VALUE.fullmatch(value) and value.lower() not in plain_words
+
+
+def unparsed_record(
+    line: UnparsedLine,
+    key: PseudonymKey,
+    columns: dict[str, bool],
+    null_markers=("",),
+    regions=DEFAULT_PHONE_REGIONS,
+    plain_words: frozenset[str] = frozenset(),
+) -> str:
+    """The line as JSON. `columns`: the file's columns, each True when the profile maps it. A value
+    of a personal column (by position or key) is pseudonymised; one of a column the profile does
+    not map is left out; one that cannot be told to a column (a line with fields missing or too
+    many, a key the file does not have) is pseudonymised when it is one word other than a number,
+    a date or time, a truth value or one of `plain_words`; every other value is scrubbed. The record depends on the
+    line alone, never on the customers the warehouse already holds (so on no load order)."""
     out: dict[str, str] = {}
     for name, value, personal in line.values:
+        attributed = name in columns
+        if attributed and not columns[name] and not personal:
+            continue
         if value.strip() in null_markers:
             out[name] = value
-        elif personal or {pseudonym(value, key), pseudonym(value.strip(), key)} & known:
+        elif personal or (not attributed and _token_of_identifier(value.strip(), plain_words)):
             out[name] = pseudonym(value, key)
         else:
-            out[name] = scrub(value)
+            out[name] = scrub(value, regions)
     if line.shape is not None:
         out["_shape"] = line.shape
     if line.note:

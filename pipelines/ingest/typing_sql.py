@@ -11,7 +11,7 @@ import duckdb
 
 from pipelines.config import Settings
 from pipelines.contracts import Contract
-from pipelines.ingest.privacy import mask_sql, masked_message, pseudonym_sql, scrub_sql
+from pipelines.ingest.privacy import mask_sql, masked_message, pseudonym_sql, register_scrubber, scrub_sql
 from pipelines.ingest.profiles import Profile
 from pipelines.ingest.results import MACHINE_ERRORS, FileRejected
 from pipelines.sqltext import sql_ident, sql_string
@@ -23,11 +23,41 @@ PERSONAL_COLUMNS = ("customer_ref",)  # canonical columns pseudonymised at the d
 # case history, its cases' origin calls and its surveys' rated contacts still meet.
 IDENTIFIER_COLUMNS = ("call_id", "case_id", "origin_ref", "response_id", "interaction_ref")
 
-FREE_TEXT_COLUMNS = ("verbatim",)  # canonical columns scrubbed at the door
+
+def free_text_columns(contract: Contract) -> list[str]:
+    """Canonical columns scrubbed at the door: every text column but customer identifiers (they are
+    pseudonymised), keys and references (scrubbing would merge rows), agent ids, and columns
+    whose values come from a fixed list (any other value quarantines its row)."""
+    return [
+        c.name
+        for c in contract.columns
+        if c.type == "VARCHAR"
+        and c.allowed is None
+        and c.name not in (*PERSONAL_COLUMNS, *IDENTIFIER_COLUMNS, *contract.key)
+        and not c.name.endswith(("_id", "_ref"))
+    ]
+
 
 # A timestamp outside these bounds (year 10000, 290000, BC...) parses in DuckDB but not as a Python
 # datetime in every timezone: it is not a timestamp (its row is quarantined, rule type).
 TIMESTAMP_RANGE = ("TIMESTAMPTZ '0001-01-02 00:00:00+00'", "TIMESTAMPTZ '9999-12-30 00:00:00+00'")
+
+
+def mapped_source_columns(profile: Profile, contract: Contract, source_columns: list[str]) -> set[str]:
+    """The file's columns the profile maps onto its table: named in a column's expression (as a
+    word, or quoted), or named like a canonical column the profile does not map otherwise."""
+    import re
+
+    used = set()
+    for col in contract.columns:
+        expr = profile.columns.get(col.name)
+        if expr is None:
+            used |= {col.name} & set(source_columns)
+            continue
+        used |= {
+            c for c in source_columns if f'"{c}"' in expr or re.search(rf"(?<![\w.\"]){re.escape(c)}(?![\w\"])", expr)
+        }
+    return used
 
 
 def check_columns(profile: Profile, contract: Contract, source_columns: list[str]) -> None:
@@ -76,6 +106,7 @@ def typed_select(profile: Profile, contract: Contract, max_field_bytes: int) -> 
     `typed` (range checks), then the output (free text scrubbed, reasons). Personal columns come
     out as read: `typed_views` pseudonymises them for everything after."""
     casts, typed, out = [], [], []
+    free_text = free_text_columns(contract)
     checks: list[tuple[str, str, str | None]] = []  # (condition, reason, column whose value did not convert)
     for col in contract.columns:
         # per column: the mapped value, its text (value-mapped), the cast, the cast to DOUBLE, an
@@ -134,9 +165,7 @@ def typed_select(profile: Profile, contract: Contract, max_field_bytes: int) -> 
             typed.append(f"{cast} AS {typed_value}")
         if col.name in PERSONAL_COLUMNS and col.type != "VARCHAR":
             raise ValueError(f"personal column {col.name} must be text")
-        out.append(
-            f"{scrub_sql(typed_value) if col.name in FREE_TEXT_COLUMNS else typed_value} AS {sql_ident(col.name)}"
-        )
+        out.append(f"{scrub_sql(typed_value) if col.name in free_text else typed_value} AS {sql_ident(col.name)}")
         if col.type != "VARCHAR":
             fmt = profile.timestamp_formats.get(col.name)
             expected = f"a timestamp in the form {fmt}" if fmt else col.type
@@ -191,6 +220,7 @@ def type_rows(con, profile: Profile, contract: Contract, source_columns: list[st
     """`_raw` through the profile (`_mapped`, a view) to typed rows (`_typed_rows`); returns their number."""
     for name in ("_typed", "_typed_lean", "_typed_rows"):
         drop_relation(con, name)
+    register_scrubber(con)  # the regions set by the caller (ingest.phone_regions), else the defaults
     try:
         con.execute(f"CREATE OR REPLACE TEMP VIEW _mapped AS {mapped_select(profile, contract, source_columns)}")
         con.execute(f"CREATE TEMP TABLE _typed_rows AS {typed_select(profile, contract, max_field_bytes)}")
