@@ -274,6 +274,9 @@ def test_a_profile_without_redelivery_keeps_the_digest_its_loads_recorded():
     data = {"name": "p", "table": "calls", "format": {"type": "csv"}}
     assert parse_profile(data, "p").digest == parse_profile({**data, "redelivery": "update"}, "p").digest
     assert parse_profile(data, "p").digest != parse_profile({**data, "redelivery": "replace"}, "p").digest
+    # so are the building blocks added since (let, rename, file_name) while unused
+    assert parse_profile(data, "p").digest == parse_profile({**data, "let": {}, "rename": {}}, "p").digest
+    assert parse_profile(data, "p").digest != parse_profile({**data, "let": {"x": "1"}}, "p").digest
     with pytest.raises(ValueError, match="redelivery"):
         parse_profile({**data, "redelivery": "sometimes"}, "p")
 

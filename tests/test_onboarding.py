@@ -167,3 +167,82 @@ def test_a_timestamp_format_is_proposed_when_most_values_do_not_read(settings, t
         "hint: column opened_at: 3 of the first 3 values do not read as ISO 8601; they read as '%d/%m/%Y %H:%M': "
         "set timestamp_formats.opened_at: '%d/%m/%Y %H:%M' in the profile"
     ]
+
+
+def test_building_blocks_let_file_name_values_and_a_renamed_header(settings, tmp_path):
+    """A daily call log whose day is only in its name, times of day, and a header variant:
+    `file_name` takes the day, `let` builds each time once, `rename` reads `Caller` as `caller`.
+    A file whose name does not match is rejected, saying so."""
+    import yaml
+
+    data = {
+        "name": "daily_calls",
+        "table": "calls",
+        "format": {"type": "csv", "delimiter": ","},
+        "timezone": "Europe/Paris",
+        "personal_columns": ["caller"],
+        "file_name": r"calls_(?P<day>\d{4}-\d{2}-\d{2})\.csv",
+        "rename": {"Caller": "caller"},
+        "let": {
+            "began": "strptime(day || ' ' || \"start\", '%Y-%m-%d %H:%M:%S')",
+            "stop": 'began + to_seconds("seconds"::INT)',
+        },
+        "columns": {
+            "call_id": "day || '/' || \"id\"",
+            "segment_no": "1",
+            "customer_ref": "caller",
+            "queue": "'Q1'",
+            "team": "'accueil'",
+            "offered_at": "began",
+            "answered_at": "began",
+            "ended_at": "stop",
+            "outcome": "'answered'",
+            "transfer_type": "'none'",
+        },
+    }
+    (tmp_path / "daily_calls.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    profile = load_profile(tmp_path / "daily_calls.yaml")
+    folder = settings.landing / "calls"
+    folder.mkdir(parents=True)
+    text = "id,Caller,start,seconds\n1,C1,09:00:00,120\n2,C2,23:59:30,60\n"
+    (folder / "calls_2026-10-05.csv").write_text(text, encoding="utf-8")
+    (result,) = ingest_paths(settings, "calls", [folder / "calls_2026-10-05.csv"], profile)
+    assert result.status == "loaded" and result.rows_loaded == 2, result.problems
+    from pipelines.warehouse import connect
+
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT call_id, strftime(offered_at AT TIME ZONE 'Europe/Paris', '%Y-%m-%d %H:%M:%S'), "
+            "date_diff('second', offered_at, ended_at), customer_ref LIKE 'p_%' FROM calls ORDER BY 1"
+        ).fetchall()
+    finally:
+        con.close()
+    assert rows == [
+        ("2026-10-05/1", "2026-10-05 09:00:00", 120, True),
+        ("2026-10-05/2", "2026-10-05 23:59:30", 60, True),
+    ]
+    (folder / "calls_latest.csv").write_text(text.replace("C1", "C4"), encoding="utf-8")
+    (refused,) = ingest_paths(settings, "calls", [folder / "calls_latest.csv"], profile)
+    assert refused.status == "rejected" and "rule file_name" in refused.problems[0]
+    assert "(?P<day>" in refused.problems[0] and "rename the file" in refused.problems[0]
+    # a let named like a column of the file would hide it: refused, saying which
+    data["let"]["start"] = data["let"].pop("began")
+    (tmp_path / "daily_calls.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    (folder / "calls_2026-10-06.csv").write_text(text.replace("C2", "C3"), encoding="utf-8")
+    renamed = load_profile(tmp_path / "daily_calls.yaml")
+    (clash,) = ingest_paths(settings, "calls", [folder / "calls_2026-10-06.csv"], renamed)
+    assert clash.status == "rejected" and "rule let_name" in clash.problems[0] and "'start'" in clash.problems[0]
+
+
+def test_a_failing_let_is_named_and_the_columns_reading_it_are_not_blamed(settings, tmp_path):
+    import yaml
+
+    path = _tickets(tmp_path)
+    data = yaml.safe_load((_ticket_profile(tmp_path).path).read_text(encoding="utf-8"))
+    data["let"] = {"opened_time": "strptime(\"Openned\", '%d/%m/%Y %H:%M')"}
+    data["columns"]["opened_at"] = "opened_time"
+    (tmp_path / "tickets.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    (result,) = ingest_paths(settings, "complaints", [path], load_profile(tmp_path / "tickets.yaml"))
+    (problem,) = result.problems
+    assert "let opened_time: strptime" in problem and "Openned" in problem and problem.count(" fails: ") == 1

@@ -22,6 +22,8 @@ SAMPLES = [
     ("anonbank_1999_08_calls.csv", "anonbank_calls", 42078, 42021, 57, 0, 0),
     ("bpic2013_volvo_incidents_VINST-new.csv", "bpic2013_case_events", 65533, 65533, 0, 0, 7554),
     ("cfpb_complaints_sample_2016_349rows.csv", "cfpb_cases", 349, 349, 0, 0, 0),
+    # the same profile: ISO dates (its second timestamp format) and multi-line narratives, not kept
+    ("cfpb_complaints_2019_268rows_narratives.csv", "cfpb_cases", 268, 268, 0, 0, 0),
     ("nps_verbatims_textsummary_2385.csv", "nps_survey_responses", 2385, 2385, 0, 0, 0),
 ]
 
@@ -327,3 +329,18 @@ def test_a_proposed_profile_with_its_todo_edits_loads_a_real_sample(tmp_path, sa
     assert result.status == "loaded", result.problems[:5]
     assert result.rows_read == result.rows_loaded + result.rows_quarantined + result.rows_duplicate == expected
     assert result.rows_loaded > 0.95 * expected
+
+
+def test_cfpb_profile_reads_the_snake_case_header_of_the_same_export(tmp_path):
+    """CFPB's API and some mirrors write the header in snake_case: the shipped profile renames it."""
+    import re
+
+    text = (REALDATA / "cfpb_complaints_sample_2016_349rows.csv").read_text(encoding="utf-8")
+    header, rest = text.split("\n", 1)
+    snake = ",".join(re.sub(r"[^a-z0-9]+", "_", h.strip('"').lower()).strip("_") for h in header.split(","))
+    variant = tmp_path / "complaints" / "cfpb_snake.csv"
+    variant.parent.mkdir()
+    variant.write_text(snake + "\n" + rest, encoding="utf-8")
+    settings = load_settings(base_dir=tmp_path)
+    (result,) = ingest_paths(settings, "complaints", [variant], load_profile("cfpb_cases"))
+    assert (result.status, result.rows_read, result.rows_loaded) == ("loaded", 349, 349), result.problems[:3]

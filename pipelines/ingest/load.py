@@ -230,7 +230,7 @@ def _load_rows(con, settings, source, path, scanned, profile: Profile, key, resu
         result.rows_read = _rows_read(con)
     try:
         check_columns(profile, contract, source_columns)
-        parsed = type_rows(con, profile, contract, source_columns, cfg["max_field_bytes"])
+        parsed = type_rows(con, profile, contract, source_columns, cfg["max_field_bytes"], path.name)
     except FileRejected as exc:
 
         def reread() -> None:  # the failed pass's transaction is aborted: read the file again, numbered
@@ -239,7 +239,7 @@ def _load_rows(con, settings, source, path, scanned, profile: Profile, key, resu
             read_raw(con, path, scanned, profile, workdir, again=reading)
 
         if exc.rule == "profile_expression":  # which of the profile's expressions fail, each alone
-            exc = explain_expressions(con, profile, source_columns, exc, reread)
+            exc = explain_expressions(con, profile, source_columns, exc, reread, path.name)
             result.rows_read = _rows_read(con)
         elif not reading["numbered"]:  # counted on a numbered read, after the failed pass's transaction
             reread()
@@ -249,7 +249,7 @@ def _load_rows(con, settings, source, path, scanned, profile: Profile, key, resu
         reading = read_raw(
             con, path, scanned, profile, workdir, again=reading
         )  # rejected records or extra lines: placed there
-        parsed = type_rows(con, profile, contract, source_columns, cfg["max_field_bytes"])
+        parsed = type_rows(con, profile, contract, source_columns, cfg["max_field_bytes"], path.name)
     unparsed = con.execute("SELECT count(*) FROM _unparsed").fetchone()[0]
     result.rows_read = parsed + unparsed
     if reading["numbered"]:

@@ -44,6 +44,9 @@ TOP_KEYS = {
     "key_namespace",
     "namespace_keys",
     "redelivery",
+    "let",
+    "rename",
+    "file_name",
 }
 REDELIVERIES = ("update", "replace")
 FORMAT_KEYS = {"type", "delimiter", "encoding", "header", "quote", "decimal"}
@@ -93,6 +96,14 @@ class Profile:
     # the rows it lacks stay; `replace`, it is the whole truth for that name: what the earlier
     # delivery still holds and it lacks is taken back (a daily export corrected by a full re-export).
     redelivery: str = "update"
+    # Building blocks: `let`, named expressions over the file's columns that the column
+    # expressions (and later lets) use by name; `rename`, the file's column name -> the name the
+    # profile uses (a variant of an export's header: absent names are ignored); `file_name`, a
+    # regular expression whose named groups become values the expressions use (a day found only in
+    # the file's name); a file whose name does not match is rejected.
+    let: dict[str, str] = field(default_factory=dict)
+    rename: dict[str, str] = field(default_factory=dict)
+    file_name: str | None = None
     path: Path | None = None
 
     @property
@@ -116,7 +127,7 @@ class Profile:
 
 # Keys added to profiles after loads recorded their digest: left out while at their default, so
 # that those loads are not taken for loads of a profile changed since.
-DIGEST_SINCE = {"redelivery": "update"}
+DIGEST_SINCE = {"redelivery": "update", "let": {}, "rename": {}, "file_name": None}
 
 
 def _fail(where: str, key: str, expected: str, got: Any = None) -> None:
@@ -189,8 +200,31 @@ def parse_profile(data: Any, where: str) -> Profile:
     for col, fmt_string in formats.items():
         if col not in contract.column_names or contract.column(col).type != "TIMESTAMPTZ":
             _fail(where, f"timestamp_formats.{col}", f"a timestamp column of {table}")
-        if not isinstance(fmt_string, str) or "%" not in fmt_string:
-            _fail(where, f"timestamp_formats.{col}", "a strptime format such as '%d/%m/%Y %H:%M'", fmt_string)
+        listed = fmt_string if isinstance(fmt_string, list) else [fmt_string]
+        if not listed or not all(isinstance(f, str) and "%" in f for f in listed):
+            _fail(
+                where,
+                f"timestamp_formats.{col}",
+                "a strptime format such as '%d/%m/%Y %H:%M', or a list of them tried in order",
+                fmt_string,
+            )
+    lets = _mapping(where, "let", data.get("let"))
+    for name, expr in lets.items():
+        if not re.fullmatch(r"[a-z_][a-z0-9_]*", str(name)):
+            _fail(where, f"let.{name}", "a name of lower-case letters, digits and '_'", name)
+        if not isinstance(expr, (str, int, float)):
+            _fail(where, f"let.{name}", "a DuckDB expression (string)", expr)
+    renames = _mapping(where, "rename", data.get("rename"))
+    if not all(isinstance(k, str) and isinstance(v, str) and v for k, v in renames.items()):
+        _fail(where, "rename", "a mapping of the file's column name to the name the profile uses", renames)
+    file_name = data.get("file_name")
+    if file_name is not None:
+        try:
+            groups = re.compile(str(file_name)).groupindex
+        except re.error as exc:
+            _fail(where, "file_name", f"a regular expression ({exc})", file_name)
+        if not groups:
+            _fail(where, "file_name", "a regular expression with named groups such as (?P<day>\\d{8})", file_name)
     derive = []
     raw_derive = data.get("derive") or []
     if not isinstance(raw_derive, list):
@@ -239,6 +273,9 @@ def parse_profile(data: Any, where: str) -> Profile:
         key_namespace=namespace,
         namespace_keys=namespace_keys,
         redelivery=redelivery,
+        let={str(k): str(v) for k, v in lets.items()},
+        rename=dict(renames),
+        file_name=None if file_name is None else str(file_name),
     )
 
 

@@ -446,6 +446,7 @@ def _csv_columns(path: Path, profile: Profile) -> tuple[list[str], str]:
     # an empty name (a spreadsheet's row-index column) is named by its position, as a file without
     # a header names every column: column1 is the first
     header = [name or f"column{i + 1}" for i, name in enumerate(header)]
+    header = [profile.rename.get(name, name) for name in header]  # a variant of the header, named as the profile reads
     seen, dupes = set(), []
     for name in header:  # DuckDB names are case-insensitive: nps and NPS are one column
         if name.lower() in seen:

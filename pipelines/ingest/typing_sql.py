@@ -5,6 +5,7 @@ personal columns pseudonymised; `_typed_lean`, without them)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import duckdb
@@ -43,17 +44,29 @@ def free_text_columns(contract: Contract) -> list[str]:
 TIMESTAMP_RANGE = ("TIMESTAMPTZ '0001-01-02 00:00:00+00'", "TIMESTAMPTZ '9999-12-30 00:00:00+00'")
 
 
+def strptime_formats(fmt: str | list[str]) -> str:
+    """SQL for strptime's format argument: one format, or a list DuckDB tries in order."""
+    return "[" + ", ".join(sql_string(f) for f in fmt) + "]" if isinstance(fmt, list) else sql_string(fmt)
+
+
+def shown_formats(fmt: str | list[str]) -> str:
+    return " or ".join(fmt) if isinstance(fmt, list) else fmt
+
+
 def mapped_source_columns(profile: Profile, contract: Contract, source_columns: list[str]) -> set[str]:
     """The file's columns the profile maps onto its table: named in a column's expression (as a
     word, or quoted), or named like a canonical column the profile does not map otherwise."""
     import re
 
     used = set()
+    exprs = list(profile.let.values())  # what the lets read, the columns read through them
     for col in contract.columns:
         expr = profile.columns.get(col.name)
         if expr is None:
             used |= {col.name} & set(source_columns)
-            continue
+        else:
+            exprs.append(expr)
+    for expr in exprs:
         used |= {
             c for c in source_columns if f'"{c}"' in expr or re.search(rf"(?<![\w.\"]){re.escape(c)}(?![\w\"])", expr)
         }
@@ -75,12 +88,44 @@ def check_columns(profile: Profile, contract: Contract, source_columns: list[str
         )
 
 
-def mapped_select(profile: Profile, contract: Contract, source_columns: list[str]) -> str:
+def source_relation(profile: Profile, source_columns: list[str], file_name: str | None = None, lets=True) -> str:
+    """SQL of the rows the column expressions read: the file's columns (null markers made NULL),
+    the values the profile's `file_name` pattern takes from the file's name, then its `let`
+    expressions, each able to use the ones before it."""
     markers = ", ".join(sql_string(m) for m in profile.null_markers)
-    src = ", ".join(
+    src = [
         f"CASE WHEN {_trimmed(sql_ident(c))} IN ({markers}) THEN NULL ELSE {sql_ident(c)} END AS {sql_ident(c)}"
         for c in source_columns
-    )
+    ]
+    if profile.file_name:
+        import re
+
+        found = re.search(profile.file_name, file_name or "")
+        if found is None:
+            raise FileRejected(
+                "file_name",
+                f"the file's name does not match the profile's file_name pattern {profile.file_name!r}, which "
+                f"gives its values ({', '.join(re.compile(profile.file_name).groupindex)}): rename the file, "
+                f"or correct the pattern in profile {profile.name}",
+            )
+        src += [f"{'NULL' if v is None else sql_string(v)} AS {sql_ident(k)}" for k, v in found.groupdict().items()]
+    base = f"SELECT {', '.join([*src, 'source_line'])} FROM _raw"
+    if not (lets and profile.let):
+        return base
+    hidden = sorted(set(profile.let) & {c.lower() for c in source_columns})
+    if hidden:
+        raise FileRejected(
+            "let_name",
+            f"profile {profile.name} names a let like a column of the file ({', '.join(map(repr, hidden))}): the "
+            f"expressions would read one for the other; give the let another name",
+            column=hidden[0],
+        )
+    window = f" WINDOW w AS ({profile.window})" if profile.window else ""
+    named = ", ".join(f"({expr}) AS {sql_ident(name)}" for name, expr in profile.let.items())
+    return f"SELECT *, {named} FROM ({base}){window}"
+
+
+def mapped_select(profile: Profile, contract: Contract, source_columns: list[str], file_name: str | None = None) -> str:
     cols = []
     for col in contract.columns:
         if col.name in profile.columns:
@@ -95,7 +140,7 @@ def mapped_select(profile: Profile, contract: Contract, source_columns: list[str
     version = profile.version or "NULL"
     window = f" WINDOW w AS ({profile.window})" if profile.window else ""
     return (
-        f"WITH src AS (SELECT {src + ', ' if src else ''}source_line FROM _raw) "
+        f"WITH src AS ({source_relation(profile, source_columns, file_name)}) "
         f"SELECT {', '.join(cols)}, ({version})::VARCHAR AS record_version, source_line FROM src{window}"
     )
 
@@ -138,7 +183,7 @@ def typed_select(profile: Profile, contract: Contract, max_field_bytes: int) -> 
         if col.type == "TIMESTAMPTZ" and col.name in profile.timestamp_formats:
             casts.append(
                 f"timezone({sql_string(profile.timezone)}, try_strptime({source_text}, "
-                f"{sql_string(profile.timestamp_formats[col.name])})) AS {cast}"
+                f"{strptime_formats(profile.timestamp_formats[col.name])})) AS {cast}"
             )
         elif col.type == "TIMESTAMPTZ":  # ISO text: DuckDB reads +25:00 as 25 hours, an offset no place has
             casts += [
@@ -168,7 +213,7 @@ def typed_select(profile: Profile, contract: Contract, max_field_bytes: int) -> 
         out.append(f"{scrub_sql(typed_value) if col.name in free_text else typed_value} AS {sql_ident(col.name)}")
         if col.type != "VARCHAR":
             fmt = profile.timestamp_formats.get(col.name)
-            expected = f"a timestamp in the form {fmt}" if fmt else col.type
+            expected = f"a timestamp in the form {shown_formats(fmt)}" if fmt else col.type
             cast_failed = (
                 f"{mapped} IS NOT NULL{f' AND {source_text} IS NOT NULL' if vmap else ''} AND {typed_value} IS NULL"
             )
@@ -216,13 +261,17 @@ def typed_select(profile: Profile, contract: Contract, max_field_bytes: int) -> 
     )
 
 
-def type_rows(con, profile: Profile, contract: Contract, source_columns: list[str], max_field_bytes: int) -> int:
+def type_rows(
+    con, profile: Profile, contract: Contract, source_columns: list[str], max_field_bytes: int, file_name: str = ""
+) -> int:
     """`_raw` through the profile (`_mapped`, a view) to typed rows (`_typed_rows`); returns their number."""
     for name in ("_typed", "_typed_lean", "_typed_rows"):
         drop_relation(con, name)
     register_scrubber(con)  # the regions set by the caller (ingest.phone_regions), else the defaults
     try:
-        con.execute(f"CREATE OR REPLACE TEMP VIEW _mapped AS {mapped_select(profile, contract, source_columns)}")
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW _mapped AS {mapped_select(profile, contract, source_columns, file_name)}"
+        )
         con.execute(f"CREATE TEMP TABLE _typed_rows AS {typed_select(profile, contract, max_field_bytes)}")
     except MACHINE_ERRORS:
         raise
@@ -237,13 +286,16 @@ def type_rows(con, profile: Profile, contract: Contract, source_columns: list[st
     return con.execute("SELECT count(*) FROM _typed_rows").fetchone()[0]
 
 
-def explain_expressions(con, profile: Profile, source_columns: list[str], exc: FileRejected, reread) -> FileRejected:
+def explain_expressions(
+    con, profile: Profile, source_columns: list[str], exc: FileRejected, reread, file_name: str = ""
+) -> FileRejected:
     """`exc` (rule profile_expression) naming the columns whose expression fails, each tried alone
     on the file as `reread()` reads it again in a new transaction, the file's columns and what to do."""
-    failing = _failing_expressions(con, profile, source_columns, reread)
+    failing = _failing_expressions(con, profile, source_columns, reread, file_name)
     if not failing:
         return exc
-    named = "; ".join(f"column {c}: {profile.columns.get(c, profile.version)} fails: {e}" for c, e in failing)
+    said = {**profile.columns, "record_version": profile.version, **{f"let {k}": v for k, v in profile.let.items()}}
+    named = "; ".join(f"{'' if c.startswith('let ') else 'column '}{c}: {said[c]} fails: {e}" for c, e in failing)
     return FileRejected(
         "profile_expression",
         f"profile {profile.name} does not apply to this file: {named}. The file has the columns "
@@ -253,21 +305,26 @@ def explain_expressions(con, profile: Profile, source_columns: list[str], exc: F
     )
 
 
-def _failing_expressions(con, profile: Profile, source_columns: list[str], reread) -> list[tuple[str, str]]:
+def _failing_expressions(
+    con, profile: Profile, source_columns: list[str], reread, file_name: str
+) -> list[tuple[str, str]]:
     """The canonical columns (and record_version) whose profile expression fails on this file,
     each tried alone over the file's columns, with the first line of its error (values masked).
     DuckDB aborts a transaction at its first error: after each failure, `reread()` rolls back and
     reads the file again, so that the next expression is tried on it (at most five failures)."""
-    src = ", ".join(sql_ident(c) for c in source_columns)
     window = f" WINDOW w AS ({profile.window})" if profile.window else ""
-    tried = {**profile.columns, **({"record_version": profile.version} if profile.version else {})}
+    # the lets first, each over the file's columns and the lets before it; then the columns
+    tried = [
+        (f"let {name}", expr, dict(list(profile.let.items())[:i])) for i, (name, expr) in enumerate(profile.let.items())
+    ]
+    tried += [(c, e, profile.let) for c, e in profile.columns.items()]
+    tried += [("record_version", profile.version, profile.let)] if profile.version else []
     failing = []
     reread()
-    for column, expr in tried.items():
+    for index, (column, expr, before) in enumerate(tried):
+        relation = source_relation(replace(profile, let=before), source_columns, file_name)
         try:
-            con.execute(
-                f"SELECT count(({expr})) FROM (SELECT {src + ', ' if src else ''}source_line FROM _raw){window}"
-            )
+            con.execute(f"SELECT count(({expr})) FROM ({relation}){window}")
         except MACHINE_ERRORS:
             raise
         except duckdb.Error as exc:
@@ -275,6 +332,8 @@ def _failing_expressions(con, profile: Profile, source_columns: list[str], rerea
             reread()
             if len(failing) == 5:
                 break
+        if failing and index == len(profile.let) - 1:
+            break  # a let fails: every column reading the lets would fail too
     return failing
 
 
@@ -290,7 +349,7 @@ def timestamp_hints(con, profile: Profile, contract: Contract) -> list[str]:
         mapped = sql_ident(f"__m_{col.name}")
         sample = f"(SELECT {mapped}::VARCHAR AS v FROM _mapped WHERE {mapped} IS NOT NULL LIMIT 1000)"
         fmt = profile.timestamp_formats.get(col.name)
-        read = f"try_strptime(v, {sql_string(fmt)})" if fmt else "TRY_CAST(v AS TIMESTAMPTZ)"
+        read = f"try_strptime(v, {strptime_formats(fmt)})" if fmt else "TRY_CAST(v AS TIMESTAMPTZ)"
         shares = ", ".join(f"count(try_strptime(v, {sql_string(f)}))" for f in TIMESTAMP_FORMATS)
         found = con.execute(f"SELECT count(*), count({read}), {shares} FROM {sample}").fetchone()
         total, current = found[0], found[1]
@@ -300,7 +359,7 @@ def timestamp_hints(con, profile: Profile, contract: Contract) -> list[str]:
         if fits:
             hints.append(
                 f"hint: column {col.name}: {total - current} of the first {total} values do not read as "
-                f"{fmt or 'ISO 8601'}; they read as {fits[0]!r}: set timestamp_formats.{col.name}: "
+                f"{shown_formats(fmt) if fmt else 'ISO 8601'}; they read as {fits[0]!r}: set timestamp_formats.{col.name}: "
                 f"'{fits[0]}' in the profile"
             )
     return hints
