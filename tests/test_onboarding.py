@@ -246,3 +246,44 @@ def test_a_failing_let_is_named_and_the_columns_reading_it_are_not_blamed(settin
     (result,) = ingest_paths(settings, "complaints", [path], load_profile(tmp_path / "tickets.yaml"))
     (problem,) = result.problems
     assert "let opened_time: strptime" in problem and "Openned" in problem and problem.count(" fails: ") == 1
+
+
+def test_derived_rows_break_their_contract_and_the_file_is_rejected_naming_each_rule(settings, tmp_path):
+    """A case history deriving cases with no customer, an unknown channel and a resolution before
+    the opening: rejected with a report naming the three rules, nothing loaded (before, they loaded
+    without a word)."""
+    import yaml
+
+    spec = yaml.safe_load(load_profile("generator_case_events").path.read_text(encoding="utf-8"))
+    spec.update(
+        name="events_deriving",
+        derive=[
+            {
+                "table": "cases",
+                "sql": "SELECT case_id, NULL AS customer_ref, min(event_at) AS opened_at, 'pigeon' AS channel, "
+                "'x' AS category, NULL AS origin_ref, NULL AS priority, min(event_at) - INTERVAL 1 DAY AS resolved_at "
+                "FROM batch GROUP BY case_id",
+            }
+        ],
+    )
+    (tmp_path / "events_deriving.yaml").write_text(yaml.safe_dump(spec), encoding="utf-8")
+    folder = settings.landing / "complaints"
+    folder.mkdir(parents=True)
+    path = folder / "case_events_x.csv"
+    path.write_text(
+        "case_id,event_seq,event_type,event_at,team,agent_id,status\n"
+        "K1,1,opened,2026-10-05T10:00:00+02:00,reclamations,A1,open\n",
+        encoding="utf-8",
+    )
+    (result,) = ingest_paths(settings, "complaints", [path], load_profile(tmp_path / "events_deriving.yaml"))
+    assert result.status == "rejected" and result.rows_loaded == 0
+    (problem,) = result.problems
+    assert "rule derived_rows" in problem and "derive cases makes rows that break the table's contract" in problem
+    for broken in (
+        "column customer_ref: rule expect_column_values_to_not_be_null: 1 row(s)",
+        "column channel: rule expect_column_values_to_be_in_set: 1 row(s)",
+        "column resolved_at/opened_at: rule expect_column_pair_values_a_to_be_greater_than_b: 1 row(s)",
+    ):
+        assert broken in problem, problem
+    report = settings.rejected / "complaints" / "case_events_x.csv.report.txt"
+    assert "derived_rows" in report.read_text(encoding="utf-8")

@@ -644,6 +644,7 @@ def _derive(con, profile: Profile, file_name: str, load_id: int) -> int:
                 "profile_expression",
                 f"profile {profile.name}: derive {derived.table} failed: {masked_message(str(exc).splitlines()[0])}",
             ) from exc
+        _check_derived(con, contract, profile)
         sets = [f"{c} = {pseudonym_sql(c)}" for c in PERSONAL_COLUMNS if c in contract.column_names]
         if sets:
             con.execute(f"UPDATE _derived SET {', '.join(sets)}")
@@ -653,6 +654,38 @@ def _derive(con, profile: Profile, file_name: str, load_id: int) -> int:
         loaded, _ = _upsert(con, contract, file_name, load_id, "_derived", "_derived_incoming")
         total += loaded
     return total
+
+
+def _check_derived(con, contract, profile: Profile) -> None:
+    """Derived rows meet their table's contract like loaded ones: the suite's row rules, compiled
+    to SQL, over every derived row. A derive making rows that break one is a profile to correct:
+    the file is rejected, naming each rule and how many rows break it."""
+    from pipelines.ingest.validation import compile_suite
+
+    types = {name: kind for name, kind, *_ in con.execute("DESCRIBE _derived").fetchall()}
+    missing = [c.name for c in contract.columns if c.name not in types]
+    if missing:
+        raise FileRejected(
+            "derived_rows",
+            f"profile {profile.name}: derive {contract.table} gives no column {', '.join(missing)}: "
+            f"add them to its SELECT (NULL AS ... for an optional one)",
+            column=missing[0],
+        )
+    broken = []
+    # the type rules are left to the upsert's conversion: a value that does not convert fails the load
+    for rule in compile_suite(contract.table, types):
+        if rule.kind == "row" and rule.rule != "expect_column_values_to_be_in_type_list":
+            count = con.execute(f"SELECT count(*) FROM _derived WHERE {rule.fails}").fetchone()[0]
+            if count:
+                broken.append((rule, count))
+    if broken:
+        raise FileRejected(
+            "derived_rows",
+            f"profile {profile.name}: derive {contract.table} makes rows that break the table's contract: "
+            + "; ".join(f"column {'/'.join(r.columns)}: rule {r.rule}: {n} row(s)" for r, n in broken)
+            + ": correct the derive's SQL in the profile",
+            column="/".join(broken[0][0].columns),
+        )
 
 
 def _write_rejection_report(settings: Settings, result: FileResult, path: Path) -> None:
