@@ -530,7 +530,7 @@ def test_no_personal_data_in_what_a_demo_like_run_prints(generated, tmp_path, ca
     captured = capfd.readouterr()
     printed = {"stdout": captured.out, "stderr": captured.err, "log": caplog.text}
     assert (
-        '"files_loaded": 4' in captured.out
+        "files: 4 loaded" in captured.out  # the run's summary, as a person reads it
         and "scorecard.en.html" in captured.out
         and "Net Promoter Score" in captured.out
     )
