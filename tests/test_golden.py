@@ -5,6 +5,7 @@ week whose denominators are zero."""
 
 import csv
 import io
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -110,7 +111,7 @@ FIELDS = {
         "resolved",
         "had_to_repeat",
     ],
-    "cases": ["case_id", "customer_ref", "opened_at", "channel", "category", "origin_ref", "priority"],
+    "cases": ["case_id", "customer_ref", "opened_at", "channel", "category", "origin_ref", "priority", "resolved_at"],
     "case_events": ["case_id", "event_seq", "event_type", "event_at", "team", "status"],
 }
 
@@ -169,13 +170,18 @@ def load_golden(settings):
 
 
 @pytest.fixture(scope="module")
-def figures(tmp_path_factory):
+def golden(tmp_path_factory):
     home = tmp_path_factory.mktemp("golden")
     settings = load_settings(base_dir=home)
     if not copy_prebuilt("golden", home):  # the mutation gate ingested these files once
         load_golden(settings)
     build_models(settings, sql_dir=models_sql_dir())
-    return scorecard(settings)
+    return settings
+
+
+@pytest.fixture(scope="module")
+def figures(golden):
+    return scorecard(golden)
 
 
 def value(figures, week, metric):
@@ -206,6 +212,7 @@ def test_journeys_friction_and_first_contact_resolution(figures):
     assert ("2026-W44", "journeys") not in figures[0] or value(figures, "2026-W44", "journeys") == 0
     # reach: C2 and C3 abandoned once, then reached an agent at their second attempt (several attempts)
     assert num_den(figures, "2026-W43", "friction_share_reach") == (2, 4)
+    assert value(figures, "2026-W43", "friction_share_reach") == 50  # a percentage, as the page shows it
     assert value(figures, "2026-W43", "friction_index_reach") == 100  # 100 * (2 * 1.0 + 2 * 1.0) / 4
     # understand (reached by all four): C1 transferred (0.5) and said it had to repeat (1.0)
     assert num_den(figures, "2026-W43", "friction_share_understand") == (1, 4)
@@ -245,6 +252,17 @@ def test_surveys_with_intervals_and_zero_denominators(figures):
     # W45: one response and no score: every survey rate has a zero denominator and no value
     assert figures[0][("2026-W45", "nps")][1:3] == (0, None)
     assert figures[0][("2026-W45", "csat")][1:3] == (0, None)
+
+
+def test_nps_distribution_counts_each_score_of_its_own_week(golden):
+    con = connect(golden.warehouse, read_only=True)
+    rows = con.execute("SELECT week, score, responses FROM weekly_nps_distribution").fetchall()
+    con.close()
+    # every week with a response has the eleven scores 0-10, each counted in its own week only:
+    # R1's 10 in W43, R2's 6 and R3's 9 in W44, and R4 in W45 with no score at all
+    scored = {("2026-W43", 10): 1, ("2026-W44", 6): 1, ("2026-W44", 9): 1}
+    expected = {(w, s): scored.get((w, s), 0) for w in ("2026-W43", "2026-W44", "2026-W45") for s in range(11)}
+    assert len(rows) == 33 and {(w, s): n for w, s, n in rows} == expected
 
 
 def test_complaints(figures):
@@ -436,4 +454,135 @@ def test_a_changed_config_is_recorded_in_every_weekly_result(dst):
         "SELECT previous_value, new_value, parameter_set FROM metric_restatements "
         "WHERE week = '2026-W44' AND metric = 'handoff_failure_rate'"
     ).fetchone() == (0, 100, digest)
+    # that one change marks its week restated; the other weeks, unchanged, are not
+    assert con.execute("SELECT week, restated, changes FROM week_status ORDER BY week").fetchall() == [
+        ("2026-W13", False, 0),
+        ("2026-W14", False, 0),
+        ("2026-W43", False, 0),
+        ("2026-W44", True, 1),
+    ]
     con.close()
+
+
+# ---- complaint deadline rules, per-channel complaint figures and the scorecard's windows --------
+# Winter 2026 (CET, UTC+1), weeks W02-W08 only. One answered call a week, every Tuesday 10:00, each
+# its own customer, waiting 1, 2, 4, ... 64 s: every 4-week average is a different number.
+EDGE_TUESDAYS = ["2026-01-06", "2026-01-13", "2026-01-20", "2026-01-27", "2026-02-03", "2026-02-10", "2026-02-17"]
+
+
+def _edge_call(i, day):
+    offered = datetime.fromisoformat(f"{day}T10:00:00+01:00")
+    answered = offered + timedelta(seconds=2**i)
+    ended = answered + timedelta(minutes=10)
+    return (
+        f"T{i}",
+        1,
+        f"P{i}",
+        "accueil",
+        offered.isoformat(),
+        answered.isoformat(),
+        ended.isoformat(),
+        "answered",
+        "none",
+    )
+
+
+# the last, T6 on 17 Feb 10:00, is the latest event of the data: its horizon
+EDGE_CALLS = [_edge_call(i, day) for i, day in enumerate(EDGE_TUESDAYS)]
+# complaint_sla_rules, first match wins, each deadline from the first rule that sets it
+EDGE_RULES = (
+    "metrics:\n  complaint_sla_rules:\n"
+    "    - {priority: high, ack_hours: 4}\n"
+    "    - {priority: high, sla_days: 2}\n"
+    "    - {category: billing, sla_days: 15}\n"
+    "    - {category: billing, ack_hours: 24}\n"
+)
+EDGE_CASES = [
+    # K1 high billing: sla 2 d (rule 2, rule 1 sets no sla), ack 4 h (rule 1); resolved in 1 d
+    ("K1", "Q1", "2026-01-12T10:00:00+01:00", "email", "billing", "", "high", ""),
+    # K2 normal billing: sla 15 d (rule 3), ack 24 h (rule 4, rule 3 sets no ack); resolved in 3 d, reopened once
+    ("K2", "Q2", "2026-01-12T11:00:00+01:00", "email", "billing", "", "normal", ""),
+    # K3 normal information: no rule, the defaults 10 d and 48 h; resolved in 12 d, beyond its SLA
+    ("K3", "Q3", "2026-01-13T10:00:00+01:00", "web", "information", "", "normal", ""),
+    # K4, a snapshot without events: resolved 2 d after opening by the export's resolved_at
+    ("K4", "Q4", "2026-01-19T10:00:00+01:00", "letter", "information", "", "normal", "2026-01-21T10:00:00+01:00"),
+    # K5 reopened but never resolved
+    ("K5", "Q5", "2026-01-19T11:00:00+01:00", "phone", "information", "", "normal", ""),
+    # K6 resolved in 1 d, on Tue 10 Feb 10:00: exactly journey_window_days before the horizon
+    ("K6", "Q6", "2026-02-09T10:00:00+01:00", "web", "information", "", "normal", ""),
+]
+EDGE_CASE_EVENTS = [
+    ("K1", 1, "opened", "2026-01-12T10:00:00+01:00", "reclamations", "open"),
+    ("K1", 2, "resolved", "2026-01-13T10:00:00+01:00", "reclamations", "resolved"),
+    ("K2", 1, "opened", "2026-01-12T11:00:00+01:00", "reclamations", "open"),
+    ("K2", 2, "assigned", "2026-01-13T11:00:00+01:00", "reclamations", "in_progress"),
+    ("K2", 3, "resolved", "2026-01-15T11:00:00+01:00", "reclamations", "resolved"),
+    ("K2", 4, "reopened", "2026-01-16T11:00:00+01:00", "reclamations", "open"),
+    ("K2", 5, "resolved", "2026-01-17T11:00:00+01:00", "reclamations", "resolved"),
+    ("K3", 1, "opened", "2026-01-13T10:00:00+01:00", "reclamations", "open"),
+    ("K3", 2, "resolved", "2026-01-25T10:00:00+01:00", "reclamations", "resolved"),
+    ("K5", 1, "opened", "2026-01-19T11:00:00+01:00", "reclamations", "open"),
+    ("K5", 2, "reopened", "2026-01-20T11:00:00+01:00", "reclamations", "open"),
+    ("K6", 1, "opened", "2026-02-09T10:00:00+01:00", "reclamations", "open"),
+    ("K6", 2, "resolved", "2026-02-10T10:00:00+01:00", "reclamations", "resolved"),
+]
+
+
+def load_golden_edges(settings):
+    load_files(settings, "edges", {"calls": EDGE_CALLS, "cases": EDGE_CASES, "case_events": EDGE_CASE_EVENTS})
+
+
+@pytest.fixture(scope="module")
+def edges(tmp_path_factory):
+    home = tmp_path_factory.mktemp("golden_edges")
+    if not copy_prebuilt("golden_edges", home):  # the mutation gate ingested these files once
+        load_golden_edges(load_settings(base_dir=home))
+    config = home / "esprit.yaml"
+    config.write_text(EDGE_RULES, encoding="utf-8")
+    settings = load_settings(config, base_dir=home)
+    build_models(settings, sql_dir=models_sql_dir())
+    con = connect(settings.warehouse, read_only=True)
+    yield con
+    con.close()
+
+
+def test_complaint_deadlines_come_from_the_first_rule_that_sets_each(edges):
+    rows = edges.execute("SELECT case_id, sla_days, ack_sla_hours, reopenings FROM stg_cases").fetchall()
+    assert sorted(rows) == [
+        ("K1", 2, 4, 0),
+        ("K2", 15, 24, 1),
+        ("K3", 10, 48, 0),
+        ("K4", 10, 48, 0),  # no events: no reopening
+        ("K5", 10, 48, 1),
+        ("K6", 10, 48, 0),
+    ]
+
+
+def test_complaint_figures_per_channel(edges):
+    rows = edges.execute(
+        "SELECT week, channel, opened, resolved, resolved_within_sla, resolved_within_sla_rate, reopened, "
+        "reopen_rate, round(resolution_days_median, 6), round(resolution_days_p90, 6) FROM weekly_channel_kpis"
+    ).fetchall()
+    assert sorted(rows) == [
+        # K1 in 1 d (of 2) and K2 in 3 d (of 15), K2 reopened: median (1 + 3) / 2, P90 1 + 0.9 * (3 - 1)
+        ("2026-W03", "email", 2, 2, 2, 1.0, 1, 0.5, 2.0, 2.8),
+        ("2026-W03", "web", 1, 1, 0, 0.0, 0, 0.0, 12.0, 12.0),  # K3 in 12 d, beyond 10
+        ("2026-W04", "letter", 1, 1, 1, 1.0, 0, 0.0, 2.0, 2.0),  # K4, from the export's resolved_at
+        ("2026-W04", "phone", 1, 0, 0, None, 0, None, None, None),  # K5: nothing resolved, no rate
+        ("2026-W07", "web", 1, 1, 1, 1.0, 0, 0.0, 1.0, 1.0),  # K6
+    ]
+
+
+def test_four_week_average_and_provisional_at_the_horizon(edges):
+    rows = edges.execute(
+        "SELECT week, value, average_4_weeks FROM weekly_scorecard WHERE metric = 'average_speed_of_answer'"
+    ).fetchall()
+    # the average of the four weeks before, the week itself left out: W06 (1 + 2 + 4 + 8) / 4,
+    # W07 (2 + 4 + 8 + 16) / 4, W08 (4 + 8 + 16 + 32) / 4
+    assert sorted(rows)[4:] == [("2026-W06", 16, 3.75), ("2026-W07", 32, 7.5), ("2026-W08", 64, 15)]
+    # K6's reopen rate can change until 7 days after its resolution, which is the horizon itself
+    # (the W08 call, the latest event): final, not provisional
+    assert edges.execute(
+        "SELECT provisional, final_at = data_horizon FROM weekly_scorecard "
+        "WHERE week = '2026-W07' AND metric = 'complaint_reopen_rate'"
+    ).fetchone() == (False, True)
