@@ -474,7 +474,7 @@ MAY_CALLS += [  # each answered in 5 s, 60 s handled
         "answered",
         "none",
     ),
-    # Z1 is escalated from Y3; Y4 comes within 7 days of each of Z1's handoffs
+    # Z1 is escalated from Y3; Y4 comes exactly 5 days after Y3, within 7 days of each of Z1's handoffs
     (
         "Y3",
         1,
@@ -491,9 +491,9 @@ MAY_CALLS += [  # each answered in 5 s, 60 s handled
         1,
         "V10",
         "accueil",
-        "2026-05-21T09:00:00+02:00",
-        "2026-05-21T09:00:05+02:00",
-        "2026-05-21T09:01:05+02:00",
+        "2026-05-23T09:00:00+02:00",
+        "2026-05-23T09:00:05+02:00",
+        "2026-05-23T09:01:05+02:00",
         "answered",
         "none",
     ),
@@ -503,18 +503,24 @@ MAY_CASES = [
     ("E2", "V2", "2026-05-11T11:00:00+02:00", "phone", "billing", "X2", "normal"),  # escalated from call X2
     ("E3", "V8", "2026-05-11T14:00:00+02:00", "phone", "information", "X7", "normal"),  # from X7, same team
     ("Z1", "V10", "2026-05-18T10:00:00+02:00", "phone", "information", "Y3", "normal"),  # from Y3 (accueil)
+    ("Z2", "V11", "2026-05-19T09:00:00+02:00", "web", "information", "", "normal"),
 ]
 MAY_CASE_EVENTS = [
     ("X2", 1, "opened", "2026-05-12T10:00:00+02:00", "reclamations", "open"),
-    ("X2", 2, "assigned", "2026-05-15T10:00:00+02:00", "reclamations", "in_progress"),  # 72 h: beyond 48 h
-    ("X2", 3, "resolved", "2026-05-16T10:00:00+02:00", "reclamations", "resolved"),  # 4 d: within 10 d
-    ("X2", 4, "reopened", "2026-05-18T10:00:00+02:00", "reclamations", "open"),
-    ("X2", 5, "reassigned", "2026-05-18T11:00:00+02:00", "facturation", "in_progress"),
-    ("X2", 6, "resolved", "2026-05-19T07:00:00+02:00", "facturation", "resolved"),  # picked up in 20 h of 24
+    # no acknowledgement by the 48 h deadline; the first event after it is the one 1 s beyond
+    ("X2", 2, "status_changed", "2026-05-14T10:00:00+02:00", "reclamations", "pending_customer"),
+    ("X2", 3, "status_changed", "2026-05-14T10:00:01+02:00", "reclamations", "pending_customer"),
+    ("X2", 4, "assigned", "2026-05-15T10:00:00+02:00", "reclamations", "in_progress"),  # 72 h: beyond 48 h
+    # 4 d and 1 s after opening, within 10 d; 5 d and 1 s after the call X2's journey started
+    ("X2", 5, "resolved", "2026-05-16T10:00:01+02:00", "reclamations", "resolved"),
+    ("X2", 6, "reopened", "2026-05-18T10:00:00+02:00", "reclamations", "open"),
+    ("X2", 7, "reassigned", "2026-05-18T11:00:00+02:00", "facturation", "in_progress"),
+    ("X2", 8, "resolved", "2026-05-19T07:00:00+02:00", "facturation", "resolved"),  # picked up in 20 h of 24
     ("E2", 1, "opened", "2026-05-11T11:00:00+02:00", "reclamations", "open"),
     ("E2", 2, "resolved", "2026-05-12T11:00:00+02:00", "reclamations", "resolved"),
     ("E3", 1, "opened", "2026-05-11T14:00:00+02:00", "accueil", "open"),
-    ("E3", 2, "resolved", "2026-05-12T14:00:00+02:00", "accueil", "resolved"),
+    ("E3", 2, "assigned", "2026-05-11T15:00:00+02:00", "accueil", "in_progress"),
+    ("E3", 3, "resolved", "2026-05-16T13:00:01+02:00", "accueil", "resolved"),  # 5 d and 1 s after X7 started
     # Z1: resolved by facturation, which took it at that very moment; reopened, passed to technique,
     # resolved there, then closed by reclamations (a handoff back) and reopened again
     ("Z1", 1, "opened", "2026-05-18T10:00:00+02:00", "reclamations", "open"),
@@ -524,6 +530,12 @@ MAY_CASE_EVENTS = [
     ("Z1", 5, "resolved", "2026-05-19T15:00:00+02:00", "technique", "resolved"),
     ("Z1", 6, "closed", "2026-05-19T16:00:00+02:00", "reclamations", "closed"),
     ("Z1", 7, "reopened", "2026-05-20T10:00:00+02:00", "reclamations", "open"),
+    # Z2: resolved by facturation, moved to technique and resolved again there, then reopened
+    ("Z2", 1, "opened", "2026-05-19T09:00:00+02:00", "reclamations", "open"),
+    ("Z2", 2, "resolved", "2026-05-19T12:00:00+02:00", "facturation", "resolved"),
+    ("Z2", 3, "reassigned", "2026-05-19T14:00:00+02:00", "technique", "in_progress"),
+    ("Z2", 4, "resolved", "2026-05-19T16:00:00+02:00", "technique", "resolved"),
+    ("Z2", 5, "reopened", "2026-05-20T09:00:00+02:00", "technique", "open"),
 ]
 MAY_SURVEYS = [
     # rates case X2 (not call X2); says it had to repeat and was not resolved
@@ -668,6 +680,7 @@ def test_journeys_cut_at_the_window_and_contacts_placed_by_type(dst):
         ("case", "E3", "call X7", "explicit_origin_call"),
         ("case", "X2", "case X2", "new_journey"),
         ("case", "Z1", "call Y3", "explicit_origin_call"),
+        ("case", "Z2", "case Z2", "new_journey"),
         ("survey", "W1", "call X3", "customer_window"),  # 7 days after X5, the journey's last anchor
         ("survey", "W2", "-", "unmatched"),  # 7 days and 1 second after X6
         ("survey", "W4", "-", "unmatched"),  # V7 has no journey
@@ -686,8 +699,9 @@ def test_journeys_cut_at_the_window_and_contacts_placed_by_type(dst):
         ("call X8", 1, 0, 0, False, datetime(2026, 5, 18, 13, 0, tzinfo=UTC)),
         ("call Y1", 1, 0, 0, True, datetime(2026, 5, 25, 8, 0, 30, tzinfo=UTC)),
         ("call Y2", 1, 0, 0, True, datetime(2026, 5, 25, 13, 0, 21, tzinfo=UTC)),
-        ("call Y3", 2, 1, 0, True, datetime(2026, 5, 28, 8, 0, tzinfo=UTC)),  # Z1 + 10 d, after Y4 + 7 d
+        ("call Y3", 2, 1, 0, True, datetime(2026, 5, 30, 7, 0, tzinfo=UTC)),  # Y4 + 7 d, after Z1 + 10 d
         ("case X2", 0, 1, 1, True, datetime(2026, 5, 22, 8, 0, tzinfo=UTC)),  # + 10 d, not from the response
+        ("case Z2", 0, 1, 0, True, datetime(2026, 5, 29, 7, 0, tzinfo=UTC)),
     ]
 
 
@@ -739,29 +753,35 @@ def test_friction_and_handoffs_of_a_call_and_a_case_sharing_an_id(dst):
         ("call X3", "repeat_contact", "X5"),
         ("call X3", "resolution_beyond_sla", "X5"),  # 7 days after the journey started, beyond 5
         ("call X7", "complaint_opened", "E3"),
+        ("call X7", "resolution_beyond_sla", "E3"),  # E3 resolved 5 d and 1 s after X7
         ("call X8", "abandoned", "X8"),
         ("call X8", "transferred", "call:X8:2"),
         ("call Y3", "case_reopened", "Z1:3"),
         ("call Y3", "case_reopened", "Z1:7"),
         ("call Y3", "complaint_opened", "Z1"),
-        ("call Y3", "repeat_contact", "Y4"),
-        ("case X2", "case_reopened", "X2:4"),
+        ("call Y3", "repeat_contact", "Y4"),  # exactly 5 days after Y3: not beyond the resolution SLA
+        ("case X2", "case_reopened", "X2:6"),
         ("case X2", "complaint_acknowledged_beyond_sla", "X2"),  # first acknowledged after 72 h
         ("case X2", "not_resolved", "X2"),
         ("case X2", "repeat_info", "X2"),
+        ("case Z2", "case_reopened", "Z2:5"),
     ]
     assert handoffs == [
         # picked up in 10 s; V2 called again (Y1) exactly 7 days later; the response that says it
         # had to repeat rates the case X2, not this call
         ("call:X2:2", "call X2", ["recontact"]),
         ("call:X8:2", "call X8", ["dropped"]),  # V9 called again 7 days and 1 s later: too late
-        ("case:X2:5", "case X2", ["repeat_info"]),  # picked up in 20 h of facturation's 24
+        ("case:X2:7", "case X2", ["repeat_info"]),  # picked up in 20 h of facturation's 24
         # Z1 changed team three times: ping-pong for each change (not for the escalation). Its first
         # reopening blames the handoff to facturation, made at the moment facturation resolved it;
         # its second blames the handoff to technique, which resolved it before reclamations closed it
         ("case:Z1:2", "call Y3", ["ping_pong", "reopened"]),
         ("case:Z1:4", "call Y3", ["ping_pong", "reopened"]),
         ("case:Z1:6", "call Y3", ["bounce_back", "ping_pong"]),
+        # Z2's reopening blames the handoff to technique, which resolved it last, not the one to
+        # facturation, which resolved it first
+        ("case:Z2:2", "case Z2", []),
+        ("case:Z2:3", "case Z2", ["reopened"]),
         ("escalation:E2", "call X2", []),  # E3 stayed with X7's team: no handoff
         ("escalation:Z1", "call Y3", []),
     ]
@@ -770,16 +790,26 @@ def test_friction_and_handoffs_of_a_call_and_a_case_sharing_an_id(dst):
         ("2026-W20", "reach", 7, 3, 3.0, 42.86, 3 / 7),
         # recover: X2 (E2), X7 (E3) and case X2 complained, each with one signal
         ("2026-W20", "recover", 3, 3, 3.0, 100.0, 1.0),
-        ("2026-W20", "resolve", 5, 2, 4.0, 80.0, 0.4),  # engaged: X2, X3, X4, X7, case X2
+        ("2026-W20", "resolve", 5, 3, 5.0, 100.0, 0.6),  # engaged: X2, X3, X4, X7, case X2
         # X2's transfer (0.5) and long hold (0.5), case X2's repeat (1.0); X8's transfer: X8 never engaged
         ("2026-W20", "understand", 5, 2, 2.0, 40.0, 0.4),
-        # W21: X6, Y1, Y2 without friction; Y3's two reopenings and its repeat contact (Y4)
-        ("2026-W21", "reach", 4, 0, 0.0, 0.0, 0.0),
-        ("2026-W21", "recover", 1, 1, 1.0, 100.0, 1.0),
-        ("2026-W21", "resolve", 4, 1, 3.0, 75.0, 0.25),
-        ("2026-W21", "understand", 4, 0, 0.0, 0.0, 0.0),
+        # W21: X6, Y1, Y2 without friction; Y3's two reopenings and its repeat contact (Y4), Z2's reopening
+        ("2026-W21", "reach", 5, 0, 0.0, 0.0, 0.0),
+        ("2026-W21", "recover", 2, 1, 1.0, 50.0, 0.5),  # Y3 (Z1's escalation), Z2
+        ("2026-W21", "resolve", 5, 2, 4.0, 80.0, 0.4),
+        ("2026-W21", "understand", 5, 0, 0.0, 0.0, 0.0),
     ]
     assert num_den(figures, "2026-W20", "handoff_failure_rate") == (2, 3)
+    # final 7 days after the week's last handoff, X8's transfer (11 May 13:00:20 UTC)
+    con = connect(settings.warehouse, read_only=True)
+    assert con.execute(
+        "SELECT final_at FROM weekly_metrics WHERE week = '2026-W20' AND metric = 'handoff_failure_rate'"
+    ).fetchone() == (datetime(2026, 5, 18, 13, 0, 20, tzinfo=UTC),)
+    # the case X2 unacknowledged: seen at its first event beyond 48 h, 1 s beyond (14 May 08:00:01 UTC)
+    assert con.execute(
+        "SELECT event_at FROM friction_events WHERE signal = 'complaint_acknowledged_beyond_sla' AND source_ref = 'X2'"
+    ).fetchone() == (datetime(2026, 5, 14, 8, 0, 1, tzinfo=UTC),)
+    con.close()
 
 
 def test_a_changed_config_is_recorded_in_every_weekly_result(dst):
