@@ -5,6 +5,7 @@ week whose denominators are zero."""
 
 import csv
 import io
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -97,6 +98,7 @@ FIELDS = {
         "ended_at",
         "outcome",
         "transfer_type",
+        "hold_seconds",
     ],
     "survey_responses": [
         "response_id",
@@ -110,7 +112,7 @@ FIELDS = {
         "resolved",
         "had_to_repeat",
     ],
-    "cases": ["case_id", "customer_ref", "opened_at", "channel", "category", "origin_ref", "priority"],
+    "cases": ["case_id", "customer_ref", "opened_at", "channel", "category", "origin_ref", "priority", "resolved_at"],
     "case_events": ["case_id", "event_seq", "event_type", "event_at", "team", "status"],
 }
 
@@ -123,7 +125,7 @@ def _rows(table, tuples):
             row.update(
                 queue=f"Q_{row['team'].upper()}",
                 agent_id="A1" if row["answered_at"] else "",
-                hold_seconds="0",
+                hold_seconds=row["hold_seconds"] or "0",
                 wrap_code="w",
             )
         elif table == "survey_responses":
@@ -169,13 +171,18 @@ def load_golden(settings):
 
 
 @pytest.fixture(scope="module")
-def figures(tmp_path_factory):
+def golden(tmp_path_factory):
     home = tmp_path_factory.mktemp("golden")
     settings = load_settings(base_dir=home)
     if not copy_prebuilt("golden", home):  # the mutation gate ingested these files once
         load_golden(settings)
     build_models(settings, sql_dir=models_sql_dir())
-    return scorecard(settings)
+    return settings
+
+
+@pytest.fixture(scope="module")
+def figures(golden):
+    return scorecard(golden)
 
 
 def value(figures, week, metric):
@@ -206,6 +213,7 @@ def test_journeys_friction_and_first_contact_resolution(figures):
     assert ("2026-W44", "journeys") not in figures[0] or value(figures, "2026-W44", "journeys") == 0
     # reach: C2 and C3 abandoned once, then reached an agent at their second attempt (several attempts)
     assert num_den(figures, "2026-W43", "friction_share_reach") == (2, 4)
+    assert value(figures, "2026-W43", "friction_share_reach") == 50  # a percentage, as the page shows it
     assert value(figures, "2026-W43", "friction_index_reach") == 100  # 100 * (2 * 1.0 + 2 * 1.0) / 4
     # understand (reached by all four): C1 transferred (0.5) and said it had to repeat (1.0)
     assert num_den(figures, "2026-W43", "friction_share_understand") == (1, 4)
@@ -232,7 +240,11 @@ def test_handoffs_and_their_failures(figures):
 
 
 def test_surveys_with_intervals_and_zero_denominators(figures):
-    assert num_den(figures, "2026-W43", "nps") == (1, 1)  # R1: one promoter
+    # R1, one promoter: NPS 100; the variance p + d - (p - d)^2 = 1 + 0 - 1 is 0: the interval is 100 to 100
+    assert figures[0][("2026-W43", "nps")] == (1, 1, 100, 100, 100)
+    # CSAT 1 of 1: Wilson (1 + 1.9208 -+ 1.96 * sqrt(0 + 0.9604)) / 4.8416 = 1 / 4.8416 and 1
+    n, d, v, lo, hi = figures[0][("2026-W43", "csat")]
+    assert (n, d, v, round(lo, 2), hi) == (1, 1, 100, 20.65, 100)
     # W44: R2 detractor (6), R3 promoter (9): NPS 0; the interval is clamped to the scale
     n, d, v, lo, hi = figures[0][("2026-W44", "nps")]
     assert (n, d, v, lo, hi) == (0, 2, 0, -100, 100)
@@ -243,8 +255,21 @@ def test_surveys_with_intervals_and_zero_denominators(figures):
     assert value(figures, "2026-W44", "ces") == 4.5
     assert num_den(figures, "2026-W44", "ces_easy") == (1, 2)
     # W45: one response and no score: every survey rate has a zero denominator and no value
-    assert figures[0][("2026-W45", "nps")][1:3] == (0, None)
-    assert figures[0][("2026-W45", "csat")][1:3] == (0, None)
+    assert figures[0][("2026-W45", "nps")] == (0, 0, None, None, None)
+    assert figures[0][("2026-W45", "csat")] == (0, 0, None, None, None)
+    # no call that week: no call counted, a count of 0 (not missing)
+    assert figures[0][("2026-W45", "calls_offered")][:3] == (0, None, 0)
+
+
+def test_nps_distribution_counts_each_score_of_its_own_week(golden):
+    con = connect(golden.warehouse, read_only=True)
+    rows = con.execute("SELECT week, score, responses FROM weekly_nps_distribution").fetchall()
+    con.close()
+    # every week with a response has the eleven scores 0-10, each counted in its own week only:
+    # R1's 10 in W43, R2's 6 and R3's 9 in W44, and R4 in W45 with no score at all
+    scored = {("2026-W43", 10): 1, ("2026-W44", 6): 1, ("2026-W44", 9): 1}
+    expected = {(w, s): scored.get((w, s), 0) for w in ("2026-W43", "2026-W44", "2026-W45") for s in range(11)}
+    assert len(rows) == 33 and {(w, s): n for w, s, n in rows} == expected
 
 
 def test_complaints(figures):
@@ -253,6 +278,8 @@ def test_complaints(figures):
     # first resolved 3 days after opening (both in summer time: exactly 72 hours), within the 10-day SLA
     assert num_den(figures, "2026-W43", "complaints_resolved_within_sla") == (1, 1)
     assert value(figures, "2026-W43", "complaint_resolution_days_median") == 3
+    assert value(figures, "2026-W43", "complaint_resolution_days_p90") == 3
+    assert num_den(figures, "2026-W43", "complaint_resolution_days_median") == (None, 1)  # a value, no numerator
     assert num_den(figures, "2026-W43", "complaint_reopen_rate") == (1, 1)
 
 
@@ -331,11 +358,208 @@ DST_CASE_EVENTS = [
 DST_SURVEYS = [("R9", "S3", "case", "CASE3", "2026-10-28T12:00:00+01:00", "8", "4", "6", "true", "false")]
 
 
+# ---- W20 (11-17 May 2026, CEST): a call and a case that share the id X2, journeys cut at exactly ---
+# journey_window_days (7 d) and one second beyond it, and queue segments at each rate's edge.
+MAY_CALLS = [
+    ("X1", 1, "V1", "technique", "2026-05-11T09:00:00+02:00", "", "2026-05-11T09:00:03+02:00", "abandoned", "none"),
+    # X2: abandoned at accueil after 30 s, then offered to facturation (overflow), answered in 10 s,
+    # 300 s handled, 200 s of them on hold: a long hold (above 120 s)
+    ("X2", 1, "V2", "accueil", "2026-05-11T10:00:00+02:00", "", "2026-05-11T10:00:30+02:00", "abandoned", "none"),
+    (
+        "X2",
+        2,
+        "V2",
+        "facturation",
+        "2026-05-11T10:00:30+02:00",
+        "2026-05-11T10:00:40+02:00",
+        "2026-05-11T10:05:40+02:00",
+        "answered",
+        "none",
+        "200",
+    ),
+    # X3: answered in 10 s (100 s handled), passed on within accueil, answered in 10 s (50 s handled)
+    (
+        "X3",
+        1,
+        "V3",
+        "accueil",
+        "2026-05-11T11:00:00+02:00",
+        "2026-05-11T11:00:10+02:00",
+        "2026-05-11T11:01:50+02:00",
+        "answered",
+        "warm",
+    ),
+    (
+        "X3",
+        2,
+        "V3",
+        "accueil",
+        "2026-05-11T11:01:50+02:00",
+        "2026-05-11T11:02:00+02:00",
+        "2026-05-11T11:02:50+02:00",
+        "answered",
+        "none",
+    ),
+    # X4: answered in 1 s, over 2 s later: 3 s in all, shorter than a short abandon, yet answered
+    (
+        "X4",
+        1,
+        "V4",
+        "accueil",
+        "2026-05-11T12:00:00+02:00",
+        "2026-05-11T12:00:01+02:00",
+        "2026-05-11T12:00:03+02:00",
+        "answered",
+        "none",
+    ),
+    (
+        "X7",
+        1,
+        "V8",
+        "accueil",
+        "2026-05-11T13:00:00+02:00",
+        "2026-05-11T13:00:05+02:00",
+        "2026-05-11T13:01:05+02:00",
+        "answered",
+        "none",
+    ),
+    # X8: abandoned at accueil after 20 s, offered to facturation, abandoned there after 15 s
+    ("X8", 1, "V9", "accueil", "2026-05-11T15:00:00+02:00", "", "2026-05-11T15:00:20+02:00", "abandoned", "none"),
+    ("X8", 2, "V9", "facturation", "2026-05-11T15:00:20+02:00", "", "2026-05-11T15:00:35+02:00", "abandoned", "none"),
+    # W21: X5 exactly 7 days after X3 (same journey), X6 7 days and 1 second after X4 (a new one);
+    # Y1 exactly 7 days after X2's transfer (a recontact), Y2 7 days and 1 second after X8's (none)
+    (
+        "X5",
+        1,
+        "V3",
+        "accueil",
+        "2026-05-18T11:00:00+02:00",
+        "2026-05-18T11:00:05+02:00",
+        "2026-05-18T11:01:05+02:00",
+        "answered",
+        "none",
+    ),
+    (
+        "X6",
+        1,
+        "V4",
+        "accueil",
+        "2026-05-18T12:00:01+02:00",
+        "2026-05-18T12:00:06+02:00",
+        "2026-05-18T12:01:06+02:00",
+        "answered",
+        "none",
+    ),
+]
+MAY_CALLS += [  # each answered in 5 s, 60 s handled
+    (
+        "Y1",
+        1,
+        "V2",
+        "accueil",
+        "2026-05-18T10:00:30+02:00",
+        "2026-05-18T10:00:35+02:00",
+        "2026-05-18T10:01:35+02:00",
+        "answered",
+        "none",
+    ),
+    (
+        "Y2",
+        1,
+        "V9",
+        "accueil",
+        "2026-05-18T15:00:21+02:00",
+        "2026-05-18T15:00:26+02:00",
+        "2026-05-18T15:01:26+02:00",
+        "answered",
+        "none",
+    ),
+    # Z1 is escalated from Y3; Y4 comes exactly 5 days after Y3, within 7 days of each of Z1's handoffs
+    (
+        "Y3",
+        1,
+        "V10",
+        "accueil",
+        "2026-05-18T09:00:00+02:00",
+        "2026-05-18T09:00:05+02:00",
+        "2026-05-18T09:01:05+02:00",
+        "answered",
+        "none",
+    ),
+    (
+        "Y4",
+        1,
+        "V10",
+        "accueil",
+        "2026-05-23T09:00:00+02:00",
+        "2026-05-23T09:00:05+02:00",
+        "2026-05-23T09:01:05+02:00",
+        "answered",
+        "none",
+    ),
+]
+MAY_CASES = [
+    ("X2", "V5", "2026-05-12T10:00:00+02:00", "web", "billing", "", "normal"),  # made directly; its id is a call's
+    ("E2", "V2", "2026-05-11T11:00:00+02:00", "phone", "billing", "X2", "normal"),  # escalated from call X2
+    ("E3", "V8", "2026-05-11T14:00:00+02:00", "phone", "information", "X7", "normal"),  # from X7, same team
+    ("Z1", "V10", "2026-05-18T10:00:00+02:00", "phone", "information", "Y3", "normal"),  # from Y3 (accueil)
+    ("Z2", "V11", "2026-05-19T09:00:00+02:00", "web", "information", "", "normal"),
+]
+MAY_CASE_EVENTS = [
+    ("X2", 1, "opened", "2026-05-12T10:00:00+02:00", "reclamations", "open"),
+    # no acknowledgement by the 48 h deadline; the first event after it is the one 1 s beyond
+    ("X2", 2, "status_changed", "2026-05-14T10:00:00+02:00", "reclamations", "pending_customer"),
+    ("X2", 3, "status_changed", "2026-05-14T10:00:01+02:00", "reclamations", "pending_customer"),
+    ("X2", 4, "assigned", "2026-05-15T10:00:00+02:00", "reclamations", "in_progress"),  # 72 h: beyond 48 h
+    # 4 d and 1 s after opening, within 10 d; 5 d and 1 s after the call X2's journey started
+    ("X2", 5, "resolved", "2026-05-16T10:00:01+02:00", "reclamations", "resolved"),
+    ("X2", 6, "reopened", "2026-05-18T10:00:00+02:00", "reclamations", "open"),
+    ("X2", 7, "reassigned", "2026-05-18T11:00:00+02:00", "facturation", "in_progress"),
+    ("X2", 8, "resolved", "2026-05-19T07:00:00+02:00", "facturation", "resolved"),  # picked up in 20 h of 24
+    ("E2", 1, "opened", "2026-05-11T11:00:00+02:00", "reclamations", "open"),
+    ("E2", 2, "resolved", "2026-05-12T11:00:00+02:00", "reclamations", "resolved"),
+    ("E3", 1, "opened", "2026-05-11T14:00:00+02:00", "accueil", "open"),
+    ("E3", 2, "assigned", "2026-05-11T15:00:00+02:00", "accueil", "in_progress"),
+    ("E3", 3, "resolved", "2026-05-16T13:00:01+02:00", "accueil", "resolved"),  # 5 d and 1 s after X7 started
+    # Z1: resolved by facturation, which took it at that very moment; reopened, passed to technique,
+    # resolved there, then closed by reclamations (a handoff back) and reopened again
+    ("Z1", 1, "opened", "2026-05-18T10:00:00+02:00", "reclamations", "open"),
+    ("Z1", 2, "resolved", "2026-05-18T15:00:00+02:00", "facturation", "resolved"),
+    ("Z1", 3, "reopened", "2026-05-19T10:00:00+02:00", "facturation", "open"),
+    ("Z1", 4, "reassigned", "2026-05-19T11:00:00+02:00", "technique", "in_progress"),
+    ("Z1", 5, "resolved", "2026-05-19T15:00:00+02:00", "technique", "resolved"),
+    ("Z1", 6, "closed", "2026-05-19T16:00:00+02:00", "reclamations", "closed"),
+    ("Z1", 7, "reopened", "2026-05-20T10:00:00+02:00", "reclamations", "open"),
+    # Z2: resolved by facturation, moved to technique and resolved again there, then reopened
+    ("Z2", 1, "opened", "2026-05-19T09:00:00+02:00", "reclamations", "open"),
+    ("Z2", 2, "resolved", "2026-05-19T12:00:00+02:00", "facturation", "resolved"),
+    ("Z2", 3, "reassigned", "2026-05-19T14:00:00+02:00", "technique", "in_progress"),
+    ("Z2", 4, "resolved", "2026-05-19T16:00:00+02:00", "technique", "resolved"),
+    ("Z2", 5, "reopened", "2026-05-20T09:00:00+02:00", "technique", "open"),
+]
+MAY_SURVEYS = [
+    # rates case X2 (not call X2); says it had to repeat and was not resolved
+    ("X2", "V5", "case", "X2", "2026-05-20T12:00:00+02:00", "3", "2", "3", "false", "true"),
+    # no reference: placed by customer and time. W1 exactly 7 days after V3's last call (X5): in
+    # its journey; W2 7 days and 1 second after V4's (X6): unmatched; X4 (an id a call has too) at
+    # the very second of V1's call: in its journey; W4 from a customer with no contact: unmatched
+    ("W1", "V3", "", "", "2026-05-25T11:00:00+02:00", "8", "", "", "", ""),
+    ("W2", "V4", "", "", "2026-05-25T12:00:02+02:00", "8", "", "", "", ""),
+    ("X4", "V1", "", "", "2026-05-11T09:00:00+02:00", "8", "", "", "", ""),
+    ("W4", "V7", "", "", "2026-05-13T09:00:00+02:00", "8", "", "", "", ""),
+]
+
+
 def load_golden_dst(settings):
     load_files(
         settings,
         "dst",
-        {"calls": DST_CALLS, "cases": DST_CASES, "case_events": DST_CASE_EVENTS, "survey_responses": DST_SURVEYS},
+        {
+            "calls": DST_CALLS + MAY_CALLS,
+            "cases": DST_CASES + MAY_CASES,
+            "case_events": DST_CASE_EVENTS + MAY_CASE_EVENTS,
+            "survey_responses": DST_SURVEYS + MAY_SURVEYS,
+        },
     )
 
 
@@ -352,7 +576,7 @@ def dst(tmp_path_factory):
         con.execute("SELECT string_split(journey_id, ':')[-1], signal, source_ref FROM friction_events").fetchall()
     )
     queues = {
-        (w, q): (o, a, t, round(sl, 4), asa, aht, tr)
+        (w, q): (o, a, t, sl if sl is None else round(sl, 4), asa, aht, tr)
         for w, q, o, a, t, sl, asa, aht, tr in con.execute(
             "SELECT week, queue, offered, answered, answered_in_time, service_level, average_speed_of_answer, "
             "average_handle_time, transfer_rate FROM weekly_queue_kpis"
@@ -411,6 +635,181 @@ def test_autumn_change_attempts_acknowledgement_and_resolution_sla(dst):
     # the escalation and facturation's pickup (23 h of 24) both succeeded
     assert figures[1]["escalation:CASE2"] == ("2026-W43", [])
     assert figures[1]["case:CASE2:3"] == ("2026-W44", [])
+    assert num_den(figures, "2026-W44", "nps_passives") == (1, 1)  # R9 gave 8
+
+
+def _may(con, sql):
+    """Rows of a query over W20-W21, each journey_id replaced by its opening contact ('call X2')."""
+    opening = dict(
+        con.execute(
+            "SELECT journey_id, contact_type || ' ' || contact_ref FROM journey_contacts WHERE stitch_rule = 'new_journey'"
+        ).fetchall()
+    )
+    rows = con.execute(sql).fetchall()
+    return sorted(tuple(opening.get(v, v) if isinstance(v, str) else v for v in row) for row in rows)
+
+
+def test_journeys_cut_at_the_window_and_contacts_placed_by_type(dst):
+    settings, *_ = dst
+    con = connect(settings.warehouse, read_only=True)
+    placed = _may(
+        con,
+        "SELECT contact_type, contact_ref, coalesce(journey_id, '-'), stitch_rule FROM journey_contacts "
+        "WHERE contact_at BETWEEN '2026-05-11' AND '2026-05-31'",
+    )
+    journeys = _may(
+        con,
+        "SELECT journey_id, calls, cases, survey_responses, engaged, final_at FROM journeys "
+        "WHERE week IN ('2026-W20', '2026-W21')",
+    )
+    con.close()
+    assert placed == [
+        ("call", "X1", "call X1", "new_journey"),
+        ("call", "X2", "call X2", "new_journey"),
+        ("call", "X3", "call X3", "new_journey"),
+        ("call", "X4", "call X4", "new_journey"),
+        ("call", "X5", "call X3", "same_customer_within_window"),  # exactly 7 days after X3
+        ("call", "X6", "call X6", "new_journey"),  # 7 days and 1 second after X4
+        ("call", "X7", "call X7", "new_journey"),
+        ("call", "X8", "call X8", "new_journey"),
+        ("call", "Y1", "call Y1", "new_journey"),  # 7 days and 30 s after X2
+        ("call", "Y2", "call Y2", "new_journey"),
+        ("call", "Y3", "call Y3", "new_journey"),
+        ("call", "Y4", "call Y3", "same_customer_within_window"),
+        ("case", "E2", "call X2", "explicit_origin_call"),  # the call X2, not the case X2
+        ("case", "E3", "call X7", "explicit_origin_call"),
+        ("case", "X2", "case X2", "new_journey"),
+        ("case", "Z1", "call Y3", "explicit_origin_call"),
+        ("case", "Z2", "case Z2", "new_journey"),
+        ("survey", "W1", "call X3", "customer_window"),  # 7 days after X5, the journey's last anchor
+        ("survey", "W2", "-", "unmatched"),  # 7 days and 1 second after X6
+        ("survey", "W4", "-", "unmatched"),  # V7 has no journey
+        ("survey", "X2", "case X2", "explicit_interaction_ref"),  # it rates the case X2
+        ("survey", "X4", "call X1", "customer_window"),  # at the very second of X1
+    ]
+    # calls, cases, responses; final: 7 days after the last call or case, 5 after the start, or
+    # complaint_sla_days_max (10) after the last case, whichever is latest (UTC below)
+    assert journeys == [
+        ("call X1", 1, 0, 1, False, datetime(2026, 5, 18, 7, 0, tzinfo=UTC)),  # X4 the response, not the call
+        ("call X2", 1, 1, 0, True, datetime(2026, 5, 21, 9, 0, tzinfo=UTC)),  # E2 + 10 d
+        ("call X3", 2, 0, 1, True, datetime(2026, 5, 25, 9, 0, tzinfo=UTC)),  # X5 + 7 d
+        ("call X4", 1, 0, 0, True, datetime(2026, 5, 18, 10, 0, tzinfo=UTC)),
+        ("call X6", 1, 0, 0, True, datetime(2026, 5, 25, 10, 0, 1, tzinfo=UTC)),
+        ("call X7", 1, 1, 0, True, datetime(2026, 5, 21, 12, 0, tzinfo=UTC)),  # E3 + 10 d
+        ("call X8", 1, 0, 0, False, datetime(2026, 5, 18, 13, 0, tzinfo=UTC)),
+        ("call Y1", 1, 0, 0, True, datetime(2026, 5, 25, 8, 0, 30, tzinfo=UTC)),
+        ("call Y2", 1, 0, 0, True, datetime(2026, 5, 25, 13, 0, 21, tzinfo=UTC)),
+        ("call Y3", 2, 1, 0, True, datetime(2026, 5, 30, 7, 0, tzinfo=UTC)),  # Y4 + 7 d, after Z1 + 10 d
+        ("case X2", 0, 1, 1, True, datetime(2026, 5, 22, 8, 0, tzinfo=UTC)),  # + 10 d, not from the response
+        ("case Z2", 0, 1, 0, True, datetime(2026, 5, 29, 7, 0, tzinfo=UTC)),
+    ]
+
+
+def test_queue_team_and_call_figures_at_their_edges(dst):
+    settings, figures, _, queues = dst
+    # accueil, W20: X2 and X8 abandoned (30 s, 20 s), X3 twice (10 s, 10 s), X4 (1 s), X7 (5 s);
+    # X4's 3 s are no short abandon: it was answered. Handle 100 + 50 + 2 + 60 over 4
+    assert queues[("2026-W20", "Q_ACCUEIL")] == (6, 4, 4, 0.6667, 6.5, 53, 0.0)
+    assert queues[("2026-W20", "Q_FACTURATION")] == (2, 1, 1, 0.5, 10, 300, 0.0)  # X2 answered, X8 abandoned
+    # technique: X1, a short abandon alone: nothing to rate, no rate (not 0, not NaN)
+    assert queues[("2026-W20", "Q_TECHNIQUE")] == (1, 0, 0, None, None, None, None)
+    con = connect(settings.warehouse, read_only=True)
+    teams = con.execute(
+        "SELECT team, segments_offered, answered, transferred_out FROM weekly_team_kpis WHERE week = '2026-W20'"
+    ).fetchall()
+    con.close()
+    # passed on to another team: X2 and X8 from accueil to facturation (X3 stayed within accueil)
+    assert sorted(teams) == [("accueil", 6, 4, 2), ("facturation", 2, 1, 0), ("technique", 1, 0, 0)]
+    # calls by their first segment: X1 (short), X2, X8 abandoned; X3, X4, X7 answered within 20 s
+    assert num_den(figures, "2026-W20", "abandonment_rate") == (3, 6)
+    assert num_den(figures, "2026-W20", "service_level") == (3, 5)
+    # answered calls X2, X3, X4, X7; X2 changed team (X8 did too, unanswered)
+    assert num_den(figures, "2026-W20", "transfer_rate") == (1, 4)
+    # with an answered call: X2 (then E2), X3 (then X5), X7 (then E3) and X4 alone
+    assert num_den(figures, "2026-W20", "first_contact_resolution") == (1, 4)
+
+
+def test_friction_and_handoffs_of_a_call_and_a_case_sharing_an_id(dst):
+    settings, figures, _, _ = dst
+    con = connect(settings.warehouse, read_only=True)
+    events = _may(
+        con, "SELECT journey_id, signal, source_ref FROM friction_events WHERE week IN ('2026-W20', '2026-W21')"
+    )
+    handoffs = _may(
+        con,
+        "SELECT handoff_key, journey_id, failure_reasons FROM handoffs WHERE week IN ('2026-W20', '2026-W21')",
+    )
+    stages = con.execute(
+        "SELECT week, stage, journeys_reached, journeys_with_friction, weighted_signals, friction_index, "
+        "friction_share FROM weekly_stage_friction WHERE week IN ('2026-W20', '2026-W21')"
+    ).fetchall()
+    con.close()
+    assert events == [
+        ("call X1", "abandoned", "X1"),
+        ("call X2", "abandoned", "X2"),
+        ("call X2", "complaint_opened", "E2"),
+        ("call X2", "long_hold", "X2:2"),  # 200 s on hold at facturation
+        ("call X2", "transferred", "call:X2:2"),
+        ("call X3", "repeat_contact", "X5"),
+        ("call X3", "resolution_beyond_sla", "X5"),  # 7 days after the journey started, beyond 5
+        ("call X7", "complaint_opened", "E3"),
+        ("call X7", "resolution_beyond_sla", "E3"),  # E3 resolved 5 d and 1 s after X7
+        ("call X8", "abandoned", "X8"),
+        ("call X8", "transferred", "call:X8:2"),
+        ("call Y3", "case_reopened", "Z1:3"),
+        ("call Y3", "case_reopened", "Z1:7"),
+        ("call Y3", "complaint_opened", "Z1"),
+        ("call Y3", "repeat_contact", "Y4"),  # exactly 5 days after Y3: not beyond the resolution SLA
+        ("case X2", "case_reopened", "X2:6"),
+        ("case X2", "complaint_acknowledged_beyond_sla", "X2"),  # first acknowledged after 72 h
+        ("case X2", "not_resolved", "X2"),
+        ("case X2", "repeat_info", "X2"),
+        ("case Z2", "case_reopened", "Z2:5"),
+    ]
+    assert handoffs == [
+        # picked up in 10 s; V2 called again (Y1) exactly 7 days later; the response that says it
+        # had to repeat rates the case X2, not this call
+        ("call:X2:2", "call X2", ["recontact"]),
+        ("call:X8:2", "call X8", ["dropped"]),  # V9 called again 7 days and 1 s later: too late
+        ("case:X2:7", "case X2", ["repeat_info"]),  # picked up in 20 h of facturation's 24
+        # Z1 changed team three times: ping-pong for each change (not for the escalation). Its first
+        # reopening blames the handoff to facturation, made at the moment facturation resolved it;
+        # its second blames the handoff to technique, which resolved it before reclamations closed it
+        ("case:Z1:2", "call Y3", ["ping_pong", "reopened"]),
+        ("case:Z1:4", "call Y3", ["ping_pong", "reopened"]),
+        ("case:Z1:6", "call Y3", ["bounce_back", "ping_pong"]),
+        # Z2's reopening blames the handoff to technique, which resolved it last, not the one to
+        # facturation, which resolved it first
+        ("case:Z2:2", "case Z2", []),
+        ("case:Z2:3", "case Z2", ["reopened"]),
+        ("escalation:E2", "call X2", []),  # E3 stayed with X7's team: no handoff
+        ("escalation:Z1", "call Y3", []),
+    ]
+    assert sorted(stages) == [
+        # reach: 7 journeys, X1, X2, X8 abandoned: 100 * 3 / 7, rounded to 2 places
+        ("2026-W20", "reach", 7, 3, 3.0, 42.86, 3 / 7),
+        # recover: X2 (E2), X7 (E3) and case X2 complained, each with one signal
+        ("2026-W20", "recover", 3, 3, 3.0, 100.0, 1.0),
+        ("2026-W20", "resolve", 5, 3, 5.0, 100.0, 0.6),  # engaged: X2, X3, X4, X7, case X2
+        # X2's transfer (0.5) and long hold (0.5), case X2's repeat (1.0); X8's transfer: X8 never engaged
+        ("2026-W20", "understand", 5, 2, 2.0, 40.0, 0.4),
+        # W21: X6, Y1, Y2 without friction; Y3's two reopenings and its repeat contact (Y4), Z2's reopening
+        ("2026-W21", "reach", 5, 0, 0.0, 0.0, 0.0),
+        ("2026-W21", "recover", 2, 1, 1.0, 50.0, 0.5),  # Y3 (Z1's escalation), Z2
+        ("2026-W21", "resolve", 5, 2, 4.0, 80.0, 0.4),
+        ("2026-W21", "understand", 5, 0, 0.0, 0.0, 0.0),
+    ]
+    assert num_den(figures, "2026-W20", "handoff_failure_rate") == (2, 3)
+    # final 7 days after the week's last handoff, X8's transfer (11 May 13:00:20 UTC)
+    con = connect(settings.warehouse, read_only=True)
+    assert con.execute(
+        "SELECT final_at FROM weekly_metrics WHERE week = '2026-W20' AND metric = 'handoff_failure_rate'"
+    ).fetchone() == (datetime(2026, 5, 18, 13, 0, 20, tzinfo=UTC),)
+    # the case X2 unacknowledged: seen at its first event beyond 48 h, 1 s beyond (14 May 08:00:01 UTC)
+    assert con.execute(
+        "SELECT event_at FROM friction_events WHERE signal = 'complaint_acknowledged_beyond_sla' AND source_ref = 'X2'"
+    ).fetchone() == (datetime(2026, 5, 14, 8, 0, 1, tzinfo=UTC),)
+    con.close()
 
 
 def test_a_changed_config_is_recorded_in_every_weekly_result(dst):
@@ -436,4 +835,208 @@ def test_a_changed_config_is_recorded_in_every_weekly_result(dst):
         "SELECT previous_value, new_value, parameter_set FROM metric_restatements "
         "WHERE week = '2026-W44' AND metric = 'handoff_failure_rate'"
     ).fetchone() == (0, 100, digest)
+    # that one change marks its week restated; the other weeks, unchanged, are not
+    assert con.execute("SELECT week, restated, changes FROM week_status ORDER BY week").fetchall() == [
+        ("2026-W13", False, 0),
+        ("2026-W14", False, 0),
+        ("2026-W20", False, 0),
+        ("2026-W21", False, 0),
+        ("2026-W22", False, 0),
+        ("2026-W43", False, 0),
+        ("2026-W44", True, 1),
+    ]
     con.close()
+
+
+# ---- complaint deadline rules, per-channel complaint figures and the scorecard's windows --------
+# Winter 2026 (CET, UTC+1), weeks W02-W08 only. One answered call a week, every Tuesday 10:00, each
+# its own customer, waiting 1, 2, 4, ... 64 s: every 4-week average is a different number.
+EDGE_TUESDAYS = ["2026-01-06", "2026-01-13", "2026-01-20", "2026-01-27", "2026-02-03", "2026-02-10", "2026-02-17"]
+
+
+def _edge_call(i, day):
+    offered = datetime.fromisoformat(f"{day}T10:00:00+01:00")
+    answered = offered + timedelta(seconds=2**i)
+    ended = answered + timedelta(minutes=10)
+    return (
+        f"T{i}",
+        1,
+        f"P{i}",
+        "accueil",
+        offered.isoformat(),
+        answered.isoformat(),
+        ended.isoformat(),
+        "answered",
+        "none",
+    )
+
+
+# the last, T6 on 17 Feb 10:00, is the latest event of the data: its horizon
+EDGE_CALLS = [_edge_call(i, day) for i, day in enumerate(EDGE_TUESDAYS)]
+# complaint_sla_rules, first match wins, each deadline from the first rule that sets it
+# and a resolution SLA longer than the journey window: a journey's start can set when it is final
+EDGE_RULES = (
+    "metrics:\n  resolution_sla_days: 9\n  complaint_sla_rules:\n"
+    "    - {priority: high, ack_hours: 4}\n"
+    "    - {priority: high, sla_days: 2}\n"
+    "    - {category: billing, sla_days: 15}\n"
+    "    - {category: billing, ack_hours: 24}\n"
+)
+EDGE_CASES = [
+    # K1 high billing: sla 2 d (rule 2, rule 1 sets no sla), ack 4 h (rule 1); resolved in 1 d.
+    # Its customer calls the next day (T1): one journey with the call
+    ("K1", "P1", "2026-01-12T10:00:00+01:00", "email", "billing", "", "high", ""),
+    # K2 normal billing: sla 15 d (rule 3), ack 24 h (rule 4, rule 3 sets no ack); resolved in 3 d, reopened once
+    ("K2", "Q2", "2026-01-12T11:00:00+01:00", "email", "billing", "", "normal", ""),
+    # K3 normal information: no rule, the defaults 10 d and 48 h; resolved in 12 d, beyond its SLA
+    ("K3", "Q3", "2026-01-13T10:00:00+01:00", "web", "information", "", "normal", ""),
+    # K4, a snapshot without events: resolved 2 d after opening by the export's resolved_at
+    ("K4", "Q4", "2026-01-19T10:00:00+01:00", "letter", "information", "", "normal", "2026-01-21T10:00:00+01:00"),
+    # K5 reopened but never resolved
+    ("K5", "Q5", "2026-01-19T11:00:00+01:00", "phone", "information", "", "normal", ""),
+    # K6 resolved in 1 d, on Tue 10 Feb 10:00: exactly journey_window_days before the horizon
+    ("K6", "Q6", "2026-02-09T10:00:00+01:00", "web", "information", "", "normal", ""),
+    # K8 resolved in 1 d, beside K5 in W04's phone complaints; K9 never resolved nor reopened
+    ("K8", "Q8", "2026-01-20T10:00:00+01:00", "phone", "information", "", "normal", ""),
+    ("K9", "Q9", "2026-01-28T10:00:00+01:00", "email", "information", "", "normal", ""),
+    # K7 first resolved on Monday 2 Feb 00:30 in Paris (W06), which is still Sunday 1 Feb (W05) in UTC
+    ("K7", "Q7", "2026-01-30T10:00:00+01:00", "letter", "information", "", "normal", ""),
+]
+EDGE_CASE_EVENTS = [
+    ("K1", 1, "opened", "2026-01-12T10:00:00+01:00", "reclamations", "open"),
+    ("K1", 2, "resolved", "2026-01-13T10:00:00+01:00", "reclamations", "resolved"),
+    ("K2", 1, "opened", "2026-01-12T11:00:00+01:00", "reclamations", "open"),
+    ("K2", 2, "assigned", "2026-01-13T11:00:00+01:00", "reclamations", "in_progress"),
+    ("K2", 3, "resolved", "2026-01-15T11:00:00+01:00", "reclamations", "resolved"),
+    ("K2", 4, "reopened", "2026-01-16T11:00:00+01:00", "reclamations", "open"),
+    ("K2", 5, "resolved", "2026-01-17T11:00:00+01:00", "reclamations", "resolved"),
+    ("K3", 1, "opened", "2026-01-13T10:00:00+01:00", "reclamations", "open"),
+    ("K3", 2, "resolved", "2026-01-25T10:00:00+01:00", "reclamations", "resolved"),
+    ("K5", 1, "opened", "2026-01-19T11:00:00+01:00", "reclamations", "open"),
+    ("K5", 2, "reopened", "2026-01-20T11:00:00+01:00", "reclamations", "open"),
+    ("K6", 1, "opened", "2026-02-09T10:00:00+01:00", "reclamations", "open"),
+    ("K6", 2, "resolved", "2026-02-10T10:00:00+01:00", "reclamations", "resolved"),
+    ("K8", 1, "opened", "2026-01-20T10:00:00+01:00", "reclamations", "open"),
+    ("K8", 2, "resolved", "2026-01-21T10:00:00+01:00", "reclamations", "resolved"),
+    ("K9", 1, "opened", "2026-01-28T10:00:00+01:00", "reclamations", "open"),
+    ("K7", 1, "opened", "2026-01-30T10:00:00+01:00", "reclamations", "open"),
+    ("K7", 2, "resolved", "2026-02-02T00:30:00+01:00", "reclamations", "resolved"),
+]
+# Wednesday 7 Jan (W02), ten responses: 4 promoters, 3 passives, 3 detractors
+EDGE_SURVEYS = [
+    (f"U{i}", f"U{i}", "", "", "2026-01-07T12:00:00+01:00", str(nps), "", "", "", "")
+    for i, nps in enumerate([10, 9, 9, 10, 7, 8, 8, 0, 3, 6])
+]
+
+
+def load_golden_edges(settings):
+    load_files(
+        settings,
+        "edges",
+        {"calls": EDGE_CALLS, "cases": EDGE_CASES, "case_events": EDGE_CASE_EVENTS, "survey_responses": EDGE_SURVEYS},
+    )
+
+
+@pytest.fixture(scope="module")
+def edges(tmp_path_factory):
+    home = tmp_path_factory.mktemp("golden_edges")
+    if not copy_prebuilt("golden_edges", home):  # the mutation gate ingested these files once
+        load_golden_edges(load_settings(base_dir=home))
+    config = home / "esprit.yaml"
+    config.write_text(EDGE_RULES, encoding="utf-8")
+    settings = load_settings(config, base_dir=home)
+    build_models(settings, sql_dir=models_sql_dir())
+    con = connect(settings.warehouse, read_only=True)
+    yield con
+    con.close()
+
+
+def test_complaint_deadlines_come_from_the_first_rule_that_sets_each(edges):
+    rows = edges.execute("SELECT case_id, sla_days, ack_sla_hours, reopenings FROM stg_cases").fetchall()
+    assert sorted(rows) == [
+        ("K1", 2, 4, 0),
+        ("K2", 15, 24, 1),
+        ("K3", 10, 48, 0),
+        ("K4", 10, 48, 0),  # no events: no reopening
+        ("K5", 10, 48, 1),
+        ("K6", 10, 48, 0),
+        ("K7", 10, 48, 0),
+        ("K8", 10, 48, 0),
+        ("K9", 10, 48, 0),
+    ]
+
+
+def test_complaint_figures_per_channel(edges):
+    rows = edges.execute(
+        "SELECT week, channel, opened, resolved, resolved_within_sla, resolved_within_sla_rate, reopened, "
+        "reopen_rate, round(resolution_days_median, 6), round(resolution_days_p90, 6) FROM weekly_channel_kpis"
+    ).fetchall()
+    assert sorted(rows) == [
+        # K1 in 1 d (of 2) and K2 in 3 d (of 15), K2 reopened: median (1 + 3) / 2, P90 1 + 0.9 * (3 - 1)
+        ("2026-W03", "email", 2, 2, 2, 1.0, 1, 0.5, 2.0, 2.8),
+        ("2026-W03", "web", 1, 1, 0, 0.0, 0, 0.0, 12.0, 12.0),  # K3 in 12 d, beyond 10
+        ("2026-W04", "letter", 1, 1, 1, 1.0, 0, 0.0, 2.0, 2.0),  # K4, from the export's resolved_at
+        ("2026-W04", "phone", 2, 1, 1, 1.0, 0, 0.0, 1.0, 1.0),  # K8 in 1 d; K5 reopened, never resolved
+        ("2026-W05", "email", 1, 0, 0, None, 0, None, None, None),  # K9: nothing resolved, no rate
+        ("2026-W05", "letter", 1, 1, 1, 1.0, 0, 0.0, 2.604167, 2.604167),  # K7 in 2 d 14 h 30 min
+        ("2026-W07", "web", 1, 1, 1, 1.0, 0, 0.0, 1.0, 1.0),  # K6
+    ]
+
+
+def test_four_week_average_and_provisional_at_the_horizon(edges):
+    rows = edges.execute(
+        "SELECT week, value, average_4_weeks FROM weekly_scorecard WHERE metric = 'average_speed_of_answer'"
+    ).fetchall()
+    # the average of the four weeks before, the week itself left out: W06 (1 + 2 + 4 + 8) / 4,
+    # W07 (2 + 4 + 8 + 16) / 4, W08 (4 + 8 + 16 + 32) / 4
+    assert sorted(rows)[4:] == [("2026-W06", 16, 3.75), ("2026-W07", 32, 7.5), ("2026-W08", 64, 15)]
+    # K6's reopen rate can change until 7 days after its resolution, which is the horizon itself
+    # (the W08 call, the latest event): final, not provisional
+    assert edges.execute(
+        "SELECT provisional, final_at = data_horizon FROM weekly_scorecard "
+        "WHERE week = '2026-W07' AND metric = 'complaint_reopen_rate'"
+    ).fetchone() == (False, True)
+
+
+def test_complaint_figures_by_week_of_resolution_in_paris(edges):
+    rows = edges.execute(
+        "SELECT week, metric, numerator, denominator FROM weekly_metrics WHERE metric IN "
+        "('complaints_resolved_within_sla', 'complaint_reopen_rate') AND denominator > 0"
+    ).fetchall()
+    assert sorted(rows) == [
+        ("2026-W03", "complaint_reopen_rate", 1, 2),  # K1, K2 (reopened once)
+        ("2026-W03", "complaints_resolved_within_sla", 2, 2),
+        ("2026-W04", "complaint_reopen_rate", 0, 3),  # K3 (beyond its 10 d), K4, K8, none reopened
+        ("2026-W04", "complaints_resolved_within_sla", 2, 3),
+        ("2026-W06", "complaint_reopen_rate", 0, 1),  # K7, on the Monday 00:30 of W06 in Paris
+        ("2026-W06", "complaints_resolved_within_sla", 1, 1),
+        ("2026-W07", "complaint_reopen_rate", 0, 1),  # K6
+        ("2026-W07", "complaints_resolved_within_sla", 1, 1),
+    ]
+    # W02: T0, no complaint: 0 per 1,000 of 1 contact
+    assert edges.execute(
+        "SELECT numerator, denominator FROM weekly_metrics WHERE week = '2026-W02' "
+        "AND metric = 'complaints_per_1000_contacts'"
+    ).fetchone() == (0, 1)
+
+
+def test_nps_interval_and_what_stays_open(edges):
+    n, d, v, lo, hi = edges.execute(
+        "SELECT numerator, denominator, value, ci_low, ci_high FROM weekly_metrics "
+        "WHERE week = '2026-W02' AND metric = 'nps'"
+    ).fetchone()
+    # p = 0.4, d = 0.3: NPS 10; variance 0.7 - 0.1^2 = 0.69; 100 * (0.1 -+ 1.96 * sqrt(0.69 / 10))
+    assert (n, d, round(v, 6), round(lo, 4), round(hi, 4)) == (1, 10, 10, -41.485, 61.485)
+    # three journeys start in W03: K1 with T1, K2, K3 (T1 joins K1's journey)
+    assert edges.execute(
+        "SELECT value FROM weekly_metrics WHERE week = '2026-W03' AND metric = 'journeys'"
+    ).fetchone() == (3,)
+    # T0's journey (6 Jan 09:00 UTC) is final 9 days after its start (the resolution SLA), later
+    # than 7 days after its last call
+    assert edges.execute("SELECT final_at FROM journeys WHERE week = '2026-W02' AND calls = 1").fetchone() == (
+        datetime(2026, 1, 15, 9, 0, tzinfo=UTC),
+    )
+    # first-contact resolution of W08 (T6, 17 Feb 09:00 UTC) can change until 7 days later
+    assert edges.execute(
+        "SELECT final_at FROM weekly_metrics WHERE week = '2026-W08' AND metric = 'first_contact_resolution'"
+    ).fetchone() == (datetime(2026, 2, 24, 9, 0, tzinfo=UTC),)
