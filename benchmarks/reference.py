@@ -286,10 +286,10 @@ def compute(tables: dict[str, pd.DataFrame], metrics: dict, signals: dict, stage
     )
     handoffs = pd.concat([transfers, reassignments, escalations], ignore_index=True)
     not_escalation = handoffs["kind"] != "escalation"
-    changes = handoffs[not_escalation].groupby("container").size()
-    handoffs["ping_pong"] = not_escalation & (
-        handoffs["container"].map(changes).fillna(0) >= metrics["ping_pong_min_changes"]
-    )
+    # per call or per case: a call and a case may share an id, the kind tells them apart
+    changes = handoffs[not_escalation].groupby(["container", "kind"]).size().rename("team_changes")
+    counted = handoffs.join(changes, on=["container", "kind"])["team_changes"].fillna(0)
+    handoffs["ping_pong"] = not_escalation & (counted >= metrics["ping_pong_min_changes"])
 
     # recontact: another call of the customer within the window after a transfer (the call of
     # the transfer started before it, so the next call strictly after is another call)

@@ -522,3 +522,34 @@ def test_a_journey_is_cut_when_it_would_span_more_than_its_bound(tmp_path):
         "L12": "L11",
     }
     same_as_full()
+
+
+def test_a_call_and_a_case_sharing_an_id_count_their_team_changes_apart(settings):
+    """Call Z1 changes team twice, case Z1 (another system's id) once: neither reaches the three
+    changes of ping-pong; counted together by their shared id, every handoff was ping-pong."""
+    from pipelines.warehouse import connect
+    from tests.test_golden import load_files
+
+    call = [
+        ("Z1", 1, "K1", "accueil", "2026-03-02T10:00:00+01:00", "2026-03-02T10:00:10+01:00",
+         "2026-03-02T10:05:00+01:00", "answered", "warm", "0"),
+        ("Z1", 2, "K1", "facturation", "2026-03-02T10:05:00+01:00", "2026-03-02T10:05:10+01:00",
+         "2026-03-02T10:10:00+01:00", "answered", "warm", "0"),
+        ("Z1", 3, "K1", "accueil", "2026-03-02T10:10:00+01:00", "2026-03-02T10:10:10+01:00",
+         "2026-03-02T10:15:00+01:00", "answered", "none", "0"),
+    ]  # fmt: skip
+    case = [("Z1", "K2", "2026-03-02T09:00:00+01:00", "web", "billing", "", "normal", "")]
+    events = [
+        ("Z1", 1, "opened", "2026-03-02T09:00:00+01:00", "reclamations", "open"),
+        ("Z1", 2, "reassigned", "2026-03-02T10:00:00+01:00", "technique", "in_progress"),
+    ]
+    load_files(settings, "shared_id", {"calls": call, "cases": case, "case_events": events})
+    build_models(settings)
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        found = con.execute(
+            "SELECT kind, list_contains(failure_reasons, 'ping_pong') FROM handoffs WHERE container = 'Z1' ORDER BY 1"
+        ).fetchall()
+    finally:
+        con.close()
+    assert found == [("reassignment", False), ("transfer", False), ("transfer", False)]

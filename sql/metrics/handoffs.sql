@@ -72,11 +72,12 @@ all_handoffs AS (
     UNION ALL
     SELECT * FROM escalations
 ),
-changes AS (  -- team changes within one call or one case (escalations excluded)
-    SELECT container, count(*) AS team_changes
+changes AS (  -- team changes within one call or one case (escalations excluded); a call and a case
+    -- may share an id (two systems), so the kind tells them apart
+    SELECT container, kind, count(*) AS team_changes
     FROM all_handoffs
     WHERE kind <> 'escalation'
-    GROUP BY container
+    GROUP BY container, kind
 ),
 reopen_blame AS (  -- for each reopening, the handoff that gave the case to the team that resolved it
     SELECT DISTINCT h.handoff_key
@@ -119,7 +120,7 @@ flags AS (
             WHEN 'reassignment' THEN 3600 * coalesce(sla.case_hours, dflt.case_hours)
         END AS slow_pickup
     FROM all_handoffs AS a
-    LEFT JOIN changes AS ch USING (container)
+    LEFT JOIN changes AS ch USING (container, kind)
     LEFT JOIN param_pickup_sla AS sla ON sla.team = a.to_team
     LEFT JOIN param_pickup_sla AS dflt ON dflt.team = 'default'
 )
