@@ -409,7 +409,13 @@ def test_incremental_builds_equal_a_full_rebuild_whatever_the_order_of_files(set
     journeys = dict(con.execute("SELECT contact_ref, journey_id FROM journey_contacts").fetchall())
     transfer = con.execute("SELECT failure_reasons, journey_id FROM handoffs WHERE container = 'D1'").fetchall()
     case_handoffs = con.execute("SELECT kind, journey_id FROM handoffs WHERE container = 'CASE1' ORDER BY 1").fetchall()
+    # a journey is its first contact's customer's, even where another customer's case or response joined it
+    owners = con.execute("SELECT journey_id, customer_ref FROM journeys").fetchall()
+    mixed = con.execute(
+        "SELECT count(*) FROM (SELECT journey_id FROM journey_contacts GROUP BY 1 HAVING count(DISTINCT customer_ref) > 1)"
+    ).fetchone()[0]
     con.close()
+    assert mixed >= 1 and all(journey.startswith(f"{customer}:") for journey, customer in owners), owners
     # a handoff names the journey its call or case is in now: D1's, since the bridge call joined D1 to D3
     assert transfer == [(["recontact"], journeys["D1"])]
     assert [kind for kind, _ in case_handoffs] == ["escalation", "reassignment"]

@@ -19,7 +19,9 @@ firsts AS (
 )
 SELECT
     jc.journey_id,
-    any_value(jc.customer_ref) AS customer_ref,
+    -- the first contact's customer, as in journey_id: a case or a response of another customer can
+    -- join a journey through its link, so any_value would pick either
+    arg_min(jc.customer_ref, (jc.contact_at, jc.contact_type, jc.contact_ref)) AS customer_ref,
     min(jc.contact_at) FILTER (WHERE jc.contact_type IN ('call', 'case')) AS started_at,
     iso_week(min(jc.contact_at) FILTER (WHERE jc.contact_type IN ('call', 'case'))) AS week,
     count(*) FILTER (WHERE jc.contact_type = 'call') AS calls,
