@@ -226,6 +226,8 @@ def parse_profile(data: Any, where: str) -> Profile:
         _mapping(where, f"value_maps.{col}", mapping)
         allowed = contract.column(col).allowed
         for source_value, target in mapping.items():
+            if str(target).startswith("TODO"):
+                _fail(where, f"value_maps.{col}.{source_value}", "a value (the proposal's TODO is left)", target)
             if allowed and target is not None and str(target) not in allowed:
                 _fail(where, f"value_maps.{col}.{source_value}", f"one of {list(allowed)} or null", target)
     formats = _mapping(where, "timestamp_formats", data.get("timestamp_formats"))
