@@ -141,10 +141,20 @@ def _header(path: Path, fmt: FileFormat) -> list[str]:
     from pipelines.ingest.readers import _csv_columns
     from pipelines.ingest.results import FileRejected
 
+    profile = Profile(name="init", description="", table="calls", format=fmt)
     try:
-        return _csv_columns(path, Profile(name="init", description="", table="calls", format=fmt))[0]
+        return _csv_columns(path, profile)[0]
     except FileRejected as exc:
+        if exc.rule == "duplicate_header":  # named as the loader will with duplicate_headers: number
+            return _csv_columns(path, Profile(**{**profile.__dict__, "duplicate_headers": "number"}))[0]
         raise OnboardingError(f"{path.name}: rule {exc.rule}: {exc}") from exc
+
+
+def _header_as_written(path: Path, fmt: FileFormat) -> list[str]:
+    from pipelines.ingest.readers import _csv_header
+
+    header, _ = _csv_header(path, Profile(name="init", description="", table="calls", format=fmt))
+    return [name or f"column{i + 1}" for i, name in enumerate(header)] if fmt.header else header
 
 
 def _profile_columns(con, relation: str, names: list[str], formats: list[str]) -> list[SourceColumn]:
@@ -309,6 +319,8 @@ def propose_profile(path: Path, table: str, name: str | None = None) -> Proposal
             if fmt.quote != '"':
                 fmt_data["quote"] = fmt.quote
             names = _header(path, fmt)
+            if not names == _header_as_written(path, fmt):
+                fmt_data["duplicate_headers"] = "number"
             delimiter = fmt.delimiter if fmt.delimiter != "auto" else ","
             columns = "{" + ", ".join(f"{sql_string(n)}: 'VARCHAR'" for n in names) + "}"
             try:
@@ -410,6 +422,9 @@ def _proposal(path: Path, table: str, name: str | None, fmt: dict, sources: list
         "columns": columns,
     }
     todo.append("timezone: the zone the export's times without an offset are in (Europe/Paris proposed)")
+    if fmt.pop("duplicate_headers", None):
+        profile = {**dict(list(profile.items())[:4]), "duplicate_headers": "number", **dict(list(profile.items())[4:])}
+        notes.append("the header repeats names: the later ones are read as name_2, name_3 (duplicate_headers: number)")
     unpivot = _unpivot(table, sources, taken)
     if unpivot:
         profile["unpivot"] = unpivot
