@@ -134,11 +134,13 @@ def test_the_driver_view_gives_each_aspect_by_satisfied_and_dissatisfied_respond
     assert "4.00 (1)" in wifi_row and wifi_row.count("no data") == 2 and "0.00" not in wifi_row
 
 
-def test_an_answer_off_the_scale_rejects_the_file_naming_line_and_column(settings, tmp_path):
-    result = _load(settings, tmp_path, WIDE.replace("104,1,0", "104,1,7"))
+@pytest.mark.parametrize("answer, shown", [("7", "shaped '9'"), ("3.5", "shaped '9.9'"), ("good", "shaped 'aaaa'")])
+def test_an_answer_off_the_scale_rejects_the_file_naming_line_and_column(settings, tmp_path, answer, shown):
+    """Off the scale, not whole (a cast would round 3.5 to 4) or not a number: never loaded."""
+    result = _load(settings, tmp_path, WIDE.replace("104,1,0", f"104,1,{answer}"))
     assert result.status == "rejected"
     assert "line 5, column Inflight wifi service: rule answer_scale" in result.problems[0], result.problems
-    assert "value '7'" in result.problems[0] or "shaped '9'" in result.problems[0]
+    assert f"question wifi, value {shown}" in result.problems[0] and "1 answer(s)" in result.problems[0]
 
 
 def test_a_file_with_no_date_is_refused_saying_how_to_give_one(settings, tmp_path):

@@ -663,12 +663,12 @@ def _check_answers(con, profile: Profile, spec) -> None:
     """Every answer an `unpivot` reads is a whole number on its scale or a not-applicable code: one
     that is neither (a shifted column, a scale the profile misstates) rejects the file, naming
     where the first is, rather than loading an answer nobody can read."""
-    from pipelines.ingest.profiles import unpivot_answers
+    from pipelines.ingest.profiles import unpivot_answers, whole_number_sql
 
     off = (
         f"SELECT source_line, question, answer FROM ({unpivot_answers(spec, list(profile.null_markers))}) "
         f"SEMI JOIN batch USING (source_line) WHERE answer NOT IN ({', '.join(map(sql_string, spec.not_applicable)) or 'NULL'}) "
-        f"AND coalesce(TRY_CAST(answer AS INTEGER) NOT BETWEEN {spec.low} AND {spec.high}, true)"
+        f"AND coalesce({whole_number_sql('answer')} NOT BETWEEN {spec.low} AND {spec.high}, true)"
     )
     count, line, question, answer = con.execute(
         f"SELECT count(*), min(source_line), arg_min(question, source_line), arg_min(answer, source_line) FROM ({off})"

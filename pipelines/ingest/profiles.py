@@ -382,10 +382,16 @@ def unpivot_sql(spec: Unpivot, markers: list[str]) -> str:
     picked = ", ".join(f"{sql_ident(col)} AS {sql_ident(q)}" for q, col in spec.questions.items())
     return (
         f"SELECT b.response_id AS response_ref, u.question, {sql_string(spec.scale)} AS scale, "
-        f"CASE WHEN u.answer IN ({listed(spec.not_applicable)}) THEN NULL ELSE TRY_CAST(u.answer AS INTEGER) END "
+        f"CASE WHEN u.answer IN ({listed(spec.not_applicable)}) THEN NULL ELSE {whole_number_sql('u.answer')} END "
         f"AS value, u.answer IN ({listed(spec.not_applicable)}) AS not_applicable "
         f"FROM batch b JOIN ({unpivot_answers(spec, markers, picked)}) u USING (source_line)"
     )
+
+
+def whole_number_sql(text: str) -> str:
+    """SQL: a text as a whole number (3, 3.0), else NULL: 3.5 is no answer on a scale of whole
+    numbers, where a cast would round it."""
+    return f"CASE WHEN regexp_full_match({text}, '[0-9]+(\\.0*)?') THEN CAST(CAST({text} AS DOUBLE) AS INTEGER) END"
 
 
 def unpivot_answers(spec: Unpivot, markers: list[str], picked: str | None = None) -> str:
