@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from pipelines.contracts import CONTRACTS
+from pipelines.ingest.profiles import LOADABLE
 
 
 def _settings(args):
@@ -611,7 +611,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--out profiles/my_cases.yaml",
     )
     pi.add_argument("file", help="the export: CSV (any delimiter), JSON lines or Parquet")
-    pi.add_argument("--table", required=True, choices=sorted(CONTRACTS), help="canonical table it loads into")
+    pi.add_argument("--table", required=True, choices=LOADABLE, help="canonical table it loads into")
     pi.add_argument("--name", help="the profile's name (default: from the file name)")
     pi.add_argument("--out", help="write the profile there instead of printing it (never over an existing file)")
     pi.set_defaults(func=cmd_profile_init)

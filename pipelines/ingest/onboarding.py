@@ -24,7 +24,7 @@ import yaml
 
 from pipelines.contracts import CONTRACTS, Column
 from pipelines.ingest.privacy import scrub
-from pipelines.ingest.profiles import FileFormat, Profile
+from pipelines.ingest.profiles import LOADABLE, FileFormat, Profile
 from pipelines.sqltext import sql_ident, sql_string
 
 SAMPLE_ROWS = 20_000
@@ -287,8 +287,8 @@ def _value_map(canonical: Column, source: SourceColumn) -> dict[str, str] | None
 
 def propose_profile(path: Path, table: str, name: str | None = None) -> Proposal:
     """A profile for `path` loading into `table`, with what is left to decide."""
-    if table not in CONTRACTS:
-        raise OnboardingError(f"unknown table '{table}': expected one of {sorted(CONTRACTS)}")
+    if table not in LOADABLE:
+        raise OnboardingError(f"unknown table '{table}': expected one of {LOADABLE}")
     if not path.is_file():
         raise OnboardingError(f"{path}: no such file")
     suffix = path.suffix.lower()

@@ -156,6 +156,7 @@ DIGEST_SINCE = {"redelivery": "update", "let": {}, "rename": {}, "file_name": No
 # The table an `unpivot` fills, beside the survey responses of the profile's own table.
 UNPIVOT_TABLES = {"survey_responses": "survey_answers"}
 UNPIVOT_KEYS = {"questions", "scale", "not_applicable"}
+LOADABLE = sorted(set(CONTRACTS) - set(UNPIVOT_TABLES.values()))  # the tables a profile can name
 
 
 def _fail(where: str, key: str, expected: str, got: Any = None) -> None:
@@ -181,9 +182,8 @@ def parse_profile(data: Any, where: str) -> Profile:
         if not isinstance(data.get(key), str) or not data.get(key):
             _fail(where, key, "a non-empty string", data.get(key))
     table = data["table"]
-    loadable = sorted(set(CONTRACTS) - set(UNPIVOT_TABLES.values()))
-    if table not in loadable:
-        _fail(where, "table", f"one of {loadable} (survey_answers is filled by a survey profile's unpivot)", table)
+    if table not in LOADABLE:
+        _fail(where, "table", f"one of {LOADABLE} (survey_answers is filled by a survey profile's unpivot)", table)
     contract = CONTRACTS[table]
     fmt_raw = _mapping(where, "format", data.get("format"))
     for key in fmt_raw:
