@@ -134,6 +134,47 @@ def test_the_driver_view_gives_each_aspect_by_satisfied_and_dissatisfied_respond
     assert "4.00 (1)" in wifi_row and wifi_row.count("no data") == 2 and "0.00" not in wifi_row
 
 
+def test_a_dry_run_counts_the_answers_it_would_derive(settings, tmp_path):
+    from pipelines.ingest.dry_run import describe, dry_run
+
+    path = tmp_path / "wide.csv"
+    path.write_text(WIDE, encoding="utf-8")
+    shown = describe(dry_run(settings, "surveys", path, _profile(tmp_path), limit=1))
+    assert "would load 4, quarantine 1" in shown and "derived: 7 row(s) of survey_answers" in shown, shown
+    assert not settings.warehouse.exists()
+
+
+def test_profile_init_proposes_the_unpivot_and_leaves_the_label_map_to_write(tmp_path):
+    """A wide export: the rating columns become an unpivot stub (0 with 1-5: not applicable, to
+    check), the satisfaction labels a value map of TODO values that refuses the profile until
+    written, the category 'Customer Type' no customer, and the missing date a TODO saying how."""
+    from pipelines.ingest.onboarding import propose_profile
+
+    path = tmp_path / "wide.csv"
+    rows = [
+        f"{100 + i},{'Loyal' if i % 2 else 'New'},{i % 6},{(i + 2) % 6},{30 + i},{'satisfied' if i % 3 else 'neutral'}"
+        for i in range(40)
+    ]
+    path.write_text("id,Customer Type,Seat comfort,Wifi,Age,satisfaction\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    proposal = propose_profile(path, "survey_responses", "wide")
+    profile = proposal.profile
+    assert profile["columns"]["response_id"] == '"id"' and profile["columns"]["customer_ref"] == "NULL"
+    assert profile["unpivot"] == {
+        "scale": "1-5",
+        "not_applicable": [0],
+        "questions": {"seat_comfort": "Seat comfort", "wifi": "Wifi"},
+    }  # Age (30 to 69) is no rating
+    assert profile["columns"]["csat"] == '"satisfaction"'
+    assert set(profile["value_maps"]["csat"]) == {"satisfied", "neutral"}
+    todo = {t.split(" ")[0].rstrip(":"): t for t in proposal.todo}
+    assert set(todo) == {"customer_ref", "responded_at", "value_maps.csat", "timezone", "unpivot"}
+    assert "fixed: {responded_at:" in todo["responded_at"] and "file_name" in todo["responded_at"]
+    with pytest.raises(
+        ProfileError, match=r"key 'value_maps.csat.(neutral|satisfied)': expected a value \(the proposal's TODO"
+    ):
+        parse_profile(profile, "wide.yaml")
+
+
 @pytest.mark.parametrize("answer, shown", [("7", "shaped '9'"), ("3.5", "shaped '9.9'"), ("good", "shaped 'aaaa'")])
 def test_an_answer_off_the_scale_rejects_the_file_naming_line_and_column(settings, tmp_path, answer, shown):
     """Off the scale, not whole (a cast would round 3.5 to 4) or not a number: never loaded."""
