@@ -151,6 +151,7 @@ def _header(path: Path, fmt: FileFormat) -> list[str]:
 
 
 def _header_as_written(path: Path, fmt: FileFormat) -> list[str]:
+    """The header as the file writes it (an empty name: column<position>), no name numbered."""
     from pipelines.ingest.readers import _csv_header
 
     header, _ = _csv_header(path, Profile(name="init", description="", table="calls", format=fmt))
@@ -319,7 +320,7 @@ def propose_profile(path: Path, table: str, name: str | None = None) -> Proposal
             if fmt.quote != '"':
                 fmt_data["quote"] = fmt.quote
             names = _header(path, fmt)
-            if not names == _header_as_written(path, fmt):
+            if names != _header_as_written(path, fmt):  # a repeated name was numbered
                 fmt_data["duplicate_headers"] = "number"
             delimiter = fmt.delimiter if fmt.delimiter != "auto" else ","
             columns = "{" + ", ".join(f"{sql_string(n)}: 'VARCHAR'" for n in names) + "}"
