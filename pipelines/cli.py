@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from pipelines.contracts import CONTRACTS
+from pipelines.ingest.profiles import LOADABLE
 
 
 def _settings(args):
@@ -39,22 +39,71 @@ def cmd_generate(args) -> int:
 
 
 def cmd_run(args) -> int:
-    import time
 
     from pipelines.orchestration.run import run_all
 
-    started = time.monotonic()
-
-    def step(message: str) -> None:
-        print(f"[{time.monotonic() - started:6.1f} s] {message}", file=sys.stderr, flush=True)
-
-    result = run_all(_settings(args), step)
+    result = run_all(_settings(args), _stepper())
     summary = result["summary"]
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
         print(_run_summary(summary))
     return 1 if summary["rejected_files"] or summary["failed_files"] else 0
+
+
+def _stepper():
+    """step(message): a stage of a long command, on stderr with the time since it started."""
+    import time
+
+    started = time.monotonic()
+
+    def step(message: str) -> None:
+        print(f"[{time.monotonic() - started:6.1f} s] {message}", file=sys.stderr, flush=True)
+
+    return step
+
+
+def warehouse_summary(settings) -> dict:
+    """What the warehouse holds, as a run's summary (`_run_summary`): the files of its loads in
+    force and their rows, the weeks, where the pages are. `esprit demo` ends with it."""
+    from pipelines.report.scorecard import available_weeks
+    from pipelines.warehouse import connect
+
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        counts = con.execute(
+            "SELECT count(*) FILTER (WHERE status = 'loaded'), coalesce(sum(rows_read), 0), "
+            "coalesce(sum(rows_loaded), 0), coalesce(sum(rows_quarantined), 0), coalesce(sum(rows_duplicate), 0) "
+            "FROM load_audit WHERE status IN ('loaded', 'rejected')"
+        ).fetchone()
+        rejected = [
+            f
+            for (f,) in con.execute("SELECT file_name FROM load_audit WHERE status = 'rejected' ORDER BY 1").fetchall()
+        ]
+        # failed and not set aside: still in its landing folder, for the next run
+        failed = [
+            f
+            for (f,) in con.execute(
+                "SELECT file_name FROM load_failures WHERE set_aside_as IS NULL ORDER BY 1"
+            ).fetchall()
+        ]
+        weeks = available_weeks(con)
+    finally:
+        con.close()
+    docs = settings.data_docs_dir / "index.html"
+    return {
+        "files_loaded": counts[0],
+        "files_skipped": 0,
+        "rejected_files": rejected,
+        "failed_files": failed,
+        "rows_read": counts[1],
+        "rows_loaded": counts[2],
+        "rows_quarantined": counts[3],
+        "rows_duplicate": counts[4],
+        "weeks": weeks,
+        "scorecards": str(settings.scorecards_dir),
+        "data_docs": str(docs) if docs.exists() else None,
+    }
 
 
 def _run_summary(summary: dict) -> str:
@@ -337,22 +386,19 @@ def cmd_demo(args) -> int:
     if args.fresh:
         for path in (settings.landing, settings.warehouse.parent, settings.out, settings.rejected, home / ".airflow"):
             shutil.rmtree(path, ignore_errors=True)
+    step = _stepper()
     if not settings.landing.exists():
-        summary = generate(settings.landing, weeks=args.weeks, seed=args.seed)
-        print(f"generated {summary['files']} landing files in {settings.landing}")
-    states = run_dags(home / ".airflow", home)
+        generated = generate(settings.landing, weeks=args.weeks, seed=args.seed)
+        step(f"generated {generated['files']} landing files in {settings.landing}")
+    states = run_dags(home / ".airflow", home, step=step)
+    summary = warehouse_summary(settings)
+    last = summary["weeks"][-1]
+    if args.json:
+        print(json.dumps({**summary, "dags": states, "headline": headline_summary(settings, last)}, indent=2))
+        return 0
     for dag_id, state in states.items():
         print(f"  {dag_id:<28} {state}")
-    from pipelines.report.scorecard import available_weeks
-    from pipelines.warehouse import connect
-
-    con = connect(settings.warehouse, read_only=True)
-    try:
-        weeks = available_weeks(con)
-    finally:
-        con.close()
-    last = weeks[-1]
-    print(f"\nscorecards: {settings.scorecards_dir / 'index.html'}")
+    print(_run_summary(summary))
     print(f"latest week: {settings.scorecards_dir / last / 'scorecard.html'}\n\nheadline {last}:")
     print("\n".join(headline_summary(settings, last)))
     return 0
@@ -544,6 +590,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--weeks", type=int, default=8)
     d.add_argument("--seed", type=int, default=7)
     d.add_argument("--fresh", action="store_true", help="start from empty landing, warehouse and outputs")
+    d.add_argument("--json", action="store_true", help="print the summary as JSON instead of text")
     d.set_defaults(func=cmd_demo)
 
     a = sub.add_parser("airflow", help="start airflow standalone with Esprit's DAGs, pool and settings")
@@ -564,7 +611,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--out profiles/my_cases.yaml",
     )
     pi.add_argument("file", help="the export: CSV (any delimiter), JSON lines or Parquet")
-    pi.add_argument("--table", required=True, choices=sorted(CONTRACTS), help="canonical table it loads into")
+    pi.add_argument("--table", required=True, choices=LOADABLE, help="canonical table it loads into")
     pi.add_argument("--name", help="the profile's name (default: from the file name)")
     pi.add_argument("--out", help="write the profile there instead of printing it (never over an existing file)")
     pi.set_defaults(func=cmd_profile_init)

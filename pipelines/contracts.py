@@ -177,7 +177,22 @@ SURVEY_RESPONSES = Contract(
     ),
 )
 
-CONTRACTS: dict[str, Contract] = {c.table: c for c in (CALLS, CASES, CASE_EVENTS, SURVEY_RESPONSES)}
+SURVEY_ANSWERS = Contract(
+    table="survey_answers",
+    description="One row per answer of a survey response to one rated question (an aspect: wifi, seat comfort, "
+    "...), unpivoted from a wide survey export by its profile's `unpivot` (docs/ingestion.md). Loaded beside "
+    "the response, from the same rows; its time is the response's.",
+    key=("response_ref", "question"),
+    columns=(
+        Column("response_ref", "VARCHAR", True, "response_id of the survey response the answer belongs to"),
+        Column("question", "VARCHAR", True, "The question (aspect) answered, as the profile names it"),
+        Column("scale", "VARCHAR", True, "The answer scale, lowest-highest (e.g. 1-5), highest best"),
+        Column("value", "INTEGER", False, "The answer on its scale; empty when not applicable", minimum=0),
+        Column("not_applicable", "BOOLEAN", True, "The respondent answered 'not applicable' (no value)"),
+    ),
+)
+
+CONTRACTS: dict[str, Contract] = {c.table: c for c in (CALLS, CASES, CASE_EVENTS, SURVEY_RESPONSES, SURVEY_ANSWERS)}
 
 
 def expectation_suite(contract: Contract) -> dict:

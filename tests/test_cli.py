@@ -69,6 +69,20 @@ def test_handoffs_match_weeks_and_teams_without_case_and_list_the_valid_ones(pip
     assert "unknown week '2019-W01'" in err and week in err
 
 
+def test_demo_ends_with_the_summary_a_run_prints_read_from_the_warehouse(pipeline_run):
+    """`esprit demo` runs the DAGs in its own process: its closing summary is read back from the
+    warehouse (load_audit), and says what the run that filled it said."""
+    from pipelines.cli import _run_summary, warehouse_summary
+
+    settings, result = pipeline_run
+    ran, found = result["summary"], warehouse_summary(settings)
+    for key in ("files_loaded", "rejected_files", "rows_read", "rows_loaded", "rows_quarantined", "rows_duplicate"):
+        assert found[key] == ran[key], key
+    assert found["weeks"] == ran["weeks"] and found["failed_files"] == []
+    text = _run_summary(found)
+    assert text.startswith(f"files: {ran['files_loaded']} loaded") and f"{ran['rows_loaded']:,} loaded" in text
+
+
 def test_output_piped_to_head_ends_quietly(pipeline_run):
     settings, result = pipeline_run
     week = result["summary"]["weeks"][-1]

@@ -40,6 +40,11 @@ def test_dags_take_landing_files_to_a_scorecard_that_matches_the_ground_truth(tm
         "esprit_scorecard",
     ):
         assert re.search(rf"^\s*{dag_id}\s+success\s*$", done.stdout, re.M), dag_id
+    # progress on stderr, stage by stage; a summary a person reads on stdout, not JSON
+    assert re.search(r"^\[\s*[\d.]+ s\] DAG 1/\d+ esprit_ingest_\w+: running$", done.stderr, re.M), done.stderr[-3000:]
+    assert re.search(r"^\[\s*[\d.]+ s\] DAG \d+/\d+ esprit_scorecard: success$", done.stderr, re.M)
+    assert re.search(r"^files: \d+ loaded, 0 skipped \(already loaded\), 0 rejected, 0 failed$", done.stdout, re.M)
+    assert re.search(r"^rows: [\d,]+ read, [\d,]+ loaded", done.stdout, re.M) and "headline" in done.stdout
     assert (tmp_path / ".airflow" / "airflow.db").exists()  # the metadata lived in this test's home
 
     expected = expected_weekly(tmp_path / "landing")

@@ -64,6 +64,41 @@ def test_dialect_empty_header_formats_and_value_stubs_of_an_unseen_export(tmp_pa
     assert yaml.safe_load(printed.out)["table"] == "cases" and "thing(s) to decide" in printed.err
 
 
+def test_repeated_and_empty_header_names_get_stable_names_and_the_proposal_loads(settings, tmp_path):
+    """A header repeating 'Date' (case aside) and 'Note', with an empty name: the later ones are
+    read as date_2 and note_3 (Note_2 is a name the file has already), the empty one as column1; the proposal says so and loads the file, which the default profile rejects."""
+    from pipelines.ingest.readers import numbered_duplicates
+
+    assert numbered_duplicates(["a", "A", "a", "b"]) == ["a", "A_2", "a_3", "b"]
+    path = tmp_path / "cases_dup.csv"
+    path.write_text(
+        ",Case,Date,date,Via,Note,note,Note_2,Product\n"
+        "1,C1,2026-10-05 09:00,2026-10-06 10:00,web,x,y,z,Loan\n"
+        "2,C2,2026-10-06 11:00,,web,,,,Card\n",
+        encoding="utf-8",
+    )
+    proposal = propose_profile(path, "cases", "dup_cases")
+    names = [c.name for c in proposal.columns]
+    assert names == ["column1", "Case", "Date", "date_2", "Via", "Note", "note_3", "Note_2", "Product"]
+    assert proposal.profile["duplicate_headers"] == "number"
+    assert any("name_2" in n for n in proposal.notes)
+    profile = proposal.profile
+    profile["columns"]["customer_ref"] = "'dup/' || \"Case\""
+    profile["columns"]["opened_at"] = '"Date"'
+    profile["columns"]["resolved_at"] = '"date_2"'
+    out = tmp_path / "dup_cases.yaml"
+    out.write_text(yaml.safe_dump(profile, allow_unicode=True), encoding="utf-8")
+    (result,) = ingest_paths(settings, "complaints", [path], load_profile(out))
+    assert (result.status, result.rows_read, result.rows_loaded) == ("loaded", 2, 2), result.problems
+    # without the key, such a header is still refused, naming the names
+    profile.pop("duplicate_headers")
+    out.write_text(yaml.safe_dump(profile, allow_unicode=True), encoding="utf-8")
+    other = tmp_path / "cases_dup2.csv"
+    other.write_text(path.read_text(encoding="utf-8") + "3,C3,2026-10-07 11:00,,web,,,,Card\n", encoding="utf-8")
+    (result,) = ingest_paths(settings, "complaints", [other], load_profile(out))
+    assert result.status == "rejected" and "rule duplicate_header" in result.problems[0]
+
+
 def test_an_unknown_table_or_a_missing_file_is_refused_with_what_to_do(tmp_path, capsys):
     import pytest
 

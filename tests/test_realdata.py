@@ -1,6 +1,7 @@
 """Each shipped real-data profile loads its public sample, read in place from ../shared/realdata/."""
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -11,7 +12,8 @@ from pipelines.model.build import build_models
 from pipelines.warehouse import connect
 from tests.conftest import REPO_ROOT
 
-REALDATA = REPO_ROOT.parent / "shared" / "realdata"
+# beside the repository; a checkout elsewhere (a worktree) names the folder in ESPRIT_REALDATA
+REALDATA = Path(os.environ.get("ESPRIT_REALDATA") or REPO_ROOT.parent / "shared" / "realdata")
 pytestmark = pytest.mark.skipif(
     not REALDATA.is_dir(), reason=f"the real public exports are not beside the repository ({REALDATA.name}/ absent)"
 )
@@ -25,6 +27,8 @@ SAMPLES = [
     # the same profile: ISO dates (its second timestamp format) and multi-line narratives, not kept
     ("cfpb_complaints_2019_268rows_narratives.csv", "cfpb_cases", 268, 268, 0, 0, 0),
     ("nps_verbatims_textsummary_2385.csv", "nps_survey_responses", 2385, 2385, 0, 0, 0),
+    # a wide survey: 14 rated aspects per passenger, every cell given, unpivoted into survey_answers
+    ("airline_passenger_satisfaction_20k.csv", "airline_survey", 20000, 20000, 0, 0, 280000),
 ]
 
 
@@ -76,7 +80,9 @@ def test_real_exports_become_metrics(loaded):
         weeks = {w for (w,) in con.execute("SELECT DISTINCT week FROM stg_calls").fetchall()}
         assert weeks == {"1999-W30", "1999-W31", "1999-W32", "1999-W33", "1999-W34", "1999-W35"}
         # NPS: R's missing integer is a missing score, not a score
-        nps = con.execute("SELECT count(*), count(nps), min(nps), max(nps) FROM survey_responses").fetchone()
+        nps = con.execute(
+            "SELECT count(*), count(nps), min(nps), max(nps) FROM survey_responses WHERE source_file LIKE 'nps%'"
+        ).fetchone()
         assert nps == (2385, 2385 - 32, 0, 10)  # 32 responses without a score
         raw_ids = con.execute("SELECT count(*) FROM calls WHERE customer_ref NOT LIKE 'p\\_%' ESCAPE '\\'").fetchone()
         assert raw_ids == (0,)
@@ -344,3 +350,75 @@ def test_cfpb_profile_reads_the_snake_case_header_of_the_same_export(tmp_path):
     settings = load_settings(base_dir=tmp_path)
     (result,) = ingest_paths(settings, "complaints", [variant], load_profile("cfpb_cases"))
     assert (result.status, result.rows_read, result.rows_loaded) == ("loaded", 349, 349), result.problems[:3]
+
+
+def test_the_airline_survey_gives_a_driver_view_of_its_aspects(loaded):
+    """Each aspect's answers split between satisfied and dissatisfied passengers, the zeros of the
+    export counted as not applicable, nothing else lost; counted again from the file itself."""
+    import csv
+
+    settings, _ = loaded
+    with (REALDATA / "airline_passenger_satisfaction_20k.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    profile = load_profile("airline_survey")
+    (unpivot,) = [d.unpivot for d in profile.derive if d.unpivot]
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        drivers = con.execute(
+            "SELECT question, answers, not_applicable, satisfied_answers, dissatisfied_answers, satisfied_mean "
+            "FROM weekly_survey_drivers WHERE week = '2020-W08'"
+        ).fetchall()
+    finally:
+        con.close()
+    assert len(drivers) == 14
+    for question, answers, not_applicable, satisfied, dissatisfied, satisfied_mean in drivers:
+        column = unpivot.questions[question]
+        given = [(int(r[column]), r["satisfaction"] == "satisfied") for r in rows if r[column].strip()]
+        assert not_applicable == sum(1 for v, _ in given if v == 0)
+        assert answers == satisfied + dissatisfied == sum(1 for v, _ in given if v != 0)
+        happy = [v for v, ok in given if ok and v != 0]
+        assert satisfied == len(happy) and abs(satisfied_mean - sum(happy) / len(happy)) < 1e-9
+
+
+def test_a_proposed_profile_of_the_airline_survey_loads_it_with_its_documented_edits(tmp_path):
+    """profile init proposes the unpivot of the 14 ratings, a stub mapping the satisfaction labels
+    (never guessed) and no date; the edits docs/ingestion.md lists make it load every row."""
+    import yaml
+
+    from pipelines.ingest.onboarding import propose_profile
+
+    proposal = propose_profile(REALDATA / "airline_passenger_satisfaction_20k.csv", "survey_responses", "proposed")
+    todo = {t.split(" ")[0].rstrip(":") for t in proposal.todo}
+    assert todo == {"customer_ref", "responded_at", "value_maps.csat", "timezone", "unpivot"}, proposal.todo
+    profile = proposal.profile
+    assert profile["unpivot"] == _shipped_unpivot()
+    assert set(profile["value_maps"]["csat"]) == {"satisfied", "neutral or dissatisfied"}
+    # the edits: the TODO's customer reference, a fixed date instead of NULL, the label map, the timezone
+    (customer,) = [t for t in proposal.todo if t.startswith("customer_ref")]
+    profile["columns"]["customer_ref"] = customer.split("`")[1]
+    del profile["columns"]["responded_at"]
+    profile["fixed"] = {"responded_at": "2020-02-17"}
+    profile["value_maps"]["csat"] = {"satisfied": 4, "neutral or dissatisfied": 3}
+    profile["timezone"] = "UTC"
+    path = tmp_path / "proposed.yaml"
+    path.write_text(yaml.safe_dump(profile, allow_unicode=True), encoding="utf-8")
+    settings = load_settings(base_dir=tmp_path)
+    (result,) = ingest_paths(
+        settings, "surveys", [REALDATA / "airline_passenger_satisfaction_20k.csv"], load_profile(path)
+    )
+    assert result.status == "loaded", result.problems[:5]
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined, result.rows_duplicate) == (
+        20000,
+        20000,
+        0,
+        0,
+    )
+    assert result.derived_rows == 280000
+
+
+def _shipped_unpivot() -> dict:
+    import yaml
+
+    from tests.conftest import REPO_ROOT as root
+
+    return yaml.safe_load((root / "profiles" / "airline_survey.yaml").read_text(encoding="utf-8"))["unpivot"]

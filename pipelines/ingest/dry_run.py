@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines.config import Settings
+from pipelines.contracts import CONTRACTS
 from pipelines.ingest.profiles import Profile
 from pipelines.ingest.results import FileResult
 from pipelines.sqltext import sql_ident
@@ -90,8 +91,7 @@ def dry_run(settings: Settings, source: str, path: Path, profile: Profile | None
                 counted[rule] = counted.get(rule, 0) + 1
             run.reasons = sorted(counted.items(), key=lambda item: (-item[1], item[0]))
             for (table,) in con.execute(
-                "SELECT DISTINCT table_name FROM duckdb_tables() WHERE table_name IN "
-                "('calls', 'cases', 'case_events', 'survey_responses')"
+                "SELECT DISTINCT table_name FROM duckdb_tables() WHERE list_contains(?, table_name)", [list(CONTRACTS)]
             ).fetchall():
                 if table != result.table:
                     rows = con.execute(f"SELECT count(*) FROM {sql_ident(table)}").fetchone()[0]

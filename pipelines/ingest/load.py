@@ -35,6 +35,7 @@ from pipelines.ingest.privacy import (
     scrub,
     scrub_regions,
     set_key,
+    shown_value,
     split_unparsed,
     unparsed_record,
 )
@@ -631,6 +632,8 @@ def _derive(con, profile: Profile, file_name: str, load_id: int) -> int:
         contract = CONTRACTS[derived.table]
         con.execute("CREATE OR REPLACE TEMP VIEW batch AS SELECT * FROM _incoming")
         con.execute("CREATE OR REPLACE TEMP VIEW raw AS SELECT * FROM _raw")
+        if derived.unpivot:
+            _check_answers(con, profile, derived.unpivot)
         try:
             con.execute(
                 f"CREATE OR REPLACE TEMP TABLE _derived AS SELECT d.*, NULL::VARCHAR AS record_version, "
@@ -654,6 +657,33 @@ def _derive(con, profile: Profile, file_name: str, load_id: int) -> int:
         loaded, _ = _upsert(con, contract, file_name, load_id, "_derived", "_derived_incoming")
         total += loaded
     return total
+
+
+def _check_answers(con, profile: Profile, spec) -> None:
+    """Every answer an `unpivot` reads is a whole number on its scale or a not-applicable code: one
+    that is neither (a shifted column, a scale the profile misstates) rejects the file, naming
+    where the first is, rather than loading an answer nobody can read."""
+    from pipelines.ingest.profiles import unpivot_answers, whole_number_sql
+
+    off = (
+        f"SELECT source_line, question, answer FROM ({unpivot_answers(spec, list(profile.null_markers))}) "
+        f"SEMI JOIN batch USING (source_line) WHERE answer NOT IN ({', '.join(map(sql_string, spec.not_applicable)) or 'NULL'}) "
+        f"AND coalesce({whole_number_sql('answer')} NOT BETWEEN {spec.low} AND {spec.high}, true)"
+    )
+    count, line, question, answer = con.execute(
+        f"SELECT count(*), min(source_line), arg_min(question, source_line), arg_min(answer, source_line) FROM ({off})"
+    ).fetchone()
+    if count:
+        column = spec.questions[question]
+        raise FileRejected(
+            "answer_scale",
+            f"{count} answer(s) are neither on the scale {spec.scale} of profile {profile.name}'s unpivot nor a "
+            f"not-applicable code ({', '.join(spec.not_applicable) or 'none'}); the first: question {question}, "
+            f"value {shown_value(answer)}: correct the export, or the profile's unpivot.scale or "
+            f"unpivot.not_applicable",
+            line=line,
+            column=column,
+        )
 
 
 def _check_derived(con, contract, profile: Profile) -> None:

@@ -24,7 +24,7 @@ import yaml
 
 from pipelines.contracts import CONTRACTS, Column
 from pipelines.ingest.privacy import scrub
-from pipelines.ingest.profiles import FileFormat, Profile
+from pipelines.ingest.profiles import LOADABLE, FileFormat, Profile
 from pipelines.sqltext import sql_ident, sql_string
 
 SAMPLE_ROWS = 20_000
@@ -73,7 +73,7 @@ SYNONYMS = {
     "event_at": ("eventtime", "timestamp", "changedat", "datetime", "time"),
     "event_type": ("activity", "status", "action", "eventname"),
     "status": ("substatus", "state"),
-    "response_id": ("responseid", "surveyid", "respondentid"),
+    "response_id": ("responseid", "surveyid", "respondentid", "id"),
     "responded_at": ("responsedate", "responsetime", "surveydate", "date", "submitted"),
     "nps": ("npsscore", "score", "likelihoodtorecommend", "recommend"),
     "csat": ("satisfaction", "csatscore", "overallsatisfaction"),
@@ -141,10 +141,21 @@ def _header(path: Path, fmt: FileFormat) -> list[str]:
     from pipelines.ingest.readers import _csv_columns
     from pipelines.ingest.results import FileRejected
 
+    profile = Profile(name="init", description="", table="calls", format=fmt)
     try:
-        return _csv_columns(path, Profile(name="init", description="", table="calls", format=fmt))[0]
+        return _csv_columns(path, profile)[0]
     except FileRejected as exc:
+        if exc.rule == "duplicate_header":  # named as the loader will with duplicate_headers: number
+            return _csv_columns(path, Profile(**{**profile.__dict__, "duplicate_headers": "number"}))[0]
         raise OnboardingError(f"{path.name}: rule {exc.rule}: {exc}") from exc
+
+
+def _header_as_written(path: Path, fmt: FileFormat) -> list[str]:
+    """The header as the file writes it (an empty name: column<position>), no name numbered."""
+    from pipelines.ingest.readers import _csv_header
+
+    header, _ = _csv_header(path, Profile(name="init", description="", table="calls", format=fmt))
+    return [name or f"column{i + 1}" for i, name in enumerate(header)] if fmt.header else header
 
 
 def _profile_columns(con, relation: str, names: list[str], formats: list[str]) -> list[SourceColumn]:
@@ -182,8 +193,14 @@ def _profile_columns(con, relation: str, names: list[str], formats: list[str]) -
     return found
 
 
+IDENTIFIERS = {"customer_ref", "response_id", "case_id", "call_id", "interaction_ref", "origin_ref"}
+RATING_MAX = 10  # a column of whole numbers from 0 or 1 to at most this is a rating (unpivot)
+
+
 def _fits(canonical: Column, source: SourceColumn) -> bool:
     """Whether the source column's content can be the canonical column's type."""
+    if canonical.name in IDENTIFIERS and source.distinct <= FEW_VALUES and source.distinct < source.non_null / 2:
+        return False  # a handful of values repeated over many rows is a category, not an identifier
     if canonical.type == "TIMESTAMPTZ":
         return source.timestamp_format is not None
     if canonical.type in ("INTEGER", "BIGINT"):
@@ -214,6 +231,45 @@ def _match(canonical: Column, sources: list[SourceColumn], taken: set[str]) -> t
     return None, ""
 
 
+def _labels(canonical: Column, sources: list[SourceColumn], taken: set[str]) -> SourceColumn | None:
+    """A score column (CSAT, NPS, CES) named in the file but holding a few words instead of numbers
+    (an airline survey's 'satisfied' / 'neutral or dissatisfied')."""
+    if canonical.type != "INTEGER" or canonical.maximum is None:
+        return None
+    for s in sources:
+        if s.name in taken or s.integer or not s.values or not 1 < len(s.values) <= 10:
+            continue
+        if _normal(s.name) == _normal(canonical.name) or _normal(s.name) in SYNONYMS.get(canonical.name, ()):
+            return s
+    return None
+
+
+def _unpivot(table: str, sources: list[SourceColumn], taken: set[str]) -> dict | None:
+    """An `unpivot` stub for a survey: the columns no canonical column took whose values are whole
+    numbers from 0 or 1 to at most RATING_MAX (ratings of aspects), on one scale."""
+    if table != "survey_responses":
+        return None
+    ratings = {}
+    for s in sources:
+        if s.name in taken or not s.integer or not s.values:
+            continue
+        numbers = [int(v) for v, _ in s.values if str(v).strip().lstrip("-").isdigit()]
+        if len(numbers) == len(s.values) and min(numbers) >= 0 and 2 < max(numbers) <= RATING_MAX:
+            ratings[s.name] = (min(numbers), max(numbers))
+    if len(ratings) < 2:
+        return None
+    low = min(lo for lo, _ in ratings.values())
+    high = max(hi for _, hi in ratings.values())
+    questions = {
+        re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or f"q{i + 1}": name for i, name in enumerate(ratings)
+    }
+    stub: dict = {"scale": f"{max(low, 1)}-{high}"}
+    if low == 0:
+        stub["not_applicable"] = [0]
+    stub["questions"] = questions
+    return stub
+
+
 def _value_map(canonical: Column, source: SourceColumn) -> dict[str, str] | None:
     """A stub mapping each of the file's values to an allowed value: the same value when it is
     one, else a TODO naming the choices."""
@@ -232,8 +288,8 @@ def _value_map(canonical: Column, source: SourceColumn) -> dict[str, str] | None
 
 def propose_profile(path: Path, table: str, name: str | None = None) -> Proposal:
     """A profile for `path` loading into `table`, with what is left to decide."""
-    if table not in CONTRACTS:
-        raise OnboardingError(f"unknown table '{table}': expected one of {sorted(CONTRACTS)}")
+    if table not in LOADABLE:
+        raise OnboardingError(f"unknown table '{table}': expected one of {LOADABLE}")
     if not path.is_file():
         raise OnboardingError(f"{path}: no such file")
     suffix = path.suffix.lower()
@@ -264,6 +320,8 @@ def propose_profile(path: Path, table: str, name: str | None = None) -> Proposal
             if fmt.quote != '"':
                 fmt_data["quote"] = fmt.quote
             names = _header(path, fmt)
+            if names != _header_as_written(path, fmt):  # a repeated name was numbered
+                fmt_data["duplicate_headers"] = "number"
             delimiter = fmt.delimiter if fmt.delimiter != "auto" else ","
             columns = "{" + ", ".join(f"{sql_string(n)}: 'VARCHAR'" for n in names) + "}"
             try:
@@ -295,8 +353,28 @@ def _proposal(path: Path, table: str, name: str | None, fmt: dict, sources: list
         source, why = _match(canonical, sources, taken)
         if source is None:
             columns[canonical.name] = "NULL"
+            labels = _labels(canonical, sources, taken)
+            if labels is not None:  # a satisfaction label: mapped to the score only by the profile's own map
+                columns[canonical.name], value_maps[canonical.name] = (
+                    sql_ident(labels.name),
+                    {scrub(str(v)): f"TODO a value {canonical.unit.split(',')[0]} or null" for v, _ in labels.values},
+                )
+                taken.add(labels.name)
+                todo.append(
+                    f"value_maps.{canonical.name}: {labels.name!r} holds labels, not {canonical.unit}: map each to a "
+                    f"{canonical.name} value only if the survey's wording says which (docs/ingestion.md, satisfaction "
+                    f"labels), else remove {canonical.name} from columns and value_maps"
+                )
+                continue
             if canonical.required:
                 hint = "write an expression over its columns (docs/ingestion.md)"
+                if canonical.name == contract.event_time:
+                    hint = (
+                        f"when the export gives no date, give one: from the file's name (file_name: a pattern with a "
+                        f"group such as (?P<day>\\d{{4}}-\\d{{2}}-\\d{{2}}), and {canonical.name}: day) or for the "
+                        f"whole file (fixed: {{{canonical.name}: 'YYYY-MM-DD'}}, and no {canonical.name} in columns); "
+                        f"never a made-up date"
+                    )
                 if canonical.name == "customer_ref" and contract.key != ("customer_ref",):
                     key = columns.get(contract.key[0], "NULL")
                     if key != "NULL":  # an export that names no customer: each record stands for its own
@@ -345,6 +423,18 @@ def _proposal(path: Path, table: str, name: str | None, fmt: dict, sources: list
         "columns": columns,
     }
     todo.append("timezone: the zone the export's times without an offset are in (Europe/Paris proposed)")
+    if fmt.pop("duplicate_headers", None):
+        profile = {**dict(list(profile.items())[:4]), "duplicate_headers": "number", **dict(list(profile.items())[4:])}
+        notes.append("the header repeats names: the later ones are read as name_2, name_3 (duplicate_headers: number)")
+    unpivot = _unpivot(table, sources, taken)
+    if unpivot:
+        profile["unpivot"] = unpivot
+        todo.append(
+            f"unpivot: {len(unpivot['questions'])} columns hold ratings {unpivot['scale']} (0 seen too: proposed as "
+            f"not applicable): check the scale and not_applicable against the survey's wording"
+            if unpivot.get("not_applicable")
+            else f"unpivot: {len(unpivot['questions'])} columns hold ratings {unpivot['scale']}: check the scale"
+        )
     if formats:
         profile["timestamp_formats"] = formats
     if value_maps:

@@ -47,7 +47,11 @@ TOP_KEYS = {
     "let",
     "rename",
     "file_name",
+    "fixed",
+    "unpivot",
+    "duplicate_headers",
 }
+DUPLICATE_HEADERS = ("reject", "number")
 REDELIVERIES = ("update", "replace")
 FORMAT_KEYS = {"type", "delimiter", "encoding", "header", "quote", "decimal"}
 
@@ -67,9 +71,24 @@ class FileFormat:
 
 
 @dataclass(frozen=True)
+class Unpivot:
+    """A wide survey export's rated questions, one column each, made rows of survey_answers."""
+
+    questions: dict[str, str]  # question name -> the file's column holding its answers
+    low: int  # the scale, highest best
+    high: int
+    not_applicable: tuple[str, ...] = ()  # answers meaning "not applicable" (no value)
+
+    @property
+    def scale(self) -> str:
+        return f"{self.low}-{self.high}"
+
+
+@dataclass(frozen=True)
 class Derived:
     table: str
     sql: str  # a SELECT over `batch` (the file's rows as loaded into the profile's table)
+    unpivot: Unpivot | None = None  # made from the profile's `unpivot`: its answers are checked first
 
 
 @dataclass(frozen=True)
@@ -104,6 +123,9 @@ class Profile:
     let: dict[str, str] = field(default_factory=dict)
     rename: dict[str, str] = field(default_factory=dict)
     file_name: str | None = None
+    # A header naming two columns alike: `reject` the file (default), or `number` the later ones
+    # (name_2, name_3: the first keeps its name), as `esprit profile init` proposes for such a file.
+    duplicate_headers: str = "reject"
     path: Path | None = None
 
     @property
@@ -122,12 +144,19 @@ class Profile:
         for later, default in DIGEST_SINCE.items():  # keys added since loads recorded digests
             if said[later] == default:
                 del said[later]
+        for derived in said["derive"]:  # added since, like the keys above
+            if derived["unpivot"] is None:
+                del derived["unpivot"]
         return hashlib.sha256(json.dumps(said, sort_keys=True, default=str).encode()).hexdigest()
 
 
 # Keys added to profiles after loads recorded their digest: left out while at their default, so
 # that those loads are not taken for loads of a profile changed since.
-DIGEST_SINCE = {"redelivery": "update", "let": {}, "rename": {}, "file_name": None}
+DIGEST_SINCE = {"redelivery": "update", "let": {}, "rename": {}, "file_name": None, "duplicate_headers": "reject"}
+# The table an `unpivot` fills, beside the survey responses of the profile's own table.
+UNPIVOT_TABLES = {"survey_responses": "survey_answers"}
+UNPIVOT_KEYS = {"questions", "scale", "not_applicable"}
+LOADABLE = sorted(set(CONTRACTS) - set(UNPIVOT_TABLES.values()))  # the tables a profile can name
 
 
 def _fail(where: str, key: str, expected: str, got: Any = None) -> None:
@@ -153,8 +182,8 @@ def parse_profile(data: Any, where: str) -> Profile:
         if not isinstance(data.get(key), str) or not data.get(key):
             _fail(where, key, "a non-empty string", data.get(key))
     table = data["table"]
-    if table not in CONTRACTS:
-        _fail(where, "table", f"one of {sorted(CONTRACTS)}", table)
+    if table not in LOADABLE:
+        _fail(where, "table", f"one of {LOADABLE} (survey_answers is filled by a survey profile's unpivot)", table)
     contract = CONTRACTS[table]
     fmt_raw = _mapping(where, "format", data.get("format"))
     for key in fmt_raw:
@@ -187,6 +216,9 @@ def parse_profile(data: Any, where: str) -> Profile:
             _fail(where, f"columns.{col}", f"a column of {table}: {contract.column_names}")
         if not isinstance(expr, (str, int, float)):
             _fail(where, f"columns.{col}", "a DuckDB expression (string)", expr)
+    columns = dict(columns)
+    for col, value in _mapping(where, "fixed", data.get("fixed")).items():
+        columns[col] = _fixed(where, contract, col, value, columns)
     value_maps = _mapping(where, "value_maps", data.get("value_maps"))
     for col, mapping in value_maps.items():
         if col not in contract.column_names:
@@ -194,6 +226,8 @@ def parse_profile(data: Any, where: str) -> Profile:
         _mapping(where, f"value_maps.{col}", mapping)
         allowed = contract.column(col).allowed
         for source_value, target in mapping.items():
+            if str(target).startswith("TODO"):
+                _fail(where, f"value_maps.{col}.{source_value}", "a value (the proposal's TODO is left)", target)
             if allowed and target is not None and str(target) not in allowed:
                 _fail(where, f"value_maps.{col}.{source_value}", f"one of {list(allowed)} or null", target)
     formats = _mapping(where, "timestamp_formats", data.get("timestamp_formats"))
@@ -240,6 +274,8 @@ def parse_profile(data: Any, where: str) -> Profile:
                 item["table"],
             )
         derive.append(Derived(item["table"], str(item["sql"])))
+    if data.get("unpivot") is not None:
+        derive.append(_unpivot(where, table, data["unpivot"], data.get("null_markers", [""])))
     personal = data.get("personal_columns") or []
     if not isinstance(personal, list):
         _fail(where, "personal_columns", "a list of source column names", personal)
@@ -253,6 +289,9 @@ def parse_profile(data: Any, where: str) -> Profile:
     namespace_keys = data.get("namespace_keys", False)
     if not isinstance(namespace_keys, bool):
         _fail(where, "namespace_keys", "true or false", namespace_keys)
+    duplicate_headers = data.get("duplicate_headers", "reject")
+    if duplicate_headers not in DUPLICATE_HEADERS:
+        _fail(where, "duplicate_headers", f"one of {list(DUPLICATE_HEADERS)}", duplicate_headers)
     redelivery = data.get("redelivery", "update")
     if redelivery not in REDELIVERIES:
         _fail(where, "redelivery", f"one of {list(REDELIVERIES)}", redelivery)
@@ -276,6 +315,95 @@ def parse_profile(data: Any, where: str) -> Profile:
         let={str(k): str(v) for k, v in lets.items()},
         rename=dict(renames),
         file_name=None if file_name is None else str(file_name),
+        duplicate_headers=duplicate_headers,
+    )
+
+
+def _fixed(where: str, contract, col: str, value: Any, columns: dict) -> str:
+    """`fixed: {column: value}`: one value for every row of the file (a survey export with no
+    date: the day it was taken), as an SQL literal. A timestamp must read as ISO 8601."""
+    from datetime import date, datetime
+
+    if col not in contract.column_names:
+        _fail(where, f"fixed.{col}", f"a column of {contract.table}: {contract.column_names}")
+    if col in columns:
+        _fail(where, f"fixed.{col}", "a column that `columns` does not map as well")
+    if not isinstance(value, (str, int, float, bool, date)):
+        _fail(where, f"fixed.{col}", "one value (a string, number or date)", value)
+    text = value.isoformat() if isinstance(value, date) else str(value)
+    if contract.column(col).type == "TIMESTAMPTZ":
+        try:
+            datetime.fromisoformat(text)
+        except ValueError:
+            _fail(where, f"fixed.{col}", "an ISO 8601 date or time such as '2024-01-01'", value)
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _unpivot(where: str, table: str, data: Any, markers: Any) -> Derived:
+    """The `unpivot` block: each rated question's column of a wide survey export becomes rows of
+    survey_answers (response, question, scale, value, not applicable), derived from the rows the
+    file loads into its own table, so that a quarantined response has no answers either."""
+    if table not in UNPIVOT_TABLES:
+        _fail(where, "unpivot", f"a profile of table {sorted(UNPIVOT_TABLES)}", table)
+    data = _mapping(where, "unpivot", data)
+    for key in data:
+        if key not in UNPIVOT_KEYS:
+            _fail(where, f"unpivot.{key}", f"one of {sorted(UNPIVOT_KEYS)}")
+    questions = _mapping(where, "unpivot.questions", data.get("questions"))
+    if not questions:
+        _fail(where, "unpivot.questions", "a mapping of question name -> the file's column holding its answers")
+    for name, column in questions.items():
+        if not re.fullmatch(r"[a-z_][a-z0-9_]*", str(name)):
+            _fail(where, f"unpivot.questions.{name}", "a name of lower-case letters, digits and '_'", name)
+        if not isinstance(column, str) or not column:
+            _fail(where, f"unpivot.questions.{name}", "the name of a column of the file", column)
+    scale = re.fullmatch(r"\s*(\d+)\s*-\s*(\d+)\s*", str(data.get("scale", "")))
+    if not scale or int(scale[1]) >= int(scale[2]):
+        _fail(where, "unpivot.scale", "the answers' scale, lowest-highest, such as 1-5", data.get("scale"))
+    absent = data.get("not_applicable") or []
+    if not isinstance(absent, list):
+        _fail(where, "unpivot.not_applicable", "a list of the answers meaning 'not applicable', such as [0]", absent)
+    spec = Unpivot(
+        {str(k): str(v) for k, v in questions.items()},
+        int(scale[1]),
+        int(scale[2]),
+        tuple(str(a) for a in absent),
+    )
+    return Derived(UNPIVOT_TABLES[table], unpivot_sql(spec, [str(m) for m in markers or []]), spec)
+
+
+def unpivot_sql(spec: Unpivot, markers: list[str]) -> str:
+    """The derive's SELECT: one row per answer given (an empty cell, or a null marker, is no answer)."""
+    from pipelines.sqltext import sql_ident, sql_string
+
+    def listed(values) -> str:
+        return ", ".join(sql_string(v) for v in values) or "NULL"
+
+    picked = ", ".join(f"{sql_ident(col)} AS {sql_ident(q)}" for q, col in spec.questions.items())
+    return (
+        f"SELECT b.response_id AS response_ref, u.question, {sql_string(spec.scale)} AS scale, "
+        f"CASE WHEN u.answer IN ({listed(spec.not_applicable)}) THEN NULL ELSE {whole_number_sql('u.answer')} END "
+        f"AS value, u.answer IN ({listed(spec.not_applicable)}) AS not_applicable "
+        f"FROM batch b JOIN ({unpivot_answers(spec, markers, picked)}) u USING (source_line)"
+    )
+
+
+def whole_number_sql(text: str) -> str:
+    """SQL: a text as a whole number (3, 3.0), else NULL: 3.5 is no answer on a scale of whole
+    numbers, where a cast would round it."""
+    return f"CASE WHEN regexp_full_match({text}, '[0-9]+(\\.0*)?') THEN CAST(CAST({text} AS DOUBLE) AS INTEGER) END"
+
+
+def unpivot_answers(spec: Unpivot, markers: list[str], picked: str | None = None) -> str:
+    """Every answer of `raw` (trimmed; an empty one or a null marker left out), by source line and question."""
+    from pipelines.sqltext import sql_ident, sql_string
+
+    picked = picked or ", ".join(f"{sql_ident(col)} AS {sql_ident(q)}" for q, col in spec.questions.items())
+    blank = ", ".join(sql_string(m) for m in dict.fromkeys(["", *markers]))
+    return (
+        f"SELECT source_line, question, answer FROM (SELECT source_line, question, trim(answer) AS answer FROM "
+        f"(UNPIVOT (SELECT source_line, {picked} FROM raw) ON COLUMNS(* EXCLUDE (source_line)) "
+        f"INTO NAME question VALUE answer)) WHERE answer NOT IN ({blank})"
     )
 
 

@@ -438,6 +438,26 @@ def _read_csv(
     return header, delimiter
 
 
+def numbered_duplicates(header: list[str]) -> list[str]:
+    """A name repeated in a header: the first keeps it, the later ones become name_2, name_3 (their
+    position among the columns of that name; DuckDB's names ignore case, so do these), skipping a
+    name the header already has."""
+    taken = {name.lower() for name in header}
+    counts: dict[str, int] = {}
+    out = []
+    for name in header:
+        counts[name.lower()] = counts.get(name.lower(), 0) + 1
+        if counts[name.lower()] == 1:
+            out.append(name)
+            continue
+        n = counts[name.lower()]
+        while f"{name}_{n}".lower() in taken:
+            n += 1
+        out.append(f"{name}_{n}")
+        taken.add(out[-1].lower())
+    return out
+
+
 def _csv_columns(path: Path, profile: Profile) -> tuple[list[str], str]:
     """The file's column names (checked) and delimiter."""
     header, delimiter = _csv_header(path, profile)
@@ -447,6 +467,8 @@ def _csv_columns(path: Path, profile: Profile) -> tuple[list[str], str]:
     # a header names every column: column1 is the first
     header = [name or f"column{i + 1}" for i, name in enumerate(header)]
     header = [profile.rename.get(name, name) for name in header]  # a variant of the header, named as the profile reads
+    if profile.duplicate_headers == "number":
+        header = numbered_duplicates(header)
     seen, dupes = set(), []
     for name in header:  # DuckDB names are case-insensitive: nps and NPS are one column
         if name.lower() in seen:

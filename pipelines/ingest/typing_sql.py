@@ -74,18 +74,41 @@ def mapped_source_columns(profile: Profile, contract: Contract, source_columns: 
 
 
 def check_columns(profile: Profile, contract: Contract, source_columns: list[str]) -> None:
+    answers = [c for d in profile.derive if d.unpivot for c in d.unpivot.questions.values()]
+    absent = [c for c in answers if c not in source_columns]
+    if absent:
+        raise FileRejected(
+            "required_column",
+            f"the columns profile {profile.name} unpivots are missing: {', '.join(map(repr, absent))} "
+            f"(the file has: {', '.join(source_columns) or 'no columns'})",
+            column=absent[0],
+        )
     missing = [
         c.name
         for c in contract.columns
         if c.required and c.name not in profile.columns and c.name not in source_columns
     ]
+    when = contract.event_time
+    if when and when not in missing and profile.columns.get(when, "").strip().upper() == "NULL":
+        missing.append(when)  # mapped to nothing (as a proposed profile leaves it)
     if missing:
         raise FileRejected(
             "required_column",
             f"required column(s) missing: {', '.join(missing)} "
-            f"(the file has: {', '.join(source_columns) or 'no columns'})",
+            f"(the file has: {', '.join(source_columns) or 'no columns'})"
+            + (_no_time(profile, when) if when in missing else ""),
             column=missing[0],
         )
+
+
+def _no_time(profile: Profile, when: str) -> str:
+    """What to do about a file without the time its rows happen: Esprit never invents one."""
+    return (
+        f". Without {when} (the time each row happens, which places it in its week) nothing loads, and no date is "
+        f"made up: give one in profile {profile.name}, from the file's name (file_name: "
+        f"'survey_(?P<day>\\d{{4}}-\\d{{2}}-\\d{{2}})\\.csv' with columns: {{{when}: day}}), or one date for the "
+        f"whole file (fixed: {{{when}: '2024-01-01'}}), or map it to a column of the file"
+    )
 
 
 def source_relation(profile: Profile, source_columns: list[str], file_name: str | None = None, lets=True) -> str:

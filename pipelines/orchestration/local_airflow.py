@@ -94,8 +94,10 @@ def set_up_airflow(env: dict[str, str], pool: str = "esprit_warehouse") -> None:
         os.replace(partial, template)  # atomic: two first set-ups at once each write a whole one
 
 
-def run_dags(airflow_home: Path, esprit_home: Path, scorecard_weeks: str = "all") -> dict[str, str]:
-    """Migrate the metadata DB, then run each DAG once with dag.test(); return dag_id -> state."""
+def run_dags(airflow_home: Path, esprit_home: Path, scorecard_weeks: str = "all", step=None) -> dict[str, str]:
+    """Migrate the metadata DB, then run each DAG once with dag.test(); return dag_id -> state.
+    `step(message)` hears of each DAG as it starts and ends (the CLI shows them on the terminal)."""
+    step = step or (lambda message: None)
     airflow_home.mkdir(parents=True, exist_ok=True)
     env = airflow_environment(airflow_home, esprit_home)
     os.environ.update(env)
@@ -106,10 +108,13 @@ def run_dags(airflow_home: Path, esprit_home: Path, scorecard_weeks: str = "all"
     if bag.import_errors:
         raise RuntimeError(f"DAG import errors: {bag.import_errors}")
     states = {}
-    for dag_id in dag_order(bag.dag_ids):
+    order = dag_order(bag.dag_ids)
+    for position, dag_id in enumerate(order, start=1):
         conf = {"weeks": scorecard_weeks} if dag_id == "esprit_scorecard" else None
+        step(f"DAG {position}/{len(order)} {dag_id}: running")
         run = bag.dags[dag_id].test(run_conf=conf)
         states[dag_id] = str(run.state)
+        step(f"DAG {position}/{len(order)} {dag_id}: {states[dag_id]}")
         if states[dag_id] != "success":
             raise RuntimeError(f"DAG {dag_id} ended {run.state}; see the task log above")
     return states

@@ -66,6 +66,17 @@ TEXT = {
         "asa": "Avg speed of answer (s)",
         "aht": "Avg handle time (s)",
         "transferred_out": "Transferred out",
+        "drivers": "Aspects rated by satisfied and dissatisfied respondents",
+        "drivers_intro": "Mean rating of each aspect of the survey, among respondents satisfied (CSAT 4-5, or without a "
+        "CSAT an NPS of 7-10) and dissatisfied (CSAT 1-3, or an NPS detractor), with how many answered; the widest "
+        "gaps first: the aspects that go with dissatisfaction.",
+        "aspect": "Aspect",
+        "scale": "Scale",
+        "mean_all": "Mean (n)",
+        "mean_satisfied": "Satisfied: mean (n)",
+        "mean_dissatisfied": "Dissatisfied: mean (n)",
+        "gap": "Gap",
+        "not_applicable": "Not applicable",
         "verbatims": "What customers said",
         "verbatims_intro": "Chosen from journeys that met each stage's top friction signal; scrubbed of personal data.",
         "no_verbatim": "No verbatim this week for this stage.",
@@ -158,6 +169,17 @@ TEXT = {
         "abandonment": "Abandonnés",
         "asa": "Délai moyen de décroché (s)",
         "aht": "Durée moyenne de traitement (s)",
+        "drivers": "Aspects notés par les répondants satisfaits et insatisfaits",
+        "drivers_intro": "Note moyenne de chaque aspect de l'enquête, chez les répondants satisfaits (CSAT 4-5, ou sans "
+        "CSAT un NPS de 7 à 10) et insatisfaits (CSAT 1-3, ou un NPS détracteur), avec le nombre de réponses ; les plus "
+        "grands écarts d'abord : les aspects qui vont avec l'insatisfaction.",
+        "aspect": "Aspect",
+        "scale": "Échelle",
+        "mean_all": "Moyenne (n)",
+        "mean_satisfied": "Satisfaits : moyenne (n)",
+        "mean_dissatisfied": "Insatisfaits : moyenne (n)",
+        "gap": "Écart",
+        "not_applicable": "Sans objet",
         "transferred_out": "Transférés",
         "verbatims": "Paroles de clients",
         "verbatims_intro": "Choisies parmi les parcours touchés par le principal signal de friction de chaque étape ; "

@@ -473,6 +473,19 @@ def team_namer(settings: Settings, lang: str):
     return lambda code: t("unassigned_team") if code == unassigned else team_name(settings, code, lang)
 
 
+def survey_drivers(con, week: str) -> list[dict]:
+    """The driver view: per rated aspect of a wide survey, its mean among satisfied and among
+    dissatisfied respondents with how many answered (weekly_survey_drivers), the widest gap first;
+    an aspect with no gap (a side without answers) last. Empty when no survey has aspects."""
+    if not _table_exists(con, "weekly_survey_drivers"):
+        return []
+    cursor = con.execute(
+        "SELECT * FROM weekly_survey_drivers WHERE week = ? ORDER BY gap DESC NULLS LAST, question", [week]
+    )
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, r)) for r in cursor.fetchall()]
+
+
 def _teams(con, week: str) -> list[dict]:
     cursor = con.execute("SELECT * FROM weekly_team_kpis WHERE week = ? ORDER BY team", [week])
     names = [d[0] for d in cursor.description]
@@ -573,6 +586,7 @@ def _render_week(
     verbatims = _verbatims(con, week, stages, settings.scorecard["verbatims_per_stage"])
     quality = _quality(settings, con, week)
     teams = _teams(con, week)
+    drivers = survey_drivers(con, week)
     nps_split = {
         k: fmt(_usable(history.get(f"nps_{k}", {}).get(week)), "pct") for k in ("promoters", "passives", "detractors")
     }
@@ -617,6 +631,7 @@ def _render_week(
             "handoffs": handoffs,
             "heatmap": heatmap,
             "teams": teams,
+            "drivers": drivers,
             "verbatims": verbatims,
             "quality": quality,
             "nps_split": nps_split,
@@ -641,6 +656,7 @@ def _render_week(
         "headline": {tile.metric: {k: v for k, v in asdict(tile).items() if k != "sparkline"} for tile in tiles},
         "stages": {s["key"]: {k: v for k, v in s.items() if k not in ("en", "fr")} for s in stages},
         "quality": quality,
+        "survey_drivers": drivers,
     }
     written.append(_write(folder / "scorecard.json", json.dumps(figures, indent=2, default=str) + "\n"))
     return written
