@@ -72,8 +72,8 @@ class Replicator:
     def build(self, weeks: int, width: int) -> None:
         """Tables rep_<table>: `weeks` weeks of `width` copies; columns wk (the week's index) and copy."""
         blocks = math.ceil(weeks / SEED_WEEKS)
-        for table, contract in CONTRACTS.items():
-            ids, times = ID_COLUMNS[table], TIME_COLUMNS[table]
+        for table in FILES:  # the tables the generator writes (not survey_answers, from wide surveys)
+            contract, ids, times = CONTRACTS[table], ID_COLUMNS[table], TIME_COLUMNS[table]
             cols = []
             for col in contract.column_names:
                 if col in ids:

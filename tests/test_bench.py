@@ -81,6 +81,7 @@ def test_bench_at_a_tiny_size_writes_every_measured_field(tmp_path):
             "--weekly-repeats",
             "2",
             "--no-warm-up",  # four processes fewer; no timing is asserted
+            "--fork-phases",  # imports and GX set-up paid once, not by each of the 14 phases
             "--out",
             str(out),
             "--doc",
@@ -146,6 +147,7 @@ def test_bench_at_a_tiny_size_writes_every_measured_field(tmp_path):
     text = doc.read_text(encoding="utf-8")
     assert text.startswith("prose before\n") and text.endswith(f"{DOC_END}\nprose after\n")
     assert "old table" not in text and "| ingest + validate |" in text and "dag.test" in text
+    assert report["forked_phases"] and "not comparable" in text  # figures of forked phases say so
     assert f"({', '.join(str(r) for r in weekly['histories'][0]['runs_wall_seconds'])})" in text  # every run shown
     assert not (tmp_path / "work").exists()  # the data are removed
 
