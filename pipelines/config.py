@@ -2,7 +2,8 @@
 
 One place for every tunable. Defaults live in `defaults.yaml` beside this file (the friction
 signals' in `sql/vocabulary.yaml`, with their definitions); a project
-file (``esprit.yaml``, or the file named by ``ESPRIT_CONFIG``) overrides them key by key,
+file (the one ``ESPRIT_CONFIG`` names, else ``esprit.yaml`` under ``ESPRIT_HOME``, else in the
+working directory) overrides them key by key,
 and ``ESPRIT_<KEY>`` environment variables override the paths. Tasks and the CLI call
 `load_settings()` at run time, never at import time, so a DAG file parses without them.
 """
@@ -108,6 +109,15 @@ def _read_yaml(path: Path) -> dict:
     return data
 
 
+def _project_file() -> Path | None:
+    """esprit.yaml under ESPRIT_HOME (a container's home, whatever its working directory), else in
+    the working directory; None when neither has one."""
+    for folder in (os.environ.get("ESPRIT_HOME"), "."):
+        if folder and (Path(folder) / "esprit.yaml").is_file():
+            return Path(folder) / "esprit.yaml"
+    return None
+
+
 def load_settings(config_file: str | Path | None = None, base_dir: str | Path | None = None) -> Settings:
     """Read defaults, then the project file, then environment overrides of the paths.
 
@@ -116,9 +126,7 @@ def load_settings(config_file: str | Path | None = None, base_dir: str | Path | 
     """
     raw = _read_yaml(DEFAULTS_FILE)
     raw["friction_signals"] = VOCABULARY.default_friction_signals()  # each signal's defaults, with its definition
-    config_file = config_file or os.environ.get("ESPRIT_CONFIG")
-    if config_file is None and Path("esprit.yaml").is_file():
-        config_file = "esprit.yaml"
+    config_file = config_file or os.environ.get("ESPRIT_CONFIG") or _project_file()
     if config_file is not None:
         raw = _merge(raw, _read_yaml(Path(config_file)), str(config_file))
     base = Path(base_dir or os.environ.get("ESPRIT_HOME") or Path.cwd())

@@ -73,3 +73,23 @@ def test_scorecard_settings_are_checked(tmp_path, text, message):
     cfg.write_text(text)
     with pytest.raises(ConfigError, match=message):
         load_settings(cfg, base_dir=tmp_path)
+
+
+def test_the_project_file_is_found_under_esprit_home_before_the_working_directory(tmp_path, monkeypatch):
+    """A container sets ESPRIT_HOME and runs from elsewhere: its esprit.yaml must not be ignored."""
+    home, cwd = tmp_path / "home", tmp_path / "cwd"
+    home.mkdir()
+    cwd.mkdir()
+    (home / "esprit.yaml").write_text("metrics:\n  long_wait_seconds: 90\n")
+    (cwd / "esprit.yaml").write_text("metrics:\n  long_wait_seconds: 45\n")
+    monkeypatch.chdir(cwd)
+    monkeypatch.setenv("ESPRIT_HOME", str(home))
+    assert load_settings().metrics["long_wait_seconds"] == 90
+    assert load_settings().warehouse == home / "warehouse" / "esprit.duckdb"
+    (home / "esprit.yaml").unlink()  # none under ESPRIT_HOME: the working directory's
+    assert load_settings().metrics["long_wait_seconds"] == 45
+    monkeypatch.delenv("ESPRIT_HOME")
+    assert load_settings().metrics["long_wait_seconds"] == 45
+    monkeypatch.setenv("ESPRIT_CONFIG", str(home / "missing.yaml"))  # named explicitly: no fallback
+    with pytest.raises((ConfigError, FileNotFoundError)):
+        load_settings()
