@@ -38,6 +38,8 @@ def test_cli_run_takes_a_landing_folder_to_scorecards_without_airflow(generated,
     import shutil
 
     shutil.copytree(generated, tmp_path / "landing")
+    # found in the working directory; PDFs are printed by the session's pipeline run and the demo
+    (tmp_path / "esprit.yaml").write_text("scorecard: {pdf: false}\n", encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "ESPRIT"))}
     refused = subprocess.run(
         [sys.executable, "-m", "pipelines.cli", "run"], cwd=tmp_path, env=env, capture_output=True, text=True
