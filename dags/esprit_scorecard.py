@@ -8,6 +8,7 @@ recomputed, so a restated week is re-published.
 """
 
 from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, get_current_context, task
+from airflow.sdk.exceptions import AirflowSkipException
 
 from pipelines.orchestration.tasks import METRICS_ASSET, dag_arguments, orchestration_settings
 
@@ -33,12 +34,15 @@ def esprit_scorecard():
     # rendering takes the warehouse pool's slot too (default_args)
     @task()
     def render_scorecards() -> list[str]:
-        from pipelines.orchestration.tasks import changed_weeks_from_events
+        from pipelines.orchestration.tasks import NothingToRender, changed_weeks_from_events
         from pipelines.orchestration.tasks import render_scorecards as render
 
         context = get_current_context()
         events = [event.extra for asset_events in context["triggering_asset_events"].values() for event in asset_events]
-        return render(context["params"]["weeks"], context["dag_run"].run_after, changed_weeks_from_events(events))
+        try:
+            return render(context["params"]["weeks"], context["dag_run"].run_after, changed_weeks_from_events(events))
+        except NothingToRender as reason:  # a fresh install's first Monday: nothing loaded yet
+            raise AirflowSkipException(str(reason)) from None
 
     render_scorecards()
 

@@ -179,3 +179,22 @@ def test_a_new_sqlite_metadata_database_is_a_copy_of_the_migrated_template(tmp_p
     with sqlite3.connect(copied) as db:
         assert db.execute("SELECT slots FROM slot_pool WHERE pool = 'esprit_warehouse'").fetchall() == [(1,)]
         assert db.execute("SELECT description FROM slot_pool WHERE pool = 'default_pool'").fetchall() == [("kept",)]
+
+
+def test_a_scheduled_scorecard_on_an_empty_warehouse_is_skipped_with_its_reason(tmp_path, monkeypatch):
+    """A fresh install's first Monday run (or the run Airflow starts at boot) finds no warehouse:
+    skipped and saying why, not failed and retried for minutes."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    from pipelines.orchestration.local_airflow import set_up_airflow
+    from pipelines.orchestration.tasks import NothingToRender, render_scorecards
+
+    monkeypatch.setenv("ESPRIT_HOME", str(tmp_path))
+    with pytest.raises(NothingToRender, match="once a file has loaded"):
+        render_scorecards("previous", None)
+    set_up_airflow({})
+    dag = DagBag(dag_folder=str(DAGS_DIR / "esprit_scorecard.py")).dags["esprit_scorecard"]
+    run = dag.test()
+    assert {ti.task_id: str(ti.state) for ti in run.get_task_instances()} == {"render_scorecards": "skipped"}
+    assert str(run.state) == "success"
+    assert not (tmp_path / "warehouse").exists()  # nothing created on the way

@@ -8,6 +8,7 @@ next DAG knows which files and weeks changed.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from pipelines.config import load_settings
 from pipelines.weeks import last_completed_week, parse_week
@@ -105,12 +106,22 @@ def weeks_to_render(
     return [spec]
 
 
+class NothingToRender(Exception):
+    """No metrics in the warehouse yet: the scorecard task is skipped with this reason."""
+
+
 def render_scorecards(spec: str, run_after: datetime | None, changed_weeks: list[str] | None = None) -> list[str]:
-    """Render the weeks chosen by `weeks_to_render` that have data (and the index, always)."""
+    """Render the weeks chosen by `weeks_to_render` that have data (and the index, always).
+    NothingToRender when no metrics were ever built (a fresh install's first scheduled run)."""
     from pipelines.report.scorecard import available_weeks, render_weeks
     from pipelines.warehouse import connect
 
     settings = load_settings()
+    if not _metrics_built(settings.warehouse):
+        raise NothingToRender(
+            f"no scorecard yet: the warehouse ({settings.warehouse.name}) holds no metrics; the scorecard "
+            "renders once a file has loaded and the metrics DAG has run"
+        )
     weeks = weeks_to_render(spec, run_after, settings.week_timezone, changed_weeks)
     if weeks is not None:
         con = connect(settings.warehouse, read_only=True)
@@ -123,6 +134,20 @@ def render_scorecards(spec: str, run_after: datetime | None, changed_weeks: list
         # a Monday with nothing loaded for last week publishes the index, not an error
         weeks = [w for w in weeks if w in known]
     return [str(p) for p in render_weeks(settings, weeks)]
+
+
+def _metrics_built(warehouse: Path) -> bool:
+    from pipelines.warehouse import connect
+
+    if not warehouse.exists():
+        return False
+    con = connect(warehouse, read_only=True)
+    try:
+        return bool(
+            con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'weekly_scorecard'").fetchone()[0]
+        )
+    finally:
+        con.close()
 
 
 def weeks_affected_on_pages(changed: list[str], known: list[str], trend_weeks: int) -> list[str]:
