@@ -47,8 +47,10 @@ demo: env
 
 # Airflow's own scheduler, triggerer, dag-processor and API server (airflow standalone: SQLite
 # metadata, LocalExecutor) with Esprit's DAGs and pool: files dropped in landing/<source>/ load.
+# PORT: the API server's port, which the tasks are told to reach too (make airflow PORT=8081).
+PORT ?= 8080
 airflow: env chromium
-	ESPRIT_DEMO=$${ESPRIT_DEMO-1} $(VENV)/bin/esprit airflow --home .
+	ESPRIT_DEMO=$${ESPRIT_DEMO-1} $(VENV)/bin/esprit airflow --home . --port $(PORT)
 
 # ruff checks and formats the Python ([tool.ruff] in pyproject.toml); sqlfluff lints the SQL models
 # with the DuckDB dialect (.sqlfluff).

@@ -407,19 +407,10 @@ def cmd_demo(args) -> int:
 def cmd_airflow(args) -> int:
     """Start `airflow standalone` on this folder: SQLite metadata, LocalExecutor, Esprit's DAGs and pool."""
     from pipelines.config import load_settings
-    from pipelines.orchestration.local_airflow import airflow_environment, set_up_airflow
+    from pipelines.orchestration.local_airflow import set_up_airflow, standalone_environment
 
     home = Path(args.home).resolve()
-    env = airflow_environment(home / ".airflow", home)
-    env.update(
-        {
-            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",  # files landing start loads at once
-            "AIRFLOW__API__PORT": str(args.port),
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{args.port}/execution/",
-            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
-        }
-    )
+    env = standalone_environment(home, args.port)
     settings = load_settings(args.config, base_dir=home)
     for source in settings.sources:
         (settings.landing / source).mkdir(parents=True, exist_ok=True)

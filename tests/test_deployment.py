@@ -62,3 +62,20 @@ def test_secrets_come_from_env_and_the_example_holds_no_real_secret():
     assert example["POSTGRES_PASSWORD"] == "change-me"
     assert {v for k, v in example.items() if "SECRET" in k or "KEY" in k} <= {"change-me", ""}
     assert ".env" in (REPO_ROOT / ".gitignore").read_text().split()
+
+
+def test_make_airflow_port_reaches_the_api_and_the_tasks(tmp_path):
+    """Another Airflow on 8080 must not receive this one's task traffic: PORT sets both the API
+    server's port and the execution API URL the tasks call; task slots follow the cores."""
+    import os
+    import subprocess
+
+    from pipelines.orchestration.local_airflow import standalone_environment
+
+    dry = subprocess.run(["make", "-n", "airflow", "PORT=8093"], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert "esprit airflow --home . --port 8093" in dry.stdout, dry.stdout + dry.stderr
+    env = standalone_environment(tmp_path, 8093)
+    assert env["AIRFLOW__API__PORT"] == "8093"
+    assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://localhost:8093/execution/"
+    assert env["AIRFLOW__CORE__PARALLELISM"] == str(max(2, os.cpu_count()))
+    assert env["AIRFLOW_HOME"] == str(tmp_path / ".airflow")

@@ -37,6 +37,24 @@ def airflow_environment(airflow_home: Path, esprit_home: Path) -> dict[str, str]
     }
 
 
+def standalone_environment(esprit_home: Path, port: int) -> dict[str, str]:
+    """`esprit airflow` (airflow standalone): the API on `port`, and the tasks told to reach it
+    there (another Airflow on 8080 must not get this one's task traffic); LocalExecutor slots
+    sized to the machine's cores rather than Airflow's default of 32."""
+    env = airflow_environment(esprit_home / ".airflow", esprit_home)
+    env.update(
+        {
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",  # files landing start loads at once
+            "AIRFLOW__API__PORT": str(port),
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{port}/execution/",
+            "AIRFLOW__CORE__PARALLELISM": str(max(2, os.cpu_count() or 2)),
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        }
+    )
+    return env
+
+
 def airflow_command(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     """Run the venv's `airflow` CLI with this environment (its bin first on PATH, as Airflow needs)."""
     airflow = Path(sys.executable).with_name("airflow")
