@@ -7,11 +7,12 @@ VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: help env chromium demo airflow lint test test-fast contracts clean bench mutate mutate-python
+.PHONY: help env chromium demo airflow airflow-stop lint test test-fast contracts clean bench mutate mutate-python
 
 help:
 	@echo "make demo   - sample data through the real Airflow DAGs; prints where the scorecard is"
 	@echo "make airflow - airflow standalone with Esprit's DAGs; prints the UI address and login"
+	@echo "make airflow-stop - stop that Airflow, every process of it"
 	@echo "make test   - make lint, then the whole test suite (includes the end-to-end DAG run)"
 	@echo "make lint   - ruff (check and format) on the Python, sqlfluff on sql/ (pyproject.toml, .sqlfluff)"
 	@echo "make env    - create .venv from uv.lock"
@@ -51,6 +52,11 @@ demo: env
 PORT ?= 8080
 airflow: env chromium
 	ESPRIT_DEMO=$${ESPRIT_DEMO-1} $(VENV)/bin/esprit airflow --home . --port $(PORT)
+
+# Stops every process of the Airflow `make airflow` started (its process group, then any process
+# of its Airflow home), SIGKILL for what does not end within 30 s.
+airflow-stop: env
+	$(VENV)/bin/esprit airflow --stop --home .
 
 # ruff checks and formats the Python ([tool.ruff] in pyproject.toml); sqlfluff lints the SQL models
 # with the DuckDB dialect (.sqlfluff).

@@ -407,9 +407,24 @@ def cmd_demo(args) -> int:
 def cmd_airflow(args) -> int:
     """Start `airflow standalone` on this folder: SQLite metadata, LocalExecutor, Esprit's DAGs and pool."""
     from pipelines.config import load_settings
-    from pipelines.orchestration.local_airflow import set_up_airflow, standalone_environment
+    from pipelines.orchestration.local_airflow import (
+        airflow_processes,
+        set_up_airflow,
+        standalone_environment,
+        start_standalone,
+        stop_standalone,
+    )
 
     home = Path(args.home).resolve()
+    if args.stop:
+        stopped = stop_standalone(home / ".airflow")
+        left = airflow_processes(home / ".airflow", None)
+        print(
+            f"stopped Airflow of {home}: {stopped['terminated']} processes ended"
+            + (f", {stopped['killed']} killed after the grace period" if stopped["killed"] else "")
+            + (f"; {len(left)} still running" if left else "")
+        )
+        return 1 if left else 0
     env = standalone_environment(home, args.port)
     settings = load_settings(args.config, base_dir=home)
     for source in settings.sources:
@@ -424,12 +439,8 @@ def cmd_airflow(args) -> int:
         f"drop exports into {settings.landing}/<source>/ ({', '.join(settings.sources)}); "
         f"scorecards appear in {settings.scorecards_dir}"
     )
-    airflow = Path(sys.executable).with_name("airflow")
-    os.execve(
-        str(airflow),
-        [str(airflow), "standalone"],
-        {**os.environ, **env, "PATH": f"{airflow.parent}{os.pathsep}{os.environ.get('PATH', '')}"},
-    )
+    print(f"stop it with: esprit airflow --stop --home {args.home} (or make airflow-stop)")
+    start_standalone(env)
     return 0  # not reached
 
 
@@ -587,6 +598,7 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("airflow", help="start airflow standalone with Esprit's DAGs, pool and settings")
     a.add_argument("--home", default=".", help="folder for landing/, warehouse/, out/ and .airflow/")
     a.add_argument("--port", type=int, default=8080)
+    a.add_argument("--stop", action="store_true", help="stop the Airflow this --home runs, every process of it")
     a.set_defaults(func=cmd_airflow)
 
     su = sub.add_parser("airflow-setup", help="migrate Airflow's metadata DB and create the warehouse pool")
@@ -652,7 +664,7 @@ EXAMPLES = {
         "esprit handoffs --week 2026-W46 --from accueil --to reclamations --timeline",
     ],
     "demo": ["esprit demo --fresh", "esprit demo --home /srv/esprit-demo --weeks 12"],
-    "airflow": ["esprit airflow --home . --port 8080"],
+    "airflow": ["esprit airflow --home . --port 8080", "esprit airflow --stop --home ."],
     "airflow-setup": ["esprit airflow-setup"],
     "profile": ["esprit profile init export.csv --table cases"],
     "profile init": [

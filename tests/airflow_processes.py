@@ -66,9 +66,14 @@ class AirflowProcesses:
             log = self.home / f"{command[0]}{'-' + command[1] if len(command) > 1 else ''}.log"
             self.logs.append(log)
             handle = open(log, "w")
+            program = (
+                [str(VENV_BIN / "esprit"), *command[1:]]
+                if command[0] == "esprit"
+                else [str(VENV_BIN / "airflow"), *command]
+            )
             self.processes.append(
                 subprocess.Popen(
-                    [str(VENV_BIN / "airflow"), *command],
+                    program,
                     env=self.full_env(),
                     stdout=handle,
                     stderr=subprocess.STDOUT,

@@ -127,7 +127,8 @@ def runs_and_events(airflow: AirflowProcesses) -> tuple[set[tuple[str, str]], di
     return runs, events
 
 
-def run_and_check(generated: Path, home: Path, airflow: AirflowProcesses, *components: list[str]) -> None:
+def run_and_check(generated: Path, home: Path, airflow: AirflowProcesses, *components: list[str], stop=None) -> None:
+    """`stop()`, when given, ends the components first (what is left is then killed anyway)."""
     settings = load_settings(home / "esprit.yaml", base_dir=home)
     weeks = json.loads((generated / "ground_truth" / "summary.json").read_text())["weeks"]
     try:
@@ -136,6 +137,8 @@ def run_and_check(generated: Path, home: Path, airflow: AirflowProcesses, *compo
         assert files == FILES
         elapsed = wait_until_published(airflow, settings, files, weeks)
     finally:
+        if stop is not None:
+            stop()
         airflow.stop()
     print(
         f"\n{files} files for {len(SOURCES)} sources landed at once: every scorecard of {weeks} published "
@@ -187,9 +190,36 @@ def generated(tmp_path_factory) -> Path:
 
 
 def test_standalone_loads_files_landing_together_and_publishes_the_scorecard(generated, tmp_path):
+    """Started as `make airflow` does (`esprit airflow`: airflow standalone, its own port), and
+    stopped as `make airflow-stop` does: no process of it is left, and its port is free."""
+    import socket
+    import subprocess
+    import sys
+
+    from pipelines.orchestration.local_airflow import airflow_processes
+
     home, env = esprit_home(tmp_path)
-    airflow = AirflowProcesses(tmp_path / "airflow", home, env)
-    run_and_check(generated, home, airflow, ["standalone"])
+    airflow = AirflowProcesses(home / ".airflow", home, env)
+    stopped = {}
+
+    def stop() -> None:
+        done = subprocess.run(
+            [sys.executable, "-m", "pipelines.cli", "airflow", "--stop", "--home", str(home)],
+            env=airflow.full_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        stopped.update(code=done.returncode, out=done.stdout + done.stderr, left=airflow_processes(airflow.home, None))
+
+    run_and_check(
+        generated, home, airflow, ["esprit", "airflow", "--home", str(home), "--port", str(airflow.port)], stop=stop
+    )
+    assert stopped["code"] == 0 and "processes ended" in stopped["out"], stopped
+    assert stopped["left"] == [], stopped
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # closed connections may linger
+        sock.bind(("127.0.0.1", airflow.port))  # but no process listens on the API's port any more
 
 
 def _postgres_database(name: str):

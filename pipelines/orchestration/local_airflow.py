@@ -55,6 +55,81 @@ def standalone_environment(esprit_home: Path, port: int) -> dict[str, str]:
     return env
 
 
+PID_FILE = "standalone.pid"  # in the Airflow home: the process group `esprit airflow --stop` ends
+
+
+def start_standalone(env: dict[str, str]) -> None:
+    """Become `airflow standalone` (execve), leader of a process group of its own, so that a stop
+    reaches every component and every process they start; the pid is kept in the Airflow home."""
+    try:
+        os.setsid()
+    except PermissionError:  # already a group leader (started with a session of its own)
+        pass
+    home = Path(env["AIRFLOW_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    (home / PID_FILE).write_text(f"{os.getpid()}\n", encoding="utf-8")
+    airflow = Path(sys.executable).with_name("airflow")
+    path = f"{airflow.parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    os.execve(str(airflow), [str(airflow), "standalone"], {**os.environ, **env, "PATH": path})
+
+
+def airflow_processes(airflow_home: Path, group: int | None) -> list[int]:
+    """Live processes in the process group, or whose environment names this Airflow home (a
+    component that left the group)."""
+    marker = f"AIRFLOW_HOME={airflow_home}".encode()
+    found, ours = [], _ancestors()  # never the stop command itself, nor the shell or make above it
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) in ours:
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if stat[0] == "Z":  # a zombie holds nothing; its parent reaps it
+                continue
+            if (group is not None and int(stat[2]) == group) or marker in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+        except (OSError, IndexError, ValueError):  # gone meanwhile, or not ours to read
+            continue
+    return found
+
+
+def _ancestors() -> set[int]:
+    pids, pid = set(), os.getpid()
+    while pid > 1 and pid not in pids:
+        pids.add(pid)
+        try:
+            pid = int((Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            break
+    return pids
+
+
+def stop_standalone(airflow_home: Path, grace_seconds: float = 30.0) -> dict[str, int]:
+    """End `esprit airflow`: SIGTERM to its process group and to any process of this Airflow home,
+    SIGKILL to what is left after `grace_seconds`. Returns how many got each signal."""
+    import signal
+    import time
+
+    pid_file = airflow_home / PID_FILE
+    group = int(pid_file.read_text()) if pid_file.exists() else None
+    signalled = {"terminated": 0, "killed": 0}
+    for name, sig, wait in (("terminated", signal.SIGTERM, grace_seconds), ("killed", signal.SIGKILL, 10.0)):
+        targets = airflow_processes(airflow_home, group)
+        for pid in targets:
+            try:
+                os.kill(pid, sig)
+                signalled[name] += 1
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + wait
+        while targets and time.monotonic() < deadline:
+            time.sleep(0.2)
+            targets = airflow_processes(airflow_home, group)
+        if not targets:
+            break
+    pid_file.unlink(missing_ok=True)
+    return signalled
+
+
 def airflow_command(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     """Run the venv's `airflow` CLI with this environment (its bin first on PATH, as Airflow needs)."""
     airflow = Path(sys.executable).with_name("airflow")
