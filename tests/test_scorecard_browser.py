@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.config import load_settings
+from pipelines.config import load_settings, team_name
 from pipelines.orchestration.run import run_all
 from pipelines.report.investigate import pair_slug
 from pipelines.report.pdf import QUIET_FLAGS, find_chromium
@@ -308,3 +308,66 @@ def test_weeks_without_surveys_or_calls_say_no_data(browser, hostile):
     visit = Visit(browser, settings.scorecards_dir / no_surveys / "scorecard.fr.html")
     assert visit.page.locator('.tile[data-metric="nps"] .value').inner_text() == "pas de données"
     visit.page.close()
+
+
+def test_this_week_legend_and_heatmap_say_what_to_act_on(browser, latest, hostile):
+    import json
+
+    settings, week = latest
+    weeks = sorted(p.name for p in settings.scorecards_dir.glob("*-W*"))
+    figures = {w: json.loads((settings.scorecards_dir / w / "scorecard.json").read_text()) for w in weeks}
+    # the index colours a figure by its tile's status, as the week's page does: one colour meaning
+    visit = Visit(browser, settings.scorecards_dir / "index.en.html")
+    assert visit.page.locator("[data-legend] .badge.watch").count() == 1
+    for w in weeks:
+        for metric, tile in figures[w]["headline"].items():
+            cell = visit.page.locator(f'tr[data-week="{w}"] td[data-metric="{metric}"]')
+            assert cell.get_attribute("data-status") == tile["status"], (w, metric)
+    visit.page.close()
+    for w in weeks:
+        visit = Visit(browser, settings.scorecards_dir / w / "scorecard.en.html")
+        page = visit.page
+        block = page.locator("section#this-week")
+        assert block.bounding_box()["y"] < page.locator(".tiles").bounding_box()["y"]  # at the top
+        items = block.locator("ol.act > li")
+        act = figures[w]["this_week"]["act"]
+        assert [(items.nth(i).get_attribute("data-kind"), items.nth(i).get_attribute("data-subject"))
+                for i in range(items.count())] == [(i["kind"], i["subject"]) for i in act]  # fmt: skip
+        for i in range(items.count()):  # every item names its figure and links where to look
+            href = items.nth(i).locator("a").get_attribute("href")
+            if href.startswith("#"):
+                assert page.locator(href).count() == 1, href
+            else:
+                assert (settings.scorecards_dir / w / href).exists(), href
+        if not act:
+            assert block.locator("[data-act-none]").count() == 1
+        # a change is green or red only when it is significant
+        for span in page.locator(".tile [data-change]").all():
+            tile_text = span.locator("xpath=..").inner_text()
+            coloured = {"better", "worse"} & set(span.get_attribute("class").split())
+            assert bool(coloured) == (" significant" in f" {tile_text}".replace("within noise", "")), tile_text
+        pairs = [c for c in figures[w]["this_week"]["act"] if c["kind"] == "pair"]
+        for pair in pairs:
+            text = block.locator(f'ol.act > li[data-subject="{pair["subject"]}"]').inner_text()
+            names = [team_name(settings, pair[k], "en") for k in ("from", "to")]
+            assert text.startswith(f"{names[0]} → {names[1]}: {pair['figure']} failed handoffs of {pair['handoffs']}")
+        assert "Click a cell to open the pair's investigation" in page.inner_text("[data-heatmap-legend]")
+        visit.page.close()
+    # the heatmap's dots carry the number of failed handoffs: the largest for the pair with the most
+    con = connect(settings.warehouse, read_only=True)
+    most = con.execute("SELECT max(failed) FROM weekly_handoff_pairs WHERE week = ?", [week]).fetchone()[0]
+    con.close()
+    visit = Visit(browser, settings.scorecards_dir / week / "scorecard.en.html")
+    assert visit.page.locator(f'.heatmap svg [id="failed-{most}"]').count() >= 1
+    visit.page.close()
+    # a source that went missing heads the list, in both languages
+    hostile_settings, hostile_weeks = hostile
+    for lang, heading in (("en", "This week"), ("fr", "Cette semaine")):
+        visit = Visit(browser, hostile_settings.scorecards_dir / hostile_weeks[1] / f"scorecard.{lang}.html")
+        visit.assert_quiet()
+        assert visit.page.locator("section#this-week h2").inner_text() == heading
+        first = visit.page.locator("section#this-week ol.act > li").first
+        assert (first.get_attribute("data-kind"), first.get_attribute("data-rank")) == ("source", "1")
+        assert "calls" in first.get_attribute("data-subject")
+        visit.screenshot(f"this-week-{hostile_weeks[1]}.{lang}.png")
+        visit.page.close()

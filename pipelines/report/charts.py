@@ -30,6 +30,7 @@ matplotlib.rcParams.update(
 )
 
 INK, MUTED = "#1d2430", "#8a94a6"
+DOT_AREA = 140  # points², the dot of the pair with the most failed handoffs
 FAILURE_COLOURS = LinearSegmentedColormap.from_list("failure", ["#e8f5e9", "#fff4d6", "#f6b6a8", "#b42318"])
 
 
@@ -101,8 +102,11 @@ def handoff_heatmap(
 ) -> str:
     """Failure rate per from-team (rows) x to-team (columns); each cell links to its page.
 
-    cells: (from, to) -> (handoffs, failed, link). Cells with no handoff stay blank.
+    cells: (from, to) -> (handoffs, failed, link). Cells with no handoff stay blank. Colour is
+    the rate; a dot whose area is the number of failed handoffs (the largest for the pair with
+    the most) keeps a busy pair with a low rate from looking calm.
     """
+    most = max((failed for _, failed, _ in cells.values()), default=0)
     width = 1.6 + 1.15 * max(len(teams_to), 1)
     height = 0.9 + 0.55 * max(len(teams_from), 1)
     fig = Figure(figsize=(width, height), dpi=100)
@@ -131,6 +135,13 @@ def handoff_heatmap(
             )
             if link:
                 label.set_url(link)
+            if failed:
+                dot = ax.scatter(
+                    [col + 0.13], [row + 0.5], s=DOT_AREA * failed / most, color=INK, alpha=0.75, linewidths=0
+                )
+                dot.set_gid(f"failed-{failed}")
+                if link:
+                    dot.set_urls([link])
     if not teams_from:
         ax.text(0.5, 0.5, empty, ha="center", va="center", color=MUTED)
     names = names or {}
