@@ -13,8 +13,10 @@ from pipelines.config import load_settings, team_name
 from pipelines.orchestration.run import run_all
 from pipelines.report.investigate import pair_slug
 from pipelines.report.pdf import QUIET_FLAGS, find_chromium
+from pipelines.report.scorecard import RATIO_UNITS as RATIOS
 from pipelines.report.scorecard import fmt, fmt_change, status_of
 from pipelines.warehouse import connect
+from pipelines.weeks import shift_week
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
 
@@ -356,9 +358,30 @@ def test_this_week_legend_and_heatmap_say_what_to_act_on(browser, latest, hostil
     # the heatmap's dots carry the number of failed handoffs: the largest for the pair with the most
     con = connect(settings.warehouse, read_only=True)
     most = con.execute("SELECT max(failed) FROM weekly_handoff_pairs WHERE week = ?", [week]).fetchone()[0]
+    rows = con.execute(
+        "SELECT metric, week, value, denominator, provisional FROM weekly_scorecard WHERE week <= ?", [week]
+    ).fetchall()
     con.close()
     visit = Visit(browser, settings.scorecards_dir / week / "scorecard.en.html")
     assert visit.page.locator(f'.heatmap svg [id="failed-{most}"]').count() >= 1
+    # sparklines carry the target (dashed) and their first and last week
+    for tile in visit.page.locator(".tile").all():
+        spark = tile.locator(".spark svg").inner_html()
+        assert weeks[0] in spark and week in spark and "stroke-dasharray" in spark
+    # the quarter view: 52 weeks to this one, the target drawn, weeks on target as the tables say
+    year_start, quarter_start = shift_week(week, -51), shift_week(week, -12)
+    for spec in settings.headline:
+        view = visit.page.locator(f'figure.quarter[data-metric="{spec["metric"]}"]')
+        chart = view.locator("svg").inner_html()
+        assert year_start in chart and week in chart and "stroke-dasharray" in chart
+        final = {
+            w: status_of(v, spec)
+            for m, w, v, n, provisional in rows
+            if m == spec["metric"] and w >= year_start and not provisional and (n or spec["unit"] not in RATIOS)
+        }
+        quarter = [s for w, s in final.items() if w >= quarter_start]
+        expected = f"{quarter.count('on_target')}/{len(quarter)} {list(final.values()).count('on_target')}/{len(final)}"
+        assert view.locator("[data-on-target]").get_attribute("data-on-target") == expected, spec["metric"]
     visit.page.close()
     # a source that went missing heads the list, in both languages
     hostile_settings, hostile_weeks = hostile

@@ -246,7 +246,11 @@ def build_tiles(
                 target=spec.get("target"),
                 target_display=fmt(spec.get("target"), unit),
                 status="provisional" if provisional else status_of(value, spec),
-                sparkline=charts.sparkline([_usable(weeks.get(w)) for w in span], label) if sparklines else "",
+                sparkline=charts.sparkline(
+                    [_usable(weeks.get(w)) for w in span], label, spec.get("target"), span[0], span[-1]
+                )
+                if sparklines
+                else "",
                 provisional=provisional,
                 provisional_until=local_day(record["final_at"], settings.week_timezone) if provisional else "",
                 missing_feeds=(record or {}).get("missing_feeds") or "",
@@ -515,6 +519,34 @@ def _this_week(settings: Settings, con, history: dict, week: str, tiles: list[Ti
     )
 
 
+def quarter_views(settings: Settings, history: dict, week: str) -> list[dict]:
+    """Per headline figure: the year to the week (52 calendar weeks, gaps where a week has no
+    data) with its last quarter (13 weeks), the target drawn, and how many weeks of each were on
+    target (provisional weeks have no status and are not counted)."""
+    year = [shift_week(week, -i) for i in range(51, -1, -1)]
+    views = []
+    for spec in settings.headline:
+        weeks = history.get(spec["metric"], {})
+        values = [_usable(weeks.get(w)) for w in year]
+        final = [status_of(v, spec) for w, v in zip(year, values) if v is not None and not weeks[w].get("provisional")]
+        quarter = [
+            status_of(v, spec)
+            for w, v in zip(year[-13:], values[-13:])
+            if v is not None and not weeks[w].get("provisional")
+        ]
+        views.append(
+            {
+                "metric": spec["metric"],
+                "chart": charts.quarter_view(values, year, spec.get("target"), f"{spec['en']}, 52 weeks to {week}"),
+                "on_quarter": quarter.count("on_target"),
+                "n_quarter": len(quarter),
+                "on_year": final.count("on_target"),
+                "n_year": len(final),
+            }
+        )
+    return views
+
+
 def team_namer(settings: Settings, lang: str):
     """code -> the team's name in lang; the unassigned state in words."""
     t, _ = translator(lang)
@@ -636,6 +668,7 @@ def _render_week(
     verbatims = _verbatims(con, week, stages, settings.scorecard["verbatims_per_stage"])
     quality = _quality(settings, con, week)
     summary = _this_week(settings, con, history, week, tiles, quality)
+    quarters = quarter_views(settings, history, week)
     teams = _teams(con, week)
     drivers = survey_drivers(con, week)
     nps_split = {
@@ -686,6 +719,7 @@ def _render_week(
             "verbatims": verbatims,
             "quality": quality,
             "summary": summary,
+            "quarters": quarters,
             "stage_names": {s["key"]: s for s in stages},
             "nps_split": nps_split,
             "previous_week": known[position - 1] if position > 0 else None,
