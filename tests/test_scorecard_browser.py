@@ -373,6 +373,7 @@ def test_this_week_legend_and_heatmap_say_what_to_act_on(browser, latest, hostil
     for spec in settings.headline:
         view = visit.page.locator(f'figure.quarter[data-metric="{spec["metric"]}"]')
         chart = view.locator("svg").inner_html()
+        assert view.locator("svg").get_attribute("aria-label") == f"{spec['en']}, 52 weeks to {week}"
         assert year_start in chart and week in chart and "stroke-dasharray" in chart
         final = {
             w: status_of(v, spec)

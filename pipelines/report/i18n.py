@@ -133,6 +133,7 @@ TEXT = {
         "heatmap_legend": "Colour: failure rate. Dot: number of failed handoffs (the largest dot is the pair with "
         "the most). Click a cell to open the pair's investigation.",
         "quarter_view": "The quarter and the year",
+        "quarter_title": "{label}, 52 weeks to {week}",
         "quarter_intro": "Each headline figure over 52 weeks, the last 13 (the quarter) in dark, the target dashed.",
         "quarter_on_target": "on target {on} of {n} weeks with data in the quarter, {on_year} of {n_year} in the year",
     },
@@ -269,6 +270,7 @@ TEXT = {
         "heatmap_legend": "Couleur : taux d'échec. Point : nombre de relais en échec (le plus gros point est la "
         "paire qui en compte le plus). Cliquez sur une case pour ouvrir l'enquête de la paire.",
         "quarter_view": "Le trimestre et l'année",
+        "quarter_title": "{label}, 52 semaines jusqu'à {week}",
         "quarter_intro": "Chaque indicateur principal sur 52 semaines, les 13 dernières (le trimestre) en foncé, la "
         "cible en pointillés.",
         "quarter_on_target": "dans la cible {on} semaines sur {n} avec données au trimestre, {on_year} sur {n_year} "

@@ -21,6 +21,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import escape
 
 from pipelines.config import Settings, team_name
 from pipelines.report import charts, stats
@@ -519,6 +520,9 @@ def _this_week(settings: Settings, con, history: dict, week: str, tiles: list[Ti
     )
 
 
+CHART_TITLE = "esprit-chart-title"  # replaced by each page's words
+
+
 def quarter_views(settings: Settings, history: dict, week: str) -> list[dict]:
     """Per headline figure: the year to the week (52 calendar weeks, gaps where a week has no
     data) with its last quarter (13 weeks), the target drawn, and how many weeks of each were on
@@ -537,7 +541,9 @@ def quarter_views(settings: Settings, history: dict, week: str) -> list[dict]:
         views.append(
             {
                 "metric": spec["metric"],
-                "chart": charts.quarter_view(values, year, spec.get("target"), f"{spec['en']}, 52 weeks to {week}"),
+                # drawn once for every language: the page puts its own accessible name in
+                "chart": charts.quarter_view(values, year, spec.get("target"), CHART_TITLE),
+                "label": {"en": spec["en"], "fr": spec["fr"]},
                 "on_quarter": quarter.count("on_target"),
                 "n_quarter": len(quarter),
                 "on_year": final.count("on_target"),
@@ -719,7 +725,15 @@ def _render_week(
             "verbatims": verbatims,
             "quality": quality,
             "summary": summary,
-            "quarters": quarters,
+            "quarters": [
+                dict(
+                    q,
+                    chart=q["chart"].replace(
+                        CHART_TITLE, str(escape(t("quarter_title", label=q["label"][lang], week=week))), 1
+                    ),
+                )
+                for q in quarters
+            ],
             "stage_names": {s["key"]: s for s in stages},
             "nps_split": nps_split,
             "previous_week": known[position - 1] if position > 0 else None,
