@@ -278,6 +278,19 @@ def cmd_scorecard(args) -> int:
     return 0
 
 
+def cmd_targets(args) -> int:
+    """Propose the tiles' targets and watch thresholds from a baseline period, as YAML."""
+    from pipelines.report.targets import as_yaml, propose
+
+    text = as_yaml(propose(_settings(args), args.from_weeks), args.from_weeks)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(args.output)
+    else:
+        print(text, end="")
+    return 0
+
+
 def cmd_backfill(args) -> int:
     """Recompute and re-publish a range of weeks: load pending files, rebuild, render the range."""
     from pipelines.ingest.load import ingest_source
@@ -569,6 +582,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.set_defaults(func=cmd_scorecard)
 
+    tg = sub.add_parser("targets", help="propose the tiles' targets and watch thresholds from baseline weeks")
+    tg.add_argument("--from-weeks", required=True, help="baseline weeks, YYYY-Www..YYYY-Www")
+    tg.add_argument("--output", help="write the proposed headline: block here (default: print it)")
+    tg.add_argument("--warehouse")
+    tg.set_defaults(func=cmd_targets)
+
     b = sub.add_parser("backfill", help="recompute and re-publish a range of ISO weeks, without Airflow")
     b.add_argument("--from", dest="from_week", required=True, help="first week, YYYY-Www")
     b.add_argument("--to", dest="to_week", required=True, help="last week, YYYY-Www")
@@ -659,6 +678,10 @@ EXAMPLES = {
     "purge-rejected": ["esprit purge-rejected", "esprit purge-rejected --days 7"],
     "scorecard": ["esprit scorecard --week 2026-W46", "esprit scorecard --week all --lang fr"],
     "backfill": ["esprit backfill --from 2026-W01 --to 2026-W10"],
+    "targets": [
+        "esprit targets --from-weeks 2026-W01..2026-W13",
+        "esprit targets --from-weeks 2026-W01..2026-W13 --output targets.yaml",
+    ],
     "handoffs": [
         "esprit handoffs --week 2026-W46",
         "esprit handoffs --week 2026-W46 --from accueil --to reclamations --timeline",

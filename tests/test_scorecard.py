@@ -349,3 +349,205 @@ def test_a_week_whose_rows_are_all_taken_back_loses_its_page(tmp_path):
     assert (settings.scorecards_dir / "2026-W41" / "scorecard.en.html").is_file()
     index = (settings.scorecards_dir / "index.en.html").read_text(encoding="utf-8")
     assert "2026-W41" in index and "2026-W40" not in index
+
+
+RATIOS = ("pct", "points", "score", "per_1000")
+
+
+def _expected_this_week(settings, con, week: str) -> tuple[list, set]:
+    """'This week' recomputed from the metric tables: (ranked (kind, subject), improved)."""
+    from pipelines.model.feeds import source_tables
+    from pipelines.report import stats
+    from pipelines.weeks import shift_week
+
+    rows = {
+        (m, w): (v, x, n, p)
+        for m, w, v, x, n, p in con.execute(
+            "SELECT metric, week, value, numerator, denominator, provisional FROM weekly_scorecard"
+        ).fetchall()
+    }
+    ces_var = dict(con.execute("SELECT week, var_samp(ces) FROM stg_survey_responses GROUP BY week").fetchall())
+
+    def before(metric):
+        earlier = sorted(w for m, w in rows if m == metric and w < week)
+        return earlier[-1] if earlier and earlier[-1] >= shift_week(week, -4) else None
+
+    def significant(metric, unit, w0):
+        (v1, x1, n1, _), (v0, x0, n0, _) = rows[(metric, week)], rows[(metric, w0)]
+        if metric == "nps":
+            split = [rows[(f"nps_{k}", w)][1] for w in (week, w0) for k in ("promoters", "detractors")]
+            return stats.nps_change_significant(split[0], split[1], n1, split[2], split[3], n0)
+        if unit == "score":
+            return stats.mean_change_significant(v1, ces_var.get(week), n1, v0, ces_var.get(w0), n0)
+        scale = 1000 if unit == "per_1000" else 1
+        return stats.proportion_change_significant(x1 / scale, n1, x0 / scale, n0)
+
+    worse, improved = [], set()
+    for spec in settings.headline:
+        metric, unit, up = spec["metric"], spec["unit"], spec["better"] == "up"
+        w0 = before(metric)
+        if (metric, week) not in rows or w0 is None:
+            continue
+        (v1, _, n1, provisional), (v0, _, n0, _) = rows[(metric, week)], rows[(metric, w0)]
+        if provisional or (unit in RATIOS and not (n1 and n0)) or v1 == v0 or unit not in RATIOS:
+            continue
+        if not significant(metric, unit, w0):
+            continue
+        if (v1 > v0) == up:
+            improved.add(("tile", metric))
+        elif (v1 < spec["watch"]) if up else (v1 > spec["watch"]):
+            worse.append((abs(v1 - spec["target"]) / abs(spec["target"] - spec["watch"]), metric))
+    ranked = []
+    staged = {"calls": "stg_calls", "cases": "stg_cases", "survey_responses": "stg_survey_responses"}
+    for source, tables in source_tables(settings).items():
+        if not any(
+            con.execute(f"SELECT count(*) FROM {staged[t]} WHERE week = ?", [week]).fetchone()[0]
+            for t in tables
+            if t in staged
+        ):
+            ranked.append(("source", source))
+    ranked += [("tile", m) for _, m in sorted(worse, key=lambda s: (-s[0], s[1]))]
+    rises = []
+    for stage, x1, n1 in con.execute(
+        "SELECT stage, journeys_with_friction, journeys_reached FROM weekly_stage_friction WHERE week = ?", [week]
+    ).fetchall():
+        w0 = before(f"friction_share_{stage}")
+        if rows[(f"friction_share_{stage}", week)][3] or w0 is None:
+            continue
+        x0, n0 = con.execute(
+            "SELECT journeys_with_friction, journeys_reached FROM weekly_stage_friction WHERE week = ? AND stage = ?",
+            [w0, stage],
+        ).fetchone()
+        if n1 and n0 and stats.proportion_change_significant(x1, n1, x0, n0):
+            if x1 / n1 > x0 / n0:
+                rises.append((x1 / n1 - x0 / n0, stage))
+            else:
+                improved.add(("stage", stage))
+    if rises:
+        ranked.append(("stage", max(rises)[1]))
+    if not rows.get(("handoff_failure_rate", week), (0, 0, 0, True))[3]:
+        top = con.execute(
+            "SELECT from_team || '|' || to_team FROM weekly_handoff_pairs WHERE week = ? AND failed > 0 "
+            "AND ? NOT IN (from_team, to_team) ORDER BY failed DESC, handoffs DESC, from_team, to_team LIMIT 1",
+            [week, settings.teams["unassigned"]],
+        ).fetchone()
+        if top:
+            ranked.append(("pair", top[0]))
+    return ranked[:5], improved
+
+
+def test_this_week_ranks_what_to_act_on_as_the_metric_tables_say(pages):
+    settings, _ = pages
+    con = connect(settings.warehouse, read_only=True)
+    weeks = [w for (w,) in con.execute("SELECT DISTINCT week FROM weekly_scorecard ORDER BY week").fetchall()]
+    listed = 0
+    for week in weeks:
+        summary = json.loads((settings.scorecards_dir / week / "scorecard.json").read_text())["this_week"]
+        ranked, improved = _expected_this_week(settings, con, week)
+        assert [(i["kind"], i["subject"]) for i in summary["act"]] == ranked, week
+        assert [i["rank"] for i in summary["act"]] == list(range(1, len(ranked) + 1))
+        assert {(i["kind"], i["subject"]) for i in summary["improved"]} == improved, week
+        listed += len(ranked)
+    con.close()
+    assert listed  # the run has something to act on
+    # the latest week's handoff failures look ahead past the data: provisional, never listed
+    latest = json.loads((settings.scorecards_dir / weeks[-1] / "scorecard.json").read_text())
+    provisional = {m for m, tile in latest["headline"].items() if tile["provisional"]}
+    assert "handoff_failure_rate" in provisional
+    assert not [i for i in latest["this_week"]["act"] if i["kind"] == "pair" or i["subject"] in provisional]
+
+
+def _tile(metric, status, significant, trend, provisional=False, value=50.0, target=80.0, watch=70.0):
+    from pipelines.report.scorecard import Tile
+
+    return Tile(
+        metric=metric, label_en=metric, label_fr=metric, unit="pct", value=value, display="", numerator=None,
+        denominator=None, ci_low=None, ci_high=None, change=-5.0, change_display="", change_vs_average=None,
+        change_vs_average_display="", average_4_weeks=None, significant=significant, small_sample=False,
+        trend=trend, target=target, target_display="", status=status, sparkline="", provisional=provisional,
+        watch=watch,
+    )  # fmt: skip
+
+
+def test_this_week_leaves_out_provisional_and_noise_and_keeps_five():
+    from pipelines.report.summary import this_week
+
+    tiles = [
+        _tile("far", "off_target", True, "worse", value=10.0),
+        _tile("near", "off_target", True, "worse", value=65.0),
+        _tile("noise", "off_target", None, "worse"),
+        _tile("ahead", "off_target", True, "worse", provisional=True),
+        _tile("amber", "watch", True, "worse", value=75.0),
+        _tile("up", "off_target", True, "better"),
+    ]
+    sources = [{"source": s, "configured": True, "rows_in_week": 0} for s in ("calls", "surveys", "cases")]
+    pairs = [{"from": "a", "to": "b", "handoffs": 10, "failed": 4, "failed_before": 1, "slug": "a-b"}]
+    stages = [{"key": "reach", "provisional": False, "share_now": (60, 100), "share_before": (20, 100)}]
+    found = this_week(tiles, stages, pairs, sources, handoffs_provisional=False)
+    assert [(i["kind"], i["subject"]) for i in found["act"]] == [
+        ("source", "calls"),
+        ("source", "surveys"),
+        ("source", "cases"),
+        ("tile", "far"),
+        ("tile", "near"),
+    ]
+    assert [i["subject"] for i in found["improved"]] == ["up"]
+    found = this_week(tiles, stages, pairs, [], handoffs_provisional=True)
+    assert [i["subject"] for i in found["act"]] == ["far", "near", "reach"]
+    assert found["act"][2]["change"] == pytest.approx(40.0)
+    found = this_week([], [], pairs, [], handoffs_provisional=False)
+    assert found["act"] == [
+        {"kind": "pair", "subject": "a|b", "from": "a", "to": "b", "figure": 4, "handoffs": 10, "change": 3,
+         "link": "handoffs/a-b", "rank": 1}
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("better", "value", "status"),
+    [("up", 85, "on_target"), ("up", 75, "watch"), ("up", 65, "off_target"),
+     ("down", 4, "on_target"), ("down", 7, "watch"), ("down", 12, "off_target")],
+)  # fmt: skip
+def test_watch_lies_between_target_and_watch_threshold(better, value, status):
+    from pipelines.report.scorecard import status_of
+
+    spec = (
+        {"better": better, "target": 80, "watch": 70}
+        if better == "up"
+        else {"better": better, "target": 5, "watch": 10}
+    )
+    assert status_of(value, spec) == status
+
+
+def test_targets_from_a_baseline_make_a_usual_week_amber():
+    from pipelines.report.scorecard import status_of
+    from pipelines.report.targets import proposed_thresholds
+
+    weeks = [61.0, 64.0, 58.0, 66.0, 63.0, 70.0, 55.0, 62.0]
+    target, watch = proposed_thresholds(weeks, "up", "pct")
+    assert (target, watch) == (64.5, 60.2)
+    spec = {"better": "up", "target": target, "watch": watch}
+    assert [status_of(v, spec) for v in (62.0, 70.0, 55.0)] == ["watch", "on_target", "off_target"]
+    target, watch = proposed_thresholds([-12.0, -20.0, -5.0, -9.0], "up", "points")
+    assert (target, watch) == (-8, -14) and isinstance(target, int)
+    assert proposed_thresholds([4.0, 6.0, 5.0, 9.0], "down", "pct") == (4.8, 6.8)
+    assert proposed_thresholds([1.0, 2.0, 3.0], "up", "pct") is None  # too few weeks
+
+
+def test_cli_proposes_targets_from_baseline_weeks(pipeline_run, tmp_path, capsys):
+    import yaml
+
+    settings, _ = pipeline_run
+    warehouse = str(settings.warehouse)
+    con = connect(settings.warehouse, read_only=True)
+    weeks = [w for (w,) in con.execute("SELECT DISTINCT week FROM weekly_scorecard ORDER BY week").fetchall()]
+    con.close()
+    out = tmp_path / "targets.yaml"
+    assert esprit(["targets", "--from-weeks", f"{weeks[0]}..{weeks[-1]}", "--warehouse", warehouse,
+                   "--output", str(out)]) == 0  # fmt: skip
+    proposed = yaml.safe_load(out.read_text(encoding="utf-8"))["headline"]
+    assert [t["metric"] for t in proposed] == [t["metric"] for t in settings.headline]
+    # the run has fewer weeks than a quartile needs: every tile keeps its thresholds, and says so
+    assert [(t["target"], t["watch"]) for t in proposed] == [(t["target"], t["watch"]) for t in settings.headline]
+    assert out.read_text(encoding="utf-8").count("kept: fewer than 4 baseline weeks") == len(proposed)
+    assert esprit(["targets", "--from-weeks", "2026-W50..2026-W40", "--warehouse", warehouse]) == 2
+    assert "comes after" in capsys.readouterr().err

@@ -9,12 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.config import load_settings
+from pipelines.config import load_settings, team_name
 from pipelines.orchestration.run import run_all
 from pipelines.report.investigate import pair_slug
 from pipelines.report.pdf import QUIET_FLAGS, find_chromium
+from pipelines.report.scorecard import RATIO_UNITS as RATIOS
 from pipelines.report.scorecard import fmt, fmt_change, status_of
 from pipelines.warehouse import connect
+from pipelines.weeks import shift_week
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
 
@@ -308,3 +310,88 @@ def test_weeks_without_surveys_or_calls_say_no_data(browser, hostile):
     visit = Visit(browser, settings.scorecards_dir / no_surveys / "scorecard.fr.html")
     assert visit.page.locator('.tile[data-metric="nps"] .value').inner_text() == "pas de données"
     visit.page.close()
+
+
+def test_this_week_legend_and_heatmap_say_what_to_act_on(browser, latest, hostile):
+    import json
+
+    settings, week = latest
+    weeks = sorted(p.name for p in settings.scorecards_dir.glob("*-W*"))
+    figures = {w: json.loads((settings.scorecards_dir / w / "scorecard.json").read_text()) for w in weeks}
+    # the index colours a figure by its tile's status, as the week's page does: one colour meaning
+    visit = Visit(browser, settings.scorecards_dir / "index.en.html")
+    assert visit.page.locator("[data-legend] .badge.watch").count() == 1
+    for w in weeks:
+        for metric, tile in figures[w]["headline"].items():
+            cell = visit.page.locator(f'tr[data-week="{w}"] td[data-metric="{metric}"]')
+            assert cell.get_attribute("data-status") == tile["status"], (w, metric)
+    visit.page.close()
+    for w in weeks:
+        visit = Visit(browser, settings.scorecards_dir / w / "scorecard.en.html")
+        page = visit.page
+        block = page.locator("section#this-week")
+        assert block.bounding_box()["y"] < page.locator(".tiles").bounding_box()["y"]  # at the top
+        items = block.locator("ol.act > li")
+        act = figures[w]["this_week"]["act"]
+        assert [(items.nth(i).get_attribute("data-kind"), items.nth(i).get_attribute("data-subject"))
+                for i in range(items.count())] == [(i["kind"], i["subject"]) for i in act]  # fmt: skip
+        for i in range(items.count()):  # every item names its figure and links where to look
+            href = items.nth(i).locator("a").get_attribute("href")
+            if href.startswith("#"):
+                assert page.locator(href).count() == 1, href
+            else:
+                assert (settings.scorecards_dir / w / href).exists(), href
+        if not act:
+            assert block.locator("[data-act-none]").count() == 1
+        # a change is green or red only when it is significant
+        for span in page.locator(".tile [data-change]").all():
+            tile_text = span.locator("xpath=..").inner_text()
+            coloured = {"better", "worse"} & set(span.get_attribute("class").split())
+            assert bool(coloured) == (" significant" in f" {tile_text}".replace("within noise", "")), tile_text
+        pairs = [c for c in figures[w]["this_week"]["act"] if c["kind"] == "pair"]
+        for pair in pairs:
+            text = block.locator(f'ol.act > li[data-subject="{pair["subject"]}"]').inner_text()
+            names = [team_name(settings, pair[k], "en") for k in ("from", "to")]
+            assert text.startswith(f"{names[0]} → {names[1]}: {pair['figure']} failed handoffs of {pair['handoffs']}")
+        assert "Click a cell to open the pair's investigation" in page.inner_text("[data-heatmap-legend]")
+        visit.page.close()
+    # the heatmap's dots carry the number of failed handoffs: the largest for the pair with the most
+    con = connect(settings.warehouse, read_only=True)
+    most = con.execute("SELECT max(failed) FROM weekly_handoff_pairs WHERE week = ?", [week]).fetchone()[0]
+    rows = con.execute(
+        "SELECT metric, week, value, denominator, provisional FROM weekly_scorecard WHERE week <= ?", [week]
+    ).fetchall()
+    con.close()
+    visit = Visit(browser, settings.scorecards_dir / week / "scorecard.en.html")
+    assert visit.page.locator(f'.heatmap svg [id="failed-{most}"]').count() >= 1
+    # sparklines carry the target (dashed) and their first and last week
+    for tile in visit.page.locator(".tile").all():
+        spark = tile.locator(".spark svg").inner_html()
+        assert weeks[0] in spark and week in spark and "stroke-dasharray" in spark
+    # the quarter view: 52 weeks to this one, the target drawn, weeks on target as the tables say
+    year_start, quarter_start = shift_week(week, -51), shift_week(week, -12)
+    for spec in settings.headline:
+        view = visit.page.locator(f'figure.quarter[data-metric="{spec["metric"]}"]')
+        chart = view.locator("svg").inner_html()
+        assert view.locator("svg").get_attribute("aria-label") == f"{spec['en']}, 52 weeks to {week}"
+        assert year_start in chart and week in chart and "stroke-dasharray" in chart
+        final = {
+            w: status_of(v, spec)
+            for m, w, v, n, provisional in rows
+            if m == spec["metric"] and w >= year_start and not provisional and (n or spec["unit"] not in RATIOS)
+        }
+        quarter = [s for w, s in final.items() if w >= quarter_start]
+        expected = f"{quarter.count('on_target')}/{len(quarter)} {list(final.values()).count('on_target')}/{len(final)}"
+        assert view.locator("[data-on-target]").get_attribute("data-on-target") == expected, spec["metric"]
+    visit.page.close()
+    # a source that went missing heads the list, in both languages
+    hostile_settings, hostile_weeks = hostile
+    for lang, heading in (("en", "This week"), ("fr", "Cette semaine")):
+        visit = Visit(browser, hostile_settings.scorecards_dir / hostile_weeks[1] / f"scorecard.{lang}.html")
+        visit.assert_quiet()
+        assert visit.page.locator("section#this-week h2").inner_text() == heading
+        first = visit.page.locator("section#this-week ol.act > li").first
+        assert (first.get_attribute("data-kind"), first.get_attribute("data-rank")) == ("source", "1")
+        assert "calls" in first.get_attribute("data-subject")
+        visit.screenshot(f"this-week-{hostile_weeks[1]}.{lang}.png")
+        visit.page.close()

@@ -30,6 +30,7 @@ matplotlib.rcParams.update(
 )
 
 INK, MUTED = "#1d2430", "#8a94a6"
+DOT_AREA = 140  # points², the dot of the pair with the most failed handoffs
 FAILURE_COLOURS = LinearSegmentedColormap.from_list("failure", ["#e8f5e9", "#fff4d6", "#f6b6a8", "#b42318"])
 
 
@@ -52,19 +53,31 @@ def _plain(label: str, width: int = 24) -> str:
     return text.replace("$", r"\$")
 
 
-def sparkline(values: Sequence[float | None], title: str) -> str:
-    """A trend line over the last trend_weeks weeks; gaps where a week had no data; the last point marked."""
-    fig = Figure(figsize=(1.6, 0.38), dpi=100)
-    ax = fig.add_axes((0.02, 0.08, 0.96, 0.84))
+def sparkline(
+    values: Sequence[float | None],
+    title: str,
+    target: float | None = None,
+    first: str = "",
+    last: str = "",
+) -> str:
+    """A trend line over the last trend_weeks weeks; gaps where a week had no data; the last point
+    marked; the target as a dashed line; the first and last week named under the line."""
+    fig = Figure(figsize=(1.6, 0.5), dpi=100)
+    ax = fig.add_axes((0.02, 0.26, 0.96, 0.7))
     ax.set_axis_off()
     xs = list(range(len(values)))
     ys = [math.nan if v is None else float(v) for v in values]
+    if target is not None:
+        ax.axhline(float(target), color=MUTED, linewidth=0.8, linestyle=(0, (3, 2)))
     ax.plot(xs, ys, color=INK, linewidth=1.1)
     known = [(x, y) for x, y in zip(xs, ys) if not math.isnan(y)]
     if known:
         x_last, y_last = known[-1]
         ax.plot([x_last], [y_last], "o", markersize=2.8, color=INK)
     ax.set_xlim(-0.5, max(len(values) - 0.5, 0.5))
+    for text, x, align in ((first, 0.02, "left"), (last, 0.98, "right")):
+        if text:
+            fig.text(x, 0.02, _plain(text), ha=align, va="bottom", fontsize=6, color=MUTED)
     return _svg(fig, title)
 
 
@@ -101,8 +114,11 @@ def handoff_heatmap(
 ) -> str:
     """Failure rate per from-team (rows) x to-team (columns); each cell links to its page.
 
-    cells: (from, to) -> (handoffs, failed, link). Cells with no handoff stay blank.
+    cells: (from, to) -> (handoffs, failed, link). Cells with no handoff stay blank. Colour is
+    the rate; a dot whose area is the number of failed handoffs (the largest for the pair with
+    the most) keeps a busy pair with a low rate from looking calm.
     """
+    most = max((failed for _, failed, _ in cells.values()), default=0)
     width = 1.6 + 1.15 * max(len(teams_to), 1)
     height = 0.9 + 0.55 * max(len(teams_from), 1)
     fig = Figure(figsize=(width, height), dpi=100)
@@ -131,6 +147,13 @@ def handoff_heatmap(
             )
             if link:
                 label.set_url(link)
+            if failed:
+                dot = ax.scatter(
+                    [col + 0.13], [row + 0.5], s=DOT_AREA * failed / most, color=INK, alpha=0.75, linewidths=0
+                )
+                dot.set_gid(f"failed-{failed}")
+                if link:
+                    dot.set_urls([link])
     if not teams_from:
         ax.text(0.5, 0.5, empty, ha="center", va="center", color=MUTED)
     names = names or {}
@@ -144,4 +167,28 @@ def handoff_heatmap(
     ax.tick_params(length=0)
     for spine in ax.spines.values():
         spine.set_visible(False)
+    return _svg(fig, title)
+
+
+def quarter_view(values: Sequence[float | None], weeks: Sequence[str], target: float | None, title: str) -> str:
+    """A headline figure over the year (52 weeks, light) with its last quarter (13 weeks, dark),
+    the target dashed; the year's first week, the quarter's first and the last week labelled."""
+    fig = Figure(figsize=(3.2, 1.1), dpi=100)
+    ax = fig.add_axes((0.1, 0.24, 0.88, 0.7))
+    ys = [math.nan if v is None else float(v) for v in values]
+    quarter = max(len(ys) - 13, 0)
+    ax.plot(range(quarter + 1), ys[: quarter + 1], color=MUTED, linewidth=0.9)
+    ax.plot(range(quarter, len(ys)), ys[quarter:], color=INK, linewidth=1.3, marker="o", markersize=1.8)
+    if target is not None:
+        ax.axhline(float(target), color="#b42318", linewidth=0.8, linestyle=(0, (3, 2)))
+    ax.set_xlim(-0.5, max(len(ys) - 0.5, 0.5))
+    ticks = sorted({0, quarter, len(ys) - 1})
+    ax.set_xticks(ticks, [weeks[i] for i in ticks], fontsize=6)
+    labels = ax.get_xticklabels()
+    labels[0].set_horizontalalignment("left")  # the year's first and last week stay inside the chart
+    labels[-1].set_horizontalalignment("right")
+    ax.tick_params(axis="y", labelsize=6, length=2)
+    ax.tick_params(axis="x", length=2)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.grid(axis="y", color="#e5e8ed", linewidth=0.5)
     return _svg(fig, title)

@@ -108,6 +108,34 @@ TEXT = {
         "none_failed": "No failed handoff for this pair this week.",
         "first_failed": "The first {shown} of {failed} failed handoffs of the week, by time. Every one, with its journey:",
         "exports": "Exports for BI tools",
+        "this_week": "This week",
+        "act_on": "To act on",
+        "act_nothing": "Nothing is off target and significantly worse, no stage's friction rose significantly, "
+        "and every source sent data.",
+        "act_source": "{source}: no rows this week; the figures that need this source are short of it.",
+        "act_tile": "{label}: {value}, {change} vs previous week (significant), off target (target {target}).",
+        "act_stage": "{stage}: {share} of journeys with friction, {change} vs previous week (significant).",
+        "act_pair": "{from_team} → {to_team}: {failed} failed handoffs of {handoffs}{change}.",
+        "pair_change": ", {change} vs previous week",
+        "pair_new": ", none the previous week",
+        "improved": "Improved significantly",
+        "improved_none": "Nothing improved significantly.",
+        "improved_tile": "{label}: {value}, {change} vs previous week (significant).",
+        "look": "where to look",
+        "act_rule": "Ranked: missing sources, figures off target and significantly worse, the largest significant "
+        "rise of friction, the pair with the most failed handoffs. Provisional figures are left out.",
+        "legend": "Colours",
+        "legend_on_target": "on target",
+        "legend_watch": "watch: between the target and the watch threshold",
+        "legend_off_target": "off target: beyond the watch threshold",
+        "legend_provisional": "provisional: no status yet",
+        "legend_change": "a change is green or red only when significant; grey is within noise",
+        "heatmap_legend": "Colour: failure rate. Dot: number of failed handoffs (the largest dot is the pair with "
+        "the most). Click a cell to open the pair's investigation.",
+        "quarter_view": "The quarter and the year",
+        "quarter_title": "{label}, 52 weeks to {week}",
+        "quarter_intro": "Each headline figure over 52 weeks, the last 13 (the quarter) in dark, the target dashed.",
+        "quarter_on_target": "on target {on} of {n} weeks with data in the quarter, {on_year} of {n_year} in the year",
     },
     "fr": {
         "title": "Tableau de bord Esprit de Service",
@@ -213,6 +241,40 @@ TEXT = {
         "none_failed": "Aucun passage en échec pour cette paire cette semaine.",
         "first_failed": "Les {shown} premiers des {failed} passages en échec de la semaine, par date. Tous, avec leur parcours :",
         "exports": "Exports pour les outils décisionnels",
+        "this_week": "Cette semaine",
+        "act_on": "À traiter",
+        "act_nothing": "Aucun indicateur hors cible et significativement dégradé, aucune hausse significative de "
+        "friction, et chaque source a livré des données.",
+        "act_source": "{source} : aucune ligne cette semaine ; les indicateurs qui en dépendent sont incomplets.",
+        "act_tile": "{label} : {value}, {change} par rapport à la semaine précédente (significatif), hors cible "
+        "(cible {target}).",
+        "act_stage": "{stage} : {share} des parcours avec friction, {change} par rapport à la semaine précédente "
+        "(significatif).",
+        "act_pair": "{from_team} → {to_team} : {failed} passages de relais en échec sur {handoffs}{change}.",
+        "pair_change": ", {change} par rapport à la semaine précédente",
+        "pair_new": ", aucun la semaine précédente",
+        "improved": "Amélioré de façon significative",
+        "improved_none": "Aucune amélioration significative.",
+        "improved_tile": "{label} : {value}, {change} par rapport à la semaine précédente (significatif).",
+        "look": "où regarder",
+        "act_rule": "Classement : sources manquantes, indicateurs hors cible et significativement dégradés, plus "
+        "forte hausse significative de friction, paire avec le plus d'échecs de relais. Les chiffres provisoires "
+        "sont exclus.",
+        "legend": "Couleurs",
+        "legend_on_target": "dans la cible",
+        "legend_watch": "à surveiller : entre la cible et le seuil de vigilance",
+        "legend_off_target": "hors cible : au-delà du seuil de vigilance",
+        "legend_provisional": "provisoire : pas encore de statut",
+        "legend_change": "une évolution n'est en vert ou en rouge que si elle est significative ; en gris, dans le "
+        "bruit",
+        "heatmap_legend": "Couleur : taux d'échec. Point : nombre de relais en échec (le plus gros point est la "
+        "paire qui en compte le plus). Cliquez sur une case pour ouvrir l'enquête de la paire.",
+        "quarter_view": "Le trimestre et l'année",
+        "quarter_title": "{label}, 52 semaines jusqu'à {week}",
+        "quarter_intro": "Chaque indicateur principal sur 52 semaines, les 13 dernières (le trimestre) en foncé, la "
+        "cible en pointillés.",
+        "quarter_on_target": "dans la cible {on} semaines sur {n} avec données au trimestre, {on_year} sur {n_year} "
+        "sur l'année",
     },
 }
 

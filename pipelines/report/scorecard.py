@@ -21,11 +21,13 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import escape
 
 from pipelines.config import Settings, team_name
 from pipelines.report import charts, stats
 from pipelines.report.i18n import translator
 from pipelines.report.investigate import failed_handoffs, handoff_pairs, pair_slug
+from pipelines.report.summary import this_week
 from pipelines.warehouse import connect
 from pipelines.weeks import parse_week, shift_week, week_bounds
 
@@ -59,6 +61,7 @@ class Tile:
     provisional: bool = False  # looks ahead past the data's horizon: no status, no significance
     provisional_until: str = ""  # the day it becomes final, as data stands (week timezone)
     missing_feeds: str = ""  # the feeds a site would need for this figure (none configured)
+    watch: float | None = None  # the watch threshold: between target and watch is amber
 
 
 def fmt(value: float | None, unit: str) -> str:
@@ -244,10 +247,15 @@ def build_tiles(
                 target=spec.get("target"),
                 target_display=fmt(spec.get("target"), unit),
                 status="provisional" if provisional else status_of(value, spec),
-                sparkline=charts.sparkline([_usable(weeks.get(w)) for w in span], label) if sparklines else "",
+                sparkline=charts.sparkline(
+                    [_usable(weeks.get(w)) for w in span], label, spec.get("target"), span[0], span[-1]
+                )
+                if sparklines
+                else "",
                 provisional=provisional,
                 provisional_until=local_day(record["final_at"], settings.week_timezone) if provisional else "",
                 missing_feeds=(record or {}).get("missing_feeds") or "",
+                watch=spec.get("watch"),
             )
         )
     return tiles
@@ -466,6 +474,85 @@ def _handoffs(settings: Settings, con, week: str, lang_pages: str) -> dict:
     }
 
 
+def _this_week(settings: Settings, con, history: dict, week: str, tiles: list[Tile], quality: dict) -> dict:
+    """The figures 'This week' ranks, read from the metric tables, then ranked (summary.py)."""
+    gap = settings.scorecard["previous_week_max_gap"]
+    stages = []
+    for key in settings.stages:
+        weeks = history.get(f"friction_share_{key}", {})
+        now, previous = weeks.get(week), previous_week(weeks, week, gap)
+        before = weeks.get(previous) if previous else None
+        stages.append(
+            {
+                "key": key,
+                "provisional": bool(now and now.get("provisional")),
+                "share_now": (now["numerator"], now["denominator"]) if now else None,
+                "share_before": (before["numerator"], before["denominator"]) if before else None,
+            }
+        )
+    unassigned = settings.teams["unassigned"]
+    apart = None if settings.scorecard.get("show_unassigned_pairs") else unassigned
+    pairs = handoff_pairs(con, week, leave_out=apart)
+    previous = previous_week(history.get("handoff_failure_rate", {}), week, gap)
+    before = dict(
+        ((s, d), f)
+        for s, d, f in con.execute(
+            "SELECT from_team, to_team, failed FROM weekly_handoff_pairs WHERE week = ?", [previous]
+        ).fetchall()
+    )
+    handoff_record = history.get("handoff_failure_rate", {}).get(week) or {}
+    return this_week(
+        tiles,
+        stages,
+        [
+            {
+                "from": s,
+                "to": d,
+                "handoffs": h,
+                "failed": f,
+                "failed_before": before.get((s, d), 0 if previous else None),
+                "slug": pair_slug(s, d),
+            }
+            for s, d, h, f in pairs
+        ],
+        quality["sources"],
+        handoffs_provisional=bool(handoff_record.get("provisional")),
+    )
+
+
+CHART_TITLE = "esprit-chart-title"  # replaced by each page's words
+
+
+def quarter_views(settings: Settings, history: dict, week: str) -> list[dict]:
+    """Per headline figure: the year to the week (52 calendar weeks, gaps where a week has no
+    data) with its last quarter (13 weeks), the target drawn, and how many weeks of each were on
+    target (provisional weeks have no status and are not counted)."""
+    year = [shift_week(week, -i) for i in range(51, -1, -1)]
+    views = []
+    for spec in settings.headline:
+        weeks = history.get(spec["metric"], {})
+        values = [_usable(weeks.get(w)) for w in year]
+        final = [status_of(v, spec) for w, v in zip(year, values) if v is not None and not weeks[w].get("provisional")]
+        quarter = [
+            status_of(v, spec)
+            for w, v in zip(year[-13:], values[-13:])
+            if v is not None and not weeks[w].get("provisional")
+        ]
+        views.append(
+            {
+                "metric": spec["metric"],
+                # drawn once for every language: the page puts its own accessible name in
+                "chart": charts.quarter_view(values, year, spec.get("target"), CHART_TITLE),
+                "label": {"en": spec["en"], "fr": spec["fr"]},
+                "on_quarter": quarter.count("on_target"),
+                "n_quarter": len(quarter),
+                "on_year": final.count("on_target"),
+                "n_year": len(final),
+            }
+        )
+    return views
+
+
 def team_namer(settings: Settings, lang: str):
     """code -> the team's name in lang; the unassigned state in words."""
     t, _ = translator(lang)
@@ -503,6 +590,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["fmt"] = fmt
+    env.filters["fmt_change"] = fmt_change
     env.filters["shell"] = shlex.quote  # a team name in a command a reader may paste into a shell
     return env
 
@@ -585,6 +673,8 @@ def _render_week(
     stages, series = _stages(settings, con, history, week, span)
     verbatims = _verbatims(con, week, stages, settings.scorecard["verbatims_per_stage"])
     quality = _quality(settings, con, week)
+    summary = _this_week(settings, con, history, week, tiles, quality)
+    quarters = quarter_views(settings, history, week)
     teams = _teams(con, week)
     drivers = survey_drivers(con, week)
     nps_split = {
@@ -634,6 +724,17 @@ def _render_week(
             "drivers": drivers,
             "verbatims": verbatims,
             "quality": quality,
+            "summary": summary,
+            "quarters": [
+                dict(
+                    q,
+                    chart=q["chart"].replace(
+                        CHART_TITLE, str(escape(t("quarter_title", label=q["label"][lang], week=week))), 1
+                    ),
+                )
+                for q in quarters
+            ],
+            "stage_names": {s["key"]: s for s in stages},
             "nps_split": nps_split,
             "previous_week": known[position - 1] if position > 0 else None,
             "next_week": known[position + 1] if position + 1 < len(known) else None,
@@ -657,6 +758,7 @@ def _render_week(
         "stages": {s["key"]: {k: v for k, v in s.items() if k not in ("en", "fr")} for s in stages},
         "quality": quality,
         "survey_drivers": drivers,
+        "this_week": summary,
     }
     written.append(_write(folder / "scorecard.json", json.dumps(figures, indent=2, default=str) + "\n"))
     return written
