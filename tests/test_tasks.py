@@ -51,3 +51,31 @@ def test_the_task_log_names_files_whose_load_failed_and_the_check_task_fails_on_
     )
     assert "1 file(s) of source 'calls' failed to load (left in the landing folder" in report
     assert "- calls_y.csv\n    calls_y.csv: line 1, column -: rule load_failed: X" in report
+
+
+def test_a_long_rejection_report_says_how_many_more_problems_there_are():
+    problems = [f"calls_z.csv: line {n}, column team: rule not_null: empty" for n in range(2, 60)]
+    report = rejection_report({"source": "calls", "rejected": [{"file": "calls_z.csv", "problems": problems}]})
+    assert "line 2," in report and "line 21," in report and "line 22," not in report
+    assert report.endswith("    (and 38 more: the report beside the file in rejected/ lists them)")
+
+
+def test_a_load_that_quarantined_rows_logs_a_warning_with_the_counts(tmp_path, monkeypatch, caplog):
+    import logging
+
+    from pipelines.orchestration.tasks import ingest
+    from tests.test_ingest_corpus import csv_text, survey_row
+
+    monkeypatch.setenv("ESPRIT_HOME", str(tmp_path))
+    (tmp_path / "esprit.yaml").write_text("ingest:\n  max_bad_row_share: 0.5\n")
+    (tmp_path / "landing" / "surveys").mkdir(parents=True)
+    rows = [survey_row(), survey_row(rid="R2", nps="42")]
+    (tmp_path / "landing" / "surveys" / "survey_responses_w1.csv").write_text(csv_text(rows), encoding="utf-8")
+    with caplog.at_level(logging.INFO, logger="esprit"):
+        result = ingest("surveys")
+    assert result["rows"] == 1 and result["rows_quarantined"] == 1
+    ours = [r for r in caplog.records if r.name == "esprit"]
+    warnings = [r.getMessage() for r in ours if r.levelno == logging.WARNING]
+    assert warnings == ["surveys: 1 row(s) quarantined in survey_responses_w1.csv (table quarantine)"], warnings
+    infos = [r.getMessage() for r in ours if r.levelno == logging.INFO]
+    assert "surveys: 1 file(s) loaded, 1 row(s), 1 quarantined, 0 skipped, 0 rejected, 0 failed" in infos, infos

@@ -7,6 +7,7 @@ next DAG knows which files and weeks changed.
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -29,6 +30,7 @@ def ingest(source: str) -> dict:
     finally:
         build_data_docs(settings.out / "validation_results", settings.data_docs_dir)
     loaded = [r for r in results if r.status == "loaded"]
+    _log_load(source, results)
     return {
         "source": source,
         "files": [r.file for r in loaded],
@@ -41,9 +43,28 @@ def ingest(source: str) -> dict:
     }
 
 
-def rejection_report(result: dict) -> str:
+def _log_load(source: str, results) -> None:
+    """The task log's account of a load: one line of counts, and a warning per file whose rows
+    were quarantined (loaded, but not all of it)."""
+    from pipelines.console import shown_name
+
+    log = logging.getLogger("esprit")
+    loaded = [r for r in results if r.status == "loaded"]
+    count = {status: sum(r.status == status for r in results) for status in ("skipped", "rejected", "failed")}
+    log.info(
+        f"{source}: {len(loaded)} file(s) loaded, {sum(r.rows_loaded for r in loaded)} row(s), "
+        f"{sum(r.rows_quarantined for r in loaded)} quarantined, {count['skipped']} skipped, "
+        f"{count['rejected']} rejected, {count['failed']} failed"
+    )
+    for r in loaded:
+        if r.rows_quarantined:
+            log.warning(f"{source}: {r.rows_quarantined} row(s) quarantined in {shown_name(r.file)} (table quarantine)")
+
+
+def rejection_report(result: dict, shown: int = 20) -> str:
     """The task-log text of an ingest's rejected files and of those whose load failed (an error,
-    tried again at the next run): file, rule, line, column, value ('' if none)."""
+    tried again at the next run): file, rule, line, column, value ('' if none); the first `shown`
+    problems of each file, the report in rejected/ has them all."""
     from pipelines.console import shown_name
 
     lines = []
@@ -56,7 +77,11 @@ def rejection_report(result: dict) -> str:
             lines.append(f"{len(items)} file(s) of source '{result['source']}' {said}:")
         for item in items:  # a name is one line of text: a line break in it cannot forge a log line
             lines.append(f"- {shown_name(item['file'])}")
-            lines += [f"    {shown_name(problem)}" for problem in item["problems"]]
+            lines += [f"    {shown_name(problem)}" for problem in item["problems"][:shown]]
+            if len(item["problems"]) > shown:
+                more = len(item["problems"]) - shown
+                where = "the report beside the file in rejected/" if key == "rejected" else "the load_failures table"
+                lines.append(f"    (and {more} more: {where} lists them)")
     return "\n".join(lines)
 
 
