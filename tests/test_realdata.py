@@ -278,7 +278,8 @@ def test_bpic_is_a_complaint_only_site_with_handoffs_resolution_figures_and_no_f
     assert [s["source"] for s in page["quality"]["sources"]] == ["complaints"]
     for lang, no_data in (("en", "no data"), ("fr", "pas de données")):
         html = (settings.scorecards_dir / busiest / f"scorecard.{lang}.html").read_text(encoding="utf-8")
-        tiles = {t.split('"')[0]: t for t in html.split('<div class="tiles">')[1].split('data-metric="')[1:]}
+        tiles_html = html.split('<div class="tiles">')[1].split('<div class="tile ')
+        tiles = {t.split('data-metric="')[1].split('"')[0]: t for t in tiles_html[1:]}  # the tiles, not later views
         for metric in ("service_level", "abandonment_rate", "nps"):
             value = tiles[metric].split('<div class="value">')[1].split("</div>")[0]
             assert value == no_data and 'data-value=""' in tiles[metric], (lang, metric)
