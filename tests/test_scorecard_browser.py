@@ -280,6 +280,21 @@ def test_hostile_names_and_verbatims_are_inert(browser, hostile):
         cells += [cell for row in csv.reader(handle) for cell in row]
     assert "'" + HOSTILE_QUEUE in cells and HOSTILE_QUEUE not in cells
     assert not [c for c in cells if c[:1] in ("=", "+", "@") or (c[:1] == "-" and not _number(c))]
+    # the workbook beside them: every exported table a sheet, the same cells neutralised
+    from openpyxl import load_workbook
+
+    from pipelines.report.exports import WORKBOOK, exportable_tables
+
+    book = load_workbook(settings.out / "exports" / WORKBOOK, read_only=True)
+    con = connect(settings.warehouse, read_only=True)
+    assert book.sheetnames == [t[:31] for t in exportable_tables(con)]
+    con.close()
+    queues = [row for row in book["weekly_queue_kpis"].iter_rows() if row[1].value == "'" + HOSTILE_QUEUE]
+    assert queues and queues[0][1].data_type == "s"  # text, never a formula
+    texts = [c.value for name in book.sheetnames for row in book[name].iter_rows() for c in row]
+    assert "'" + FORMULA_TEAM in texts and FORMULA_TEAM not in texts and HOSTILE_QUEUE not in texts
+    assert not [v for v in texts if isinstance(v, str) and v[:1] in ("=", "+", "@", "\t", "\r")]
+    book.close()
 
 
 def _number(text: str) -> bool:
