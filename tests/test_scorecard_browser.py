@@ -4,6 +4,7 @@ names and verbatims inert, weeks without surveys or calls saying 'no data'. Full
 screenshots are kept in test-artifacts/screenshots/."""
 
 import csv
+import os
 import shutil
 from pathlib import Path
 
@@ -57,6 +58,10 @@ class Visit:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         target = ARTIFACTS / name
         self.page.screenshot(path=str(target), full_page=True)
+        kept = os.environ.get("ESPRIT_TEST_ARTEFACTS")  # a CI's artefact folder, when it names one
+        if kept:
+            Path(kept).mkdir(parents=True, exist_ok=True)
+            shutil.copy2(target, Path(kept) / name)
         return target
 
 
