@@ -3,6 +3,7 @@ pages free of English words and with numbers as Babel writes them for fr_FR, no 
 scroll at 400 px, the printed PDF on A4 with page numbers and without the navigation or links.
 Reuses the session's pipeline run and the PDFs it printed; screenshots in test-artifacts/."""
 
+import html
 import re
 import subprocess
 
@@ -127,6 +128,12 @@ def test_pdf_is_a4_with_page_numbers_and_no_navigation_or_links(latest):  # noqa
     assert re.search(r"Page size:\s+59[45](\.\d+)? x 84[12](\.\d+)? pts \(A4\)", info), info
     pages = int(re.search(r"Pages:\s+(\d+)", info).group(1))
     assert pages > 1
+    # the page's headings and table headers: none may end a printed page, away from its content
+    page = pdf.with_suffix(".html").read_text(encoding="utf-8")
+    headings = {
+        html.unescape(re.sub(r"<[^>]+>", "", cell)).strip()
+        for _, cell in re.findall(r"<(h[23]|th)\b[^>]*>(.*?)</\1>", page, re.S)
+    } - {""}
     for number in range(1, pages + 1):
         text = subprocess.run(
             ["pdftotext", "-f", str(number), "-l", str(number), str(pdf), "-"],
@@ -136,5 +143,8 @@ def test_pdf_is_a4_with_page_numbers_and_no_navigation_or_links(latest):  # noqa
         ).stdout
         assert f"{number}/{pages}" in re.sub(r"[ \u00a0\u202f]", "", text), number
         assert "Toutes les semaines" not in text  # the navigation is left out
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        last = [line for line in lines if not re.fullmatch(r"\d+\s*/\s*\d+", line)][-1]
+        assert not [h for h in headings if h == last or (len(last) >= 6 and h.endswith(last))], (number, last)
     raw = pdf.read_bytes()
     assert b"file:" not in raw and b"/URI" not in raw  # links to other pages removed, no machine path
