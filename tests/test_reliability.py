@@ -244,6 +244,14 @@ def output_texts(home: Path, warehouse: Path) -> dict[str, str]:
                 "\x1f".join(str(v) for v in row)
                 for row in pq.execute(f"SELECT * FROM read_parquet('{path}')").fetchall()
             )
+        elif path.suffix == ".xlsx":  # the exports' workbook: every cell of every sheet
+            from openpyxl import load_workbook
+
+            book = load_workbook(path, read_only=True)
+            texts[str(path)] = "\n".join(
+                "\x1f".join(str(c.value) for c in row) for sheet in book for row in sheet.iter_rows()
+            )
+            book.close()
         elif path.suffix in TEXT_SUFFIXES:
             texts[str(path)] = path.read_text(encoding="utf-8", errors="replace")
     pq.close()
@@ -268,7 +276,7 @@ def test_no_customer_id_from_the_landing_files_in_the_warehouse_exports_or_score
     assert len(needles["customer ids"]) > 100
     texts = output_texts(settings.landing.parent, settings.warehouse)
     kinds = {Path(k).suffix for k in texts}
-    assert {".html", ".json", ".csv", ".parquet"} <= kinds, kinds
+    assert {".html", ".json", ".csv", ".parquet", ".xlsx"} <= kinds, kinds
     assert leaks(texts, needles) == []
 
 
