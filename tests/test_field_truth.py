@@ -171,7 +171,7 @@ def test_a_complaint_only_site_shows_no_data_where_the_calls_feed_is_absent(gene
     assert [s["source"] for s in page["quality"]["sources"]] == ["complaints"]
     html = (settings.scorecards_dir / week / "scorecard.en.html").read_text(encoding="utf-8")
     reach_row = html.split('data-stage="reach"')[1].split("</tr>")[0]
-    assert "0.0 %" not in reach_row and "no data" in reach_row and "no calls feed configured" in reach_row
+    assert "0.0%" not in reach_row and "no data" in reach_row and "no calls feed configured" in reach_row
 
 
 def test_a_calls_only_site_has_no_complaint_figures(generated, tmp_path):

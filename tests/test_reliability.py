@@ -75,6 +75,27 @@ def relation_hash(con, query: str, exclude=()) -> tuple[int, str]:
     return len(rows), digest
 
 
+def workbook_hashes(con, path: Path) -> dict[str, tuple[int, str]]:
+    """The exports' workbook, a sheet per table, hashed as its tables are (a zip's bytes carry times)."""
+    import pandas as pd
+    from openpyxl import load_workbook
+
+    book = load_workbook(path, read_only=True)
+    out = {}
+    try:
+        for sheet in book:
+            if sheet.title in HISTORY_TABLES - {"week_status"}:
+                continue
+            header, *rows = ([c.value for c in row] for row in sheet.iter_rows())
+            con.register("sheet", pd.DataFrame(rows, columns=header, dtype=object))
+            exclude = ("restated", "restated_at", "changes") if sheet.title == "week_status" else ()
+            out[f"{path.name}:{sheet.title}"] = relation_hash(con, "SELECT * FROM sheet", exclude)
+            con.unregister("sheet")
+    finally:
+        book.close()
+    return out
+
+
 def warehouse_hashes(path: Path) -> dict[str, tuple[int, str]]:
     con = duckdb.connect(str(path), read_only=True)
     try:
@@ -104,6 +125,9 @@ def export_hashes(folder: Path) -> dict[str, tuple[int, str]]:
         out = {}
         for path in sorted(folder.iterdir()):
             table = path.name.split(".")[0]
+            if path.suffix == ".xlsx":
+                out.update(workbook_hashes(con, path))
+                continue
             if table in HISTORY_TABLES - {"week_status"}:
                 continue
             reader = "read_parquet" if path.suffix == ".parquet" else "read_csv_auto"
@@ -244,6 +268,14 @@ def output_texts(home: Path, warehouse: Path) -> dict[str, str]:
                 "\x1f".join(str(v) for v in row)
                 for row in pq.execute(f"SELECT * FROM read_parquet('{path}')").fetchall()
             )
+        elif path.suffix == ".xlsx":  # the exports' workbook: every cell of every sheet
+            from openpyxl import load_workbook
+
+            book = load_workbook(path, read_only=True)
+            texts[str(path)] = "\n".join(
+                "\x1f".join(str(c.value) for c in row) for sheet in book for row in sheet.iter_rows()
+            )
+            book.close()
         elif path.suffix in TEXT_SUFFIXES:
             texts[str(path)] = path.read_text(encoding="utf-8", errors="replace")
     pq.close()
@@ -268,7 +300,7 @@ def test_no_customer_id_from_the_landing_files_in_the_warehouse_exports_or_score
     assert len(needles["customer ids"]) > 100
     texts = output_texts(settings.landing.parent, settings.warehouse)
     kinds = {Path(k).suffix for k in texts}
-    assert {".html", ".json", ".csv", ".parquet"} <= kinds, kinds
+    assert {".html", ".json", ".csv", ".parquet", ".xlsx"} <= kinds, kinds
     assert leaks(texts, needles) == []
 
 

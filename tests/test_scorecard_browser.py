@@ -4,6 +4,7 @@ names and verbatims inert, weeks without surveys or calls saying 'no data'. Full
 screenshots are kept in test-artifacts/screenshots/."""
 
 import csv
+import os
 import shutil
 from pathlib import Path
 
@@ -59,6 +60,10 @@ class Visit:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         target = ARTIFACTS / name
         self.page.screenshot(path=str(target), full_page=True)
+        kept = os.environ.get("ESPRIT_TEST_ARTEFACTS")  # a CI's artefact folder, when it names one
+        if kept:
+            Path(kept).mkdir(parents=True, exist_ok=True)
+            shutil.copy2(target, Path(kept) / name)
         return target
 
 
@@ -282,6 +287,21 @@ def test_hostile_names_and_verbatims_are_inert(browser, hostile):
         cells += [cell for row in csv.reader(handle) for cell in row]
     assert "'" + HOSTILE_QUEUE in cells and HOSTILE_QUEUE not in cells
     assert not [c for c in cells if c[:1] in ("=", "+", "@") or (c[:1] == "-" and not _number(c))]
+    # the workbook beside them: every exported table a sheet, the same cells neutralised
+    from openpyxl import load_workbook
+
+    from pipelines.report.exports import WORKBOOK, exportable_tables
+
+    book = load_workbook(settings.out / "exports" / WORKBOOK, read_only=True)
+    con = connect(settings.warehouse, read_only=True)
+    assert book.sheetnames == [t[:31] for t in exportable_tables(con)]
+    con.close()
+    queues = [row for row in book["weekly_queue_kpis"].iter_rows() if row[1].value == "'" + HOSTILE_QUEUE]
+    assert queues and queues[0][1].data_type == "s"  # text, never a formula
+    texts = [c.value for name in book.sheetnames for row in book[name].iter_rows() for c in row]
+    assert "'" + FORMULA_TEAM in texts and FORMULA_TEAM not in texts and HOSTILE_QUEUE not in texts
+    assert not [v for v in texts if isinstance(v, str) and v[:1] in ("=", "+", "@", "\t", "\r")]
+    book.close()
 
 
 def _number(text: str) -> bool:

@@ -98,8 +98,13 @@ def test_status_against_target_and_watch(value, better, expected):
 
 
 def test_formats():
-    assert fmt(12.345, "pct") == "12.3 %"
+    # Babel writes them: the locale's percent sign, decimal mark, grouping and spaces
+    assert fmt(12.345, "pct") == "12.3%"
+    assert fmt(12.345, "pct", "fr") == "12,3\u00a0%"
+    assert fmt(3.9, "score", "fr") == "3,90"
+    assert fmt(12345, "count", "fr") == "12\u202f345" and fmt(12345, "count") == "12,345"
     assert fmt(-7.6, "points") == "-8"
     assert fmt(None, "pct") == ""
-    assert fmt_change(2.3, "pct") == "+2.3 pt"
+    assert fmt_change(2.3, "pct") == "+2.3\u00a0pt"
+    assert fmt_change(-2.35, "pct", "fr") == "-2,4\u00a0pt"
     assert fmt_change(-3.0, "points") == "-3"

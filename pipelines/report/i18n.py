@@ -1,9 +1,25 @@
 """The scorecard's words in French and English. Metric and stage names come from the config;
-everything else a reader sees is here, so a page never mixes languages."""
+everything else a reader sees is here, so a page never mixes languages.
+
+Numbers, percentages, changes and dates are formatted by Babel in the language's locale
+(`LOCALES`): 45.5% and 3.90 in English, 45,5 % and 3,90 in French. French text follows French
+typography: a catalogue's plain space before : ; ? ! % becomes a non-breaking one, so a line
+never starts with the punctuation.
+"""
 
 from __future__ import annotations
 
+import re
+from datetime import date, datetime
+from functools import cache
+
+from babel import Locale
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_decimal, format_percent
+
 from pipelines.config import LANGUAGES
+
+LOCALES = {"en": "en_GB", "fr": "fr_FR"}
 
 TEXT = {
     "en": {
@@ -136,6 +152,10 @@ TEXT = {
         "quarter_title": "{label}, 52 weeks to {week}",
         "quarter_intro": "Each headline figure over 52 weeks, the last 13 (the quarter) in dark, the target dashed.",
         "quarter_on_target": "on target {on} of {n} weeks with data in the quarter, {on_year} of {n_year} in the year",
+        "colon": ":",
+        "ci": "95 % CI {low} – {high}",
+        "sample": "n = {n}",
+        "published": "published {at}",
     },
     "fr": {
         "title": "Tableau de bord Esprit de Service",
@@ -160,8 +180,8 @@ TEXT = {
         "feed_complaints": "de réclamations",
         "feed_surveys": "d'enquêtes",
         "no_data": "pas de données",
-        "vs_previous": "vs semaine précédente",
-        "vs_average": "vs moyenne 4 semaines",
+        "vs_previous": "par rapport à la semaine précédente",
+        "vs_average": "par rapport à la moyenne des 4 semaines",
         "no_previous": "pas de semaine précédente",
         "significant": "significatif",
         "not_significant": "dans le bruit",
@@ -275,6 +295,10 @@ TEXT = {
         "cible en pointillés.",
         "quarter_on_target": "dans la cible {on} semaines sur {n} avec données au trimestre, {on_year} sur {n_year} "
         "sur l'année",
+        "colon": " :",
+        "ci": "IC à 95 % {low} – {high}",
+        "sample": "n = {n}",
+        "published": "publiée le {at}",
     },
 }
 
@@ -309,6 +333,10 @@ TERMS = {
         "call": "call",
         "case_event": "case",
         "survey": "survey",
+        "calls": "calls",
+        "complaints": "complaints",
+        "surveys": "surveys",
+        "(not configured)": "(not configured)",
     },
     "fr": {
         "abandoned": "abandon",
@@ -317,7 +345,7 @@ TERMS = {
         "transferred": "transféré",
         "long_hold": "mise en attente longue",
         "repeat_info": "a dû se répéter",
-        "repeat_contact": "recontact",
+        "repeat_contact": "nouveau contact",
         "case_reopened": "dossier rouvert",
         "resolution_beyond_sla": "résolu hors délai",
         "not_resolved": "se dit non résolu",
@@ -327,7 +355,7 @@ TERMS = {
         "bounce_back": "retour à l'envoyeur",
         "ping_pong": "ping-pong",
         "dropped": "perdu au transfert",
-        "recontact": "recontact",
+        "recontact": "rappel",
         "slow_pickup": "prise en charge lente",
         "reopened": "rouvert",
         "transfer": "transfert d'appel",
@@ -336,15 +364,175 @@ TERMS = {
         "call": "appel",
         "case_event": "dossier",
         "survey": "enquête",
+        "calls": "appels",
+        "complaints": "réclamations",
+        "surveys": "enquêtes",
+        "(not configured)": "(non configurée)",
     },
 }
+
+
+# The words of a journey's timeline (investigation pages): call outcomes and transfers, case
+# events and statuses (their allowed values in pipelines/contracts.py), and the facts' labels.
+TIMELINE = {
+    "en": {
+        "queue": "queue {value}",
+        "waited": "waited {value}",
+        "hold": "hold {value}",
+        "transfer": "{value} transfer",
+        "survey_resolved": "resolved: {value}",
+        "resolved": "resolved",
+        "had_to_repeat": "had to repeat",
+        "answered": "answered",
+        "abandoned": "abandoned",
+        "warm": "warm",
+        "cold": "cold",
+        "opened": "opened",
+        "assigned": "assigned",
+        "reassigned": "reassigned",
+        "status_changed": "status changed",
+        "reopened": "reopened",
+        "closed": "closed",
+        "open": "open",
+        "in_progress": "in progress",
+        "pending_customer": "pending customer",
+        "yes": "yes",
+        "no": "no",
+    },
+    "fr": {
+        "queue": "file {value}",
+        "waited": "attente {value}",
+        "hold": "mise en attente {value}",
+        "transfer": "transfert {value}",
+        "survey_resolved": "résolu : {value}",
+        "resolved": "résolu",
+        "had_to_repeat": "a dû se répéter",
+        "answered": "décroché",
+        "abandoned": "abandonné",
+        "warm": "accompagné",
+        "cold": "à froid",
+        "opened": "ouvert",
+        "assigned": "affecté",
+        "reassigned": "réaffecté",
+        "status_changed": "statut modifié",
+        "reopened": "rouvert",
+        "closed": "clos",
+        "open": "ouvert",
+        "in_progress": "en cours",
+        "pending_customer": "en attente du client",
+        "yes": "oui",
+        "no": "non",
+    },
+}
+
+
+def typography(text: str, lang: str) -> str:
+    """French punctuation: a non-breaking space before : and % (U+00A0, as Babel puts before %),
+    a narrow one before ; ? ! (U+202F). Applied to the catalogues, never to data."""
+    if lang != "fr":
+        return text
+    text = re.sub(r" ([:%])", "\u00a0\\1", text)
+    return re.sub(r" ([;?!])", "\u202f\\1", text)
+
+
+class Formats:
+    """Figures in a language's locale, by Babel: the one place a page's numbers are written."""
+
+    def __init__(self, lang: str):
+        self.lang = lang
+        self.locale = Locale.parse(LOCALES[lang])
+        # the locale's own percent pattern (45.5% / 45,5 %) with one decimal
+        self.percent = re.sub(r"0(?!.*0)", "0.0", self.locale.percent_formats[None].pattern)
+
+    def decimal(self, value: float, digits: int = 0, signed: bool = False) -> str:
+        body = "#,##0" + ("." + "0" * digits if digits else "")
+        pattern = f"+{body};-{body}" if signed else body
+        return format_decimal(value, pattern, locale=self.locale)
+
+    def count(self, value: float | None) -> str:
+        return "" if value is None else self.decimal(value)
+
+    def value(self, value: float | None, unit: str) -> str:
+        """A figure as a page shows it; '' when there is none (the page says 'no data')."""
+        if value is None:
+            return ""
+        if unit == "pct":
+            return format_percent(value / 100, self.percent, locale=self.locale)
+        if unit == "points":
+            return self.decimal(value, 0, signed=True)
+        if unit == "score":
+            return self.decimal(value, 2)
+        if unit in ("per_1000", "index", "days"):
+            return self.decimal(value, 1)
+        if unit == "seconds":
+            return f"{self.decimal(value)}\u00a0s"  # never split from its unit
+        return self.decimal(value)
+
+    def change(self, change: float | None, unit: str) -> str:
+        if change is None:
+            return ""
+        digits = 2 if unit == "score" else (0 if unit == "points" else 1)
+        shown = self.decimal(change, digits, signed=True)
+        return f"{shown}\u00a0pt" if unit == "pct" else shown
+
+    def day(self, value: date | str | None) -> str:
+        """A day (or its ISO text) as the locale writes it: 23 Nov 2026, 23 nov. 2026."""
+        if not value:
+            return ""
+        if isinstance(value, str):
+            value = date.fromisoformat(value[:10])
+        return format_date(value, "medium", locale=self.locale)
+
+    def moment(self, value: datetime | None, seconds: bool = False) -> str:
+        if value is None:
+            return ""
+        return format_datetime(value, "medium" if seconds else "short", tzinfo=value.tzinfo, locale=self.locale)
+
+
+@cache
+def formats(lang: str) -> Formats:
+    if lang not in LANGUAGES:
+        raise ValueError(f"language '{lang}': expected one of {list(LANGUAGES)}")
+    return Formats(lang)
+
+
+def timeline_detail(kind: str, facts: dict, lang: str) -> str:
+    """A timeline entry's facts in words: a call segment's queue, outcome, wait, transfer and hold;
+    a case event and its status; a survey's scores (its verbatim is shown apart, in its language)."""
+    words, number = TIMELINE[lang], formats(lang)
+
+    def word(value) -> str:
+        return words.get(str(value), str(value))
+
+    parts: list[str] = []
+    if kind == "call":
+        parts.append(words["queue"].format(value=facts.get("queue") or "?"))
+        parts.append(word(facts.get("outcome")))
+        if facts.get("wait_seconds") is not None:
+            parts.append(words["waited"].format(value=number.value(facts["wait_seconds"], "seconds")))
+        if facts.get("transfer_type") not in (None, "none"):
+            parts.append(words["transfer"].format(value=word(facts["transfer_type"])))
+        if (facts.get("hold_seconds") or 0) > 0:
+            parts.append(words["hold"].format(value=number.value(facts["hold_seconds"], "seconds")))
+        return ", ".join(parts)
+    if kind == "case_event":
+        status = facts.get("status")
+        return word(facts.get("event_type")) + (f" ({word(status)})" if status else "")
+    for score in ("nps", "csat", "ces"):
+        if facts.get(score) is not None:
+            parts.append(f"{score.upper()} {facts[score]}")
+    if facts.get("resolved") is not None:
+        parts.append(words["survey_resolved"].format(value=words["yes" if facts["resolved"] else "no"]))
+    if facts.get("had_to_repeat"):
+        parts.append(words["had_to_repeat"])
+    return typography(", ".join(parts), lang)
 
 
 def translator(lang: str):
     """t(key, **fields) for the page's words; term(name) for signals and reasons (unknown: as is)."""
     if lang not in LANGUAGES:
         raise ValueError(f"language '{lang}': expected one of {list(LANGUAGES)}")
-    text, terms = TEXT[lang], TERMS[lang]
+    text, terms = _catalogue(lang), TERMS[lang]
 
     def t(key: str, **fields) -> str:
         return text[key].format(**fields) if fields else text[key]
@@ -353,3 +541,8 @@ def translator(lang: str):
         return terms.get(name, name)
 
     return t, term
+
+
+@cache
+def _catalogue(lang: str) -> dict[str, str]:
+    return {key: typography(value, lang) for key, value in TEXT[lang].items()}

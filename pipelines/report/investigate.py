@@ -7,10 +7,12 @@ through a connection the caller opened (read-only); times are shown in the week 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from pipelines.report.i18n import timeline_detail
 from pipelines.sqltext import sql_timestamp
 
 
@@ -20,7 +22,8 @@ class TimelineEntry:
     kind: str  # call | case_event | survey
     ref: str
     team: str | None
-    detail: str
+    detail: str  # in English, for the terminal; pages word `facts` in their language
+    facts: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -107,23 +110,18 @@ def journey_timelines(con, journey_ids: list[str], tz: str) -> dict[str, list[Ti
                 unnest($refs::VARCHAR[]) AS contact_ref
         )
         SELECT c.journey_id, s.offered_at AS at, 'call' AS kind, s.call_id || ' #' || s.segment_no AS ref, s.team,
-            'queue ' || coalesce(s.queue, '?') || ', ' || s.outcome
-                || coalesce(', waited ' || round(s.wait_seconds)::BIGINT || ' s', '')
-                || CASE WHEN s.transfer_type IS NOT NULL AND s.transfer_type <> 'none'
-                        THEN ', ' || s.transfer_type || ' transfer' ELSE '' END
-                || CASE WHEN s.hold_seconds > 0 THEN ', hold ' || s.hold_seconds || ' s' ELSE '' END AS detail
+            json_object('queue', s.queue, 'outcome', s.outcome, 'wait_seconds', round(s.wait_seconds)::BIGINT,
+                'transfer_type', s.transfer_type, 'hold_seconds', s.hold_seconds)::VARCHAR AS facts
         FROM stg_calls AS s JOIN contacts AS c ON c.contact_type = 'call' AND c.contact_ref = s.call_id
         WHERE {since("s.offered_at", calls_from)}
         UNION ALL
         SELECT c.journey_id, e.event_at, 'case_event', e.case_id || ' #' || e.event_seq, e.team,
-            e.event_type || coalesce(' (' || e.status || ')', '')
+            json_object('event_type', e.event_type, 'status', e.status)::VARCHAR
         FROM stg_case_events AS e JOIN contacts AS c ON c.contact_type = 'case' AND c.contact_ref = e.case_id
         UNION ALL
         SELECT c.journey_id, r.responded_at, 'survey', r.response_id, NULL,
-            concat_ws(', ', 'NPS ' || r.nps, 'CSAT ' || r.csat, 'CES ' || r.ces,
-                CASE WHEN r.resolved IS NOT NULL THEN 'resolved: ' || r.resolved END,
-                CASE WHEN r.had_to_repeat THEN 'had to repeat' END,
-                CASE WHEN r.verbatim IS NOT NULL THEN '“' || r.verbatim || '”' END)
+            json_object('nps', r.nps, 'csat', r.csat, 'ces', r.ces, 'resolved', r.resolved,
+                'had_to_repeat', r.had_to_repeat, 'verbatim', r.verbatim, 'language', r.language)::VARCHAR
         FROM stg_survey_responses AS r
         JOIN contacts AS c ON c.contact_type = 'survey' AND c.contact_ref = r.response_id
         WHERE {since("r.responded_at", surveys_from)}
@@ -132,12 +130,21 @@ def journey_timelines(con, journey_ids: list[str], tz: str) -> dict[str, list[Ti
     ).fetchall()
     zone = _zone(tz)
     timelines: dict[str, list[TimelineEntry]] = {}
-    for journey, at, kind, ref, team, detail in rows:
+    for journey, at, kind, ref, team, facts in rows:
         if at is not None:
-            timelines.setdefault(journey, []).append(TimelineEntry(at.astimezone(zone), kind, ref, team, detail))
+            facts = json.loads(facts)
+            timelines.setdefault(journey, []).append(
+                TimelineEntry(at.astimezone(zone), kind, ref, team, english_detail(kind, facts), facts)
+            )
     for entries in timelines.values():
         entries.sort(key=lambda e: (e.at, e.kind, e.ref))
     return timelines
+
+
+def english_detail(kind: str, facts: dict) -> str:
+    detail = timeline_detail(kind, facts, "en")
+    verbatim = facts.get("verbatim")
+    return f"{detail}, “{verbatim}”" if verbatim else detail
 
 
 def _zone(tz: str):

@@ -20,12 +20,12 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader, pass_context, select_autoescape
 from markupsafe import escape
 
 from pipelines.config import Settings, team_name
 from pipelines.report import charts, stats
-from pipelines.report.i18n import translator
+from pipelines.report.i18n import formats, timeline_detail, translator
 from pipelines.report.investigate import failed_handoffs, handoff_pairs, pair_slug
 from pipelines.report.summary import this_week
 from pipelines.warehouse import connect
@@ -64,29 +64,13 @@ class Tile:
     watch: float | None = None  # the watch threshold: between target and watch is amber
 
 
-def fmt(value: float | None, unit: str) -> str:
-    """A figure as the page shows it; '' when there is none (the page says 'no data')."""
-    if value is None:
-        return ""
-    if unit == "pct":
-        return f"{value:.1f} %"
-    if unit == "points":
-        return f"{value:+.0f}"
-    if unit == "score":
-        return f"{value:.2f}"
-    if unit in ("per_1000", "index", "days"):
-        return f"{value:.1f}"
-    if unit == "seconds":
-        return f"{value:.0f} s"
-    return f"{value:,.0f}"
+def fmt(value: float | None, unit: str, lang: str = "en") -> str:
+    """A figure as the page shows it (Babel, in lang's locale); '' when there is none."""
+    return formats(lang).value(value, unit)
 
 
-def fmt_change(change: float | None, unit: str) -> str:
-    if change is None:
-        return ""
-    suffix = " pt" if unit == "pct" else ""
-    digits = 2 if unit == "score" else (0 if unit == "points" else 1)
-    return f"{change:+.{digits}f}{suffix}"
+def fmt_change(change: float | None, unit: str, lang: str = "en") -> str:
+    return formats(lang).change(change, unit)
 
 
 def status_of(value: float | None, spec: dict) -> str:
@@ -284,6 +268,8 @@ def _stages(settings: Settings, con, history: dict, week: str, span: list[str]) 
                 "with_friction": share["numerator"] if share else None,
                 "share": fmt(_usable(share), "pct"),
                 "index": fmt(_usable(index), "index"),
+                "share_value": _usable(share),  # the page writes them in its language
+                "index_value": _usable(index),
                 "top": top,
             }
         )
@@ -398,6 +384,7 @@ def _quality(settings: Settings, con, week: str) -> dict:
             restated = {
                 "at": found[1].astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M") if found[1] else "",
                 "changes": found[2],
+                "at_local": found[1].astimezone(ZoneInfo(tz)) if found[1] else None,  # the page's format
             }
     complete = datetime.now(UTC) >= end + timedelta(days=settings.scorecard["complete_after_days"]) and all(
         s["rows_in_week"] for s in sources if s["configured"]
@@ -407,6 +394,7 @@ def _quality(settings: Settings, con, week: str) -> dict:
         "complete": complete,
         "restated": restated,
         "published": published.strftime("%Y-%m-%d %H:%M %Z"),
+        "published_at": published,
     }
 
 
@@ -436,7 +424,7 @@ def _handoffs(settings: Settings, con, week: str, lang_pages: str) -> dict:
             "to": d,
             "handoffs": h,
             "failed": f,
-            "rate": fmt(100 * f / h, "pct"),
+            "rate": 100 * f / h,
             "reasons": reasons.get((s, d), []),
             "slug": pair_slug(s, d),
         }
@@ -589,8 +577,16 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["fmt"] = fmt
-    env.filters["fmt_change"] = fmt_change
+    # figures, days and timeline details in the page's language (its `lang`), by Babel
+    env.filters["fmt"] = pass_context(lambda ctx, value, unit: fmt(value, unit, ctx["lang"]))
+    env.filters["change"] = pass_context(lambda ctx, value, unit: fmt_change(value, unit, ctx["lang"]))
+    env.filters["count"] = pass_context(lambda ctx, value: formats(ctx["lang"]).count(value))
+    env.filters["decimal"] = pass_context(
+        lambda ctx, value, digits=2, signed=False: formats(ctx["lang"]).decimal(value, digits, signed)
+    )
+    env.filters["day"] = pass_context(lambda ctx, value: formats(ctx["lang"]).day(value))
+    env.filters["moment"] = pass_context(lambda ctx, value, seconds=False: formats(ctx["lang"]).moment(value, seconds))
+    env.filters["detail"] = pass_context(lambda ctx, entry: timeline_detail(entry.kind, entry.facts, ctx["lang"]))
     env.filters["shell"] = shlex.quote  # a team name in a command a reader may paste into a shell
     return env
 
@@ -677,9 +673,7 @@ def _render_week(
     quarters = quarter_views(settings, history, week)
     teams = _teams(con, week)
     drivers = survey_drivers(con, week)
-    nps_split = {
-        k: fmt(_usable(history.get(f"nps_{k}", {}).get(week)), "pct") for k in ("promoters", "passives", "detractors")
-    }
+    nps_split = {k: _usable(history.get(f"nps_{k}", {}).get(week)) for k in ("promoters", "passives", "detractors")}
     failed_by_pair: dict[tuple[str, str], list] = {}
     # a pair's page shows its first failed handoffs with their journeys; `esprit handoffs` lists all
     for item in failed_handoffs(

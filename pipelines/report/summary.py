@@ -110,6 +110,8 @@ def _tile_item(tile) -> dict:
         "kind": "tile",
         "subject": tile.metric,
         "figure": tile.value,
+        "unit": tile.unit,
+        "target": tile.target,
         "display": tile.display,
         "change": tile.change,
         "change_display": tile.change_display,
