@@ -26,6 +26,7 @@ from pipelines.config import Settings, team_name
 from pipelines.report import charts, stats
 from pipelines.report.i18n import translator
 from pipelines.report.investigate import failed_handoffs, handoff_pairs, pair_slug
+from pipelines.report.pyramid import build_pyramid
 from pipelines.warehouse import connect
 from pipelines.weeks import parse_week, shift_week, week_bounds
 
@@ -587,6 +588,7 @@ def _render_week(
     quality = _quality(settings, con, week)
     teams = _teams(con, week)
     drivers = survey_drivers(con, week)
+    pyramid = build_pyramid(settings, history, week, known)
     nps_split = {
         k: fmt(_usable(history.get(f"nps_{k}", {}).get(week)), "pct") for k in ("promoters", "passives", "detractors")
     }
@@ -632,6 +634,7 @@ def _render_week(
             "heatmap": heatmap,
             "teams": teams,
             "drivers": drivers,
+            "pyramid": pyramid,
             "verbatims": verbatims,
             "quality": quality,
             "nps_split": nps_split,
@@ -657,6 +660,7 @@ def _render_week(
         "stages": {s["key"]: {k: v for k, v in s.items() if k not in ("en", "fr")} for s in stages},
         "quality": quality,
         "survey_drivers": drivers,
+        "pyramid": {level.key: level.as_json() for level in pyramid},
     }
     written.append(_write(folder / "scorecard.json", json.dumps(figures, indent=2, default=str) + "\n"))
     return written
