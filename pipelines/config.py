@@ -283,6 +283,9 @@ def _checked_pyramid(levels: dict, headline: list, stages: dict) -> dict[str, di
     metric (labels, direction, thresholds) where it gives none. A metric no weekly_scorecard row
     can carry is an error naming its key: a typo would otherwise show as 'no data' for ever."""
     known = set(VOCABULARY.metrics) | {f"friction_{kind}_{stage}" for kind in ("share", "index") for stage in stages}
+    # a default figure on a stage a project's stages: no longer has is left out, not an error: the
+    # project never wrote it (its own figures are checked)
+    defaults = _read_yaml(DEFAULTS_FILE)["pyramid"]
     tiles = {tile["metric"]: tile for tile in headline if isinstance(tile, dict)}
     checked = {}
     for level, spec in levels.items():
@@ -298,6 +301,8 @@ def _checked_pyramid(levels: dict, headline: list, stages: dict) -> dict[str, di
             if not isinstance(figure, dict) or not set(figure) <= set(PYRAMID_FIGURE_KEYS):
                 raise ConfigError(f"{at}: expected a mapping of {', '.join(PYRAMID_FIGURE_KEYS)}")
             metric = figure.get("metric")
+            if metric not in known and figure in (defaults.get(level) or {}).get("figures", []):
+                continue
             if metric not in known:
                 raise ConfigError(f"{at}.metric: unknown metric {metric!r} (expected one of {sorted(known)})")
             tile = tiles.get(metric, {})

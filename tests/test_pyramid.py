@@ -12,6 +12,7 @@ import pytest
 from pipelines.config import ConfigError, load_settings
 from pipelines.report.pyramid import build_pyramid, level_status, level_trend
 from pipelines.report.scorecard import render_weeks
+from pipelines.vocabulary import VOCABULARY
 from pipelines.warehouse import connect
 
 
@@ -135,6 +136,23 @@ def test_a_project_replaces_a_levels_figures_and_keeps_the_rest(tmp_path):
         ("friction_share_resolve", 10, "down"),
     ]
     assert [f["metric"] for f in settings.pyramid["core_promise"]["figures"]][0] == "abandonment_rate"
+
+
+def test_a_project_without_the_default_figures_stage_keeps_a_valid_pyramid(tmp_path):
+    """A site's own stages replace the defaults: the default figure on Understand is left out,
+    while a figure the project writes on a stage it lacks is an error."""
+    stages = "stages:\n  contact: {en: Contact, fr: Contact, reached_by: all}\n"
+    signals = "".join(f"  {name}: {{stage: contact, weight: 1.0}}\n" for name in VOCABULARY.signals)
+    cfg = tmp_path / "esprit.yaml"
+    cfg.write_text(stages + "friction_signals:\n" + signals)
+    figures = load_settings(cfg, base_dir=tmp_path).pyramid["individual_service"]["figures"]
+    assert [f["metric"] for f in figures] == ["transfer_rate", "handoff_failure_rate"]
+    cfg.write_text(
+        stages + "friction_signals:\n" + signals + "pyramid:\n  individual_service:\n    figures:\n"
+        "      - {metric: friction_share_understand, en: U, fr: U, better: down, target: 1, watch: 2}\n"
+    )
+    with pytest.raises(ConfigError, match=r"pyramid\.individual_service\.figures\[0\]\.metric"):
+        load_settings(cfg, base_dir=tmp_path)
 
 
 def _levels_in(html: str) -> dict[str, dict]:
