@@ -80,6 +80,8 @@ def test_hand_made_weeks_give_each_level_its_status_and_trend(tmp_path):
     core = week42["core_promise"]
     assert (core.status, core.previous_status, core.trend) == ("off_target", "on_target", "worse")
     assert (core.counted, core.provisional) == (2, 1)
+    assert (core.span, core.weeks) == (2, {"on_target": 1, "watch": 0, "off_target": 1})
+    assert week42["individual_service"].weeks == {"on_target": 0, "watch": 0, "off_target": 0}
     fcr = core.figures[2]
     assert fcr.status == "provisional" and fcr.provisional_until == "2026-10-20" and fcr.display == "50.0 %"
     assert core.figures[0].change == pytest.approx(9.0) and core.figures[0].trend == "worse"
@@ -179,6 +181,7 @@ def test_the_page_and_json_show_each_level_with_the_figures_of_the_metric_tables
     folder = settings.scorecards_dir / week
     con = connect(settings.warehouse, read_only=True)
     rows = dict(con.execute("SELECT metric, value FROM weekly_scorecard WHERE week = ?", [week]).fetchall())
+    known = [w for (w,) in con.execute("SELECT DISTINCT week FROM weekly_scorecard WHERE week <= ?", [week]).fetchall()]
     con.close()
     saved = json.loads((folder / "scorecard.json").read_text(encoding="utf-8"))["pyramid"]
     assert list(saved) == list(settings.pyramid)
@@ -190,6 +193,11 @@ def test_the_page_and_json_show_each_level_with_the_figures_of_the_metric_tables
         for key, level in levels.items():
             assert level["status"] == saved[key]["status"]
             assert level_status([s for _, s in level["figures"].values()]) == level["status"]
+            weeks = saved[key]["weeks"]
+            assert sum(weeks.values()) <= saved[key]["span"] == min(len(known), settings.scorecard["trend_weeks"])
+            if sum(weeks.values()):
+                shown = re.search(r'data-weeks="(\d+)\|(\d+)\|(\d+)"', level["body"]).groups()
+                assert tuple(map(int, shown)) == (weeks["on_target"], weeks["watch"], weeks["off_target"])
             assert settings.pyramid[key][lang] in level["body"].replace("&#39;", "'")
             for figure in saved[key]["figures"]:
                 value, status = level["figures"][figure["metric"]]

@@ -75,6 +75,7 @@ TEXT = {
         "level_same": "as the week before",
         "pyramid_provisional_left_out": "{n} provisional figure(s) not counted yet",
         "pyramid_no_figure": "No figure of this level is configured for this site.",
+        "pyramid_weeks": "last {n} weeks: {on} on target, {watch} to watch, {off} off target",
         "drivers": "Aspects rated by satisfied and dissatisfied respondents",
         "drivers_intro": "Mean rating of each aspect of the survey, among respondents satisfied (CSAT 4-5, or without a "
         "CSAT an NPS of 7-10) and dissatisfied (CSAT 1-3, or an NPS detractor), with how many answered; the widest "
@@ -188,6 +189,7 @@ TEXT = {
         "level_same": "comme la semaine précédente",
         "pyramid_provisional_left_out": "{n} chiffre(s) provisoire(s) pas encore compté(s)",
         "pyramid_no_figure": "Aucun chiffre de ce niveau n'est configuré pour ce site.",
+        "pyramid_weeks": "{n} dernières semaines : {on} dans la cible, {watch} à surveiller, {off} hors cible",
         "drivers": "Aspects notés par les répondants satisfaits et insatisfaits",
         "drivers_intro": "Note moyenne de chaque aspect de l'enquête, chez les répondants satisfaits (CSAT 4-5, ou sans "
         "CSAT un NPS de 7 à 10) et insatisfaits (CSAT 1-3, ou un NPS détracteur), avec le nombre de réponses ; les plus "

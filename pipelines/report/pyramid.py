@@ -11,7 +11,8 @@ this module only applies the rule:
   without data are not counted; a level with only provisional figures is *provisional*, one with
   no figure carrying a value is *no data* (never on target);
 - a level's trend compares its status with its status the scorecard week before: *better*,
-  *worse* or *same*, and none when either week has no final status.
+  *worse* or *same*, and none when either week has no final status; and over the last
+  `trend_weeks` scorecard weeks, how many weeks it was on target, to watch and off target.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ class Level:
     figures: tuple  # of scorecard.Tile: value, status, change and target as the tiles have them
     counted: int  # figures with a final status, the ones the level's status is drawn from
     provisional: int  # figures left out while provisional
+    weeks: dict  # final status -> in how many of the last `span` scorecard weeks the level had it
+    span: int  # the scorecard weeks counted: trend_weeks, fewer when the warehouse has fewer
 
     def as_json(self) -> dict:
         data = asdict(self)
@@ -75,14 +78,17 @@ def _figures(settings, history: dict, week: str, known: list[str]) -> dict[str, 
 
 def build_pyramid(settings, history: dict, week: str, known: list[str]) -> list[Level]:
     """The levels of the pyramid for a week, bottom level first (settings.pyramid's order)."""
-    figures = _figures(settings, history, week, known)
     position = known.index(week)
-    before = _figures(settings, history, known[position - 1], known) if position > 0 else {}
+    span = known[max(0, position - settings.scorecard["trend_weeks"] + 1) : position + 1]
+    past = {w: _figures(settings, history, w, known) for w in span}  # ends with this week
+    figures = past[week]
+    before = past[span[-2]] if len(span) > 1 else {}
     levels = []
     for key, spec in settings.pyramid.items():
         statuses = [f.status for f in figures[key]]
         status = level_status(statuses)
         previous = level_status([f.status for f in before[key]]) if before else ""
+        over_span = [level_status([f.status for f in past[w][key]]) for w in span]
         levels.append(
             Level(
                 key=key,
@@ -94,6 +100,8 @@ def build_pyramid(settings, history: dict, week: str, known: list[str]) -> list[
                 figures=tuple(figures[key]),
                 counted=sum(s in RANK for s in statuses),
                 provisional=statuses.count("provisional"),
+                weeks={s: over_span.count(s) for s in RANK},
+                span=len(span),
             )
         )
     return levels
