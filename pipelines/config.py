@@ -55,6 +55,7 @@ class Settings:
     scorecard: dict[str, Any] = field(default_factory=dict)
     orchestration: dict[str, Any] = field(default_factory=dict)
     teams: dict[str, Any] = field(default_factory=dict)
+    pyramid: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def scorecards_dir(self) -> Path:
@@ -198,6 +199,7 @@ def load_settings(config_file: str | Path | None = None, base_dir: str | Path | 
         scorecard=_checked_scorecard(raw["scorecard"]),
         orchestration=raw["orchestration"],
         teams=_checked_teams(raw["teams"]),
+        pyramid=_checked_pyramid(raw["pyramid"], raw["headline"], stages),
         **paths,
     )
 
@@ -256,16 +258,64 @@ def _checked_headline(tiles: list) -> list[dict[str, Any]]:
         for key in ("metric", "en", "fr", "unit", "better"):
             if not isinstance(tile.get(key), str):
                 raise ConfigError(f"{where}.{key}: expected text")
-        if tile["better"] not in ("up", "down"):
-            raise ConfigError(f"{where}.better: expected 'up' or 'down'")
-        target, watch = tile.get("target"), tile.get("watch")
-        if target is None and watch is None:
-            continue
-        if not isinstance(target, (int, float)) or not isinstance(watch, (int, float)):
-            raise ConfigError(f"{where}: target and watch must both be numbers")
-        if (tile["better"] == "up" and watch > target) or (tile["better"] == "down" and watch < target):
-            raise ConfigError(f"{where}.watch: expected the watch threshold on the bad side of the target")
+        _check_thresholds(tile, where)
     return tiles
+
+
+def _check_thresholds(spec: dict, where: str) -> None:
+    """The good direction, and target and watch (both or neither) with watch on the bad side."""
+    if spec.get("better") not in ("up", "down"):
+        raise ConfigError(f"{where}.better: expected 'up' or 'down'")
+    target, watch = spec.get("target"), spec.get("watch")
+    if target is None and watch is None:
+        return
+    if not isinstance(target, (int, float)) or not isinstance(watch, (int, float)):
+        raise ConfigError(f"{where}: target and watch must both be numbers")
+    if (spec["better"] == "up" and watch > target) or (spec["better"] == "down" and watch < target):
+        raise ConfigError(f"{where}.watch: expected the watch threshold on the bad side of the target")
+
+
+PYRAMID_FIGURE_KEYS = ("metric", "en", "fr", "better", "target", "watch")
+
+
+def _checked_pyramid(levels: dict, headline: list, stages: dict) -> dict[str, dict[str, Any]]:
+    """Each level's names and figures, each figure completed from the headline tile of its
+    metric (labels, direction, thresholds) where it gives none. A metric no weekly_scorecard row
+    can carry is an error naming its key: a typo would otherwise show as 'no data' for ever."""
+    known = set(VOCABULARY.metrics) | {f"friction_{kind}_{stage}" for kind in ("share", "index") for stage in stages}
+    # a default figure on a stage a project's stages: no longer has is left out, not an error: the
+    # project never wrote it (its own figures are checked)
+    defaults = _read_yaml(DEFAULTS_FILE)["pyramid"]
+    tiles = {tile["metric"]: tile for tile in headline if isinstance(tile, dict)}
+    checked = {}
+    for level, spec in levels.items():
+        where = f"pyramid.{level}"
+        if not isinstance(spec, dict) or not all(isinstance(spec.get(k), str) for k in ("en", "fr")):
+            raise ConfigError(f"{where}: expected {{en: <name>, fr: <name>, figures: [...]}}")
+        figures = spec.get("figures") or []
+        if not isinstance(figures, list):
+            raise ConfigError(f"{where}.figures: expected a list of {{metric: <name>, ...}}")
+        completed = []
+        for i, figure in enumerate(figures):
+            at = f"{where}.figures[{i}]"
+            if not isinstance(figure, dict) or not set(figure) <= set(PYRAMID_FIGURE_KEYS):
+                raise ConfigError(f"{at}: expected a mapping of {', '.join(PYRAMID_FIGURE_KEYS)}")
+            metric = figure.get("metric")
+            if metric not in known and figure in (defaults.get(level) or {}).get("figures", []):
+                continue
+            if metric not in known:
+                raise ConfigError(f"{at}.metric: unknown metric {metric!r} (expected one of {sorted(known)})")
+            tile = tiles.get(metric, {})
+            full = {k: tile.get(k) for k in PYRAMID_FIGURE_KEYS} | {k: v for k, v in figure.items() if v is not None}
+            for key in ("en", "fr"):
+                if not isinstance(full.get(key), str):
+                    raise ConfigError(f"{at}.{key}: expected text (no headline tile of {metric} names it)")
+            _check_thresholds(full, at)
+            if full["target"] is None:
+                raise ConfigError(f"{at}: target and watch must both be numbers (no headline tile of {metric})")
+            completed.append(full)
+        checked[level] = {"en": spec["en"], "fr": spec["fr"], "figures": completed}
+    return checked
 
 
 def _checked_scorecard(section: dict) -> dict[str, Any]:

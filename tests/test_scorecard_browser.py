@@ -105,6 +105,45 @@ def test_index_and_investigation_pages_render_quietly(browser, latest):
     visit.page.close()
 
 
+def test_the_pyramid_shows_each_level_with_the_figures_of_the_metric_tables(browser, latest):
+    """docs/excellence.md: top level first and narrowest, each figure as weekly_scorecard has it."""
+    from pipelines.report.i18n import translator
+    from pipelines.report.pyramid import level_status
+
+    settings, week = latest
+    con = connect(settings.warehouse, read_only=True)
+    rows = {
+        m: (v, u, d)
+        for m, v, u, d in con.execute(
+            "SELECT metric, value, unit, denominator FROM weekly_scorecard WHERE week = ?", [week]
+        ).fetchall()
+    }
+    con.close()
+    t, _ = translator("fr")
+    visit = Visit(browser, settings.scorecards_dir / week / "scorecard.fr.html")
+    visit.assert_quiet()
+    levels = visit.page.locator(".pyramid .level")
+    assert [levels.nth(i).get_attribute("data-level") for i in range(levels.count())] == list(
+        reversed(settings.pyramid)
+    )
+    widths = [levels.nth(i).bounding_box()["width"] for i in range(levels.count())]
+    assert widths == sorted(widths) and widths[0] < widths[-1]  # a pyramid: the base widest
+    for key, spec in settings.pyramid.items():
+        level = visit.page.locator(f'.pyramid .level[data-level="{key}"]')
+        statuses = []
+        for figure in spec["figures"]:
+            metric = figure["metric"]
+            value, unit, denominator = rows[metric]
+            row = level.locator(f'tr[data-metric="{metric}"]')
+            cells = row.locator("td").all_inner_texts()
+            assert cells[0] == figure["fr"] and cells[1] == (fmt(value, unit) if denominator else "pas de données")
+            statuses.append(row.get_attribute("data-status"))
+        status = level_status(statuses)
+        assert level.get_attribute("data-status") == status
+        assert level.locator(f".badge.{status}").first.inner_text() == t("status_" + status)
+    visit.page.close()
+
+
 def test_every_figure_shown_equals_the_metric_tables(browser, latest):
     settings, week = latest
     con = connect(settings.warehouse, read_only=True)

@@ -82,6 +82,16 @@ TEXT = {
         "asa": "Avg speed of answer (s)",
         "aht": "Avg handle time (s)",
         "transferred_out": "Transferred out",
+        "pyramid": "Service-excellence pyramid (CEN/TS 16880)",
+        "pyramid_intro": "Each level of the norm's pyramid, core promise at the base, read from the figures that trace "
+        "it. A level's status is the worst final status of its figures; provisional figures and figures without "
+        "data are not counted. Esprit reads traces in the data, not the norm's full assessment.",
+        "level_better": "better than the week before (was {before})",
+        "level_worse": "worse than the week before (was {before})",
+        "level_same": "as the week before",
+        "pyramid_provisional_left_out": "{n} provisional figure(s) not counted yet",
+        "pyramid_no_figure": "No figure of this level is configured for this site.",
+        "pyramid_weeks": "last {n} weeks: {on} on target, {watch} to watch, {off} off target",
         "drivers": "Aspects rated by satisfied and dissatisfied respondents",
         "drivers_intro": "Mean rating of each aspect of the survey, among respondents satisfied (CSAT 4-5, or without a "
         "CSAT an NPS of 7-10) and dissatisfied (CSAT 1-3, or an NPS detractor), with how many answered; the widest "
@@ -217,6 +227,17 @@ TEXT = {
         "abandonment": "Abandonnés",
         "asa": "Délai moyen de décroché (s)",
         "aht": "Durée moyenne de traitement (s)",
+        "pyramid": "Pyramide de l'excellence de service (CEN/TS 16880)",
+        "pyramid_intro": "Chaque niveau de la pyramide de la norme, la promesse de base en bas, lu dans les chiffres qui "
+        "en gardent la trace. Le statut d'un niveau est le pire statut définitif de ses chiffres ; les chiffres "
+        "provisoires et ceux sans données ne comptent pas. Esprit lit des traces dans les données, pas l'évaluation "
+        "complète de la norme.",
+        "level_better": "mieux que la semaine précédente (était {before})",
+        "level_worse": "moins bien que la semaine précédente (était {before})",
+        "level_same": "comme la semaine précédente",
+        "pyramid_provisional_left_out": "{n} chiffre(s) provisoire(s) pas encore compté(s)",
+        "pyramid_no_figure": "Aucun chiffre de ce niveau n'est configuré pour ce site.",
+        "pyramid_weeks": "{n} dernières semaines : {on} dans la cible, {watch} à surveiller, {off} hors cible",
         "drivers": "Aspects notés par les répondants satisfaits et insatisfaits",
         "drivers_intro": "Note moyenne de chaque aspect de l'enquête, chez les répondants satisfaits (CSAT 4-5, ou sans "
         "CSAT un NPS de 7 à 10) et insatisfaits (CSAT 1-3, ou un NPS détracteur), avec le nombre de réponses ; les plus "

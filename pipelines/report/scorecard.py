@@ -27,6 +27,7 @@ from pipelines.config import Settings, team_name
 from pipelines.report import charts, stats
 from pipelines.report.i18n import formats, timeline_detail, translator
 from pipelines.report.investigate import failed_handoffs, handoff_pairs, pair_slug
+from pipelines.report.pyramid import build_pyramid
 from pipelines.report.summary import this_week
 from pipelines.warehouse import connect
 from pipelines.weeks import parse_week, shift_week, week_bounds
@@ -673,6 +674,7 @@ def _render_week(
     quarters = quarter_views(settings, history, week)
     teams = _teams(con, week)
     drivers = survey_drivers(con, week)
+    pyramid = build_pyramid(settings, history, week, known)
     nps_split = {k: _usable(history.get(f"nps_{k}", {}).get(week)) for k in ("promoters", "passives", "detractors")}
     failed_by_pair: dict[tuple[str, str], list] = {}
     # a pair's page shows its first failed handoffs with their journeys; `esprit handoffs` lists all
@@ -716,6 +718,7 @@ def _render_week(
             "heatmap": heatmap,
             "teams": teams,
             "drivers": drivers,
+            "pyramid": pyramid,
             "verbatims": verbatims,
             "quality": quality,
             "summary": summary,
@@ -753,6 +756,7 @@ def _render_week(
         "quality": quality,
         "survey_drivers": drivers,
         "this_week": summary,
+        "pyramid": {level.key: level.as_json() for level in pyramid},
     }
     written.append(_write(folder / "scorecard.json", json.dumps(figures, indent=2, default=str) + "\n"))
     return written
