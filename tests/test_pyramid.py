@@ -83,7 +83,9 @@ def test_hand_made_weeks_give_each_level_its_status_and_trend(tmp_path):
     assert (core.span, core.weeks) == (2, {"on_target": 1, "watch": 0, "off_target": 1})
     assert week42["individual_service"].weeks == {"on_target": 0, "watch": 0, "off_target": 0}
     fcr = core.figures[2]
-    assert fcr.status == "provisional" and fcr.provisional_until == "2026-10-20" and fcr.display == "50.0 %"
+    assert (
+        fcr.status == "provisional" and fcr.provisional_until == "2026-10-20" and fcr.display == "50.0%"
+    )  # Babel, en_GB
     assert core.figures[0].change == pytest.approx(9.0) and core.figures[0].trend == "worse"
     assert (week42["complaint_management"].status, week42["complaint_management"].trend) == ("watch", "worse")
     assert week42["individual_service"].status == "provisional"

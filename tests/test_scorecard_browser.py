@@ -136,7 +136,9 @@ def test_the_pyramid_shows_each_level_with_the_figures_of_the_metric_tables(brow
             value, unit, denominator = rows[metric]
             row = level.locator(f'tr[data-metric="{metric}"]')
             cells = row.locator("td").all_inner_texts()
-            assert cells[0] == figure["fr"] and cells[1] == (fmt(value, unit) if denominator else "pas de données")
+            assert cells[0] == figure["fr"] and cells[1] == (
+                fmt(value, unit, "fr") if denominator else "pas de données"
+            )
             statuses.append(row.get_attribute("data-status"))
         status = level_status(statuses)
         assert level.get_attribute("data-status") == status
