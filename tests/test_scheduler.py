@@ -17,7 +17,7 @@ import pytest
 
 from pipelines.config import load_settings
 from pipelines.orchestration.run import run_all
-from pipelines.warehouse import connect
+from pipelines.warehouse import WarehouseBusy, connect
 from tests.airflow_processes import AirflowProcesses
 
 pytestmark = [pytest.mark.slow, pytest.mark.scheduler]
@@ -48,7 +48,7 @@ def warehouse_state(warehouse: Path) -> tuple[int, list[str]] | None:
         return None
     try:
         con = connect(warehouse, read_only=True)
-    except duckdb.Error:
+    except (duckdb.Error, WarehouseBusy):  # a task is writing it: look again at the next poll
         return None
     try:
         loaded = con.execute("SELECT count(*) FROM load_audit WHERE status = 'loaded'").fetchone()[0]
