@@ -264,6 +264,14 @@ BOUNDARY_SQL = {
     "AND NOT first_wait_seconds <= getvariable('service_level_seconds')",
     "short_abandon": "SELECT call_id FROM stg_call_outcomes WHERE first_outcome = 'abandoned' "
     "AND NOT first_abandon_seconds < getvariable('short_abandon_seconds')",
+    # the customer's next call, after the transfer (a recontact) and past the window (none)
+    "recontact_after": "SELECT handoff_key FROM handoffs WHERE list_contains(failure_reasons, 'recontact')",
+    "recontact_window": "SELECT handoff_key FROM handoffs WHERE kind = 'transfer' "
+    "AND NOT list_contains(failure_reasons, 'recontact')",
+    # a call past the window after the customer's previous one opens a journey
+    "journey_window": "SELECT contact_ref FROM journey_contacts WHERE contact_type = 'call' "
+    "AND stitch_rule = 'new_journey'",
+    "resolution_sla": "SELECT source_ref FROM friction_events WHERE signal = 'resolution_beyond_sla'",
 }
 
 
