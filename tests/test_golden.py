@@ -497,6 +497,31 @@ MAY_CALLS += [  # each answered in 5 s, 60 s handled
         "answered",
         "none",
     ),
+    # Z2, a call with a reopened case's id, transferred to technique at 14:31:05, after the case's
+    # handoff to technique (14:00) and before technique resolved the case (16:00): the case's
+    # reopening blames the case's handoff, not the call's transfer
+    (
+        "Z2",
+        1,
+        "V12",
+        "accueil",
+        "2026-05-19T14:30:00+02:00",
+        "2026-05-19T14:30:05+02:00",
+        "2026-05-19T14:31:05+02:00",
+        "answered",
+        "warm",
+    ),
+    (
+        "Z2",
+        2,
+        "V12",
+        "technique",
+        "2026-05-19T14:31:05+02:00",
+        "2026-05-19T14:31:10+02:00",
+        "2026-05-19T14:32:10+02:00",
+        "answered",
+        "none",
+    ),
 ]
 MAY_CASES = [
     ("X2", "V5", "2026-05-12T10:00:00+02:00", "web", "billing", "", "normal"),  # made directly; its id is a call's
@@ -676,6 +701,7 @@ def test_journeys_cut_at_the_window_and_contacts_placed_by_type(dst):
         ("call", "Y2", "call Y2", "new_journey"),
         ("call", "Y3", "call Y3", "new_journey"),
         ("call", "Y4", "call Y3", "same_customer_within_window"),
+        ("call", "Z2", "call Z2", "new_journey"),
         ("case", "E2", "call X2", "explicit_origin_call"),  # the call X2, not the case X2
         ("case", "E3", "call X7", "explicit_origin_call"),
         ("case", "X2", "case X2", "new_journey"),
@@ -700,6 +726,7 @@ def test_journeys_cut_at_the_window_and_contacts_placed_by_type(dst):
         ("call Y1", 1, 0, 0, True, datetime(2026, 5, 25, 8, 0, 30, tzinfo=UTC)),
         ("call Y2", 1, 0, 0, True, datetime(2026, 5, 25, 13, 0, 21, tzinfo=UTC)),
         ("call Y3", 2, 1, 0, True, datetime(2026, 5, 30, 7, 0, tzinfo=UTC)),  # Y4 + 7 d, after Z1 + 10 d
+        ("call Z2", 1, 0, 0, True, datetime(2026, 5, 26, 12, 30, tzinfo=UTC)),
         ("case X2", 0, 1, 1, True, datetime(2026, 5, 22, 8, 0, tzinfo=UTC)),  # + 10 d, not from the response
         ("case Z2", 0, 1, 0, True, datetime(2026, 5, 29, 7, 0, tzinfo=UTC)),
     ]
@@ -760,6 +787,7 @@ def test_friction_and_handoffs_of_a_call_and_a_case_sharing_an_id(dst):
         ("call Y3", "case_reopened", "Z1:7"),
         ("call Y3", "complaint_opened", "Z1"),
         ("call Y3", "repeat_contact", "Y4"),  # exactly 5 days after Y3: not beyond the resolution SLA
+        ("call Z2", "transferred", "call:Z2:2"),
         ("case X2", "case_reopened", "X2:6"),
         ("case X2", "complaint_acknowledged_beyond_sla", "X2"),  # first acknowledged after 72 h
         ("case X2", "not_resolved", "X2"),
@@ -771,6 +799,7 @@ def test_friction_and_handoffs_of_a_call_and_a_case_sharing_an_id(dst):
         # had to repeat rates the case X2, not this call
         ("call:X2:2", "call X2", ["recontact"]),
         ("call:X8:2", "call X8", ["dropped"]),  # V9 called again 7 days and 1 s later: too late
+        ("call:Z2:2", "call Z2", []),  # a transfer of the call Z2, never blamed for the case Z2's reopening
         ("case:X2:7", "case X2", ["repeat_info"]),  # picked up in 20 h of facturation's 24
         # Z1 changed team three times: ping-pong for each change (not for the escalation). Its first
         # reopening blames the handoff to facturation, made at the moment facturation resolved it;
@@ -793,11 +822,12 @@ def test_friction_and_handoffs_of_a_call_and_a_case_sharing_an_id(dst):
         ("2026-W20", "resolve", 5, 3, 5.0, 100.0, 0.6),  # engaged: X2, X3, X4, X7, case X2
         # X2's transfer (0.5) and long hold (0.5), case X2's repeat (1.0); X8's transfer: X8 never engaged
         ("2026-W20", "understand", 5, 2, 2.0, 40.0, 0.4),
-        # W21: X6, Y1, Y2 without friction; Y3's two reopenings and its repeat contact (Y4), Z2's reopening
-        ("2026-W21", "reach", 5, 0, 0.0, 0.0, 0.0),
-        ("2026-W21", "recover", 2, 1, 1.0, 50.0, 0.5),  # Y3 (Z1's escalation), Z2
-        ("2026-W21", "resolve", 5, 2, 4.0, 80.0, 0.4),
-        ("2026-W21", "understand", 5, 0, 0.0, 0.0, 0.0),
+        # W21: X6, Y1, Y2 without friction; Y3's two reopenings and its repeat contact (Y4), Z2's
+        # reopening; the call Z2's transfer (0.5)
+        ("2026-W21", "reach", 6, 0, 0.0, 0.0, 0.0),
+        ("2026-W21", "recover", 2, 1, 1.0, 50.0, 0.5),  # Y3 (Z1's escalation), case Z2
+        ("2026-W21", "resolve", 6, 2, 4.0, 66.67, 2 / 6),
+        ("2026-W21", "understand", 6, 1, 0.5, 8.33, 1 / 6),
     ]
     assert num_den(figures, "2026-W20", "handoff_failure_rate") == (2, 3)
     # final 7 days after the week's last handoff, X8's transfer (11 May 13:00:20 UTC)

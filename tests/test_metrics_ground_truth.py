@@ -106,6 +106,21 @@ def test_team_kpis_equal_the_exported_segments(con, generated):
     assert sum(r[7] for r in rows) > 0 and any(r[4] for r in rows)
 
 
+def test_segments_keep_their_exported_hold_time(con, generated):
+    """A segment exported without hold seconds (every abandoned one) was never on hold: 0 s, which
+    the investigation page leaves out, not 1 s."""
+    import csv
+
+    expected = {}
+    for path in sorted((generated / "calls").glob("calls_*.csv")):
+        with open(path, newline="", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                expected[(row["call_id"], int(row["segment_no"]))] = int(row["hold_seconds"] or 0)
+    got = {(c, n): h for c, n, h in con.execute("SELECT call_id, segment_no, hold_seconds FROM stg_calls").fetchall()}
+    assert got == expected
+    assert sum(1 for h in expected.values() if h == 0) > 0
+
+
 def test_friction_events_point_back_to_their_source_rows(con):
     orphans = con.execute("""
         SELECT count(*) FROM friction_events f
