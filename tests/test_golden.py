@@ -522,6 +522,32 @@ MAY_CALLS += [  # each answered in 5 s, 60 s handled
         "answered",
         "none",
     ),
+    # W22: abandoned segments with an answer time (the contract admits one: a caller who hangs up
+    # once picked up). AB1 picked up after 130 s, 200 s on hold: neither a long wait nor a long hold,
+    # which count answered segments only; AB2 picked up in 10 s: not answered within 20 s
+    (
+        "AB1",
+        1,
+        "V13",
+        "accueil",
+        "2026-05-26T10:00:00+02:00",
+        "2026-05-26T10:02:10+02:00",
+        "2026-05-26T10:06:00+02:00",
+        "abandoned",
+        "none",
+        "200",
+    ),
+    (
+        "AB2",
+        1,
+        "V14",
+        "accueil",
+        "2026-05-26T11:00:00+02:00",
+        "2026-05-26T11:00:10+02:00",
+        "2026-05-26T11:00:40+02:00",
+        "abandoned",
+        "none",
+    ),
 ]
 MAY_CASES = [
     ("X2", "V5", "2026-05-12T10:00:00+02:00", "web", "billing", "", "normal"),  # made directly; its id is a call's
@@ -575,12 +601,41 @@ MAY_SURVEYS = [
 ]
 
 
+def _chain_call(name, customer, at):
+    """A call answered in 5 s, 60 s handled."""
+    return (
+        name,
+        1,
+        customer,
+        "accueil",
+        at.isoformat(),
+        (at + timedelta(seconds=5)).isoformat(),
+        (at + timedelta(seconds=65)).isoformat(),
+        "answered",
+        "none",
+    )
+
+
+# W23-W33 (summer time throughout): journeys cut at journey_max_span_days (30). V20 calls every 6
+# days from Monday 1 June 10:00, 13 calls, never a gap over the 7-day window: L00-L05 (days 0 to
+# 30, the last exactly 30 days after the first), L06-L11 (36 to 66, counted from L06), L12 (72);
+# L00b, at the very second of L00, is in L00's journey and starts nothing.
+# V21 calls every 6 days from Tuesday 2 June, then 30 days and 1 s after its first call: cut there;
+# two weeks later, twice on consecutive days: a journey of its own, not walked.
+CHAIN_START = datetime.fromisoformat("2026-06-01T10:00:00+02:00")
+CHAIN_CALLS = [_chain_call(f"L{i:02d}", "V20", CHAIN_START + timedelta(days=6 * i)) for i in range(13)]
+CHAIN_CALLS += [_chain_call("L00b", "V20", CHAIN_START)]
+CHAIN_CALLS += [_chain_call(f"M{i}", "V21", CHAIN_START + timedelta(days=1 + 6 * i)) for i in range(5)]
+CHAIN_CALLS += [_chain_call("M5", "V21", CHAIN_START + timedelta(days=31, seconds=1))]
+CHAIN_CALLS += [_chain_call(f"M{i}", "V21", CHAIN_START + timedelta(days=40 + i)) for i in (6, 7)]
+
+
 def load_golden_dst(settings):
     load_files(
         settings,
         "dst",
         {
-            "calls": DST_CALLS + MAY_CALLS,
+            "calls": DST_CALLS + MAY_CALLS + CHAIN_CALLS,
             "cases": DST_CASES + MAY_CASES,
             "case_events": DST_CASE_EVENTS + MAY_CASE_EVENTS,
             "survey_responses": DST_SURVEYS + MAY_SURVEYS,
@@ -689,6 +744,8 @@ def test_journeys_cut_at_the_window_and_contacts_placed_by_type(dst):
     )
     con.close()
     assert placed == [
+        ("call", "AB1", "call AB1", "new_journey"),
+        ("call", "AB2", "call AB2", "new_journey"),
         ("call", "X1", "call X1", "new_journey"),
         ("call", "X2", "call X2", "new_journey"),
         ("call", "X3", "call X3", "new_journey"),
@@ -754,6 +811,13 @@ def test_queue_team_and_call_figures_at_their_edges(dst):
     assert num_den(figures, "2026-W20", "transfer_rate") == (1, 4)
     # with an answered call: X2 (then E2), X3 (then X5), X7 (then E3) and X4 alone
     assert num_den(figures, "2026-W20", "first_contact_resolution") == (1, 4)
+    # W22: AB1 and AB2 abandoned, each after an answer time: none answered, none in time
+    assert queues[("2026-W22", "Q_ACCUEIL")] == (2, 0, 0, 0.0, None, None, None)
+    assert num_den(figures, "2026-W22", "service_level") == (0, 2)
+    con = connect(settings.warehouse, read_only=True)
+    events = _may(con, "SELECT journey_id, signal, source_ref FROM friction_events WHERE week = '2026-W22'")
+    con.close()
+    assert events == [("call AB1", "abandoned", "AB1"), ("call AB2", "abandoned", "AB2")]
 
 
 def test_friction_and_handoffs_of_a_call_and_a_case_sharing_an_id(dst):
@@ -842,6 +906,26 @@ def test_friction_and_handoffs_of_a_call_and_a_case_sharing_an_id(dst):
     con.close()
 
 
+def test_journeys_cut_at_their_span_bound(dst):
+    settings, *_ = dst
+    con = connect(settings.warehouse, read_only=True)
+    placed = con.execute(
+        "SELECT contact_ref, split_part(journey_id, ':', -1), stitch_rule FROM journey_contacts WHERE customer_ref IN "
+        "(SELECT customer_ref FROM journey_contacts WHERE contact_ref IN ('L00', 'M0')) ORDER BY contact_ref"
+    ).fetchall()
+    con.close()
+    opening = {"L00": "new_journey", "L06": "journey_span_limit", "L12": "journey_span_limit"}
+    expected = [
+        (f"L{i:02d}", f"L{6 * (i // 6):02d}", opening.get(f"L{i:02d}", "same_customer_within_window"))
+        for i in range(13)
+    ]
+    expected.insert(1, ("L00b", "L00", "same_customer_within_window"))
+    expected += [(f"M{i}", "M0", "same_customer_within_window" if i else "new_journey") for i in range(5)]
+    expected += [("M5", "M5", "journey_span_limit")]  # 30 days and 1 s after M0
+    expected += [("M6", "M6", "new_journey"), ("M7", "M6", "same_customer_within_window")]
+    assert placed == expected
+
+
 def test_a_changed_config_is_recorded_in_every_weekly_result(dst):
     settings, *_ = dst
     config = settings.warehouse.parent.parent / "esprit.yaml"
@@ -872,6 +956,7 @@ def test_a_changed_config_is_recorded_in_every_weekly_result(dst):
         ("2026-W20", False, 0),
         ("2026-W21", False, 0),
         ("2026-W22", False, 0),
+        *((f"2026-W{week}", False, 0) for week in range(23, 34)),  # the chains of calls
         ("2026-W43", False, 0),
         ("2026-W44", True, 1),
     ]
