@@ -628,6 +628,13 @@ CHAIN_CALLS += [_chain_call("L00b", "V20", CHAIN_START)]
 CHAIN_CALLS += [_chain_call(f"M{i}", "V21", CHAIN_START + timedelta(days=1 + 6 * i)) for i in range(5)]
 CHAIN_CALLS += [_chain_call("M5", "V21", CHAIN_START + timedelta(days=31, seconds=1))]
 CHAIN_CALLS += [_chain_call(f"M{i}", "V21", CHAIN_START + timedelta(days=40 + i)) for i in (6, 7)]
+# a complaint with the call M6's id, made directly and first resolved 10 days and 1 s after opening
+CHAIN_CASES = [("M6", "V22", "2026-07-20T10:00:00+02:00", "web", "billing", "", "normal")]
+CHAIN_CASE_EVENTS = [
+    ("M6", 1, "opened", "2026-07-20T10:00:00+02:00", "reclamations", "open"),
+    ("M6", 2, "assigned", "2026-07-20T12:00:00+02:00", "reclamations", "in_progress"),
+    ("M6", 3, "resolved", "2026-07-30T10:00:01+02:00", "reclamations", "resolved"),
+]
 
 
 def load_golden_dst(settings):
@@ -636,8 +643,8 @@ def load_golden_dst(settings):
         "dst",
         {
             "calls": DST_CALLS + MAY_CALLS + CHAIN_CALLS,
-            "cases": DST_CASES + MAY_CASES,
-            "case_events": DST_CASE_EVENTS + MAY_CASE_EVENTS,
+            "cases": DST_CASES + MAY_CASES + CHAIN_CASES,
+            "case_events": DST_CASE_EVENTS + MAY_CASE_EVENTS + CHAIN_CASE_EVENTS,
             "survey_responses": DST_SURVEYS + MAY_SURVEYS,
         },
     )
@@ -924,6 +931,14 @@ def test_journeys_cut_at_their_span_bound(dst):
     expected += [("M5", "M5", "journey_span_limit")]  # 30 days and 1 s after M0
     expected += [("M6", "M6", "new_journey"), ("M7", "M6", "same_customer_within_window")]
     assert placed == expected
+    # the case M6's late resolution is friction of its own journey, not of the call M6's
+    con = connect(settings.warehouse, read_only=True)
+    late = con.execute(
+        "SELECT f.signal, j.customer_ref = c.customer_ref FROM friction_events AS f JOIN journeys AS j "
+        "USING (journey_id) JOIN stg_cases AS c ON c.case_id = 'M6' WHERE f.source_ref = 'M6' ORDER BY 1"
+    ).fetchall()
+    con.close()
+    assert late == [("complaint_resolved_beyond_sla", True), ("resolution_beyond_sla", True)]
 
 
 def test_a_changed_config_is_recorded_in_every_weekly_result(dst):
