@@ -49,7 +49,7 @@ CATEGORY = {"info": "information", "billing": "billing", "technical": "technical
 # cut in UTC changes a figure the truth pins. The truth labels them from the simulation's own
 # state with these thresholds, never with the pipeline's rules.
 LONG_WAIT_S, LONG_HOLD_S, SERVICE_LEVEL_S, COMPLAINT_SLA_DAYS, PING_PONG = 120, 120, 20, 10, 3
-ACK_SLA_HOURS, SEVERAL_ATTEMPTS, RESOLUTION_SLA_DAYS = 48, 2, 5
+ACK_SLA_HOURS, SEVERAL_ATTEMPTS, RESOLUTION_SLA_DAYS, JOURNEY_WINDOW_DAYS = 48, 2, 5, 7
 PICKUP_SLA = {"default": (120, 24), "reclamations": (120, 48)}  # team -> (call seconds, case hours)
 SHORT_ABANDON_S = 5
 EDGE_SHARE = 0.08
@@ -150,6 +150,7 @@ class Simulation:
         self.counters = defaultdict(int)
         self.customer_free_at: dict[str, datetime] = {}
         self.call_handoffs: dict[str, list[Handoff]] = {}
+        self.transfers_of: dict[str, list[Handoff]] = defaultdict(list)  # customer -> call transfers
 
     # ---- identifiers -------------------------------------------------------------------
     def _next(self, kind: str, fmt: str) -> str:
@@ -191,12 +192,87 @@ class Simulation:
                 self._direct_complaint(j)
             else:
                 self._phone_journey(j)
-            # the need was still open (another contact, or a case not yet resolved) after the SLA
-            late = [m for m in j.moments if m - started_at > timedelta(days=RESOLUTION_SLA_DAYS)]
-            if late:
-                self._signal(j, "resolution_beyond_sla", min(late))
-            # A customer's next need comes well after this journey, so journeys never merge.
-            self.customer_free_at[customer] = (j.last_anchor_at or started_at) + timedelta(days=21)
+            self._close(j)
+        self._scenarios()
+
+    def _close(self, j: Journey) -> None:
+        # the need was still open (another contact, or a case not yet resolved) after the SLA
+        late = [m for m in j.moments if m - j.started_at > timedelta(days=RESOLUTION_SLA_DAYS)]
+        if late:
+            self._signal(j, "resolution_beyond_sla", min(late))
+        # A customer's next need comes well after this journey, so journeys never merge.
+        self.customer_free_at[j.customer_ref] = (j.last_anchor_at or j.started_at) + timedelta(days=21)
+
+    # ---- boundary scenarios ----------------------------------------------------------------
+    def _scenarios(self) -> None:
+        """A fixed set of customers, each built on purpose around one edge of a rule that spans
+        contacts, one second below, at and above it (offset -1, 0, +1), from the first week's
+        Tuesday; and transfers either side of local midnight between the first two weeks. No
+        random draw: the random simulation before them is unchanged."""
+        answered = [{"wait": 10, "hold": 0, "talk": 290}]  # over 300 s after the call starts
+        transferred = [
+            {"wait": 10, "hold": 0, "talk": 290, "next": "facturation"},
+            {"wait": 10, "hold": 0, "talk": 200},
+        ]
+        resolved = [{"wait": 10, "hold": 0, "talk": 120, "resolved": True}]
+        tuesday = self.start.astimezone(PARIS).date() + timedelta(days=1)
+        window, sla = 86400 * JOURNEY_WINDOW_DAYS, 86400 * RESOLUTION_SLA_DAYS
+        for n, offset in enumerate(EDGE_OFFSETS):
+            at = datetime.combine(tuesday, time(10, 10 * n), PARIS).astimezone(UTC)
+            # a call after a transfer: recontact while it starts after the transfer, up to the window's end
+            handoff_at = at + timedelta(seconds=300)
+            for rule, threshold, gap in (("recontact_after", 0, 0), ("recontact_window", window, window)):
+                second = handoff_at + timedelta(seconds=gap + offset)
+                key = self._planned([(at, transferred), (second, resolved)])[0]
+                self._edge_case(rule, f"call:{key}:2", threshold, gap + offset, second)
+            # calls a journey window apart: one journey up to it, two beyond it
+            second = at + timedelta(seconds=window + offset)
+            self._edge_case(
+                "journey_window",
+                self._planned([(at, answered), (second, resolved)])[1],
+                window,
+                window + offset,
+                second,
+            )
+            # a later call of the journey around the resolution SLA from its start
+            second = at + timedelta(seconds=sla + offset)
+            self._edge_case(
+                "resolution_sla", self._planned([(at, answered), (second, resolved)])[1], sla, sla + offset, second
+            )
+        # transfers 5 minutes after calls at 23:50 and 00:10 local time, between Sunday and Monday
+        monday = tuesday + timedelta(days=6)
+        for day, clock in ((monday - timedelta(days=1), time(23, 50)), (monday, time(0, 10))):
+            at = datetime.combine(day, clock, PARIS).astimezone(UTC)
+            self._planned([(at, transferred)])
+
+    def _planned(self, calls: list[tuple[datetime, list[dict]]]) -> list[str]:
+        """A new customer's calls, each (start, plan of its segments), in order; a call more than
+        the journey window after the customer's previous one starts a new journey. Returns the
+        call ids. The random simulation is over: no journey of it draws this customer."""
+        customer = self._next("customer", "C{:06d}")
+        ids, j, previous, answered_before = [], None, None, False
+        for at, plan in calls:
+            if previous is None or at - previous > timedelta(days=JOURNEY_WINDOW_DAYS):
+                if j is not None:
+                    self._close(j)
+                j = Journey(len(self.journeys) + 1, customer, "billing", at)
+                self.journeys.append(j)
+                answered_before = False
+            if answered_before and j.followup_at is None:
+                j.followup_at = at
+            call_id, answered, resolved, *_ = self._call(j, at, answered_before, plan)
+            if answered and not answered_before:
+                j.first_answer_resolved = resolved
+            answered_before = answered_before or answered
+            ids.append(call_id)
+            previous = at
+        self._close(j)
+        return ids
+
+    def _edge_case(self, rule: str, ref: str, threshold: float, value: float, at: datetime) -> None:
+        self.boundaries.append(
+            {"rule": rule, "ref": ref, "threshold": threshold, "value": value, "offset": value - threshold, "at": at}
+        )
 
     def _pick_customer(self, at: datetime) -> str:
         free = [c for c, t in self.customer_free_at.items() if t <= at]
@@ -239,8 +315,6 @@ class Simulation:
             t = self._business_hours(
                 ended_at + timedelta(days=self.rng.randint(1, 3), minutes=self.rng.randint(0, 600))
             )
-            for h in self.call_handoffs[call_id]:
-                h.add("recontact", t)
 
     def _at_edge(
         self,
@@ -272,8 +346,9 @@ class Simulation:
             local = datetime.combine(local.date() + timedelta(days=1), time(9, 30), PARIS)
         return local.astimezone(UTC)
 
-    def _call(self, j: Journey, t: datetime, answered_before: bool):
-        """Simulate one call from `t`.
+    def _call(self, j: Journey, t: datetime, answered_before: bool, plan: list[dict] | None = None):
+        """Simulate one call from `t`; plan: one dict per segment (wait, hold, talk, next team,
+        resolved) for a call built on purpose, which draws nothing at random.
 
         Returns (call_id, answered, resolved, ended_at, transfers, last answered team)."""
         call_id = self._next("call", "CALL{:07d}")
@@ -282,35 +357,20 @@ class Simulation:
         j.moments.append(t)
         if answered_before:
             self._signal(j, "repeat_contact", t)
+        # another call of the customer after a transfer, within the journey window: a recontact
+        for h in self.transfers_of[j.customer_ref]:
+            if h.at < t <= h.at + timedelta(days=JOURNEY_WINDOW_DAYS):
+                h.add("recontact", t)
         seg_no, team, offered = 1, "accueil", t
         teams_held, transfers = ["accueil"], []
         target = NEED_TEAM[j.need]
         answered_team, resolved = None, False
         while True:
-            long_wait = self.rng.random() < 0.15
-            wait = (
-                self.rng.randint(150, 600)
-                if long_wait
-                else self.rng.choice(
-                    [self.rng.randint(3, SERVICE_LEVEL_S - 2), self.rng.randint(SERVICE_LEVEL_S + 2, 100)]
-                )
-            )
-            abandons = self.rng.random() < (0.12 if seg_no == 1 else 0.08)
-            if abandons:
-                if seg_no == 1:
-                    wait = self._at_edge(wait, SHORT_ABANDON_S, "short_abandon", call_id, offered)
-            elif seg_no == 1:
-                rule = self.edge.choice(("service_level", "long_wait"))
-                threshold = SERVICE_LEVEL_S if rule == "service_level" else LONG_WAIT_S
-                wait = self._at_edge(wait, threshold, rule, call_id, offered)
+            step = plan[seg_no - 1] if plan else None
+            if step is None:
+                wait, abandons = self._wait(call_id, seg_no, team, offered)
             else:
-                wait = self._at_edge(
-                    wait,
-                    PICKUP_SLA.get(team, PICKUP_SLA["default"])[0],
-                    "slow_pickup",
-                    f"call:{call_id}:{seg_no}",
-                    offered,
-                )
+                wait, abandons = step["wait"], False
             if abandons:
                 ended = offered + timedelta(seconds=wait)
                 self._segment(call_id, seg_no, j, team, offered, None, ended, "abandoned", "none", None, "")
@@ -327,17 +387,27 @@ class Simulation:
             if seg_no == 1 and wait > LONG_WAIT_S:
                 self._signal(j, "long_wait", offered)
             answered_team = team
-            long_hold = self.rng.random() < 0.1
-            hold = self.rng.randint(150, 500) if long_hold else self.rng.choice([0, 0, self.rng.randint(5, 90)])
-            hold = self._at_edge(hold, LONG_HOLD_S, "long_hold", f"{call_id}:{seg_no}", offered)
+            if step is None:
+                long_hold = self.rng.random() < 0.1
+                hold = self.rng.randint(150, 500) if long_hold else self.rng.choice([0, 0, self.rng.randint(5, 90)])
+                hold = self._at_edge(hold, LONG_HOLD_S, "long_hold", f"{call_id}:{seg_no}", offered)
+            else:
+                hold = step["hold"]
             if hold > LONG_HOLD_S:
                 self._signal(j, "long_hold", answered_at)
-            ended = answered_at + timedelta(seconds=hold + self.rng.randint(60, 600))
-            next_team = self._route(team, target, teams_held, len(transfers))
-            if next_team is None:
-                specialist_ok = team == target and j.need != "info"
-                resolved = self.rng.random() < (0.85 if team == target == "accueil" else 0.8 if specialist_ok else 0.0)
-            transfer_type = "none" if next_team is None else ("warm" if self.rng.random() < 0.6 else "cold")
+            talk = self.rng.randint(60, 600) if step is None else step["talk"]
+            ended = answered_at + timedelta(seconds=hold + talk)
+            if step is None:
+                next_team = self._route(team, target, teams_held, len(transfers))
+                if next_team is None:
+                    specialist_ok = team == target and j.need != "info"
+                    resolved = self.rng.random() < (
+                        0.85 if team == target == "accueil" else 0.8 if specialist_ok else 0.0
+                    )
+                transfer_type = "none" if next_team is None else ("warm" if self.rng.random() < 0.6 else "cold")
+            else:
+                next_team, resolved = step.get("next"), step.get("resolved", False)
+                transfer_type = "warm" if next_team else "none"
             wrap = "transferred" if next_team else ("resolved" if resolved else "unresolved")
             self._segment(call_id, seg_no, j, team, offered, answered_at, ended, "answered", transfer_type, hold, wrap)
             if next_team is None:
@@ -347,6 +417,7 @@ class Simulation:
                 h.add("bounce_back", ended)
             self.handoffs.append(h)
             handoffs.append(h)
+            self.transfers_of[j.customer_ref].append(h)
             transfers.append(transfer_type)
             self._signal(j, "transferred", ended)
             teams_held.append(next_team)
@@ -356,6 +427,33 @@ class Simulation:
             elif len(handoffs) > PING_PONG:
                 h.add("ping_pong", ended)
             seg_no, team, offered = seg_no + 1, next_team, ended
+
+    def _wait(self, call_id: str, seg_no: int, team: str, offered: datetime) -> tuple[float, bool]:
+        """A segment's wait and whether the caller abandons, drawn at random (boundary cases
+        included)."""
+        long_wait = self.rng.random() < 0.15
+        wait = (
+            self.rng.randint(150, 600)
+            if long_wait
+            else self.rng.choice([self.rng.randint(3, SERVICE_LEVEL_S - 2), self.rng.randint(SERVICE_LEVEL_S + 2, 100)])
+        )
+        abandons = self.rng.random() < (0.12 if seg_no == 1 else 0.08)
+        if abandons:
+            if seg_no == 1:
+                wait = self._at_edge(wait, SHORT_ABANDON_S, "short_abandon", call_id, offered)
+        elif seg_no == 1:
+            rule = self.edge.choice(("service_level", "long_wait"))
+            threshold = SERVICE_LEVEL_S if rule == "service_level" else LONG_WAIT_S
+            wait = self._at_edge(wait, threshold, rule, call_id, offered)
+        else:
+            wait = self._at_edge(
+                wait,
+                PICKUP_SLA.get(team, PICKUP_SLA["default"])[0],
+                "slow_pickup",
+                f"call:{call_id}:{seg_no}",
+                offered,
+            )
+        return wait, abandons
 
     def _route(self, team: str, target: str, teams_held: list[str], n_transfers: int) -> str | None:
         """The team this team passes the call to, or None when it handles it itself."""
@@ -746,9 +844,11 @@ Everything is as observable at the end of the last generated week (`summary.json
 - `boundaries.csv`: the boundary cases the simulation placed on purpose, one second below, at and
   one second above a threshold (`rule`: service_level, long_wait, short_abandon, long_hold,
   slow_pickup of a call transfer or a case reassignment, complaint_acknowledged_beyond_sla,
-  complaint_resolved_beyond_sla), the row they are in (`ref`: a call, `call:segment`, a handoff
-  key or a case), and `beyond`: whether the value is past the threshold (strictly greater; for
-  short_abandon, not under it: an abandon after exactly 5 s counts in the service level).
-  Journeys also start at Sunday 23:30 and Monday 00:30 local time, either side of the week
-  boundary.
+  complaint_resolved_beyond_sla; and, built on purpose for a few customers: recontact_after and
+  recontact_window, a call after a transfer, journey_window, a call after the customer's previous
+  one, resolution_sla, a call after its journey's start), the row they are in (`ref`: a call,
+  `call:segment`, a handoff key or a case), and `beyond`: whether the value is past the threshold
+  (strictly greater; for short_abandon, not under it: an abandon after exactly 5 s counts in the
+  service level). Journeys also start at Sunday 23:30 and Monday 00:30 local time, either side of
+  the week boundary, and calls are transferred at Sunday 23:55 and Monday 00:15.
 """

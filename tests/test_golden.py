@@ -497,6 +497,57 @@ MAY_CALLS += [  # each answered in 5 s, 60 s handled
         "answered",
         "none",
     ),
+    # Z2, a call with a reopened case's id, transferred to technique at 14:31:05, after the case's
+    # handoff to technique (14:00) and before technique resolved the case (16:00): the case's
+    # reopening blames the case's handoff, not the call's transfer
+    (
+        "Z2",
+        1,
+        "V12",
+        "accueil",
+        "2026-05-19T14:30:00+02:00",
+        "2026-05-19T14:30:05+02:00",
+        "2026-05-19T14:31:05+02:00",
+        "answered",
+        "warm",
+    ),
+    (
+        "Z2",
+        2,
+        "V12",
+        "technique",
+        "2026-05-19T14:31:05+02:00",
+        "2026-05-19T14:31:10+02:00",
+        "2026-05-19T14:32:10+02:00",
+        "answered",
+        "none",
+    ),
+    # W22: abandoned segments with an answer time (the contract admits one: a caller who hangs up
+    # once picked up). AB1 picked up after 130 s, 200 s on hold: neither a long wait nor a long hold,
+    # which count answered segments only; AB2 picked up in 10 s: not answered within 20 s
+    (
+        "AB1",
+        1,
+        "V13",
+        "accueil",
+        "2026-05-26T10:00:00+02:00",
+        "2026-05-26T10:02:10+02:00",
+        "2026-05-26T10:06:00+02:00",
+        "abandoned",
+        "none",
+        "200",
+    ),
+    (
+        "AB2",
+        1,
+        "V14",
+        "accueil",
+        "2026-05-26T11:00:00+02:00",
+        "2026-05-26T11:00:10+02:00",
+        "2026-05-26T11:00:40+02:00",
+        "abandoned",
+        "none",
+    ),
 ]
 MAY_CASES = [
     ("X2", "V5", "2026-05-12T10:00:00+02:00", "web", "billing", "", "normal"),  # made directly; its id is a call's
@@ -550,14 +601,50 @@ MAY_SURVEYS = [
 ]
 
 
+def _chain_call(name, customer, at):
+    """A call answered in 5 s, 60 s handled."""
+    return (
+        name,
+        1,
+        customer,
+        "accueil",
+        at.isoformat(),
+        (at + timedelta(seconds=5)).isoformat(),
+        (at + timedelta(seconds=65)).isoformat(),
+        "answered",
+        "none",
+    )
+
+
+# W23-W33 (summer time throughout): journeys cut at journey_max_span_days (30). V20 calls every 6
+# days from Monday 1 June 10:00, 13 calls, never a gap over the 7-day window: L00-L05 (days 0 to
+# 30, the last exactly 30 days after the first), L06-L11 (36 to 66, counted from L06), L12 (72);
+# L00b, at the very second of L00, is in L00's journey and starts nothing.
+# V21 calls every 6 days from Tuesday 2 June, then 30 days and 1 s after its first call: cut there;
+# two weeks later, twice on consecutive days: a journey of its own, not walked.
+CHAIN_START = datetime.fromisoformat("2026-06-01T10:00:00+02:00")
+CHAIN_CALLS = [_chain_call(f"L{i:02d}", "V20", CHAIN_START + timedelta(days=6 * i)) for i in range(13)]
+CHAIN_CALLS += [_chain_call("L00b", "V20", CHAIN_START)]
+CHAIN_CALLS += [_chain_call(f"M{i}", "V21", CHAIN_START + timedelta(days=1 + 6 * i)) for i in range(5)]
+CHAIN_CALLS += [_chain_call("M5", "V21", CHAIN_START + timedelta(days=31, seconds=1))]
+CHAIN_CALLS += [_chain_call(f"M{i}", "V21", CHAIN_START + timedelta(days=40 + i)) for i in (6, 7)]
+# a complaint with the call M6's id, made directly and first resolved 10 days and 1 s after opening
+CHAIN_CASES = [("M6", "V22", "2026-07-20T10:00:00+02:00", "web", "billing", "", "normal")]
+CHAIN_CASE_EVENTS = [
+    ("M6", 1, "opened", "2026-07-20T10:00:00+02:00", "reclamations", "open"),
+    ("M6", 2, "assigned", "2026-07-20T12:00:00+02:00", "reclamations", "in_progress"),
+    ("M6", 3, "resolved", "2026-07-30T10:00:01+02:00", "reclamations", "resolved"),
+]
+
+
 def load_golden_dst(settings):
     load_files(
         settings,
         "dst",
         {
-            "calls": DST_CALLS + MAY_CALLS,
-            "cases": DST_CASES + MAY_CASES,
-            "case_events": DST_CASE_EVENTS + MAY_CASE_EVENTS,
+            "calls": DST_CALLS + MAY_CALLS + CHAIN_CALLS,
+            "cases": DST_CASES + MAY_CASES + CHAIN_CASES,
+            "case_events": DST_CASE_EVENTS + MAY_CASE_EVENTS + CHAIN_CASE_EVENTS,
             "survey_responses": DST_SURVEYS + MAY_SURVEYS,
         },
     )
@@ -664,6 +751,8 @@ def test_journeys_cut_at_the_window_and_contacts_placed_by_type(dst):
     )
     con.close()
     assert placed == [
+        ("call", "AB1", "call AB1", "new_journey"),
+        ("call", "AB2", "call AB2", "new_journey"),
         ("call", "X1", "call X1", "new_journey"),
         ("call", "X2", "call X2", "new_journey"),
         ("call", "X3", "call X3", "new_journey"),
@@ -676,6 +765,7 @@ def test_journeys_cut_at_the_window_and_contacts_placed_by_type(dst):
         ("call", "Y2", "call Y2", "new_journey"),
         ("call", "Y3", "call Y3", "new_journey"),
         ("call", "Y4", "call Y3", "same_customer_within_window"),
+        ("call", "Z2", "call Z2", "new_journey"),
         ("case", "E2", "call X2", "explicit_origin_call"),  # the call X2, not the case X2
         ("case", "E3", "call X7", "explicit_origin_call"),
         ("case", "X2", "case X2", "new_journey"),
@@ -700,6 +790,7 @@ def test_journeys_cut_at_the_window_and_contacts_placed_by_type(dst):
         ("call Y1", 1, 0, 0, True, datetime(2026, 5, 25, 8, 0, 30, tzinfo=UTC)),
         ("call Y2", 1, 0, 0, True, datetime(2026, 5, 25, 13, 0, 21, tzinfo=UTC)),
         ("call Y3", 2, 1, 0, True, datetime(2026, 5, 30, 7, 0, tzinfo=UTC)),  # Y4 + 7 d, after Z1 + 10 d
+        ("call Z2", 1, 0, 0, True, datetime(2026, 5, 26, 12, 30, tzinfo=UTC)),
         ("case X2", 0, 1, 1, True, datetime(2026, 5, 22, 8, 0, tzinfo=UTC)),  # + 10 d, not from the response
         ("case Z2", 0, 1, 0, True, datetime(2026, 5, 29, 7, 0, tzinfo=UTC)),
     ]
@@ -727,6 +818,13 @@ def test_queue_team_and_call_figures_at_their_edges(dst):
     assert num_den(figures, "2026-W20", "transfer_rate") == (1, 4)
     # with an answered call: X2 (then E2), X3 (then X5), X7 (then E3) and X4 alone
     assert num_den(figures, "2026-W20", "first_contact_resolution") == (1, 4)
+    # W22: AB1 and AB2 abandoned, each after an answer time: none answered, none in time
+    assert queues[("2026-W22", "Q_ACCUEIL")] == (2, 0, 0, 0.0, None, None, None)
+    assert num_den(figures, "2026-W22", "service_level") == (0, 2)
+    con = connect(settings.warehouse, read_only=True)
+    events = _may(con, "SELECT journey_id, signal, source_ref FROM friction_events WHERE week = '2026-W22'")
+    con.close()
+    assert events == [("call AB1", "abandoned", "AB1"), ("call AB2", "abandoned", "AB2")]
 
 
 def test_friction_and_handoffs_of_a_call_and_a_case_sharing_an_id(dst):
@@ -760,6 +858,7 @@ def test_friction_and_handoffs_of_a_call_and_a_case_sharing_an_id(dst):
         ("call Y3", "case_reopened", "Z1:7"),
         ("call Y3", "complaint_opened", "Z1"),
         ("call Y3", "repeat_contact", "Y4"),  # exactly 5 days after Y3: not beyond the resolution SLA
+        ("call Z2", "transferred", "call:Z2:2"),
         ("case X2", "case_reopened", "X2:6"),
         ("case X2", "complaint_acknowledged_beyond_sla", "X2"),  # first acknowledged after 72 h
         ("case X2", "not_resolved", "X2"),
@@ -771,6 +870,7 @@ def test_friction_and_handoffs_of_a_call_and_a_case_sharing_an_id(dst):
         # had to repeat rates the case X2, not this call
         ("call:X2:2", "call X2", ["recontact"]),
         ("call:X8:2", "call X8", ["dropped"]),  # V9 called again 7 days and 1 s later: too late
+        ("call:Z2:2", "call Z2", []),  # a transfer of the call Z2, never blamed for the case Z2's reopening
         ("case:X2:7", "case X2", ["repeat_info"]),  # picked up in 20 h of facturation's 24
         # Z1 changed team three times: ping-pong for each change (not for the escalation). Its first
         # reopening blames the handoff to facturation, made at the moment facturation resolved it;
@@ -793,11 +893,12 @@ def test_friction_and_handoffs_of_a_call_and_a_case_sharing_an_id(dst):
         ("2026-W20", "resolve", 5, 3, 5.0, 100.0, 0.6),  # engaged: X2, X3, X4, X7, case X2
         # X2's transfer (0.5) and long hold (0.5), case X2's repeat (1.0); X8's transfer: X8 never engaged
         ("2026-W20", "understand", 5, 2, 2.0, 40.0, 0.4),
-        # W21: X6, Y1, Y2 without friction; Y3's two reopenings and its repeat contact (Y4), Z2's reopening
-        ("2026-W21", "reach", 5, 0, 0.0, 0.0, 0.0),
-        ("2026-W21", "recover", 2, 1, 1.0, 50.0, 0.5),  # Y3 (Z1's escalation), Z2
-        ("2026-W21", "resolve", 5, 2, 4.0, 80.0, 0.4),
-        ("2026-W21", "understand", 5, 0, 0.0, 0.0, 0.0),
+        # W21: X6, Y1, Y2 without friction; Y3's two reopenings and its repeat contact (Y4), Z2's
+        # reopening; the call Z2's transfer (0.5)
+        ("2026-W21", "reach", 6, 0, 0.0, 0.0, 0.0),
+        ("2026-W21", "recover", 2, 1, 1.0, 50.0, 0.5),  # Y3 (Z1's escalation), case Z2
+        ("2026-W21", "resolve", 6, 2, 4.0, 66.67, 2 / 6),
+        ("2026-W21", "understand", 6, 1, 0.5, 8.33, 1 / 6),
     ]
     assert num_den(figures, "2026-W20", "handoff_failure_rate") == (2, 3)
     # final 7 days after the week's last handoff, X8's transfer (11 May 13:00:20 UTC)
@@ -810,6 +911,34 @@ def test_friction_and_handoffs_of_a_call_and_a_case_sharing_an_id(dst):
         "SELECT event_at FROM friction_events WHERE signal = 'complaint_acknowledged_beyond_sla' AND source_ref = 'X2'"
     ).fetchone() == (datetime(2026, 5, 14, 8, 0, 1, tzinfo=UTC),)
     con.close()
+
+
+def test_journeys_cut_at_their_span_bound(dst):
+    settings, *_ = dst
+    con = connect(settings.warehouse, read_only=True)
+    placed = con.execute(
+        "SELECT contact_ref, split_part(journey_id, ':', -1), stitch_rule FROM journey_contacts WHERE customer_ref IN "
+        "(SELECT customer_ref FROM journey_contacts WHERE contact_ref IN ('L00', 'M0')) ORDER BY contact_ref"
+    ).fetchall()
+    con.close()
+    opening = {"L00": "new_journey", "L06": "journey_span_limit", "L12": "journey_span_limit"}
+    expected = [
+        (f"L{i:02d}", f"L{6 * (i // 6):02d}", opening.get(f"L{i:02d}", "same_customer_within_window"))
+        for i in range(13)
+    ]
+    expected.insert(1, ("L00b", "L00", "same_customer_within_window"))
+    expected += [(f"M{i}", "M0", "same_customer_within_window" if i else "new_journey") for i in range(5)]
+    expected += [("M5", "M5", "journey_span_limit")]  # 30 days and 1 s after M0
+    expected += [("M6", "M6", "new_journey"), ("M7", "M6", "same_customer_within_window")]
+    assert placed == expected
+    # the case M6's late resolution is friction of its own journey, not of the call M6's
+    con = connect(settings.warehouse, read_only=True)
+    late = con.execute(
+        "SELECT f.signal, j.customer_ref = c.customer_ref FROM friction_events AS f JOIN journeys AS j "
+        "USING (journey_id) JOIN stg_cases AS c ON c.case_id = 'M6' WHERE f.source_ref = 'M6' ORDER BY 1"
+    ).fetchall()
+    con.close()
+    assert late == [("complaint_resolved_beyond_sla", True), ("resolution_beyond_sla", True)]
 
 
 def test_a_changed_config_is_recorded_in_every_weekly_result(dst):
@@ -843,6 +972,7 @@ def test_a_changed_config_is_recorded_in_every_weekly_result(dst):
         ("2026-W20", False, 0),
         ("2026-W21", False, 0),
         ("2026-W22", False, 0),
+        *((f"2026-W{week}", False, 0) for week in range(23, 34)),  # the chains of calls
         ("2026-W43", False, 0),
         ("2026-W44", True, 1),
     ]

@@ -106,6 +106,21 @@ def test_team_kpis_equal_the_exported_segments(con, generated):
     assert sum(r[7] for r in rows) > 0 and any(r[4] for r in rows)
 
 
+def test_segments_keep_their_exported_hold_time(con, generated):
+    """A segment exported without hold seconds (every abandoned one) was never on hold: 0 s, which
+    the investigation page leaves out, not 1 s."""
+    import csv
+
+    expected = {}
+    for path in sorted((generated / "calls").glob("calls_*.csv")):
+        with open(path, newline="", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                expected[(row["call_id"], int(row["segment_no"]))] = int(row["hold_seconds"] or 0)
+    got = {(c, n): h for c, n, h in con.execute("SELECT call_id, segment_no, hold_seconds FROM stg_calls").fetchall()}
+    assert got == expected
+    assert sum(1 for h in expected.values() if h == 0) > 0
+
+
 def test_friction_events_point_back_to_their_source_rows(con):
     orphans = con.execute("""
         SELECT count(*) FROM friction_events f
@@ -264,6 +279,14 @@ BOUNDARY_SQL = {
     "AND NOT first_wait_seconds <= getvariable('service_level_seconds')",
     "short_abandon": "SELECT call_id FROM stg_call_outcomes WHERE first_outcome = 'abandoned' "
     "AND NOT first_abandon_seconds < getvariable('short_abandon_seconds')",
+    # the customer's next call, after the transfer (a recontact) and past the window (none)
+    "recontact_after": "SELECT handoff_key FROM handoffs WHERE list_contains(failure_reasons, 'recontact')",
+    "recontact_window": "SELECT handoff_key FROM handoffs WHERE kind = 'transfer' "
+    "AND NOT list_contains(failure_reasons, 'recontact')",
+    # a call past the window after the customer's previous one opens a journey
+    "journey_window": "SELECT contact_ref FROM journey_contacts WHERE contact_type = 'call' "
+    "AND stitch_rule = 'new_journey'",
+    "resolution_sla": "SELECT source_ref FROM friction_events WHERE signal = 'resolution_beyond_sla'",
 }
 
 

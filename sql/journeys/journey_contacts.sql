@@ -62,35 +62,43 @@ numbered AS (
 ),
 -- only runs longer than the bound are walked, anchor by anchor: each cut depends on the last one
 span_walk AS (
-    SELECT customer_ref, scope, journey_no, anchor_no, contact_at AS span_start, 0 AS span_no
+    SELECT customer_ref, scope, journey_no, anchor_no, contact_at AS span_start, 0 AS span_no, false AS cut
     FROM numbered
     WHERE too_long AND anchor_no = 1
     UNION ALL
     SELECT
-        n.customer_ref,
-        n.scope,
-        n.journey_no,
-        n.anchor_no,
-        CASE
-            WHEN n.contact_at - w.span_start > to_days(getvariable('journey_max_span_days')) THEN n.contact_at
-            ELSE w.span_start
-        END AS span_start,
-        w.span_no
-        + CASE WHEN n.contact_at - w.span_start > to_days(getvariable('journey_max_span_days')) THEN 1 ELSE 0 END
-        AS span_no
-    FROM span_walk AS w
-    JOIN numbered AS n
-        ON
-            n.customer_ref = w.customer_ref
-            AND n.scope = w.scope
-            AND n.journey_no = w.journey_no
-            AND n.anchor_no = w.anchor_no + 1
+        customer_ref,
+        scope,
+        journey_no,
+        anchor_no,
+        CASE WHEN cut THEN contact_at ELSE span_start END AS span_start,
+        span_no + CASE WHEN cut THEN 1 ELSE 0 END AS span_no,
+        cut
+    FROM (
+        SELECT
+            n.customer_ref,
+            n.scope,
+            n.journey_no,
+            n.anchor_no,
+            n.contact_at,
+            w.span_start,
+            w.span_no,
+            n.contact_at - w.span_start > to_days(getvariable('journey_max_span_days')) AS cut
+        FROM span_walk AS w
+        JOIN numbered AS n
+            ON
+                n.customer_ref = w.customer_ref
+                AND n.scope = w.scope
+                AND n.journey_no = w.journey_no
+                AND n.anchor_no = w.anchor_no + 1
+    )
 ),
+-- an anchor starts a span where the walk cut, not wherever it shares the span's first instant
 spans AS (
     SELECT
         n.*,
         coalesce(w.span_no, 0) AS span_no,
-        n.anchor_no > 1 AND w.span_start = n.contact_at AS starts_span
+        coalesce(w.cut, false) AS starts_span
     FROM numbered AS n
     LEFT JOIN span_walk AS w USING (customer_ref, scope, journey_no, anchor_no)
 ),
