@@ -36,6 +36,8 @@ DOC_BEGIN, DOC_END = "<!-- bench:begin -->", "<!-- bench:end -->"
 # The issue's targets, and the scale they are defined at
 TARGET_ROWS, TARGET_WEEK_CALLS, TARGET_HISTORY = 5_000_000, 200_000, (52, 104)
 MAX_INGEST_RATIO, MAX_INGEST_RSS_MB, MAX_WEEKLY_SECONDS, MAX_GROWTH = 2.0, 1536, 30.0, 0.30
+# Rendering every week of a 52-week history again (issue 24), and what one week may weigh on disk
+TARGET_RENDER_WEEKS, MAX_RENDER_SECONDS, MAX_WEEK_MB = 52, 60.0, 10.0
 # "Flat": from the largest size to a file `--flat-factor` times larger (ingest only), peak RSS grows
 # by less than this. Compared beyond the target size, where the file's working tables reach DuckDB's
 # memory limit (ingest.memory_limit): a smaller file that stays below it says nothing of growth.
@@ -204,6 +206,23 @@ def bench_flat(rep, size: int, weeks: int, copies: int, work: Path) -> dict:
     print(f"flat {size}: {rows} in {weeks} week(s)", flush=True)
     entry["ingest"] = run_phase("ingest", {}, esprit_env(folder / "home", landing), folder / "logs")
     print(f"  ingest: {entry['ingest']['wall_seconds']} s, {entry['ingest']['peak_rss_mb']} MB", flush=True)
+    shutil.rmtree(folder)
+    return entry
+
+
+def bench_render(rep, weeks: int, work: Path) -> dict:
+    """Every week of a history rendered: the first time, again with no figure changed (the weekly
+    DAG's case once a week is published), and again forced (a new renderer version)."""
+    folder = work / f"render-{weeks}"
+    landing = folder / "landing"
+    rows = rep.write(landing, 1, weeks, name="history")
+    env = esprit_env(folder / "home", landing)
+    logs = folder / "logs"
+    entry = {"weeks": weeks, "rows": rows, "setup": run_phase("history", {}, env, logs)}
+    print(f"render: {weeks} weeks ({rows['calls']:,} call segments) set up in {entry['setup']['wall_seconds']} s")
+    for run, params in (("first", {}), ("unchanged", {}), ("forced", {"force": True})):
+        entry[run] = run_phase("render", params, env, logs)
+        print(f"  {run}: {entry[run]['wall_seconds']} s, {entry[run]['weeks_rendered']} week(s) rendered", flush=True)
     shutil.rmtree(folder)
     return entry
 
@@ -397,6 +416,27 @@ def targets(report: dict) -> list[dict]:
         )
     else:
         add(growth_target)
+    render = report.get("render")
+    render_target = f"re-rendering {TARGET_RENDER_WEEKS} weeks of history within {MAX_RENDER_SECONDS:g} s"
+    size_target = f"output per week at most {MAX_WEEK_MB:g} MB"
+    if render:
+        at_scale = render["weeks"] >= TARGET_RENDER_WEEKS and render["rows"]["calls"] >= 0.9 * TARGET_WEEK_CALLS * 52
+        again, forced = render["unchanged"]["wall_seconds"], render["forced"]["wall_seconds"]
+        add(
+            render_target,
+            f"{again} s with no figure changed, {forced} s forced ({render['weeks']} weeks, "
+            f"{render['rows']['calls']:,} call segments)",
+            (again <= MAX_RENDER_SECONDS) if at_scale else None,
+        )
+        largest = render["forced"]["mb_per_week_max"]
+        add(
+            size_target,
+            f"{largest} MB at most ({render['forced']['files_per_week_max']} files)",
+            largest <= MAX_WEEK_MB,
+        )
+    else:
+        add(render_target)
+        add(size_target)
     airflow = weekly.get("airflow")
     if airflow:
         overhead = (
@@ -524,6 +564,23 @@ def markdown(report: dict) -> str:
                 f"{b['dag_run_besides']} |"
                 for dag_id, b in a["breakdown"].items()
             ]
+    render = report.get("render")
+    if render:
+        lines += [
+            "",
+            f"Rendering every week of {render['weeks']} weeks of history ({render['rows']['calls']:,} call "
+            "segments; pages, investigation pages, index and exports, no PDF):",
+            "",
+            "| run | wall s | weeks rendered | files written | files per week, most | MB per week, median | "
+            "MB per week, most | MB of scorecards |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for run in ("first", "unchanged", "forced"):
+            r = render[run]
+            lines.append(
+                f"| {run} | {r['wall_seconds']} | {r['weeks_rendered']} | {r['files_written']} | "
+                f"{r['files_per_week_max']} | {r['mb_per_week_median']} | {r['mb_per_week_max']} | {r['mb_scorecards']} |"
+            )
     lines += ["", "| target | measured | met |", "|---|---|---|"]
     for t in report["targets"]:
         verdict = {True: "yes", False: "**no**", None: "not at the target's scale"}[t["met"]]
@@ -551,7 +608,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--sizes", default="100000,500000", help="call segments per size, comma-separated")
     parser.add_argument("--week-calls", type=int, default=TARGET_WEEK_CALLS, help="call segments in one week")
     parser.add_argument("--history-weeks", default="52,104", help="weeks of history under the weekly run")
-    parser.add_argument("--sections", default="sizes,weekly,airflow")
+    parser.add_argument("--sections", default="sizes,weekly,airflow,render")
+    parser.add_argument(
+        "--render-weeks",
+        type=int,
+        default=TARGET_RENDER_WEEKS,
+        help="weeks of history (of --week-calls call segments each) the render section renders",
+    )
     parser.add_argument(
         "--weekly-repeats",
         type=int,
@@ -590,8 +653,9 @@ def main(argv: list[str] | None = None) -> dict:
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     histories = [int(h) for h in args.history_weeks.split(",") if h.strip()]
     sections = set(args.sections.split(","))
-    if not sections <= {"sizes", "weekly", "airflow"}:
-        parser.error(f"unknown section(s): {sorted(sections - {'sizes', 'weekly', 'airflow'})}")
+    known_sections = {"sizes", "weekly", "airflow", "render"}
+    if not sections <= known_sections:
+        parser.error(f"unknown section(s): {sorted(sections - known_sections)}")
 
     from benchmarks.data import Replicator, make_seed
 
@@ -607,6 +671,8 @@ def main(argv: list[str] | None = None) -> dict:
         report["sizes"], report["flat"] = [], None
     if "weekly" in sections:
         report["weekly"] = None
+    if "render" in sections:
+        report["render"] = None
     report.update(
         {
             "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -641,6 +707,7 @@ def main(argv: list[str] | None = None) -> dict:
             [
                 *(w + 1 for w, _ in shape.values()),
                 new_week_index(histories) + 1 if sections & {"weekly", "airflow"} else 0,
+                args.render_weeks + 1 if "render" in sections else 0,
             ]
         )
         rep.build(needed, width)
@@ -653,7 +720,7 @@ def main(argv: list[str] | None = None) -> dict:
         }
         if "sizes" in sections:
             report["data"] = data
-        if sections & {"weekly", "airflow"}:
+        if sections & {"weekly", "airflow", "render"}:
             report["weekly_data"] = data
         for size in sizes if "sizes" in sections else []:
             report["sizes"].append(bench_size(rep, size, *shape[size], work))
@@ -686,6 +753,9 @@ def main(argv: list[str] | None = None) -> dict:
                     args.warm_up,
                 )
             )
+        if "render" in sections:
+            report["render"] = bench_render(rep, args.render_weeks, work)
+            save()
         rep.close()
     finally:
         save()

@@ -72,7 +72,8 @@ class Replicator:
     def build(self, weeks: int, width: int) -> None:
         """Tables rep_<table>: `weeks` weeks of `width` copies; columns wk (the week's index) and copy."""
         blocks = math.ceil(weeks / SEED_WEEKS)
-        for table, contract in CONTRACTS.items():
+        for table in FILES:  # the exported tables: survey_answers is derived from the responses at load
+            contract = CONTRACTS[table]
             ids, times = ID_COLUMNS[table], TIME_COLUMNS[table]
             cols = []
             for col in contract.column_names:
