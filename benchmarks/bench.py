@@ -36,6 +36,8 @@ DOC_BEGIN, DOC_END = "<!-- bench:begin -->", "<!-- bench:end -->"
 # The issue's targets, and the scale they are defined at
 TARGET_ROWS, TARGET_WEEK_CALLS, TARGET_HISTORY = 5_000_000, 200_000, (52, 104)
 MAX_INGEST_RATIO, MAX_INGEST_RSS_MB, MAX_WEEKLY_SECONDS, MAX_GROWTH = 2.0, 1536, 30.0, 0.30
+# Rendering every week of a 52-week history again (issue 24), and what one week may weigh on disk
+TARGET_RENDER_WEEKS, MAX_RENDER_SECONDS, MAX_WEEK_MB = 52, 60.0, 10.0
 # "Flat": from the largest size to a file `--flat-factor` times larger (ingest only), peak RSS grows
 # by less than this. Compared beyond the target size, where the file's working tables reach DuckDB's
 # memory limit (ingest.memory_limit): a smaller file that stays below it says nothing of growth.
@@ -110,9 +112,9 @@ def run_phase(phase: str, params: dict, env: dict[str, str], log_dir: Path) -> d
     return result
 
 
-def esprit_env(home: Path, landing: Path) -> dict[str, str]:
+def esprit_env(home: Path, landing: Path, config: str = CONFIG) -> dict[str, str]:
     home.mkdir(parents=True, exist_ok=True)
-    (home / "esprit.yaml").write_text(CONFIG, encoding="utf-8")
+    (home / "esprit.yaml").write_text(config, encoding="utf-8")
     return {
         "ESPRIT_HOME": str(home),
         "ESPRIT_CONFIG": str(home / "esprit.yaml"),
@@ -239,6 +241,27 @@ def bench_flat(rep, size: int, weeks: int, copies: int, work: Path) -> dict:
     print(f"flat {size}: {rows} in {weeks} week(s)", flush=True)
     entry["ingest"] = run_phase("ingest", {}, esprit_env(folder / "home", landing), folder / "logs")
     print(f"  ingest: {entry['ingest']['wall_seconds']} s, {entry['ingest']['peak_rss_mb']} MB", flush=True)
+    shutil.rmtree(folder)
+    return entry
+
+
+def bench_render(rep, weeks: int, work: Path) -> dict:
+    """Every week of a history rendered: the first time, again with no figure changed (the weekly
+    DAG's case once a week is published), and again forced (a new renderer version)."""
+    folder = work / f"render-{weeks}"
+    landing = folder / "landing"
+    rows = rep.write(landing, 1, weeks, name="history")
+    # 52 weeks from the seed's start reach past today: ingest would quarantine them as implausible
+    future = f"ingest:\n  plausible_future_days: {7 * (weeks + 1) + 366}\n"
+    env = esprit_env(folder / "home", landing, CONFIG + future)
+    logs = folder / "logs"
+    entry = {"weeks": weeks, "rows": rows, "setup": run_phase("history", {}, env, logs)}
+    if not entry["setup"]["weeks"]:
+        raise PhaseFailed(f"the history of {weeks} weeks was not loaded: nothing to render")
+    print(f"render: {weeks} weeks ({rows['calls']:,} call segments) set up in {entry['setup']['wall_seconds']} s")
+    for run, params in (("first", {}), ("unchanged", {}), ("forced", {"force": True})):
+        entry[run] = run_phase("render", params, env, logs)
+        print(f"  {run}: {entry[run]['wall_seconds']} s, {entry[run]['weeks_rendered']} week(s) rendered", flush=True)
     shutil.rmtree(folder)
     return entry
 
@@ -432,6 +455,28 @@ def targets(report: dict) -> list[dict]:
         )
     else:
         add(growth_target)
+    render = report.get("render")
+    render_target = f"re-rendering {TARGET_RENDER_WEEKS} weeks of history within {MAX_RENDER_SECONDS:g} s"
+    size_target = f"output per week at most {MAX_WEEK_MB:g} MB"
+    if render:
+        at_scale = render["weeks"] >= TARGET_RENDER_WEEKS and render["rows"]["calls"] >= 0.9 * TARGET_WEEK_CALLS * 52
+        again = render["unchanged"]["wall_seconds"]
+        forced = f"{render['forced']['wall_seconds']} s" if "forced" in render else "not measured"
+        add(
+            render_target,
+            f"{again} s with no figure changed, forced {forced} ({render['weeks']} weeks, "
+            f"{render['rows']['calls']:,} call segments)",
+            (again <= MAX_RENDER_SECONDS) if at_scale else None,
+        )
+        largest = render["first"]["mb_per_week_max"]  # every week on disk after the first run
+        add(
+            size_target,
+            f"{largest} MB at most ({render['first']['files_per_week_max']} files)",
+            largest <= MAX_WEEK_MB,
+        )
+    else:
+        add(render_target)
+        add(size_target)
     airflow = weekly.get("airflow")
     if airflow:
         overhead = (
@@ -561,6 +606,23 @@ def markdown(report: dict) -> str:
                 f"{b['dag_run_besides']} |"
                 for dag_id, b in a["breakdown"].items()
             ]
+    render = report.get("render")
+    if render:
+        lines += [
+            "",
+            f"Rendering every week of {render['weeks']} weeks of history ({render['rows']['calls']:,} call "
+            "segments; pages, investigation pages, index and exports, no PDF):",
+            "",
+            "| run | wall s | weeks rendered | files written | files per week, most | MB per week, median | "
+            "MB per week, most | MB of scorecards |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for run in (run for run in ("first", "unchanged", "forced") if run in render):
+            r = render[run]
+            lines.append(
+                f"| {run} | {r['wall_seconds']} | {r['weeks_rendered']} | {r['files_written']} | "
+                f"{r['files_per_week_max']} | {r['mb_per_week_median']} | {r['mb_per_week_max']} | {r['mb_scorecards']} |"
+            )
     lines += ["", "| target | measured | met |", "|---|---|---|"]
     for t in report["targets"]:
         verdict = {True: "yes", False: "**no**", None: "not at the target's scale"}[t["met"]]
@@ -588,7 +650,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--sizes", default="100000,500000", help="call segments per size, comma-separated")
     parser.add_argument("--week-calls", type=int, default=TARGET_WEEK_CALLS, help="call segments in one week")
     parser.add_argument("--history-weeks", default="52,104", help="weeks of history under the weekly run")
-    parser.add_argument("--sections", default="sizes,weekly,airflow")
+    parser.add_argument("--sections", default="sizes,weekly,airflow,render")
+    parser.add_argument(
+        "--render-weeks",
+        type=int,
+        default=TARGET_RENDER_WEEKS,
+        help="weeks of history (of --week-calls call segments each) the render section renders",
+    )
     parser.add_argument(
         "--weekly-repeats",
         type=int,
@@ -633,8 +701,9 @@ def main(argv: list[str] | None = None) -> dict:
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     histories = [int(h) for h in args.history_weeks.split(",") if h.strip()]
     sections = set(args.sections.split(","))
-    if not sections <= {"sizes", "weekly", "airflow"}:
-        parser.error(f"unknown section(s): {sorted(sections - {'sizes', 'weekly', 'airflow'})}")
+    known_sections = {"sizes", "weekly", "airflow", "render"}
+    if not sections <= known_sections:
+        parser.error(f"unknown section(s): {sorted(sections - known_sections)}")
 
     from benchmarks.data import Replicator, make_seed
 
@@ -650,6 +719,8 @@ def main(argv: list[str] | None = None) -> dict:
         report["sizes"], report["flat"] = [], None
     if "weekly" in sections:
         report["weekly"] = None
+    if "render" in sections:
+        report["render"] = None
     report.update(
         {
             "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -688,6 +759,7 @@ def main(argv: list[str] | None = None) -> dict:
             [
                 *(w + 1 for w, _ in shape.values()),
                 new_week_index(histories) + 1 if sections & {"weekly", "airflow"} else 0,
+                args.render_weeks + 1 if "render" in sections else 0,
             ]
         )
         rep.build(needed, width)
@@ -700,7 +772,7 @@ def main(argv: list[str] | None = None) -> dict:
         }
         if "sizes" in sections:
             report["data"] = data
-        if sections & {"weekly", "airflow"}:
+        if sections & {"weekly", "airflow", "render"}:
             report["weekly_data"] = data
         for size in sizes if "sizes" in sections else []:
             report["sizes"].append(bench_size(rep, size, *shape[size], work))
@@ -733,6 +805,9 @@ def main(argv: list[str] | None = None) -> dict:
                     args.warm_up,
                 )
             )
+        if "render" in sections:
+            report["render"] = bench_render(rep, args.render_weeks, work)
+            save()
         rep.close()
     finally:
         if SERVER is not None:

@@ -104,6 +104,31 @@ def scorecard(params: dict) -> dict:
     return {"files_written": len(render_weeks(_settings(), params.get("weeks"), pdf=False))}
 
 
+def render(params: dict) -> dict:
+    """Render every week of the warehouse as the DAG does (no PDF here), then measure what is on disk."""
+    from pipelines.report.scorecard import render_weeks
+
+    settings = _settings()
+    t0 = time.perf_counter()
+    written = render_weeks(settings, force=bool(params.get("force")))
+    seconds = round(time.perf_counter() - t0, 3)
+    weeks = [
+        [p.stat().st_size for p in folder.rglob("*") if p.is_file()]
+        for folder in sorted(settings.scorecards_dir.glob("*-W*"))
+    ]
+    sizes = sorted(sum(w) for w in weeks)
+    return {
+        "render_seconds": seconds,
+        "files_written": len(written),
+        "weeks_rendered": sum(1 for p in written if p.name == "scorecard.json"),
+        "weeks": len(weeks),
+        "files_per_week_max": max(len(w) for w in weeks),
+        "mb_per_week_median": round(sizes[len(sizes) // 2] / 2**20, 2),
+        "mb_per_week_max": round(sizes[-1] / 2**20, 2),
+        "mb_scorecards": round(sum(sizes) / 2**20, 1),
+    }
+
+
 def pipeline(params: dict) -> dict:
     from pipelines.orchestration.run import run_all
 
@@ -250,7 +275,9 @@ def _vm_hwm_mb() -> float:
     return round(kb / 1024, 1)
 
 
-PHASES = {f.__name__: f for f in (baseline, ingest, metrics, scorecard, pipeline, reference, history, weekly, airflow)}
+PHASES = {
+    f.__name__: f for f in (baseline, ingest, metrics, scorecard, render, pipeline, reference, history, weekly, airflow)
+}
 
 
 def main(argv: list[str]) -> None:

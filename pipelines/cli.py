@@ -272,9 +272,12 @@ def cmd_scorecard(args) -> int:
     settings = _settings(args)
     weeks = None if args.week == "all" else [args.week]
     languages = [args.lang] if args.lang else None
-    for path in render_weeks(settings, weeks, languages=languages, pdf=args.pdf):
+    written = render_weeks(settings, weeks, languages=languages, pdf=args.pdf, force=args.force)
+    for path in written:
         if path.suffix in (".html", ".pdf") and path.parent.name != "handoffs":
             print(path)
+    if weeks and not any(p.name == "scorecard.json" for p in written):
+        print(f"{args.week}: its figures have not changed since its pages were written; kept (--force renders again)")
     return 0
 
 
@@ -578,8 +581,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--pdf",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="print a PDF with Chromium (default: scorecard.pdf)",
+        help="print a PDF with Chromium (default: scorecard.pdf, for the weeks of scorecard.pdf_weeks)",
     )
+    s.add_argument("--force", action="store_true", help="render weeks whose figures have not changed, too")
     s.set_defaults(func=cmd_scorecard)
 
     tg = sub.add_parser("targets", help="propose the tiles' targets and watch thresholds from baseline weeks")

@@ -329,9 +329,12 @@ def _checked_scorecard(section: dict) -> dict[str, Any]:
         "top_pairs",
         "handoffs_per_page",
         "previous_week_max_gap",
+        "investigation_pairs",
     ):
         if not isinstance(section.get(key), int) or section[key] < 1:
             raise ConfigError(f"scorecard.{key}: expected a whole number of at least 1")
+    if section.get("pdf_weeks") not in ("latest", "all"):
+        raise ConfigError("scorecard.pdf_weeks: expected latest or all")
     return section
 
 

@@ -80,6 +80,8 @@ def test_bench_at_a_tiny_size_writes_every_measured_field(tmp_path):
             "150",
             "--weekly-repeats",
             "2",
+            "--render-weeks",
+            "2",
             "--no-warm-up",  # four processes fewer; no timing is asserted
             "--fork-phases",  # imports and GX set-up paid once, not by each of the 14 phases
             "--out",
@@ -143,11 +145,18 @@ def test_bench_at_a_tiny_size_writes_every_measured_field(tmp_path):
         )
     assert airflow["breakdown"]["esprit_ingest_calls"]["esprit_functions"] > 0
     assert set(airflow["breakdown"]["esprit_ingest_calls"]["tasks"]) == {"load", "publish", "check"}
-    assert len(report["targets"]) == 6
+    render = report["render"]  # every week rendered, then again with nothing changed, then forced
+    assert render["weeks"] == 2 and render["rows"]["calls"] > 0
+    for run in ("first", "unchanged", "forced"):
+        _phase_ok(render[run])
+        assert render[run]["weeks"] == 2 and render[run]["mb_per_week_max"] > 0
+    assert [render[run]["weeks_rendered"] for run in ("first", "unchanged", "forced")] == [2, 0, 2]
+    assert len(report["targets"]) == 8
     text = doc.read_text(encoding="utf-8")
     assert text.startswith("prose before\n") and text.endswith(f"{DOC_END}\nprose after\n")
     assert "old table" not in text and "| ingest + validate |" in text and "dag.test" in text
     assert report["forked_phases"] and "not comparable" in text  # figures of forked phases say so
+    assert "| unchanged |" in text and "output per week at most" in text
     assert f"({', '.join(str(r) for r in weekly['histories'][0]['runs_wall_seconds'])})" in text  # every run shown
     assert not (tmp_path / "work").exists()  # the data are removed
 

@@ -63,6 +63,8 @@ def test_environment_overrides_paths(tmp_path, monkeypatch):
         ),
         ("headline:\n  - {metric: nps, en: NPS, fr: NPS, unit: points, better: sideways}\n", r"headline\[0\].better"),
         ("scorecard:\n  handoffs_per_page: 0\n", "scorecard.handoffs_per_page"),
+        ("scorecard:\n  investigation_pairs: 0\n", "scorecard.investigation_pairs"),
+        ("scorecard:\n  pdf_weeks: some\n", "scorecard.pdf_weeks"),
         ("ingest:\n  gx_rows: some\n", "ingest.gx_rows"),
         ("ingest:\n  gx_rows: 0\n", "ingest.gx_rows"),
         ("ingest:\n  memory_limit: lots\n", "ingest.memory_limit"),

@@ -150,7 +150,7 @@ def test_an_unknown_week_or_language_is_refused(pipeline_run):
         render_weeks(settings, ["2026-W40"], languages=["de"])
 
 
-def test_cli_renders_one_week_in_one_language(pipeline_run, tmp_path):
+def test_cli_renders_one_week_in_one_language(pipeline_run, tmp_path, capsys):
     settings, _ = pipeline_run
     out = tmp_path / "out"
     done = subprocess.run(
@@ -176,6 +176,13 @@ def test_cli_renders_one_week_in_one_language(pipeline_run, tmp_path):
     assert (out / "scorecards" / "2026-W41" / "scorecard.fr.html").exists()
     assert not (out / "scorecards" / "2026-W41" / "scorecard.en.html").exists()
     assert "Tableau de bord" in (out / "scorecards" / "2026-W41" / "scorecard.fr.html").read_text(encoding="utf-8")
+    # again: the week's figures are those of its page, which stays as it is, unless --force
+    again = ["scorecard", "--week", "2026-W41", "--lang", "fr", "--no-pdf"]
+    again += ["--warehouse", str(settings.warehouse), "--out", str(out)]
+    assert esprit(again) == 0
+    assert "2026-W41: its figures have not changed" in capsys.readouterr().out
+    assert esprit([*again, "--force"]) == 0
+    assert "scorecard.fr.html" in capsys.readouterr().out
 
 
 def test_backfill_republishes_a_range_of_weeks(pipeline_run, tmp_path, capsys):
@@ -239,7 +246,7 @@ def test_a_pair_page_shows_its_first_failed_handoffs_and_how_to_list_them_all(pa
     )
     render_weeks(settings, [week], languages=["en"], pdf=False, exports=False)
     html = (settings.scorecards_dir / week / "handoffs" / f"{pair_slug(src, dst)}.en.html").read_text(encoding="utf-8")
-    assert re.findall(r'data-handoff="([^"]+)"', html) == first
+    assert sorted(re.findall(r'data-handoff="([^"]+)"', html)) == sorted(first)  # shown grouped by reason
     assert f"The first 2 of {failed} failed handoffs" in html
     command = f"esprit handoffs --week {week} --from {shlex.quote(src)} --to {shlex.quote(dst)} --timeline"
     assert html_lib.escape(command, quote=False) in html

@@ -5,6 +5,7 @@ screenshots are kept in test-artifacts/screenshots/."""
 
 import csv
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -456,3 +457,62 @@ def test_this_week_legend_and_heatmap_say_what_to_act_on(browser, latest, hostil
         assert "calls" in first.get_attribute("data-subject")
         visit.screenshot(f"this-week-{hostile_weeks[1]}.{lang}.png")
         visit.page.close()
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_investigation_overview_matches_the_handoffs_table_and_details_open(browser, latest, lang):
+    """The pair with the most failed handoffs: its overview (reasons, pickup times, queues, agents,
+    worst journeys) counts what the handoffs table holds; its timelines are grouped by reason in
+    closed <details> that open on a click, without script; the failing step is highlighted."""
+    settings, week = latest
+    con = connect(settings.warehouse, read_only=True)
+    src, dst, handoffs, failed = con.execute(
+        "SELECT from_team, to_team, handoffs, failed FROM weekly_handoff_pairs WHERE week = ? "
+        "AND ? NOT IN (from_team, to_team) ORDER BY failed DESC, handoffs DESC, from_team, to_team LIMIT 1",
+        [week, settings.teams["unassigned"]],
+    ).fetchone()
+    by_reason = dict(
+        con.execute(
+            "SELECT reason, count(*) FROM (SELECT unnest(failure_reasons) AS reason FROM handoffs "
+            "WHERE week = ? AND from_team = ? AND to_team = ? AND failed) GROUP BY reason",
+            [week, src, dst],
+        ).fetchall()
+    )
+    agents = {
+        r[0] for r in con.execute("SELECT DISTINCT agent_id FROM stg_calls WHERE agent_id IS NOT NULL").fetchall()
+    }
+    con.close()
+    visit = Visit(browser, settings.scorecards_dir / week / "handoffs" / f"{pair_slug(src, dst)}.{lang}.html")
+    visit.assert_quiet()
+    page = visit.page
+    assert page.locator("#overview h2").is_visible()
+    shown = {
+        row.get_attribute("data-reason"): int(row.locator("td").nth(1).inner_text())
+        for row in page.locator("table.reasons tr[data-reason]").all()
+    }
+    assert shown == by_reason
+    for table in ("pickup", "queues", "agents"):
+        cells = [
+            [int(c.inner_text()) for c in row.locator("td.num").all()]
+            for row in page.locator(f"table.{table} tr").all()[1:]
+        ]
+        if table == "agents":  # the ten agents with the most failures: at most the pair's totals
+            assert sum(c[0] for c in cells) <= handoffs and sum(c[1] for c in cells) <= failed
+        else:
+            assert [sum(c[0] for c in cells), sum(c[1] for c in cells)] == [handoffs, failed], table
+    assert page.locator("table.worst tr[data-journey]").count() > 0
+    text = page.inner_text("body")
+    assert not {a for a in agents if re.search(rf"\b{re.escape(a)}\b", text)}  # agents as pseudonyms only
+    groups = page.locator("details.reason")
+    counts = [int(g.get_attribute("data-count")) for g in groups.all()]
+    assert sum(counts) == min(failed, settings.scorecard["handoffs_per_page"])
+    assert counts == sorted(counts, reverse=True)
+    first = groups.first
+    assert not first.evaluate("d => d.open") and not first.locator("table.timeline").first.is_visible()
+    first.locator("summary").click()
+    assert first.evaluate("d => d.open") and first.locator("table.timeline").first.is_visible()
+    sections = first.locator("section.handoff")
+    assert sections.count() == counts[0]
+    assert first.locator("tr.failing").count() == counts[0]  # one failing step in each journey
+    visit.screenshot(f"handoffs-overview-{week}.{lang}.png")
+    page.close()

@@ -37,6 +37,127 @@ class FailedHandoff:
     journey_id: str | None
     timeline: list[TimelineEntry] = field(default_factory=list)
 
+    @property
+    def failing_step(self) -> int | None:
+        """The position in the timeline of the step the handoff happened at: the receiving call
+        segment, the reassigning case event, or an escalated case's first event."""
+        kind, _, rest = self.handoff_key.partition(":")
+        container, _, number = rest.rpartition(":") if kind in ("call", "case") else (rest, "", "")
+        wanted = "call" if kind == "call" else "case_event"
+        for i, entry in enumerate(self.timeline):
+            if entry.kind == wanted and (
+                entry.ref == f"{container} #{number}" if number else entry.ref.startswith(f"{container} #")
+            ):
+                return i
+        return None
+
+
+# Pickup-time buckets (seconds, upper bound excluded) of a pair's overview
+PICKUP_BUCKETS = (("< 1 min", 60), ("1–5 min", 300), ("5–15 min", 900), ("15–60 min", 3600), ("1–8 h", 28800))
+
+
+def reason_definition(reason: str) -> str:
+    """A reason's rule from sql/vocabulary.yaml, its parameter markup as plain words."""
+    from pipelines.vocabulary import VOCABULARY
+
+    rule = VOCABULARY.reasons.get(reason, {}).get("rule", "")
+    return re.sub(r"\[`([^`]+)`\]|`([^`]+)`", lambda m: m.group(1) or m.group(2), " ".join(str(rule).split()))
+
+
+def agent_ref(agent_id: str | None) -> str | None:
+    """An agent as the pages show one: a hash of the export's code, never the code (it may be a name)."""
+    return None if agent_id is None else "agent-" + hashlib.sha256(agent_id.encode()).hexdigest()[:8]
+
+
+def pair_overview(con, week: str, from_team: str, to_team: str) -> dict:
+    """What a pair's page opens with: its failed handoffs by reason (with each reason's
+    definition), the pickup times of all its handoffs, its handoffs by receiving queue and agent,
+    and its worst journeys (most failed handoffs, then most reasons, then the longest pickup)."""
+    # the receiving step: a transfer's call segment, a reassignment's case event (by the key)
+    received = """
+        WITH pair AS (
+            SELECT handoff_key, kind, container, journey_id, pickup_seconds, failed, failure_reasons,
+                try_cast(regexp_extract(handoff_key, ':([0-9]+)$', 1) AS BIGINT) AS step
+            FROM handoffs WHERE week = $week AND from_team = $from AND to_team = $to
+        )
+        SELECT p.*, c.queue, coalesce(c.agent_id, e.agent_id) AS agent_id
+        FROM pair AS p
+        LEFT JOIN stg_calls AS c ON p.kind = 'transfer' AND c.call_id = p.container AND c.segment_no = p.step
+        LEFT JOIN stg_case_events AS e
+            ON p.kind = 'reassignment' AND e.case_id = p.container AND e.event_seq = p.step
+    """
+    params = {"week": week, "from": from_team, "to": to_team}
+    rows = con.execute(
+        f"SELECT handoff_key, journey_id, pickup_seconds, failed, failure_reasons, queue, agent_id FROM ({received})",
+        params,
+    ).fetchall()
+    reasons: dict[str, int] = {}
+    for *_, failed, found, _, _ in rows:
+        for reason in found if failed else []:
+            reasons[reason] = reasons.get(reason, 0) + 1
+    pickup = [{"label": label, "handoffs": 0, "failed": 0} for label, _ in PICKUP_BUCKETS]
+    pickup += [{"label": f"≥ {PICKUP_BUCKETS[-1][0].split('–')[1]}", "handoffs": 0, "failed": 0}]
+    pickup += [{"label": None, "handoffs": 0, "failed": 0}]  # not picked up, or not known yet
+    queues: dict = {}
+    agents: dict = {}
+    journeys: dict[str, dict] = {}
+    for key, journey, seconds, failed, found, queue, agent in rows:
+        if seconds is None:
+            bucket = pickup[-1]
+        else:
+            bucket = next((pickup[i] for i, (_, upper) in enumerate(PICKUP_BUCKETS) if seconds < upper), pickup[-2])
+        for counts in (bucket, queues.setdefault(queue, {"handoffs": 0, "failed": 0})):
+            counts["handoffs"] += 1
+            counts["failed"] += bool(failed)
+        counts = agents.setdefault(agent_ref(agent), {"handoffs": 0, "failed": 0})
+        counts["handoffs"] += 1
+        counts["failed"] += bool(failed)
+        if failed and journey is not None:
+            j = journeys.setdefault(journey, {"journey": journey, "failed": 0, "reasons": set(), "pickup": None})
+            j["failed"] += 1
+            j["reasons"] |= set(found)
+            j["first_key"] = min(j.get("first_key", key), key)
+            if seconds is not None and (j["pickup"] is None or seconds > j["pickup"]):
+                j["pickup"] = seconds
+
+    def ranked(counts: dict) -> list[dict]:
+        return sorted(
+            ({"name": name, **c} for name, c in counts.items()),
+            key=lambda c: (-c["failed"], -c["handoffs"], c["name"] is None, str(c["name"])),
+        )
+
+    worst = sorted(
+        journeys.values(), key=lambda j: (-j["failed"], -len(j["reasons"]), -(j["pickup"] or 0), j["journey"])
+    )
+    return {
+        "handoffs": len(rows),
+        "failed": sum(1 for r in rows if r[3]),
+        "reasons": [
+            {"reason": r, "failed": n, "definition": reason_definition(r)}
+            for r, n in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))
+        ],
+        "pickup": pickup,
+        "queues": ranked(queues),
+        "agents": ranked(agents)[:10],
+        "agents_total": len(agents),
+        "worst": [{**j, "reasons": sorted(j["reasons"])} for j in worst[:5]],
+    }
+
+
+def group_by_reason(items: list[FailedHandoff]) -> list[tuple[str, list[FailedHandoff]]]:
+    """Failed handoffs grouped by their first reason, the largest group first; in a group, those
+    with the most reasons first, then by time."""
+    groups: dict[str, list[FailedHandoff]] = {}
+    for item in items:
+        groups.setdefault(item.reasons[0] if item.reasons else "", []).append(item)
+    return sorted(
+        (
+            (reason, sorted(found, key=lambda h: (-len(h.reasons), h.handoff_at, h.handoff_key)))
+            for reason, found in groups.items()
+        ),
+        key=lambda g: (-len(g[1]), g[0]),
+    )
+
 
 def pair_slug(from_team: str, to_team: str) -> str:
     """A file name for a team pair that no team name can turn into a path or a collision."""

@@ -26,7 +26,7 @@ from markupsafe import escape
 from pipelines.config import Settings, team_name
 from pipelines.report import charts, stats
 from pipelines.report.i18n import formats, timeline_detail, translator
-from pipelines.report.investigate import failed_handoffs, handoff_pairs, pair_slug
+from pipelines.report.investigate import failed_handoffs, group_by_reason, handoff_pairs, pair_overview, pair_slug
 from pipelines.report.pyramid import build_pyramid
 from pipelines.report.summary import this_week
 from pipelines.warehouse import connect
@@ -400,6 +400,8 @@ def _quality(settings: Settings, con, week: str) -> dict:
 
 
 def _handoffs(settings: Settings, con, week: str, lang_pages: str) -> dict:
+    """The handoff section's figures; cells and rows link to the pairs that have a page
+    (`investigated`, the `investigation_pairs` with the most failed handoffs)."""
     unassigned = settings.teams["unassigned"]
     apart = None if settings.scorecard.get("show_unassigned_pairs") else unassigned
     pairs = handoff_pairs(con, week, leave_out=apart)
@@ -409,6 +411,7 @@ def _handoffs(settings: Settings, con, week: str, lang_pages: str) -> dict:
         "WHERE week = $week AND $team IN (from_team, to_team)",
         {"week": week, "team": unassigned},
     ).fetchone()
+    investigated = {(s, d) for s, d, _, _ in investigated_pairs(settings, pairs)}
     teams_from = sorted({p[0] for p in pairs})
     teams_to = sorted({p[1] for p in pairs})
     reasons = {}
@@ -427,7 +430,7 @@ def _handoffs(settings: Settings, con, week: str, lang_pages: str) -> dict:
             "failed": f,
             "rate": 100 * f / h,
             "reasons": reasons.get((s, d), []),
-            "slug": pair_slug(s, d),
+            "slug": pair_slug(s, d) if (s, d) in investigated else None,
         }
         for s, d, h, f in pairs
         if f
@@ -459,7 +462,11 @@ def _handoffs(settings: Settings, con, week: str, lang_pages: str) -> dict:
         "supplier": supplier,
         "unassigned": {"handoffs": unassigned_handoffs, "failed": unassigned_failed} if apart else None,
         "reason_columns": reason_columns,
-        "cells": {(s, d): (h, f, f"handoffs/{pair_slug(s, d)}.{lang_pages}.html") for s, d, h, f in pairs},
+        "cells": {
+            (s, d): (h, f, f"handoffs/{pair_slug(s, d)}.{lang_pages}.html" if (s, d) in investigated else None)
+            for s, d, h, f in pairs
+        },
+        "left_out": sum(1 for s, d, _, f in pairs if f and (s, d) not in investigated),
     }
 
 
@@ -542,6 +549,12 @@ def quarter_views(settings: Settings, history: dict, week: str) -> list[dict]:
     return views
 
 
+def investigated_pairs(settings: Settings, pairs) -> list:
+    """The pairs with a page: those with failed handoffs, the most first, at most
+    `investigation_pairs` of them (a page per pair made 8,611 files for 47 weeks of a real log)."""
+    return [p for p in pairs if p[3]][: settings.scorecard["investigation_pairs"]]
+
+
 def team_namer(settings: Settings, lang: str):
     """code -> the team's name in lang; the unassigned state in words."""
     t, _ = translator(lang)
@@ -607,17 +620,22 @@ def render_weeks(
     languages: list[str] | None = None,
     pdf: bool | None = None,
     exports: bool | None = None,
+    force: bool = False,
 ) -> list[Path]:
     """Render the given weeks (default: every week in the warehouse), the index and the exports.
 
     languages: default every configured language; pdf: default the `scorecard.pdf` setting
-    ('auto' prints when Chromium is installed); exports: default the `scorecard.exports` setting.
+    ('auto' prints when Chromium is installed) for the weeks `scorecard.pdf_weeks` names (the
+    latest), True prints every week given; exports: default the `scorecard.exports` setting.
+    A week whose inputs are those of its last render (`inputs.sha256` beside its pages) is left
+    as it is, unless `force`. Returns the files written.
     """
     from pipelines.report.pdf import find_chromium
 
     languages = languages or settings.scorecard["languages"]
     for lang in languages:
         translator(lang)  # refuses an unknown language before anything is written
+    every_pdf = pdf is True or settings.scorecard["pdf_weeks"] == "all"
     if pdf is None:
         pdf = settings.scorecard["pdf"] is True or (settings.scorecard["pdf"] == "auto" and find_chromium() is not None)
     con = connect(settings.warehouse, read_only=True)
@@ -639,8 +657,12 @@ def render_weeks(
             ).fetchall()
         )
         written: list[Path] = []
+        version = _code_version()
         for week in wanted:
-            written += _render_week(settings, con, env, history, ces_variance, week, known, languages, pdf)
+            printed = pdf and (every_pdf or week == known[-1])
+            written += _render_week(
+                settings, con, env, history, ces_variance, week, known, languages, printed, force, version
+            )
         withdraw_pages(settings, known)
         for lang in languages:
             written.append(_render_index(settings, env, history, ces_variance, known, lang, languages))
@@ -663,10 +685,12 @@ def _render_week(
     known: list[str],
     languages: list[str],
     pdf: bool,
+    force: bool = False,
+    version: str = "",
 ) -> list[Path]:
     position = known.index(week)
     span = known[max(0, position - settings.scorecard["trend_weeks"] + 1) : position + 1]
-    tiles = build_tiles(settings, history, week, known, ces_variance)
+    tiles = build_tiles(settings, history, week, known, ces_variance, sparklines=False)
     stages, series = _stages(settings, con, history, week, span)
     verbatims = _verbatims(con, week, stages, settings.scorecard["verbatims_per_stage"])
     quality = _quality(settings, con, week)
@@ -676,13 +700,47 @@ def _render_week(
     drivers = survey_drivers(con, week)
     pyramid = build_pyramid(settings, history, week, known)
     nps_split = {k: _usable(history.get(f"nps_{k}", {}).get(week)) for k in ("promoters", "passives", "detractors")}
-    failed_by_pair: dict[tuple[str, str], list] = {}
-    # a pair's page shows its first failed handoffs with their journeys; `esprit handoffs` lists all
-    for item in failed_handoffs(
-        con, week, None, None, settings.week_timezone, per_pair=settings.scorecard["handoffs_per_page"]
-    ):
-        failed_by_pair.setdefault((item.from_team, item.to_team), []).append(item)
     folder = settings.scorecards_dir / week
+    inputs = _inputs_digest(
+        settings,
+        con,
+        week,
+        version,
+        languages,
+        pdf,
+        {
+            "neighbours": [known[position - 1] if position > 0 else None, known[position + 1 : position + 2]],
+            "span": {w: {m: _usable(history[m].get(w)) for m in sorted(history)} for w in span},
+            "tiles": [asdict(tile) for tile in tiles],
+            "stages": stages,
+            "verbatims": verbatims,
+            "quality": quality,
+            "teams": teams,
+            "drivers": drivers,
+            "nps_split": nps_split,
+            "summary": summary,
+            # the quarter view reaches back 52 weeks, further than the trend span
+            "quarters": [{k: v for k, v in q.items() if k != "label"} for q in quarters],
+            "pyramid": [level.as_json() for level in pyramid],
+        },
+    )
+    expected = [
+        folder / f"scorecard.{lang}.{ext}" for lang in languages for ext in (("html", "pdf") if pdf else ("html",))
+    ]
+    stamp = folder / "inputs.sha256"
+    if not force and all(p.exists() for p in expected) and stamp.exists() and stamp.read_text() == inputs:
+        return []  # the same figures as the pages already hold
+    tiles = build_tiles(settings, history, week, known, ces_variance)
+    # a pair's page shows its first failed handoffs with their journeys; `esprit handoffs` lists all
+    apart = None if settings.scorecard.get("show_unassigned_pairs") else settings.teams["unassigned"]
+    investigated = [(s, d) for s, d, _, _ in investigated_pairs(settings, handoff_pairs(con, week, leave_out=apart))]
+    failed_by_pair = {
+        (s, d): failed_handoffs(
+            con, week, s, d, settings.week_timezone, per_pair=settings.scorecard["handoffs_per_page"]
+        )
+        for s, d in investigated
+    }
+    overviews = {(s, d): pair_overview(con, week, s, d) for s, d in investigated}
     written = []
     for lang in languages:
         t, term = translator(lang)
@@ -743,11 +801,15 @@ def _render_week(
         written.append(page)
         if lang == languages[0] and lang == settings.scorecard["languages"][0]:
             written.append(_write(folder / "scorecard.html", html))
-        written += _render_investigations(settings, env, week, handoffs["pairs"], failed_by_pair, lang)
+        written += _render_investigations(
+            settings, env, week, handoffs["pairs"], failed_by_pair, overviews, lang, handoffs["left_out"]
+        )
         if pdf:
             from pipelines.report.pdf import print_pdf
 
             written.append(print_pdf(page, folder / f"scorecard.{lang}.pdf"))
+        else:  # printed when it was the latest week: a PDF now older than its page goes
+            (folder / f"scorecard.{lang}.pdf").unlink(missing_ok=True)
     figures = {
         "week": week,
         "parameter_set": _parameter_set(con, week),
@@ -759,7 +821,55 @@ def _render_week(
         "pyramid": {level.key: level.as_json() for level in pyramid},
     }
     written.append(_write(folder / "scorecard.json", json.dumps(figures, indent=2, default=str) + "\n"))
+    for stale in (folder / "handoffs").glob("*.html"):  # pairs no longer among those investigated
+        if stale not in written:
+            stale.unlink()
+    written.append(_write(stamp, inputs))  # last: a render cut short is redone
     return written
+
+
+def _code_version() -> str:
+    """The renderer's own code and templates: a new version renders every week again."""
+    import hashlib
+
+    from pipelines.report import i18n
+
+    here = Path(__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted([*here.glob("*.py"), *(here / "templates").glob("*.j2"), Path(i18n.__file__)]):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _inputs_digest(settings: Settings, con, week: str, version: str, languages, pdf: bool, figures: dict) -> str:
+    """A hash of everything a week's pages show: its figures (and its trend weeks'), its handoffs
+    row by row (the investigation pages), the settings, the languages, the renderer's version.
+    Reading them costs a few queries; rendering costs charts, timelines and pages."""
+    import hashlib
+
+    rows = con.execute(
+        "SELECT (SELECT count(*) || ':' || coalesce(bit_xor(hash(t)), 0) FROM (SELECT handoff_key, failed, "
+        "failure_reasons, journey_id, pickup_seconds, from_team, to_team FROM handoffs WHERE week = $week) AS t), "
+        "(SELECT count(*) || ':' || coalesce(bit_xor(hash(t)), 0) FROM (SELECT * EXCLUDE (computed_at, build_id) "
+        "FROM weekly_handoff_pairs WHERE week = $week) AS t), "
+        "(SELECT count(*) || ':' || coalesce(bit_xor(hash(t)), 0) FROM (SELECT * EXCLUDE (computed_at, build_id) "
+        "FROM weekly_team_supplier WHERE week = $week) AS t)",
+        {"week": week},
+    ).fetchone()
+    chosen = {k: settings.scorecard.get(k) for k in sorted(settings.scorecard) if k not in ("pdf", "exports")}
+    text = json.dumps(
+        {
+            "version": version,
+            "languages": languages,
+            "pdf": pdf,
+            "settings": [chosen, settings.headline, settings.teams, settings.stages, settings.week_timezone],
+            "rows": rows,
+            "figures": figures,
+        },
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(text.encode()).hexdigest() + "\n"
 
 
 def _parameter_set(con, week: str) -> str | None:
@@ -768,11 +878,19 @@ def _parameter_set(con, week: str) -> str | None:
 
 
 def _render_investigations(
-    settings: Settings, env: Environment, week: str, pairs, failed_by_pair: dict, lang: str
+    settings: Settings,
+    env: Environment,
+    week: str,
+    pairs,
+    failed_by_pair: dict,
+    overviews: dict,
+    lang: str,
+    left_out: int,
 ) -> list[Path]:
     t, term = translator(lang)
     written = []
-    for src, dst, handoffs, failed in pairs:
+    for src, dst, handoffs, failed in investigated_pairs(settings, pairs):
+        items = failed_by_pair.get((src, dst), [])
         html = env.get_template("handoffs.html.j2").render(
             lang=lang,
             t=t,
@@ -783,7 +901,10 @@ def _render_investigations(
             to_team=dst,
             handoffs=handoffs,
             failed=failed,
-            items=failed_by_pair.get((src, dst), []),
+            items=items,
+            groups=group_by_reason(items),
+            overview=overviews[(src, dst)],
+            left_out=left_out,
         )
         written.append(_write(settings.scorecards_dir / week / "handoffs" / f"{pair_slug(src, dst)}.{lang}.html", html))
     return written
