@@ -148,6 +148,10 @@ def load_settings(config_file: str | Path | None = None, base_dir: str | Path | 
             raise ConfigError(f"metrics.pickup_sla.{team}: expected {{call_seconds: <number>, case_hours: <number>}}")
     if raw["metrics"]["journey_scope"] not in ("auto", "customer", "case"):
         raise ConfigError("metrics.journey_scope: expected auto, customer or case")
+    changes = raw["metrics"]["ping_pong_min_changes"]
+    if isinstance(changes, bool) or not isinstance(changes, int) or changes < 1:
+        # 0 would call every transfer and reassignment ping-pong: the rule counts team changes
+        raise ConfigError(f"metrics.ping_pong_min_changes: expected a whole number of at least 1, got {changes!r}")
     span = raw["metrics"]["journey_max_span_days"]
     if span is not None and (isinstance(span, bool) or not isinstance(span, (int, float)) or span <= 0):
         raise ConfigError(f"metrics.journey_max_span_days: expected a positive number of days or null, got {span!r}")

@@ -29,6 +29,16 @@ def test_unknown_key_is_named(tmp_path):
         load_settings(cfg, base_dir=tmp_path)
 
 
+@pytest.mark.parametrize("changes", ["0", "-1", "2.5", "true", "'three'"])
+def test_ping_pong_needs_at_least_one_team_change(tmp_path, changes):
+    cfg = tmp_path / "esprit.yaml"
+    cfg.write_text(f"metrics:\n  ping_pong_min_changes: {changes}\n")
+    with pytest.raises(ConfigError, match="metrics.ping_pong_min_changes: expected a whole number of at least 1"):
+        load_settings(cfg, base_dir=tmp_path)
+    cfg.write_text("metrics:\n  ping_pong_min_changes: 1\n")
+    assert load_settings(cfg, base_dir=tmp_path).metrics["ping_pong_min_changes"] == 1
+
+
 @pytest.mark.parametrize("span", ["0", "-3", "'a month'", "true"])
 def test_a_journey_span_bound_must_be_positive_days_or_null(tmp_path, span):
     cfg = tmp_path / "esprit.yaml"
