@@ -84,6 +84,9 @@ def test_french_pages_are_french_with_babel_numbers(browser, latest):  # noqa: F
             assert f"n = {fr.count(denominator)}" in tile.inner_text()
         with_ci += "IC à 95\u00a0%" in tile.inner_text()
     assert with_ci > 0  # the rates carry their interval, in French
+    # the heatmap's cells write their rate as the page does (45 %, a non-breaking space)
+    cells = [c.strip() for c in visit.page.locator(".heatmap svg text").all_text_contents() if "%" in c]
+    assert cells and all(re.match(r"\d+\u00a0%", c) for c in cells), cells[:5]
     visit.page.close()
     for path in pages:
         visit = Visit(browser, path)

@@ -111,8 +111,10 @@ def handoff_heatmap(
     ylabel: str,
     empty: str,
     names: dict[str, str] | None = None,
+    percent=lambda share: f"{100 * share:.0f} %",
 ) -> str:
     """Failure rate per from-team (rows) x to-team (columns); each cell links to its page.
+    `percent(share)` writes a cell's rate in the page's language.
 
     cells: (from, to) -> (handoffs, failed, link). Cells with no handoff stay blank. Colour is
     the rate; a dot whose area is the number of failed handoffs (the largest for the pair with
@@ -139,7 +141,7 @@ def handoff_heatmap(
             label = ax.text(
                 col + 0.5,
                 row + 0.5,
-                f"{100 * rate:.0f} %\n{failed}/{handoffs}",
+                f"{percent(rate)}\n{failed}/{handoffs}",
                 ha="center",
                 va="center",
                 color="white" if rate > 0.6 else INK,

@@ -511,6 +511,10 @@ class Formats:
         pattern = f"+{body};-{body}" if signed else body
         return format_decimal(value, pattern, locale=self.locale)
 
+    def whole_percent(self, share: float) -> str:
+        """A share (0.45) as a whole percentage in the locale's own pattern: 45% / 45 %."""
+        return format_percent(share, locale=self.locale)
+
     def count(self, value: float | None) -> str:
         return "" if value is None else self.decimal(value)
 

@@ -755,6 +755,7 @@ def _render_week(
             t("from_team"),
             t("no_handoffs"),
             names={code: team(code) for code in handoffs["teams_from"] + handoffs["teams_to"]},
+            percent=formats(lang).whole_percent,
         )
         trend = charts.trend_lines(
             span,
