@@ -29,24 +29,26 @@ def test_unknown_key_is_named(tmp_path):
         load_settings(cfg, base_dir=tmp_path)
 
 
-@pytest.mark.parametrize("changes", ["0", "-1", "2.5", "true", "'three'"])
-def test_ping_pong_needs_at_least_one_team_change(tmp_path, changes):
-    cfg = tmp_path / "esprit.yaml"
-    cfg.write_text(f"metrics:\n  ping_pong_min_changes: {changes}\n")
-    with pytest.raises(ConfigError, match="metrics.ping_pong_min_changes: expected a whole number of at least 1"):
-        load_settings(cfg, base_dir=tmp_path)
-    cfg.write_text("metrics:\n  ping_pong_min_changes: 1\n")
-    assert load_settings(cfg, base_dir=tmp_path).metrics["ping_pong_min_changes"] == 1
+BOUNDED_METRICS = {  # key: (refused values, what the error says is expected, an accepted value, read back)
+    "ping_pong_min_changes": (["0", "-1", "2.5", "true", "'three'"], "a whole number of at least 1", "1", 1),
+    "journey_max_span_days": (["0", "-3", "'a month'", "true"], "a positive number of days or null", "null", None),
+}
 
 
-@pytest.mark.parametrize("span", ["0", "-3", "'a month'", "true"])
-def test_a_journey_span_bound_must_be_positive_days_or_null(tmp_path, span):
+@pytest.mark.parametrize(
+    "key,value", [(key, value) for key, (refused, *_) in BOUNDED_METRICS.items() for value in refused]
+)
+def test_bounded_metric_settings_refuse_values_out_of_their_range(tmp_path, key, value):
+    _, expected, accepted, read_back = BOUNDED_METRICS[key]
     cfg = tmp_path / "esprit.yaml"
-    cfg.write_text(f"metrics:\n  journey_max_span_days: {span}\n")
-    with pytest.raises(ConfigError, match="metrics.journey_max_span_days: expected a positive number of days or null"):
+    cfg.write_text(f"metrics:\n  {key}: {value}\n")
+    with pytest.raises(ConfigError, match=f"metrics.{key}: expected {expected}"):
         load_settings(cfg, base_dir=tmp_path)
-    cfg.write_text("metrics:\n  journey_max_span_days: null\n")
-    assert load_settings(cfg, base_dir=tmp_path).metrics["journey_max_span_days"] is None
+    cfg.write_text(f"metrics:\n  {key}: {accepted}\n")
+    assert load_settings(cfg, base_dir=tmp_path).metrics[key] == read_back
+
+
+def test_the_default_journey_span_bound_is_30_days(tmp_path):
     assert load_settings(base_dir=tmp_path).metrics["journey_max_span_days"] == 30
 
 
