@@ -84,6 +84,10 @@ def test_french_pages_are_french_with_babel_numbers(browser, latest):  # noqa: F
             assert f"n = {fr.count(denominator)}" in tile.inner_text()
         with_ci += "IC à 95\u00a0%" in tile.inner_text()
     assert with_ci > 0  # the rates carry their interval, in French
+    # the sparklines are named in French: "<figure>, les N dernières semaines"
+    for i in range(tiles.count()):
+        name = tiles.nth(i).locator(".spark svg").get_attribute("aria-label")
+        assert "dernières semaines" in name and "last" not in name, name
     # the heatmap's cells write their rate as the page does (45 %, a non-breaking space)
     cells = [c.strip() for c in visit.page.locator(".heatmap svg text").all_text_contents() if "%" in c]
     assert cells and all(re.match(r"\d+\u00a0%", c) for c in cells), cells[:5]
@@ -92,8 +96,11 @@ def test_french_pages_are_french_with_babel_numbers(browser, latest):  # noqa: F
         visit = Visit(browser, path)
         text = visit.page.evaluate(OWN_TEXT, True)
         assert english_words(text) == [], path.name
-        # the timeline's details are worded in French (the journey's call segments at least)
+        # the timeline's details are worded in French (the journey's call segments at least), and
+        # the overview's rules of the failure reasons too (none left in English)
         if "handoffs" in path.parts:
+            assert visit.page.locator("table.reasons tr[data-reason]").count() > 0
+            assert visit.page.locator("table.reasons [lang]").count() == 0
             assert "file " in text and "appel" in text and "queue " not in text
         # French typography: no breaking space before : ; ? ! % (charts are drawn apart)
         prose = visit.page.evaluate(OWN_TEXT, False)

@@ -29,6 +29,9 @@ def test_every_reason_and_signal_has_its_words_in_every_language():
         missing = [name for name in REASONS + SIGNALS if not TERMS[lang].get(name)]
         assert missing == [], (lang, missing)
     assert set(TERMS["en"]) == set(TERMS["fr"])
+    from pipelines.report.i18n import REASON_RULES_FR
+
+    assert set(REASON_RULES_FR) == set(REASONS)  # each reason's rule reads in French on French pages
 
 
 def test_the_docs_tables_are_the_vocabulary():

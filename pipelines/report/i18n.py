@@ -180,6 +180,7 @@ TEXT = {
         "the most). Click a cell to open the pair's investigation.",
         "quarter_view": "The quarter and the year",
         "quarter_title": "{label}, 52 weeks to {week}",
+        "spark_title": "{label}, last {n} weeks",
         "quarter_intro": "Each headline figure over 52 weeks, the last 13 (the quarter) in dark, the target dashed.",
         "quarter_on_target": "on target {on} of {n} weeks with data in the quarter, {on_year} of {n_year} in the year",
         "colon": ":",
@@ -353,6 +354,7 @@ TEXT = {
         "paire qui en compte le plus). Cliquez sur une case pour ouvrir l'enquête de la paire.",
         "quarter_view": "Le trimestre et l'année",
         "quarter_title": "{label}, 52 semaines jusqu'à {week}",
+        "spark_title": "{label}, les {n} dernières semaines",
         "quarter_intro": "Chaque indicateur principal sur 52 semaines, les 13 dernières (le trimestre) en foncé, la "
         "cible en pointillés.",
         "quarter_on_target": "dans la cible {on} semaines sur {n} avec données au trimestre, {on_year} sur {n_year} "
@@ -612,3 +614,34 @@ def translator(lang: str):
 @cache
 def _catalogue(lang: str) -> dict[str, str]:
     return {key: typography(value, lang) for key, value in TEXT[lang].items()}
+
+
+# The failure reasons' rules in French (the English ones are sql/vocabulary.yaml's `rule`, which
+# the investigation pages show on English pages). A reason without one here shows the English
+# rule, marked as English.
+REASON_RULES_FR = {
+    "bounce_back": "l'équipe destinataire avait déjà eu cet appel ou ce dossier",
+    "dropped": "le client a raccroché dans la file d'attente de l'équipe destinataire",
+    "ping_pong": (
+        "l'appel ou le dossier a changé d'équipe au moins ping_pong_min_changes fois (un appel et un "
+        "dossier de même identifiant comptés à part)\u00a0: tous ses passages de relais"
+    ),
+    "recontact": "le même client a rappelé dans les journey_window_days qui ont suivi le relais",
+    "repeat_info": "une enquête sur cet appel (ou ce dossier) dit que le client a dû répéter des informations",
+    "slow_pickup": (
+        "l'équipe destinataire a mis plus que son délai pickup_sla à prendre le travail\u00a0: pour un "
+        "transfert, l'attente dans sa file avant qu'un conseiller réponde (call_seconds)\u202f; pour une "
+        "réaffectation, le délai jusqu'à l'événement suivant du dossier (case_hours)"
+    ),
+    "reopened": (
+        "le dossier a été rouvert après une résolution par l'équipe à qui ce relais l'avait confié (le "
+        "dernier relais avant cette résolution)"
+    ),
+}
+
+
+def reason_rule(reason: str, lang: str, english: str) -> tuple[str, str]:
+    """A failure reason's rule in the page's language, and the language it is in."""
+    if lang == "fr" and reason in REASON_RULES_FR:
+        return REASON_RULES_FR[reason], "fr"
+    return english, "en"

@@ -25,7 +25,7 @@ from markupsafe import escape
 
 from pipelines.config import Settings, team_name
 from pipelines.report import charts, stats
-from pipelines.report.i18n import formats, timeline_detail, translator
+from pipelines.report.i18n import formats, reason_rule, timeline_detail, translator
 from pipelines.report.investigate import failed_handoffs, group_by_reason, handoff_pairs, pair_overview, pair_slug
 from pipelines.report.pyramid import build_pyramid
 from pipelines.report.summary import this_week
@@ -205,7 +205,6 @@ def build_tiles(
         if change is not None:
             trend = "same" if change == 0 else ("better" if (change > 0) == (spec["better"] == "up") else "worse")
         denominator = record.get("denominator") if record else None
-        label = f"{spec['en']}, last {len(span)} weeks"
         provisional = bool(record and value is not None and record.get("provisional"))
         tiles.append(
             Tile(
@@ -232,8 +231,9 @@ def build_tiles(
                 target=spec.get("target"),
                 target_display=fmt(spec.get("target"), unit),
                 status="provisional" if provisional else status_of(value, spec),
+                # drawn once for every language: the page puts its own accessible name in
                 sparkline=charts.sparkline(
-                    [_usable(weeks.get(w)) for w in span], label, spec.get("target"), span[0], span[-1]
+                    [_usable(weeks.get(w)) for w in span], CHART_TITLE, spec.get("target"), span[0], span[-1]
                 )
                 if sparklines
                 else "",
@@ -791,6 +791,8 @@ def _render_week(
                 for q in quarters
             ],
             "stage_names": {s["key"]: s for s in stages},
+            "chart_title": CHART_TITLE,
+            "span_weeks": len(span),
             "nps_split": nps_split,
             "previous_week": known[position - 1] if position > 0 else None,
             "next_week": known[position + 1] if position + 1 < len(known) else None,
@@ -905,6 +907,7 @@ def _render_investigations(
             items=items,
             groups=group_by_reason(items),
             overview=overviews[(src, dst)],
+            reason_rule=reason_rule,
             left_out=left_out,
         )
         written.append(_write(settings.scorecards_dir / week / "handoffs" / f"{pair_slug(src, dst)}.{lang}.html", html))
