@@ -106,20 +106,27 @@ def test_index_and_investigation_pages_render_quietly(browser, latest):
     visit.page.close()
 
 
+def week_figures(warehouse, week: str) -> dict[str, tuple]:
+    """metric -> (value, unit, denominator) of weekly_scorecard for the week: what a page shows."""
+    con = connect(warehouse, read_only=True)
+    try:
+        return {
+            m: (v, u, d)
+            for m, v, u, d in con.execute(
+                "SELECT metric, value, unit, denominator FROM weekly_scorecard WHERE week = ?", [week]
+            ).fetchall()
+        }
+    finally:
+        con.close()
+
+
 def test_the_pyramid_shows_each_level_with_the_figures_of_the_metric_tables(browser, latest):
     """docs/excellence.md: top level first and narrowest, each figure as weekly_scorecard has it."""
     from pipelines.report.i18n import translator
     from pipelines.report.pyramid import level_status
 
     settings, week = latest
-    con = connect(settings.warehouse, read_only=True)
-    rows = {
-        m: (v, u, d)
-        for m, v, u, d in con.execute(
-            "SELECT metric, value, unit, denominator FROM weekly_scorecard WHERE week = ?", [week]
-        ).fetchall()
-    }
-    con.close()
+    rows = week_figures(settings.warehouse, week)
     t, _ = translator("fr")
     visit = Visit(browser, settings.scorecards_dir / week / "scorecard.fr.html")
     visit.assert_quiet()

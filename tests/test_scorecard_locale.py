@@ -9,7 +9,7 @@ import subprocess
 
 from pipelines.report.i18n import formats
 from pipelines.warehouse import connect
-from tests.test_scorecard_browser import Visit, browser, latest  # noqa: F401 (fixtures)
+from tests.test_scorecard_browser import Visit, browser, latest, week_figures  # noqa: F401 (fixtures)
 
 # Words a French page must not show: the English of the catalogues (page, timeline, sources,
 # reasons), of the teams' and stages' configured names. Matched as whole words, ignoring case
@@ -54,13 +54,8 @@ def test_the_english_word_list_catches_english():
 def test_french_pages_are_french_with_babel_numbers(browser, latest):  # noqa: F811
     settings, week = latest
     folder = settings.scorecards_dir / week
+    figures = week_figures(settings.warehouse, week)
     con = connect(settings.warehouse, read_only=True)
-    figures = {
-        m: (value, unit, denominator)
-        for m, value, unit, denominator in con.execute(
-            "SELECT metric, value, unit, denominator FROM weekly_scorecard WHERE week = ?", [week]
-        ).fetchall()
-    }
     failing = con.execute(
         "SELECT from_team, to_team FROM weekly_handoff_pairs WHERE week = ? AND failed > 0 "
         "AND '(unassigned)' NOT IN (from_team, to_team) ORDER BY failed DESC LIMIT 1",
