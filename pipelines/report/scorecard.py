@@ -695,7 +695,6 @@ def _render_week(
     verbatims = _verbatims(con, week, stages, settings.scorecard["verbatims_per_stage"])
     quality = _quality(settings, con, week)
     summary = _this_week(settings, con, history, week, tiles, quality)
-    quarters = quarter_views(settings, history, week)
     teams = _teams(con, week)
     drivers = survey_drivers(con, week)
     pyramid = build_pyramid(settings, history, week, known)
@@ -719,8 +718,12 @@ def _render_week(
             "drivers": drivers,
             "nps_split": nps_split,
             "summary": summary,
-            # the quarter view reaches back 52 weeks, further than the trend span
-            "quarters": [{k: v for k, v in q.items() if k != "label"} for q in quarters],
+            # the quarter view reaches back 52 weeks, further than the trend span: its figures
+            # (its charts are drawn only when the week is rendered)
+            "year": {
+                spec["metric"]: [history.get(spec["metric"], {}).get(shift_week(week, -i)) for i in range(52)]
+                for spec in settings.headline
+            },
             "pyramid": [level.as_json() for level in pyramid],
         },
     )
@@ -731,6 +734,7 @@ def _render_week(
     if not force and all(p.exists() for p in expected) and stamp.exists() and stamp.read_text() == inputs:
         return []  # the same figures as the pages already hold
     tiles = build_tiles(settings, history, week, known, ces_variance)
+    quarters = quarter_views(settings, history, week)
     # a pair's page shows its first failed handoffs with their journeys; `esprit handoffs` lists all
     apart = None if settings.scorecard.get("show_unassigned_pairs") else settings.teams["unassigned"]
     investigated = [(s, d) for s, d, _, _ in investigated_pairs(settings, handoff_pairs(con, week, leave_out=apart))]
