@@ -205,6 +205,19 @@ def cmd_rotate_key(args) -> int:
     return 0
 
 
+def cmd_pseudonym(args) -> int:
+    """What the warehouse and the pages hold for a raw value, under the current key: for a key
+    holder who must find a customer's rows or an agent on an investigation page."""
+    from pipelines.ingest.privacy import pseudonym, resolve_key
+    from pipelines.report.investigate import agent_ref
+
+    value = sys.stdin.readline().rstrip("\n") if args.value == "-" else args.value
+    stored = pseudonym(value, resolve_key())
+    print(f"warehouse: {stored}")
+    print(f"investigation pages (agent): {agent_ref(stored)}")
+    return 0
+
+
 def _print_results(settings, results) -> int:
     """One line per file (read, loaded, quarantined, duplicate, derived), then why files were
     skipped, which loads reloads replaced, and the problems; 1 if a file was rejected or failed."""
@@ -565,6 +578,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rk.set_defaults(func=cmd_rotate_key)
 
+    ps = sub.add_parser(
+        "pseudonym",
+        help="the pseudonym of a customer reference or agent code under the current key, as tables and pages show it",
+    )
+    ps.add_argument("value", help="the raw value as the export holds it; - reads it from standard input")
+    ps.set_defaults(func=cmd_pseudonym)
+
     pr = sub.add_parser(
         "purge-rejected",
         help="delete rejected files and reports older than ingest.rejected_retention_days (they hold personal data)",
@@ -679,6 +699,7 @@ EXAMPLES = {
     ],
     "reload": ["esprit reload landing/calls/calls_2026-W40.csv", "esprit reload --stale"],
     "rotate-key": ["ESPRIT_PSEUDONYM_KEY_OLD=<old> ESPRIT_PSEUDONYM_KEY=<new> esprit rotate-key"],
+    "pseudonym": ["esprit pseudonym A1042", 'read -s CODE; echo "$CODE" | esprit pseudonym -'],
     "purge-rejected": ["esprit purge-rejected", "esprit purge-rejected --days 7"],
     "scorecard": ["esprit scorecard --week 2026-W46", "esprit scorecard --week all --lang fr"],
     "backfill": ["esprit backfill --from 2026-W01 --to 2026-W10"],

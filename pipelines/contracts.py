@@ -72,7 +72,7 @@ CALLS = Contract(
         Column("customer_ref", "VARCHAR", True, "Customer reference, pseudonymised at ingest (keyed hash)"),
         Column("queue", "VARCHAR", True, "ACD queue the segment was offered to"),
         Column("team", "VARCHAR", True, "Team owning the queue"),
-        Column("agent_id", "VARCHAR", False, "Agent who answered; empty when abandoned"),
+        Column("agent_id", "VARCHAR", False, "Agent who answered, pseudonymised at ingest; empty when abandoned"),
         Column("offered_at", TS, True, "Segment offered to the queue", unit=TS_DOC),
         Column("answered_at", TS, False, "Answered by an agent; empty when abandoned", unit=TS_DOC),
         Column("ended_at", TS, True, "Segment ended (hang-up, abandon or transfer)", unit=TS_DOC),
@@ -131,7 +131,7 @@ CASE_EVENTS = Contract(
             False,
             "Team holding the case after the event (empty: no team holds it, an explicit state: teams.unassigned)",
         ),
-        Column("agent_id", "VARCHAR", False, "Agent who recorded the event"),
+        Column("agent_id", "VARCHAR", False, "Agent who recorded the event, pseudonymised at ingest"),
         Column(
             "status",
             "VARCHAR",

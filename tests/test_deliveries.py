@@ -516,6 +516,8 @@ def test_rotate_key_re_pseudonymises_the_whole_warehouse(settings, tmp_path, mon
     for table, column in PSEUDONYM_TABLES.items():
         refs = {r[0].split(":")[0] for r in _rows(settings, f"SELECT {column} FROM {table}")}
         assert refs and refs <= new and not refs & old, table
+    # agent codes are pseudonyms too, re-made under the new key
+    assert {r[0] for r in _rows(settings, "SELECT DISTINCT agent_id FROM calls")} == {pseudonym("A1", _key(KEY_B))}
     (record,) = _rows(settings, "SELECT raw_record FROM quarantine")[0]
     assert pseudonym("C9", _key(KEY_B)) in record and pseudonym("C9", _key(KEY_A)) not in record
     assert json.loads(record)["call_id"] == "CALL99"

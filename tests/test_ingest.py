@@ -5,14 +5,16 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
+from pipelines.cli import main
 from pipelines.config import load_settings
 from pipelines.ingest.load import ingest_paths, ingest_source
 from pipelines.ingest.privacy import DEMO_KEY, PrivacyError, pseudonym, resolve_key
 from pipelines.ingest.profiles import ProfileError, load_profile, parse_profile
 from pipelines.ingest.results import IngestError
+from pipelines.report.investigate import agent_ref
 from pipelines.warehouse import connect
 from tests.conftest import copy_landing
-from tests.test_ingest_corpus import SURVEY_COLS, csv_text, survey_row
+from tests.test_ingest_corpus import SURVEY_COLS, call_row, csv_text, survey_row
 
 
 def _audit(settings):
@@ -163,6 +165,31 @@ def test_pseudonyms_are_keyed_hashes_computed_in_the_warehouse(settings):
     con.close()
     assert stored == pseudonym("+33612345678", resolve_key())
     assert "612345678" not in stored
+
+
+def test_agent_codes_are_pseudonymised_like_customers(settings, capsys):
+    """An agent code is a member of staff's identifier (often initials or a name): it is kept as a
+    keyed pseudonym, so continuity of the same agent can still be measured and nobody without the
+    key can read who it was; a quarantined row holds the pseudonym too."""
+    profile = load_profile("generator_calls")
+    rows = [call_row(call_id=f"CALL{i}", agent_id="Jeanne.Dupont") for i in range(20)]
+    rows.append(call_row(call_id="BAD", agent_id="Jeanne.Dupont", outcome="nope"))  # 1 in 21: quarantined
+    (settings.landing / "calls").mkdir(parents=True, exist_ok=True)
+    path = settings.landing / "calls" / "a.csv"
+    path.write_text(csv_text(rows, columns=list(rows[0])), encoding="utf-8")
+    ingest_paths(settings, "calls", [path], profile)
+    con = connect(settings.warehouse, read_only=True)
+    stored = con.execute("SELECT DISTINCT agent_id FROM calls").fetchall()
+    quarantined = con.execute("SELECT raw_record FROM quarantine").fetchall()
+    con.close()
+    assert stored == [(pseudonym("Jeanne.Dupont", resolve_key()),)]
+    assert len(quarantined) == 1 and pseudonym("Jeanne.Dupont", resolve_key()) in quarantined[0][0]
+    assert "Dupont" not in quarantined[0][0]
+    main(["pseudonym", "Jeanne.Dupont"])  # how a key holder finds the agent on the pages
+    assert capsys.readouterr().out.splitlines() == [
+        f"warehouse: {stored[0][0]}",
+        f"investigation pages (agent): {agent_ref(stored[0][0])}",
+    ]
 
 
 def test_the_demo_key_is_refused_outside_demo_mode(monkeypatch):

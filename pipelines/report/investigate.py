@@ -65,7 +65,8 @@ def reason_definition(reason: str) -> str:
 
 
 def agent_ref(agent_id: str | None) -> str | None:
-    """An agent as the pages show one: a hash of the export's code, never the code (it may be a name)."""
+    """An agent as the pages show one: a short hash of its pseudonym (the warehouse holds no code,
+    which may be a name); `esprit pseudonym CODE` tells a key holder which agent it is."""
     return None if agent_id is None else "agent-" + hashlib.sha256(agent_id.encode()).hexdigest()[:8]
 
 
