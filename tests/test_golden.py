@@ -1151,6 +1151,23 @@ def test_complaint_figures_by_week_of_resolution_in_paris(edges):
     ).fetchone() == (0, 1)
 
 
+def test_complaints_acknowledged_within_their_deadline_by_week_of_opening(edges):
+    rows = edges.execute(
+        "SELECT week, numerator, denominator, provisional FROM weekly_scorecard "
+        "WHERE metric = 'complaints_acknowledged_within_sla' AND denominator > 0"
+    ).fetchall()
+    assert sorted(rows) == [
+        # K2 assigned exactly 24 h after opening, its deadline: in time; K1 first acknowledged by its
+        # resolution 24 h after opening, its deadline 4 h; K3 by its resolution after 12 d
+        ("2026-W03", 1, 3, False),
+        # K8 resolved in 24 h of 48; K5 reopened, never acknowledged; K4 has no history: not counted
+        ("2026-W04", 1, 2, False),
+        # K9 never acknowledged, its deadline long past the horizon; K7 after 62 h 30 min
+        ("2026-W05", 0, 2, False),
+        ("2026-W07", 1, 1, False),  # K6 in 24 h
+    ]
+
+
 def test_nps_interval_and_what_stays_open(edges):
     n, d, v, lo, hi = edges.execute(
         "SELECT numerator, denominator, value, ci_low, ci_high FROM weekly_metrics "

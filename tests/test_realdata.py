@@ -221,6 +221,8 @@ def test_sf311_is_a_complaint_only_site_with_resolution_figures_and_complete_wee
     assert resolved[0] > 0.9 * resolved[1]  # Closed is the resolution of a snapshot export
     assert figures["complaints_resolved_within_sla"][0] is not None
     assert figures["complaint_resolution_days_median"][0] is not None
+    # a snapshot has no case history, so no acknowledgement can be read: no figure, not 0 %
+    assert figures["complaints_acknowledged_within_sla"][0] is None
     for metric in ("service_level", "friction_index_reach", "complaints_per_1000_contacts", "nps"):
         assert figures[metric][0] is None and figures[metric][1], metric
     render_weeks(settings, [busiest], languages=["en"], pdf=False, exports=False)

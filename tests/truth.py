@@ -43,7 +43,12 @@ def truth_journeys(landing: Path) -> list[dict]:
 
 
 def expected_weekly(
-    landing: Path, service_level_s: int = 20, sla_days: int = 10, short_abandon_s: int = 5
+    landing: Path,
+    service_level_s: int = 20,
+    sla_days: int = 10,
+    short_abandon_s: int = 5,
+    ack_hours: int = 48,
+    ack_events: tuple[str, ...] = ("acknowledged", "assigned", "reassigned", "resolved"),
 ) -> dict[str, dict[str, tuple]]:
     """week -> metric -> (numerator, denominator), for the scorecard's figures."""
     out: dict[str, dict[str, tuple]] = defaultdict(dict)
@@ -77,7 +82,13 @@ def expected_weekly(
     # complaints resolved within SLA, by the week of first resolution
     opened_at = {r["case_id"]: _ts(r["opened_at"]) for r in cases}
     first_resolved: dict[str, datetime] = {}
+    first_ack: dict[str, datetime | None] = {}
     for e in _rows(landing / "complaints", "case_events"):
+        first_ack.setdefault(e["case_id"], None)
+        if e["event_type"] in ack_events:
+            at = _ts(e["event_at"])
+            if first_ack[e["case_id"]] is None or at < first_ack[e["case_id"]]:
+                first_ack[e["case_id"]] = at
         if e["event_type"] == "resolved":
             at = _ts(e["event_at"])
             if e["case_id"] not in first_resolved or at < first_resolved[e["case_id"]]:
@@ -89,6 +100,14 @@ def expected_weekly(
         c["within"] += (at - opened_at[case_id]).total_seconds() <= sla_days * 86400
     for week, c in sla.items():
         out[week]["complaints_resolved_within_sla"] = (c["within"], c["resolved"])
+    # complaints acknowledged within their deadline, by the week of opening, over cases with a history
+    ack = defaultdict(Counter)
+    for case_id, at in first_ack.items():
+        c = ack[week_label(opened_at[case_id], TZ)]
+        c["with_history"] += 1
+        c["in_time"] += at is not None and (at - opened_at[case_id]).total_seconds() <= ack_hours * 3600
+    for week, c in ack.items():
+        out[week]["complaints_acknowledged_within_sla"] = (c["in_time"], c["with_history"])
     # surveys, by the week of response
     surveys = defaultdict(Counter)
     for r in _rows(landing / "surveys", "survey_responses"):

@@ -3,7 +3,8 @@
 -- first resolution event, or, for a case without one (a snapshot export has no history), when the
 -- export says it was resolved (cases.resolved_at). sla_days and ack_sla_hours: its deadlines, from
 -- the first rule of complaint_sla_rules (param_complaint_sla) matching its priority and category
--- that sets each, else complaint_sla_days and complaint_ack_sla_hours.
+-- that sets each, else complaint_sla_days and complaint_ack_sla_hours. has_history: the case has
+-- at least one event (a snapshot export has none; acknowledgement cannot be read without one).
 WITH firsts AS (
     SELECT
         case_id,
@@ -35,6 +36,7 @@ SELECT
     coalesce(f.first_resolved_at, c.resolved_at) AS first_resolved_at,
     iso_week(coalesce(f.first_resolved_at, c.resolved_at)) AS resolved_week,
     f.acknowledged_at,
+    f.case_id IS NOT NULL AS has_history,
     coalesce(f.reopenings, 0) AS reopenings,
     iso_week(c.opened_at) AS week,
     c.source_file,
