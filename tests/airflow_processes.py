@@ -78,7 +78,8 @@ class AirflowProcesses:
         return {**base, **self.env, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
 
     def start(self, *commands: list[str]) -> None:
-        """Each command is `esprit ...`, `airflow ...`, or an airflow subcommand (`scheduler`)."""
+        """Each command is `esprit ...`, `airflow ...`, `env ...` (as it is), or an airflow
+        subcommand (`scheduler`)."""
         if self.set_up:
             set_up_airflow(self.env)
         for command in commands:
@@ -88,6 +89,8 @@ class AirflowProcesses:
             program = (
                 [str(VENV_BIN / command[0]), *command[1:]]
                 if command[0] in ("esprit", "airflow")
+                else command
+                if command[0] == "env"
                 else [str(VENV_BIN / "airflow"), *command]
             )
             self.processes.append(

@@ -63,9 +63,10 @@ class Rehearsal:
         return text
 
     def environment(self, name: str) -> dict[str, str]:
-        """env_file (.env), then `environment` over it, as Compose merges them; the ports each
-        container would have to itself."""
-        env = {**self.variables}
+        """The image's ENV, then env_file (.env), then `environment` over them, as a container
+        gets them; the ports each container would have to itself."""
+        env = {k: self.mapped(v) for k, v in image_environment().items() if k != "PATH"}  # PATH: the venv's
+        env.update(self.variables)
         env.update({k: self.mapped(v) for k, v in self.services[name]["environment"].items()})
         env.update(
             {
@@ -79,6 +80,13 @@ class Rehearsal:
     def command(self, name: str) -> list[str]:
         return shlex.split(self.mapped(self.services[name]["command"]))
 
+    def command_beside(self, name: str, common: dict[str, str]) -> list[str]:
+        """The service's command, run by env(1) with what its environment changes in `common`'s."""
+        env = self.environment(name)
+        changes = [f"--unset={k}" for k in common if k not in env]
+        changes += [f"{k}={v}" for k, v in env.items() if common.get(k) != v]
+        return ["env", *changes, *self.command(name)] if changes else self.command(name)
+
     def user(self, name: str) -> tuple[int, int]:
         uid, gid = self.mapped(self.services[name]["user"]).split(":")
         return int(uid), int(gid)
@@ -87,3 +95,13 @@ class Rehearsal:
         kind, *test = self.services[name]["healthcheck"]["test"]
         test = [self.mapped(part) for part in test]
         return test if kind == "CMD" else ["sh", "-c", " ".join(test)]
+
+
+def image_environment() -> dict[str, str]:
+    """The Dockerfile's ENV instructions (KEY=value forms, continued lines joined)."""
+    text = (REPO_ROOT / "Dockerfile").read_text(encoding="utf-8").replace("\\\n", " ")
+    env = {}
+    for line in text.splitlines():
+        if line.startswith("ENV "):
+            env.update(item.split("=", 1) for item in shlex.split(line[4:]))
+    return env

@@ -325,9 +325,15 @@ def test_the_compose_deployment_rehearsed_on_postgres_and_redis_publishes_the_sc
         health_port=free_port(),
         broker_db=broker_db,
     )
+    rehearsal.variables["ESPRIT_LANDING_DIR"] = rehearsal.mapped("/data/landing")  # the exporters' side of it
+    # The image's /data and /opt/airflow: group 0 may write them. Each volume as Docker mounts a
+    # new one, or a bind mount whose host folder it had to create: root's, no one else may write.
     data = Path(rehearsal.mapped("/data"))
-    data.mkdir(mode=0o775)  # the image's /data: the default user's, group 0 may write
-    data.chmod(0o775)
+    for folder in (data, Path(rehearsal.mapped("/opt/airflow"))):
+        folder.mkdir()
+        folder.chmod(0o775)
+    for volume in rehearsal.services["airflow-init"]["volumes"]:
+        Path(rehearsal.mapped(volume).split(":")[1]).mkdir(mode=0o755)
     (data / "esprit.yaml").write_text(TEST_CONFIG)  # found under ESPRIT_HOME, no ESPRIT_CONFIG
     user = rehearsal.user("airflow-worker") if root_user else None
     try:
@@ -347,8 +353,6 @@ def test_the_compose_deployment_rehearsed_on_postgres_and_redis_publishes_the_sc
         airflow = AirflowProcesses(Path(init["AIRFLOW_HOME"]), data, user=user, set_up=False)
         airflow.env = {**FAST, **init, "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2"}
         airflow.env["AIRFLOW__OPERATORS__DEFAULT_QUEUE"] = queue
-        for name in SERVICES:  # one environment serves all: the services share x-airflow-common's
-            assert rehearsal.environment(name) == init, name
         healthy: dict[str, subprocess.CompletedProcess] = {}
 
         def health_checks() -> None:
@@ -357,7 +361,7 @@ def test_the_compose_deployment_rehearsed_on_postgres_and_redis_publishes_the_sc
             def check(name: str) -> subprocess.CompletedProcess:
                 return subprocess.run(
                     airflow.as_user(rehearsal.healthcheck(name)),
-                    env={**airflow.full_env(), "HOSTNAME": socket.gethostname()},
+                    env={**airflow.full_env(), **rehearsal.environment(name), "HOSTNAME": socket.gethostname()},
                     capture_output=True,
                     text=True,
                     timeout=180,
@@ -368,7 +372,8 @@ def test_the_compose_deployment_rehearsed_on_postgres_and_redis_publishes_the_sc
                 healthy.update(zip(SERVICES, pool.map(check, SERVICES)))
             timings["health checks"] = time.monotonic() - started
 
-        run_and_check(generated, data, airflow, *(rehearsal.command(name) for name in SERVICES), while_up=health_checks)
+        commands = [rehearsal.command_beside(name, init) for name in SERVICES]  # x-airflow-common's env, and theirs
+        run_and_check(generated, data, airflow, *commands, while_up=health_checks)
         print(f"compose rehearsal: {', '.join(f'{k} in {v:.0f} s' for k, v in timings.items())}")
         for name, check in healthy.items():
             assert check.returncode == 0, f"{name}'s health check failed:\n{check.stdout[-2000:]}{check.stderr[-2000:]}"
