@@ -335,7 +335,9 @@ def test_the_compose_deployment_rehearsed_on_postgres_and_redis_publishes_the_sc
     for volume in rehearsal.services["airflow-init"]["volumes"]:
         Path(rehearsal.mapped(volume).split(":")[1]).mkdir(mode=0o755)
     (data / "esprit.yaml").write_text(TEST_CONFIG)  # found under ESPRIT_HOME, no ESPRIT_CONFIG
-    user = rehearsal.user("airflow-worker") if root_user else None
+    uid = int(rehearsal.variables["AIRFLOW_UID"])
+    assert {rehearsal.user(name) for name in SERVICES} == {(uid, 0)}  # every service: AIRFLOW_UID, group 0
+    user = (uid, 0) if root_user else None
     try:
         init = rehearsal.environment("airflow-init")
         assert rehearsal.user("airflow-init") == (0, 0)
