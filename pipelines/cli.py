@@ -489,7 +489,11 @@ def cmd_deploy_init(args) -> int:
     from pipelines.config import load_settings
     from pipelines.orchestration.deployment import init_deployment
 
-    init_deployment(os.environ, load_settings(args.config))
+    try:
+        init_deployment(os.environ, load_settings(args.config))
+    except PermissionError as exc:  # run as a user who may not give the folders away
+        print(f"esprit: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -205,3 +205,11 @@ def test_make_airflow_port_reaches_the_api_and_the_tasks(tmp_path):
     assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://localhost:8093/execution/"
     assert env["AIRFLOW__CORE__PARALLELISM"] == str(max(2, os.cpu_count()))
     assert env["AIRFLOW_HOME"] == str(tmp_path / ".airflow")
+
+
+def test_an_init_without_root_says_to_run_it_as_root(tmp_path, monkeypatch):
+    folders = deployment_folders(load_settings(base_dir=tmp_path), tmp_path / "airflow", tmp_path / "logs")
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)  # whoever runs the suite: the init's view of a user
+    with pytest.raises(PermissionError, match="run the init as root"):
+        prepare_folders(folders, 50000)
+    assert not (tmp_path / "airflow").exists()  # refused before anything was made
