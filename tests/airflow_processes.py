@@ -109,7 +109,7 @@ class AirflowProcesses:
             return program
         uid, gid = self.user
         # The one privilege kept, when needed: reading and searching any folder, for an interpreter
-        # installed where only root may look (a home under /root). Writes are checked as for any user.
+        # installed where only root may look (in root's home). Writes are checked as for any user.
         keep = ["--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search"] if _hidden_from_others() else []
         return ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", *keep, "--", *program]
 
