@@ -22,7 +22,10 @@ COPY profiles ./profiles
 COPY dags ./dags
 RUN uv sync --frozen --no-dev --all-extras
 
-RUN useradd --uid 50000 --home-dir /opt/airflow --create-home airflow \
+# The default user; docker-compose.yml runs AIRFLOW_UID (any), group 0, and its init service hands
+# the mounted folders to that user. Group 0 may write what user 50000 may (Airflow's convention).
+RUN useradd --uid 50000 --gid 0 --home-dir /opt/airflow --create-home airflow \
     && mkdir -p /data/landing /data/warehouse /data/out /data/rejected \
-    && chown -R airflow /data /opt/airflow
-USER airflow
+    && chown -R 50000:0 /data /opt/airflow \
+    && chmod -R g=u /data /opt/airflow
+USER 50000:0

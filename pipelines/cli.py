@@ -484,6 +484,32 @@ def cmd_airflow_setup(args) -> int:
     return 0
 
 
+def cmd_deploy_check_env(args) -> int:
+    """Check a deployment's .env (a file, or this process's environment) before anything starts."""
+    from pipelines.orchestration.deployment import env_problems, read_env_file
+
+    env = read_env_file(Path(args.env_file)) if args.env_file else dict(os.environ)
+    problems = env_problems(env)
+    for problem in problems:
+        print(f"esprit: {problem}", file=sys.stderr)
+    if not problems:
+        print(f"{args.env_file or 'the environment'}: ready for a deployment")
+    return 1 if problems else 0
+
+
+def cmd_deploy_init(args) -> int:
+    """The compose file's airflow-init: check .env, migrate, create the pool, hand the folders over."""
+    from pipelines.config import load_settings
+    from pipelines.orchestration.deployment import init_deployment
+
+    try:
+        init_deployment(os.environ, load_settings(args.config))
+    except PermissionError as exc:  # run as a user who may not give the folders away
+        print(f"esprit: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def cmd_profile_init(args) -> int:
     """Propose a profile for an export: printed, or written to --out (never over a file)."""
     from pipelines.ingest.onboarding import propose_profile
@@ -647,6 +673,20 @@ def build_parser() -> argparse.ArgumentParser:
     su = sub.add_parser("airflow-setup", help="migrate Airflow's metadata DB and create the warehouse pool")
     su.set_defaults(func=cmd_airflow_setup)
 
+    dp = sub.add_parser("deploy", help="the compose deployment: check .env, or run its init")
+    dps = dp.add_subparsers(dest="deploy_command", required=True)
+    dc = dps.add_parser(
+        "check-env", help="check a deployment's .env: secrets set, pseudonymisation key, Fernet key, AIRFLOW_UID"
+    )
+    dc.add_argument("--env-file", help="the .env file to check (default: this process's environment)")
+    dc.set_defaults(func=cmd_deploy_check_env)
+    di = dps.add_parser(
+        "init",
+        help="as root: check the environment's .env, migrate the metadata DB, create the pool, "
+        "create the folders and hand them to AIRFLOW_UID:0",
+    )
+    di.set_defaults(func=cmd_deploy_init)
+
     pf = sub.add_parser("profile", help="describe a new export: esprit profile init FILE --table TABLE")
     prs = pf.add_subparsers(dest="profile_command", required=True)
     pi = prs.add_parser(
@@ -664,12 +704,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("contracts", help="regenerate expectations/*.json and docs/data-contracts.md")
     c.set_defaults(func=cmd_contracts)
-    for name, command in [*sub.choices.items(), *(("profile " + n, p) for n, p in prs.choices.items())]:
+    nested = [
+        (f"{group} {n}", p) for group, subs in (("profile", prs), ("deploy", dps)) for n, p in subs.choices.items()
+    ]
+    for name, command in [*sub.choices.items(), *nested]:
         command.formatter_class = HelpFormatter
         for action in command._actions:  # an option with a default but no help still shows its default
             if action.help is None and action.default not in (None, False, argparse.SUPPRESS):
                 action.help = "(default: %(default)s)"
-        command.description = command.description or _help_of(sub, name) or _help_of(prs, name.split()[-1])
+        command.description = (
+            command.description
+            or _help_of(sub, name)
+            or _help_of(prs if name.startswith("profile") else dps, name.split()[-1])
+        )
         command.epilog = "examples:\n" + "\n".join(f"  {line}" for line in EXAMPLES[name])
     return parser
 
@@ -714,6 +761,9 @@ EXAMPLES = {
     "demo": ["esprit demo --fresh", "esprit demo --home /srv/esprit-demo --weeks 12"],
     "airflow": ["esprit airflow --home . --port 8080", "esprit airflow --stop --home ."],
     "airflow-setup": ["esprit airflow-setup"],
+    "deploy": ["esprit deploy check-env --env-file .env", "esprit deploy init"],
+    "deploy check-env": ["esprit deploy check-env --env-file .env"],
+    "deploy init": ["esprit deploy init   # as root: what docker compose up airflow-init runs"],
     "profile": ["esprit profile init export.csv --table cases"],
     "profile init": [
         "esprit profile init export.csv --table cases",

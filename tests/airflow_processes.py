@@ -32,6 +32,12 @@ FAST = {  # a test cannot wait for production intervals
 }
 
 
+def _hidden_from_others() -> bool:
+    """Whether a user other than the owner cannot reach the interpreter or the checkout."""
+    paths = (Path(sys.executable).resolve(), Path(__file__).resolve())
+    return any(not folder.stat().st_mode & 0o001 for path in paths for folder in path.parents)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -39,8 +45,19 @@ def free_port() -> int:
 
 
 class AirflowProcesses:
-    def __init__(self, home: Path, esprit_home: Path, extra_env: dict[str, str] | None = None):
+    """`user`: (uid, gid) the components run as (root only); `set_up`: False when something else
+    (the compose deployment's init) migrates the database and creates the pool."""
+
+    def __init__(
+        self,
+        home: Path,
+        esprit_home: Path,
+        extra_env: dict[str, str] | None = None,
+        user: tuple[int, int] | None = None,
+        set_up: bool = True,
+    ):
         self.home = home
+        self.user, self.set_up = user, set_up
         self.port = free_port()
         self.env = airflow_environment(home, esprit_home)
         self.env.update(FAST)
@@ -61,25 +78,40 @@ class AirflowProcesses:
         return {**base, **self.env, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
 
     def start(self, *commands: list[str]) -> None:
-        set_up_airflow(self.env)
+        """Each command is `esprit ...`, `airflow ...`, `env ...` (as it is), or an airflow
+        subcommand (`scheduler`)."""
+        if self.set_up:
+            set_up_airflow(self.env)
         for command in commands:
-            log = self.home / f"{command[0]}{'-' + command[1] if len(command) > 1 else ''}.log"
+            log = self.home / f"{'-'.join(command[:2])}.log"
             self.logs.append(log)
             handle = open(log, "w")
             program = (
-                [str(VENV_BIN / "esprit"), *command[1:]]
-                if command[0] == "esprit"
+                [str(VENV_BIN / command[0]), *command[1:]]
+                if command[0] in ("esprit", "airflow")
+                else command
+                if command[0] == "env"
                 else [str(VENV_BIN / "airflow"), *command]
             )
             self.processes.append(
                 subprocess.Popen(
-                    program,
+                    self.as_user(program),
                     env=self.full_env(),
                     stdout=handle,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
                 )
             )
+
+    def as_user(self, program: list[str]) -> list[str]:
+        """`program` run as `self.user`, with no supplementary group (util-linux's setpriv)."""
+        if self.user is None:
+            return program
+        uid, gid = self.user
+        # The one privilege kept, when needed: reading and searching any folder, for an interpreter
+        # installed where only root may look (in root's home). Writes are checked as for any user.
+        keep = ["--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search"] if _hidden_from_others() else []
+        return ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", *keep, "--", *program]
 
     def check_alive(self) -> None:
         for process, log in zip(self.processes, self.logs):

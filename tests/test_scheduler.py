@@ -1,13 +1,15 @@
 """Esprit under a real, running Airflow: ten files of the three sources landing at once start
 their ingest through the triggerer's landing watchers (no manual trigger, no polling run), the
 Asset chain builds the metrics and publishes the scorecard, within a stated bound, with no lock
-error; and the result equals a sequential load of the same files. Once with `airflow standalone` (SQLite, LocalExecutor), once with the
-multi-node topology (CeleryExecutor on the local Redis, metadata on the local PostgreSQL)."""
+error; and the result equals a sequential load of the same files. Once with `airflow standalone`
+(SQLite, LocalExecutor), once as docker-compose.yml's multi-node deployment, rehearsed without a
+container engine (CeleryExecutor on the local Redis, metadata on the local PostgreSQL)."""
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import time
 from pathlib import Path
@@ -18,7 +20,9 @@ import pytest
 from pipelines.config import load_settings
 from pipelines.orchestration.run import run_all
 from pipelines.warehouse import WarehouseBusy, connect
-from tests.airflow_processes import AirflowProcesses
+from tests.airflow_processes import FAST, VENV_BIN, AirflowProcesses, free_port
+from tests.compose_rehearsal import Rehearsal
+from tests.conftest import REPO_ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.scheduler]
 
@@ -127,8 +131,11 @@ def runs_and_events(airflow: AirflowProcesses) -> tuple[set[tuple[str, str]], di
     return runs, events
 
 
-def run_and_check(generated: Path, home: Path, airflow: AirflowProcesses, *components: list[str], stop=None) -> None:
-    """`stop()`, when given, ends the components first (what is left is then killed anyway)."""
+def run_and_check(
+    generated: Path, home: Path, airflow: AirflowProcesses, *components: list[str], stop=None, while_up=None
+) -> None:
+    """`while_up()`, when given, runs once the scorecards are published, the components still up;
+    `stop()`, when given, ends the components first (what is left is then killed anyway)."""
     settings = load_settings(home / "esprit.yaml", base_dir=home)
     weeks = json.loads((generated / "ground_truth" / "summary.json").read_text())["weeks"]
     try:
@@ -136,6 +143,8 @@ def run_and_check(generated: Path, home: Path, airflow: AirflowProcesses, *compo
         files = land_at_once(generated, settings.landing)
         assert files == FILES
         elapsed = wait_until_published(airflow, settings, files, weeks)
+        if while_up is not None:
+            while_up()
     finally:
         if stop is not None:
             stop()
@@ -259,7 +268,46 @@ def _redis_queue(number: int, queue: str):
         pytest.skip(f"no Redis on 127.0.0.1:6379: {exc}")
 
 
-def test_celery_topology_on_postgres_and_redis_publishes_the_scorecard(generated, tmp_path):
+SERVICES = ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer", "airflow-worker")
+REHEARSAL_UID = 54321  # known to no /etc/passwd: any AIRFLOW_UID must work
+
+
+def rehearsal_env(database: str, uid: int) -> dict[str, str]:
+    """The .env of the rehearsal: .env.example with each value it asks for set (the machine's
+    PostgreSQL trusts local connections: the password is never checked, but must pass the init)."""
+    from cryptography.fernet import Fernet
+
+    from pipelines.orchestration.deployment import read_env_file
+
+    env = read_env_file(REPO_ROOT / ".env.example")
+    env.update(
+        {
+            "AIRFLOW_UID": str(uid),
+            "POSTGRES_USER": "postgres",
+            "POSTGRES_DB": database,
+            "POSTGRES_PASSWORD": secrets.token_urlsafe(16),
+            "AIRFLOW_API_SECRET_KEY": secrets.token_urlsafe(32),
+            "AIRFLOW_JWT_SECRET": secrets.token_urlsafe(32),
+            "AIRFLOW_FERNET_KEY": Fernet.generate_key().decode(),
+            "ESPRIT_PSEUDONYM_KEY": os.environ["ESPRIT_PSEUDONYM_KEY"],
+        }
+    )
+    return env
+
+
+def test_the_compose_deployment_rehearsed_on_postgres_and_redis_publishes_the_scorecard(generated):
+    """docker-compose.yml without a container engine (tests/compose_rehearsal.py): the init
+    service's command as root (it checks .env, migrates, creates the pool and hands the folders to
+    AIRFLOW_UID:0), then the api-server, scheduler, dag-processor, triggerer and Celery worker,
+    each its service's command as AIRFLOW_UID and group 0 with the environment Compose gives it,
+    on the machine's PostgreSQL and Redis: the files landing reach their scorecards, and every
+    component's health check passes. Without root, the services run as the caller."""
+    import socket
+    import subprocess
+    import tempfile
+    from concurrent.futures import ThreadPoolExecutor
+
+    root_user = os.geteuid() == 0
     database = f"esprit_test_{os.getpid()}"
     # Its own Celery queue, which only its own worker serves: a worker of another run on the same
     # Redis (another checkout's suite at the same time) neither takes its tasks nor has them taken.
@@ -267,33 +315,76 @@ def test_celery_topology_on_postgres_and_redis_publishes_the_scorecard(generated
     queue, broker_db = database, 8
     admin = _postgres_database(database)
     empty_queue = _redis_queue(broker_db, queue)
-    home, env = esprit_home(tmp_path)
-    airflow = AirflowProcesses(
-        tmp_path / "airflow",
-        home,
-        {
-            **env,
-            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://postgres@127.0.0.1:5432/{database}",
-            "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:6379/{broker_db}",
-            "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql://postgres@127.0.0.1:5432/{database}",
-            "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",
-            "AIRFLOW__OPERATORS__DEFAULT_QUEUE": queue,
-        },
+    # not under pytest's own temporary folder, which only its owner may enter
+    tree = Path(tempfile.mkdtemp(prefix="esprit-compose-"))
+    tree.chmod(0o755)
+    rehearsal = Rehearsal(
+        tree,
+        rehearsal_env(database, REHEARSAL_UID if root_user else os.getuid()),
+        api_port=free_port(),
+        health_port=free_port(),
+        broker_db=broker_db,
     )
+    rehearsal.variables["ESPRIT_LANDING_DIR"] = rehearsal.mapped("/data/landing")  # the exporters' side of it
+    # The image's /data and /opt/airflow: group 0 may write them. Each volume as Docker mounts a
+    # new one, or a bind mount whose host folder it had to create: root's, no one else may write.
+    data = Path(rehearsal.mapped("/data"))
+    for folder in (data, Path(rehearsal.mapped("/opt/airflow"))):
+        folder.mkdir()
+        folder.chmod(0o775)
+    for volume in rehearsal.services["airflow-init"]["volumes"]:
+        Path(rehearsal.mapped(volume).split(":")[1]).mkdir(mode=0o755)
+    (data / "esprit.yaml").write_text(TEST_CONFIG)  # found under ESPRIT_HOME, no ESPRIT_CONFIG
+    uid = int(rehearsal.variables["AIRFLOW_UID"])
+    assert {rehearsal.user(name) for name in SERVICES} == {(uid, 0)}  # every service: AIRFLOW_UID, group 0
+    user = (uid, 0) if root_user else None
     try:
-        run_and_check(
-            generated,
-            home,
-            airflow,
-            ["api-server"],
-            ["scheduler"],
-            ["dag-processor"],
-            ["triggerer"],
-            ["celery", "worker"],
+        init = rehearsal.environment("airflow-init")
+        assert rehearsal.user("airflow-init") == (0, 0)
+        started = time.monotonic()
+        done = subprocess.run(
+            rehearsal.command("airflow-init"),
+            env={**init, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"},
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "folders ready for user" in done.stdout, done.stdout
+        timings = {"init": time.monotonic() - started}
+        airflow = AirflowProcesses(Path(init["AIRFLOW_HOME"]), data, user=user, set_up=False)
+        airflow.env = {**FAST, **init, "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2"}
+        airflow.env["AIRFLOW__OPERATORS__DEFAULT_QUEUE"] = queue
+        healthy: dict[str, subprocess.CompletedProcess] = {}
+
+        def health_checks() -> None:
+            """Each service's health check, as the service would run it in its container."""
+
+            def check(name: str) -> subprocess.CompletedProcess:
+                return subprocess.run(
+                    airflow.as_user(rehearsal.healthcheck(name)),
+                    env={**airflow.full_env(), **rehearsal.environment(name), "HOSTNAME": socket.gethostname()},
+                    capture_output=True,
+                    text=True,
+                    timeout=180,
+                )
+
+            started = time.monotonic()
+            with ThreadPoolExecutor(len(SERVICES)) as pool:
+                healthy.update(zip(SERVICES, pool.map(check, SERVICES)))
+            timings["health checks"] = time.monotonic() - started
+
+        commands = [rehearsal.command_beside(name, init) for name in SERVICES]  # x-airflow-common's env, and theirs
+        run_and_check(generated, data, airflow, *commands, while_up=health_checks)
+        print(f"compose rehearsal: {', '.join(f'{k} in {v:.0f} s' for k, v in timings.items())}")
+        for name, check in healthy.items():
+            assert check.returncode == 0, f"{name}'s health check failed:\n{check.stdout[-2000:]}{check.stderr[-2000:]}"
+        if root_user:  # what the components wrote belongs to AIRFLOW_UID, group 0
+            scorecard = next(data.glob("out/scorecards/*/scorecard.html")).stat()
+            assert (scorecard.st_uid, scorecard.st_gid) == (REHEARSAL_UID, 0)
     finally:
         with admin.cursor() as cursor:
             cursor.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         admin.close()
         empty_queue()
+        shutil.rmtree(tree, ignore_errors=True)

@@ -23,6 +23,7 @@ from stdnum.us import ssn
 
 DEMO_KEY = "esprit-demo-key-PUBLIC-not-a-secret"
 KEY_ENV = "ESPRIT_PSEUDONYM_KEY"
+KEY_COMMAND = "python -c 'import secrets; print(secrets.token_hex(32))'"  # makes a good key
 OLD_KEY_ENV = "ESPRIT_PSEUDONYM_KEY_OLD"  # the key being retired, read by `esprit rotate-key` only
 # The warehouse records HMAC(key, this label): it tells two keys apart and gives nothing of either.
 FINGERPRINT_LABEL = b"esprit pseudonym key fingerprint v1"
@@ -105,17 +106,28 @@ def resolve_key(variable: str = KEY_ENV) -> PseudonymKey:
             f"no pseudonymisation key: set {KEY_ENV} (or the Airflow connection 'esprit_pseudonym'); "
             f"the public demo key is only accepted with ESPRIT_DEMO=1"
         )
-    if raw == DEMO_KEY and not demo_mode():
-        raise PrivacyError(f"{KEY_ENV} is the public demo key: choose a secret key outside demo mode")
+    problem = key_problem(raw, demo=demo_mode())
+    if problem:
+        raise PrivacyError(problem)
+    return PseudonymKey(raw.encode(), raw == DEMO_KEY)
+
+
+def key_problem(raw: str, demo: bool = False) -> str | None:
+    """Why `raw` cannot be the pseudonymisation key (None when it can): the one rule ingest and the
+    deployment's init (pipelines/orchestration/deployment.py) both apply. Never quotes the key."""
+    if not raw:
+        return f"{KEY_ENV} is not set: choose a random secret (e.g. {KEY_COMMAND})"
+    if raw == DEMO_KEY:
+        return None if demo else f"{KEY_ENV} is the public demo key: choose a secret key outside demo mode"
     if len(raw) < 16:
-        raise PrivacyError(f"{KEY_ENV} is shorter than 16 characters: choose a longer secret")
+        return f"{KEY_ENV} is shorter than 16 characters: choose a longer secret (e.g. {KEY_COMMAND})"
     # a key of spaces, or of a few characters repeated (aaaa..., 1212...), is as guessable as a short one
     if raw.strip() != raw or len(set(raw)) < 8:
-        raise PrivacyError(
+        return (
             f"{KEY_ENV} is blank at an end or has fewer than 8 different characters: "
-            f"choose a random secret (e.g. python -c 'import secrets; print(secrets.token_hex(32))')"
+            f"choose a random secret (e.g. {KEY_COMMAND})"
         )
-    return PseudonymKey(raw.encode(), raw == DEMO_KEY)
+    return None
 
 
 KEY_TABLE_DDL = """
