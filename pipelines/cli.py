@@ -38,6 +38,14 @@ def cmd_generate(args) -> int:
     return 0
 
 
+def cmd_themes_evaluate(args) -> int:
+    from pipelines.listening.evaluate import run_all, table
+
+    for result in run_all(Path(args.realdata) if args.realdata else None):
+        print(result if isinstance(result, str) else table(result), end="\n\n")
+    return 0
+
+
 def cmd_run(args) -> int:
 
     from pipelines.orchestration.run import run_all
@@ -644,12 +652,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("contracts", help="regenerate expectations/*.json and docs/data-contracts.md")
     c.set_defaults(func=cmd_contracts)
-    for name, command in [*sub.choices.items(), *(("profile " + n, p) for n, p in prs.choices.items())]:
+
+    th = sub.add_parser("themes", help="themes of service in verbatims: esprit themes evaluate")
+    ths = th.add_subparsers(dest="themes_command", required=True)
+    te = ths.add_parser(
+        "evaluate",
+        help="precision and recall of the theme matcher against the hand labels, per theme and language",
+        description="Reads the French verbatims of tests/fixtures/verbatims and, when the real NPS export is "
+        "found (ESPRIT_REALDATA), the labelled English rows, in place; prints one table per set "
+        "(docs/labelling-guide.md, docs/metrics.md).",
+    )
+    te.add_argument("--realdata", help="folder of the real exports (default: ESPRIT_REALDATA or ../shared/realdata)")
+    te.set_defaults(func=cmd_themes_evaluate)
+    nested = [("profile", prs), ("themes", ths)]
+    for name, command in [
+        *sub.choices.items(),
+        *((f"{parent} {n}", p) for parent, group in nested for n, p in group.choices.items()),
+    ]:
         command.formatter_class = HelpFormatter
         for action in command._actions:  # an option with a default but no help still shows its default
             if action.help is None and action.default not in (None, False, argparse.SUPPRESS):
                 action.help = "(default: %(default)s)"
-        command.description = command.description or _help_of(sub, name) or _help_of(prs, name.split()[-1])
+        group = dict(nested).get(name.split()[0], sub)
+        command.description = command.description or _help_of(sub, name) or _help_of(group, name.split()[-1])
         command.epilog = "examples:\n" + "\n".join(f"  {line}" for line in EXAMPLES[name])
     return parser
 
@@ -699,6 +724,8 @@ EXAMPLES = {
         "esprit profile init export.csv --table cases --name my_cases --out profiles/my_cases.yaml",
     ],
     "contracts": ["esprit contracts"],
+    "themes": ["esprit themes evaluate"],
+    "themes evaluate": ["esprit themes evaluate", "ESPRIT_REALDATA=../shared/realdata esprit themes evaluate"],
 }
 
 

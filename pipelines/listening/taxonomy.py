@@ -39,6 +39,8 @@ class Taxonomy:
     after_ne: tuple[str, ...]
     negation_scope: int
     clause_breaks: dict[str, tuple[str, ...]]
+    unstemmed: dict[str, frozenset[str]]
+    neutral_window: int
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -97,6 +99,10 @@ def parse(raw: dict) -> Taxonomy:
         after_ne=_words(negation.get("after_ne", []), "negation.after_ne"),
         negation_scope=int(negation["scope"]),
         clause_breaks={lang: _words(raw["clause_breaks"][lang], f"clause_breaks.{lang}") for lang in LANGUAGES},
+        neutral_window=int(raw["neutral_window"]),
+        unstemmed={
+            lang: frozenset(_words(raw.get("unstemmed", {}).get(lang) or [], "unstemmed")) for lang in LANGUAGES
+        },
     )
 
 
