@@ -74,7 +74,7 @@ def test_the_taxonomy_refuses_a_yaml_boolean_and_an_unknown_polarity():
 
 def test_the_english_labels_hold_no_real_text():
     """Row number, a short hash and the labels: the real verbatims stay where they are."""
-    for path in ev.ENGLISH_LABELS.values():
+    for path in [f for files in ev.ENGLISH_LABELS.values() for f in files]:
         if not path.exists():
             continue
         with open(path, encoding="utf-8", newline="") as fh:
@@ -89,17 +89,17 @@ def test_the_english_labels_hold_no_real_text():
 FLOORS = {
     ("fr", "dev"): (0.85, 0.85),
     ("fr", "held-out"): (0.72, 0.65),
-    ("en", "dev"): (0.85, 0.81),
+    ("en", "dev"): (0.84, 0.80),
 }
 # The frequent English themes on the dev set: (precision, recall) floors.
 EN_THEME_FLOORS = {
-    "resolution_time": (0.83, 0.90),
-    "broken_promise": (0.92, 0.79),
-    "courtesy": (0.90, 0.82),
-    "information": (0.85, 0.82),
-    "billing": (0.94, 0.78),
-    "ease": (0.78, 0.94),
-    "waiting": (0.95, 0.80),
+    "resolution_time": (0.81, 0.88),
+    "broken_promise": (0.91, 0.85),
+    "courtesy": (0.87, 0.82),
+    "information": (0.85, 0.75),
+    "billing": (0.92, 0.76),
+    "ease": (0.76, 0.92),
+    "waiting": (0.95, 0.79),
 }
 
 
@@ -120,7 +120,7 @@ def test_the_french_evaluation_stays_above_its_floors(split):
 @needs_real
 def test_the_english_dev_evaluation_stays_above_its_floors():
     result = ev.evaluate("English, dev", ev.english("dev"))
-    assert result.size == 300
+    assert result.size == 400
     _check(result, FLOORS[("en", "dev")])
     for theme, (precision, recall) in EN_THEME_FLOORS.items():
         score = result.themes[theme]
@@ -131,7 +131,7 @@ def test_the_english_dev_evaluation_stays_above_its_floors():
 def test_a_changed_real_file_is_refused(tmp_path):
     text = REAL.read_text(encoding="utf-8")
     lines = text.split("\n")
-    first = int(next(csv.DictReader(open(ev.ENGLISH_LABELS["dev"], encoding="utf-8")))["row"])
+    first = int(next(csv.DictReader(open(ev.ENGLISH_LABELS["dev"][0], encoding="utf-8")))["row"])
     # drop a row before the first labelled one: every labelled row moves up by one
     (tmp_path / ev.REAL_FILE).write_text("\n".join([lines[0], *lines[2:]]) if first > 1 else text, encoding="utf-8")
     with pytest.raises(ValueError, match="not the text that was labelled"):
