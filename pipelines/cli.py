@@ -46,6 +46,25 @@ def cmd_themes_evaluate(args) -> int:
     return 0
 
 
+def cmd_themes_emergent(args) -> int:
+    from pipelines.listening.emergent import emergent_by_period, report
+    from pipelines.warehouse import connect
+
+    settings = _settings(args)
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        rows = con.execute(
+            """SELECT week, language, verbatim FROM stg_survey_responses
+               WHERE week IN (SELECT DISTINCT week FROM stg_survey_responses ORDER BY week DESC LIMIT ?)
+               AND nullif(trim(verbatim), '') IS NOT NULL ORDER BY week, response_id""",
+            [args.weeks],
+        ).fetchall()
+    finally:
+        con.close()
+    print(report(emergent_by_period(rows, topics=args.topics)) or "no verbatims in the warehouse")
+    return 0
+
+
 def cmd_run(args) -> int:
 
     from pipelines.orchestration.run import run_all
@@ -653,7 +672,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("contracts", help="regenerate expectations/*.json and docs/data-contracts.md")
     c.set_defaults(func=cmd_contracts)
 
-    th = sub.add_parser("themes", help="themes of service in verbatims: esprit themes evaluate")
+    th = sub.add_parser("themes", help="themes of service in verbatims: evaluate the matcher, find emergent topics")
     ths = th.add_subparsers(dest="themes_command", required=True)
     te = ths.add_parser(
         "evaluate",
@@ -664,6 +683,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     te.add_argument("--realdata", help="folder of the real exports (default: ESPRIT_REALDATA or ../shared/realdata)")
     te.set_defaults(func=cmd_themes_evaluate)
+    tm = ths.add_parser(
+        "emergent",
+        help="topics the taxonomy does not name, per week: TF-IDF and NMF over the warehouse's verbatims",
+        description="Reads the scrubbed verbatims of the warehouse (stg_survey_responses) of the last WEEKS weeks "
+        "and prints, per week and language, each emergent topic's top terms, its verbatims and those in which "
+        "no theme of the taxonomy is found.",
+    )
+    tm.add_argument("--weeks", type=int, default=4, help="how many of the latest weeks")
+    tm.add_argument("--topics", type=int, default=6, help="topics per week and language, at most")
+    tm.add_argument("--warehouse")
+    tm.set_defaults(func=cmd_themes_emergent)
     nested = [("profile", prs), ("themes", ths)]
     for name, command in [
         *sub.choices.items(),
@@ -726,6 +756,7 @@ EXAMPLES = {
     "contracts": ["esprit contracts"],
     "themes": ["esprit themes evaluate"],
     "themes evaluate": ["esprit themes evaluate", "ESPRIT_REALDATA=../shared/realdata esprit themes evaluate"],
+    "themes emergent": ["esprit themes emergent", "esprit themes emergent --weeks 8 --topics 4"],
 }
 
 

@@ -149,3 +149,56 @@ def test_evaluate_counts_a_theme_once_per_verbatim_and_its_polarity():
     assert result.themes["courtesy"].true_positive == 1 and result.themes["courtesy"].polarity_agrees == 0
     assert result.themes["billing"].recall == 0 and result.themes["billing"].precision is None
     assert "| `billing` * | 1 | 0 | no data | 0.00 |" in ev.table(result)
+
+
+def test_emergent_topics_find_a_subject_the_taxonomy_lacks_and_are_deterministic():
+    """A dozen verbatims about the car park among the French set: one topic is about it, and its
+    verbatims are uncovered by the taxonomy. Two runs give the same topics."""
+    from pipelines.listening.emergent import emergent_topics
+
+    parking = [
+        f"Le parking de l'agence est {adj}, {end}"
+        for adj, end in [
+            ("toujours plein", "impossible de se garer."),
+            ("payant", "il faudrait un parking gratuit."),
+            ("trop petit", "on tourne pour trouver une place de parking."),
+            ("fermé le samedi", "parking inaccessible."),
+            ("mal éclairé", "le parking fait peur le soir."),
+            ("loin de l'entrée", "parking mal placé."),
+        ]
+    ] * 2
+    texts = [e.text for e in ev.french()] + parking
+    first = emergent_topics(texts, "fr", topics=6, seed=0)
+    assert [(t.terms, t.verbatims) for t in first] == [
+        (t.terms, t.verbatims) for t in emergent_topics(texts, "fr", topics=6, seed=0)
+    ]
+    parking_rows = set(range(len(texts) - len(parking), len(texts)))
+    topic = next(t for t in first if "parking" in t.terms[:3])
+    assert parking_rows <= set(topic.verbatims)
+    assert parking_rows <= set(topic.uncovered)
+    assert all(not default_matcher().themes(texts[i], "fr") for i in topic.uncovered)
+
+
+def test_emergent_topics_say_no_data_below_ten_verbatims():
+    from pipelines.listening.emergent import emergent_by_period, report
+
+    results = emergent_by_period([("2026-W10", "fr", e.text) for e in ev.french()[:9]])
+    assert results[("2026-W10", "fr")][1] == []
+    assert "no data: fewer than 10 verbatims" in report(results)
+
+
+@needs_real
+def test_emergent_topics_per_quarter_of_the_real_export():
+    """Per quarter of the real NPS export: topics with terms, each verbatim in at most one topic,
+    uncovered verbatims a subset of their topic's."""
+    from pipelines.listening.emergent import emergent_by_period
+
+    with open(REAL, encoding="utf-8", newline="") as fh:
+        rows = [(row["Qtr"] or "unknown", "en", row["text"]) for row in csv.DictReader(fh)]
+    results = emergent_by_period(rows, topics=5)
+    assert len(results) >= 2
+    for _texts, found in results.values():
+        assert 1 <= len(found) <= 5 and all(len(t.terms) == 8 for t in found)
+        placed = [i for t in found for i in t.verbatims]
+        assert len(placed) == len(set(placed)) and all(set(t.uncovered) <= set(t.verbatims) for t in found)
+        assert sum(len(t.uncovered) for t in found) > 0
