@@ -151,6 +151,27 @@ def test_evaluate_counts_a_theme_once_per_verbatim_and_its_polarity():
     assert "| `billing` * | 1 | 0 | no data | 0.00 |" in ev.table(result)
 
 
+def test_the_generator_verbatims_carry_their_true_themes_and_the_matcher_recovers_them(generated):
+    """ground_truth/verbatim_themes.csv labels each response from the simulation's state (the stage
+    its journey met most chose the verbatim); the matcher finds exactly those themes and polarities."""
+    with open(generated / "ground_truth" / "verbatim_themes.csv", encoding="utf-8", newline="") as fh:
+        truth = {row["response_id"]: row for row in csv.DictReader(fh)}
+    responses = {}
+    for path in sorted((generated / "surveys").glob("survey_responses_*.csv")):
+        with open(path, encoding="utf-8", newline="") as fh:
+            responses.update({row["response_id"]: row for row in csv.DictReader(fh)})
+    assert responses and set(responses) == set(truth)
+    matcher = default_matcher()
+    checked = set()
+    for response_id, row in responses.items():
+        expected = ev.parse_labels(truth[response_id]["themes"])
+        assert truth[response_id]["language"] == row["language"]
+        if (row["verbatim"], row["language"]) not in checked:
+            assert matcher.themes(row["verbatim"], row["language"]) == expected, row["verbatim"]
+            checked.add((row["verbatim"], row["language"]))
+    assert len(checked) >= 15  # the verbatims of every stage in both languages were drawn
+
+
 def test_emergent_topics_find_a_subject_the_taxonomy_lacks_and_are_deterministic():
     """A dozen verbatims about the car park among the French set: one topic is about it, and its
     verbatims are uncovered by the taxonomy. Two runs give the same topics."""

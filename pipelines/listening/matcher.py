@@ -180,13 +180,21 @@ class Matcher:
         return walk(start, 0)
 
     def _negated(
-        self, clause: list[str], start: int, end: int, language: str, literal: frozenset[str] = frozenset()
+        self,
+        clause: list[str],
+        start: int,
+        end: int,
+        language: str,
+        literal: frozenset[str] = frozenset(),
+        after: int = 0,
     ) -> bool:
         """Whether a negator stands within `scope` words before the cue, or inside it in a gap
-        ("isn't even working" for "is ~ working"); the cue's own words never negate it."""
+        ("isn't even working" for "is ~ working"); the cue's own words never negate it. `after`: the
+        position from which a negator may stand (a negation reaches the first cue after it only:
+        "still no solution after two calls" negates the solution, not the calls)."""
         scope = self.taxonomy.negation_scope
         has_ne = language == "fr" and any(s in _NE for s in clause)
-        for i in range(max(0, start - scope), end):
+        for i in range(max(0, start - scope, after), end):
             if clause[i] in literal:
                 continue
             for neg in self._negators[language]:
@@ -252,8 +260,13 @@ class Matcher:
                     if any((s, e) != (start, end) and start < e and s < end for s, e, _ in kept):
                         continue
                     kept.append((start, end, compiled))
-                for start, end, compiled in sorted(kept, key=lambda c: c[0]):
-                    negated = self._negated(clause, start, end, language, compiled.literal)
+                kept.sort(key=lambda c: c[0])
+                for n, (start, end, compiled) in enumerate(kept):
+                    # a negator before the previous cue's start is that cue's: it reaches no further
+                    previous = [s for s, _, _ in kept[:n] if s < start]
+                    negated = self._negated(
+                        clause, start, end, language, compiled.literal, after=max(previous, default=0) + bool(previous)
+                    )
                     if compiled.cue.polarity == "neutral":
                         polarity = self._clause_polarity(clause, start, end, language)
                         if polarity is None:
