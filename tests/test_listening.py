@@ -90,6 +90,7 @@ FLOORS = {
     ("fr", "dev"): (0.85, 0.85),
     ("fr", "held-out"): (0.72, 0.65),
     ("en", "dev"): (0.84, 0.80),
+    ("en", "held-out"): (0.76, 0.62),
 }
 # The frequent English themes on the dev set: (precision, recall) floors.
 EN_THEME_FLOORS = {
@@ -101,6 +102,8 @@ EN_THEME_FLOORS = {
     "ease": (0.76, 0.92),
     "waiting": (0.95, 0.79),
 }
+# The held-out English themes that reach the 0.8 target (docs/listening.md).
+EN_HELD_OUT_THEME_FLOORS = {"resolution_time": (0.85, 0.79), "courtesy": (0.85, 0.79), "ease": (0.85, 0.85)}
 
 
 def _check(result, floors):
@@ -118,11 +121,14 @@ def test_the_french_evaluation_stays_above_its_floors(split):
 
 
 @needs_real
-def test_the_english_dev_evaluation_stays_above_its_floors():
-    result = ev.evaluate("English, dev", ev.english("dev"))
-    assert result.size == 400
-    _check(result, FLOORS[("en", "dev")])
-    for theme, (precision, recall) in EN_THEME_FLOORS.items():
+@pytest.mark.parametrize(
+    "split, size, theme_floors", [("dev", 400, EN_THEME_FLOORS), ("held-out", 150, EN_HELD_OUT_THEME_FLOORS)]
+)
+def test_the_english_evaluation_stays_above_its_floors(split, size, theme_floors):
+    result = ev.evaluate(f"English, {split}", ev.english(split))
+    assert result.size == size
+    _check(result, FLOORS[("en", split)])
+    for theme, (precision, recall) in theme_floors.items():
         score = result.themes[theme]
         assert score.precision >= precision and score.recall >= recall, (theme, ev.table(result))
 
