@@ -28,6 +28,7 @@ class Theme:
     key: str
     names: dict[str, str]
     definitions: dict[str, str]
+    stage: str  # the journey stage it speaks of (settings `stages:`)
 
 
 @dataclass(frozen=True)
@@ -72,10 +73,10 @@ def parse(raw: dict) -> Taxonomy:
     themes: dict[str, Theme] = {}
     cues: list[Cue] = []
     for key, spec in raw["themes"].items():
-        for field in ("en", "fr", "definition", "cues"):
+        for field in ("en", "fr", "definition", "cues", "stage"):
             if field not in spec:
                 raise ValueError(f"themes.{key}: missing {field}")
-        themes[key] = Theme(key, {lang: spec[lang] for lang in LANGUAGES}, dict(spec["definition"]))
+        themes[key] = Theme(key, {lang: spec[lang] for lang in LANGUAGES}, dict(spec["definition"]), spec["stage"])
         for language in LANGUAGES:
             by_polarity = spec["cues"].get(language) or {}
             if not by_polarity:
@@ -104,6 +105,13 @@ def parse(raw: dict) -> Taxonomy:
             lang: frozenset(_words(raw.get("unstemmed", {}).get(lang) or [], "unstemmed")) for lang in LANGUAGES
         },
     )
+
+
+def taxonomy_hash(path: Path = TAXONOMY_FILE) -> str:
+    """Short hash of the taxonomy's text: the themes read with another taxonomy are read again."""
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
 
 
 @lru_cache(maxsize=4)
