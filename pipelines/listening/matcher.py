@@ -82,6 +82,7 @@ class Matcher:
     def __init__(self, taxonomy: Taxonomy | None = None):
         self.taxonomy = taxonomy or load()
         self._stemmers = {lang: snowballstemmer.stemmer(STEMMERS[lang]) for lang in LANGUAGES}
+        self._stem_cache: dict[str, dict[str, str]] = {lang: {} for lang in LANGUAGES}
         self._by_first: dict[str, dict[str, list[_Compiled]]] = {lang: defaultdict(list) for lang in LANGUAGES}
         for cue in self.taxonomy.cues:
             stems = tuple(GAP if w == GAP else w for w in self._stems(cue.text, cue.language))
@@ -130,9 +131,15 @@ class Matcher:
         return words
 
     def _stem_words(self, words: list[str], language: str) -> list[str]:
-        stemmer = self._stemmers[language]
-        keep = self.taxonomy.unstemmed[language]
-        return [w if w in ("n't", GAP) or w in keep else stemmer.stemWord(w) for w in words]
+        cache = self._stem_cache[language]  # words repeat: the pure-Python stemmer is the slow part
+        out = []
+        for w in words:
+            stem = cache.get(w)
+            if stem is None:
+                keep = w in ("n't", GAP) or w in self.taxonomy.unstemmed[language]
+                stem = cache[w] = w if keep else self._stemmers[language].stemWord(w)
+            out.append(stem)
+        return out
 
     def _stems(self, text: str, language: str) -> list[str]:
         return self._stem_words(self._words(text, language), language)
