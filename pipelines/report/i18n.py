@@ -104,7 +104,8 @@ TEXT = {
         "gap": "Gap",
         "not_applicable": "Not applicable",
         "verbatims": "What customers said",
-        "verbatims_intro": "Chosen from journeys that met each stage's top friction signal; scrubbed of personal data.",
+        "verbatims_intro": "Chosen from journeys that met each stage's top friction signal, each text once, with the "
+        "themes it names; scrubbed of personal data.",
         "no_verbatim": "No verbatim this week for this stage.",
         "listening": "Themes in what customers said",
         "listening_intro": "Each verbatim read for the themes of service it names, going well or going wrong, "
@@ -287,8 +288,8 @@ TEXT = {
         "not_applicable": "Sans objet",
         "transferred_out": "Transférés",
         "verbatims": "Paroles de clients",
-        "verbatims_intro": "Choisies parmi les parcours touchés par le principal signal de friction de chaque étape ; "
-        "expurgées des données personnelles.",
+        "verbatims_intro": "Choisies parmi les parcours touchés par le principal signal de friction de chaque étape, "
+        "chaque texte une seule fois, avec les thèmes qu'il évoque ; expurgées des données personnelles.",
         "no_verbatim": "Pas de verbatim cette semaine pour cette étape.",
         "listening": "Les thèmes dans les paroles de clients",
         "listening_intro": "Chaque verbatim lu pour les thèmes de service qu'il évoque, en bien ou en mal, "
