@@ -7,7 +7,7 @@ VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: help env chromium demo airflow airflow-stop lint test test-fast contracts clean bench mutate mutate-python
+.PHONY: help env chromium demo airflow airflow-stop lint test test-fast contracts clean bench mutate mutate-python evaluate-themes
 
 help:
 	@echo "make demo   - sample data through the real Airflow DAGs; prints where the scorecard is"
@@ -17,6 +17,7 @@ help:
 	@echo "make lint   - ruff (check and format) on the Python, sqlfluff on sql/ (pyproject.toml, .sqlfluff)"
 	@echo "make env    - create .venv from uv.lock"
 	@echo "make mutate - the SQL mutation gate (not in make test); writes docs/mutation.md"
+	@echo "make evaluate-themes - precision and recall of the verbatim theme matcher (docs/metrics.md)"
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -60,6 +61,11 @@ airflow-stop: env
 
 # ruff checks and formats the Python ([tool.ruff] in pyproject.toml); sqlfluff lints the SQL models
 # with the DuckDB dialect (.sqlfluff).
+# The theme matcher against the hand labels (docs/labelling-guide.md): French always, English when
+# the real NPS export is found (ESPRIT_REALDATA or ../shared/realdata).
+evaluate-themes: env
+	$(VENV)/bin/esprit themes evaluate
+
 lint: env
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

@@ -38,6 +38,33 @@ def cmd_generate(args) -> int:
     return 0
 
 
+def cmd_themes_evaluate(args) -> int:
+    from pipelines.listening.evaluate import run_all, table
+
+    for result in run_all(Path(args.realdata) if args.realdata else None):
+        print(result if isinstance(result, str) else table(result), end="\n\n")
+    return 0
+
+
+def cmd_themes_emergent(args) -> int:
+    from pipelines.listening.emergent import emergent_by_period, report
+    from pipelines.warehouse import connect
+
+    settings = _settings(args)
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        rows = con.execute(
+            """SELECT week, language, verbatim FROM stg_survey_responses
+               WHERE week IN (SELECT DISTINCT week FROM stg_survey_responses ORDER BY week DESC LIMIT ?)
+               AND nullif(trim(verbatim), '') IS NOT NULL ORDER BY week, response_id""",
+            [args.weeks],
+        ).fetchall()
+    finally:
+        con.close()
+    print(report(emergent_by_period(rows, topics=args.topics)) or "no verbatims in the warehouse")
+    return 0
+
+
 def cmd_run(args) -> int:
 
     from pipelines.orchestration.run import run_all
@@ -704,19 +731,40 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("contracts", help="regenerate expectations/*.json and docs/data-contracts.md")
     c.set_defaults(func=cmd_contracts)
-    nested = [
-        (f"{group} {n}", p) for group, subs in (("profile", prs), ("deploy", dps)) for n, p in subs.choices.items()
-    ]
-    for name, command in [*sub.choices.items(), *nested]:
+
+    th = sub.add_parser("themes", help="themes of service in verbatims: evaluate the matcher, find emergent topics")
+    ths = th.add_subparsers(dest="themes_command", required=True)
+    te = ths.add_parser(
+        "evaluate",
+        help="precision and recall of the theme matcher against the hand labels, per theme and language",
+        description="Reads the French verbatims of tests/fixtures/verbatims and, when the real NPS export is "
+        "found (ESPRIT_REALDATA), the labelled English rows, in place; prints one table per set "
+        "(docs/labelling-guide.md, docs/metrics.md).",
+    )
+    te.add_argument("--realdata", help="folder of the real exports (default: ESPRIT_REALDATA or ../shared/realdata)")
+    te.set_defaults(func=cmd_themes_evaluate)
+    tm = ths.add_parser(
+        "emergent",
+        help="topics the taxonomy does not name, per week: TF-IDF and NMF over the warehouse's verbatims",
+        description="Reads the scrubbed verbatims of the warehouse (stg_survey_responses) of the last WEEKS weeks "
+        "and prints, per week and language, each emergent topic's top terms, its verbatims and those in which "
+        "no theme of the taxonomy is found.",
+    )
+    tm.add_argument("--weeks", type=int, default=4, help="how many of the latest weeks")
+    tm.add_argument("--topics", type=int, default=6, help="topics per week and language, at most")
+    tm.add_argument("--warehouse")
+    tm.set_defaults(func=cmd_themes_emergent)
+    nested = [("profile", prs), ("deploy", dps), ("themes", ths)]
+    for name, command in [
+        *sub.choices.items(),
+        *((f"{parent} {n}", p) for parent, group in nested for n, p in group.choices.items()),
+    ]:
         command.formatter_class = HelpFormatter
         for action in command._actions:  # an option with a default but no help still shows its default
             if action.help is None and action.default not in (None, False, argparse.SUPPRESS):
                 action.help = "(default: %(default)s)"
-        command.description = (
-            command.description
-            or _help_of(sub, name)
-            or _help_of(prs if name.startswith("profile") else dps, name.split()[-1])
-        )
+        group = dict(nested).get(name.split()[0], sub)
+        command.description = command.description or _help_of(sub, name) or _help_of(group, name.split()[-1])
         command.epilog = "examples:\n" + "\n".join(f"  {line}" for line in EXAMPLES[name])
     return parser
 
@@ -770,6 +818,9 @@ EXAMPLES = {
         "esprit profile init export.csv --table cases --name my_cases --out profiles/my_cases.yaml",
     ],
     "contracts": ["esprit contracts"],
+    "themes": ["esprit themes evaluate"],
+    "themes evaluate": ["esprit themes evaluate", "ESPRIT_REALDATA=../shared/realdata esprit themes evaluate"],
+    "themes emergent": ["esprit themes emergent", "esprit themes emergent --weeks 8 --topics 4"],
 }
 
 

@@ -62,33 +62,55 @@ SOURCE_FILES = {  # landing sub-folder, file prefix, contract
     "surveys": [("survey_responses", "survey_responses")],
 }
 
+# Each stage's verbatims with the themes they speak to (pipelines/listening/taxonomy.yaml, with their
+# polarity, labelled by docs/labelling-guide.md): a response's verbatim is chosen from the stage its
+# journey met most, so its true themes follow from the simulation's state and are written to
+# ground_truth/verbatim_themes.csv. The lists keep their lengths: the random stream depends on them.
 VERBATIMS = {
     "fr": {
         "none": [
-            "Conseiller très aimable, problème réglé en un appel.",
-            "Rapide et efficace, merci.",
-            "Accueil chaleureux et réponse claire.",
+            ("Conseiller très aimable, problème réglé en un appel.", "courtesy+ competence+ resolution_time+"),
+            ("Rapide et efficace, merci.", "resolution_time+"),
+            ("Accueil chaleureux et réponse claire.", "courtesy+ information+"),
         ],
         "reach": [
-            "Impossible de joindre quelqu'un, j'ai raccroché plusieurs fois.",
-            "Trop d'attente avant d'avoir un conseiller.",
+            ("Impossible de joindre quelqu'un, j'ai raccroché plusieurs fois.", "waiting- repeating-"),
+            ("Beaucoup trop d'attente au téléphone.", "waiting-"),
         ],
         "understand": [
-            "J'ai dû répéter mon problème à chaque transfert.",
-            "On m'a passé d'un service à l'autre sans me comprendre.",
+            ("J'ai dû répéter mon problème à chaque transfert.", "passed_around- repeating-"),
+            ("On m'a passé d'un service à l'autre sans me comprendre.", "passed_around-"),
         ],
-        "resolve": ["J'ai dû rappeler, le problème n'était pas réglé.", "Toujours pas de solution après deux appels."],
+        "resolve": [
+            ("J'ai dû rappeler, le problème n'était pas réglé.", "repeating- competence-"),
+            ("Toujours pas de solution après deux appels.", "repeating- competence- resolution_time-"),
+        ],
         "recover": [
-            "Ma réclamation a traîné pendant des semaines.",
-            "Réclamation rouverte, personne ne suit le dossier.",
+            ("Ma réclamation a traîné pendant des semaines.", "resolution_time-"),
+            ("Réclamation rouverte, personne ne prend en charge mon dossier.", "passed_around-"),
         ],
     },
     "en": {
-        "none": ["Friendly agent, sorted in one call.", "Quick and helpful, thank you."],
-        "reach": ["Could not get through, I hung up several times.", "Far too long a wait before anyone answered."],
-        "understand": ["I had to repeat my problem at every transfer.", "Passed from one team to another."],
-        "resolve": ["I had to call back, nothing was fixed.", "Still no solution after two calls."],
-        "recover": ["My complaint dragged on for weeks.", "The complaint was reopened and nobody follows it up."],
+        "none": [
+            ("Friendly agent, sorted in one call.", "courtesy+ resolution_time+"),
+            ("Quick and helpful, thank you.", "courtesy+ resolution_time+"),
+        ],
+        "reach": [
+            ("Could not get through, I hung up several times.", "waiting- repeating-"),
+            ("Far too long a wait before anyone answered.", "waiting-"),
+        ],
+        "understand": [
+            ("I had to repeat my problem at every transfer.", "passed_around- repeating-"),
+            ("Passed from one team to another.", "passed_around-"),
+        ],
+        "resolve": [
+            ("I had to call back, nothing was fixed.", "repeating- competence-"),
+            ("Still no solution after two calls.", "repeating- competence- resolution_time-"),
+        ],
+        "recover": [
+            ("My complaint dragged on for weeks.", "resolution_time-"),
+            ("The complaint was reopened and nobody follows it up.", "passed_around-"),
+        ],
     },
 }
 
@@ -687,8 +709,9 @@ class Simulation:
                 "ces": ces,
                 "resolved": str(bool(resolved)).lower(),
                 "had_to_repeat": str(bool(repeat)).lower(),
-                "verbatim": self.rng.choice(VERBATIMS[lang][topic]),
+                "verbatim": (verbatim := self.rng.choice(VERBATIMS[lang][topic]))[0],
                 "language": lang,
+                "_themes": verbatim[1],
                 "_at": responded,
             }
         )
@@ -794,6 +817,12 @@ def write_ground_truth(sim: Simulation, folder: Path) -> dict:
                     fcr_final,
                 ]
             )
+    with open(folder / "verbatim_themes.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["response_id", "language", "themes"])
+        for row in sim.rows["survey_responses"]:
+            if row["_at"] < end:
+                w.writerow([row["response_id"], row["language"], row["_themes"]])
     with open(folder / "boundaries.csv", "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["rule", "ref", "threshold_seconds", "value_seconds", "offset_seconds", "beyond"])

@@ -6,8 +6,8 @@ from tests.conftest import REPO_ROOT
 
 PIPELINES = REPO_ROOT / "pipelines"
 # Each group may import itself and the groups after it in this list, never one before it.
-ORDER = ["cli", "orchestration", "report", "model", "ingest", "shared"]
-STAGES = {"ingest", "model", "report", "orchestration"}
+ORDER = ["cli", "orchestration", "report", "model", "listening", "ingest", "shared"]
+STAGES = {"ingest", "model", "report", "orchestration", "listening"}
 
 
 def _group(parts: list[str]) -> str:

@@ -24,7 +24,9 @@ import yaml
 
 from pipelines.config import Settings
 from pipelines.contracts import CONTRACTS, REPO_ROOT
+from pipelines.listening.taxonomy import TAXONOMY_FILE
 from pipelines.model.feeds import configured_feeds, data_horizon_sql, journey_scope, unmeasured
+from pipelines.model.themes import refresh_verbatim_themes
 from pipelines.sqltext import sql_ident, sql_string, sql_timestamp
 from pipelines.vocabulary import load as load_vocabulary
 from pipelines.vocabulary import set_vocabulary
@@ -653,6 +655,7 @@ def build_models(settings: Settings, sql_dir: Path = SQL_DIR, full: bool = False
     # the SQL, how it is built (its _models.yml entry) and the files beside the layers (macros.sql,
     # vocabulary.yaml): a change of any rebuilds everything
     shared = "".join(p.read_text(encoding="utf-8") for p in sorted(sql_dir.glob("*.*")) if p.is_file())
+    shared += TAXONOMY_FILE.read_text(encoding="utf-8")  # the verbatims' themes feed weekly_verbatim_themes
     sql_hash = hashlib.sha256(("".join(repr(m) for m in models) + shared).encode()).hexdigest()[:12]
     con = connect(settings.warehouse)
     defer_vacuum(con)
@@ -663,6 +666,9 @@ def build_models(settings: Settings, sql_dir: Path = SQL_DIR, full: bool = False
         con.execute("BEGIN TRANSACTION")
         try:
             set_parameters(con, settings, sql_dir)
+            t0 = time.perf_counter()
+            refresh_verbatim_themes(con)
+            timings["verbatim_themes"] = round(time.perf_counter() - t0, 3)
             digest = parameter_set(settings)[0]
             previous = con.execute(
                 "SELECT parameter_set, sql_hash, last_load_id FROM model_builds ORDER BY build_id DESC LIMIT 1"

@@ -104,8 +104,24 @@ TEXT = {
         "gap": "Gap",
         "not_applicable": "Not applicable",
         "verbatims": "What customers said",
-        "verbatims_intro": "Chosen from journeys that met each stage's top friction signal; scrubbed of personal data.",
+        "verbatims_intro": "Chosen from journeys that met each stage's top friction signal, each text once, with the "
+        "themes it names; scrubbed of personal data.",
         "no_verbatim": "No verbatim this week for this stage.",
+        "listening": "Themes in what customers said",
+        "listening_intro": "Each verbatim read for the themes of service it names, going well or going wrong, "
+        "grouped by the journey stage the theme speaks of; {n} verbatims this week. Examples "
+        "come first from journeys that met the stage's top friction signal, each text once.",
+        "theme": "Theme",
+        "going_well": "going well",
+        "going_wrong": "going wrong",
+        "verbatims_naming": "Verbatims",
+        "share_of_verbatims": "Share of the week's verbatims",
+        "change_vs_previous": "Change vs {week}",
+        "by_team": "By team",
+        "no_team": "no team",
+        "examples": "Examples",
+        "no_theme_this_week": "No theme named this week for this stage.",
+        "other_stage": "Other themes",
         "quality": "Data quality",
         "source": "Source",
         "files": "Files with rows this week",
@@ -272,9 +288,25 @@ TEXT = {
         "not_applicable": "Sans objet",
         "transferred_out": "Transférés",
         "verbatims": "Paroles de clients",
-        "verbatims_intro": "Choisies parmi les parcours touchés par le principal signal de friction de chaque étape ; "
-        "expurgées des données personnelles.",
+        "verbatims_intro": "Choisies parmi les parcours touchés par le principal signal de friction de chaque étape, "
+        "chaque texte une seule fois, avec les thèmes qu'il évoque ; expurgées des données personnelles.",
         "no_verbatim": "Pas de verbatim cette semaine pour cette étape.",
+        "listening": "Les thèmes dans les paroles de clients",
+        "listening_intro": "Chaque verbatim lu pour les thèmes de service qu'il évoque, en bien ou en mal, "
+        "regroupés par l'étape du parcours dont parle le thème ; {n} verbatims cette semaine. "
+        "Les exemples viennent d'abord des parcours touchés par le principal signal de friction de l'étape, "
+        "chaque texte une seule fois.",
+        "theme": "Thème",
+        "going_well": "en bien",
+        "going_wrong": "en mal",
+        "verbatims_naming": "Verbatims",
+        "share_of_verbatims": "Part des verbatims de la semaine",
+        "change_vs_previous": "Évolution par rapport à {week}",
+        "by_team": "Par équipe",
+        "no_team": "sans équipe",
+        "examples": "Exemples",
+        "no_theme_this_week": "Aucun thème évoqué cette semaine pour cette étape.",
+        "other_stage": "Autres thèmes",
         "quality": "Qualité des données",
         "source": "Source",
         "files": "Fichiers avec des lignes cette semaine",

@@ -27,6 +27,7 @@ from pipelines.config import Settings, team_name
 from pipelines.report import charts, stats
 from pipelines.report.i18n import formats, reason_rule, timeline_detail, translator
 from pipelines.report.investigate import failed_handoffs, group_by_reason, handoff_pairs, pair_overview, pair_slug
+from pipelines.report.listening import listening_section, theme_labels
 from pipelines.report.pyramid import build_pyramid
 from pipelines.report.summary import this_week
 from pipelines.warehouse import connect
@@ -280,7 +281,8 @@ def _stages(settings: Settings, con, history: dict, week: str, span: list[str]) 
 
 def _verbatims(con, week: str, stages: list[dict], per_stage: int) -> dict[str, list[dict]]:
     """For each stage, verbatims from this week's journeys that met the stage's top signal (one
-    query for every stage: the journeys' contacts are read once)."""
+    query for every stage: the journeys' contacts are read once), each text once, with the themes
+    it names (`verbatim_themes`, as "theme+" / "theme-")."""
     chosen = {stage["key"]: [] for stage in stages}
     wanted = [(stage["key"], stage["top"][0][0]) for stage in stages if stage["top"]]
     if not wanted:
@@ -295,15 +297,21 @@ def _verbatims(con, week: str, stages: list[dict], per_stage: int) -> dict[str, 
             JOIN journey_contacts AS jc ON jc.journey_id = f.journey_id AND jc.contact_type = 'survey'
             JOIN stg_survey_responses AS r ON r.response_id = jc.contact_ref
             WHERE f.week = $week AND nullif(trim(r.verbatim), '') IS NOT NULL
+            -- the same words once per stage: a verbatim many customers wrote is one example
+            QUALIFY row_number() OVER (PARTITION BY f.stage, r.verbatim, r.language ORDER BY r.nps NULLS LAST,
+                r.response_id) = 1
         )
-        SELECT stage, signal, verbatim, language, nps FROM found
+        SELECT stage, signal, verbatim, language, nps,
+            (SELECT list(t.theme || t.polarity ORDER BY t.theme, t.polarity) FROM verbatim_themes AS t
+                WHERE t.response_id = found.response_id) AS themes
+        FROM found
         QUALIFY row_number() OVER (PARTITION BY stage ORDER BY nps NULLS LAST, response_id) <= $per_stage
         ORDER BY stage, nps NULLS LAST, response_id
         """,
         {"week": week, "stages": [k for k, _ in wanted], "signals": [sig for _, sig in wanted], "per_stage": per_stage},
     ).fetchall()
-    for stage, signal, text, language, nps in rows:
-        chosen[stage].append({"signal": signal, "text": text, "language": language, "nps": nps})
+    for stage, signal, text, language, nps, themes in rows:
+        chosen[stage].append({"signal": signal, "text": text, "language": language, "nps": nps, "themes": themes or []})
     return chosen
 
 
@@ -693,6 +701,7 @@ def _render_week(
     tiles = build_tiles(settings, history, week, known, ces_variance, sparklines=False)
     stages, series = _stages(settings, con, history, week, span)
     verbatims = _verbatims(con, week, stages, settings.scorecard["verbatims_per_stage"])
+    listening = listening_section(con, week, stages)
     quality = _quality(settings, con, week)
     summary = _this_week(settings, con, history, week, tiles, quality)
     teams = _teams(con, week)
@@ -713,6 +722,7 @@ def _render_week(
             "tiles": [asdict(tile) for tile in tiles],
             "stages": stages,
             "verbatims": verbatims,
+            "listening": listening,
             "quality": quality,
             "teams": teams,
             "drivers": drivers,
@@ -783,6 +793,8 @@ def _render_week(
             "drivers": drivers,
             "pyramid": pyramid,
             "verbatims": verbatims,
+            "listening": listening,
+            "theme_names": lambda labels, lang=lang, t=t: theme_labels(labels, lang, t),
             "quality": quality,
             "summary": summary,
             "quarters": [
@@ -826,6 +838,7 @@ def _render_week(
         "survey_drivers": drivers,
         "this_week": summary,
         "pyramid": {level.key: level.as_json() for level in pyramid},
+        "listening": listening,
     }
     written.append(_write(folder / "scorecard.json", json.dumps(figures, indent=2, default=str) + "\n"))
     for stale in (folder / "handoffs").glob("*.html"):  # pairs no longer among those investigated
