@@ -104,7 +104,8 @@ def test_bench_at_a_tiny_size_writes_every_measured_field(tmp_path):
         assert len(size[phase]["runs_wall_seconds"]) == 2 and size[phase]["wall_seconds"] == min(
             size[phase]["runs_wall_seconds"]
         )
-        assert all(load >= 0 for load in size[phase]["runs_load_average"])
+        assert all(load >= 0 for load in size[phase]["runs_load_average"]) and size[phase]["median_cpu_seconds"] > 0
+    assert size["ingest_vs_baseline_cpu"] > 0 and size["pandas_vs_sql_metrics_cpu"] > 0
     state = report["machine_state"]
     assert state["load_min"] <= state["load_max"] and state["loadavg_start"]
     assert size["ingest"]["rows_loaded"] == sum(size["rows"].values()) and not size["ingest"]["rejected_files"]
