@@ -1,7 +1,8 @@
 """`make bench`: Esprit at contact-centre scale against raw DuckDB (issue 7).
 
-    python -m benchmarks.bench --sizes 100000,500000 [--week-calls 200000] [--history-weeks 52,104]
-                               [--sections sizes,weekly,airflow] [--out FILE.json] [--doc docs/performance.md]
+    python -m benchmarks.bench --sizes 200000,1000000 [--week-calls 200000] [--history-weeks 52,104]
+                               [--sections sizes,weekly,airflow] [--pair-repeats 3] [--before FILE.json]
+                               [--out FILE.json] [--doc docs/performance.md]
 
 Per size (call segments, in one file per table): wall time and peak resident memory of ingest +
 validate, metrics (build_models), scorecard (render_weeks, no PDF), the whole pipeline (run_all
@@ -10,7 +11,9 @@ friction and handoff metrics. Then the weekly incremental run (one new week on t
 history length) outside Airflow, and the same run through the DAGs with dag.test().
 
 Every phase runs in a child process: wall time from spawn to exit, CPU time from wait4(), peak
-RSS as the child's own high-water mark (VmHWM).
+RSS as the child's own high-water mark (VmHWM), and the load average it started under. The two
+sides of each ratio (raw load and ingest, build and pandas) run alternately, `--pair-repeats`
+times, and each side's median run is reported.
 Data live in a temporary folder (--work), removed at the end unless --keep.
 """
 
