@@ -149,9 +149,9 @@ def public_command(argv: list[str]) -> str:
     shown, rest = [], list(argv)
     while rest:
         name, eq, value = rest.pop(0).partition("=")
-        if name in ("--work", "--out", "--doc") and not eq and rest:
+        if name in ("--work", "--out", "--doc", "--before") and not eq and rest:
             value = rest.pop(0)
-        if name in ("--out", "--doc"):
+        if name in ("--out", "--doc", "--before"):
             shown.append(f"{name} {_repo_relative(value)}")
         elif name not in ("--work", "--keep"):
             shown.append(name + eq + value)

@@ -217,6 +217,10 @@ def test_the_report_shows_commands_without_this_machines_paths(tmp_path):
             "--doc",
             "docs/performance.md",
             "--merge",
+            "--before",
+            str(tmp_path / "earlier.json"),
         ]
     )
-    assert shown == "python -m benchmarks.bench --sizes 1000 --out FILE --doc docs/performance.md --merge"
+    assert shown == (
+        "python -m benchmarks.bench --sizes 1000 --out FILE --doc docs/performance.md --merge --before FILE"
+    )
