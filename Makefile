@@ -86,7 +86,7 @@ contracts: env
 
 # Performance against raw DuckDB (docs/performance.md): BENCH_SIZES call segments per size;
 # BENCH_ARGS passes more options (python -m benchmarks.bench --help).
-BENCH_SIZES ?= 1000000,5000000
+BENCH_SIZES ?= 200000,1000000,5000000
 bench: env
 	$(VENV)/bin/python -m benchmarks.bench --sizes $(BENCH_SIZES) --doc docs/performance.md $(BENCH_ARGS)
 

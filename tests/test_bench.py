@@ -80,6 +80,8 @@ def test_bench_at_a_tiny_size_writes_every_measured_field(tmp_path):
             "150",
             "--weekly-repeats",
             "2",
+            "--pair-repeats",
+            "2",  # each ratio's sides alternated: raw load, ingest, raw load, ingest; build, pandas, ...
             "--render-weeks",
             "2",
             "--no-warm-up",  # four processes fewer; no timing is asserted
@@ -98,6 +100,14 @@ def test_bench_at_a_tiny_size_writes_every_measured_field(tmp_path):
     assert size["call_segments"] > 0 and all(size["rows"][t] > 0 for t in size["rows"])
     for phase in ("baseline", "ingest", "metrics", "scorecard", "pipeline", "pandas_reference"):
         _phase_ok(size[phase])
+    for phase in ("baseline", "ingest", "metrics", "pandas_reference"):  # the median of the alternated runs
+        assert len(size[phase]["runs_wall_seconds"]) == 2 and size[phase]["wall_seconds"] == min(
+            size[phase]["runs_wall_seconds"]
+        )
+        assert all(load >= 0 for load in size[phase]["runs_load_average"]) and size[phase]["median_cpu_seconds"] > 0
+    assert size["ingest_vs_baseline_cpu"] > 0 and size["pandas_vs_sql_metrics_cpu"] > 0
+    state = report["machine_state"]
+    assert state["load_min"] <= state["load_max"] and state["loadavg_start"]
     assert size["ingest"]["rows_loaded"] == sum(size["rows"].values()) and not size["ingest"]["rejected_files"]
     for ratio in (
         "ingest_vs_baseline",
@@ -151,7 +161,7 @@ def test_bench_at_a_tiny_size_writes_every_measured_field(tmp_path):
         _phase_ok(render[run])
         assert render[run]["weeks"] == 2 and render[run]["mb_per_week_max"] > 0
     assert [render[run]["weeks_rendered"] for run in ("first", "unchanged", "forced")] == [2, 0, 2]
-    assert len(report["targets"]) == 8
+    assert len(report["targets"]) == 11 and len({t["key"] for t in report["targets"]}) == 11
     text = doc.read_text(encoding="utf-8")
     assert text.startswith("prose before\n") and text.endswith(f"{DOC_END}\nprose after\n")
     assert "old table" not in text and "| ingest + validate |" in text and "dag.test" in text
@@ -159,6 +169,38 @@ def test_bench_at_a_tiny_size_writes_every_measured_field(tmp_path):
     assert "| unchanged |" in text and "output per week at most" in text
     assert f"({', '.join(str(r) for r in weekly['histories'][0]['runs_wall_seconds'])})" in text  # every run shown
     assert not (tmp_path / "work").exists()  # the data are removed
+    assert "Machine state: load average" in text
+
+
+def _size(calls: int, ingest: float, raw: float, build: float, pandas: float, differing: int = 0) -> dict:
+    """A size's entry of a report, as far as the targets read it."""
+    return {
+        "call_segments": calls,
+        "ingest_vs_baseline": round(ingest / raw, 2),
+        "pandas_vs_sql_metrics": round(pandas / build, 2),
+        "baseline": {"wall_seconds": raw},
+        "ingest": {"wall_seconds": ingest, "peak_rss_mb": 500.0},
+        "metrics": {"wall_seconds": build},
+        "pandas_reference": {"wall_seconds": pandas, "rows_differing_from_sql": {"weekly_stage_friction": differing}},
+    }
+
+
+def test_the_report_judges_issue_27s_targets_beside_an_earlier_report():
+    from benchmarks.bench import before_report, target_table, targets
+
+    earlier = {"finished_at": "2026-12-01T10:00:00+00:00"}
+    earlier["sizes"] = [_size(207_174, 12.0, 1.6, 3.0, 6.0), _size(1_009_984, 15.0, 2.5, 12.0, 24.0)]
+    now = {**earlier, "sizes": [_size(207_174, 4.0, 1.6, 1.0, 6.0), _size(1_009_984, 10.0, 2.5, 4.0, 24.0, 3)]}
+    found = {t["key"]: t for t in targets(now)}
+    assert found["week_file_ingest_ratio"]["met"] is True  # 2.5x the raw load, within 3x
+    assert found["week_file_ingest_ratio"]["measured"].startswith("2.5x at 207,174 call segments")
+    assert found["pandas_ratio_1000000"]["met"] is False  # 6x faster, but figures differ
+    assert found["pandas_ratio_5000000"]["measured"] == "not measured"
+    assert {t["key"]: t["met"] for t in targets(earlier)}["week_file_ingest_ratio"] is False  # 7.5x
+    now["before"] = before_report(earlier)
+    now["targets"] = targets(now)
+    row = next(line for line in target_table(now) if line.startswith("| ingest + validate of one week"))
+    assert "| 7.5x at 207,174 call segments (12.0 s against 1.6 s) | 2.5x at 207,174" in row and row.endswith("| yes |")
 
 
 def test_the_report_shows_commands_without_this_machines_paths(tmp_path):
@@ -175,6 +217,10 @@ def test_the_report_shows_commands_without_this_machines_paths(tmp_path):
             "--doc",
             "docs/performance.md",
             "--merge",
+            "--before",
+            str(tmp_path / "earlier.json"),
         ]
     )
-    assert shown == "python -m benchmarks.bench --sizes 1000 --out FILE --doc docs/performance.md --merge"
+    assert shown == (
+        "python -m benchmarks.bench --sizes 1000 --out FILE --doc docs/performance.md --merge --before FILE"
+    )

@@ -85,3 +85,11 @@ def test_cli_ingest_prints_a_summary_table_and_fails_on_a_rejected_file(tmp_path
     assert "column nps: rule expect_column_values_to_be_between; value nps='42'" in done.stdout
     assert "1 file(s) rejected" in done.stderr
     assert (folder / "empty.csv").exists()  # a file from outside the landing zone is copied, not moved
+
+
+def test_the_metrics_build_imports_pandas_only_for_an_incremental_build(tmp_path):
+    """Each metrics task is a process of its own: what the build imports is paid on every run
+    (a fixed cost of issue 27); a full build never makes a pandas frame."""
+    code = "import sys, pipelines.model.build; assert 'pandas' not in sys.modules, 'the build imported pandas'"
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

@@ -17,9 +17,9 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
 import yaml
 
 from pipelines.config import Settings
@@ -31,6 +31,9 @@ from pipelines.sqltext import sql_ident, sql_string, sql_timestamp
 from pipelines.vocabulary import load as load_vocabulary
 from pipelines.vocabulary import set_vocabulary
 from pipelines.warehouse import commit, connect, defer_vacuum, define_macros, ensure_schema
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -502,6 +505,8 @@ def _rebuild_slices(con: duckdb.DuckDBPyConnection, sliced: list[Model], sources
     Each model's SQL runs unchanged: temporary views named like the canonical tables, and
     temporary tables named like the models already recomputed, shadow the warehouse's tables
     (DuckDB resolves a temporary object first), holding only the slice's rows."""
+    import pandas  # only here: a full build (the metrics process of a first load) need not import it
+
     db = con.execute("SELECT current_database()").fetchone()[0]
     stored = {name: f'"{db}".main.{name}' for name in list(CONTRACTS) + [m.name for m in sliced]}
     for table in CONTRACTS:
@@ -542,7 +547,7 @@ def _rebuild_slices(con: duckdb.DuckDBPyConnection, sliced: list[Model], sources
             f"DELETE FROM {stored[model.name]} WHERE {where} RETURNING {', '.join(weeks)}, "
             f"{time_column}{_row_hash(con, stored[model.name])} AS h"
         ).fetchnumpy()
-        frame = pd.DataFrame(deleted)
+        frame = pandas.DataFrame(deleted)
         deleted_rows += len(frame)
         first_week[model.name] = _least(frame, "week")
         if time_column:
