@@ -217,7 +217,7 @@ def test_a_level_without_data_says_no_data_on_the_page(pipeline_run, tmp_path):
     con = connect(warehouse)
     con.execute(
         "UPDATE weekly_scorecard SET value = NULL, numerator = 0, denominator = 0 "
-        "WHERE week = ? AND metric = 'nps_promoters'",
+        "WHERE week = ? AND metric IN ('nps_promoters', 'verbatim_praise')",
         [week],
     )
     con.close()

@@ -117,7 +117,20 @@ def expected_weekly(
         c["nps"] += (nps >= 9) - (nps <= 6)
         c["csat_ok"] += int(r["csat"]) >= 4
         c["ces"] += int(r["ces"])
+    # praise: a verbatim whose true themes (the simulation's) include one going well and none going wrong
+    true_themes = {}
+    with open(landing / "ground_truth" / "verbatim_themes.csv", newline="", encoding="utf-8") as fh:
+        for t in csv.DictReader(fh):
+            true_themes[t["response_id"]] = t["themes"].split()
+    for r in _rows(landing / "surveys", "survey_responses"):
+        if r["verbatim"].strip():
+            c = surveys[_week(r["responded_at"])]
+            themes = true_themes[r["response_id"]]
+            c["with_verbatim"] += 1
+            c["praising"] += any(t.endswith("+") for t in themes) and not any(t.endswith("-") for t in themes)
     for week, c in surveys.items():
+        if c["with_verbatim"]:
+            out[week]["verbatim_praise"] = (c["praising"], c["with_verbatim"])
         out[week]["nps"] = (c["nps"], c["n"])
         out[week]["csat"] = (c["csat_ok"], c["n"])
         out[week]["ces"] = (c["ces"], c["n"])

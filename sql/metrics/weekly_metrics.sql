@@ -40,6 +40,21 @@ surveys AS (
     FROM stg_survey_responses
     GROUP BY week
 ),
+-- praise: a verbatim that names something going well and nothing going wrong (its themes read by
+-- the build, verbatim_themes); only responses with a verbatim count, so a survey without free text
+-- has no figure, not 0 %
+praise AS (
+    SELECT
+        week,
+        count(*) AS with_verbatim,
+        count(*) FILTER (
+            WHERE response_id IN (SELECT response_id FROM verbatim_themes WHERE polarity = '+')
+                AND response_id NOT IN (SELECT response_id FROM verbatim_themes WHERE polarity = '-')
+        ) AS praising
+    FROM stg_survey_responses
+    WHERE nullif(trim(verbatim), '') IS NOT NULL
+    GROUP BY week
+),
 -- acknowledgement is read from the case history: a case with no event at all (a snapshot export,
 -- or a history not delivered yet) is not counted, so a site without history has no figure, not 0 %
 cases_opened AS (
@@ -113,6 +128,7 @@ wide AS (
     FROM (
         SELECT * FROM calls
         UNION ALL BY NAME SELECT * FROM surveys
+        UNION ALL BY NAME SELECT * FROM praise
         UNION ALL BY NAME SELECT * FROM cases_opened
         UNION ALL BY NAME SELECT * FROM cases_resolved
         UNION ALL BY NAME SELECT * FROM journey_weeks
@@ -140,6 +156,7 @@ long AS (
             - power((promoters - detractors) / nps_n, 2)) / nps_n)))
         FROM wide
     UNION ALL SELECT week, 'nps_promoters', promoters, nps_n, 'pct', NULL, NULL, NULL FROM wide
+    UNION ALL SELECT week, 'verbatim_praise', praising, with_verbatim, 'pct', NULL, NULL, NULL FROM wide
     UNION ALL SELECT week, 'nps_passives', passives, nps_n, 'pct', NULL, NULL, NULL FROM wide
     UNION ALL SELECT week, 'nps_detractors', detractors, nps_n, 'pct', NULL, NULL, NULL FROM wide
     -- CSAT top-2-box with a Wilson score interval (z = 1.96)
