@@ -11,7 +11,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from pipelines.config import load_settings
+from pipelines.config import Settings, load_settings
 from pipelines.weeks import last_completed_week, parse_week
 
 
@@ -206,7 +206,7 @@ def landing_asset(source: str) -> dict:
     return {"name": f"esprit_{source}_landing", "uri": f"esprit://landing/{source}"}
 
 
-def orchestration_settings() -> dict:
+def orchestration_settings(settings: Settings | None = None) -> dict:
     """What the DAG files need when they are parsed: the configured sources (one ingest DAG each)
     and their landing folders, the week timezone (schedules), polling, pool, retries.
 
@@ -214,7 +214,7 @@ def orchestration_settings() -> dict:
     """
     import os
 
-    settings = load_settings()
+    settings = settings or load_settings()
     found = {
         "sources": list(settings.sources),
         "landing": {s: str(settings.landing / s) for s in settings.sources},
