@@ -425,6 +425,7 @@ def cmd_airflow(args) -> int:
     from pipelines.config import load_settings
     from pipelines.orchestration.local_airflow import (
         airflow_processes,
+        esprit_dag_ids,
         set_up_airflow,
         standalone_environment,
         start_standalone,
@@ -456,7 +457,7 @@ def cmd_airflow(args) -> int:
         f"scorecards appear in {settings.scorecards_dir}"
     )
     print(f"stop it with: esprit airflow --stop --home {args.home} (or make airflow-stop)")
-    start_standalone(env)
+    start_standalone(env, esprit_dag_ids(settings.sources))
     return 0  # not reached
 
 

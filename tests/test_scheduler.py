@@ -28,8 +28,9 @@ BOUND_SECONDS = 480
 SOURCES = ("calls", "complaints", "surveys")
 
 
-def land_at_once(generated: Path, landing: Path) -> int:
-    """Every export of every source, written as exporters do: under a temporary name, then renamed."""
+def land_at_once(generated: Path, landing: Path, announce=None) -> int:
+    """Every export of every source, written as exporters do: under a temporary name, then renamed;
+    `announce(source, name)`, when given, then announces the calls files on their stream."""
     count = 0
     for source in SOURCES:
         (landing / source).mkdir(parents=True, exist_ok=True)
@@ -38,6 +39,8 @@ def land_at_once(generated: Path, landing: Path) -> int:
             partial = landing / source / f"{path.name}.part"
             shutil.copyfile(path, partial)
             os.replace(partial, landing / source / path.name)
+            if announce is not None and source == "calls":
+                announce(source, path.name)
             count += 1
     return count
 
@@ -127,13 +130,16 @@ def runs_and_events(airflow: AirflowProcesses) -> tuple[set[tuple[str, str]], di
     return runs, events
 
 
-def run_and_check(generated: Path, home: Path, airflow: AirflowProcesses, *components: list[str], stop=None) -> None:
-    """`stop()`, when given, ends the components first (what is left is then killed anyway)."""
+def run_and_check(
+    generated: Path, home: Path, airflow: AirflowProcesses, *components: list[str], stop=None, announce=None
+) -> dict[str, list[dict]]:
+    """`stop()`, when given, ends the components first (what is left is then killed anyway).
+    Returns each Asset's event extras."""
     settings = load_settings(home / "esprit.yaml", base_dir=home)
     weeks = json.loads((generated / "ground_truth" / "summary.json").read_text())["weeks"]
     try:
         airflow.start(*components)
-        files = land_at_once(generated, settings.landing)
+        files = land_at_once(generated, settings.landing, announce)
         assert files == FILES
         elapsed = wait_until_published(airflow, settings, files, weeks)
     finally:
@@ -166,6 +172,7 @@ def run_and_check(generated: Path, home: Path, airflow: AirflowProcesses, *compo
         assert sum(len(e["files"]) for e in loads) == len(list((generated / source).iterdir()))
         assert sorted({w for e in loads for w in e["weeks"]}) == weeks and all(e["rows"] > 0 for e in loads)
     assert sorted({w for e in events["esprit_metrics"] for w in e["recomputed_weeks"]}) == weeks
+    return events
 
 
 FILES = 10
@@ -189,9 +196,46 @@ def generated(tmp_path_factory) -> Path:
     return landing
 
 
+class StartWatch:
+    """Looks, twice a second from the start, whether the API server answers and which of
+    Esprit's DAGs are unpaused (in the SQLite metadata database)."""
+
+    def __init__(self, airflow: AirflowProcesses):
+        import threading
+
+        self.airflow, self.seen, self.done = airflow, [], threading.Event()
+        self.thread = threading.Thread(target=self.watch, daemon=True)
+        self.thread.start()
+
+    def watch(self) -> None:
+        import sqlite3
+
+        from pipelines.orchestration.local_airflow import api_healthy
+
+        database = self.airflow.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].removeprefix("sqlite:///")
+        while not self.done.wait(0.5):
+            unpaused = []
+            if Path(database).exists():
+                try:
+                    with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=1) as con:
+                        unpaused = [
+                            r[0]
+                            for r in con.execute("SELECT dag_id FROM dag WHERE NOT is_paused AND dag_id LIKE 'esprit%'")
+                        ]
+                except sqlite3.Error:  # not migrated yet, or locked by a writer: look again
+                    continue
+            self.seen.append((api_healthy(self.airflow.port), unpaused))
+
+    def stop(self) -> list[tuple[bool, list[str]]]:
+        self.done.set()
+        self.thread.join(10)
+        return self.seen
+
+
 def test_standalone_loads_files_landing_together_and_publishes_the_scorecard(generated, tmp_path):
     """Started as `make airflow` does (`esprit airflow`: airflow standalone, its own port), and
-    stopped as `make airflow-stop` does: no process of it is left, and its port is free."""
+    stopped as `make airflow-stop` does: no process of it is left, and its port is free. No DAG
+    was unpaused before the API server answered (a task started earlier cannot reach it)."""
     import socket
     import subprocess
     import sys
@@ -201,8 +245,10 @@ def test_standalone_loads_files_landing_together_and_publishes_the_scorecard(gen
     home, env = esprit_home(tmp_path)
     airflow = AirflowProcesses(home / ".airflow", home, env)
     stopped = {}
+    watch = StartWatch(airflow)
 
     def stop() -> None:
+        stopped["seen"] = watch.stop()
         done = subprocess.run(
             [sys.executable, "-m", "pipelines.cli", "airflow", "--stop", "--home", str(home)],
             env=airflow.full_env(),
@@ -215,6 +261,13 @@ def test_standalone_loads_files_landing_together_and_publishes_the_scorecard(gen
     run_and_check(
         generated, home, airflow, ["esprit", "airflow", "--home", str(home), "--port", str(airflow.port)], stop=stop
     )
+    before_healthy = []
+    for healthy, unpaused in stopped["seen"]:
+        if healthy:
+            break
+        before_healthy += unpaused
+    assert before_healthy == [], before_healthy
+    assert any(healthy for healthy, _ in stopped["seen"])
     assert stopped["code"] == 0 and "processes ended" in stopped["out"], stopped
     assert stopped["left"] == [], stopped
     with socket.socket() as sock:
@@ -260,6 +313,12 @@ def _redis_queue(number: int, queue: str):
 
 
 def test_celery_topology_on_postgres_and_redis_publishes_the_scorecard(generated, tmp_path):
+    """The calls exports are announced on a Redis stream too: one Asset event each, from the
+    stream, none from the folder watcher, every entry acknowledged."""
+    import redis
+
+    from pipelines.orchestration.announcements import announce, announcement_stream
+
     database = f"esprit_test_{os.getpid()}"
     # Its own Celery queue, which only its own worker serves: a worker of another run on the same
     # Redis (another checkout's suite at the same time) neither takes its tasks nor has them taken.
@@ -281,8 +340,12 @@ def test_celery_topology_on_postgres_and_redis_publishes_the_scorecard(generated
             "AIRFLOW__OPERATORS__DEFAULT_QUEUE": queue,
         },
     )
+    # the calls exports are also announced on a Redis stream of this run's own
+    stream_channel, redis_url = f"{database}:landing", "redis://127.0.0.1:6379/9"
+    airflow.env.update({"ESPRIT_REDIS_CHANNEL": stream_channel, "AIRFLOW_CONN_ESPRIT_REDIS": redis_url})
+    stream = announcement_stream(stream_channel, "calls")
     try:
-        run_and_check(
+        events = run_and_check(
             generated,
             home,
             airflow,
@@ -291,9 +354,20 @@ def test_celery_topology_on_postgres_and_redis_publishes_the_scorecard(generated
             ["dag-processor"],
             ["triggerer"],
             ["celery", "worker"],
+            announce=lambda source, name: announce(redis_url, announcement_stream(stream_channel, source), name),
         )
+        announced = [e["payload"] for e in events["esprit_calls_landing"]]
+        from_stream = [f for p in announced if p.get("stream") == stream for f in p["files"]]
+        from_folder = [f for p in announced if p.get("folder") for f in p["files"]]
+        calls = sorted(p.name for p in (generated / "calls").iterdir())
+        # every calls file announced once, by the stream (its watcher fired at once; the folder
+        # watcher, a poll later, found each arrival claimed), and every entry acknowledged
+        assert sorted(from_stream) == calls and not set(from_folder) & set(calls), announced
+        client = redis.Redis.from_url(redis_url)
+        assert client.xpending(stream, "esprit")["pending"] == 0
     finally:
         with admin.cursor() as cursor:
             cursor.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         admin.close()
         empty_queue()
+        redis.Redis.from_url(redis_url).delete(stream, *redis.Redis.from_url(redis_url).scan_iter(f"{stream}:*"))
