@@ -1,9 +1,9 @@
 """One ingest DAG per source, started by the arrival of its files: validate, load, emit an Asset.
 
 The source's landing Asset is watched from the triggerer (AssetWatcher): a file landing in
-landing/<source>/ — or, when `orchestration.redis_channel` is set, a message on the Redis
-pub/sub channel <channel>:<source> — creates an Asset event that starts this DAG. No polling
-DAG runs, no manual trigger.
+landing/<source>/ — or, when `orchestration.redis_channel` is set, an entry of the Redis
+stream <channel>:<source> (`esprit announce`) — creates an Asset event that starts this DAG,
+one per arrival whichever watcher saw it first. No polling DAG runs, no manual trigger.
 
 load -> publish: emits the source's Asset when files were loaded (metrics follow);
 load -> check:   fails, loudly and without retry, when a file was rejected. The good files of
@@ -13,6 +13,7 @@ load -> check:   fails, loudly and without retry, when a file was rejected. The 
 from airflow.sdk import Asset, AssetWatcher, dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
+from pipelines.orchestration.announcements import AnnouncementStreamTrigger, announcement_stream
 from pipelines.orchestration.landing_watch import LandingFolderTrigger
 from pipelines.orchestration.tasks import dag_arguments, landing_asset, orchestration_settings, source_asset
 
@@ -20,25 +21,26 @@ SETTINGS = orchestration_settings()
 
 
 def landing_watchers(source: str) -> list[AssetWatcher]:
+    folder = SETTINGS["landing"][source]
+    stream = announcement_stream(SETTINGS["redis_channel"], source) if SETTINGS["redis_channel"] else ""
     watchers = [
         AssetWatcher(
             name=f"esprit_{source}_landing_folder",
             trigger=LandingFolderTrigger(
-                folder=SETTINGS["landing"][source], source=source, poll_seconds=SETTINGS["watch_poll_seconds"]
+                folder=folder,
+                source=source,
+                poll_seconds=SETTINGS["watch_poll_seconds"],
+                announcement_stream=stream,
+                redis_conn_id=SETTINGS["redis_conn_id"] if stream else "",
             ),
         )
     ]
-    if SETTINGS["redis_channel"]:
-        from airflow.providers.common.messaging.triggers.msg_queue import MessageQueueTrigger
-
+    if stream:
         watchers.append(
             AssetWatcher(
-                name=f"esprit_{source}_redis",
-                trigger=MessageQueueTrigger(
-                    scheme="redis+pubsub",
-                    channels=[f"{SETTINGS['redis_channel']}:{source}"],
-                    redis_conn_id=SETTINGS["redis_conn_id"],
-                    poll_interval=1,
+                name=f"esprit_{source}_announcements",
+                trigger=AnnouncementStreamTrigger(
+                    stream=stream, source=source, folder=folder, redis_conn_id=SETTINGS["redis_conn_id"]
                 ),
             )
         )

@@ -465,6 +465,7 @@ def cmd_airflow(args) -> int:
     from pipelines.config import load_settings
     from pipelines.orchestration.local_airflow import (
         airflow_processes,
+        esprit_dag_ids,
         set_up_airflow,
         standalone_environment,
         start_standalone,
@@ -496,8 +497,28 @@ def cmd_airflow(args) -> int:
         f"scorecards appear in {settings.scorecards_dir}"
     )
     print(f"stop it with: esprit airflow --stop --home {args.home} (or make airflow-stop)")
-    start_standalone(env)
+    start_standalone(env, esprit_dag_ids(settings.sources))
     return 0  # not reached
+
+
+def cmd_announce(args) -> int:
+    """Put a file in a source's landing folder (if it is not there) and announce it on the stream."""
+    from pipelines.console import shown_name
+    from pipelines.orchestration.announcements import announce, announcement_stream, place_in_landing, redis_url
+    from pipelines.orchestration.tasks import orchestration_settings
+
+    settings = _settings(args)
+    found = orchestration_settings(settings)
+    if args.source not in settings.sources:
+        raise ValueError(f"unknown source {args.source!r}: configured sources are {', '.join(settings.sources)}")
+    if not found["redis_channel"]:
+        raise ValueError("orchestration.redis_channel is not set (nor ESPRIT_REDIS_CHANNEL): no stream to announce on")
+    url = redis_url(found["redis_conn_id"], args.redis)
+    name = place_in_landing(Path(args.file), settings.landing / args.source)
+    stream = announcement_stream(found["redis_channel"], args.source)
+    entry = announce(url, stream, name)
+    print(f"announced {shown_name(name)} on {stream} (entry {entry})")
+    return 0
 
 
 def cmd_airflow_setup(args) -> int:
@@ -697,6 +718,12 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--stop", action="store_true", help="stop the Airflow this --home runs, every process of it")
     a.set_defaults(func=cmd_airflow)
 
+    an = sub.add_parser("announce", help="land a file and announce it on the source's Redis stream")
+    an.add_argument("source", help="the source whose landing folder receives the file")
+    an.add_argument("file", help="the export; copied into the landing folder unless it is there already")
+    an.add_argument("--redis", help="Redis URL (default: $ESPRIT_REDIS_URL, else $AIRFLOW_CONN_ESPRIT_REDIS)")
+    an.set_defaults(func=cmd_announce)
+
     su = sub.add_parser("airflow-setup", help="migrate Airflow's metadata DB and create the warehouse pool")
     su.set_defaults(func=cmd_airflow_setup)
 
@@ -809,6 +836,10 @@ EXAMPLES = {
     "demo": ["esprit demo --fresh", "esprit demo --home /srv/esprit-demo --weeks 12"],
     "airflow": ["esprit airflow --home . --port 8080", "esprit airflow --stop --home ."],
     "airflow-setup": ["esprit airflow-setup"],
+    "announce": [
+        "esprit announce calls landing/calls/calls_2026-W47.csv",
+        "ESPRIT_REDIS_URL=redis://redis:6379/1 esprit announce calls /exports/calls_2026-W47.csv",
+    ],
     "deploy": ["esprit deploy check-env --env-file .env", "esprit deploy init"],
     "deploy check-env": ["esprit deploy check-env --env-file .env"],
     "deploy init": ["esprit deploy init   # as root: what docker compose up airflow-init runs"],

@@ -185,3 +185,27 @@ def test_an_expectation_the_compiler_does_not_know_leaves_the_whole_file_to_gx(m
     }
     with pytest.raises(validation.UnsupportedExpectation, match="regex"):
         validation.compile_suite("calls", {})
+
+
+def test_great_expectations_registration_noise_stays_out_of_the_log(tmp_path):
+    """What a task log shows of a validation (logging at INFO, warnings logged, as Airflow's task
+    runner does): no line from Great Expectations' registration, context or deprecations."""
+    import subprocess
+    import sys
+
+    script = """
+import logging, warnings
+logging.basicConfig(level=logging.INFO, format="%(name)s %(message)s")
+logging.captureWarnings(True)
+warnings.simplefilter("default")
+import pandas as pd
+from pipelines.ingest.validation import validate_frame
+frame = pd.DataFrame({"call_id": ["c1"], "source_line": [2]})
+try:
+    validate_frame("calls", frame)
+except Exception as error:  # the batch is incomplete: only the log lines matter here
+    print("validation ended with", type(error).__name__)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    noise = [line for line in done.stderr.splitlines() if "great_expectations" in line or "GX Core" in line]
+    assert noise == [], noise[:5]

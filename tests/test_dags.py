@@ -52,7 +52,7 @@ def test_ingest_dags_start_when_their_landing_folder_gets_a_file(dagbag):
         assert watcher.trigger.folder.endswith(f"landing/{source}") and watcher.trigger.source == source
 
 
-def test_a_redis_channel_adds_a_message_queue_watcher(tmp_path, monkeypatch):
+def test_a_redis_channel_adds_a_stream_watcher_and_the_folder_watcher_defers_to_it(tmp_path, monkeypatch):
     from airflow.dag_processing.dagbag import DagBag
 
     config = tmp_path / "esprit.yaml"
@@ -61,8 +61,10 @@ def test_a_redis_channel_adds_a_message_queue_watcher(tmp_path, monkeypatch):
     bag = DagBag(dag_folder=str(DAGS_DIR / "esprit_ingest.py"))
     (landing,) = bag.dags["esprit_ingest_surveys"].timetable.asset_condition.objects
     kinds = {type(w.trigger).__name__: w.trigger for w in landing.watchers}
-    assert set(kinds) == {"LandingFolderTrigger", "MessageQueueTrigger"}
-    assert kinds["MessageQueueTrigger"].kwargs["channels"] == ["esprit:landing:surveys"]
+    assert set(kinds) == {"LandingFolderTrigger", "AnnouncementStreamTrigger"}
+    assert kinds["AnnouncementStreamTrigger"].stream == "esprit:landing:surveys"
+    assert kinds["AnnouncementStreamTrigger"].shared_stream_key() is not None  # ack mode: Airflow acknowledges
+    assert kinds["LandingFolderTrigger"].announcement_stream == "esprit:landing:surveys"
 
 
 def test_scorecard_runs_monday_six_in_paris_and_when_metrics_change(dagbag):

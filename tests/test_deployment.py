@@ -213,3 +213,40 @@ def test_an_init_without_root_says_to_run_it_as_root(tmp_path, monkeypatch):
     with pytest.raises(PermissionError, match="run the init as root"):
         prepare_folders(folders, 50000)
     assert not (tmp_path / "airflow").exists()  # refused before anything was made
+
+
+def test_a_start_holds_the_running_dags_and_keeps_the_operators_pauses(tmp_path):
+    """`esprit airflow` pauses Esprit's running DAGs until the API answers and notes them with the
+    DAGs not created yet; a DAG the operator paused is not noted, so it stays paused."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from pipelines.orchestration.local_airflow import HELD_FILE, airflow_environment, set_up_airflow
+
+    env = airflow_environment(tmp_path / ".airflow", tmp_path)
+    set_up_airflow(env)  # a copy of the migrated template
+    script = """
+import os
+from pathlib import Path
+from airflow.models.dag import DagModel
+from airflow.models.dagbundle import DagBundleModel
+from airflow.utils.session import create_session
+from pipelines.orchestration.local_airflow import hold_dags
+with create_session() as session:
+    session.add(DagBundleModel(name="dags-folder"))
+    session.flush()
+    session.add(DagModel(dag_id="esprit_metrics", bundle_name="dags-folder", is_paused=True))
+    session.add(DagModel(dag_id="esprit_scorecard", bundle_name="dags-folder", is_paused=False))
+home = Path(os.environ["AIRFLOW_HOME"])
+print(hold_dags(home, ["esprit_ingest_calls", "esprit_metrics", "esprit_scorecard"]))
+with create_session() as session:
+    print(sorted((m.dag_id, m.is_paused) for m in session.query(DagModel)))
+"""
+    done = subprocess.run([sys.executable, "-c", script], env={**os.environ, **env}, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    noted, states = done.stdout.strip().splitlines()[-2:]
+    assert noted == "['esprit_ingest_calls', 'esprit_scorecard']"
+    assert states == "[('esprit_metrics', True), ('esprit_scorecard', True)]"  # held until the API answers
+    assert json.loads((tmp_path / ".airflow" / HELD_FILE).read_text()) == ["esprit_ingest_calls", "esprit_scorecard"]

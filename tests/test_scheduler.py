@@ -32,8 +32,9 @@ BOUND_SECONDS = 480
 SOURCES = ("calls", "complaints", "surveys")
 
 
-def land_at_once(generated: Path, landing: Path) -> int:
-    """Every export of every source, written as exporters do: under a temporary name, then renamed."""
+def land_at_once(generated: Path, landing: Path, announce=None) -> int:
+    """Every export of every source, written as exporters do: under a temporary name, then renamed;
+    `announce(source, name)`, when given, then announces the calls files on their stream."""
     count = 0
     for source in SOURCES:
         (landing / source).mkdir(parents=True, exist_ok=True)
@@ -42,6 +43,8 @@ def land_at_once(generated: Path, landing: Path) -> int:
             partial = landing / source / f"{path.name}.part"
             shutil.copyfile(path, partial)
             os.replace(partial, landing / source / path.name)
+            if announce is not None and source == "calls":
+                announce(source, path.name)
             count += 1
     return count
 
@@ -132,15 +135,23 @@ def runs_and_events(airflow: AirflowProcesses) -> tuple[set[tuple[str, str]], di
 
 
 def run_and_check(
-    generated: Path, home: Path, airflow: AirflowProcesses, *components: list[str], stop=None, while_up=None
-) -> None:
+    generated: Path,
+    home: Path,
+    airflow: AirflowProcesses,
+    *components: list[str],
+    stop=None,
+    while_up=None,
+    announce=None,
+) -> dict[str, list[dict]]:
     """`while_up()`, when given, runs once the scorecards are published, the components still up;
-    `stop()`, when given, ends the components first (what is left is then killed anyway)."""
+    `stop()`, when given, ends the components first (what is left is then killed anyway);
+    `announce(source, name)`, when given, announces the calls files on their stream as they land.
+    Returns each Asset's event extras."""
     settings = load_settings(home / "esprit.yaml", base_dir=home)
     weeks = json.loads((generated / "ground_truth" / "summary.json").read_text())["weeks"]
     try:
         airflow.start(*components)
-        files = land_at_once(generated, settings.landing)
+        files = land_at_once(generated, settings.landing, announce)
         assert files == FILES
         elapsed = wait_until_published(airflow, settings, files, weeks)
         if while_up is not None:
@@ -175,6 +186,7 @@ def run_and_check(
         assert sum(len(e["files"]) for e in loads) == len(list((generated / source).iterdir()))
         assert sorted({w for e in loads for w in e["weeks"]}) == weeks and all(e["rows"] > 0 for e in loads)
     assert sorted({w for e in events["esprit_metrics"] for w in e["recomputed_weeks"]}) == weeks
+    return events
 
 
 FILES = 10
@@ -198,9 +210,46 @@ def generated(tmp_path_factory) -> Path:
     return landing
 
 
+class StartWatch:
+    """Looks, twice a second from the start, whether the API server answers and which of
+    Esprit's DAGs are unpaused (in the SQLite metadata database)."""
+
+    def __init__(self, airflow: AirflowProcesses):
+        import threading
+
+        self.airflow, self.seen, self.done = airflow, [], threading.Event()
+        self.thread = threading.Thread(target=self.watch, daemon=True)
+        self.thread.start()
+
+    def watch(self) -> None:
+        import sqlite3
+
+        from pipelines.orchestration.local_airflow import api_healthy
+
+        database = self.airflow.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].removeprefix("sqlite:///")
+        while not self.done.wait(0.5):
+            unpaused = []
+            if Path(database).exists():
+                try:
+                    with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=1) as con:
+                        unpaused = [
+                            r[0]
+                            for r in con.execute("SELECT dag_id FROM dag WHERE NOT is_paused AND dag_id LIKE 'esprit%'")
+                        ]
+                except sqlite3.Error:  # not migrated yet, or locked by a writer: look again
+                    continue
+            self.seen.append((api_healthy(self.airflow.port), unpaused))
+
+    def stop(self) -> list[tuple[bool, list[str]]]:
+        self.done.set()
+        self.thread.join(10)
+        return self.seen
+
+
 def test_standalone_loads_files_landing_together_and_publishes_the_scorecard(generated, tmp_path):
     """Started as `make airflow` does (`esprit airflow`: airflow standalone, its own port), and
-    stopped as `make airflow-stop` does: no process of it is left, and its port is free."""
+    stopped as `make airflow-stop` does: no process of it is left, and its port is free. No DAG
+    was unpaused before the API server answered (a task started earlier cannot reach it)."""
     import socket
     import subprocess
     import sys
@@ -210,8 +259,10 @@ def test_standalone_loads_files_landing_together_and_publishes_the_scorecard(gen
     home, env = esprit_home(tmp_path)
     airflow = AirflowProcesses(home / ".airflow", home, env)
     stopped = {}
+    watch = StartWatch(airflow)
 
     def stop() -> None:
+        stopped["seen"] = watch.stop()
         done = subprocess.run(
             [sys.executable, "-m", "pipelines.cli", "airflow", "--stop", "--home", str(home)],
             env=airflow.full_env(),
@@ -224,6 +275,13 @@ def test_standalone_loads_files_landing_together_and_publishes_the_scorecard(gen
     run_and_check(
         generated, home, airflow, ["esprit", "airflow", "--home", str(home), "--port", str(airflow.port)], stop=stop
     )
+    before_healthy = []
+    for healthy, unpaused in stopped["seen"]:
+        if healthy:
+            break
+        before_healthy += unpaused
+    assert before_healthy == [], before_healthy
+    assert any(healthy for healthy, _ in stopped["seen"])
     assert stopped["code"] == 0 and "processes ended" in stopped["out"], stopped
     assert stopped["left"] == [], stopped
     with socket.socket() as sock:
@@ -290,6 +348,7 @@ def rehearsal_env(database: str, uid: int) -> dict[str, str]:
             "AIRFLOW_JWT_SECRET": secrets.token_urlsafe(32),
             "AIRFLOW_FERNET_KEY": Fernet.generate_key().decode(),
             "ESPRIT_PSEUDONYM_KEY": os.environ["ESPRIT_PSEUDONYM_KEY"],
+            "ESPRIT_REDIS_CHANNEL": f"{database}:landing",  # exporters announce files on Redis Streams
         }
     )
     return env
@@ -301,11 +360,17 @@ def test_the_compose_deployment_rehearsed_on_postgres_and_redis_publishes_the_sc
     AIRFLOW_UID:0), then the api-server, scheduler, dag-processor, triggerer and Celery worker,
     each its service's command as AIRFLOW_UID and group 0 with the environment Compose gives it,
     on the machine's PostgreSQL and Redis: the files landing reach their scorecards, and every
-    component's health check passes. Without root, the services run as the caller."""
+    component's health check passes. Without root, the services run as the caller. The calls
+    exports are also announced on a Redis stream, as an exporter would with `esprit announce`: one
+    Asset event each, from the stream, none from the folder watcher, every entry acknowledged."""
     import socket
     import subprocess
     import tempfile
     from concurrent.futures import ThreadPoolExecutor
+
+    import redis
+
+    from pipelines.orchestration.announcements import announce, announcement_stream
 
     root_user = os.geteuid() == 0
     database = f"esprit_test_{os.getpid()}"
@@ -335,6 +400,11 @@ def test_the_compose_deployment_rehearsed_on_postgres_and_redis_publishes_the_sc
     for volume in rehearsal.services["airflow-init"]["volumes"]:
         Path(rehearsal.mapped(volume).split(":")[1]).mkdir(mode=0o755)
     (data / "esprit.yaml").write_text(TEST_CONFIG)  # found under ESPRIT_HOME, no ESPRIT_CONFIG
+    # the calls exports are also announced on a Redis stream of this run's own, on the Redis
+    # connection the compose file gives the services
+    stream_channel = rehearsal.variables["ESPRIT_REDIS_CHANNEL"]
+    redis_url = rehearsal.mapped(rehearsal.environment("airflow-triggerer")["AIRFLOW_CONN_ESPRIT_REDIS"])
+    stream = announcement_stream(stream_channel, "calls")
     uid = int(rehearsal.variables["AIRFLOW_UID"])
     assert {rehearsal.user(name) for name in SERVICES} == {(uid, 0)}  # every service: AIRFLOW_UID, group 0
     user = (uid, 0) if root_user else None
@@ -375,7 +445,22 @@ def test_the_compose_deployment_rehearsed_on_postgres_and_redis_publishes_the_sc
             timings["health checks"] = time.monotonic() - started
 
         commands = [rehearsal.command_beside(name, init) for name in SERVICES]  # x-airflow-common's env, and theirs
-        run_and_check(generated, data, airflow, *commands, while_up=health_checks)
+        events = run_and_check(
+            generated,
+            data,
+            airflow,
+            *commands,
+            while_up=health_checks,
+            announce=lambda source, name: announce(redis_url, announcement_stream(stream_channel, source), name),
+        )
+        announced = [e["payload"] for e in events["esprit_calls_landing"]]
+        from_stream = [f for p in announced if p.get("stream") == stream for f in p["files"]]
+        from_folder = [f for p in announced if p.get("folder") for f in p["files"]]
+        calls = sorted(p.name for p in (generated / "calls").iterdir())
+        # every calls file announced once, by the stream (its watcher fired at once; the folder
+        # watcher, a poll later, found each arrival claimed), and every entry acknowledged
+        assert sorted(from_stream) == calls and not set(from_folder) & set(calls), announced
+        assert redis.Redis.from_url(redis_url).xpending(stream, "esprit")["pending"] == 0
         print(f"compose rehearsal: {', '.join(f'{k} in {v:.0f} s' for k, v in timings.items())}")
         for name, check in healthy.items():
             assert check.returncode == 0, f"{name}'s health check failed:\n{check.stdout[-2000:]}{check.stderr[-2000:]}"
@@ -388,3 +473,4 @@ def test_the_compose_deployment_rehearsed_on_postgres_and_redis_publishes_the_sc
         admin.close()
         empty_queue()
         shutil.rmtree(tree, ignore_errors=True)
+        redis.Redis.from_url(redis_url).delete(stream, *redis.Redis.from_url(redis_url).scan_iter(f"{stream}:*"))

@@ -60,7 +60,7 @@ def test_a_long_rejection_report_says_how_many_more_problems_there_are():
     assert report.endswith("    (and 38 more: the report beside the file in rejected/ lists them)")
 
 
-def test_a_load_that_quarantined_rows_logs_a_warning_with_the_counts(tmp_path, monkeypatch, caplog):
+def test_a_load_logs_its_counts_a_warning_for_quarantined_rows_and_each_skipped_file(tmp_path, monkeypatch, caplog):
     import logging
 
     from pipelines.orchestration.tasks import ingest
@@ -79,3 +79,12 @@ def test_a_load_that_quarantined_rows_logs_a_warning_with_the_counts(tmp_path, m
     assert warnings == ["surveys: 1 row(s) quarantined in survey_responses_w1.csv (table quarantine)"], warnings
     infos = [r.getMessage() for r in ours if r.levelno == logging.INFO]
     assert "surveys: 1 file(s) loaded, 1 row(s), 1 quarantined, 0 skipped, 0 rejected, 0 failed" in infos, infos
+    (tmp_path / "landing" / "surveys" / "survey_responses_w2.csv").write_text(
+        csv_text([survey_row(rid="R3")]), encoding="utf-8"
+    )
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="esprit"):
+        assert ingest("surveys")["files"] == ["survey_responses_w2.csv"]
+    infos = [r.getMessage() for r in caplog.records if r.name == "esprit" and r.levelno == logging.INFO]
+    skipped = [line for line in infos if "skipped survey_responses_w1.csv: " in line]
+    assert len(skipped) == 1 and "unchanged" in skipped[0], infos  # named, with its reason

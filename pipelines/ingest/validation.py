@@ -6,8 +6,10 @@ Each failure is reported with the file, the line, the column and the rule.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import warnings
 from dataclasses import dataclass
 from datetime import UTC
 from functools import cache, lru_cache
@@ -19,6 +21,27 @@ from pipelines.ingest.privacy import mask, shown_value
 from pipelines.sqltext import sql_ident, sql_string
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+
+def _quiet_great_expectations() -> None:
+    """GX logs at INFO as it registers its functions and metrics, creates its context and loads
+    its sources, and warns of its own deprecations: dozens of lines in each task log that say
+    nothing of the data. Its warnings and errors still show; Esprit reports the validation."""
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"great_expectations(\.|$)")
+    warnings.filterwarnings("ignore", category=DeprecationWarning, message=r".*(GX Core|row_condition parameter)")
+
+
+_quiet_great_expectations()  # before the first import of GX (at import, it registers and logs)
+
+
+def _gx():
+    """Great Expectations, imported; one of its modules sets its own logger to INFO as it loads."""
+    import great_expectations
+
+    logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
+    return great_expectations
+
 
 MAX_LINES_PER_RULE = 20
 
@@ -70,7 +93,7 @@ def warm_up() -> None:
 
 @lru_cache(maxsize=1)
 def _context():
-    import great_expectations as gx
+    gx = _gx()
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     ctx = gx.get_context(mode="ephemeral")
@@ -89,7 +112,7 @@ def _batch_definition(table: str):
 
 @cache
 def _suite(table: str):
-    import great_expectations as gx
+    gx = _gx()
 
     spec = load_suite_json(table)
     return gx.ExpectationSuite(name=spec["name"], expectations=spec["expectations"])
@@ -205,7 +228,7 @@ def build_data_docs(results_dir, site_dir) -> str | None:
     from datetime import datetime
     from pathlib import Path
 
-    import great_expectations as gx
+    gx = _gx()
     from great_expectations.core.expectation_validation_result import ExpectationSuiteValidationResultSchema
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.resource_identifiers import (

@@ -71,32 +71,66 @@ except ImportError:  # pipelines stays importable without Airflow; the trigger n
 
 
 class LandingFolderTrigger(BaseEventTrigger):  # type: ignore[misc,valid-type]
-    """Fires one event per poll in which files became ready: {"folder", "source", "files"}."""
+    """Fires one event per poll in which files became ready: {"folder", "source", "files"}.
 
-    def __init__(self, folder: str, source: str, poll_seconds: float = 5.0):
+    With an announcement stream (`announcements.py`), a file announced there is left to the stream's
+    watcher: each arrival is claimed in Redis by the first watcher to see it."""
+
+    def __init__(
+        self,
+        folder: str,
+        source: str,
+        poll_seconds: float = 5.0,
+        announcement_stream: str = "",
+        redis_conn_id: str = "",
+    ):
         super().__init__()
         self.folder = folder
         self.source = source
         self.poll_seconds = poll_seconds
+        self.announcement_stream = announcement_stream
+        self.redis_conn_id = redis_conn_id
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {"folder": self.folder, "source": self.source, "poll_seconds": self.poll_seconds},
-        )
+        found = {"folder": self.folder, "source": self.source, "poll_seconds": self.poll_seconds}
+        if self.announcement_stream:
+            found.update(announcement_stream=self.announcement_stream, redis_conn_id=self.redis_conn_id)
+        return f"{type(self).__module__}.{type(self).__qualname__}", found
+
+    async def unclaimed(self, client, names: list[str]) -> list[str]:
+        """The files no announcement claimed; all of them when Redis cannot be reached (a second
+        announcement costs a run that skips the file, a lost one a file never loaded)."""
+        from pipelines.orchestration.announcements import claim_arrival
+
+        try:
+            return [n for n in names if await claim_arrival(client, self.announcement_stream, self.folder, n, "folder")]
+        except Exception as error:  # any Redis failure: announce rather than lose
+            self.log.warning("cannot check announcements on Redis (%s): announcing every file", error)
+            return names
 
     async def run(self) -> AsyncIterator[Any]:
         scanner = LandingScanner(self.folder)
-        while True:
-            ready = await asyncio.to_thread(scanner.poll)
-            if ready:
-                from pipelines.console import shown_name  # a line break in a name cannot forge a log line
+        client = None
+        if self.announcement_stream:
+            from pipelines.orchestration.announcements import redis_client
 
-                self.log.info(
-                    "%d file(s) landed in %s: %s",
-                    len(ready),
-                    self.folder,
-                    ", ".join(shown_name(name) for name in ready[:20]),
-                )
-                yield TriggerEvent({"folder": self.folder, "source": self.source, "files": ready})
-            await asyncio.sleep(self.poll_seconds)
+            client = await redis_client(self.redis_conn_id)
+        try:
+            while True:
+                ready = await asyncio.to_thread(scanner.poll)
+                if ready and client is not None:
+                    ready = await self.unclaimed(client, ready)
+                if ready:
+                    from pipelines.console import shown_name  # a line break in a name cannot forge a log line
+
+                    self.log.info(
+                        "%d file(s) landed in %s: %s",
+                        len(ready),
+                        self.folder,
+                        ", ".join(shown_name(name) for name in ready[:20]),
+                    )
+                    yield TriggerEvent({"folder": self.folder, "source": self.source, "files": ready})
+                await asyncio.sleep(self.poll_seconds)
+        finally:
+            if client is not None:
+                client.close()

@@ -7,6 +7,7 @@ Airflow is imported only inside `run_dags`, after the environment is set, so tha
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -44,7 +45,9 @@ def standalone_environment(esprit_home: Path, port: int) -> dict[str, str]:
     env = airflow_environment(esprit_home / ".airflow", esprit_home)
     env.update(
         {
-            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",  # files landing start loads at once
+            # created paused, unpaused by `release_dags` once the API server answers: a task started
+            # before it would be killed after its client's retries
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
             "AIRFLOW__API__PORT": str(port),
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{port}/execution/",
             "AIRFLOW__CORE__PARALLELISM": str(max(2, os.cpu_count() or 2)),
@@ -56,11 +59,15 @@ def standalone_environment(esprit_home: Path, port: int) -> dict[str, str]:
 
 
 PID_FILE = "standalone.pid"  # in the Airflow home: the process group `esprit airflow --stop` ends
+HELD_FILE = "dags-held-until-healthy.json"  # in the Airflow home: the DAGs `release_dags` unpauses
 
 
-def start_standalone(env: dict[str, str]) -> None:
+def start_standalone(env: dict[str, str], dag_ids: list[str]) -> None:
     """Become `airflow standalone` (execve), leader of a process group of its own, so that a stop
-    reaches every component and every process they start; the pid is kept in the Airflow home."""
+    reaches every component and every process they start; the pid is kept in the Airflow home.
+
+    Esprit's DAGs are paused first (`hold_dags`) and a process of the group unpauses them once
+    the API server answers (`release_dags`): tasks started earlier failed to reach it."""
     try:
         os.setsid()
     except PermissionError:  # already a group leader (started with a session of its own)
@@ -70,7 +77,92 @@ def start_standalone(env: dict[str, str]) -> None:
     (home / PID_FILE).write_text(f"{os.getpid()}\n", encoding="utf-8")
     airflow = Path(sys.executable).with_name("airflow")
     path = f"{airflow.parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    os.execve(str(airflow), [str(airflow), "standalone"], {**os.environ, **env, "PATH": path})
+    full_env = {**os.environ, **env, "PATH": path}
+    os.environ.update(full_env)  # Airflow, imported by hold_dags, reads its settings from there
+    hold_dags(home, dag_ids)
+    subprocess.Popen(  # stays in the group: the stop ends it too
+        [sys.executable, "-m", "pipelines.orchestration.local_airflow", env["AIRFLOW__API__PORT"]], env=full_env
+    )
+    os.execve(str(airflow), [str(airflow), "standalone"], full_env)
+
+
+def esprit_dag_ids(sources) -> list[str]:
+    return dag_order([f"esprit_ingest_{s}" for s in sources] + ["esprit_metrics", "esprit_scorecard"])
+
+
+def hold_dags(airflow_home: Path, dag_ids: list[str]) -> list[str]:
+    """Pause those of Esprit's DAGs that run, and note them with the DAGs not created yet (created
+    paused) as the ones to release; a DAG the operator paused stays paused. Returns the noted."""
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    held = airflow_home / HELD_FILE
+    release = set(json.loads(held.read_text())) if held.exists() else set()  # a start that never got healthy
+    with create_session() as session:
+        existing = {m.dag_id: m for m in session.scalars(select(DagModel).where(DagModel.dag_id.in_(dag_ids)))}
+        for dag_id in dag_ids:
+            model = existing.get(dag_id)
+            if model is None or not model.is_paused:
+                release.add(dag_id)
+            if model is not None:
+                model.is_paused = True
+    held.write_text(json.dumps(sorted(release)), encoding="utf-8")
+    return sorted(release)
+
+
+def api_healthy(port: int | str) -> bool:
+    """Whether Airflow's API server on this port answers its health check."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://localhost:{port}/api/v2/monitor/health", timeout=3) as answer:
+            return answer.status == 200
+    except OSError:
+        return False
+
+
+def release_dags(airflow_home: Path, port: int | str, wait_seconds: float = 900.0) -> list[str]:
+    """Once the API server answers: unpause the DAGs `hold_dags` noted (waiting for the new ones
+    to be parsed) and ask the DAG processor to parse their files again at once, which starts
+    their Assets' watchers (a paused DAG's watchers do not run). Returns the DAGs unpaused."""
+    import time
+
+    from airflow.models.dag import DagModel
+    from airflow.models.dagbag import DagPriorityParsingRequest
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    deadline = time.monotonic() + wait_seconds
+    while not api_healthy(port):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"Airflow's API server on port {port} did not answer within {wait_seconds:.0f} s")
+        time.sleep(1)
+    held = airflow_home / HELD_FILE
+    release = json.loads(held.read_text()) if held.exists() else []
+    while True:
+        with create_session() as session:
+            models = list(session.scalars(select(DagModel).where(DagModel.dag_id.in_(release))))
+            if len(models) == len(release) or time.monotonic() > deadline:
+                files = set()
+                for model in models:
+                    model.is_paused = False
+                    files.add((model.bundle_name, model.relative_fileloc))
+                for bundle, fileloc in files:
+                    if session.get(DagPriorityParsingRequest, _parsing_request_id(bundle, fileloc)) is None:
+                        session.add(DagPriorityParsingRequest(bundle_name=bundle, relative_fileloc=fileloc))
+                break
+        time.sleep(1)
+    held.unlink(missing_ok=True)
+    unpaused = sorted(m.dag_id for m in models)
+    print(f"Airflow's API server answers: DAGs unpaused: {', '.join(unpaused)}", flush=True)
+    return unpaused
+
+
+def _parsing_request_id(bundle: str, fileloc: str) -> str:
+    import hashlib
+
+    return hashlib.md5(f"{bundle}:{fileloc}".encode()).hexdigest()  # as Airflow keys its requests
 
 
 def airflow_processes(airflow_home: Path, group: int | None) -> list[int]:
@@ -211,3 +303,7 @@ def run_dags(airflow_home: Path, esprit_home: Path, scorecard_weeks: str = "all"
         if states[dag_id] != "success":
             raise RuntimeError(f"DAG {dag_id} ended {run.state}; see the task log above")
     return states
+
+
+if __name__ == "__main__":  # the process `start_standalone` leaves beside Airflow: python -m ... PORT
+    release_dags(Path(os.environ["AIRFLOW_HOME"]), sys.argv[1])

@@ -11,7 +11,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from pipelines.config import load_settings
+from pipelines.config import Settings, load_settings
 from pipelines.weeks import last_completed_week, parse_week
 
 
@@ -44,8 +44,13 @@ def ingest(source: str) -> dict:
 
 
 def _log_load(source: str, results) -> None:
-    """The task log's account of a load: one line of counts, and a warning per file whose rows
-    were quarantined (loaded, but not all of it)."""
+    """The task log's account of a load: one line of counts, a warning per file whose rows were
+    quarantined (loaded, but not all of it), and each file skipped with its reason.
+
+    The same counts are the `extra` of the source's Asset event (the publish task). Not the DAG
+    run's note: a task reaches Airflow through the Task SDK's execution API, which sets a note
+    only on a run the task triggers, and the public REST API that edits notes needs a user's
+    credentials, which a task neither has nor should hold."""
     from pipelines.console import shown_name
 
     log = logging.getLogger("esprit")
@@ -59,6 +64,11 @@ def _log_load(source: str, results) -> None:
     for r in loaded:
         if r.rows_quarantined:
             log.warning(f"{source}: {r.rows_quarantined} row(s) quarantined in {shown_name(r.file)} (table quarantine)")
+    skipped = [r for r in results if r.status == "skipped"]
+    for r in skipped[:20]:  # why a file landed and loaded nothing
+        log.info(f"{source}: skipped {shown_name(r.file)}: {r.reason}")
+    if len(skipped) > 20:
+        log.info(f"{source}: and {len(skipped) - 20} more file(s) skipped")
 
 
 def rejection_report(result: dict, shown: int = 20) -> str:
@@ -206,7 +216,7 @@ def landing_asset(source: str) -> dict:
     return {"name": f"esprit_{source}_landing", "uri": f"esprit://landing/{source}"}
 
 
-def orchestration_settings() -> dict:
+def orchestration_settings(settings: Settings | None = None) -> dict:
     """What the DAG files need when they are parsed: the configured sources (one ingest DAG each)
     and their landing folders, the week timezone (schedules), polling, pool, retries.
 
@@ -214,7 +224,7 @@ def orchestration_settings() -> dict:
     """
     import os
 
-    settings = load_settings()
+    settings = settings or load_settings()
     found = {
         "sources": list(settings.sources),
         "landing": {s: str(settings.landing / s) for s in settings.sources},
