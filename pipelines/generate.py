@@ -647,8 +647,9 @@ class Simulation:
             t = t + timedelta(days=self.rng.uniform(1, 5))
             events.append(("reopened", t, team, "open"))
             self._signal(j, "case_reopened", t)
-            into_team = [h for h in handoffs if h.at <= resolved_at]
-            if into_team and into_team[-1].to_team == team:
+            # the last handoff that gave the case to the team that resolved it
+            into_team = [h for h in handoffs if h.at <= resolved_at and h.to_team == team]
+            if into_team:
                 into_team[-1].add("reopened", t)
             t = t + timedelta(days=self.rng.uniform(1, 7))
             events.append(("resolved", t, team, "resolved"))

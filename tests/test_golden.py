@@ -636,6 +636,29 @@ CHAIN_CASE_EVENTS = [
     ("M6", 3, "resolved", "2026-07-30T10:00:01+02:00", "reclamations", "resolved"),
 ]
 
+# W27 (29 June - 2 July 2026, summer time): reopenings and the handoff each blames, the last one
+# that gave the case to the team that resolved it before the reopening, at or before that resolution.
+# RB1 goes to facturation twice (ping-pong: three changes): only the second is blamed. RB2 is
+# resolved by technique and moved to the unassigned state at that very second, after the
+# resolution in the case's order: the handoff to technique is blamed, the move is not.
+REOPEN_CASES = [
+    ("RB1", "V30", "2026-06-29T09:00:00+02:00", "web", "information", "", "normal"),
+    ("RB2", "V31", "2026-06-30T09:00:00+02:00", "web", "information", "", "normal"),
+]
+REOPEN_CASE_EVENTS = [  # every pickup within its team's SLA (facturation's 20 h within 22 h too)
+    ("RB1", 1, "opened", "2026-06-29T09:00:00+02:00", "reclamations", "open"),
+    ("RB1", 2, "reassigned", "2026-06-29T12:00:00+02:00", "facturation", "in_progress"),
+    ("RB1", 3, "reassigned", "2026-06-30T08:00:00+02:00", "reclamations", "in_progress"),
+    ("RB1", 4, "reassigned", "2026-06-30T14:00:00+02:00", "facturation", "in_progress"),
+    ("RB1", 5, "resolved", "2026-07-01T10:00:00+02:00", "facturation", "resolved"),
+    ("RB1", 6, "reopened", "2026-07-02T10:00:00+02:00", "facturation", "open"),
+    ("RB2", 1, "opened", "2026-06-30T09:00:00+02:00", "reclamations", "open"),
+    ("RB2", 2, "reassigned", "2026-06-30T11:00:00+02:00", "technique", "in_progress"),
+    ("RB2", 3, "resolved", "2026-07-01T09:00:00+02:00", "technique", "resolved"),
+    ("RB2", 4, "reassigned", "2026-07-01T09:00:00+02:00", "", "resolved"),
+    ("RB2", 5, "reopened", "2026-07-01T20:00:00+02:00", "", "open"),
+]
+
 
 def load_golden_dst(settings):
     load_files(
@@ -643,8 +666,8 @@ def load_golden_dst(settings):
         "dst",
         {
             "calls": DST_CALLS + MAY_CALLS + CHAIN_CALLS,
-            "cases": DST_CASES + MAY_CASES + CHAIN_CASES,
-            "case_events": DST_CASE_EVENTS + MAY_CASE_EVENTS + CHAIN_CASE_EVENTS,
+            "cases": DST_CASES + MAY_CASES + CHAIN_CASES + REOPEN_CASES,
+            "case_events": DST_CASE_EVENTS + MAY_CASE_EVENTS + CHAIN_CASE_EVENTS + REOPEN_CASE_EVENTS,
             "survey_responses": DST_SURVEYS + MAY_SURVEYS,
         },
     )
@@ -913,14 +936,36 @@ def test_friction_and_handoffs_of_a_call_and_a_case_sharing_an_id(dst):
     con.close()
 
 
+def _fetch(dst, sql):
+    """The rows of one query on the DST set's warehouse."""
+    con = connect(dst[0].warehouse, read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_a_reopening_blames_the_last_handoff_to_the_team_that_resolved_the_case(dst):
+    handoffs = _fetch(
+        dst,
+        "SELECT handoff_key, list_sort(failure_reasons) FROM handoffs WHERE container IN ('RB1', 'RB2') "
+        "ORDER BY handoff_key",
+    )
+    assert handoffs == [
+        ("case:RB1:2", ["ping_pong"]),  # to facturation, which had it again later: not blamed
+        ("case:RB1:3", ["bounce_back", "ping_pong"]),
+        ("case:RB1:4", ["bounce_back", "ping_pong", "reopened"]),
+        ("case:RB2:2", ["reopened"]),  # to technique, which resolved it
+        ("case:RB2:4", []),  # to the unassigned state, at the second of the resolution but after it
+    ]
+
+
 def test_journeys_cut_at_their_span_bound(dst):
-    settings, *_ = dst
-    con = connect(settings.warehouse, read_only=True)
-    placed = con.execute(
+    placed = _fetch(
+        dst,
         "SELECT contact_ref, split_part(journey_id, ':', -1), stitch_rule FROM journey_contacts WHERE customer_ref IN "
-        "(SELECT customer_ref FROM journey_contacts WHERE contact_ref IN ('L00', 'M0')) ORDER BY contact_ref"
-    ).fetchall()
-    con.close()
+        "(SELECT customer_ref FROM journey_contacts WHERE contact_ref IN ('L00', 'M0')) ORDER BY contact_ref",
+    )
     opening = {"L00": "new_journey", "L06": "journey_span_limit", "L12": "journey_span_limit"}
     expected = [
         (f"L{i:02d}", f"L{6 * (i // 6):02d}", opening.get(f"L{i:02d}", "same_customer_within_window"))
@@ -932,12 +977,11 @@ def test_journeys_cut_at_their_span_bound(dst):
     expected += [("M6", "M6", "new_journey"), ("M7", "M6", "same_customer_within_window")]
     assert placed == expected
     # the case M6's late resolution is friction of its own journey, not of the call M6's
-    con = connect(settings.warehouse, read_only=True)
-    late = con.execute(
+    late = _fetch(
+        dst,
         "SELECT f.signal, j.customer_ref = c.customer_ref FROM friction_events AS f JOIN journeys AS j "
-        "USING (journey_id) JOIN stg_cases AS c ON c.case_id = 'M6' WHERE f.source_ref = 'M6' ORDER BY 1"
-    ).fetchall()
-    con.close()
+        "USING (journey_id) JOIN stg_cases AS c ON c.case_id = 'M6' WHERE f.source_ref = 'M6' ORDER BY 1",
+    )
     assert late == [("complaint_resolved_beyond_sla", True), ("resolution_beyond_sla", True)]
 
 
