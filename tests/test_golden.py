@@ -12,7 +12,7 @@ import pytest
 from pipelines.config import load_settings
 from pipelines.contracts import CONTRACTS
 from pipelines.ingest.load import ingest_paths
-from pipelines.ingest.profiles import load_profile
+from pipelines.ingest.profiles import load_profile, parse_profile
 from pipelines.model.build import build_models, parameter_set
 from pipelines.warehouse import connect
 from tests.conftest import copy_prebuilt, models_sql_dir
@@ -1103,6 +1103,33 @@ EDGE_SURVEYS = [
     for i, nps in enumerate([10, 9, 9, 10, 7, 8, 8, 0, 3, 6])
 ]
 
+# Wednesday 28 Jan (W05), a wide survey: two rated aspects on 1-5 (0: not applicable). Satisfied:
+# a CSAT of 4 or more, else, without a CSAT, an NPS of 7 or more. D1 (CSAT 4) and D2 (3) sit either
+# side of the CSAT cut, D3 (NPS 7) and D4 (6) of the NPS cut; D5's CSAT 5 outweighs its NPS 2; D6
+# gave neither: only the all-respondents figures count it. D2's courtesy is not applicable, D5's empty.
+DRIVER_SURVEY = """id,csat,nps,speed,courtesy
+D1,4,,5,4
+D2,3,,2,0
+D3,,7,4,5
+D4,,6,1,3
+D5,5,2,3,
+D6,,,2,2
+"""
+DRIVER_PROFILE = {
+    "name": "golden_wide_survey",
+    "table": "survey_responses",
+    "format": {"type": "csv", "delimiter": ",", "encoding": "auto"},
+    "timezone": "Europe/Paris",
+    "fixed": {"responded_at": "2026-01-28T12:00:00"},
+    "columns": {
+        "response_id": "'wide/' || \"id\"",
+        "customer_ref": "'wide-respondent/' || \"id\"",
+        "csat": '"csat"',
+        "nps": '"nps"',
+    },
+    "unpivot": {"scale": "1-5", "not_applicable": [0], "questions": {"speed": "speed", "courtesy": "courtesy"}},
+}
+
 
 def load_golden_edges(settings):
     load_files(
@@ -1110,6 +1137,10 @@ def load_golden_edges(settings):
         "edges",
         {"calls": EDGE_CALLS, "cases": EDGE_CASES, "case_events": EDGE_CASE_EVENTS, "survey_responses": EDGE_SURVEYS},
     )
+    path = settings.landing / "golden" / "wide_survey_edges.csv"
+    path.write_text(DRIVER_SURVEY, encoding="utf-8")
+    (result,) = ingest_paths(settings, "golden", [path], parse_profile(DRIVER_PROFILE, "golden_wide_survey"))
+    assert result.status == "loaded" and result.rows_loaded == 6 and result.derived_rows == 11, result.problems
 
 
 @pytest.fixture(scope="module")
@@ -1209,6 +1240,19 @@ def test_complaints_acknowledged_within_their_deadline_by_week_of_opening(edges)
         # K9 never acknowledged, its deadline long past the horizon; K7 after 62 h 30 min
         ("2026-W05", 0, 2, False),
         ("2026-W07", 1, 1, False),  # K6 in 24 h
+    ]
+
+
+def test_survey_drivers_split_respondents_at_the_csat_and_nps_cuts(edges):
+    rows = edges.execute(
+        "SELECT week, question, scale, answers, not_applicable, mean_value, satisfied_answers, satisfied_mean, "
+        "dissatisfied_answers, dissatisfied_mean, gap FROM weekly_survey_drivers ORDER BY question"
+    ).fetchall()
+    assert rows == [
+        # 4, 5, 3, 2 answered, D2 not applicable, D5 empty: satisfied D1 4, D3 5; dissatisfied D4 3
+        ("2026-W05", "courtesy", "1-5", 4, 1, 3.5, 2, 4.5, 1, 3.0, 1.5),
+        # satisfied D1 5, D3 4, D5 3; dissatisfied D2 2, D4 1; D6's 2 in the mean only
+        ("2026-W05", "speed", "1-5", 6, 0, 17 / 6, 3, 4.0, 2, 1.5, 2.5),
     ]
 
 
