@@ -640,7 +640,8 @@ CHAIN_CASE_EVENTS = [
 # that gave the case to the team that resolved it before the reopening, at or before that resolution.
 # RB1 goes to facturation twice (ping-pong: three changes): only the second is blamed. RB2 is
 # resolved by technique and moved to the unassigned state at that very second, after the
-# resolution in the case's order: the handoff to technique is blamed, the move is not.
+# resolution in the case's order, then taken back by technique before its reopening: the handoff
+# to technique before the resolution is blamed, neither the move nor the one after the resolution.
 REOPEN_CASES = [
     ("RB1", "V30", "2026-06-29T09:00:00+02:00", "web", "information", "", "normal"),
     ("RB2", "V31", "2026-06-30T09:00:00+02:00", "web", "information", "", "normal"),
@@ -656,7 +657,8 @@ REOPEN_CASE_EVENTS = [  # every pickup within its team's SLA (facturation's 20 h
     ("RB2", 2, "reassigned", "2026-06-30T11:00:00+02:00", "technique", "in_progress"),
     ("RB2", 3, "resolved", "2026-07-01T09:00:00+02:00", "technique", "resolved"),
     ("RB2", 4, "reassigned", "2026-07-01T09:00:00+02:00", "", "resolved"),
-    ("RB2", 5, "reopened", "2026-07-01T20:00:00+02:00", "", "open"),
+    ("RB2", 5, "reassigned", "2026-07-01T15:00:00+02:00", "technique", "resolved"),
+    ("RB2", 6, "reopened", "2026-07-01T20:00:00+02:00", "technique", "open"),
 ]
 
 
@@ -955,8 +957,10 @@ def test_a_reopening_blames_the_last_handoff_to_the_team_that_resolved_the_case(
         ("case:RB1:2", ["ping_pong"]),  # to facturation, which had it again later: not blamed
         ("case:RB1:3", ["bounce_back", "ping_pong"]),
         ("case:RB1:4", ["bounce_back", "ping_pong", "reopened"]),
-        ("case:RB2:2", ["reopened"]),  # to technique, which resolved it
-        ("case:RB2:4", []),  # to the unassigned state, at the second of the resolution but after it
+        # RB2 changes team three times too
+        ("case:RB2:2", ["ping_pong", "reopened"]),  # to technique, which resolved it
+        ("case:RB2:4", ["ping_pong"]),  # to the unassigned state, at the second of the resolution but after it
+        ("case:RB2:5", ["bounce_back", "ping_pong"]),  # back to technique after the resolution
     ]
 
 
