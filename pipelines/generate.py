@@ -163,6 +163,7 @@ class Simulation:
         self.conditions: list[dict] = []  # rule cases: each condition made to hold alone and to fail alone
         self.call_signals: dict[str, set[str]] = {}  # a planned call -> the friction signals it raised
         self._call_started: dict[str, datetime] = {}  # a planned call -> when it started
+        self._journey_of: dict[str, Journey] = {}  # a planned call -> its journey
         year, week = parse_week(start_week)
         self.start = datetime.combine(date.fromisocalendar(year, week, 1), time(0), PARIS).astimezone(UTC)
         end_local = datetime.combine(date.fromisocalendar(year, week, 1) + timedelta(weeks=weeks), time(0), PARIS)
@@ -305,7 +306,7 @@ class Simulation:
         # facturation held the customer's previous call (its second segment), not this one, whose
         # third segment it receives; the second call repeats the first
         at = next(slots)
-        _, again = self._planned(
+        first, again = self._planned(
             [
                 (at, [seg(10, "facturation"), seg(10)]),
                 (at + later, [seg(10, "technique"), seg(10, "facturation"), seg(10, resolved=True)]),
@@ -324,6 +325,10 @@ class Simulation:
         # a first call answered after more than long_wait_seconds, unresolved, then another call
         at = next(slots)
         waited, repeated = self._planned([(at, [seg(LONG_WAIT_S + 1)]), (at + later, [seg(10, resolved=True)])])
+        # responses a day after: had to repeat (rating `back`), did not (`thrice`), and had to repeat
+        # rating the first call of the customer whose second call (`again`) was transferred too
+        for call_id, repeat in ((back, True), (thrice, False), (first, True)):
+            self._planned_survey(call_id, self._call_started[call_id] + later, repeat)
         for rule, condition, ref in (
             ("bounce_back", "holds", f"call:{back}:3"),
             ("bounce_back", "team not held before in the call", f"call:{back}:2"),
@@ -341,6 +346,9 @@ class Simulation:
             ("several_attempts", "an earlier call was answered", repeated),
             ("repeat_contact", "holds", repeated),
             ("repeat_contact", "no earlier call was answered", retried),
+            ("repeat_info", "holds", f"call:{back}:2"),
+            ("repeat_info", "the customer did not have to repeat", f"call:{thrice}:2"),
+            ("repeat_info", "the response rates another call of the customer", f"call:{again}:3"),
         ):
             if rule in REASONS:
                 (h,) = (h for h in self.handoffs if h.key == ref)
@@ -348,6 +356,31 @@ class Simulation:
             else:
                 fires, at = rule in self.call_signals[ref], self._call_started[ref]
             self.conditions.append({"rule": rule, "condition": condition, "ref": ref, "fires": fires, "at": at})
+
+    def _planned_survey(self, call_id: str, at: datetime, repeat: bool) -> None:
+        """A response rating a planned call, resolved, saying whether the customer had to repeat."""
+        j = self._journey_of[call_id]
+        if repeat:
+            self._signal(j, "repeat_info", at)
+            for h in self.call_handoffs[call_id]:
+                h.add("repeat_info", at)
+        self.rows["survey_responses"].append(
+            {
+                "response_id": self._next("response", "R{:07d}"),
+                "customer_ref": j.customer_ref,
+                "interaction_type": "call",
+                "interaction_ref": call_id,
+                "responded_at": _iso(at),
+                "nps": 8,
+                "csat": 4,
+                "ces": 5,
+                "resolved": "true",
+                "had_to_repeat": str(repeat).lower(),
+                "verbatim": VERBATIMS["en"]["understand" if repeat else "none"][0],
+                "language": "en",
+                "_at": at,
+            }
+        )
 
     def _planned(self, calls: list[tuple[datetime, list[dict]]]) -> list[str]:
         """A new customer's calls, each (start, plan of its segments), in order; a call more than
@@ -371,6 +404,7 @@ class Simulation:
             call_id, answered, resolved, *_ = self._call(j, at, answered_before, plan)
             self.call_signals[call_id] = {s for s, _, _ in j.signals[raised:]}
             self._call_started[call_id] = at
+            self._journey_of[call_id] = j
             if answered and not answered_before:
                 j.first_answer_resolved = resolved
             answered_before = answered_before or answered
@@ -979,6 +1013,6 @@ Everything is as observable at the end of the last generated week (`summary.json
 - `conditions.csv`: calls built on purpose so that each condition of a call-based rule holds
   alone or fails alone (`condition`: `holds` when every condition holds, else the one made false),
   the handoff key or call it is about (`ref`), and whether the rule fired in the simulation
-  (`fires`): bounce_back, ping_pong and dropped (handoffs), abandoned, long_wait,
+  (`fires`): bounce_back, ping_pong, dropped and repeat_info (handoffs), abandoned, long_wait,
   several_attempts and repeat_contact (friction signals, `ref` the call that raises them).
 """

@@ -317,11 +317,12 @@ def test_boundary_cases_fall_on_the_side_the_simulation_labelled(pipeline_run, c
 
 
 # The call-based rules whose every condition the generator makes hold alone and fail alone
-# (ground_truth/conditions.csv); the case and survey rules are pinned by the golden cases.
+# (ground_truth/conditions.csv); the case rules are pinned by the golden cases.
 CONDITION_RULES = {
     "bounce_back",
     "ping_pong",
     "dropped",
+    "repeat_info",
     "abandoned",
     "long_wait",
     "several_attempts",

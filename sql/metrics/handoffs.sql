@@ -82,10 +82,10 @@ changes AS (  -- team changes within one call or one case (escalations excluded)
     WHERE kind <> 'escalation'
     GROUP BY container, kind
 ),
--- for each reopening, the last handoff that gave the case to the team that resolved it (its
--- resolution before the reopening), at or before that resolution. Handoffs at one instant are
--- ordered by the case's events (an escalation, the case's opening, first), so that a move away at
--- the very instant of the resolution neither hides nor takes the blame.
+-- for each reopening, the last handoff that gave the case to the team that resolved it (its last
+-- resolution before the reopening), at or before that resolution: a move away at the very instant
+-- of the resolution neither hides nor takes the blame. Handoffs at one instant are ordered by the
+-- case's events (an escalation, the case's opening, first).
 reopen_blame AS (
     SELECT DISTINCT h.handoff_key
     FROM stg_case_events AS reopen
