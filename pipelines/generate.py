@@ -376,8 +376,9 @@ class Simulation:
                 "ces": 5,
                 "resolved": "true",
                 "had_to_repeat": str(repeat).lower(),
-                "verbatim": VERBATIMS["en"]["understand" if repeat else "none"][0],
+                "verbatim": (verbatim := VERBATIMS["en"]["understand" if repeat else "none"][0])[0],
                 "language": "en",
+                "_themes": verbatim[1],
                 "_at": at,
             }
         )
