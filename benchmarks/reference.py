@@ -259,6 +259,7 @@ def compute(tables: dict[str, pd.DataFrame], metrics: dict, signals: dict, stage
             "from_team": moved["previous_team"],
             "to_team": moved["team"],
             "handoff_at": moved["event_at"],
+            "event_seq": moved["event_seq"],  # transfers and escalations have none (NaN)
             "dropped": False,
             "pickup_seconds": seconds(moved["next_event_at"] - moved["event_at"]),
             "bounce_back": moved["bounce_back"],
@@ -313,8 +314,9 @@ def compute(tables: dict[str, pd.DataFrame], metrics: dict, signals: dict, stage
         repeated["interaction_type"] + "|" + repeated["interaction_ref"]
     )
 
-    # reopened: the handoff (reassignment or escalation) that gave the case to the team that
-    # resolved it last before each reopening
+    # reopened: the last handoff (reassignment or escalation) that gave the case to the team that
+    # resolved it last before each reopening, at or before that resolution; at one instant, the
+    # later event (merge_asof takes the last of equal keys; an escalation, without event, first)
     resolved = events["event_type"] == "resolved"
     events["_res_team"] = events["team"].where(resolved)
     events["_res_at"] = events["event_at"].where(resolved)
@@ -323,18 +325,19 @@ def compute(tables: dict[str, pd.DataFrame], metrics: dict, signals: dict, stage
         ["case_id", "_res_team", "_res_at"]
     ]
     case_handoffs = handoffs.loc[
-        handoffs["kind"].isin(["reassignment", "escalation"]), ["handoff_key", "container", "to_team", "handoff_at"]
+        handoffs["kind"].isin(["reassignment", "escalation"]),
+        ["handoff_key", "container", "to_team", "handoff_at", "event_seq"],
     ]
     blame = pd.merge_asof(
         reopen.sort_values("_res_at"),
-        case_handoffs.sort_values("handoff_at"),
+        case_handoffs.sort_values(["handoff_at", "event_seq"], na_position="first"),
         left_on="_res_at",
         right_on="handoff_at",
-        left_by="case_id",
-        right_by="container",
+        left_by=["case_id", "_res_team"],
+        right_by=["container", "to_team"],
         direction="backward",
     )
-    blamed = set(blame.loc[blame["to_team"] == blame["_res_team"], "handoff_key"])
+    blamed = set(blame["handoff_key"].dropna())
     handoffs["reopened"] = handoffs["handoff_key"].isin(blamed)
 
     sla = metrics["pickup_sla"]

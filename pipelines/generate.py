@@ -160,6 +160,10 @@ class Simulation:
         # boundary cases draw from their own stream: the rest of the simulation stays as it was
         self.edge = random.Random(seed + 1_000_003)
         self.boundaries: list[dict] = []
+        self.conditions: list[dict] = []  # rule cases: each condition made to hold alone and to fail alone
+        self.call_signals: dict[str, set[str]] = {}  # a planned call -> the friction signals it raised
+        self._call_started: dict[str, datetime] = {}  # a planned call -> when it started
+        self._journey_of: dict[str, Journey] = {}  # a planned call -> its journey
         year, week = parse_week(start_week)
         self.start = datetime.combine(date.fromisocalendar(year, week, 1), time(0), PARIS).astimezone(UTC)
         end_local = datetime.combine(date.fromisocalendar(year, week, 1) + timedelta(weeks=weeks), time(0), PARIS)
@@ -266,23 +270,142 @@ class Simulation:
         for day, clock in ((monday - timedelta(days=1), time(23, 50)), (monday, time(0, 10))):
             at = datetime.combine(day, clock, PARIS).astimezone(UTC)
             self._planned([(at, transferred)])
+        self._condition_scenarios(tuesday + timedelta(days=1))
+
+    def _condition_scenarios(self, day: date) -> None:
+        """Customers whose calls make each condition of a call-based handoff reason or friction
+        signal hold alone (the rule fires) or fail alone (every other condition holds, the rule must
+        not fire), from `day` 10:00 local, 10 minutes apart. Each case is labelled in
+        `self.conditions` with what the simulation did (the reason on its handoff, the signal its
+        call raised), never with the pipeline's rules."""
+
+        def seg(wait: int, to: str | None = None, abandons: bool = False, resolved: bool = False, **more) -> dict:
+            return {
+                "wait": wait,
+                "hold": 0,
+                "talk": 120,
+                "next": to,
+                "abandons": abandons,
+                "resolved": resolved,
+                **more,
+            }
+
+        slots = iter(datetime.combine(day, time(10 + n // 6, 10 * (n % 6)), PARIS).astimezone(UTC) for n in range(12))
+        later = timedelta(days=1)
+        # accueil -> facturation -> accueil: two team changes, the second back to a team of the call
+        (back,) = self._planned([(next(slots), [seg(10, "facturation"), seg(10, "accueil"), seg(10, resolved=True)])])
+        # three team changes: ping-pong at its threshold
+        (thrice,) = self._planned(
+            [
+                (
+                    next(slots),
+                    [seg(10, "facturation"), seg(10, "accueil"), seg(10, "facturation"), seg(10, resolved=True)],
+                )
+            ]
+        )
+        # facturation held the customer's previous call (its second segment), not this one, whose
+        # third segment it receives; the second call repeats the first
+        at = next(slots)
+        first, again = self._planned(
+            [
+                (at, [seg(10, "facturation"), seg(10)]),
+                (at + later, [seg(10, "technique"), seg(10, "facturation"), seg(10, resolved=True)]),
+            ]
+        )
+        # transferred, then the caller hangs up in facturation's queue after more than long_wait_seconds
+        (dropped,) = self._planned([(next(slots), [seg(10, "facturation"), seg(LONG_WAIT_S + 1, abandons=True)])])
+        # transferred, then answered in facturation after more than long_wait_seconds
+        (slow,) = self._planned([(next(slots), [seg(10, "facturation"), seg(LONG_WAIT_S + 1, resolved=True)])])
+        # a first call picked up after more than long_wait_seconds and abandoned there (an answer
+        # time, yet not answered), then a call answered
+        at = next(slots)
+        gave_up, retried = self._planned(
+            [(at, [seg(LONG_WAIT_S + 1, abandons=True, picked_up=True)]), (at + later, [seg(10, resolved=True)])]
+        )
+        # a first call answered after more than long_wait_seconds, unresolved, then another call
+        at = next(slots)
+        waited, repeated = self._planned([(at, [seg(LONG_WAIT_S + 1)]), (at + later, [seg(10, resolved=True)])])
+        # responses a day after: had to repeat (rating `back`), did not (`thrice`), and had to repeat
+        # rating the first call of the customer whose second call (`again`) was transferred too
+        for call_id, repeat in ((back, True), (thrice, False), (first, True)):
+            self._planned_survey(call_id, self._call_started[call_id] + later, repeat)
+        for rule, condition, ref in (
+            ("bounce_back", "holds", f"call:{back}:3"),
+            ("bounce_back", "team not held before in the call", f"call:{back}:2"),
+            ("bounce_back", "held in another call of the customer", f"call:{again}:3"),
+            ("ping_pong", "holds", f"call:{thrice}:2"),
+            ("ping_pong", "one team change too few", f"call:{back}:2"),
+            ("dropped", "holds", f"call:{dropped}:2"),
+            ("dropped", "answered in the receiving queue", f"call:{slow}:2"),
+            ("abandoned", "holds", gave_up),
+            ("abandoned", "abandoned after a transfer, not in the first segment", dropped),
+            ("long_wait", "holds", waited),
+            ("long_wait", "not answered", gave_up),
+            ("long_wait", "not the first segment", slow),
+            ("several_attempts", "holds", retried),
+            ("several_attempts", "an earlier call was answered", repeated),
+            ("repeat_contact", "holds", repeated),
+            ("repeat_contact", "no earlier call was answered", retried),
+            ("repeat_info", "holds", f"call:{back}:2"),
+            ("repeat_info", "the customer did not have to repeat", f"call:{thrice}:2"),
+            ("repeat_info", "the response rates another call of the customer", f"call:{again}:3"),
+        ):
+            if rule in REASONS:
+                (h,) = (h for h in self.handoffs if h.key == ref)
+                fires, at = rule in h.reasons, h.at
+            else:
+                fires, at = rule in self.call_signals[ref], self._call_started[ref]
+            self.conditions.append({"rule": rule, "condition": condition, "ref": ref, "fires": fires, "at": at})
+
+    def _planned_survey(self, call_id: str, at: datetime, repeat: bool) -> None:
+        """A response rating a planned call, resolved, saying whether the customer had to repeat."""
+        j = self._journey_of[call_id]
+        if repeat:
+            self._signal(j, "repeat_info", at)
+            for h in self.call_handoffs[call_id]:
+                h.add("repeat_info", at)
+        self.rows["survey_responses"].append(
+            {
+                "response_id": self._next("response", "R{:07d}"),
+                "customer_ref": j.customer_ref,
+                "interaction_type": "call",
+                "interaction_ref": call_id,
+                "responded_at": _iso(at),
+                "nps": 8,
+                "csat": 4,
+                "ces": 5,
+                "resolved": "true",
+                "had_to_repeat": str(repeat).lower(),
+                "verbatim": (verbatim := VERBATIMS["en"]["understand" if repeat else "none"][0])[0],
+                "language": "en",
+                "_themes": verbatim[1],
+                "_at": at,
+            }
+        )
 
     def _planned(self, calls: list[tuple[datetime, list[dict]]]) -> list[str]:
         """A new customer's calls, each (start, plan of its segments), in order; a call more than
         the journey window after the customer's previous one starts a new journey. Returns the
         call ids. The random simulation is over: no journey of it draws this customer."""
         customer = self._next("customer", "C{:06d}")
-        ids, j, previous, answered_before = [], None, None, False
+        ids, j, previous, answered_before, attempts = [], None, None, False, 0
         for at, plan in calls:
             if previous is None or at - previous > timedelta(days=JOURNEY_WINDOW_DAYS):
                 if j is not None:
                     self._close(j)
                 j = Journey(len(self.journeys) + 1, customer, "billing", at)
                 self.journeys.append(j)
-                answered_before = False
+                answered_before, attempts = False, 0
             if answered_before and j.followup_at is None:
                 j.followup_at = at
+            raised = len(j.signals)
+            attempts += 1
+            if attempts == SEVERAL_ATTEMPTS and not answered_before:
+                self._signal(j, "several_attempts", at)
             call_id, answered, resolved, *_ = self._call(j, at, answered_before, plan)
+            self.call_signals[call_id] = {s for s, _, _ in j.signals[raised:]}
+            self._call_started[call_id] = at
+            self._journey_of[call_id] = j
             if answered and not answered_before:
                 j.first_answer_resolved = resolved
             answered_before = answered_before or answered
@@ -392,10 +515,12 @@ class Simulation:
             if step is None:
                 wait, abandons = self._wait(call_id, seg_no, team, offered)
             else:
-                wait, abandons = step["wait"], False
+                wait, abandons = step["wait"], step.get("abandons", False)
             if abandons:
-                ended = offered + timedelta(seconds=wait)
-                self._segment(call_id, seg_no, j, team, offered, None, ended, "abandoned", "none", None, "")
+                # a planned caller may hang up once picked up: an answer time, yet abandoned
+                picked_up = offered + timedelta(seconds=wait) if step and step.get("picked_up") else None
+                ended = offered + timedelta(seconds=wait) if picked_up is None else picked_up + timedelta(seconds=30)
+                self._segment(call_id, seg_no, j, team, offered, picked_up, ended, "abandoned", "none", None, "")
                 if seg_no == 1:
                     self._signal(j, "abandoned", offered)
                 else:
@@ -647,8 +772,9 @@ class Simulation:
             t = t + timedelta(days=self.rng.uniform(1, 5))
             events.append(("reopened", t, team, "open"))
             self._signal(j, "case_reopened", t)
-            into_team = [h for h in handoffs if h.at <= resolved_at]
-            if into_team and into_team[-1].to_team == team:
+            # the last handoff that gave the case to the team that resolved it
+            into_team = [h for h in handoffs if h.at <= resolved_at and h.to_team == team]
+            if into_team:
                 into_team[-1].add("reopened", t)
             t = t + timedelta(days=self.rng.uniform(1, 7))
             events.append(("resolved", t, team, "resolved"))
@@ -830,6 +956,11 @@ def write_ground_truth(sim: Simulation, folder: Path) -> dict:
             # a short abandon is one under the threshold: at it, the call counts in the service level
             past = b["value"] >= b["threshold"] if b["rule"] == "short_abandon" else b["value"] > b["threshold"]
             w.writerow([b["rule"], b["ref"], b["threshold"], b["value"], b["offset"], str(past).lower()])
+    with open(folder / "conditions.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["rule", "condition", "ref", "fires"])
+        for c in (c for c in sim.conditions if c["at"] < end):
+            w.writerow([c["rule"], c["condition"], c["ref"], str(c["fires"]).lower()])
     summary = {
         "start": _iso(sim.start),
         "end": _iso(end),
@@ -880,4 +1011,9 @@ Everything is as observable at the end of the last generated week (`summary.json
   (strictly greater; for short_abandon, not under it: an abandon after exactly 5 s counts in the
   service level). Journeys also start at Sunday 23:30 and Monday 00:30 local time, either side of
   the week boundary, and calls are transferred at Sunday 23:55 and Monday 00:15.
+- `conditions.csv`: calls built on purpose so that each condition of a call-based rule holds
+  alone or fails alone (`condition`: `holds` when every condition holds, else the one made false),
+  the handoff key or call it is about (`ref`), and whether the rule fired in the simulation
+  (`fires`): bounce_back, ping_pong, dropped and repeat_info (handoffs), abandoned, long_wait,
+  several_attempts and repeat_contact (friction signals, `ref` the call that raises them).
 """

@@ -12,7 +12,7 @@ import pytest
 from pipelines.config import load_settings
 from pipelines.contracts import CONTRACTS
 from pipelines.ingest.load import ingest_paths
-from pipelines.ingest.profiles import load_profile
+from pipelines.ingest.profiles import load_profile, parse_profile
 from pipelines.model.build import build_models, parameter_set
 from pipelines.warehouse import connect
 from tests.conftest import copy_prebuilt, models_sql_dir
@@ -636,6 +636,31 @@ CHAIN_CASE_EVENTS = [
     ("M6", 3, "resolved", "2026-07-30T10:00:01+02:00", "reclamations", "resolved"),
 ]
 
+# W27 (29 June - 2 July 2026, summer time): reopenings and the handoff each blames, the last one
+# that gave the case to the team that resolved it before the reopening, at or before that resolution.
+# RB1 goes to facturation twice (ping-pong: three changes): only the second is blamed. RB2 is
+# resolved by technique and moved to the unassigned state at that very second, after the
+# resolution in the case's order, then taken back by technique before its reopening: the handoff
+# to technique before the resolution is blamed, neither the move nor the one after the resolution.
+REOPEN_CASES = [
+    ("RB1", "V30", "2026-06-29T09:00:00+02:00", "web", "information", "", "normal"),
+    ("RB2", "V31", "2026-06-30T09:00:00+02:00", "web", "information", "", "normal"),
+]
+REOPEN_CASE_EVENTS = [  # every pickup within its team's SLA (facturation's 20 h within 22 h too)
+    ("RB1", 1, "opened", "2026-06-29T09:00:00+02:00", "reclamations", "open"),
+    ("RB1", 2, "reassigned", "2026-06-29T12:00:00+02:00", "facturation", "in_progress"),
+    ("RB1", 3, "reassigned", "2026-06-30T08:00:00+02:00", "reclamations", "in_progress"),
+    ("RB1", 4, "reassigned", "2026-06-30T14:00:00+02:00", "facturation", "in_progress"),
+    ("RB1", 5, "resolved", "2026-07-01T10:00:00+02:00", "facturation", "resolved"),
+    ("RB1", 6, "reopened", "2026-07-02T10:00:00+02:00", "facturation", "open"),
+    ("RB2", 1, "opened", "2026-06-30T09:00:00+02:00", "reclamations", "open"),
+    ("RB2", 2, "reassigned", "2026-06-30T11:00:00+02:00", "technique", "in_progress"),
+    ("RB2", 3, "resolved", "2026-07-01T09:00:00+02:00", "technique", "resolved"),
+    ("RB2", 4, "reassigned", "2026-07-01T09:00:00+02:00", "", "resolved"),
+    ("RB2", 5, "reassigned", "2026-07-01T15:00:00+02:00", "technique", "resolved"),
+    ("RB2", 6, "reopened", "2026-07-01T20:00:00+02:00", "technique", "open"),
+]
+
 
 def load_golden_dst(settings):
     load_files(
@@ -643,8 +668,8 @@ def load_golden_dst(settings):
         "dst",
         {
             "calls": DST_CALLS + MAY_CALLS + CHAIN_CALLS,
-            "cases": DST_CASES + MAY_CASES + CHAIN_CASES,
-            "case_events": DST_CASE_EVENTS + MAY_CASE_EVENTS + CHAIN_CASE_EVENTS,
+            "cases": DST_CASES + MAY_CASES + CHAIN_CASES + REOPEN_CASES,
+            "case_events": DST_CASE_EVENTS + MAY_CASE_EVENTS + CHAIN_CASE_EVENTS + REOPEN_CASE_EVENTS,
             "survey_responses": DST_SURVEYS + MAY_SURVEYS,
         },
     )
@@ -913,14 +938,38 @@ def test_friction_and_handoffs_of_a_call_and_a_case_sharing_an_id(dst):
     con.close()
 
 
+def _fetch(dst, sql):
+    """The rows of one query on the DST set's warehouse."""
+    con = connect(dst[0].warehouse, read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_a_reopening_blames_the_last_handoff_to_the_team_that_resolved_the_case(dst):
+    handoffs = _fetch(
+        dst,
+        "SELECT handoff_key, list_sort(failure_reasons) FROM handoffs WHERE container IN ('RB1', 'RB2') "
+        "ORDER BY handoff_key",
+    )
+    assert handoffs == [
+        ("case:RB1:2", ["ping_pong"]),  # to facturation, which had it again later: not blamed
+        ("case:RB1:3", ["bounce_back", "ping_pong"]),
+        ("case:RB1:4", ["bounce_back", "ping_pong", "reopened"]),
+        # RB2 changes team three times too
+        ("case:RB2:2", ["ping_pong", "reopened"]),  # to technique, which resolved it
+        ("case:RB2:4", ["ping_pong"]),  # to the unassigned state, at the second of the resolution but after it
+        ("case:RB2:5", ["bounce_back", "ping_pong"]),  # back to technique after the resolution
+    ]
+
+
 def test_journeys_cut_at_their_span_bound(dst):
-    settings, *_ = dst
-    con = connect(settings.warehouse, read_only=True)
-    placed = con.execute(
+    placed = _fetch(
+        dst,
         "SELECT contact_ref, split_part(journey_id, ':', -1), stitch_rule FROM journey_contacts WHERE customer_ref IN "
-        "(SELECT customer_ref FROM journey_contacts WHERE contact_ref IN ('L00', 'M0')) ORDER BY contact_ref"
-    ).fetchall()
-    con.close()
+        "(SELECT customer_ref FROM journey_contacts WHERE contact_ref IN ('L00', 'M0')) ORDER BY contact_ref",
+    )
     opening = {"L00": "new_journey", "L06": "journey_span_limit", "L12": "journey_span_limit"}
     expected = [
         (f"L{i:02d}", f"L{6 * (i // 6):02d}", opening.get(f"L{i:02d}", "same_customer_within_window"))
@@ -932,12 +981,11 @@ def test_journeys_cut_at_their_span_bound(dst):
     expected += [("M6", "M6", "new_journey"), ("M7", "M6", "same_customer_within_window")]
     assert placed == expected
     # the case M6's late resolution is friction of its own journey, not of the call M6's
-    con = connect(settings.warehouse, read_only=True)
-    late = con.execute(
+    late = _fetch(
+        dst,
         "SELECT f.signal, j.customer_ref = c.customer_ref FROM friction_events AS f JOIN journeys AS j "
-        "USING (journey_id) JOIN stg_cases AS c ON c.case_id = 'M6' WHERE f.source_ref = 'M6' ORDER BY 1"
-    ).fetchall()
-    con.close()
+        "USING (journey_id) JOIN stg_cases AS c ON c.case_id = 'M6' WHERE f.source_ref = 'M6' ORDER BY 1",
+    )
     assert late == [("complaint_resolved_beyond_sla", True), ("resolution_beyond_sla", True)]
 
 
@@ -1059,6 +1107,33 @@ EDGE_SURVEYS = [
     for i, nps in enumerate([10, 9, 9, 10, 7, 8, 8, 0, 3, 6])
 ]
 
+# Wednesday 28 Jan (W05), a wide survey: two rated aspects on 1-5 (0: not applicable). Satisfied:
+# a CSAT of 4 or more, else, without a CSAT, an NPS of 7 or more. D1 (CSAT 4) and D2 (3) sit either
+# side of the CSAT cut, D3 (NPS 7) and D4 (6) of the NPS cut; D5's CSAT 5 outweighs its NPS 2; D6
+# gave neither: only the all-respondents figures count it. D2's courtesy is not applicable, D5's empty.
+DRIVER_SURVEY = """id,csat,nps,speed,courtesy
+D1,4,,5,4
+D2,3,,2,0
+D3,,7,4,5
+D4,,6,1,3
+D5,5,2,3,
+D6,,,2,2
+"""
+DRIVER_PROFILE = {
+    "name": "golden_wide_survey",
+    "table": "survey_responses",
+    "format": {"type": "csv", "delimiter": ",", "encoding": "auto"},
+    "timezone": "Europe/Paris",
+    "fixed": {"responded_at": "2026-01-28T12:00:00"},
+    "columns": {
+        "response_id": "'wide/' || \"id\"",
+        "customer_ref": "'wide-respondent/' || \"id\"",
+        "csat": '"csat"',
+        "nps": '"nps"',
+    },
+    "unpivot": {"scale": "1-5", "not_applicable": [0], "questions": {"speed": "speed", "courtesy": "courtesy"}},
+}
+
 
 def load_golden_edges(settings):
     load_files(
@@ -1066,6 +1141,10 @@ def load_golden_edges(settings):
         "edges",
         {"calls": EDGE_CALLS, "cases": EDGE_CASES, "case_events": EDGE_CASE_EVENTS, "survey_responses": EDGE_SURVEYS},
     )
+    path = settings.landing / "golden" / "wide_survey_edges.csv"
+    path.write_text(DRIVER_SURVEY, encoding="utf-8")
+    (result,) = ingest_paths(settings, "golden", [path], parse_profile(DRIVER_PROFILE, "golden_wide_survey"))
+    assert result.status == "loaded" and result.rows_loaded == 6 and result.derived_rows == 11, result.problems
 
 
 @pytest.fixture(scope="module")
@@ -1165,6 +1244,19 @@ def test_complaints_acknowledged_within_their_deadline_by_week_of_opening(edges)
         # K9 never acknowledged, its deadline long past the horizon; K7 after 62 h 30 min
         ("2026-W05", 0, 2, False),
         ("2026-W07", 1, 1, False),  # K6 in 24 h
+    ]
+
+
+def test_survey_drivers_split_respondents_at_the_csat_and_nps_cuts(edges):
+    rows = edges.execute(
+        "SELECT week, question, scale, answers, not_applicable, mean_value, satisfied_answers, satisfied_mean, "
+        "dissatisfied_answers, dissatisfied_mean, gap FROM weekly_survey_drivers ORDER BY question"
+    ).fetchall()
+    assert rows == [
+        # 4, 5, 3, 2 answered, D2 not applicable, D5 empty: satisfied D1 4, D3 5; dissatisfied D4 3
+        ("2026-W05", "courtesy", "1-5", 4, 1, 3.5, 2, 4.5, 1, 3.0, 1.5),
+        # satisfied D1 5, D3 4, D5 3; dissatisfied D2 2, D4 1; D6's 2 in the mean only
+        ("2026-W05", "speed", "1-5", 6, 0, 17 / 6, 3, 4.0, 2, 1.5, 2.5),
     ]
 
 

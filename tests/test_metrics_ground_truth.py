@@ -316,6 +316,44 @@ def test_boundary_cases_fall_on_the_side_the_simulation_labelled(pipeline_run, c
     assert {(rule, offset) for rule in BOUNDARY_SQL for offset in ("-1", "0", "1")} <= sides, sorted(sides)
 
 
+# The call-based rules whose every condition the generator makes hold alone and fail alone
+# (ground_truth/conditions.csv); the case rules are pinned by the golden cases.
+CONDITION_RULES = {
+    "bounce_back",
+    "ping_pong",
+    "dropped",
+    "repeat_info",
+    "abandoned",
+    "long_wait",
+    "several_attempts",
+    "repeat_contact",
+}
+
+
+def test_each_condition_of_a_rule_made_to_hold_alone_and_to_fail_alone(con, generated):
+    """A dropped or inverted condition makes a rule fire where the simulation says it must not,
+    or not fire where it must."""
+    import csv
+
+    with open(generated / "ground_truth" / "conditions.csv", newline="", encoding="utf-8") as fh:
+        cases = list(csv.DictReader(fh))
+    handoff_sql = "SELECT handoff_key FROM handoffs WHERE list_contains(failure_reasons, ?)"
+    signal_sql = "SELECT source_ref FROM friction_events WHERE signal = ?"
+    fired = {
+        rule: {r[0] for r in con.execute(handoff_sql if rule in REASONS else signal_sql, [rule]).fetchall()}
+        for rule in CONDITION_RULES
+    }
+    wrong = [
+        (c["rule"], c["condition"], c["ref"], c["fires"])
+        for c in cases
+        if (c["ref"] in fired[c["rule"]]) != (c["fires"] == "true")
+    ]
+    assert wrong == []
+    # each rule has a case where it fires and one where a single condition fails
+    sides = {(c["rule"], c["condition"] == "holds", c["fires"]) for c in cases}
+    assert sides == {(rule, holds, str(holds).lower()) for rule in CONDITION_RULES for holds in (True, False)}
+
+
 def test_weeks_are_cut_at_local_midnight(con, generated):
     """Journeys that start at Sunday 23:30 and Monday 00:30 local time (Sunday in UTC both) fall in
     the weeks the simulation gave them."""

@@ -18,6 +18,7 @@ transfers AS (
         s.previous_team AS from_team,
         s.team AS to_team,
         s.offered_at AS handoff_at,
+        NULL::INTEGER AS event_seq,
         s.outcome = 'abandoned' AS dropped,
         -- pickup: the wait in the receiving queue, once someone there answered
         CASE WHEN s.outcome = 'answered' THEN s.wait_seconds END AS pickup_seconds,
@@ -37,6 +38,7 @@ reassignments AS (
         e.previous_team AS from_team,
         e.team AS to_team,
         e.event_at AS handoff_at,
+        e.event_seq,
         false AS dropped,
         -- pickup: until the receiving team's next event on the case (unknown while none came)
         epoch(e.next_event_at) - epoch(e.event_at) AS pickup_seconds,
@@ -57,6 +59,7 @@ escalations AS (
         o.last_answered_team AS from_team,
         c.opened_by_team AS to_team,
         c.opened_at AS handoff_at,
+        NULL::INTEGER AS event_seq,  -- the case's opening: before its events
         false AS dropped,
         NULL::DOUBLE AS pickup_seconds,
         false AS bounce_back
@@ -79,7 +82,11 @@ changes AS (  -- team changes within one call or one case (escalations excluded)
     WHERE kind <> 'escalation'
     GROUP BY container, kind
 ),
-reopen_blame AS (  -- for each reopening, the handoff that gave the case to the team that resolved it
+-- for each reopening, the last handoff that gave the case to the team that resolved it (its last
+-- resolution before the reopening), at or before that resolution: a move away at the very instant
+-- of the resolution neither hides nor takes the blame. Handoffs at one instant are ordered by the
+-- case's events (an escalation, the case's opening, first).
+reopen_blame AS (
     SELECT DISTINCT h.handoff_key
     FROM stg_case_events AS reopen
     JOIN LATERAL (
@@ -90,13 +97,13 @@ reopen_blame AS (  -- for each reopening, the handoff that gave the case to the 
         LIMIT 1
     ) AS resolution ON true
     JOIN LATERAL (
-        SELECT a.handoff_key, a.to_team
+        SELECT a.handoff_key
         FROM all_handoffs AS a
         WHERE a.container = reopen.case_id AND a.kind IN ('reassignment', 'escalation')
-            AND a.handoff_at <= resolution.event_at
-        ORDER BY a.handoff_at DESC
+            AND a.to_team = resolution.team AND a.handoff_at <= resolution.event_at
+        ORDER BY a.handoff_at DESC, a.event_seq DESC NULLS LAST
         LIMIT 1
-    ) AS h ON h.to_team = resolution.team
+    ) AS h ON true
     WHERE reopen.event_type = 'reopened'
 ),
 flags AS (
