@@ -272,18 +272,31 @@ def test_verbatims_of_every_stage_match_a_query_per_stage(pages):
                 expected = []
                 if stage["top"]:
                     signal = stage["top"][0][0]
-                    expected = [
-                        {"signal": signal, "text": t, "language": lang, "nps": nps}
-                        for _, t, lang, nps in con.execute(
-                            "SELECT DISTINCT r.response_id, r.verbatim, r.language, r.nps FROM friction_events AS f "
-                            "JOIN journeys AS j USING (journey_id) "
-                            "JOIN journey_contacts AS jc ON jc.journey_id = f.journey_id AND jc.contact_type = 'survey' "
-                            "JOIN stg_survey_responses AS r ON r.response_id = jc.contact_ref "
-                            "WHERE j.week = ? AND f.stage = ? AND f.signal = ? AND nullif(trim(r.verbatim), '') IS NOT NULL "
-                            "ORDER BY r.nps NULLS LAST, r.response_id LIMIT 2",
-                            [week, stage["key"], signal],
+                    seen = set()  # each text once: the first by NPS, then response
+                    for rid, t, lang, nps in con.execute(
+                        "SELECT DISTINCT r.response_id, r.verbatim, r.language, r.nps FROM friction_events AS f "
+                        "JOIN journeys AS j USING (journey_id) "
+                        "JOIN journey_contacts AS jc ON jc.journey_id = f.journey_id AND jc.contact_type = 'survey' "
+                        "JOIN stg_survey_responses AS r ON r.response_id = jc.contact_ref "
+                        "WHERE j.week = ? AND f.stage = ? AND f.signal = ? AND nullif(trim(r.verbatim), '') IS NOT NULL "
+                        "ORDER BY r.nps NULLS LAST, r.response_id",
+                        [week, stage["key"], signal],
+                    ).fetchall():
+                        if (t, lang) in seen or len(expected) == 2:
+                            continue
+                        seen.add((t, lang))
+                        themes = con.execute(
+                            "SELECT theme, polarity FROM verbatim_themes WHERE response_id = ?", [rid]
                         ).fetchall()
-                    ]
+                        expected.append(
+                            {
+                                "signal": signal,
+                                "text": t,
+                                "language": lang,
+                                "nps": nps,
+                                "themes": sorted(a + b for a, b in themes),
+                            }
+                        )
                 assert chosen[stage["key"]] == expected, (week, stage["key"])
                 found += len(expected)
         assert found > 0  # the data set has verbatims on friction journeys: the comparison compared something

@@ -111,7 +111,8 @@ look_ahead AS (
     FROM handoffs
     GROUP BY week
     UNION ALL
-    SELECT week, 'complaints_acknowledged_within_sla', max(opened_at + to_microseconds((3600e6 * ack_sla_hours)::BIGINT))
+    SELECT week, 'complaints_acknowledged_within_sla',
+        max(opened_at + to_microseconds((3600e6 * ack_sla_hours)::BIGINT))
     FROM stg_cases
     GROUP BY week
     UNION ALL
