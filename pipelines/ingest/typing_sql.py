@@ -18,7 +18,7 @@ from pipelines.ingest.results import MACHINE_ERRORS, FileRejected
 from pipelines.sqltext import sql_ident, sql_string
 from pipelines.warehouse import drop_relation
 
-PERSONAL_COLUMNS = ("customer_ref",)  # canonical columns pseudonymised at the door
+PERSONAL_COLUMNS = ("customer_ref", "respondent_ref")  # canonical columns pseudonymised at the door
 
 # Keys and the references to them: a profile with namespace_keys prefixes them all, so that its
 # case history, its cases' origin calls and its surveys' rated contacts still meet.
