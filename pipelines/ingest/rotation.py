@@ -171,9 +171,7 @@ def _pairs(con, old: PseudonymKey, new: PseudonymKey) -> None:
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE _hashed AS SELECT DISTINCT v, {pseudonym_sql('v')} AS old FROM _identifiers"
     )
-    held = " UNION ".join(
-        f"SELECT customer_ref FROM {t}" for t, c in CONTRACTS.items() if "customer_ref" in c.column_names
-    )
+    held = " UNION ".join(f"SELECT {c} FROM {t}" for t, c in _personal_columns())
     _quarantine_pseudonyms(con)
     con.execute(f"DELETE FROM _hashed WHERE old NOT IN ({held} UNION SELECT p FROM _quarantine_pseudonyms)")
     set_key(con, new)
@@ -197,15 +195,13 @@ def _quarantine_pseudonyms(con) -> None:
 
 def _check_coverage(con) -> None:
     unexplained = []
-    for table, contract in CONTRACTS.items():
-        if "customer_ref" not in contract.column_names:
-            continue
+    for table, column in _personal_columns():
         n = con.execute(
-            f"SELECT count(DISTINCT customer_ref) FROM {table} WHERE customer_ref IS NOT NULL "
-            f"AND customer_ref NOT IN (SELECT old FROM _key_pairs)"
+            f"SELECT count(DISTINCT {column}) FROM {table} WHERE {column} IS NOT NULL "
+            f"AND {column} NOT IN (SELECT old FROM _key_pairs)"
         ).fetchone()[0]
         if n:
-            unexplained.append(f"{n} customer reference(s) of table {table}")
+            unexplained.append(f"{n} {column} value(s) of table {table}")
     if unexplained:
         missing = [r[0] for r in con.execute("SELECT name FROM _missing_files ORDER BY name").fetchall()]
         raise RotationError(
@@ -221,12 +217,22 @@ def _check_coverage(con) -> None:
         )
 
 
+def _personal_columns() -> list[tuple[str, str]]:
+    """(table, column) of every pseudonymised column of the canonical tables (a customer's
+    reference, a staff member's in the internal pulse)."""
+    from pipelines.ingest.typing_sql import PERSONAL_COLUMNS
+
+    return [(t, c) for t, contract in CONTRACTS.items() for c in contract.column_names if c in PERSONAL_COLUMNS]
+
+
 def _rewrite_tables(con, outcome: Rotation) -> None:
-    for table, contract in CONTRACTS.items():
-        if "customer_ref" in contract.column_names:
-            outcome.rows[table] = con.execute(
-                f"UPDATE {table} AS t SET customer_ref = k.new FROM _key_pairs AS k WHERE t.customer_ref = k.old"
+    for table, column in _personal_columns():
+        outcome.rows[table] = (
+            outcome.rows.get(table, 0)
+            + con.execute(
+                f"UPDATE {table} AS t SET {column} = k.new FROM _key_pairs AS k WHERE t.{column} = k.old"
             ).fetchone()[0]
+        )
 
 
 def _rewrite_quarantine(con, pairs: dict[str, str], outcome: Rotation) -> None:
