@@ -10,10 +10,16 @@ from __future__ import annotations
 OUTCOMES = ("nps", "friction_share")
 
 
+# Means and correlations sum doubles in whatever order DuckDB reads the rows: their last bits
+# differ between two warehouses built from the same files in another order. The page and
+# scorecard.json carry them to this many decimals, so that the same data gives the same files.
+DECIMALS = 9
+
+
 def _rows(con, sql: str, params: list) -> list[dict]:
     cursor = con.execute(sql, params)
     names = [d[0] for d in cursor.description]
-    return [dict(zip(names, r)) for r in cursor.fetchall()]
+    return [{k: round(v, DECIMALS) if isinstance(v, float) else v for k, v in zip(names, r)} for r in cursor.fetchall()]
 
 
 def team_attention(con, week: str, unassigned: str) -> dict:
