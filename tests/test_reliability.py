@@ -44,7 +44,7 @@ HISTORY_TABLES = {
     "load_audit",
     "pseudonym_keys",
 }
-CANONICAL_TABLES = ("calls", "cases", "case_events", "survey_responses")
+CANONICAL_TABLES = ("calls", "cases", "case_events", "survey_responses", "internal_pulse")
 
 
 # The second delivery of each file is a byte-identical copy named <stem>.resent<suffix>; whichever of
