@@ -26,18 +26,21 @@ FILES = {  # table -> (landing sub-folder, file prefix): the names the default s
     "cases": ("complaints", "cases"),
     "case_events": ("complaints", "case_events"),
     "survey_responses": ("surveys", "survey_responses"),
+    "internal_pulse": ("pulse", "internal_pulse"),
 }
 ID_COLUMNS = {
     "calls": ("call_id",),
     "cases": ("case_id", "origin_ref"),
     "case_events": ("case_id",),
     "survey_responses": ("response_id", "interaction_ref"),
+    "internal_pulse": ("answer_id",),
 }
 TIME_COLUMNS = {
     "calls": ("offered_at", "answered_at", "ended_at"),
     "cases": ("opened_at", "resolved_at"),
     "case_events": ("event_at",),
     "survey_responses": ("responded_at",),
+    "internal_pulse": ("answered_at",),
 }
 
 

@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+from pipelines.generate import DEMO_PULSE_LINK
 from pipelines.ingest.profiles import LOADABLE
 
 
@@ -29,6 +30,7 @@ def cmd_generate(args) -> int:
         seed=args.seed,
         start_week=args.start_week,
         journeys_per_week=args.journeys_per_week,
+        pulse_link=args.pulse_link,
     )
     print(
         f"wrote {summary['files']} files for weeks {summary['weeks'][0]}..{summary['weeks'][-1]} "
@@ -444,7 +446,7 @@ def cmd_demo(args) -> int:
             shutil.rmtree(path, ignore_errors=True)
     step = _stepper()
     if not settings.landing.exists():
-        generated = generate(settings.landing, weeks=args.weeks, seed=args.seed)
+        generated = generate(settings.landing, weeks=args.weeks, seed=args.seed, pulse_link=DEMO_PULSE_LINK)
         step(f"generated {generated['files']} landing files in {settings.landing}")
     states = run_dags(home / ".airflow", home, step=step)
     summary = warehouse_summary(settings)
@@ -597,6 +599,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--out", default="landing")
     g.add_argument("--start-week", default="2026-W40", help="first ISO week, e.g. 2026-W40")
     g.add_argument("--journeys-per-week", type=int, default=300)
+    g.add_argument(
+        "--pulse-link",
+        type=float,
+        default=DEMO_PULSE_LINK,
+        help="NPS points (0-10) a survey moves per unit of how well its journey's teams were served (0: none)",
+    )
     g.set_defaults(func=cmd_generate)
 
     r = sub.add_parser("run", help="ingest, validate, build the warehouse and render every week, without Airflow")

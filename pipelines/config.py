@@ -56,6 +56,7 @@ class Settings:
     orchestration: dict[str, Any] = field(default_factory=dict)
     teams: dict[str, Any] = field(default_factory=dict)
     pyramid: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pulse: dict[str, Any] = field(default_factory=dict)
 
     @property
     def scorecards_dir(self) -> Path:
@@ -204,6 +205,7 @@ def load_settings(config_file: str | Path | None = None, base_dir: str | Path | 
         orchestration=raw["orchestration"],
         teams=_checked_teams(raw["teams"]),
         pyramid=_checked_pyramid(raw["pyramid"], raw["headline"], stages),
+        pulse=_checked_pulse(raw["pulse"]),
         **paths,
     )
 
@@ -339,6 +341,19 @@ def _checked_scorecard(section: dict) -> dict[str, Any]:
             raise ConfigError(f"scorecard.{key}: expected a whole number of at least 1")
     if section.get("pdf_weeks") not in ("latest", "all"):
         raise ConfigError("scorecard.pdf_weeks: expected latest or all")
+    return section
+
+
+# The least each pulse setting may be: a group of two would let each respondent read the other's
+# answer; a correlation's Fisher interval needs four team-weeks (its standard error is 1/sqrt(n - 3)).
+PULSE_MINIMUMS = {"min_group_size": 3, "min_team_weeks": 4, "link_weeks": 1}
+
+
+def _checked_pulse(section: dict) -> dict[str, Any]:
+    for key, least in PULSE_MINIMUMS.items():
+        value = section.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ConfigError(f"pulse.{key}: expected a whole number of at least {least}, got {value!r}")
     return section
 
 

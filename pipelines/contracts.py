@@ -192,7 +192,40 @@ SURVEY_ANSWERS = Contract(
     ),
 )
 
-CONTRACTS: dict[str, Contract] = {c.table: c for c in (CALLS, CASES, CASE_EVENTS, SURVEY_RESPONSES, SURVEY_ANSWERS)}
+# One staff member's answers about one team's service in one week, or about their own engagement.
+PULSE_SCALE = {"minimum": 1, "maximum": 5, "unit": "1-5, 5 best"}
+
+INTERNAL_PULSE = Contract(
+    table="internal_pulse",
+    description="One row per answer of an internal pulse survey: a staff member rates the service their team "
+    "received that week from another team (reactivity, clarity of handoffs, helpfulness), or, on a row without "
+    "a rated team, their own engagement. Anonymous by design: no figure of a group smaller than "
+    "`pulse.min_group_size` answers is ever shown (docs/excellence.md).",
+    event_time="answered_at",
+    key=("answer_id",),
+    columns=(
+        Column("answer_id", "VARCHAR", True, "Identifier of the answer"),
+        Column(
+            "respondent_ref",
+            "VARCHAR",
+            False,
+            "Staff member, pseudonymised at ingest (keyed hash); empty in an anonymous survey",
+        ),
+        Column("answered_at", TS, True, "When the staff member answered", unit=TS_DOC),
+        Column("rater_team", "VARCHAR", True, "Team of the staff member answering"),
+        Column("rated_team", "VARCHAR", False, "Team whose service is rated; empty on an answer about engagement"),
+        Column("reactivity", "INTEGER", False, "The rated team reacts in time", **PULSE_SCALE),
+        Column(
+            "handoff_clarity", "INTEGER", False, "Work handed over by or to it is clear and complete", **PULSE_SCALE
+        ),
+        Column("helpfulness", "INTEGER", False, "The rated team helps when asked", **PULSE_SCALE),
+        Column("engagement", "INTEGER", False, "The staff member's own engagement in their work", **PULSE_SCALE),
+    ),
+)
+
+CONTRACTS: dict[str, Contract] = {
+    c.table: c for c in (CALLS, CASES, CASE_EVENTS, SURVEY_RESPONSES, SURVEY_ANSWERS, INTERNAL_PULSE)
+}
 
 
 def expectation_suite(contract: Contract) -> dict:

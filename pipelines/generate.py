@@ -5,7 +5,11 @@ Customers bring needs (information, billing, technical). They call the front off
 or technical support (technique), sometimes to the wrong team and back; unresolved customers
 call again within days, and repeated failure escalates into a complaint case handled by
 the complaints team (réclamations), which may reassign it, resolve it late, or see it reopened.
-Some customers answer a survey days later, in French or English.
+Some customers answer a survey days later, in French or English. Each week, the staff of each
+team answer an internal pulse (anonymous): how well each other team served theirs, and their own
+engagement. How well a team is served that week is drawn at random; with a `pulse_link`, the
+customers of the journeys it touched are that much happier or unhappier (their NPS), so that the
+pipeline's relationship between internal service and customer outcome has a known sign.
 
 The exports are written in the canonical formats (see docs/data-contracts.md), one file per
 source and ISO week, and, beside them, `ground_truth/`: what the simulation did, recorded
@@ -60,7 +64,14 @@ SOURCE_FILES = {  # landing sub-folder, file prefix, contract
     "calls": [("calls", "calls")],
     "complaints": [("cases", "cases"), ("case_events", "case_events")],
     "surveys": [("survey_responses", "survey_responses")],
+    "pulse": [("internal_pulse", "internal_pulse")],
 }
+# Staff answering the internal pulse, per team: Complaints is smaller than the default
+# pulse.min_group_size, so its engagement is never shown (docs/excellence.md, anonymity).
+PULSE_STAFF = {"accueil": 9, "facturation": 7, "technique": 7, "reclamations": 4}
+PULSE_ANSWER_SHARE = 0.85  # staff answering in a given week
+PULSE_SERVED_SPREAD = 0.7  # a pulse score moves this much (1-5 scale) per standard deviation of service
+DEMO_PULSE_LINK = 1.5  # `esprit generate` and the demo: NPS points (0-10) per standard deviation
 
 # Each stage's verbatims with the themes they speak to (pipelines/listening/taxonomy.yaml, with their
 # polarity, labelled by docs/labelling-guide.md): a response's verbatim is chosen from the stage its
@@ -144,6 +155,7 @@ class Journey:
     followup_at: datetime | None = None  # first contact after the first answered call
     last_anchor_at: datetime | None = None
     moments: list[datetime] = field(default_factory=list)  # each call or case, each case's first resolution
+    teams: set[str] = field(default_factory=set)  # teams that took a call segment or held a case
 
 
 # each signal's stage, as the default friction_signals setting has it (sql/vocabulary.yaml)
@@ -155,10 +167,14 @@ def _iso(moment: datetime | None) -> str:
 
 
 class Simulation:
-    def __init__(self, seed: int, start_week: str, weeks: int, journeys_per_week: int):
+    def __init__(self, seed: int, start_week: str, weeks: int, journeys_per_week: int, pulse_link: float = 0.0):
         self.rng = random.Random(seed)
         # boundary cases draw from their own stream: the rest of the simulation stays as it was
         self.edge = random.Random(seed + 1_000_003)
+        # so does the internal pulse: how well each team is served each week, and its answers
+        self.pulse = random.Random(seed + 2_000_003)
+        self.pulse_link = pulse_link
+        self.served = {(team, w): self.pulse.gauss(0, 1) for w in range(weeks) for team in TEAMS}
         self.boundaries: list[dict] = []
         self.conditions: list[dict] = []  # rule cases: each condition made to hold alone and to fail alone
         self.call_signals: dict[str, set[str]] = {}  # a planned call -> the friction signals it raised
@@ -618,6 +634,7 @@ class Simulation:
         return "accueil" if self.rng.random() < 0.08 else None
 
     def _segment(self, call_id, seg_no, j, team, offered, answered, ended, outcome, transfer_type, hold, wrap):
+        j.teams.add(team)
         self.rows["calls"].append(
             {
                 "call_id": call_id,
@@ -780,6 +797,7 @@ class Simulation:
             events.append(("resolved", t, team, "resolved"))
         t = t + timedelta(days=self.rng.uniform(1, 3))
         events.append(("closed", t, team, "closed"))
+        j.teams.update(eteam for _, _, eteam, _ in events)
         for seq, (etype, at, eteam, status) in enumerate(events, start=1):
             self.rows["case_events"].append(
                 {
@@ -811,7 +829,7 @@ class Simulation:
         # journey by time, but cannot tell which call's handoffs they speak of.
         keep_ref = kind == "case" or self.rng.random() > 0.05
         pain = sum(1 for s in j.signals if s[2] <= responded) + (0 if resolved else 2) + (1 if repeat else 0)
-        nps = max(0, min(10, round(self.rng.gauss(9.2 - 1.3 * pain, 1.4))))
+        nps = max(0, min(10, round(self.rng.gauss(9.2 - 1.3 * pain + self.pulse_link * self._served_mean(j), 1.4))))
         csat = max(1, min(5, round(self.rng.gauss(4.6 - 0.6 * pain, 0.7))))
         ces = max(1, min(7, round(self.rng.gauss(6.3 - 0.9 * pain, 1.0))))
         if repeat:
@@ -842,17 +860,64 @@ class Simulation:
             }
         )
 
+    def _served_mean(self, j: Journey) -> float:
+        """How well the teams of a journey were served by the others in the week it started."""
+        w = (j.started_at - self.start) // timedelta(weeks=1)
+        served = [self.served[(t, w)] for t in sorted(j.teams) if (t, w) in self.served]
+        return sum(served) / len(served) if served else 0.0
+
+    # ---- internal pulse -------------------------------------------------------------------
+    def run_pulse(self) -> None:
+        """Each week, each team's staff answer on Thursday or Friday: one row per other team rated
+        (the scores move with how well the other teams served the rater's team that week), one on
+        their engagement."""
+        for w in range(self.weeks):
+            monday = self.start.astimezone(PARIS).date() + timedelta(weeks=w)
+            for rater, staff in PULSE_STAFF.items():
+                for _ in range(staff):
+                    if self.pulse.random() > PULSE_ANSWER_SHARE:
+                        continue
+                    day = monday + timedelta(days=self.pulse.choice((3, 4)))
+                    at = datetime.combine(day, time(self.pulse.randint(9, 17), self.pulse.randint(0, 59)), PARIS)
+                    for rated in TEAMS:
+                        if rated == rater:
+                            row = {"engagement": self._score(3.6)}
+                        else:
+                            level = 3.4 + PULSE_SERVED_SPREAD * self.served[(rater, w)]
+                            row = {k: self._score(level) for k in ("reactivity", "handoff_clarity", "helpfulness")}
+                        self.rows["internal_pulse"].append(
+                            {
+                                "answer_id": self._next("pulse", "P{:07d}"),
+                                "answered_at": _iso(at),
+                                "rater_team": rater,
+                                "rated_team": "" if rated == rater else rated,
+                                **row,
+                                "_at": at.astimezone(UTC),
+                            }
+                        )
+
+    def _score(self, level: float) -> int:
+        return max(1, min(5, round(self.pulse.gauss(level, 0.8))))
+
 
 def _week(moment: datetime) -> str:
     return week_label(moment, TZ)
 
 
 def generate(
-    out: Path, weeks: int = 8, seed: int = 7, start_week: str = DEFAULT_START_WEEK, journeys_per_week: int = 300
+    out: Path,
+    weeks: int = 8,
+    seed: int = 7,
+    start_week: str = DEFAULT_START_WEEK,
+    journeys_per_week: int = 300,
+    pulse_link: float = 0.0,
 ) -> dict:
-    """Write the landing files and ground truth under `out`; return a summary."""
-    sim = Simulation(seed, start_week, weeks, journeys_per_week)
+    """Write the landing files and ground truth under `out`; return a summary. `pulse_link`: NPS
+    points (0-10 scale) a customer's answer moves by per standard deviation of how well the teams
+    of their journey were served by the others that week (0: no link)."""
+    sim = Simulation(seed, start_week, weeks, journeys_per_week, pulse_link)
     sim.run()
+    sim.run_pulse()
     out = Path(out)
     files = 0
     for source, outputs in SOURCE_FILES.items():
@@ -961,6 +1026,11 @@ def write_ground_truth(sim: Simulation, folder: Path) -> dict:
         w.writerow(["rule", "condition", "ref", "fires"])
         for c in (c for c in sim.conditions if c["at"] < end):
             w.writerow([c["rule"], c["condition"], c["ref"], str(c["fires"]).lower()])
+    with open(folder / "pulse_served.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["team", "week", "served"])
+        for (team, n), served in sorted(sim.served.items(), key=lambda x: (x[0][1], x[0][0])):
+            w.writerow([team, _week(sim.start + timedelta(weeks=n, days=3)), f"{served:.6f}"])
     summary = {
         "start": _iso(sim.start),
         "end": _iso(end),
@@ -969,6 +1039,7 @@ def write_ground_truth(sim: Simulation, folder: Path) -> dict:
         "journeys": len(journeys),
         "handoffs": len(handoffs),
         "failed_handoffs": sum(1 for h in handoffs if any(at < end for at in h.reasons.values())),
+        "pulse_link": sim.pulse_link,
         "thresholds": {
             "long_wait_seconds": LONG_WAIT_S,
             "long_hold_seconds": LONG_HOLD_S,
@@ -1016,4 +1087,8 @@ Everything is as observable at the end of the last generated week (`summary.json
   the handoff key or call it is about (`ref`), and whether the rule fired in the simulation
   (`fires`): bounce_back, ping_pong, dropped and repeat_info (handoffs), abandoned, long_wait,
   several_attempts and repeat_contact (friction signals, `ref` the call that raises them).
+- `pulse_served.csv`: how well each team was served by the others each week, as the simulation
+  drew it (standard normal): the internal pulse's scores of the team move with it, and, with
+  `pulse_link` (`summary.json`) other than 0, so does the NPS of the customers whose journeys
+  the team touched (`pulse_link` NPS points per unit, averaged over the journey's teams).
 """

@@ -137,6 +137,7 @@ def test_bench_at_a_tiny_size_writes_every_measured_field(tmp_path):
         "esprit_ingest_calls",
         "esprit_ingest_complaints",
         "esprit_ingest_surveys",
+        "esprit_ingest_pulse",
         "esprit_metrics",
         "esprit_scorecard",
     }

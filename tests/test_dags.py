@@ -22,6 +22,7 @@ def test_dags_import_without_errors(dagbag):
         "esprit_ingest_calls",
         "esprit_ingest_complaints",
         "esprit_ingest_surveys",
+        "esprit_ingest_pulse",
         "esprit_metrics",
         "esprit_scorecard",
     }
@@ -29,7 +30,7 @@ def test_dags_import_without_errors(dagbag):
 
 def test_ingest_dags_emit_the_assets_the_metrics_dag_waits_for(dagbag):
     emitted = set()
-    for source in ("calls", "complaints", "surveys"):
+    for source in ("calls", "complaints", "surveys", "pulse"):
         tasks = {t.task_id: t for t in dagbag.dags[f"esprit_ingest_{source}"].tasks}
         assert set(tasks) == {"load", "publish", "check"}
         emitted |= {o.name for o in tasks["publish"].outlets}
@@ -41,11 +42,20 @@ def test_ingest_dags_emit_the_assets_the_metrics_dag_waits_for(dagbag):
     condition = metrics.timetable.asset_condition
     assert type(condition).__name__ == "AssetAny"  # any one source loading triggers a rebuild
     awaited = {a.name for a in condition.objects}
-    assert awaited == emitted == {"esprit_calls_loaded", "esprit_complaints_loaded", "esprit_surveys_loaded"}
+    assert (
+        awaited
+        == emitted
+        == {
+            "esprit_calls_loaded",
+            "esprit_complaints_loaded",
+            "esprit_surveys_loaded",
+            "esprit_pulse_loaded",
+        }
+    )
 
 
 def test_ingest_dags_start_when_their_landing_folder_gets_a_file(dagbag):
-    for source in ("calls", "complaints", "surveys"):
+    for source in ("calls", "complaints", "surveys", "pulse"):
         (landing,) = dagbag.dags[f"esprit_ingest_{source}"].timetable.asset_condition.objects
         (watcher,) = landing.watchers  # no Redis channel configured: the folder watcher alone
         assert type(watcher.trigger).__name__ == "LandingFolderTrigger"

@@ -479,11 +479,19 @@ def _operation(settings):
         ),
         encoding="utf-8",
     )
-    for source in ("calls", "complaints", "surveys"):
+    from tests.test_pulse import PULSE_COLUMNS, pulse_row
+
+    # the internal pulse's staff references are pseudonymised and rotated like customers'
+    (settings.landing / "pulse").mkdir(parents=True, exist_ok=True)
+    (settings.landing / "pulse" / "pulse_2026-W41.csv").write_text(
+        csv_text([pulse_row("P1", "accueil", "facturation", respondent_ref="C2")], PULSE_COLUMNS), encoding="utf-8"
+    )
+    for source in ("calls", "complaints", "surveys", "pulse"):
         ingest_source(settings, source)
 
 
 PSEUDONYM_TABLES = {
+    "internal_pulse": "respondent_ref",
     "calls": "customer_ref",
     "cases": "customer_ref",
     "survey_responses": "customer_ref",

@@ -145,7 +145,7 @@ def test_a_ready_env_passes_and_the_command_says_so(tmp_path, capsys):
         ("ESPRIT_PSEUDONYM_KEY", "esprit-demo-key-PUBLIC-not-a-secret", "public demo key"),
         ("ESPRIT_PSEUDONYM_KEY", "", "is not set"),
         # the old .env.example's hint: 43 characters of random base64, not a Fernet key
-        ("AIRFLOW_FERNET_KEY", secrets.token_urlsafe(32), "not a valid Fernet key"),
+        ("AIRFLOW_FERNET_KEY", "7IxJ5OCHMqErch61ospdE8ynYOkVPvq16iizDYdf7a4", "not a valid Fernet key"),
         ("AIRFLOW_FERNET_KEY", "", "is not set"),
         ("AIRFLOW_JWT_SECRET", "", "is not set"),
         ("AIRFLOW_UID", "0", "other than root"),

@@ -187,6 +187,11 @@ def test_a_calls_only_site_has_no_complaint_figures(generated, tmp_path):
     page = json.loads((settings.scorecards_dir / week / "scorecard.json").read_text(encoding="utf-8"))
     assert page["headline"]["complaints_per_1000_contacts"]["status"] == "no_data"
     assert page["headline"]["nps"]["missing_feeds"] == "surveys"
+    # no pulse feed: the symmetry of attention has its teams' calls but "no data" for the pulse
+    teams = page["attention"]["teams"]
+    assert teams and any(r["journeys_touched"] for r in teams)
+    assert {(r["served_status"], r["serving_status"], r["engagement_status"]) for r in teams} == {("no_data",) * 3}
+    assert all(r["served_score"] is None and r["serving_score"] is None and r["engagement"] is None for r in teams)
 
 
 def test_a_change_compares_only_with_a_recent_week():

@@ -1280,3 +1280,35 @@ def test_nps_interval_and_what_stays_open(edges):
     assert edges.execute(
         "SELECT final_at FROM weekly_metrics WHERE week = '2026-W08' AND metric = 'first_contact_resolution'"
     ).fetchone() == (datetime(2026, 2, 24, 9, 0, tzinfo=UTC),)
+
+
+def test_praise_counts_a_verbatim_that_praises_and_complains_of_nothing(settings):
+    """verbatim_praise, the surprising level's reading of the verbatims: praise only counts; a
+    verbatim that also complains does not; a response without a verbatim is not counted at all."""
+    from pipelines.listening.matcher import default_matcher
+    from tests.test_ingest_corpus import csv_text, survey_row
+
+    verbatims = [
+        "Conseiller très aimable, problème réglé en un appel.",  # praise only
+        "Conseiller aimable mais beaucoup trop d'attente au téléphone.",  # praise and a complaint
+        "Beaucoup trop d'attente au téléphone.",  # a complaint only
+        "Rien à signaler.",  # no theme: counted, no praise
+        "",  # no verbatim: not in the denominator
+    ]
+    matcher = default_matcher()
+    polarities = [{m.polarity for m in matcher.mentions(v, "fr")} for v in verbatims]
+    assert polarities == [{"+"}, {"+", "-"}, {"-"}, set(), set()]  # the cases are what they claim
+    folder = settings.landing / "surveys"
+    folder.mkdir(parents=True)
+    rows = [survey_row(rid=f"R{i}", customer=f"C{i}", verbatim=v) for i, v in enumerate(verbatims)]
+    (folder / "s.csv").write_text(csv_text(rows), encoding="utf-8")
+    ingest_paths(settings, "surveys", [folder / "s.csv"], load_profile("generator_survey_responses"))
+    build_models(settings, sql_dir=models_sql_dir())
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        figure = con.execute(
+            "SELECT numerator, denominator FROM weekly_metrics WHERE metric = 'verbatim_praise'"
+        ).fetchall()
+    finally:
+        con.close()
+    assert figure == [(1, 4)]

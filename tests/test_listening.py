@@ -229,37 +229,3 @@ def test_emergent_topics_per_quarter_of_the_real_export():
         placed = [i for t in found for i in t.verbatims]
         assert len(placed) == len(set(placed)) and all(set(t.uncovered) <= set(t.verbatims) for t in found)
         assert sum(len(t.uncovered) for t in found) > 0
-
-
-def test_praise_counts_a_verbatim_that_praises_and_complains_of_nothing(settings):
-    """verbatim_praise, the surprising level's reading of the verbatims: praise only counts; a
-    verbatim that also complains does not; a response without a verbatim is not counted at all."""
-    from pipelines.ingest.load import ingest_paths
-    from pipelines.ingest.profiles import load_profile
-    from pipelines.model.build import build_models
-    from pipelines.warehouse import connect
-    from tests.test_ingest_corpus import csv_text, survey_row
-
-    verbatims = [
-        "Conseiller très aimable, problème réglé en un appel.",  # praise only
-        "Conseiller aimable mais beaucoup trop d'attente au téléphone.",  # praise and a complaint
-        "Beaucoup trop d'attente au téléphone.",  # a complaint only
-        "",  # no verbatim: not in the denominator
-    ]
-    matcher = default_matcher()
-    polarities = [{m.polarity for m in matcher.mentions(v, "fr")} for v in verbatims]
-    assert polarities == [{"+"}, {"+", "-"}, {"-"}, set()]  # the cases are what they claim
-    folder = settings.landing / "surveys"
-    folder.mkdir(parents=True)
-    rows = [survey_row(rid=f"R{i}", customer=f"C{i}", verbatim=v) for i, v in enumerate(verbatims)]
-    (folder / "s.csv").write_text(csv_text(rows), encoding="utf-8")
-    ingest_paths(settings, "surveys", [folder / "s.csv"], load_profile("generator_survey_responses"))
-    build_models(settings)
-    con = connect(settings.warehouse, read_only=True)
-    try:
-        figure = con.execute(
-            "SELECT numerator, denominator FROM weekly_metrics WHERE metric = 'verbatim_praise'"
-        ).fetchall()
-    finally:
-        con.close()
-    assert figure == [(1, 3)]

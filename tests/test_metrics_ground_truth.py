@@ -372,3 +372,61 @@ def test_weeks_are_cut_at_local_midnight(con, generated):
     }
     key = resolve_key()
     assert {(pseudonym(c, key), at, w) for c, at, w in starts} <= got
+
+
+def test_weekly_verbatim_themes_add_up_to_the_generator_truth(pipeline_run, generated):
+    """Per week, team, theme and polarity, the responses weekly_verbatim_themes counts (over
+    stages) are those ground_truth/verbatim_themes.csv labels, week cut in Europe/Paris, and each
+    week and team's responses with a verbatim its denominator; the team is the rated call's last
+    segment's, or the team that opened the rated case, read here from the exports."""
+    import csv
+    from collections import Counter
+    from datetime import datetime
+
+    from pipelines.weeks import week_label
+
+    settings, _ = pipeline_run
+
+    def rows(folder, prefix):
+        for path in sorted((generated / folder).glob(f"{prefix}_*.csv")):
+            with open(path, encoding="utf-8", newline="") as fh:
+                yield from csv.DictReader(fh)
+
+    last_segment = {}
+    for r in rows("calls", "calls"):
+        if int(r["segment_no"]) >= last_segment.get(r["call_id"], (0, None))[0]:
+            last_segment[r["call_id"]] = (int(r["segment_no"]), r["team"])
+    opened_by = {}
+    for e in sorted(rows("complaints", "case_events"), key=lambda e: int(e["event_seq"])):
+        opened_by.setdefault(e["case_id"], e["team"].strip() or settings.teams["unassigned"])
+    responses = {r["response_id"]: r for r in rows("surveys", "survey_responses")}
+
+    def team(r):
+        if r["interaction_type"] == "call" and r["interaction_ref"] in last_segment:
+            return last_segment[r["interaction_ref"]][1]
+        if r["interaction_type"] == "case":
+            return opened_by.get(r["interaction_ref"])
+        return None
+
+    truth, with_verbatim = Counter(), Counter()
+    for r in responses.values():
+        if r["verbatim"].strip():
+            with_verbatim[(week_label(datetime.fromisoformat(r["responded_at"]), settings.week_timezone), team(r))] += 1
+    with open(generated / "ground_truth" / "verbatim_themes.csv", encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            r = responses[row["response_id"]]
+            week = week_label(datetime.fromisoformat(r["responded_at"]), settings.week_timezone)
+            for label in row["themes"].split():
+                truth[(week, team(r), label[:-1], label[-1])] += 1
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        counted = con.execute(
+            "SELECT week, team, theme, polarity, sum(responses), any_value(responses_with_verbatim) "
+            "FROM weekly_verbatim_themes GROUP BY ALL"
+        ).fetchall()
+    finally:
+        con.close()
+    assert truth and {(w, tm, t, p): int(n) for w, tm, t, p, n, _ in counted} == dict(truth)
+    assert {(w, tm): d for w, tm, _, _, _, d in counted} == {
+        k: with_verbatim[k] for k in {(w, tm) for w, tm, _, _ in truth}
+    }

@@ -44,7 +44,7 @@ HISTORY_TABLES = {
     "load_audit",
     "pseudonym_keys",
 }
-CANONICAL_TABLES = ("calls", "cases", "case_events", "survey_responses")
+CANONICAL_TABLES = ("calls", "cases", "case_events", "survey_responses", "internal_pulse")
 
 
 # The second delivery of each file is a byte-identical copy named <stem>.resent<suffix>; whichever of
@@ -224,7 +224,8 @@ def _digits(text: str) -> str:
 
 
 def personal_needles(landing: Path) -> dict[str, set[str]]:
-    """Customer ids (customer_ref columns), e-mail addresses and phone numbers of the landing files."""
+    """Customer and staff ids (customer_ref, respondent_ref columns), e-mail addresses and phone numbers
+    of the landing files."""
     ids, emails, phones = set(), set(), set()
     for path in landing.glob("*/*.csv"):
         if path.parent.name == "ground_truth":
@@ -233,6 +234,8 @@ def personal_needles(landing: Path) -> dict[str, set[str]]:
         for row in csv.DictReader(io.StringIO(text)):
             if row.get("customer_ref"):
                 ids.add(row["customer_ref"])
+            if row.get("respondent_ref"):
+                ids.add(row["respondent_ref"])
         emails |= set(EMAIL.findall(text))
         phones |= {_digits(p)[-9:] for p in PHONE.findall(text)}  # the subscriber digits, whatever the prefix
     return {"customer ids": ids, "e-mail addresses": emails, "phone numbers": phones}
@@ -332,6 +335,8 @@ def _with_personal_data(generated: Path, landing: Path) -> None:
                 if "verbatim" in row and i % 2 == 0:
                     own = row["customer_ref"] if not row["customer_ref"].startswith("C-") else ""
                     row["verbatim"] = f"{row['verbatim']} Rappelez-moi: {own}, ou {personal('x' + str(i), spoken)}."
+            if "respondent_ref" in row:  # the internal pulse: staff known by their e-mail address
+                row["respondent_ref"] = f"{row['rater_team']}.agent{i % 9}@exemple.fr"
         target = landing / path.parent.name / path.name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(csv_text(rows, columns=list(rows[0])), encoding="utf-8")
@@ -562,7 +567,7 @@ def test_no_personal_data_in_what_a_demo_like_run_prints(generated, tmp_path, ca
     captured = capfd.readouterr()
     printed = {"stdout": captured.out, "stderr": captured.err, "log": caplog.text}
     assert (
-        "files: 4 loaded" in captured.out  # the run's summary, as a person reads it
+        "files: 5 loaded" in captured.out  # the run's summary, as a person reads it (the pulse's file too)
         and "scorecard.en.html" in captured.out
         and "Net Promoter Score" in captured.out
     )

@@ -15,6 +15,7 @@ from pipelines.report.i18n import TERMS, TEXT
 from pipelines.report.investigate import pair_slug
 from pipelines.report.scorecard import render_weeks
 from pipelines.warehouse import connect
+from pipelines.weeks import week_bounds
 
 
 @pytest.fixture(scope="module")
@@ -419,12 +420,19 @@ def _expected_this_week(settings, con, week: str) -> tuple[list, set]:
             worse.append((abs(v1 - spec["target"]) / abs(spec["target"] - spec["watch"]), metric))
     ranked = []
     staged = {"calls": "stg_calls", "cases": "stg_cases", "survey_responses": "stg_survey_responses"}
+    start, end = week_bounds(week, settings.week_timezone)
+
+    def rows_in_week(table: str) -> int:
+        if table == "internal_pulse":  # no staging table: the answers given between the week's bounds
+            sql, params = "SELECT count(*) FROM internal_pulse WHERE answered_at >= ? AND answered_at < ?", [start, end]
+        elif table in staged:
+            sql, params = f"SELECT count(*) FROM {staged[table]} WHERE week = ?", [week]
+        else:
+            return 0
+        return con.execute(sql, params).fetchone()[0]
+
     for source, tables in source_tables(settings).items():
-        if not any(
-            con.execute(f"SELECT count(*) FROM {staged[t]} WHERE week = ?", [week]).fetchone()[0]
-            for t in tables
-            if t in staged
-        ):
+        if not any(rows_in_week(t) for t in tables):
             ranked.append(("source", source))
     ranked += [("tile", m) for _, m in sorted(worse, key=lambda s: (-s[0], s[1]))]
     rises = []

@@ -523,3 +523,66 @@ def test_investigation_overview_matches_the_handoffs_table_and_details_open(brow
     assert first.locator("tr.failing").count() == counts[0]  # one failing step in each journey
     visit.screenshot(f"handoffs-overview-{week}.{lang}.png")
     page.close()
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_symmetry_of_attention_shows_the_tables_figures_and_hides_small_groups(browser, latest, lang):
+    """docs/excellence.md: each team's row as weekly_team_attention has it, a pulse group under
+    pulse.min_group_size (Complaints' four staff) as 'too few answers to show', never a number, and
+    the relationship as team_attention_link has it."""
+    from pipelines.report.i18n import formats, translator
+
+    settings, week = latest
+    t, _ = translator(lang)
+    number = formats(lang)
+    con = connect(settings.warehouse, read_only=True)
+    cursor = con.execute("SELECT * FROM weekly_team_attention WHERE week = ? ORDER BY team", [week])
+    names = [d[0] for d in cursor.description]
+    teams = [dict(zip(names, r)) for r in cursor.fetchall()]
+    cursor = con.execute("SELECT * FROM team_attention_link WHERE week = ?", [week])
+    names = [d[0] for d in cursor.description]
+    links = {r[1]: dict(zip(names, r)) for r in cursor.fetchall()}
+    con.close()
+    assert {row["served_status"] for row in teams} >= {"shown", "too_few_answers"}  # both cases are on the page
+    visit = Visit(browser, settings.scorecards_dir / week / f"scorecard.{lang}.html")
+    visit.assert_quiet()
+    section = visit.page.locator("section.attention")
+    assert section.locator("h2").inner_text() == t("attention")
+    for row in teams:
+        shown = section.locator(f'tr[data-team="{row["team"]}"]')
+        assert shown.locator("td").first.inner_text() == team_name(settings, row["team"], lang)
+        for cell, status, value, respondents in (
+            ("served", row["served_status"], row["served_score"], row["served_respondents"]),
+            ("engagement", row["engagement_status"], row["engagement"], row["engagement_respondents"]),
+            ("serving", row["serving_status"], row["serving_score"], row["serving_respondents"]),
+        ):
+            text = shown.locator(f'td[data-cell="{cell}"]').inner_text()
+            if status == "shown":
+                assert text == f"{number.decimal(value, 2)} (n\u00a0{number.count(respondents)})"
+            else:
+                assert value is None and respondents is None
+                assert text == t("too_few_answers" if status == "too_few_answers" else "no_data")
+        nps = shown.locator('td[data-cell="nps"]').inner_text()
+        assert nps == (
+            f"{fmt(row['nps'], 'points', lang)} (n\u00a0{number.count(row['nps_responses'])})"
+            if row["nps"] is not None
+            else t("no_data")
+        )
+        received = shown.locator('td[data-cell="failed-received"]').inner_text()
+        if row["handoffs_received"]:
+            rate = fmt(100 * row["failure_rate_received"], "pct", lang)
+            assert (
+                received
+                == f"{number.count(row['failed_received'])} / {number.count(row['handoffs_received'])} ({rate})"
+            )
+    for outcome, link in links.items():
+        item = section.locator(f'li[data-outcome="{outcome}"]')
+        assert item.get_attribute("data-status") == link["status"]
+        if link["status"] != "no_data":
+            r, low, high = (
+                number.decimal(link[k], 2, True) for k in ("correlation", "correlation_low", "correlation_high")
+            )
+            n = number.count(link["team_weeks"])
+            assert t(f"link_{outcome}", r=r, low=low, high=high, n=n) in item.inner_text()
+    visit.screenshot(f"attention-{lang}.png")
+    visit.page.close()

@@ -89,33 +89,3 @@ def test_each_stage_shows_a_verbatim_once_with_the_themes_it_names(browser, late
         assert (quote.get_attribute("data-themes") or "").split() == labels
         for label in labels:
             assert load().themes[label[:-1]].names[lang] in quote.inner_text()
-
-
-def test_weekly_verbatim_themes_add_up_to_the_generator_truth(pipeline_run, generated):
-    """Per week, theme and polarity, the responses weekly_verbatim_themes counts (over stages and
-    teams) are those ground_truth/verbatim_themes.csv labels, week cut in Europe/Paris."""
-    import csv
-    from collections import Counter
-    from datetime import datetime
-
-    from pipelines.weeks import week_label
-
-    settings, _ = pipeline_run
-    responded = {}
-    for path in sorted((generated / "surveys").glob("survey_responses_*.csv")):
-        with open(path, encoding="utf-8", newline="") as fh:
-            responded.update({r["response_id"]: r["responded_at"] for r in csv.DictReader(fh)})
-    truth = Counter()
-    with open(generated / "ground_truth" / "verbatim_themes.csv", encoding="utf-8", newline="") as fh:
-        for row in csv.DictReader(fh):
-            week = week_label(datetime.fromisoformat(responded[row["response_id"]]), settings.week_timezone)
-            for label in row["themes"].split():
-                truth[(week, label[:-1], label[-1])] += 1
-    con = connect(settings.warehouse, read_only=True)
-    try:
-        rows = con.execute(
-            "SELECT week, theme, polarity, sum(responses) FROM weekly_verbatim_themes GROUP BY ALL"
-        ).fetchall()
-    finally:
-        con.close()
-    assert truth and {(w, t, p): int(n) for w, t, p, n in rows} == dict(truth)

@@ -181,11 +181,12 @@ def _pairs(con, old: PseudonymKey, new: PseudonymKey) -> None:
     )
 
 
-PERSONAL_NAMES = {"customer_ref": "customer reference", "agent_id": "agent code"}
+PERSONAL_NAMES = {"customer_ref": "customer reference", "agent_id": "agent code", "respondent_ref": "staff reference"}
 
 
 def _personal_columns() -> list[tuple[str, str]]:
-    """(table, column) of every pseudonymised column of the canonical tables."""
+    """(table, column) of every pseudonymised column of the canonical tables (a customer's
+    reference, an agent's code, a staff member's in the internal pulse)."""
     return [(t, c) for t, contract in CONTRACTS.items() for c in PERSONAL_COLUMNS if c in contract.column_names]
 
 

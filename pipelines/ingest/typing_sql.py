@@ -18,9 +18,9 @@ from pipelines.ingest.results import MACHINE_ERRORS, FileRejected
 from pipelines.sqltext import sql_ident, sql_string
 from pipelines.warehouse import drop_relation
 
-# canonical columns pseudonymised at the door: customers, and agents (a staff code is often initials
-# or a name; its pseudonym still tells the same agent apart, for continuity)
-PERSONAL_COLUMNS = ("customer_ref", "agent_id")
+# canonical columns pseudonymised at the door: customers, agents (a staff code is often initials or
+# a name; its pseudonym still tells the same agent apart, for continuity) and pulse respondents
+PERSONAL_COLUMNS = ("customer_ref", "agent_id", "respondent_ref")
 
 # Keys and the references to them: a profile with namespace_keys prefixes them all, so that its
 # case history, its cases' origin calls and its surveys' rated contacts still meet.

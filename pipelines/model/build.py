@@ -85,9 +85,11 @@ def _layer_config(layer_dir: Path) -> dict:
 
 
 def source_slices(sql_dir: Path = SQL_DIR) -> dict[str, str]:
-    """The canonical tables' slice predicates (`sources:` in the layers' _models.yml)."""
+    """The canonical tables' slice predicates (`sources:` in the layers' _models.yml). A table
+    only weekly models read (`slice: none`) has no rows in any slice: its loads' weeks are
+    recomputed through load_audit."""
     return {
-        table: _slice_predicate(spec["slice"])
+        table: "false" if spec["slice"] == "none" else _slice_predicate(spec["slice"])
         for layer_dir in sorted(p for p in sql_dir.iterdir() if p.is_dir())
         for table, spec in (_layer_config(layer_dir).get("sources") or {}).items()
     }
@@ -212,6 +214,7 @@ def parameter_set(settings: Settings) -> tuple[str, str]:
         "friction_signals": settings.friction_signals,
         "stages": settings.stages,
         "unassigned_team": settings.teams["unassigned"],
+        "pulse": settings.pulse,
     }
     if settings.metrics.get("journey_scope") == "auto":  # resolved by the sources: part of the parameters
         params["journey_scope_resolved"] = journey_scope(settings)
@@ -222,6 +225,8 @@ def parameter_set(settings: Settings) -> tuple[str, str]:
 def set_parameters(con: duckdb.DuckDBPyConnection, settings: Settings, sql_dir: Path = SQL_DIR) -> None:
     define_macros(con, settings.week_timezone, sql_dir / "macros.sql")
     con.execute("SET VARIABLE unassigned_team = ?", [settings.teams["unassigned"]])
+    for key, value in settings.pulse.items():
+        con.execute(f"SET VARIABLE pulse_{key} = ?", [value])
     for key, value in settings.metrics.items():
         if not isinstance(value, dict) and key != "complaint_sla_rules":  # those become tables below
             con.execute(f"SET VARIABLE {key} = ?", [value])

@@ -14,7 +14,15 @@ from pipelines.contracts import CONTRACTS
 from pipelines.vocabulary import VOCABULARY, Feeds, Vocabulary
 
 # The canonical tables each feed fills.
-FEED_TABLES = {"calls": ("calls",), "complaints": ("cases", "case_events"), "surveys": ("survey_responses",)}
+FEED_TABLES = {
+    "calls": ("calls",),
+    "complaints": ("cases", "case_events"),
+    "surveys": ("survey_responses",),
+    "pulse": ("internal_pulse",),
+}
+# The feeds whose latest event bounds what the customers' contacts can still change (the data's
+# horizon): staff answering the internal pulse later tells nothing of a customer's journey.
+CUSTOMER_FEEDS = ("calls", "complaints", "surveys")
 
 
 def source_tables(settings: Settings) -> dict[str, set[str]]:
@@ -77,7 +85,11 @@ def journey_scope(settings: Settings, feeds: set[str] | None = None) -> str:
 def data_horizon_sql(feeds: set[str]) -> str:
     """A query for the data's horizon: the latest event time in the configured feeds' tables
     (NULL while they are empty). Figures that look ahead of it are provisional."""
-    parts = [f"SELECT max({CONTRACTS[t].event_time}) AS moment FROM {t}" for f in sorted(feeds) for t in FEED_TABLES[f]]
+    parts = [
+        f"SELECT max({CONTRACTS[t].event_time}) AS moment FROM {t}"
+        for f in sorted(set(feeds) & set(CUSTOMER_FEEDS))
+        for t in FEED_TABLES[f]
+    ]
     if not parts:
         return "SELECT NULL::TIMESTAMPTZ"
     return f"SELECT max(moment)::TIMESTAMPTZ FROM ({' UNION ALL '.join(parts)})"

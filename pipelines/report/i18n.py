@@ -92,6 +92,32 @@ TEXT = {
         "pyramid_provisional_left_out": "{n} provisional figure(s) not counted yet",
         "pyramid_no_figure": "No figure of this level is configured for this site.",
         "pyramid_weeks": "last {n} weeks: {on} on target, {watch} to watch, {off} off target",
+        "attention": "Symmetry of attention",
+        "attention_intro": "How the other teams served each team (its staff's internal pulse, 1-5), its staff's "
+        "engagement, how the other teams rate its service, its failed handoffs as receiving and as giving team, and "
+        "what the customers of the journeys it touched this week experienced. The pulse is anonymous: no figure rests "
+        "on fewer than {n} respondents.",
+        "attention_served": "Served by the other teams (pulse)",
+        "attention_engagement": "Engagement of its staff",
+        "attention_serving": "Its service, as the others rate it",
+        "attention_failed_received": "Failed handoffs received",
+        "attention_failed_given": "Failed handoffs given",
+        "attention_journeys": "Customer journeys touched",
+        "attention_nps": "NPS of those customers",
+        "too_few_answers": "too few answers to show",
+        "attention_link": "Internal service and customer outcome, across teams and weeks",
+        "link_nps": "NPS of a team's customers against how the other teams served it: correlation {r} "
+        "(95% interval {low} to {high}) over {n} team-weeks.",
+        "link_friction_share": "Share of a team's journeys with friction against how the other teams served it: "
+        "correlation {r} (95% interval {low} to {high}) over {n} team-weeks.",
+        "link_nps_none": "NPS against internal service: no data ({n} team-weeks with both figures; 4 needed).",
+        "link_friction_share_none": "Friction against internal service: no data ({n} team-weeks with both figures; "
+        "4 needed).",
+        "link_provisional": "provisional: fewer than {n} team-weeks",
+        "link_excludes_zero": "the interval excludes zero: the figures move together",
+        "link_covers_zero": "the interval includes zero: no relationship can be told from noise",
+        "attention_link_note": "Pearson's correlation over the team-weeks of the last {weeks} weeks with both figures, "
+        "its interval by Fisher's z. It says the figures move together, not which drives which.",
         "drivers": "Aspects rated by satisfied and dissatisfied respondents",
         "drivers_intro": "Mean rating of each aspect of the survey, among respondents satisfied (CSAT 4-5, or without a "
         "CSAT an NPS of 7-10) and dissatisfied (CSAT 1-3, or an NPS detractor), with how many answered; the widest "
@@ -275,6 +301,35 @@ TEXT = {
         "pyramid_provisional_left_out": "{n} chiffre(s) provisoire(s) pas encore compté(s)",
         "pyramid_no_figure": "Aucun chiffre de ce niveau n'est configuré pour ce site.",
         "pyramid_weeks": "{n} dernières semaines : {on} dans la cible, {watch} à surveiller, {off} hors cible",
+        "attention": "Symétrie des attentions",
+        "attention_intro": "Comment les autres équipes ont servi chaque équipe (baromètre interne de ses "
+        "collaborateurs, 1-5), l'engagement de ses collaborateurs, comment les autres équipes jugent son service, ses "
+        "passages de relais en échec comme équipe destinataire et comme équipe émettrice, et ce qu'ont vécu les "
+        "clients des parcours qu'elle a touchés cette semaine. Le baromètre est anonyme : aucun chiffre ne repose sur "
+        "moins de {n} répondants.",
+        "attention_served": "Servie par les autres équipes (baromètre)",
+        "attention_engagement": "Engagement de ses collaborateurs",
+        "attention_serving": "Son service, selon les autres",
+        "attention_failed_received": "Relais reçus en échec",
+        "attention_failed_given": "Relais passés en échec",
+        "attention_journeys": "Parcours clients touchés",
+        "attention_nps": "NPS de ces clients",
+        "too_few_answers": "trop peu de réponses pour être montré",
+        "attention_link": "Service interne et expérience client, entre équipes et semaines",
+        "link_nps": "NPS des clients d'une équipe selon la façon dont les autres équipes l'ont servie : corrélation {r} "
+        "(intervalle à 95 % de {low} à {high}) sur {n} équipes-semaines.",
+        "link_friction_share": "Part des parcours d'une équipe avec friction selon la façon dont les autres équipes "
+        "l'ont servie : corrélation {r} (intervalle à 95 % de {low} à {high}) sur {n} équipes-semaines.",
+        "link_nps_none": "NPS et service interne : pas de données ({n} équipes-semaines avec les deux chiffres ; "
+        "4 nécessaires).",
+        "link_friction_share_none": "Friction et service interne : pas de données ({n} équipes-semaines avec les "
+        "deux chiffres ; 4 nécessaires).",
+        "link_provisional": "provisoire : moins de {n} équipes-semaines",
+        "link_excludes_zero": "l'intervalle exclut zéro : les chiffres varient ensemble",
+        "link_covers_zero": "l'intervalle contient zéro : aucune relation ne se distingue du bruit",
+        "attention_link_note": "Corrélation de Pearson sur les équipes-semaines des {weeks} dernières semaines qui ont "
+        "les deux chiffres, son intervalle par le z de Fisher. Elle dit que les chiffres varient ensemble, pas lequel "
+        "entraîne l'autre.",
         "drivers": "Aspects notés par les répondants satisfaits et insatisfaits",
         "drivers_intro": "Note moyenne de chaque aspect de l'enquête, chez les répondants satisfaits (CSAT 4-5, ou sans "
         "CSAT un NPS de 7 à 10) et insatisfaits (CSAT 1-3, ou un NPS détracteur), avec le nombre de réponses ; les plus "

@@ -25,6 +25,7 @@ from markupsafe import escape
 
 from pipelines.config import Settings, team_name
 from pipelines.report import charts, stats
+from pipelines.report.attention import team_attention
 from pipelines.report.i18n import formats, reason_rule, timeline_detail, translator
 from pipelines.report.investigate import failed_handoffs, group_by_reason, handoff_pairs, pair_overview, pair_slug
 from pipelines.report.listening import listening_section, theme_labels
@@ -340,9 +341,13 @@ def _quality(settings: Settings, con, week: str) -> dict:
     rows_in_table = dict(
         con.execute(
             " UNION ALL ".join(
-                f"SELECT '{table}', count(*) FROM {staged} WHERE week = $week" for table, staged in STAGED.items()
+                [f"SELECT '{table}', count(*) FROM {staged} WHERE week = $week" for table, staged in STAGED.items()]
+                # the pulse has no staging table: its answers are counted between the week's bounds
+                + [
+                    "SELECT 'internal_pulse', count(*) FROM internal_pulse WHERE answered_at >= $start AND answered_at < $end"
+                ]
             ),
-            {"week": week},
+            {"week": week, "start": start, "end": end},
         ).fetchall()
     )
     tables = source_tables(settings)
@@ -707,6 +712,7 @@ def _render_week(
     teams = _teams(con, week)
     drivers = survey_drivers(con, week)
     pyramid = build_pyramid(settings, history, week, known)
+    attention = team_attention(con, week, settings.teams["unassigned"])
     nps_split = {k: _usable(history.get(f"nps_{k}", {}).get(week)) for k in ("promoters", "passives", "detractors")}
     folder = settings.scorecards_dir / week
     inputs = _inputs_digest(
@@ -735,6 +741,7 @@ def _render_week(
                 for spec in settings.headline
             },
             "pyramid": [level.as_json() for level in pyramid],
+            "attention": attention,
         },
     )
     expected = [
@@ -792,6 +799,7 @@ def _render_week(
             "teams": teams,
             "drivers": drivers,
             "pyramid": pyramid,
+            "attention": {**attention, **settings.pulse},
             "verbatims": verbatims,
             "listening": listening,
             "theme_names": lambda labels, lang=lang, t=t: theme_labels(labels, lang, t),
@@ -839,6 +847,7 @@ def _render_week(
         "this_week": summary,
         "pyramid": {level.key: level.as_json() for level in pyramid},
         "listening": listening,
+        "attention": attention,
     }
     written.append(_write(folder / "scorecard.json", json.dumps(figures, indent=2, default=str) + "\n"))
     for stale in (folder / "handoffs").glob("*.html"):  # pairs no longer among those investigated
