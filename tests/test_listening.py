@@ -175,7 +175,13 @@ def test_the_generator_verbatims_carry_their_true_themes_and_the_matcher_recover
         if (row["verbatim"], row["language"]) not in checked:
             assert matcher.themes(row["verbatim"], row["language"]) == expected, row["verbatim"]
             checked.add((row["verbatim"], row["language"]))
-    assert len(checked) >= 15  # the verbatims of every stage in both languages were drawn
+    assert len(checked) >= 10  # the data set draws verbatims of several stages in both languages
+    # and every verbatim the generator can draw, whether or not this data set drew it
+    from pipelines.generate import VERBATIMS
+
+    for language, stages in VERBATIMS.items():
+        for text, themes in (v for items in stages.values() for v in items):
+            assert matcher.themes(text, language) == ev.parse_labels(themes), text
 
 
 def test_emergent_topics_find_a_subject_the_taxonomy_lacks_and_are_deterministic():
