@@ -35,6 +35,8 @@ CHILD = r"""
 import json, os, signal, sys
 from pathlib import Path
 
+import functools
+
 import pipelines.warehouse
 import pipelines.orchestration.run
 from pipelines.config import load_settings
@@ -111,7 +113,11 @@ def run(home, kill, counts_path):
 
     pipelines.orchestration.run.ingest_source = phased("ingest", pipelines.orchestration.run.ingest_source)
     pipelines.orchestration.run.build_models = phased("metrics", pipelines.orchestration.run.build_models)
-    pipelines.orchestration.run.render_weeks = phased("scorecard", pipelines.orchestration.run.render_weeks)
+    # every run renders every week (a week rendered before a kill would otherwise be skipped by the next
+    # run, which then ends before the later kill points): each kill point falls where it was placed
+    pipelines.orchestration.run.render_weeks = phased(
+        "scorecard", functools.partial(pipelines.orchestration.run.render_weeks, force=True)
+    )
     pipelines.orchestration.run.run_all(load_settings(base_dir=Path(home)))
     Path(counts_path).write_text(json.dumps(counts))
 
