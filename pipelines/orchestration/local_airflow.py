@@ -250,6 +250,21 @@ def _new_sqlite_file(env: dict[str, str]) -> Path | None:
     return None if path.exists() else path
 
 
+def _migrated(database: Path) -> bool:
+    """Whether this SQLite file holds a migrated metadata database with its pools table: an empty
+    file (a connection opened before the migration makes one) is never taken for a template."""
+    import sqlite3
+
+    if not database.is_file():
+        return False
+    try:
+        with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as con:
+            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.Error:
+        return False
+    return {"task_instance", "slot_pool"} <= tables
+
+
 def metadata_template(pool: str) -> Path:
     """A migrated SQLite metadata database with the pool, kept in the environment (a new
     environment, with perhaps another Airflow, starts without one)."""
@@ -266,13 +281,13 @@ def set_up_airflow(env: dict[str, str], pool: str = "esprit_warehouse") -> None:
     existing database, or PostgreSQL, is migrated as it is."""
     new = _new_sqlite_file(env)
     template = metadata_template(pool)
-    if new is not None and template.exists():
+    if new is not None and _migrated(template):
         new.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(template, new)
         return
     migrate_metadata_db(env)
     ensure_warehouse_pool(env, pool)
-    if new is not None and new.exists():
+    if new is not None and _migrated(new):
         template.parent.mkdir(parents=True, exist_ok=True)
         partial = template.with_name(f".{template.name}.{os.getpid()}.partial")
         shutil.copyfile(new, partial)
