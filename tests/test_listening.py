@@ -45,6 +45,11 @@ needs_real = pytest.mark.skipif(not REAL.exists(), reason=f"{ev.REAL_FILE} not f
         # a neutral cue with no sentiment word near it names nothing
         ("I haven't paid my first bill yet", "en", set()),
         ("Good service", "en", set()),
+        # a decimal point ends no sentence; an amount is the billing cue "pound", even when the export
+        # lost its encoding (U+FFFD for the apostrophe and for the pound sign)
+        ("Because my bill was 113.00 wrong", "en", {("billing", "-")}),
+        ("\ufffd60 per month is high", "en", {("billing", "-")}),
+        ("The engineer didn\ufffdt arrive", "en", {("broken_promise", "-")}),
     ],
 )
 def test_negation_and_stemming_in_both_languages(text, language, expected):
@@ -89,18 +94,21 @@ def test_the_english_labels_hold_no_real_text():
 FLOORS = {
     ("fr", "dev"): (0.85, 0.85),
     ("fr", "held-out"): (0.72, 0.65),
-    ("en", "dev"): (0.84, 0.80),
+    ("en", "dev"): (0.85, 0.86),
     ("en", "held-out"): (0.76, 0.62),
 }
 # The frequent English themes on the dev set: (precision, recall) floors.
 EN_THEME_FLOORS = {
-    "resolution_time": (0.81, 0.88),
-    "broken_promise": (0.91, 0.85),
-    "courtesy": (0.87, 0.82),
-    "information": (0.85, 0.75),
-    "billing": (0.92, 0.76),
-    "ease": (0.76, 0.92),
-    "waiting": (0.95, 0.79),
+    "resolution_time": (0.85, 0.86),
+    "broken_promise": (0.89, 0.95),
+    "courtesy": (0.85, 0.87),
+    "information": (0.86, 0.83),
+    "billing": (0.89, 0.89),
+    "ease": (0.82, 0.89),
+    "waiting": (0.89, 0.84),
+    "repeating": (0.81, 0.91),
+    "competence": (0.80, 0.77),
+    "product_fault": (0.84, 0.74),
 }
 # The held-out English themes that reach the 0.8 target (docs/listening.md).
 EN_HELD_OUT_THEME_FLOORS = {"resolution_time": (0.85, 0.79), "courtesy": (0.85, 0.79), "ease": (0.85, 0.85)}
@@ -122,7 +130,7 @@ def test_the_french_evaluation_stays_above_its_floors(split):
 
 @needs_real
 @pytest.mark.parametrize(
-    "split, size, theme_floors", [("dev", 400, EN_THEME_FLOORS), ("held-out", 150, EN_HELD_OUT_THEME_FLOORS)]
+    "split, size, theme_floors", [("dev", 700, EN_THEME_FLOORS), ("held-out", 150, EN_HELD_OUT_THEME_FLOORS)]
 )
 def test_the_english_evaluation_stays_above_its_floors(split, size, theme_floors):
     result = ev.evaluate(f"English, {split}", ev.english(split))
