@@ -1,6 +1,6 @@
 """Themes of service in verbatims (pipelines/listening): the taxonomy's checks, negation and stemming
 in both languages, and the evaluation against the hand labels (docs/labelling-guide.md), whose
-floors sit just under the figures docs/metrics.md reports, so that a regression of the matcher or of
+floors sit just under the figures docs/listening.md reports, so that a regression of the matcher or of
 the cues fails here. The English labels are read against the real export in place; without it those
 tests skip and say why."""
 
@@ -90,12 +90,13 @@ def test_the_english_labels_hold_no_real_text():
                 ev.parse_labels(row["themes"])
 
 
-# Floors a little under the figures of docs/metrics.md (micro precision, micro recall).
+# Floors a little under the figures of docs/listening.md (micro precision, micro recall).
 FLOORS = {
     ("fr", "dev"): (0.85, 0.85),
     ("fr", "held-out"): (0.72, 0.65),
     ("en", "dev"): (0.85, 0.86),
-    ("en", "held-out"): (0.76, 0.62),
+    ("en", "held-out"): (0.78, 0.66),
+    ("en", "held-out 2"): (0.80, 0.65),
 }
 # The frequent English themes on the dev set: (precision, recall) floors.
 EN_THEME_FLOORS = {
@@ -110,8 +111,9 @@ EN_THEME_FLOORS = {
     "competence": (0.80, 0.77),
     "product_fault": (0.84, 0.74),
 }
-# The held-out English themes that reach the 0.8 target (docs/listening.md).
-EN_HELD_OUT_THEME_FLOORS = {"resolution_time": (0.85, 0.79), "courtesy": (0.85, 0.79), "ease": (0.85, 0.85)}
+# The frequent held-out English themes that reach the 0.8 target in each set (docs/listening.md).
+EN_HELD_OUT_THEME_FLOORS = {"resolution_time": (0.85, 0.81), "courtesy": (0.79, 0.79), "ease": (0.85, 0.85)}
+EN_HELD_OUT_2_THEME_FLOORS = {"resolution_time": (0.87, 0.87), "repeating": (0.85, 0.75)}
 
 
 def _check(result, floors):
@@ -130,7 +132,12 @@ def test_the_french_evaluation_stays_above_its_floors(split):
 
 @needs_real
 @pytest.mark.parametrize(
-    "split, size, theme_floors", [("dev", 700, EN_THEME_FLOORS), ("held-out", 150, EN_HELD_OUT_THEME_FLOORS)]
+    "split, size, theme_floors",
+    [
+        ("dev", 700, EN_THEME_FLOORS),
+        ("held-out", 150, EN_HELD_OUT_THEME_FLOORS),
+        ("held-out 2", 200, EN_HELD_OUT_2_THEME_FLOORS),
+    ],
 )
 def test_the_english_evaluation_stays_above_its_floors(split, size, theme_floors):
     result = ev.evaluate(f"English, {split}", ev.english(split))

@@ -1,5 +1,5 @@
 """Precision and recall of the theme matcher against the hand labels (docs/labelling-guide.md):
-`esprit themes evaluate` (`make evaluate-themes`) prints the tables `docs/metrics.md` shows.
+`esprit themes evaluate` (`make evaluate-themes`) prints the tables `docs/listening.md` shows.
 
 A theme is counted per verbatim: a true positive when both the labels and the matcher name it
 (with any polarity); its polarity agrees when the matcher's polarities for it are exactly the
