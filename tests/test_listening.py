@@ -50,6 +50,14 @@ needs_real = pytest.mark.skipif(not REAL.exists(), reason=f"{ev.REAL_FILE} not f
         ("Because my bill was 113.00 wrong", "en", {("billing", "-")}),
         ("\ufffd60 per month is high", "en", {("billing", "-")}),
         ("The engineer didn\ufffdt arrive", "en", {("broken_promise", "-")}),
+        # "informed" is not the stem of "information": kept informed is information, not competence
+        ("I was kept well informed throughout", "en", {("information", "+")}),
+        ("The information was wrong", "en", {("information", "-")}),
+        ("Setting it up was straight forward", "en", {("ease", "+")}),
+        # money taken and dates missed, told without a billing or a promise word
+        ("They took the money from my account twice", "en", {("billing", "-")}),
+        ("The service was due to start on Monday", "en", {("broken_promise", "-")}),
+        ("I was given the wrong advice", "en", {("competence", "-")}),
     ],
 )
 def test_negation_and_stemming_in_both_languages(text, language, expected):
@@ -94,26 +102,24 @@ def test_the_english_labels_hold_no_real_text():
 FLOORS = {
     ("fr", "dev"): (0.85, 0.85),
     ("fr", "held-out"): (0.72, 0.65),
-    ("en", "dev"): (0.85, 0.86),
+    ("en", "dev"): (0.86, 0.86),
     ("en", "held-out"): (0.78, 0.66),
-    ("en", "held-out 2"): (0.80, 0.65),
 }
 # The frequent English themes on the dev set: (precision, recall) floors.
 EN_THEME_FLOORS = {
-    "resolution_time": (0.85, 0.86),
-    "broken_promise": (0.89, 0.95),
-    "courtesy": (0.85, 0.87),
-    "information": (0.86, 0.83),
-    "billing": (0.89, 0.89),
+    "resolution_time": (0.86, 0.87),
+    "broken_promise": (0.92, 0.93),
+    "courtesy": (0.83, 0.86),
+    "information": (0.89, 0.83),
+    "billing": (0.92, 0.87),
     "ease": (0.82, 0.89),
-    "waiting": (0.89, 0.84),
-    "repeating": (0.81, 0.91),
-    "competence": (0.80, 0.77),
-    "product_fault": (0.84, 0.74),
+    "waiting": (0.88, 0.76),
+    "repeating": (0.82, 0.88),
+    "competence": (0.83, 0.84),
+    "product_fault": (0.82, 0.80),
 }
 # The frequent held-out English themes that reach the 0.8 target in each set (docs/listening.md).
 EN_HELD_OUT_THEME_FLOORS = {"resolution_time": (0.85, 0.81), "courtesy": (0.79, 0.79), "ease": (0.85, 0.85)}
-EN_HELD_OUT_2_THEME_FLOORS = {"resolution_time": (0.87, 0.87), "repeating": (0.85, 0.75)}
 
 
 def _check(result, floors):
@@ -134,9 +140,8 @@ def test_the_french_evaluation_stays_above_its_floors(split):
 @pytest.mark.parametrize(
     "split, size, theme_floors",
     [
-        ("dev", 700, EN_THEME_FLOORS),
+        ("dev", 900, EN_THEME_FLOORS),
         ("held-out", 150, EN_HELD_OUT_THEME_FLOORS),
-        ("held-out 2", 200, EN_HELD_OUT_2_THEME_FLOORS),
     ],
 )
 def test_the_english_evaluation_stays_above_its_floors(split, size, theme_floors):
