@@ -22,8 +22,8 @@ FIXTURES = REPO_ROOT / "tests" / "fixtures" / "verbatims"
 REAL_FILE = "nps_verbatims_textsummary_2385.csv"
 FRENCH_FILE = FIXTURES / "verbatims_fr.csv"
 # dev: the samples of seeds 2385, 2386, 2388 and 2389, each but the first measured once with the
-# matcher frozen, then tuned on; held-out: the third (seed 2387), labelled with the matcher frozen and
-# never tuned on (docs/labelling-guide.md)
+# matcher frozen, then tuned on; held-out: the samples of seeds 2387 and 2390, each labelled with the
+# matcher frozen and never tuned on (docs/labelling-guide.md)
 ENGLISH_LABELS = {
     "dev": (
         FIXTURES / "labels_en.csv",
@@ -32,6 +32,7 @@ ENGLISH_LABELS = {
         FIXTURES / "labels_en_dev4.csv",
     ),
     "held-out": (FIXTURES / "labels_en_heldout.csv",),
+    "held-out 3": (FIXTURES / "labels_en_heldout3.csv",),
 }
 FRENCH_HELD_OUT_EVERY = 3  # FR003, FR006 ...: never used to tune the cues
 FREQUENT_SHARE = 0.05  # a theme is "frequent" in a set when at least 5 % of its verbatims carry it
