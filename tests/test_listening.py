@@ -104,12 +104,13 @@ FLOORS = {
     ("fr", "held-out"): (0.72, 0.65),
     ("en", "dev"): (0.86, 0.86),
     ("en", "held-out"): (0.78, 0.66),
+    ("en", "held-out 3"): (0.79, 0.65),
 }
 # The frequent English themes on the dev set: (precision, recall) floors.
 EN_THEME_FLOORS = {
     "resolution_time": (0.86, 0.87),
     "broken_promise": (0.92, 0.93),
-    "courtesy": (0.83, 0.86),
+    "courtesy": (0.86, 0.87),
     "information": (0.89, 0.83),
     "billing": (0.92, 0.87),
     "ease": (0.82, 0.89),
@@ -119,7 +120,8 @@ EN_THEME_FLOORS = {
     "product_fault": (0.82, 0.80),
 }
 # The frequent held-out English themes that reach the 0.8 target in each set (docs/listening.md).
-EN_HELD_OUT_THEME_FLOORS = {"resolution_time": (0.85, 0.81), "courtesy": (0.79, 0.79), "ease": (0.85, 0.85)}
+EN_HELD_OUT_THEME_FLOORS = {"resolution_time": (0.85, 0.81), "courtesy": (0.80, 0.85), "ease": (0.85, 0.85)}
+EN_HELD_OUT_3_THEME_FLOORS = {"resolution_time": (0.80, 0.79), "courtesy": (0.92, 0.88), "ease": (0.89, 0.96)}
 
 
 def _check(result, floors):
@@ -142,6 +144,7 @@ def test_the_french_evaluation_stays_above_its_floors(split):
     [
         ("dev", 900, EN_THEME_FLOORS),
         ("held-out", 150, EN_HELD_OUT_THEME_FLOORS),
+        ("held-out 3", 200, EN_HELD_OUT_3_THEME_FLOORS),
     ],
 )
 def test_the_english_evaluation_stays_above_its_floors(split, size, theme_floors):
