@@ -1,6 +1,6 @@
 """Themes of service in verbatims (pipelines/listening): the taxonomy's checks, negation and stemming
 in both languages, and the evaluation against the hand labels (docs/labelling-guide.md), whose
-floors sit just under the figures docs/metrics.md reports, so that a regression of the matcher or of
+floors sit just under the figures docs/listening.md reports, so that a regression of the matcher or of
 the cues fails here. The English labels are read against the real export in place; without it those
 tests skip and say why."""
 
@@ -45,6 +45,19 @@ needs_real = pytest.mark.skipif(not REAL.exists(), reason=f"{ev.REAL_FILE} not f
         # a neutral cue with no sentiment word near it names nothing
         ("I haven't paid my first bill yet", "en", set()),
         ("Good service", "en", set()),
+        # a decimal point ends no sentence; an amount is the billing cue "pound", even when the export
+        # lost its encoding (U+FFFD for the apostrophe and for the pound sign)
+        ("Because my bill was 113.00 wrong", "en", {("billing", "-")}),
+        ("\ufffd60 per month is high", "en", {("billing", "-")}),
+        ("The engineer didn\ufffdt arrive", "en", {("broken_promise", "-")}),
+        # "informed" is not the stem of "information": kept informed is information, not competence
+        ("I was kept well informed throughout", "en", {("information", "+")}),
+        ("The information was wrong", "en", {("information", "-")}),
+        ("Setting it up was straight forward", "en", {("ease", "+")}),
+        # money taken and dates missed, told without a billing or a promise word
+        ("They took the money from my account twice", "en", {("billing", "-")}),
+        ("The service was due to start on Monday", "en", {("broken_promise", "-")}),
+        ("I was given the wrong advice", "en", {("competence", "-")}),
     ],
 )
 def test_negation_and_stemming_in_both_languages(text, language, expected):
@@ -85,25 +98,30 @@ def test_the_english_labels_hold_no_real_text():
                 ev.parse_labels(row["themes"])
 
 
-# Floors a little under the figures of docs/metrics.md (micro precision, micro recall).
+# Floors a little under the figures of docs/listening.md (micro precision, micro recall).
 FLOORS = {
     ("fr", "dev"): (0.85, 0.85),
     ("fr", "held-out"): (0.72, 0.65),
-    ("en", "dev"): (0.84, 0.80),
-    ("en", "held-out"): (0.76, 0.62),
+    ("en", "dev"): (0.86, 0.86),
+    ("en", "held-out"): (0.78, 0.66),
+    ("en", "held-out 3"): (0.79, 0.65),
 }
 # The frequent English themes on the dev set: (precision, recall) floors.
 EN_THEME_FLOORS = {
-    "resolution_time": (0.81, 0.88),
-    "broken_promise": (0.91, 0.85),
-    "courtesy": (0.87, 0.82),
-    "information": (0.85, 0.75),
-    "billing": (0.92, 0.76),
-    "ease": (0.76, 0.92),
-    "waiting": (0.95, 0.79),
+    "resolution_time": (0.86, 0.87),
+    "broken_promise": (0.92, 0.93),
+    "courtesy": (0.86, 0.87),
+    "information": (0.89, 0.83),
+    "billing": (0.92, 0.87),
+    "ease": (0.82, 0.89),
+    "waiting": (0.88, 0.76),
+    "repeating": (0.82, 0.88),
+    "competence": (0.83, 0.84),
+    "product_fault": (0.82, 0.80),
 }
-# The held-out English themes that reach the 0.8 target (docs/listening.md).
-EN_HELD_OUT_THEME_FLOORS = {"resolution_time": (0.85, 0.79), "courtesy": (0.85, 0.79), "ease": (0.85, 0.85)}
+# The frequent held-out English themes that reach the 0.8 target in each set (docs/listening.md).
+EN_HELD_OUT_THEME_FLOORS = {"resolution_time": (0.85, 0.81), "courtesy": (0.80, 0.85), "ease": (0.85, 0.85)}
+EN_HELD_OUT_3_THEME_FLOORS = {"resolution_time": (0.80, 0.79), "courtesy": (0.92, 0.88), "ease": (0.89, 0.96)}
 
 
 def _check(result, floors):
@@ -122,7 +140,12 @@ def test_the_french_evaluation_stays_above_its_floors(split):
 
 @needs_real
 @pytest.mark.parametrize(
-    "split, size, theme_floors", [("dev", 400, EN_THEME_FLOORS), ("held-out", 150, EN_HELD_OUT_THEME_FLOORS)]
+    "split, size, theme_floors",
+    [
+        ("dev", 900, EN_THEME_FLOORS),
+        ("held-out", 150, EN_HELD_OUT_THEME_FLOORS),
+        ("held-out 3", 200, EN_HELD_OUT_3_THEME_FLOORS),
+    ],
 )
 def test_the_english_evaluation_stays_above_its_floors(split, size, theme_floors):
     result = ev.evaluate(f"English, {split}", ev.english(split))

@@ -1,5 +1,5 @@
 """Precision and recall of the theme matcher against the hand labels (docs/labelling-guide.md):
-`esprit themes evaluate` (`make evaluate-themes`) prints the tables `docs/metrics.md` shows.
+`esprit themes evaluate` (`make evaluate-themes`) prints the tables `docs/listening.md` shows.
 
 A theme is counted per verbatim: a true positive when both the labels and the matcher name it
 (with any polarity); its polarity agrees when the matcher's polarities for it are exactly the
@@ -21,11 +21,18 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "verbatims"
 REAL_FILE = "nps_verbatims_textsummary_2385.csv"
 FRENCH_FILE = FIXTURES / "verbatims_fr.csv"
-# dev: the first sample (seed 2385) and the second (seed 2386), first held out, then tuned on;
-# held-out: the third (seed 2387), labelled with the matcher frozen (docs/labelling-guide.md)
+# dev: the samples of seeds 2385, 2386, 2388 and 2389, each but the first measured once with the
+# matcher frozen, then tuned on; held-out: the samples of seeds 2387 and 2390, each labelled with the
+# matcher frozen and never tuned on (docs/labelling-guide.md)
 ENGLISH_LABELS = {
-    "dev": (FIXTURES / "labels_en.csv", FIXTURES / "labels_en_dev2.csv"),
+    "dev": (
+        FIXTURES / "labels_en.csv",
+        FIXTURES / "labels_en_dev2.csv",
+        FIXTURES / "labels_en_dev3.csv",
+        FIXTURES / "labels_en_dev4.csv",
+    ),
     "held-out": (FIXTURES / "labels_en_heldout.csv",),
+    "held-out 3": (FIXTURES / "labels_en_heldout3.csv",),
 }
 FRENCH_HELD_OUT_EVERY = 3  # FR003, FR006 ...: never used to tune the cues
 FREQUENT_SHARE = 0.05  # a theme is "frequent" in a set when at least 5 % of its verbatims carry it

@@ -33,10 +33,15 @@ STEMMERS = {"en": "english", "fr": "french"}
 GAP = "~"
 GAP_WORDS = 3  # a "~" in a cue stands for up to this many words
 
-_SENTENCE = re.compile(r"[.!?;\n\r]+|\s-\s")
+# a full stop between digits is a decimal point ("113.00", "8.30"), not the end of a sentence
+_SENTENCE = re.compile(r"[!?;\n\r]+|\.+(?!\d)|(?<!\d)\.+|\s-\s")
 _CLAUSE = re.compile(r"[,:()\"«»…]+")
 _WORD = re.compile(r"n't|[^\W_]+(?:-[^\W_]+)*", re.UNICODE)
 _EN_CONTRACTION = re.compile(r"(\w)n't\b")
+# Exports read with the wrong encoding carry U+FFFD where an apostrophe or a currency sign was
+# ("didn\ufffdt", "\ufffd49"): an amount becomes the word "pound" that billing cues name.
+_LOST_APOSTROPHE = re.compile(r"(?<=[^\W\d_])\ufffd(?=[^\W\d_])")
+_CURRENCY = re.compile(r"[£$€\ufffd]+\s?(?=\d)")
 # Contractions written without their apostrophe, frequent in survey text ("didnt", "cant").
 _EN_BARE_NT = re.compile(r"\b(did|does|do|is|was|were|has|have|had|could|would|should|ca|wo|are|ai|need|must)nt\b")
 _EN_CANT = re.compile(r"\bcant\b|\bcannot\b")
@@ -114,6 +119,8 @@ class Matcher:
 
     # ---- words -------------------------------------------------------------------------
     def _normalise(self, text: str, language: str) -> str:
+        text = _LOST_APOSTROPHE.sub("'", text)
+        text = _CURRENCY.sub(" pound " if language == "en" else " euro ", text)
         text = _fold(text.lower().replace("’", "'").replace("‘", "'").replace("`", "'"))
         if language == "en":
             text = _EN_CANT.sub("can n't", text)
