@@ -5,7 +5,8 @@
                                [--out FILE.json] [--doc docs/performance.md]
 
 Per size (call segments, in one file per table): wall time and peak resident memory of ingest +
-validate, metrics (build_models), scorecard (render_weeks, no PDF), the whole pipeline (run_all
+validate, Great Expectations' check of the samples ingest kept (the metrics task's first step),
+metrics (build_models), scorecard (render_weeks, no PDF), the whole pipeline (run_all
 on a fresh warehouse), the raw DuckDB load of the same files, and the pandas reference of the
 friction and handoff metrics. Then the weekly incremental run (one new week on top of each
 history length) outside Airflow, and the same run through the DAGs with dag.test().
@@ -255,6 +256,9 @@ def bench_size(rep, size: int, weeks: int, copies: int, work: Path, repeats: int
         ingests.append(run_phase("ingest", {}, env, logs))
         print(f"  baseline {baselines[-1]['wall_seconds']} s, ingest {ingests[-1]['wall_seconds']} s", flush=True)
     entry["baseline"], entry["ingest"] = median_run(baselines), median_run(ingests)
+    # Great Expectations' check of the samples ingest kept: the metrics task's first step, not ingest's
+    entry["gx_check"] = run_phase("check", {}, env, logs)
+    print(f"  Great Expectations' check {entry['gx_check']['wall_seconds']} s", flush=True)
     if repeats > 1:  # every build starts from the ingested warehouse
         shutil.copytree(home, folder / "ingested")
     builds, references = [], []
@@ -645,12 +649,15 @@ def markdown(report: dict) -> str:
                 (
                     ("raw DuckDB load (baseline)", "baseline"),
                     ("ingest + validate", "ingest"),
+                    ("Great Expectations' check of the samples (metrics task)", "gx_check"),
                     ("metrics (build_models)", "metrics"),
                     ("scorecard (no PDF)", "scorecard"),
                     ("whole pipeline (run_all)", "pipeline"),
                     ("pandas reference (friction, handoffs)", "pandas_reference"),
                 )
             ):
+                if key not in s:  # a report from before the phase was measured
+                    continue
                 p = s[key]
                 runs = p.get("runs_wall_seconds") or []
                 shown = f"{p['wall_seconds']}" + (f" ({', '.join(map(str, runs))})" if len(runs) > 1 else "")
@@ -661,20 +668,22 @@ def markdown(report: dict) -> str:
         lines += [
             "",
             "| call segments | ingest ÷ baseline | pipeline ÷ baseline | ingest s: file scans, validation "
-            "(compiled suite + GX sample), of which GX | pandas ÷ SQL metrics (process) | pandas compute ÷ "
+            "(compiled suite, sample kept), of which GX | pandas ÷ SQL metrics (process) | pandas compute ÷ "
             "build_models | rows differing pandas vs SQL | load average as the ratios' runs started | CPU time: "
-            "ingest ÷ baseline, pandas ÷ SQL metrics |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "ingest ÷ baseline, pandas ÷ SQL metrics | Great Expectations' check (metrics task): wall s, CPU s |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for s in report["sizes"]:
             diff = sum(s["pandas_reference"]["rows_differing_from_sql"].values())
             spent = s["ingest"].get("seconds_in", {})
             split = ", ".join(str(spent.get(k, "-")) for k in ("scan", "validate_rows", "validate_frame"))
+            checked = s.get("gx_check")  # in ingest itself before it was a step of its own
+            gx_check = f"{checked['wall_seconds']}, {checked['cpu_seconds']}" if checked else "in ingest"
             lines.append(
                 f"| {s['call_segments']:,} | {s['ingest_vs_baseline']} | {s['pipeline_vs_baseline']} | "
                 f"{split} | {s['pandas_vs_sql_metrics']} | {s['pandas_compute_vs_sql_metrics_inner']} | "
                 f"{diff} | {_load_range(s)} | {s.get('ingest_vs_baseline_cpu', '-')}, "
-                f"{s.get('pandas_vs_sql_metrics_cpu', '-')} |"
+                f"{s.get('pandas_vs_sql_metrics_cpu', '-')} | {gx_check} |"
             )
     if report.get("flat"):
         f = report["flat"]
@@ -687,7 +696,8 @@ def markdown(report: dict) -> str:
     if weekly.get("histories"):
         lines += [
             "",
-            f"Weekly run of {weekly['week']} (outside Airflow; ingest includes Data Docs):",
+            f"Weekly run of {weekly['week']} (outside Airflow; metrics includes Great Expectations' check of "
+            "the new loads and Data Docs, as the metrics task does):",
             "",
             "| history weeks (call segments) | new week: calls, cases, events, surveys | history set-up s | "
             "weekly run wall s, median (every run) | ingest s (file scans, validation) | metrics s | scorecard s | "

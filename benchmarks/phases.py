@@ -45,8 +45,8 @@ def _ingest_all(settings) -> dict:
     import pipelines.ingest.load as load_module
 
     spent: dict[str, float] = {}
-    # scan: hashing and checking files; validate_rows: the compiled suite over every row and GX on
-    # the sample; validate_frame: GX alone
+    # scan: hashing and checking files; validate_rows: the compiled suite over every row and the
+    # sample kept for GX's check (gx_check); validate_frame: GX, here only with ingest.gx_rows: all
     for module, name in ((load_module, "scan"), (gate_module, "validate_rows"), (gate_module, "validate_frame")):
         _timed(module, name, spent)
     files = [
@@ -79,6 +79,13 @@ def baseline(params: dict) -> dict:
 
 def ingest(params: dict) -> dict:
     return _ingest_all(_settings())
+
+
+def check(params: dict) -> dict:
+    """Great Expectations' check of the loads' samples, which the metrics task runs before its build."""
+    from pipelines.ingest.gx_check import check_loads
+
+    return check_loads(_settings())
 
 
 def metrics(params: dict) -> dict:
@@ -180,9 +187,10 @@ def history(params: dict) -> dict:
 
 
 def weekly(params: dict) -> dict:
-    """One weekly run outside Airflow, the same steps as the DAGs: ingest every source (Data Docs
-    included), build the models (incremental), render the new week's scorecard."""
-    from pipelines.ingest.validation import build_data_docs
+    """One weekly run outside Airflow, the same steps as the DAGs: ingest every source, then as the
+    metrics task does Great Expectations' check of the new loads (Data Docs included) and the build
+    of the models (incremental), render the new week's scorecard."""
+    from pipelines.ingest.gx_check import check_loads
     from pipelines.model.build import build_models
     from pipelines.report.scorecard import render_weeks
 
@@ -190,8 +198,8 @@ def weekly(params: dict) -> dict:
     steps = {}
     t = time.perf_counter()
     loaded = _ingest_all(settings)
-    build_data_docs(settings.out / "validation_results", settings.data_docs_dir)
     steps["ingest"], t = round(time.perf_counter() - t, 3), time.perf_counter()
+    check_loads(settings)
     built = build_models(settings)
     steps["metrics"], t = round(time.perf_counter() - t, 3), time.perf_counter()
     pages = render_weeks(settings, [params["week"]], pdf=False)
@@ -276,7 +284,8 @@ def _vm_hwm_mb() -> float:
 
 
 PHASES = {
-    f.__name__: f for f in (baseline, ingest, metrics, scorecard, render, pipeline, reference, history, weekly, airflow)
+    f.__name__: f
+    for f in (baseline, ingest, check, metrics, scorecard, render, pipeline, reference, history, weekly, airflow)
 }
 
 

@@ -8,7 +8,7 @@ recomputed, so a restated week is re-published.
 """
 
 from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, get_current_context, task
-from airflow.sdk.exceptions import AirflowSkipException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from pipelines.orchestration.tasks import METRICS_ASSET, dag_arguments, orchestration_settings
 
@@ -34,6 +34,7 @@ def esprit_scorecard():
     # rendering takes the warehouse pool's slot too (default_args)
     @task()
     def render_scorecards() -> list[str]:
+        from pipelines.ingest.gx_check import ChecksPending, GreatExpectationsDisagree
         from pipelines.orchestration.tasks import NothingToRender, changed_weeks_from_events
         from pipelines.orchestration.tasks import render_scorecards as render
 
@@ -43,6 +44,10 @@ def esprit_scorecard():
             return render(context["params"]["weeks"], context["dag_run"].run_after, changed_weeks_from_events(events))
         except NothingToRender as reason:  # a fresh install's first Monday: nothing loaded yet
             raise AirflowSkipException(str(reason)) from None
+        except ChecksPending as reason:  # the metrics run to come checks, builds, then publishes it
+            raise AirflowSkipException(str(reason)) from None
+        except GreatExpectationsDisagree as held:  # a week whose rows GX disagreed on: a bug to fix
+            raise AirflowFailException(str(held)) from None
 
     render_scorecards()
 

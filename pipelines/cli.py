@@ -179,7 +179,22 @@ def cmd_ingest(args) -> int:
         print("\n\n".join(describe(run) for run in runs))
         return 1 if any(run.result.status == "rejected" for run in runs) else 0
     results = ingest_paths(settings, source, paths, profile)
-    return _print_results(settings, results)
+    return max(_print_results(settings, results), _check_with_gx(settings))
+
+
+def _check_with_gx(settings) -> int:
+    """Great Expectations on the samples of the loads just made (`gx_check`): 1 if it disagrees
+    with the compiled suite (the loads stay, but no build counts them)."""
+    from pipelines.ingest.gx_check import GreatExpectationsDisagree, check_loads
+
+    try:
+        checked = check_loads(settings)
+    except GreatExpectationsDisagree as exc:
+        print(f"esprit: {exc}", file=sys.stderr)
+        return 1
+    if checked["checked"]:
+        print(f"Great Expectations: {checked['checked']} load(s) checked, agreeing with the compiled suite")
+    return 0
 
 
 def cmd_reload(args) -> int:
@@ -207,7 +222,7 @@ def cmd_reload(args) -> int:
             for name, paths in sorted(stale.items())
             for r in ingest_paths(settings, None, paths, given or load_profile(name), reload=True)
         ]
-        return max(_print_results(settings, results), 1 if unable else 0)
+        return max(_print_results(settings, results), 1 if unable else 0, _check_with_gx(settings))
     if not args.path:
         raise ValueError("reload what? give a PATH, or --stale")
     target = Path(args.path).resolve()
@@ -215,12 +230,15 @@ def cmd_reload(args) -> int:
     if not paths or not all(p.exists() for p in paths):
         raise FileNotFoundError(f"nothing to reload at {shown_name(str(target))}")
     profile = load_profile(args.profile) if args.profile else None
-    return _print_results(settings, ingest_paths(settings, None, paths, profile, reload=True))
+    return max(
+        _print_results(settings, ingest_paths(settings, None, paths, profile, reload=True)), _check_with_gx(settings)
+    )
 
 
 def cmd_rotate_key(args) -> int:
     """Re-make every pseudonym under the new key (ESPRIT_PSEUDONYM_KEY) from the retained landing
     files, the old key in ESPRIT_PSEUDONYM_KEY_OLD; then rebuild the models in full."""
+    from pipelines.ingest.gx_check import check_loads
     from pipelines.ingest.rotation import describe, rotate_key
     from pipelines.model.build import build_models
 
@@ -228,6 +246,7 @@ def cmd_rotate_key(args) -> int:
     outcome = rotate_key(settings, [Path(d) for d in args.search])
     print("\n".join(describe(outcome)))
     if args.build:
+        check_loads(settings)
         built = build_models(settings, full=True)
         print(f"models rebuilt in full: {len(built['weeks'])} week(s)")
     print("the warehouse now takes the new key only: set it everywhere the tasks run, then destroy the old key")
@@ -309,11 +328,13 @@ def cmd_purge_rejected(args) -> int:
 
 
 def cmd_scorecard(args) -> int:
+    from pipelines.ingest.gx_check import require_checked
     from pipelines.report.scorecard import render_weeks
 
     settings = _settings(args)
     weeks = None if args.week == "all" else [args.week]
     languages = [args.lang] if args.lang else None
+    require_checked(settings.warehouse, weeks)
     written = render_weeks(settings, weeks, languages=languages, pdf=args.pdf, force=args.force)
     for path in written:
         if path.suffix in (".html", ".pdf") and path.parent.name != "handoffs":
@@ -338,6 +359,7 @@ def cmd_targets(args) -> int:
 
 def cmd_backfill(args) -> int:
     """Recompute and re-publish a range of weeks: load pending files, rebuild, render the range."""
+    from pipelines.ingest.gx_check import check_loads
     from pipelines.ingest.load import ingest_source
     from pipelines.model.build import build_models
     from pipelines.report.scorecard import render_weeks
@@ -352,6 +374,7 @@ def cmd_backfill(args) -> int:
         week = shift_week(week, 1)
     for source in settings.sources:
         ingest_source(settings, source, fail_on_reject=False)
+    check_loads(settings)  # Great Expectations must agree before a build counts the loads
     built = build_models(settings, full=args.full)
     weeks = [w for w in wanted if w in built["weeks"]]
     missing = [w for w in wanted if w not in built["weeks"]]

@@ -79,6 +79,16 @@ CREATE TABLE IF NOT EXISTS quarantine (
     raw_record VARCHAR,          -- scrubbed; customer identifiers replaced by their pseudonyms
     reasons VARCHAR[] NOT NULL   -- every rule the row broke: column, value, rule
 );
+-- Great Expectations' check of each load's sample (the compiled suite judged every row at the load;
+-- GX checks a sample of it later, before any build counts the load: pipelines/ingest/gx_check.py)
+CREATE TABLE IF NOT EXISTS gx_checks (
+    load_id BIGINT NOT NULL,
+    table_name VARCHAR NOT NULL,
+    timezone VARCHAR NOT NULL,         -- the session time zone the sample was typed in
+    status VARCHAR NOT NULL,           -- pending | agreed | disagreed
+    checked_at TIMESTAMPTZ,
+    detail VARCHAR                     -- a disagreement: the lines and the rules each side found broken
+);
 CREATE TABLE IF NOT EXISTS validation_results (
     load_id BIGINT NOT NULL,
     file_name VARCHAR NOT NULL,
@@ -185,10 +195,25 @@ def canonical_table_ddl(table: str) -> str:
     return f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(cols)})"
 
 
+def gx_sample_table(table: str) -> str:
+    """The table holding the samples of `table`'s loads that Great Expectations has yet to check."""
+    return f"gx_sample_{table}"
+
+
+def gx_sample_ddl(table: str) -> str:
+    """A sample row: the typed, pseudonymised row as the compiled suite judged it, its load, its
+    line and the rules the compiled suite found it broke (uniqueness left out)."""
+    contract = CONTRACTS[table]
+    cols = [f"{c.name} {c.type}" for c in contract.columns]
+    cols += ["source_line BIGINT", "load_id BIGINT", "compiled_reasons VARCHAR[]"]
+    return f"CREATE TABLE IF NOT EXISTS {gx_sample_table(table)} ({', '.join(cols)})"
+
+
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(AUDIT_DDL)
     for table in CONTRACTS:
         con.execute(canonical_table_ddl(table))
+        con.execute(gx_sample_ddl(table))
 
 
 def is_view(con, name: str) -> bool:

@@ -49,7 +49,7 @@ for table in CONTRACTS:  # Great Expectations' start-up, paid once before forkin
 
 
 def run(home, kill, counts_path):
-    counts = {"ingest": 0, "metrics": 0, "scorecard": 0, "other": 0, "ingest files": [0]}
+    counts = {"ingest": 0, "check": 0, "metrics": 0, "scorecard": 0, "other": 0, "ingest files": [0]}
     state = {"phase": "other"}
 
     def event(kind, do, *args):
@@ -112,6 +112,7 @@ def run(home, kill, counts_path):
         return wrapped
 
     pipelines.orchestration.run.ingest_source = phased("ingest", pipelines.orchestration.run.ingest_source)
+    pipelines.orchestration.run.check_loads = phased("check", pipelines.orchestration.run.check_loads)
     pipelines.orchestration.run.build_models = phased("metrics", pipelines.orchestration.run.build_models)
     # every run renders every week (a week rendered before a kill would otherwise be skipped by the next
     # run, which then ends before the later kill points): each kill point falls where it was placed
@@ -327,14 +328,15 @@ def test_killed_anywhere_the_warehouse_stays_consistent_and_a_rerun_gives_the_un
     assert scorecard_figures(settings.scorecards_dir) == scorecard_figures(reference.scorecards_dir)
 
 
-def test_a_kill_while_ingest_writes_a_validation_result_leaves_no_partial_file(generated, tmp_path):
-    """The first file ingest writes is a Great Expectations result (out/validation_results/): killed
-    half-way through it, only the hidden name it is written under holds half a JSON."""
+def test_a_kill_while_a_validation_result_is_written_leaves_no_partial_file(generated, tmp_path):
+    """The first file Great Expectations' check of the loads writes is its result
+    (out/validation_results/): killed half-way through it, only the hidden name it is written under
+    holds half a JSON."""
     settings = load_settings(base_dir=tmp_path / "home")
     copy_landing(generated, settings.landing)
     child = Child(tmp_path)
     try:
-        ended, _ = child.run(settings.landing.parent, ("ingest", 1, "mid", "write"))
+        ended, _ = child.run(settings.landing.parent, ("check", 1, "mid", "write"))
     finally:
         child.close()
     assert ended == {"signal": 9}

@@ -30,6 +30,7 @@ import pytest
 
 from pipelines.config import load_settings
 from pipelines.contracts import CONTRACTS
+from pipelines.ingest.gx_check import check_loads
 from pipelines.ingest.load import ingest_paths
 from pipelines.warehouse import connect
 from tests.test_ingest_corpus import _profile
@@ -473,6 +474,7 @@ def run_batch(tmp_path: Path, kind: Kind, files: list[tuple[str, bytes]], thresh
         paths.append(folder / name)
     results = ingest_paths(settings, "fuzz", paths, _profile(kind.profile, tmp_path))
     assert len(results) == len(paths)
+    check_loads(settings)  # Great Expectations agrees with the compiled rules on every load's sample
     return settings, results
 
 

@@ -358,6 +358,7 @@ def test_gx_on_every_row_and_the_compiled_suite_with_a_gx_sample_load_the_same(t
     """ingest.gx_rows: the sample (here the first line and the flagged ones) or all: same rows, same reasons;
     and the same when the uniqueness rule counts the repeated keys in passes of 7 rows."""
     import pipelines.ingest.gate
+    from pipelines.ingest.gx_check import check_loads
 
     rows = [survey_row(rid=f"R{i}", nps=str(i % 13), csat=str(i % 6)) for i in range(40)] + [survey_row(rid="R1")]
     outcomes = []
@@ -372,6 +373,8 @@ def test_gx_on_every_row_and_the_compiled_suite_with_a_gx_sample_load_the_same(t
         home.ingest["max_bad_row_share"] = 1.0
         _write(home.landing / "surveys", "mixed.csv", rows)
         (result,) = ingest_source(home, "surveys")
+        # the sample's GX check, run later (gx_check): GX agrees with the compiled rules on it
+        assert check_loads(home)["agreed"] == (0 if gx_rows == "all" else 1)
         con = connect(home.warehouse, read_only=True)
         try:
             outcomes.append(

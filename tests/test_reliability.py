@@ -21,12 +21,13 @@ import duckdb
 import pytest
 
 from pipelines.config import load_settings
+from pipelines.contracts import CONTRACTS
 from pipelines.ingest.files import landing_files
 from pipelines.ingest.load import ingest_paths
 from pipelines.ingest.privacy import DEMO_KEY, KEY_ENV
 from pipelines.model.build import build_models
 from pipelines.report.scorecard import render_weeks
-from pipelines.warehouse import connect
+from pipelines.warehouse import connect, gx_sample_table
 from tests.conftest import copy_landing
 from tests.test_ingest_corpus import CALL_COLS, call_row, csv_text, survey_row
 
@@ -45,6 +46,9 @@ HISTORY_TABLES = {
     "pseudonym_keys",
 }
 CANONICAL_TABLES = ("calls", "cases", "case_events", "survey_responses", "internal_pulse")
+# Great Expectations' checks of the loads and the samples waiting for one (gx_check): a history,
+# and what a check has yet to read; whether a build may count the loads is tested apart.
+HISTORY_TABLES |= {"gx_checks", *(gx_sample_table(t) for t in CONTRACTS)}
 
 
 # The second delivery of each file is a byte-identical copy named <stem>.resent<suffix>; whichever of

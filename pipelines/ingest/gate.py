@@ -1,7 +1,12 @@
 """The validation gate of a file's typed rows: the table's Great Expectations suite compiled to
-DuckDB predicates judges every row in one pass, GX itself validates a sample and must agree (or
-every row, in chunks, with `ingest.gx_rows: all`), and uniqueness rules count a key's repeats in
-bounded passes. Results go to `validation_results` and, for Data Docs, to JSON files."""
+DuckDB predicates judges every row in one pass, and uniqueness rules count a key's repeats in
+bounded passes. A sample of the rows (the first lines and the flagged ones) is kept with the
+compiled suite's verdicts for Great Expectations to check later, off the load's critical path
+(`gx_check`), before any build counts the load. With `ingest.gx_rows: all` (or a suite the
+compiler cannot translate), GX itself validates every row here, in chunks. Results go to
+`validation_results` and, for Data Docs, to JSON files.
+
+"""
 
 from __future__ import annotations
 
@@ -20,10 +25,10 @@ from pipelines.ingest.validation import (
     compact_result,
     compile_suite,
     key_unexpected_sql,
-    sql_disagreements,
     validate_frame,
 )
 from pipelines.sqltext import sql_ident, sql_string
+from pipelines.warehouse import gx_sample_table
 
 KEY_RULES = ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique")
 
@@ -42,11 +47,11 @@ def forget_kept_results(settings: Settings, load_id: int) -> None:
         kept.unlink()
 
 
-def _keep_result(result_dir: Path, result: FileResult, chunk: int, raw: dict) -> None:
+def keep_result(result_dir: Path, load_id: int, file_name: str, chunk: int, raw: dict) -> None:
     """Keep the GX result (for Data Docs); unexpected-row lists are cut to a sample."""
     result_dir.mkdir(parents=True, exist_ok=True)
-    safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in cut_name(result.file, 200))
-    path = result_dir / f"load{result.load_id:06d}-{chunk:03d}__{safe}.json"
+    safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in cut_name(file_name, 200))
+    path = result_dir / f"load{load_id:06d}-{chunk:03d}__{safe}.json"
     partial = path.with_name(f".{path.name}.partial")  # a kill mid-write leaves no half result
     partial.write_text(json.dumps(compact_result(raw), default=str), encoding="utf-8")
     os.replace(partial, path)
@@ -55,9 +60,9 @@ def _keep_result(result_dir: Path, result: FileResult, chunk: int, raw: dict) ->
 def validate_rows(con, contract: Contract, result: FileResult, cfg: dict, result_dir: Path) -> dict[int, list[str]]:
     """Every row against the table's suite; returns line -> the rules it broke (uniqueness left out).
 
-    The suite's rules, compiled to DuckDB predicates, judge every row in one pass; Great
-    Expectations validates a sample (the file's first `gx_rows` lines and up to as many flagged
-    lines) and must find the same broken rules there, or the load stops as a bug. With
+    The suite's rules, compiled to DuckDB predicates, judge every row in one pass; a sample (the
+    file's first `gx_rows` lines and up to as many flagged lines) is kept for Great Expectations,
+    which must find the same broken rules there before a build counts the load (`gx_check`). With
     `gx_rows: all`, or a suite the compiler cannot translate, GX validates every row in chunks."""
     types = {c.name: c.type for c in contract.columns}  # _typed holds each column in its contract type
     try:
@@ -98,7 +103,7 @@ def validate_rows(con, contract: Contract, result: FileResult, cfg: dict, result
     ]:
         entry = summary.setdefault((rule.rule, rule.columns), [True, 0])
         entry[0], entry[1] = entry[0] and n == 0, entry[1] + n
-    _gx_sample(con, contract, result, int(cfg["gx_rows"]), sorted(reasons)[: int(cfg["gx_rows"])], reasons, result_dir)
+    _keep_sample(con, contract, result, int(cfg["gx_rows"]), sorted(reasons)[: int(cfg["gx_rows"])], reasons)
     _record_validation(con, contract, result, summary)
     return reasons
 
@@ -109,43 +114,37 @@ def _key_unexpected(con, rule, relation: str, rows: int) -> int:
     return sum(con.execute(key_unexpected_sql(rule, relation, parts, part)).fetchone()[0] for part in range(parts))
 
 
-def _gx_sample(
-    con,
-    contract: Contract,
-    result: FileResult,
-    first_lines: int,
-    flagged: list[int],
-    reasons: dict[int, list[str]],
-    result_dir: Path,
+def _keep_sample(
+    con, contract: Contract, result: FileResult, first_lines: int, flagged: list[int], reasons: dict[int, list[str]]
 ) -> None:
-    """Great Expectations on the file's first lines and on flagged ones: its result is kept (Data
-    Docs), and it must agree with the compiled rules on every row it saw."""
+    """The rows Great Expectations is to check, in the load's transaction: the file's first lines
+    and the flagged ones, typed and pseudonymised as the compiled rules judged them, each with the
+    rules those found it broke; the load's check is pending until `gx_check` has run GX on them."""
     cols = ", ".join(contract.column_names)
     # the first lines as a range of lines, a filter that reaches the scan under the pseudonym join
     last = con.execute(
         f"SELECT max(source_line) FROM (SELECT source_line FROM _typed_lean ORDER BY source_line LIMIT {first_lines})"
     ).fetchone()[0]
-    sample = f"SELECT {cols}, source_line FROM _typed WHERE source_line <= {last or 0}"
+    con.execute("CREATE OR REPLACE TEMP TABLE _gx_lines (source_line BIGINT, reasons VARCHAR[])")
     if flagged:
-        con.execute("CREATE OR REPLACE TEMP TABLE _gx_lines AS SELECT unnest(?::BIGINT[]) AS source_line", [flagged])
-        sample += (
-            f" UNION SELECT {cols}, source_line FROM _typed WHERE source_line IN (SELECT source_line FROM _gx_lines)"
-        )
-    frame = con.execute(f"{sample} ORDER BY source_line").df()
-    report = _gx_batch(contract, frame, result, 0, result_dir)
-    disagreements = sql_disagreements(report, reasons, [int(n) for n in frame["source_line"]])
-    if disagreements:
-        raise RuntimeError(
-            f"{result.file}: the compiled rules of suite {contract.table} disagree with Great "
-            f"Expectations (a bug of Esprit; set ingest.gx_rows: all to validate with GX only):\n"
-            + "\n".join(disagreements[:10])
-        )
+        con.executemany("INSERT INTO _gx_lines VALUES (?, ?)", [[line, reasons[line]] for line in flagged])
+    con.execute(
+        f"INSERT INTO {gx_sample_table(contract.table)} ({cols}, source_line, load_id, compiled_reasons) "
+        f"SELECT {cols}, s.source_line, {int(result.load_id)}, coalesce(g.reasons, []) "
+        f"FROM (SELECT {cols}, source_line FROM _typed WHERE source_line <= {last or 0} UNION "
+        f"SELECT {cols}, source_line FROM _typed WHERE source_line IN (SELECT source_line FROM _gx_lines)) s "
+        f"LEFT JOIN _gx_lines g USING (source_line)"
+    )
+    con.execute(
+        "INSERT INTO gx_checks VALUES (?, ?, current_setting('TimeZone'), 'pending', NULL, NULL)",
+        [result.load_id, contract.table],
+    )
 
 
 def _gx_batch(contract: Contract, frame, result: FileResult, chunk: int, result_dir: Path):
     """GX on one batch: its result is kept (Data Docs); a rule on the whole batch broken rejects the file."""
     report = validate_frame(contract.table, frame)
-    _keep_result(result_dir, result, chunk, report.raw)
+    keep_result(result_dir, result.load_id, result.file, chunk, report.raw)
     for failure in report.table_failures:
         raise FileRejected(
             failure.rule,

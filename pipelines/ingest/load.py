@@ -66,7 +66,7 @@ from pipelines.ingest.typing_sql import (
 )
 from pipelines.ingest.validation import warm_up as warm_up_validation
 from pipelines.sqltext import sql_ident, sql_string
-from pipelines.warehouse import connect, define_macros, drop_relation, ensure_schema
+from pipelines.warehouse import connect, define_macros, drop_relation, ensure_schema, gx_sample_table
 
 PROGRESS_MIN_BYTES = 16 << 20  # a file this large shows a progress bar while it is read
 
@@ -171,9 +171,11 @@ def ingest_file(
         profile = profile or profile_for(settings, source, path)
         result.table, result.profile = (profile.table, profile.name) if profile else (None, None)
         result.replaces = [r[0] for r in done]
-    # this file will be read: GX's imports (a thread, mostly under the GIL) overlap DuckDB reading
-    # it, which releases the GIL; not the scan above, which holds it
-    warm_up_validation()
+    # this file will be read and GX validates every row of it here: GX's imports (a thread, mostly
+    # under the GIL) overlap DuckDB reading it, which releases the GIL; not the scan above, which
+    # holds it. Otherwise GX checks a sample later, in another step (gate, gx_check).
+    if str(settings.ingest["gx_rows"]) == "all":
+        warm_up_validation()
     result.load_id = con.execute("SELECT nextval('load_id_seq')").fetchone()[0]
     workdir = make_workdir(settings.temp_dir)
     restate_all = False
@@ -983,9 +985,12 @@ def _recut_load_weeks(con) -> None:
 
 def _add_new_contract_columns(con) -> None:
     """A warehouse made before an optional column joined its contract gets it (as NULL)."""
+    present = set(con.execute("SELECT table_name, column_name FROM duckdb_columns() WHERE NOT internal").fetchall())
     for contract in CONTRACTS.values():
-        for col in contract.columns:
-            con.execute(f"ALTER TABLE {contract.table} ADD COLUMN IF NOT EXISTS {sql_ident(col.name)} {col.type}")
+        for table in (contract.table, gx_sample_table(contract.table)):
+            for col in contract.columns:
+                if (table, col.name) not in present:
+                    con.execute(f"ALTER TABLE {table} ADD COLUMN {sql_ident(col.name)} {col.type}")
 
 
 def ingest_source(settings: Settings, source: str, fail_on_reject: bool = True) -> list[FileResult]:

@@ -27,6 +27,7 @@ from pipelines.ingest.privacy import (
     PseudonymKey,
     check_key,
     pseudonym_sql,
+    register_scrubber,
     resolve_key,
     set_key,
     short,
@@ -37,7 +38,7 @@ from pipelines.ingest.readers import drop_raw, make_workdir, read_raw, scan, sha
 from pipelines.ingest.results import FileRejected
 from pipelines.ingest.typing_sql import PERSONAL_COLUMNS
 from pipelines.sqltext import sql_ident, sql_string
-from pipelines.warehouse import connect, ensure_schema
+from pipelines.warehouse import connect, ensure_schema, gx_sample_table
 
 PSEUDONYM = re.compile(PSEUDONYM_PREFIX + "[0-9a-f]{24}")
 RETIRED = PSEUDONYM_PREFIX + "retired"  # a quarantined value no retained file explains
@@ -47,6 +48,8 @@ KEPT_TABLES = {
     "load_audit",
     "quarantine",
     "validation_results",
+    "gx_checks",
+    *(gx_sample_table(t) for t in CONTRACTS),
     "pseudonym_keys",
     "model_builds",
     "parameter_sets",
@@ -78,6 +81,7 @@ def rotate_key(settings: Settings, search: list[Path] | None = None) -> Rotation
     outcome = Rotation()
     try:
         ensure_schema(con)
+        register_scrubber(con)  # re-typing the retained files scrubs their free text as ingest did
         recorded = warehouse_fingerprint(con)
         if recorded is not None and recorded != old.fingerprint():
             raise PrivacyError(
@@ -186,8 +190,15 @@ PERSONAL_NAMES = {"customer_ref": "customer reference", "agent_id": "agent code"
 
 def _personal_columns() -> list[tuple[str, str]]:
     """(table, column) of every pseudonymised column of the canonical tables (a customer's
-    reference, an agent's code, a staff member's in the internal pulse)."""
-    return [(t, c) for t, contract in CONTRACTS.items() for c in PERSONAL_COLUMNS if c in contract.column_names]
+    reference, an agent's code, a staff member's in the internal pulse) and of the samples waiting
+    for Great Expectations' check (`gx_check`)."""
+    return [
+        (table, c)
+        for t, contract in CONTRACTS.items()
+        for table in (t, gx_sample_table(t))
+        for c in PERSONAL_COLUMNS
+        if c in contract.column_names
+    ]
 
 
 def _quarantine_pseudonyms(con) -> None:
@@ -232,7 +243,8 @@ def _rewrite_tables(con, outcome: Rotation) -> None:
         changed = con.execute(
             f"UPDATE {table} AS t SET {column} = k.new FROM _key_pairs AS k WHERE t.{column} = k.old"
         ).fetchone()[0]
-        outcome.rows[table] = outcome.rows.get(table, 0) + changed
+        if table in CONTRACTS or changed:  # a sample is named only when it held some
+            outcome.rows[table] = outcome.rows.get(table, 0) + changed
 
 
 def _rewrite_quarantine(con, pairs: dict[str, str], outcome: Rotation) -> None:

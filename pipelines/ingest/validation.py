@@ -7,14 +7,14 @@ Each failure is reported with the file, the line, the column and the rule.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
+import sys
 import warnings
 from dataclasses import dataclass
 from datetime import UTC
 from functools import cache, lru_cache
-
-import pandas as pd
 
 from pipelines.contracts import load_suite_json
 from pipelines.ingest.privacy import mask, shown_value
@@ -118,7 +118,7 @@ def _suite(table: str):
     return gx.ExpectationSuite(name=spec["name"], expectations=spec["expectations"])
 
 
-def validate_frame(table: str, frame: pd.DataFrame, line_column: str = "source_line") -> ValidationReport:
+def validate_frame(table: str, frame, line_column: str = "source_line") -> ValidationReport:
     """Validate one batch; `line_column` identifies each row's line in its source file."""
     # GX checks value types row by row only in object columns (pandas 3's extension dtypes
     # match none of its type names): each value keeps its Python type (str, int, Timestamp...).
@@ -179,9 +179,20 @@ def validate_frame(table: str, frame: pd.DataFrame, line_column: str = "source_l
 
 
 def _show(value) -> str:
-    if value is None or pd.isna(value):
+    if _missing(value):
         return "empty"
     return shown_value(value)
+
+
+def _missing(value) -> bool:
+    """A missing value as pandas sees it (None, NaN, NaT). pandas is imported only where a frame
+    was made (GX's validation): ingest's compiled rules hand DuckDB's values, None or a float."""
+    if value is None:
+        return True
+    pandas = sys.modules.get("pandas")
+    if pandas is not None:
+        return bool(pandas.isna(value))
+    return isinstance(value, float) and math.isnan(value)
 
 
 def compact_result(raw: dict, keep: int = MAX_LINES_PER_RULE) -> dict:
@@ -285,7 +296,8 @@ def build_data_docs(results_dir, site_dir) -> str | None:
 # GX's pandas engine is far too slow for a file of millions of rows (docs/performance.md).
 # The suite's expectations are therefore also compiled into DuckDB predicates evaluated on every
 # row in one pass, while GX itself validates a sample of each file (its first rows and every row
-# the predicates flag) and must agree with them row for row (`sql_disagreements`).
+# the predicates flag), later and in another step (`gx_check`), and must agree with them row for
+# row (`sql_disagreements`).
 
 
 class UnsupportedExpectation(ValueError):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from pipelines.config import Settings
+from pipelines.ingest.gx_check import check_loads
 from pipelines.ingest.load import ingest_source
-from pipelines.ingest.validation import build_data_docs
 from pipelines.model.build import build_models
 from pipelines.report.scorecard import render_weeks
 
@@ -22,7 +22,9 @@ def run_all(settings: Settings, step=None) -> dict:
             f"{sum(f['rows_loaded'] for f in done):,} rows loaded"
         )
         files += done
-    docs = build_data_docs(settings.out / "validation_results", settings.data_docs_dir)
+    # Great Expectations on the loads' samples; a disagreement raises: nothing built or published
+    checked = check_loads(settings)
+    step(f"Great Expectations: {checked['checked']} load(s) checked, agreeing with the compiled suite")
     built = build_models(settings)
     step(f"models: {'full build' if built['full'] else 'incremental build'}, {len(built['weeks'])} week(s)")
     pages = render_weeks(settings) if built["weeks"] else []
@@ -38,6 +40,6 @@ def run_all(settings: Settings, step=None) -> dict:
         "rows_duplicate": sum(f["rows_duplicate"] for f in files),
         "weeks": built["weeks"],
         "scorecards": str(settings.scorecards_dir),
-        "data_docs": docs,
+        "data_docs": checked["data_docs"],
     }
     return {"summary": summary, "files": files, "models": built, "pages": [str(p) for p in pages]}

@@ -22,13 +22,9 @@ def ingest(source: str) -> dict:
     task then fails on the rejections. The other sources are separate DAGs: never blocked.
     """
     from pipelines.ingest.load import ingest_source
-    from pipelines.ingest.validation import build_data_docs
 
-    settings = load_settings()
-    try:
-        results = ingest_source(settings, source, fail_on_reject=False)
-    finally:
-        build_data_docs(settings.out / "validation_results", settings.data_docs_dir)
+    # Great Expectations checks the loads' samples in the metrics task, before its build (gx_check)
+    results = ingest_source(load_settings(), source, fail_on_reject=False)
     loaded = [r for r in results if r.status == "loaded"]
     _log_load(source, results)
     return {
@@ -108,10 +104,15 @@ def skip_report(result: dict, shown: int = 20) -> str:
 
 
 def build_metrics() -> dict:
-    """Rebuild journeys and metrics; weekly tables only for the weeks new files touched."""
+    """Great Expectations checks the samples of the loads not yet checked, and must agree with the
+    compiled suite (GreatExpectationsDisagree: nothing is built, so nothing published); then
+    rebuild journeys and metrics, weekly tables only for the weeks new files touched."""
+    from pipelines.ingest.gx_check import check_loads
     from pipelines.model.build import build_models
 
-    built = build_models(load_settings())
+    settings = load_settings()
+    check_loads(settings)
+    built = build_models(settings)
     return {
         "weeks": built["weeks"],
         "recomputed_weeks": built["recomputed_weeks"],
@@ -147,7 +148,10 @@ class NothingToRender(Exception):
 
 def render_scorecards(spec: str, run_after: datetime | None, changed_weeks: list[str] | None = None) -> list[str]:
     """Render the weeks chosen by `weeks_to_render` that have data (and the index, always).
-    NothingToRender when no metrics were ever built (a fresh install's first scheduled run)."""
+    NothingToRender when no metrics were ever built (a fresh install's first scheduled run);
+    GreatExpectationsDisagree (ChecksPending) when a week holds rows Great Expectations disagreed
+    on (has yet to check: the next build does)."""
+    from pipelines.ingest.gx_check import require_checked
     from pipelines.report.scorecard import available_weeks, render_weeks
     from pipelines.warehouse import connect
 
@@ -168,6 +172,7 @@ def render_scorecards(spec: str, run_after: datetime | None, changed_weeks: list
             weeks = weeks_affected_on_pages(weeks, known, settings.scorecard["trend_weeks"])
         # a Monday with nothing loaded for last week publishes the index, not an error
         weeks = [w for w in weeks if w in known]
+    require_checked(settings.warehouse, weeks)
     return [str(p) for p in render_weeks(settings, weeks)]
 
 
