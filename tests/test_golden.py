@@ -99,6 +99,7 @@ FIELDS = {
         "outcome",
         "transfer_type",
         "hold_seconds",
+        "agent_id",  # "A1" where an answered segment leaves it out, "-": none recorded
     ],
     "survey_responses": [
         "response_id",
@@ -113,7 +114,7 @@ FIELDS = {
         "had_to_repeat",
     ],
     "cases": ["case_id", "customer_ref", "opened_at", "channel", "category", "origin_ref", "priority", "resolved_at"],
-    "case_events": ["case_id", "event_seq", "event_type", "event_at", "team", "status"],
+    "case_events": ["case_id", "event_seq", "event_type", "event_at", "team", "status", "agent_id"],
 }
 
 
@@ -124,7 +125,7 @@ def _rows(table, tuples):
         if table == "calls":
             row.update(
                 queue=f"Q_{row['team'].upper()}",
-                agent_id="A1" if row["answered_at"] else "",
+                agent_id="" if row["agent_id"] == "-" else row["agent_id"] or ("A1" if row["answered_at"] else ""),
                 hold_seconds=row["hold_seconds"] or "0",
                 wrap_code="w",
             )
@@ -1312,3 +1313,117 @@ def test_praise_counts_a_verbatim_that_praises_and_complains_of_nothing(settings
     finally:
         con.close()
     assert figure == [(1, 4)]
+
+
+# W46-W47 of 2026 (winter time, UTC+1): continuity of agent and team (docs/metrics.md). Agents
+# AG1-AG9; a segment's agent "-" is none recorded.
+def _handled(call, seg, customer, team, at, agent, outcome="answered", transfer="none"):
+    """A segment offered at `at` (Paris), answered 10 s later and over 5 min after that."""
+    offered = datetime.fromisoformat(at + "+01:00")
+    answered = (offered + timedelta(seconds=10)).isoformat() if outcome == "answered" else ""
+    ended = (offered + timedelta(seconds=310)).isoformat()
+    return (call, seg, customer, team, offered.isoformat(), answered, ended, outcome, transfer, "0", agent)
+
+
+CONTINUITY_CALLS = [
+    # K1: G1 is transferred from AG1 (accueil) to AG2 (facturation): a transfer, no follow-up. G2,
+    # 5 days later, reaches AG2 at facturation first, then is transferred to technique: its handler
+    # is the first it reached, its previous handler the last of G1: same agent, same team (W47)
+    _handled("G1", 1, "K1", "accueil", "2026-11-12T10:00:00", "AG1", transfer="warm"),
+    _handled("G1", 2, "K1", "facturation", "2026-11-12T10:05:10", "AG2"),
+    _handled("G2", 1, "K1", "facturation", "2026-11-17T10:00:00", "AG2", transfer="warm"),
+    _handled("G2", 2, "K1", "technique", "2026-11-17T10:05:10", "AG9"),
+    # K5: H1 goes from AG1 to AG2 at facturation; H2 reaches AG1 at accueil: AG1 handled the
+    # journey, but not last: neither the same agent nor the same team (W46)
+    _handled("H1", 1, "K5", "accueil", "2026-11-09T11:00:00", "AG1", transfer="warm"),
+    _handled("H1", 2, "K5", "facturation", "2026-11-09T11:05:10", "AG2"),
+    _handled("H2", 1, "K5", "accueil", "2026-11-11T11:00:00", "AG1"),
+    # K2: M2 is answered with no agent recorded, then M3 follows it: two follow-ups of the same
+    # team, neither counted for the agent (followups_without_agent 2, W46)
+    _handled("M1", 1, "K2", "accueil", "2026-11-10T10:00:00", "AG3"),
+    _handled("M2", 1, "K2", "accueil", "2026-11-11T10:00:00", "-"),
+    _handled("M3", 1, "K2", "accueil", "2026-11-12T10:00:00", "AG3"),
+    # K3: N1 abandoned, N2 answered: nothing handled before N2, no follow-up; N3 abandoned: a
+    # follow-up nobody handled, not counted
+    _handled("N1", 1, "K3", "accueil", "2026-11-09T10:00:00", "", outcome="abandoned"),
+    _handled("N2", 1, "K3", "accueil", "2026-11-09T10:30:00", "AG4"),
+    _handled("N3", 1, "K3", "accueil", "2026-11-10T10:00:00", "", outcome="abandoned"),
+    # K4: P2 on Sunday 23:30 in Paris reaches AG5 again (W46); P3 on Monday 00:30 in Paris, still
+    # Sunday in UTC, reaches AG6 of the same team: W47, not W46
+    _handled("P1", 1, "K4", "accueil", "2026-11-15T20:00:00", "AG5"),
+    _handled("P2", 1, "K4", "accueil", "2026-11-15T23:30:00", "AG5"),
+    _handled("P3", 1, "K4", "accueil", "2026-11-16T00:30:00", "AG6"),
+    # K6: Q1, escalated into QC1 (no follow-up: the organisation's move); K7: R1, then QC3
+    _handled("Q1", 1, "K6", "accueil", "2026-11-10T14:00:00", "AG7"),
+    _handled("R1", 1, "K7", "accueil", "2026-11-19T10:00:00", "AG9"),
+]
+CONTINUITY_CASES = [
+    ("QC1", "K6", "2026-11-10T14:30:00+01:00", "phone", "billing", "Q1", "normal"),
+    # K6 comes back by a complaint of their own: a follow-up, first taken in hand by AG8 with no
+    # team (the unassigned state): the same agent as QC1's resolution, no team to compare (W46)
+    ("QC2", "K6", "2026-11-13T09:00:00+01:00", "web", "billing", "", "normal"),
+    # K7's complaint, not taken in hand at the end of the data: not counted, and W47 provisional
+    # until its acknowledgement deadline (48 h)
+    ("QC3", "K7", "2026-11-22T10:00:00+01:00", "web", "billing", "", "normal"),
+]
+CONTINUITY_CASE_EVENTS = [
+    ("QC1", 1, "opened", "2026-11-10T14:30:00+01:00", "reclamations", "open", "AG8"),
+    ("QC1", 2, "resolved", "2026-11-11T10:00:00+01:00", "reclamations", "resolved", "AG8"),
+    ("QC2", 1, "opened", "2026-11-13T09:00:00+01:00", "", "open", "AG8"),
+]
+
+
+def load_golden_continuity(settings):
+    load_files(
+        settings,
+        "continuity",
+        {"calls": CONTINUITY_CALLS, "cases": CONTINUITY_CASES, "case_events": CONTINUITY_CASE_EVENTS},
+    )
+
+
+@pytest.fixture(scope="module")
+def continuity(tmp_path_factory):
+    home = tmp_path_factory.mktemp("golden_continuity")
+    settings = load_settings(base_dir=home)
+    if not copy_prebuilt("golden_continuity", home):  # the mutation gate ingested these files once
+        load_golden_continuity(settings)
+    build_models(settings, sql_dir=models_sql_dir())
+    con = connect(settings.warehouse, read_only=True)
+    yield con
+    con.close()
+
+
+def test_continuity_of_agent_and_team_at_its_edges(continuity):
+    followups = {
+        ref: rest
+        for ref, *rest in continuity.execute(
+            "SELECT contact_ref, week, handled, agent_recorded, same_agent, team_recorded, same_team FROM followups"
+        ).fetchall()
+    }
+    assert followups == {
+        "H2": ["2026-W46", True, True, False, True, False],  # the last handler, not any handler
+        "M2": ["2026-W46", True, False, False, True, True],  # no agent recorded: left out, not a break
+        "M3": ["2026-W46", True, False, False, True, True],  # nor after one without an agent
+        "N3": ["2026-W46", False, False, False, False, False],  # abandoned: nobody handled it
+        "P2": ["2026-W46", True, True, True, True, True],
+        "QC2": ["2026-W46", True, True, True, False, False],  # unassigned: no team to compare
+        "G2": ["2026-W47", True, True, True, True, True],  # the first it reached, after G1's transfer
+        "P3": ["2026-W47", True, True, False, True, True],  # Monday 00:30 in Paris: W47
+        "QC3": ["2026-W47", False, False, False, False, False],  # not taken in hand yet
+    }
+    rows = continuity.execute(
+        "SELECT week, metric, numerator, denominator, value, provisional FROM weekly_scorecard "
+        "WHERE metric IN ('agent_continuity', 'team_continuity', 'followups_without_agent') ORDER BY 1, 2"
+    ).fetchall()
+    assert rows == [
+        # W46: P2 and QC2 the same agent of H2, P2, QC2; M2, M3, P2 the same team of H2, M2, M3, P2
+        ("2026-W46", "agent_continuity", 2, 3, pytest.approx(200 / 3), False),
+        ("2026-W46", "followups_without_agent", 2, None, 2, False),
+        ("2026-W46", "team_continuity", 3, 4, 75, False),
+        # W47: G2 of G2, P3; provisional until QC3's deadline, 24 November 10:00, past the horizon
+        ("2026-W47", "agent_continuity", 1, 2, 50, True),
+        ("2026-W47", "followups_without_agent", 0, None, 0, True),
+        ("2026-W47", "team_continuity", 2, 2, 100, True),
+    ]
+    final_at = continuity.execute("SELECT final_at FROM weekly_continuity WHERE week = '2026-W47'").fetchone()[0]
+    assert final_at == datetime(2026, 11, 24, 9, tzinfo=UTC)
