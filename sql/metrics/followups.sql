@@ -80,10 +80,8 @@ SELECT
     coalesce(p.agent_id = f.agent_id, false) AS same_agent,
     coalesce(p.team IS NOT NULL AND f.team IS NOT NULL, false) AS team_recorded,
     coalesce(p.team = f.team, false) AS same_team,
-    CASE
-        WHEN r.contact_type = 'case' AND f.contact_ref IS NULL
-            THEN r.contact_at + to_microseconds((3600e6 * c.ack_sla_hours)::BIGINT)
-    END AS final_at
+    CASE WHEN f.contact_ref IS NULL THEN r.contact_at + to_microseconds((3600e6 * c.ack_sla_hours)::BIGINT) END
+        AS final_at
 FROM returns AS r
 JOIN previous AS p ON p.contact_type = r.contact_type AND p.contact_ref = r.contact_ref AND p.position = 1
 LEFT JOIN reached AS f ON f.contact_type = r.contact_type AND f.contact_ref = r.contact_ref AND f.position = 1
