@@ -1316,8 +1316,9 @@ def test_praise_counts_a_verbatim_that_praises_and_complains_of_nothing(settings
 
 
 # W44-W47 of 2026 (winter time, UTC+1): continuity of agent and team (docs/metrics.md). Agents
-# AG1-AG10; a segment's agent "-" is none recorded. Calls and cases share ids (S1, Q1, N3) so that
-# each condition keeping a contact's type changes a follow-up when dropped.
+# AG1-AG10; a segment's agent "-" is none recorded. Calls and cases share ids (S1 across two
+# journeys, Q1 and Q2 within one, N3) so that each condition keeping a contact's type changes a
+# follow-up when dropped.
 def _handled(call, seg, customer, team, at, agent, outcome="answered", transfer="none"):
     """A segment offered at `at` (Paris), answered 10 s later and over 5 min after that."""
     offered = datetime.fromisoformat(at + "+01:00")
@@ -1354,8 +1355,8 @@ CONTINUITY_CALLS = [
     _handled("P1", 1, "K4", "accueil", "2026-11-15T20:00:00", "AG5"),
     _handled("P2", 1, "K4", "accueil", "2026-11-15T23:30:00", "AG5"),
     _handled("P3", 1, "K4", "accueil", "2026-11-16T00:30:00", "AG6"),
-    # K6: Q1, escalated into the case Q1 (no follow-up: the organisation's move); Q2 after the case
-    # QC2, whose handling had no team: same agent, no team to compare (W46)
+    # K6: Q1, escalated into the case Q1 (no follow-up: the organisation's move); the call Q2 after
+    # the case Q2, whose handling had no team: same agent, no team to compare (W46)
     _handled("Q1", 1, "K6", "accueil", "2026-11-10T14:00:00", "AG7"),
     _handled("Q2", 1, "K6", "accueil", "2026-11-14T10:00:00", "AG10"),
     # K7: R1, then the case N3, not taken in hand yet
@@ -1380,7 +1381,7 @@ CONTINUITY_CASES = [
     ("Q1", "K6", "2026-11-10T14:30:00+01:00", "phone", "billing", "Q1", "normal"),
     # K6 comes back by a complaint of their own, taken in hand at once by AG10 in the unassigned
     # state: not AG8, who resolved Q1 (W46)
-    ("QC2", "K6", "2026-11-13T09:00:00+01:00", "web", "billing", "", "normal"),
+    ("Q2", "K6", "2026-11-13T09:00:00+01:00", "web", "billing", "", "normal"),
     # K7's complaint, not taken in hand at the end of the data: not counted, and W47 provisional
     # until its acknowledgement deadline (48 h)
     ("N3", "K7", "2026-11-22T10:00:00+01:00", "web", "billing", "", "normal"),
@@ -1390,7 +1391,7 @@ CONTINUITY_CASES = [
 CONTINUITY_CASE_EVENTS = [
     ("Q1", 1, "opened", "2026-11-10T14:30:00+01:00", "reclamations", "open", "AG8"),
     ("Q1", 2, "resolved", "2026-11-11T10:00:00+01:00", "reclamations", "resolved", "AG8"),
-    ("QC2", 1, "opened", "2026-11-13T09:00:00+01:00", "", "open", "AG10"),
+    ("Q2", 1, "opened", "2026-11-13T09:00:00+01:00", "", "open", "AG10"),
     ("S1", 1, "assigned", "2026-11-09T12:00:00+01:00", "reclamations", "in_progress", "AG5"),
     ("U2", 1, "opened", "2026-10-28T10:00:00+01:00", "", "open", "AG8"),
 ]
@@ -1433,8 +1434,8 @@ def test_continuity_of_agent_and_team_at_its_edges(continuity):
         ("call", "M3"): ["2026-W46", True, False, False, True, True],  # nor after one without an agent
         ("call", "N3"): ["2026-W46", False, False, False, False, False],  # abandoned: nobody handled it
         ("call", "P2"): ["2026-W46", True, True, True, True, True],
-        ("case", "QC2"): ["2026-W46", True, True, False, False, False],  # unassigned: no team to compare
-        ("call", "Q2"): ["2026-W46", True, True, True, False, False],  # after it: no team either
+        ("case", "Q2"): ["2026-W46", True, True, False, False, False],  # unassigned: no team to compare
+        ("call", "Q2"): ["2026-W46", True, True, True, False, False],  # after the case of its id: no team
         ("call", "S1"): ["2026-W46", True, True, False, True, True],
         ("case", "S1"): ["2026-W46", True, True, False, True, False],
         ("call", "S2"): ["2026-W46", True, True, True, True, False],  # after the case S1, not the call
@@ -1455,7 +1456,7 @@ def test_continuity_of_agent_and_team_at_its_edges(continuity):
         ("2026-W45", "followups_without_agent", 0, None, 0, False),
         ("2026-W45", "team_continuity", 0, 1, 0, False),
         # W46: P2, Q2, S2 the same agent of 7 (M2 and M3 left out); M2, M3, P2, call S1 the same
-        # team of 7 (QC2 and Q2 left out)
+        # team of 7 (the case and the call Q2 left out)
         ("2026-W46", "agent_continuity", 3, 7, pytest.approx(300 / 7), False),
         ("2026-W46", "followups_without_agent", 2, None, 2, False),
         ("2026-W46", "team_continuity", 4, 7, pytest.approx(400 / 7), False),
@@ -1468,6 +1469,6 @@ def test_continuity_of_agent_and_team_at_its_edges(continuity):
     assert final == {
         "2026-W44": None,
         "2026-W45": None,
-        "2026-W46": None,  # the abandoned N3 and the handled QC2 wait for nothing
+        "2026-W46": None,  # the abandoned N3 and the handled case Q2 wait for nothing
         "2026-W47": datetime(2026, 11, 24, 9, tzinfo=UTC),
     }
