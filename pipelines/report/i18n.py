@@ -302,7 +302,7 @@ TEXT = {
         "pyramid_provisional_left_out": "{n} chiffre(s) provisoire(s) pas encore compté(s)",
         "pyramid_no_figure": "Aucun chiffre de ce niveau n'est configuré pour ce site.",
         "pyramid_weeks": "{n} dernières semaines : {on} dans la cible, {watch} à surveiller, {off} hors cible",
-        "unrecorded_followups_without_agent": "{n} recontact(s) sans conseiller enregistré, non compté(s)",
+        "unrecorded_followups_without_agent": "{n} retour(s) de client sans conseiller enregistré, non compté(s)",
         "attention": "Symétrie des attentions",
         "attention_intro": "Comment les autres équipes ont servi chaque équipe (baromètre interne de ses "
         "collaborateurs, 1-5), l'engagement de ses collaborateurs, comment les autres équipes jugent son service, ses "
