@@ -72,6 +72,12 @@ PULSE_STAFF = {"accueil": 9, "facturation": 7, "technique": 7, "reclamations": 4
 PULSE_ANSWER_SHARE = 0.85  # staff answering in a given week
 PULSE_SERVED_SPREAD = 0.7  # a pulse score moves this much (1-5 scale) per standard deviation of service
 DEMO_PULSE_LINK = 1.5  # `esprit generate` and the demo: NPS points (0-10) per standard deviation
+# Continuity of the same agent (docs/metrics.md): a customer calling again within a journey reaches
+# the agent who last handled the need this often when that agent's team answers the call (else an
+# agent of the team at random, 1 in 12 the same by chance); an answered segment has no agent
+# recorded this often. Drawn from a stream of their own: the rest of the simulation is unchanged.
+SAME_AGENT_SHARE = 0.4
+NO_AGENT_SHARE = 0.03
 
 # Each stage's verbatims with the themes they speak to (pipelines/listening/taxonomy.yaml, with their
 # polarity, labelled by docs/labelling-guide.md): a response's verbatim is chosen from the stage its
@@ -156,6 +162,10 @@ class Journey:
     last_anchor_at: datetime | None = None
     moments: list[datetime] = field(default_factory=list)  # each call or case, each case's first resolution
     teams: set[str] = field(default_factory=set)  # teams that took a call segment or held a case
+    # who handled the need: (when, exported from, contact id, segment or event no, agent, team) of
+    # each answered segment and case event; and the calls the customer made again (id, start)
+    handlings: list[tuple] = field(default_factory=list)
+    returns: list[tuple[str, datetime]] = field(default_factory=list)
 
 
 # each signal's stage, as the default friction_signals setting has it (sql/vocabulary.yaml)
@@ -175,6 +185,8 @@ class Simulation:
         self.pulse = random.Random(seed + 2_000_003)
         self.pulse_link = pulse_link
         self.served = {(team, w): self.pulse.gauss(0, 1) for w in range(weeks) for team in TEAMS}
+        self.staff = random.Random(seed + 3_000_003)  # which agent a returning caller reaches
+        self._returning: dict[str, tuple | None] = {}  # a returning call -> the previous handling
         self.boundaries: list[dict] = []
         self.conditions: list[dict] = []  # rule cases: each condition made to hold alone and to fail alone
         self.call_signals: dict[str, set[str]] = {}  # a planned call -> the friction signals it raised
@@ -514,6 +526,9 @@ class Simulation:
         Returns (call_id, answered, resolved, ended_at, transfers, last answered team)."""
         call_id = self._next("call", "CALL{:07d}")
         handoffs = self.call_handoffs[call_id] = []
+        if j.moments:  # not the journey's first contact: the customer calls again
+            j.returns.append((call_id, t))
+            self._returning[call_id] = previous_handling(j.handlings, call_id, t)
         j.last_anchor_at = t
         j.moments.append(t)
         if answered_before:
@@ -635,6 +650,14 @@ class Simulation:
 
     def _segment(self, call_id, seg_no, j, team, offered, answered, ended, outcome, transfer_type, hold, wrap):
         j.teams.add(team)
+        agent = self._agent(team) if answered else ""
+        if outcome == "answered":
+            previous = self._returning.pop(call_id, None)  # the call's first answered segment only
+            if previous and previous[5] == team and previous[4] and self.staff.random() < SAME_AGENT_SHARE:
+                agent = previous[4]
+            if self.staff.random() < NO_AGENT_SHARE:
+                agent = ""
+            j.handlings.append((answered, offered, call_id, seg_no, agent, team))
         self.rows["calls"].append(
             {
                 "call_id": call_id,
@@ -642,7 +665,7 @@ class Simulation:
                 "customer_ref": j.customer_ref,
                 "queue": TEAMS[team],
                 "team": team,
-                "agent_id": self._agent(team) if answered else "",
+                "agent_id": agent,
                 "offered_at": _iso(offered),
                 "answered_at": _iso(answered),
                 "ended_at": _iso(ended),
@@ -799,6 +822,8 @@ class Simulation:
         events.append(("closed", t, team, "closed"))
         j.teams.update(eteam for _, _, eteam, _ in events)
         for seq, (etype, at, eteam, status) in enumerate(events, start=1):
+            agent = self._agent(eteam)
+            j.handlings.append((at, at, case_id, seq, agent, eteam))
             self.rows["case_events"].append(
                 {
                     "case_id": case_id,
@@ -806,7 +831,7 @@ class Simulation:
                     "event_type": etype,
                     "event_at": _iso(at),
                     "team": eteam,
-                    "agent_id": self._agent(eteam),
+                    "agent_id": agent,
                     "status": status,
                     "_at": at,
                 }
@@ -898,6 +923,13 @@ class Simulation:
 
     def _score(self, level: float) -> int:
         return max(1, min(5, round(self.pulse.gauss(level, 0.8))))
+
+
+def previous_handling(handlings: list[tuple], contact: str, at: datetime) -> tuple | None:
+    """The last handling of another contact strictly before `at` (at one instant, the later
+    contact id, then the later segment or event), or None."""
+    before = [h for h in handlings if h[0] < at and h[2] != contact]
+    return max(before, key=lambda h: (h[0], h[2], h[3])) if before else None
 
 
 def _week(moment: datetime) -> str:
@@ -1008,6 +1040,29 @@ def write_ground_truth(sim: Simulation, folder: Path) -> dict:
                     fcr_final,
                 ]
             )
+    with open(folder / "continuity.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["call_id", "week", "handled", "agent_recorded", "same_agent", "team_recorded", "same_team"])
+        for j in journeys:
+            exported = [h for h in j.handlings if h[1] < end]
+            for call_id, at in (r for r in j.returns if r[1] < end):
+                previous = previous_handling(exported, call_id, at)
+                own = [h for h in exported if h[2] == call_id]
+                if previous is None:  # nothing handled before: the journey's first handled contact
+                    continue
+                reached = min(own, key=lambda h: (h[0], h[3])) if own else None
+                agents = reached is not None and bool(reached[4] and previous[4])
+                w.writerow(
+                    [
+                        call_id,
+                        _week(at),
+                        str(reached is not None).lower(),
+                        str(agents).lower(),
+                        str(agents and reached[4] == previous[4]).lower(),
+                        str(reached is not None).lower(),
+                        str(reached is not None and reached[5] == previous[5]).lower(),
+                    ]
+                )
     with open(folder / "verbatim_themes.csv", "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["response_id", "language", "themes"])
@@ -1087,6 +1142,13 @@ Everything is as observable at the end of the last generated week (`summary.json
   the handoff key or call it is about (`ref`), and whether the rule fired in the simulation
   (`fires`): bounce_back, ping_pong, dropped and repeat_info (handoffs), abandoned, long_wait,
   several_attempts and repeat_contact (friction signals, `ref` the call that raises them).
+- `continuity.csv`: each call a customer made again within a journey once something of it had been
+  handled (a follow-up, `docs/metrics.md`), the week it started, and, from the agents and teams the
+  simulation gave each answered segment and case event: whether an agent answered it (`handled`),
+  whether both it and the previous handling (the last before the call) have an agent recorded, and
+  whether the agent, and the team, are the same. A returning caller reaches the previous agent
+  when that agent's team answers in a known share of calls (`SAME_AGENT_SHARE`); a few answered
+  segments have no agent recorded (`NO_AGENT_SHARE`).
 - `pulse_served.csv`: how well each team was served by the others each week, as the simulation
   drew it (standard normal): the internal pulse's scores of the team move with it, and, with
   `pulse_link` (`summary.json`) other than 0, so does the NPS of the customers whose journeys

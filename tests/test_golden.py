@@ -99,6 +99,7 @@ FIELDS = {
         "outcome",
         "transfer_type",
         "hold_seconds",
+        "agent_id",  # "A1" where an answered segment leaves it out, "-": none recorded
     ],
     "survey_responses": [
         "response_id",
@@ -113,7 +114,7 @@ FIELDS = {
         "had_to_repeat",
     ],
     "cases": ["case_id", "customer_ref", "opened_at", "channel", "category", "origin_ref", "priority", "resolved_at"],
-    "case_events": ["case_id", "event_seq", "event_type", "event_at", "team", "status"],
+    "case_events": ["case_id", "event_seq", "event_type", "event_at", "team", "status", "agent_id"],
 }
 
 
@@ -124,7 +125,7 @@ def _rows(table, tuples):
         if table == "calls":
             row.update(
                 queue=f"Q_{row['team'].upper()}",
-                agent_id="A1" if row["answered_at"] else "",
+                agent_id="" if row["agent_id"] == "-" else row["agent_id"] or ("A1" if row["answered_at"] else ""),
                 hold_seconds=row["hold_seconds"] or "0",
                 wrap_code="w",
             )
@@ -1312,3 +1313,162 @@ def test_praise_counts_a_verbatim_that_praises_and_complains_of_nothing(settings
     finally:
         con.close()
     assert figure == [(1, 4)]
+
+
+# W44-W47 of 2026 (winter time, UTC+1): continuity of agent and team (docs/metrics.md). Agents
+# AG1-AG10; a segment's agent "-" is none recorded. Calls and cases share ids (S1 across two
+# journeys, Q1 and Q2 within one, N3) so that each condition keeping a contact's type changes a
+# follow-up when dropped.
+def _handled(call, seg, customer, team, at, agent, outcome="answered", transfer="none"):
+    """A segment offered at `at` (Paris), answered 10 s later and over 5 min after that."""
+    offered = datetime.fromisoformat(at + "+01:00")
+    answered = (offered + timedelta(seconds=10)).isoformat() if outcome == "answered" else ""
+    ended = (offered + timedelta(seconds=310)).isoformat()
+    return (call, seg, customer, team, offered.isoformat(), answered, ended, outcome, transfer, "0", agent)
+
+
+CONTINUITY_CALLS = [
+    # K1: G1 is transferred from AG1 (accueil) to AG2 (facturation): a transfer, no follow-up. G2,
+    # 5 days later, reaches AG2 at facturation first, then is transferred to technique: its handler
+    # is the first it reached, its previous handler the last of G1: same agent, same team (W47)
+    _handled("G1", 1, "K1", "accueil", "2026-11-12T10:00:00", "AG1", transfer="warm"),
+    _handled("G1", 2, "K1", "facturation", "2026-11-12T10:05:10", "AG2"),
+    _handled("G2", 1, "K1", "facturation", "2026-11-17T10:00:00", "AG2", transfer="warm"),
+    _handled("G2", 2, "K1", "technique", "2026-11-17T10:05:10", "AG9"),
+    # K5: H1 goes from AG1 to AG2 at facturation; H2 reaches AG1 at accueil: AG1 handled the
+    # journey, but not last: neither the same agent nor the same team (W46)
+    _handled("H1", 1, "K5", "accueil", "2026-11-09T11:00:00", "AG1", transfer="warm"),
+    _handled("H1", 2, "K5", "facturation", "2026-11-09T11:05:10", "AG2"),
+    _handled("H2", 1, "K5", "accueil", "2026-11-11T11:00:00", "AG1"),
+    # K2: M2 is answered with no agent recorded, then M3 follows it: two follow-ups of the same
+    # team, neither counted for the agent (W46)
+    _handled("M1", 1, "K2", "accueil", "2026-11-10T10:00:00", "AG3"),
+    _handled("M2", 1, "K2", "accueil", "2026-11-11T10:00:00", "-"),
+    _handled("M3", 1, "K2", "accueil", "2026-11-12T10:00:00", "AG3"),
+    # K3: N1 abandoned, N2 answered: nothing handled before N2, no follow-up; N3 abandoned: a
+    # follow-up nobody handled, not counted, and nothing to wait for (K7's case N3 is another)
+    _handled("N1", 1, "K3", "accueil", "2026-11-09T10:00:00", "", outcome="abandoned"),
+    _handled("N2", 1, "K3", "accueil", "2026-11-09T10:30:00", "AG4"),
+    _handled("N3", 1, "K3", "accueil", "2026-11-10T10:00:00", "", outcome="abandoned"),
+    # K4: P2 on Sunday 23:30 in Paris reaches AG5 again (W46); P3 on Monday 00:30 in Paris, still
+    # Sunday in UTC, reaches AG6 of the same team: W47, not W46
+    _handled("P1", 1, "K4", "accueil", "2026-11-15T20:00:00", "AG5"),
+    _handled("P2", 1, "K4", "accueil", "2026-11-15T23:30:00", "AG5"),
+    _handled("P3", 1, "K4", "accueil", "2026-11-16T00:30:00", "AG6"),
+    # K6: Q1, escalated into the case Q1 (no follow-up: the organisation's move); the call Q2 after
+    # the case Q2, whose handling had no team: same agent, no team to compare (W46)
+    _handled("Q1", 1, "K6", "accueil", "2026-11-10T14:00:00", "AG7"),
+    _handled("Q2", 1, "K6", "accueil", "2026-11-14T10:00:00", "AG10"),
+    # K7: R1, then the case N3, not taken in hand yet
+    _handled("R1", 1, "K7", "accueil", "2026-11-19T10:00:00", "AG9"),
+    # K8: S1 reaches AG2 after S0's AG1, same team (W46); K9's case S1 is another contact
+    _handled("S0", 1, "K8", "accueil", "2026-11-09T09:00:00", "AG1"),
+    _handled("S1", 1, "K8", "accueil", "2026-11-10T09:00:00", "AG2"),
+    # K9: S3 (AG6), then a complaint S1 taken in hand by AG5 at réclamations, then S2 reaching AG5
+    # at accueil: same agent, not the same team (W46)
+    _handled("S3", 1, "K9", "accueil", "2026-11-09T07:00:00", "AG6"),
+    _handled("S2", 1, "K9", "accueil", "2026-11-11T09:00:00", "AG5"),
+    # K10: T2 starts at the very second T1 is answered: nothing was handled before it, no follow-up
+    _handled("T1", 1, "K10", "accueil", "2026-11-09T15:00:00", "AG1"),
+    _handled("T2", 1, "K10", "accueil", "2026-11-09T15:00:10", "AG1"),
+    # K11 (W44): U1 answered with no agent recorded, then the case U2 (below): no agent, no team
+    _handled("U1", 1, "K11", "accueil", "2026-10-27T10:00:00", "-"),
+    # K12 (W45): V2 reaches V1's agent, now at facturation: same agent, not the same team
+    _handled("V1", 1, "K12", "accueil", "2026-11-03T10:00:00", "AG3"),
+    _handled("V2", 1, "K12", "facturation", "2026-11-04T10:00:00", "AG3"),
+]
+CONTINUITY_CASES = [
+    ("Q1", "K6", "2026-11-10T14:30:00+01:00", "phone", "billing", "Q1", "normal"),
+    # K6 comes back by a complaint of their own, taken in hand at once by AG10 in the unassigned
+    # state: not AG8, who resolved Q1 (W46)
+    ("Q2", "K6", "2026-11-13T09:00:00+01:00", "web", "billing", "", "normal"),
+    # K7's complaint, not taken in hand at the end of the data: not counted, and W47 provisional
+    # until its acknowledgement deadline (48 h)
+    ("N3", "K7", "2026-11-22T10:00:00+01:00", "web", "billing", "", "normal"),
+    ("S1", "K9", "2026-11-09T08:00:00+01:00", "web", "billing", "", "normal"),
+    ("U2", "K11", "2026-10-28T10:00:00+01:00", "web", "billing", "", "normal"),
+]
+CONTINUITY_CASE_EVENTS = [
+    ("Q1", 1, "opened", "2026-11-10T14:30:00+01:00", "reclamations", "open", "AG8"),
+    ("Q1", 2, "resolved", "2026-11-11T10:00:00+01:00", "reclamations", "resolved", "AG8"),
+    ("Q2", 1, "opened", "2026-11-13T09:00:00+01:00", "", "open", "AG10"),
+    ("S1", 1, "assigned", "2026-11-09T12:00:00+01:00", "reclamations", "in_progress", "AG5"),
+    ("U2", 1, "opened", "2026-10-28T10:00:00+01:00", "", "open", "AG8"),
+]
+
+
+def load_golden_continuity(settings):
+    load_files(
+        settings,
+        "continuity",
+        {"calls": CONTINUITY_CALLS, "cases": CONTINUITY_CASES, "case_events": CONTINUITY_CASE_EVENTS},
+    )
+
+
+@pytest.fixture(scope="module")
+def continuity(tmp_path_factory):
+    home = tmp_path_factory.mktemp("golden_continuity")
+    settings = load_settings(base_dir=home)
+    if not copy_prebuilt("golden_continuity", home):  # the mutation gate ingested these files once
+        load_golden_continuity(settings)
+    build_models(settings, sql_dir=models_sql_dir())
+    con = connect(settings.warehouse, read_only=True)
+    yield con
+    con.close()
+
+
+def test_continuity_of_agent_and_team_at_its_edges(continuity):
+    followups = {
+        (kind, ref): rest
+        for kind, ref, *rest in continuity.execute(
+            "SELECT contact_type, contact_ref, week, handled, agent_recorded, same_agent, team_recorded, same_team "
+            "FROM followups"
+        ).fetchall()
+    }
+    # week, handled, agent recorded, same agent, team recorded, same team
+    assert followups == {
+        ("case", "U2"): ["2026-W44", True, False, False, False, False],  # no agent before, no team now
+        ("call", "V2"): ["2026-W45", True, True, True, True, False],
+        ("call", "H2"): ["2026-W46", True, True, False, True, False],  # the last handler, not any handler
+        ("call", "M2"): ["2026-W46", True, False, False, True, True],  # no agent recorded: left out, not a break
+        ("call", "M3"): ["2026-W46", True, False, False, True, True],  # nor after one without an agent
+        ("call", "N3"): ["2026-W46", False, False, False, False, False],  # abandoned: nobody handled it
+        ("call", "P2"): ["2026-W46", True, True, True, True, True],
+        ("case", "Q2"): ["2026-W46", True, True, False, False, False],  # unassigned: no team to compare
+        ("call", "Q2"): ["2026-W46", True, True, True, False, False],  # after the case of its id: no team
+        ("call", "S1"): ["2026-W46", True, True, False, True, True],
+        ("case", "S1"): ["2026-W46", True, True, False, True, False],
+        ("call", "S2"): ["2026-W46", True, True, True, True, False],  # after the case S1, not the call
+        ("call", "G2"): ["2026-W47", True, True, True, True, True],  # the first it reached, after G1's transfer
+        ("call", "P3"): ["2026-W47", True, True, False, True, True],  # Monday 00:30 in Paris: W47
+        ("case", "N3"): ["2026-W47", False, False, False, False, False],  # not taken in hand yet
+    }
+    rows = continuity.execute(
+        "SELECT week, metric, numerator, denominator, value, provisional FROM weekly_scorecard "
+        "WHERE metric IN ('agent_continuity', 'team_continuity', 'followups_without_agent') ORDER BY 1, 2"
+    ).fetchall()
+    assert rows == [
+        # W44: one follow-up, no agent recorded before it, no team now: no value, never 0 %
+        ("2026-W44", "agent_continuity", 0, 0, None, False),
+        ("2026-W44", "followups_without_agent", 1, None, 1, False),
+        ("2026-W44", "team_continuity", 0, 0, None, False),
+        ("2026-W45", "agent_continuity", 1, 1, 100, False),
+        ("2026-W45", "followups_without_agent", 0, None, 0, False),
+        ("2026-W45", "team_continuity", 0, 1, 0, False),
+        # W46: P2, Q2, S2 the same agent of 7 (M2 and M3 left out); M2, M3, P2, call S1 the same
+        # team of 7 (the case and the call Q2 left out)
+        ("2026-W46", "agent_continuity", 3, 7, pytest.approx(300 / 7), False),
+        ("2026-W46", "followups_without_agent", 2, None, 2, False),
+        ("2026-W46", "team_continuity", 4, 7, pytest.approx(400 / 7), False),
+        # W47: G2 of G2, P3; provisional until N3's deadline, 24 November 10:00, past the horizon
+        ("2026-W47", "agent_continuity", 1, 2, 50, True),
+        ("2026-W47", "followups_without_agent", 0, None, 0, True),
+        ("2026-W47", "team_continuity", 2, 2, 100, True),
+    ]
+    final = dict(continuity.execute("SELECT week, final_at FROM weekly_continuity").fetchall())
+    assert final == {
+        "2026-W44": None,
+        "2026-W45": None,
+        "2026-W46": None,  # the abandoned N3 and the handled case Q2 wait for nothing
+        "2026-W47": datetime(2026, 11, 24, 9, tzinfo=UTC),
+    }

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from pipelines.config import ConfigError, load_settings
+from pipelines.report.i18n import translator
 from pipelines.report.pyramid import build_pyramid, level_status, level_trend
 from pipelines.report.scorecard import render_weeks
 from pipelines.vocabulary import VOCABULARY
@@ -150,13 +151,22 @@ def test_a_project_without_the_default_figures_stage_keeps_a_valid_pyramid(tmp_p
     cfg = tmp_path / "esprit.yaml"
     cfg.write_text(stages + "friction_signals:\n" + signals)
     figures = load_settings(cfg, base_dir=tmp_path).pyramid["individual_service"]["figures"]
-    assert [f["metric"] for f in figures] == ["transfer_rate", "handoff_failure_rate"]
+    assert [f["metric"] for f in figures] == [
+        "agent_continuity",
+        "team_continuity",
+        "transfer_rate",
+        "handoff_failure_rate",
+    ]
     cfg.write_text(
         stages + "friction_signals:\n" + signals + "pyramid:\n  individual_service:\n    figures:\n"
         "      - {metric: friction_share_understand, en: U, fr: U, better: down, target: 1, watch: 2}\n"
     )
     with pytest.raises(ConfigError, match=r"pyramid\.individual_service\.figures\[0\]\.metric"):
         load_settings(cfg, base_dir=tmp_path)
+
+
+def t(lang):
+    return translator(lang)[0]
 
 
 def _levels_in(html: str) -> dict[str, dict]:
@@ -205,6 +215,14 @@ def test_the_page_and_json_show_each_level_with_the_figures_of_the_metric_tables
                 value, status = level["figures"][figure["metric"]]
                 assert value == pytest.approx(rows[figure["metric"]]) == pytest.approx(figure["value"])
                 assert status == figure["status"]
+        # beside agent continuity, the follow-ups it leaves out for want of an agent recorded
+        left = rows["followups_without_agent"]
+        shown = re.search(r'data-unrecorded="(\d+)">([^<]*)<', levels["individual_service"]["body"])
+        assert left > 0 and int(shown.group(1)) == left
+        assert shown.group(2) == t(lang)("unrecorded_followups_without_agent", n=int(left))
+        assert saved["individual_service"]["unrecorded"] == {
+            "agent_continuity": ["followups_without_agent", pytest.approx(left)]
+        }
 
 
 def test_a_level_without_data_says_no_data_on_the_page(pipeline_run, tmp_path):

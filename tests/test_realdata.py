@@ -1,6 +1,7 @@
 """Each shipped real-data profile loads its public sample, read in place from ../shared/realdata/."""
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -174,6 +175,69 @@ def test_bank_call_kpis_match_the_log_own_durations(loaded):
     assert abs(got[3] - service_level) < 0.01
 
 
+def test_bank_continuity_matches_an_independent_count(loaded):
+    """Agent and team continuity of the bank's returning callers, counted with plain Python from the
+    loaded calls (one segment each), not with the SQL under test: journeys cut at a gap over 7 days
+    or 30 days after their first call, the previous handler the last answered call before each
+    follow-up. The Volvo incidents and the CFPB complaints are one journey each: no follow-up."""
+    from collections import Counter, defaultdict
+
+    from pipelines.weeks import week_label
+
+    settings, _ = loaded
+    con = connect(settings.warehouse, read_only=True)
+    try:
+        calls = con.execute(
+            "SELECT customer_ref, offered_at, call_id, outcome = 'answered', answered_at, "
+            "nullif(trim(agent_id), ''), team FROM calls ORDER BY customer_ref, offered_at, call_id"
+        ).fetchall()
+        got = {
+            week: rest
+            for week, *rest in con.execute(
+                "SELECT week, followups, agent_recorded, same_agent, no_agent_recorded, team_recorded, same_team "
+                "FROM weekly_continuity"
+            ).fetchall()
+        }
+        case_followups = con.execute("SELECT count(*) FROM followups WHERE contact_type = 'case'").fetchone()[0]
+    finally:
+        con.close()
+    window, span = timedelta(days=7), timedelta(days=30)
+    counts: dict[str, Counter] = defaultdict(Counter)
+    customer = start = last = None
+    journey: list[tuple] = []
+    for call in calls:
+        ref, at, call_id, answered, answered_at, agent, team = call
+        if ref != customer or at - last > window or at - start > span:
+            customer, start, journey = ref, at, []
+        else:
+            before = [c for c in journey if c[3] and c[4] < at]
+            if before and answered:
+                *_, previous_agent, previous_team = max(before, key=lambda c: (c[4], c[2]))
+                c = counts[week_label(at, settings.week_timezone)]
+                recorded = agent is not None and previous_agent is not None
+                c["followups"] += 1
+                c["agent_recorded"] += recorded
+                c["same_agent"] += recorded and agent == previous_agent
+                c["team_recorded"] += 1
+                c["same_team"] += team == previous_team
+        last = at
+        journey.append(call)
+    expected = {
+        week: [
+            c["followups"],
+            c["agent_recorded"],
+            c["same_agent"],
+            c["followups"] - c["agent_recorded"],
+            c["team_recorded"],
+            c["same_team"],
+        ]
+        for week, c in counts.items()
+    }
+    assert got == expected and case_followups == 0
+    # computed every week of the log, neither 0 nor all: some callers reach their agent again
+    assert all(0 < same < recorded for _, recorded, same, *_ in got.values()) and len(got) == 6
+
+
 def _complaint_only_site(home, sample: str, profile: str):
     """A site whose one configured source is complaints, read by `profile`: its sample loaded, built."""
     import json
@@ -225,6 +289,7 @@ def test_sf311_is_a_complaint_only_site_with_resolution_figures_and_complete_wee
     assert figures["complaints_acknowledged_within_sla"][0] is None
     for metric in ("service_level", "friction_index_reach", "complaints_per_1000_contacts", "nps"):
         assert figures[metric][0] is None and figures[metric][1], metric
+    assert not any(m in figures for m in ("agent_continuity", "team_continuity"))  # one journey per case
     render_weeks(settings, [busiest], languages=["en"], pdf=False, exports=False)
     page = json.loads((settings.scorecards_dir / busiest / "scorecard.json").read_text(encoding="utf-8"))
     assert page["quality"]["complete"] is True
@@ -274,6 +339,8 @@ def test_bpic_is_a_complaint_only_site_with_handoffs_resolution_figures_and_no_f
     assert figures["handoff_failure_rate"][0] is not None and figures["complaint_resolution_days_median"][0] is not None
     for metric in ("service_level", "abandonment_rate", "friction_index_reach", "nps", "complaints_per_1000_contacts"):
         assert figures[metric][0] is None and figures[metric][1], metric
+    # one journey per incident: no customer comes back within one, so no continuity to read
+    assert not any(m in figures for m in ("agent_continuity", "team_continuity", "followups_without_agent"))
     render_weeks(settings, [busiest], languages=["en", "fr"], pdf=False, exports=False)
     page = json.loads((settings.scorecards_dir / busiest / "scorecard.json").read_text(encoding="utf-8"))
     assert page["quality"]["complete"] is True
@@ -285,6 +352,9 @@ def test_bpic_is_a_complaint_only_site_with_handoffs_resolution_figures_and_no_f
         for metric in ("service_level", "abandonment_rate", "nps"):
             value = tiles[metric].split('<div class="value">')[1].split("</div>")[0]
             assert value == no_data and 'data-value=""' in tiles[metric], (lang, metric)
+        for metric in ("agent_continuity", "team_continuity"):  # the pyramid says no data, not 0 %
+            row = html.split(f'<tr data-metric="{metric}"')[1].split("</tr>")[0]
+            assert 'data-value="" data-status="no_data"' in row and f'<td class="num">{no_data}</td>' in row
 
 
 # The edits each real sample's proposed profile needed before loading (esprit profile init; the

@@ -151,6 +151,10 @@ def test_the_pyramid_shows_each_level_with_the_figures_of_the_metric_tables(brow
         status = level_status(statuses)
         assert level.get_attribute("data-status") == status
         assert level.locator(f".badge.{status}").first.inner_text() == t("status_" + status)
+    # beside agent continuity: the follow-ups it leaves out for want of an agent recorded
+    left = rows["followups_without_agent"][0]
+    beside = visit.page.locator('tr[data-metric="agent_continuity"] [data-unrecorded]')
+    assert left > 0 and beside.inner_text() == t("unrecorded_followups_without_agent", n=fmt(left, "count", "fr"))
     visit.page.close()
 
 

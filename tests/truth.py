@@ -157,6 +157,17 @@ def expected_weekly(
         out[week]["first_contact_resolution"] = (c["ok"], c["n"])
     for (week, stage), c in stages.items():
         out[week][f"friction_share_{stage}"] = (c["friction"], c["reached"])
+    # continuity (ground truth: the agents the simulation gave), by the week of the follow-up
+    continuity = defaultdict(Counter)
+    with open(landing / "ground_truth" / "continuity.csv", newline="", encoding="utf-8") as fh:
+        for f in csv.DictReader(fh):
+            c = continuity[f["week"]]
+            for column in ("handled", "agent_recorded", "same_agent", "team_recorded", "same_team"):
+                c[column] += f[column] == "true"
+    for week, c in continuity.items():
+        out[week]["agent_continuity"] = (c["same_agent"], c["agent_recorded"])
+        out[week]["team_continuity"] = (c["same_team"], c["team_recorded"])
+        out[week]["followups_without_agent"] = (c["handled"] - c["agent_recorded"], None)
     return dict(out)
 
 

@@ -92,6 +92,7 @@ TEXT = {
         "pyramid_provisional_left_out": "{n} provisional figure(s) not counted yet",
         "pyramid_no_figure": "No figure of this level is configured for this site.",
         "pyramid_weeks": "last {n} weeks: {on} on target, {watch} to watch, {off} off target",
+        "unrecorded_followups_without_agent": "{n} follow-up(s) with no agent recorded, not counted",
         "attention": "Symmetry of attention",
         "attention_intro": "How the other teams served each team (its staff's internal pulse, 1-5), its staff's "
         "engagement, how the other teams rate its service, its failed handoffs as receiving and as giving team, and "
@@ -301,6 +302,7 @@ TEXT = {
         "pyramid_provisional_left_out": "{n} chiffre(s) provisoire(s) pas encore compté(s)",
         "pyramid_no_figure": "Aucun chiffre de ce niveau n'est configuré pour ce site.",
         "pyramid_weeks": "{n} dernières semaines : {on} dans la cible, {watch} à surveiller, {off} hors cible",
+        "unrecorded_followups_without_agent": "{n} retour(s) de client sans conseiller enregistré, non compté(s)",
         "attention": "Symétrie des attentions",
         "attention_intro": "Comment les autres équipes ont servi chaque équipe (baromètre interne de ses "
         "collaborateurs, 1-5), l'engagement de ses collaborateurs, comment les autres équipes jugent son service, ses "

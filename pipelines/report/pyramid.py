@@ -17,7 +17,9 @@ this module only applies the rule:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
+
+from pipelines.vocabulary import VOCABULARY
 
 RANK = {"on_target": 0, "watch": 1, "off_target": 2}  # the final statuses, best first
 
@@ -35,6 +37,9 @@ class Level:
     provisional: int  # figures left out while provisional
     weeks: dict  # final status -> in how many of the last `span` scorecard weeks the level had it
     span: int  # the scorecard weeks counted: trend_weeks, fewer when the warehouse has fewer
+    # figure -> (count metric, its value this week): what the figure leaves out for want of a
+    # record (`unrecorded` in sql/vocabulary.yaml), e.g. follow-ups with no agent recorded
+    unrecorded: dict = field(default_factory=dict)
 
     def as_json(self) -> dict:
         data = asdict(self)
@@ -76,6 +81,18 @@ def _figures(settings, history: dict, week: str, known: list[str]) -> dict[str, 
     return levels
 
 
+def unrecorded(history: dict, week: str, figures) -> dict[str, tuple[str, float]]:
+    """For each figure whose metric leaves some of its base out for want of a record, that count
+    this week (a count metric of weekly_scorecard), where the week has it."""
+    found = {}
+    for figure in figures:
+        count = VOCABULARY.metrics.get(figure.metric, {}).get("unrecorded")
+        record = history.get(count, {}).get(week) if count else None
+        if record and record.get("value") is not None:
+            found[figure.metric] = (count, record["value"])
+    return found
+
+
 def build_pyramid(settings, history: dict, week: str, known: list[str]) -> list[Level]:
     """The levels of the pyramid for a week, bottom level first (settings.pyramid's order)."""
     position = known.index(week)
@@ -102,6 +119,7 @@ def build_pyramid(settings, history: dict, week: str, known: list[str]) -> list[
                 provisional=statuses.count("provisional"),
                 weeks={s: over_span.count(s) for s in RANK},
                 span=len(span),
+                unrecorded=unrecorded(history, week, figures[key]),
             )
         )
     return levels

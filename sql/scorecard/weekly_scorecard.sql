@@ -1,5 +1,6 @@
--- weekly_scorecard: every weekly figure with its previous week, change and 4-week average, and
--- the friction of each journey stage. Tiles, targets and wording are chosen when rendering.
+-- weekly_scorecard: every weekly figure with its previous week, change and 4-week average, the
+-- friction of each journey stage and the continuity of agent and team (weekly_continuity).
+-- Tiles, targets and wording are chosen when rendering.
 --   missing_feeds: a figure the configured feeds cannot measure (param_unmeasured) has no value,
 --     never a 0: a complaint-only site has no service level and no reach-stage friction.
 --   provisional: the figure looks ahead (final_at) past the data's horizon, the latest event time
@@ -15,6 +16,16 @@ WITH figures AS (
     SELECT week, 'friction_share_' || stage, journeys_with_friction, journeys_reached,
         100.0 * friction_share, 'pct', NULL, NULL, final_at
     FROM weekly_stage_friction
+    UNION ALL
+    SELECT week, 'agent_continuity', same_agent, agent_recorded, 100.0 * agent_continuity, 'pct', NULL, NULL, final_at
+    FROM weekly_continuity
+    UNION ALL
+    SELECT week, 'team_continuity', same_team, team_recorded, 100.0 * team_continuity, 'pct', NULL, NULL, final_at
+    FROM weekly_continuity
+    UNION ALL
+    SELECT week, 'followups_without_agent', no_agent_recorded, NULL, no_agent_recorded::DOUBLE, 'count', NULL, NULL,
+        final_at
+    FROM weekly_continuity
 ),
 measured AS (
     SELECT
