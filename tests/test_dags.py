@@ -114,6 +114,17 @@ def test_a_rejected_file_fails_its_check_while_the_good_files_are_published(tmp_
     assert states == {"load": "success", "publish": "success", "check": "failed"}
     assert str(run.state) == "failed"
     assert (tmp_path / "rejected" / "calls" / "calls_broken.csv.report.txt").exists()
+    # the run's note, written by Esprit's Airflow plugin as the run ended: what loaded, what not
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        note = session.get(DagRun, run.id).note
+    rows = sum(1 for _ in good.open()) - 1
+    assert note.splitlines() == [
+        f"1 file(s) loaded, {rows} row(s), 0 quarantined: {good.name}",
+        "1 file(s) rejected: calls_broken.csv",
+    ]
 
 
 def test_the_dags_follow_the_configured_sources_and_week_timezone(tmp_path, monkeypatch):
