@@ -6,8 +6,8 @@ stream <channel>:<source> (`esprit announce`) — creates an Asset event that st
 one per arrival whichever watcher saw it first. No polling DAG runs, no manual trigger.
 
 load -> publish: emits the source's Asset when files were loaded (metrics follow);
-load -> check:   builds the Data Docs, then fails, loudly and without retry, when a file was
-                 rejected. The good files of the same arrival are published all the same.
+load -> check:   fails, loudly and without retry, when a file was rejected. The good files of
+                 the same arrival are published all the same.
 Only `load` opens the warehouse: `publish` and `check` leave its pool's one slot to the next
 warehouse task (the metrics run their publish starts), so that it need not wait for them.
 """
@@ -82,9 +82,8 @@ def ingest_dag(source: str):
 
         @task(task_id="check", pool=OUTSIDE_WAREHOUSE)
         def check(result: dict) -> None:
-            from pipelines.orchestration.tasks import build_validation_docs, rejection_report
+            from pipelines.orchestration.tasks import rejection_report
 
-            build_validation_docs()
             report = rejection_report(result)
             if report:  # a rejected file: retrying cannot fix it; fail now, with the validation result
                 raise AirflowFailException(report)

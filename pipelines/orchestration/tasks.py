@@ -22,13 +22,13 @@ def ingest(source: str) -> dict:
     task then fails on the rejections. The other sources are separate DAGs: never blocked.
     """
     from pipelines.ingest.load import ingest_source
+    from pipelines.ingest.validation import build_data_docs
 
     settings = load_settings()
     try:
         results = ingest_source(settings, source, fail_on_reject=False)
-    except BaseException:  # what was validated before the failure still gets its pages
-        build_validation_docs()
-        raise
+    finally:  # in this process, which has imported Great Expectations (docs/performance.md, Latency)
+        build_data_docs(settings.out / "validation_results", settings.data_docs_dir)
     loaded = [r for r in results if r.status == "loaded"]
     _log_load(source, results)
     return {
@@ -41,22 +41,6 @@ def ingest(source: str) -> dict:
         "failed": [{"file": r.file, "problems": list(r.problems)} for r in results if r.status == "failed"],
         "skipped": [{"file": r.file, "reason": r.reason} for r in results if r.status == "skipped"],
     }
-
-
-def build_validation_docs() -> None:
-    """Great Expectations Data Docs of the kept validation results. Not part of the load: the
-    ingest DAG builds them in its `check` task, beside `publish`, so that the metrics need not
-    wait for them (docs/performance.md, *Latency*). One build at a time (a lock file beside the
-    site): two sources' checks may run together, and both rewrite the site's index."""
-    import fcntl
-
-    from pipelines.ingest.validation import build_data_docs
-
-    settings = load_settings()
-    settings.data_docs_dir.mkdir(parents=True, exist_ok=True)
-    with open(settings.data_docs_dir.parent / ".data_docs.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        build_data_docs(settings.out / "validation_results", settings.data_docs_dir)
 
 
 def _log_load(source: str, results) -> None:
