@@ -97,8 +97,14 @@ def _tasks(con, dag_id: str, run_id: str, since: float) -> dict:
 
 
 def idle(database: Path) -> bool:
+    """No DAG run queued or running, and none about to be: an Asset event whose run the scheduler
+    has not created yet waits in asset_dag_run_queue (a scorecard run after the first load's last
+    metrics run held the warehouse while the first measured arrival waited, 8 December)."""
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=10) as con:
-        return not con.execute("SELECT count(*) FROM dag_run WHERE state IN ('queued', 'running')").fetchone()[0]
+        return not (
+            con.execute("SELECT count(*) FROM dag_run WHERE state IN ('queued', 'running')").fetchone()[0]
+            or con.execute("SELECT count(*) FROM asset_dag_run_queue").fetchone()[0]
+        )
 
 
 def wait(condition, timeout: float, what: str, process: subprocess.Popen) -> None:
