@@ -8,7 +8,7 @@ file of the next week, cut in `--arrivals` parts landed one after the other: eac
 file, and its week's page is published (the first) or re-published (the others). For each
 arrival it prints the latency (the page written, less the file's rename) and where the time
 went, from Airflow's metadata database: the landing watcher's Asset event, then each DAG run
-(queued, started, ended) of the ingest, the metrics and the scorecard. The machine's load
+(queued, started, ended, and each of its tasks) of the ingest, the metrics and the scorecard. The machine's load
 average is printed before and after: on a shared machine the figures move with it.
 With `--redis URL`, each part is also announced on a Redis stream of the run's own
 (`esprit announce`'s path): the folder watcher's polls are then out of the chain.
@@ -57,27 +57,54 @@ def chain_after(database: Path, since: float) -> dict:
             "WHERE a.name = 'esprit_calls_landing' ORDER BY e.timestamp"
         ):
             if (_timestamp(stamp) or 0) >= since:
-                found["landing event"] = _timestamp(stamp) - since
+                found["landing event"] = _after(stamp, since)
                 break
         for dag_id in CHAIN:
-            for queued, started, ended, state in con.execute(
-                "SELECT queued_at, start_date, end_date, state FROM dag_run WHERE dag_id = ? ORDER BY queued_at",
+            for run_id, queued, started, ended, state, note in con.execute(
+                "SELECT r.run_id, r.queued_at, r.start_date, r.end_date, r.state, n.content FROM dag_run r "
+                "LEFT JOIN dag_run_note n ON n.dag_run_id = r.id WHERE r.dag_id = ? ORDER BY r.queued_at",
                 (dag_id,),
             ):
                 if (_timestamp(queued) or 0) >= since:
                     found[dag_id] = {
-                        "queued": _timestamp(queued) - since,
-                        "started": _timestamp(started) - since if started else None,
-                        "ended": _timestamp(ended) - since if ended else None,
+                        "queued": _after(queued, since),
+                        "started": _after(started, since),
+                        "ended": _after(ended, since),
                         "state": state,
+                        "tasks": _tasks(con, dag_id, run_id, since),
+                        "note": note,
                     }
                     break
     return found
 
 
+def _after(value, since: float) -> float | None:
+    stamp = _timestamp(value)
+    return None if stamp is None else round(stamp - since, 2)
+
+
+def _tasks(con, dag_id: str, run_id: str, since: float) -> dict:
+    """Each task of the run: queued (the scheduler handed it to the executor), started (its
+    process reached the API server), ended; seconds after `since`."""
+    return {
+        task_id: {"queued": _after(queued, since), "started": _after(started, since), "ended": _after(ended, since)}
+        for task_id, queued, started, ended in con.execute(
+            "SELECT task_id, queued_dttm, start_date, end_date FROM task_instance "
+            "WHERE dag_id = ? AND run_id = ? ORDER BY start_date",
+            (dag_id, run_id),
+        )
+    }
+
+
 def idle(database: Path) -> bool:
+    """No DAG run queued or running, and none about to be: an Asset event whose run the scheduler
+    has not created yet waits in asset_dag_run_queue (a scorecard run after the first load's last
+    metrics run held the warehouse while the first measured arrival waited, 8 December)."""
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=10) as con:
-        return not con.execute("SELECT count(*) FROM dag_run WHERE state IN ('queued', 'running')").fetchone()[0]
+        return not (
+            con.execute("SELECT count(*) FROM dag_run WHERE state IN ('queued', 'running')").fetchone()[0]
+            or con.execute("SELECT count(*) FROM asset_dag_run_queue").fetchone()[0]
+        )
 
 
 def wait(condition, timeout: float, what: str, process: subprocess.Popen) -> None:

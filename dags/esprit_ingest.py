@@ -8,6 +8,8 @@ one per arrival whichever watcher saw it first. No polling DAG runs, no manual t
 load -> publish: emits the source's Asset when files were loaded (metrics follow);
 load -> check:   fails, loudly and without retry, when a file was rejected. The good files of
                  the same arrival are published all the same.
+Only `load` opens the warehouse: `publish` and `check` leave its pool's one slot to the next
+warehouse task (the metrics run their publish starts), so that it need not wait for them.
 """
 
 from airflow.sdk import Asset, AssetWatcher, dag, get_current_context, task
@@ -18,6 +20,7 @@ from pipelines.orchestration.landing_watch import LandingFolderTrigger
 from pipelines.orchestration.tasks import dag_arguments, landing_asset, orchestration_settings, source_asset
 
 SETTINGS = orchestration_settings()
+OUTSIDE_WAREHOUSE = "default_pool"  # Airflow's own pool, for tasks that do not open the warehouse
 
 
 def landing_watchers(source: str) -> list[AssetWatcher]:
@@ -66,7 +69,7 @@ def ingest_dag(source: str):
 
             return ingest(source)
 
-        @task(task_id="publish", outlets=[loaded])
+        @task(task_id="publish", outlets=[loaded], pool=OUTSIDE_WAREHOUSE)
         def publish(result: dict) -> dict:
             if not result["files"]:  # nothing new: no Asset event, no metrics run; the log says why
                 from pipelines.orchestration.tasks import skip_report
@@ -77,7 +80,7 @@ def ingest_dag(source: str):
             }
             return result
 
-        @task(task_id="check")
+        @task(task_id="check", pool=OUTSIDE_WAREHOUSE)
         def check(result: dict) -> None:
             from pipelines.orchestration.tasks import rejection_report
 

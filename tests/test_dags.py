@@ -37,6 +37,8 @@ def test_ingest_dags_emit_the_assets_the_metrics_dag_waits_for(dagbag):
         assert not tasks["load"].outlets and not tasks["check"].outlets
         assert tasks["load"].retries == 3 and tasks["load"].retry_exponential_backoff
         assert tasks["load"].pool == "esprit_warehouse"  # the only one that opens the warehouse
+        # the others leave its slot to the metrics they start (docs/performance.md, Latency)
+        assert tasks["publish"].pool == tasks["check"].pool == "default_pool"
         assert tasks["check"].upstream_task_ids == {"load"} == tasks["publish"].upstream_task_ids
     metrics = dagbag.dags["esprit_metrics"]
     condition = metrics.timetable.asset_condition
@@ -114,12 +116,23 @@ def test_a_rejected_file_fails_its_check_while_the_good_files_are_published(tmp_
     assert states == {"load": "success", "publish": "success", "check": "failed"}
     assert str(run.state) == "failed"
     assert (tmp_path / "rejected" / "calls" / "calls_broken.csv.report.txt").exists()
+    # the run's note, written by Esprit's Airflow plugin as the run ended: what loaded, what not
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        note = session.get(DagRun, run.id).note
+    rows = sum(1 for _ in good.open()) - 1
+    assert note.splitlines() == [
+        f"1 file(s) loaded, {rows} row(s), 0 quarantined: {good.name}",
+        "1 file(s) rejected: calls_broken.csv",
+    ]
 
 
 def test_the_dags_follow_the_configured_sources_and_week_timezone(tmp_path, monkeypatch):
     """A complaint-only site in New York: one ingest DAG, the metrics DAG waits for it alone, and
     the weekly scorecard runs Mondays 06:00 New York time; every DAG is documented and every task
-    takes the warehouse pool, retries and backoff from default_args."""
+    that opens the warehouse takes its pool; retries and backoff come from default_args."""
     from airflow.dag_processing.dagbag import DagBag
 
     config = tmp_path / "esprit.yaml"
@@ -139,7 +152,9 @@ def test_the_dags_follow_the_configured_sources_and_week_timezone(tmp_path, monk
         assert dag.doc_md and dag.doc_md.strip() and str(dag.timezone) == "America/New_York"
         assert dag.start_date.isoformat() == "2026-01-01T05:00:00+00:00"  # midnight in New York
         for task in dag.tasks:
-            assert task.pool == "esprit_warehouse" and task.retries == 3 and task.retry_exponential_backoff
+            outside = task.task_id in ("publish", "check")  # an ingest's tasks that do not open the warehouse
+            assert task.pool == ("default_pool" if outside else "esprit_warehouse")
+            assert task.retries == 3 and task.retry_exponential_backoff
 
 
 def test_the_scorecard_runs_when_its_week_is_published():

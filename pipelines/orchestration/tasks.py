@@ -43,10 +43,8 @@ def _log_load(source: str, results) -> None:
     """The task log's account of a load: one line of counts, a warning per file whose rows were
     quarantined (loaded, but not all of it), and each file skipped with its reason.
 
-    The same counts are the `extra` of the source's Asset event (the publish task). Not the DAG
-    run's note: a task reaches Airflow through the Task SDK's execution API, which sets a note
-    only on a run the task triggers, and the public REST API that edits notes needs a user's
-    credentials, which a task neither has nor should hold."""
+    The same counts are the `extra` of the source's Asset event (the publish task), and the
+    run's note, which the scheduler writes from this task's result (`run_notes.py`)."""
     from pipelines.console import shown_name
 
     log = logging.getLogger("esprit")
