@@ -12,6 +12,7 @@ docs/reliability.md.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -148,8 +149,17 @@ class Child:
 
     def __init__(self, folder: Path):
         self.folder = folder
+        # No PDF: each print starts a Chromium, most of this test's CPU, and no check below reads a PDF
+        # (printing is tested in tests/test_scorecard.py and tests/test_scorecard_locale.py).
+        config = folder / "crash.yaml"
+        config.write_text("scorecard: {pdf: false}\n", encoding="utf-8")
         self.process = subprocess.Popen(
-            [sys.executable, "-c", CHILD], cwd=REPO_ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            [sys.executable, "-c", CHILD],
+            cwd=REPO_ROOT,
+            env={**os.environ, "ESPRIT_CONFIG": str(config)},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
 
     def run(self, home: Path, kill: tuple[str, int, str, str | None] | None) -> tuple[dict, dict | None]:
