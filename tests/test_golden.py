@@ -111,6 +111,7 @@ FIELDS = {
         "ces",
         "resolved",
         "had_to_repeat",
+        "verbatim",  # left out by the tuples above: no verbatim
     ],
     "cases": ["case_id", "customer_ref", "opened_at", "channel", "category", "origin_ref", "priority", "resolved_at"],
     "case_events": ["case_id", "event_seq", "event_type", "event_at", "team", "status"],
@@ -662,15 +663,43 @@ REOPEN_CASE_EVENTS = [  # every pickup within its team's SLA (facturation's 20 h
 ]
 
 
+# ---- W10 (2-8 March 2026, winter): verbatim themes by team of the rated interaction ------------
+# Call G1 was handled at facturation; case G1 was opened by reclamations; case G2 by technique,
+# and no call G2 is in the export (it predates the calls file).
+SHARED_ID_CALLS = [
+    ("G1", 1, "N1", "facturation", "2026-03-02T10:00:00+01:00", "2026-03-02T10:00:05+01:00",
+     "2026-03-02T10:01:05+01:00", "answered", "none"),
+]  # fmt: skip
+SHARED_ID_CASES = [
+    ("G1", "N2", "2026-03-02T11:00:00+01:00", "web", "billing", "", "normal"),
+    ("G2", "N3", "2026-03-02T12:00:00+01:00", "web", "billing", "", "normal"),
+]
+SHARED_ID_CASE_EVENTS = [
+    ("G1", 1, "opened", "2026-03-02T11:00:00+01:00", "reclamations", "open"),
+    ("G2", 1, "opened", "2026-03-02T12:00:00+01:00", "technique", "open"),
+]
+WAITED = "Beaucoup trop d'attente au téléphone."  # one complaint theme
+SHARED_ID_SURVEYS = [  # each with the same complaint
+    ("V1", "N2", "case", "G1", "2026-03-04T10:00:00+01:00", "", "", "", "", "", WAITED),  # reclamations
+    ("V2", "N1", "call", "G1", "2026-03-04T11:00:00+01:00", "", "", "", "", "", WAITED),  # facturation
+    # the call G2 is not in the export: no team, though a case has that id
+    ("V3", "N3", "call", "G2", "2026-03-04T12:00:00+01:00", "", "", "", "", "", WAITED),
+]
+
+
 def load_golden_dst(settings):
     load_files(
         settings,
         "dst",
         {
-            "calls": DST_CALLS + MAY_CALLS + CHAIN_CALLS,
-            "cases": DST_CASES + MAY_CASES + CHAIN_CASES + REOPEN_CASES,
-            "case_events": DST_CASE_EVENTS + MAY_CASE_EVENTS + CHAIN_CASE_EVENTS + REOPEN_CASE_EVENTS,
-            "survey_responses": DST_SURVEYS + MAY_SURVEYS,
+            "calls": DST_CALLS + MAY_CALLS + CHAIN_CALLS + SHARED_ID_CALLS,
+            "cases": DST_CASES + MAY_CASES + CHAIN_CASES + REOPEN_CASES + SHARED_ID_CASES,
+            "case_events": DST_CASE_EVENTS
+            + MAY_CASE_EVENTS
+            + CHAIN_CASE_EVENTS
+            + REOPEN_CASE_EVENTS
+            + SHARED_ID_CASE_EVENTS,
+            "survey_responses": DST_SURVEYS + MAY_SURVEYS + SHARED_ID_SURVEYS,
         },
     )
 
@@ -989,6 +1018,18 @@ def test_journeys_cut_at_their_span_bound(dst):
     assert late == [("complaint_resolved_beyond_sla", True), ("resolution_beyond_sla", True)]
 
 
+def test_verbatim_themes_take_the_team_of_the_rated_interaction_of_its_type(dst):
+    rows = _fetch(
+        dst,
+        "SELECT team, polarity, responses, responses_with_verbatim FROM weekly_verbatim_themes WHERE week = '2026-W10'",
+    )
+    assert sorted(rows, key=lambda r: r[0] or "") == [
+        (None, "-", 1, 1),
+        ("facturation", "-", 1, 1),
+        ("reclamations", "-", 1, 1),
+    ]
+
+
 def test_a_changed_config_is_recorded_in_every_weekly_result(dst):
     settings, *_ = dst
     config = settings.warehouse.parent.parent / "esprit.yaml"
@@ -1015,6 +1056,7 @@ def test_a_changed_config_is_recorded_in_every_weekly_result(dst):
     ).fetchone() == (0, 100, digest)
     # that one change marks its week restated; the other weeks, unchanged, are not
     assert con.execute("SELECT week, restated, changes FROM week_status ORDER BY week").fetchall() == [
+        ("2026-W10", False, 0),  # the verbatims of a call and a case sharing an id
         ("2026-W13", False, 0),
         ("2026-W14", False, 0),
         ("2026-W20", False, 0),
@@ -1080,6 +1122,8 @@ EDGE_CASES = [
     ("K9", "Q9", "2026-01-28T10:00:00+01:00", "email", "information", "", "normal", ""),
     # K7 first resolved on Monday 2 Feb 00:30 in Paris (W06), which is still Sunday 1 Feb (W05) in UTC
     ("K7", "Q7", "2026-01-30T10:00:00+01:00", "letter", "information", "", "normal", ""),
+    # K10 opened on Sunday 15 Feb 10:00 (W07), never acknowledged: its 48 h deadline is the horizon itself
+    ("K10", "Q10", "2026-02-15T10:00:00+01:00", "phone", "information", "", "normal", ""),
 ]
 EDGE_CASE_EVENTS = [
     ("K1", 1, "opened", "2026-01-12T10:00:00+01:00", "reclamations", "open"),
@@ -1100,6 +1144,7 @@ EDGE_CASE_EVENTS = [
     ("K9", 1, "opened", "2026-01-28T10:00:00+01:00", "reclamations", "open"),
     ("K7", 1, "opened", "2026-01-30T10:00:00+01:00", "reclamations", "open"),
     ("K7", 2, "resolved", "2026-02-02T00:30:00+01:00", "reclamations", "resolved"),
+    ("K10", 1, "opened", "2026-02-15T10:00:00+01:00", "reclamations", "open"),
 ]
 # Wednesday 7 Jan (W02), ten responses: 4 promoters, 3 passives, 3 detractors
 EDGE_SURVEYS = [
@@ -1165,6 +1210,7 @@ def test_complaint_deadlines_come_from_the_first_rule_that_sets_each(edges):
     rows = edges.execute("SELECT case_id, sla_days, ack_sla_hours, reopenings FROM stg_cases").fetchall()
     assert sorted(rows) == [
         ("K1", 2, 4, 0),
+        ("K10", 10, 48, 0),
         ("K2", 15, 24, 1),
         ("K3", 10, 48, 0),
         ("K4", 10, 48, 0),  # no events: no reopening
@@ -1189,6 +1235,7 @@ def test_complaint_figures_per_channel(edges):
         ("2026-W04", "phone", 2, 1, 1, 1.0, 0, 0.0, 1.0, 1.0),  # K8 in 1 d; K5 reopened, never resolved
         ("2026-W05", "email", 1, 0, 0, None, 0, None, None, None),  # K9: nothing resolved, no rate
         ("2026-W05", "letter", 1, 1, 1, 1.0, 0, 0.0, 2.604167, 2.604167),  # K7 in 2 d 14 h 30 min
+        ("2026-W07", "phone", 1, 0, 0, None, 0, None, None, None),  # K10
         ("2026-W07", "web", 1, 1, 1, 1.0, 0, 0.0, 1.0, 1.0),  # K6
     ]
 
@@ -1243,8 +1290,15 @@ def test_complaints_acknowledged_within_their_deadline_by_week_of_opening(edges)
         ("2026-W04", 1, 2, False),
         # K9 never acknowledged, its deadline long past the horizon; K7 after 62 h 30 min
         ("2026-W05", 0, 2, False),
-        ("2026-W07", 1, 1, False),  # K6 in 24 h
+        # K6 in 24 h; K10 not by the horizon, which is its deadline: missed, and final, since an
+        # acknowledgement after the horizon would come after the deadline too
+        ("2026-W07", 1, 2, False),
     ]
+    # the week stops looking ahead at K10's deadline, to the microsecond: the horizon itself
+    assert edges.execute(
+        "SELECT final_at, final_at = data_horizon FROM weekly_scorecard "
+        "WHERE week = '2026-W07' AND metric = 'complaints_acknowledged_within_sla'"
+    ).fetchone() == (datetime(2026, 2, 17, 9, 0, tzinfo=UTC), True)
 
 
 def test_survey_drivers_split_respondents_at_the_csat_and_nps_cuts(edges):
