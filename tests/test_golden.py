@@ -115,6 +115,17 @@ FIELDS = {
     ],
     "cases": ["case_id", "customer_ref", "opened_at", "channel", "category", "origin_ref", "priority", "resolved_at"],
     "case_events": ["case_id", "event_seq", "event_type", "event_at", "team", "status"],
+    "internal_pulse": [
+        "answer_id",
+        "respondent_ref",
+        "answered_at",
+        "rater_team",
+        "rated_team",
+        "reactivity",
+        "handoff_clarity",
+        "helpfulness",
+        "engagement",
+    ],
 }
 
 
@@ -687,6 +698,27 @@ SHARED_ID_SURVEYS = [  # each with the same complaint
 ]
 
 
+# ---- the internal pulse of W20 and W21, beside their handoffs, journeys and responses above ------
+# W20: five accueil staff (a1-a5) rate facturation and say how engaged they are (5, 4, 4, 2, 1);
+# a1 also rates its own team (left out) and technique without any item (no score: left out); a6
+# answers nothing. Four technique staff (t1-t4, one short of pulse.min_group_size) rate facturation,
+# t1 with an engagement on the same answer (an engagement counts only on an answer rating no team).
+# W21: a1-a5 rate facturation 3, 3, 3.
+PULSE_W20, PULSE_W21 = "2026-05-13T10:00:00+02:00", "2026-05-20T10:00:00+02:00"
+ACCUEIL_RATES = [(5, 4, 3), (4, 4, 4), (3, 2, 1), (2, 3, 4), (1, 2, 3)]  # scores 4, 4, 2, 3, 2
+TECHNIQUE_RATES = [(5, 5, 5), (4, 4, 5), (3, 3, 3), (2, 2, 2)]  # scores 5, 13/3, 3, 2
+PULSE_ANSWERS = [
+    *((f"PA{i}", f"a{i}", PULSE_W20, "accueil", "facturation", *r, "") for i, r in enumerate(ACCUEIL_RATES, 1)),
+    *((f"PE{i}", f"a{i}", PULSE_W20, "accueil", "", "", "", "", e) for i, e in enumerate([5, 4, 4, 2, 1], 1)),
+    ("PS1", "a1", PULSE_W20, "accueil", "accueil", 1, 1, 1, ""),
+    ("PN1", "a1", PULSE_W20, "accueil", "technique", "", "", "", ""),
+    ("PX6", "a6", PULSE_W20, "accueil", "", "", "", "", ""),
+    *((f"PT{i}", f"t{i}", PULSE_W20, "technique", "facturation", *r, 5 if i == 1 else "")
+      for i, r in enumerate(TECHNIQUE_RATES, 1)),
+    *((f"PB{i}", f"a{i}", PULSE_W21, "accueil", "facturation", 3, 3, 3, "") for i in range(1, 6)),
+]  # fmt: skip
+
+
 def load_golden_dst(settings):
     load_files(
         settings,
@@ -700,6 +732,7 @@ def load_golden_dst(settings):
             + REOPEN_CASE_EVENTS
             + SHARED_ID_CASE_EVENTS,
             "survey_responses": DST_SURVEYS + MAY_SURVEYS + SHARED_ID_SURVEYS,
+            "internal_pulse": PULSE_ANSWERS,
         },
     )
 
@@ -1028,6 +1061,46 @@ def test_verbatim_themes_take_the_team_of_the_rated_interaction_of_its_type(dst)
         ("facturation", "-", 1, 1),
         ("reclamations", "-", 1, 1),
     ]
+
+
+def test_team_attention_beside_its_handoffs_journeys_and_responses(dst):
+    rows = _fetch(
+        dst,
+        "SELECT * EXCLUDE (parameter_set, build_id, computed_at) FROM weekly_team_attention WHERE week IN ('2026-W20', '2026-W21') "
+        "ORDER BY week, team",
+    )
+    no_pulse = ("no_data", None, None, None, None, None, "no_data", None, None, "no_data", None, None)
+    assert rows == [
+        # served: a1-a5's scores (4 + 4 + 2 + 3 + 2) / 5, items 15/5, 15/5, 15/5; engagement 16/5.
+        # No handoff received; gave X2's and X8's transfers, both failed. Touched X2, X3, X4, X7, X8,
+        # all but X4 with friction; W1 (passive) answered for X3
+        ("2026-W20", "accueil", "shown", 5, 3.0, 3.0, 3.0, 3.0, "no_data", None, None, "shown", 5, 3.2,
+         0, 0, None, 2, 2, 1.0, 5, 0.8, 1, 0.0),
+        # rated by 5 + 4 = 9: (15 + 43/3) / 9. Received X2's and X8's transfers (failed); gave the
+        # escalation E2 (after X2's last answer, here). Touched X2, X8 and the case X2, whose
+        # response X2 is a detractor's
+        ("2026-W20", "facturation", "no_data", None, None, None, None, None, "shown", 9, pytest.approx(88 / 27),
+         "no_data", None, None, 2, 2, 1.0, 1, 0, 0.0, 3, 1.0, 1, -100.0),
+        # received the escalation E2 (not failed); touched X2 (E2) and the case X2
+        ("2026-W20", "reclamations", *no_pulse, 1, 0, 0.0, 0, 0, None, 2, 1.0, 1, -100.0),
+        # four raters: too few; no handoff; touched X1 (abandoned), answered by X4 (passive)
+        ("2026-W20", "technique", "too_few_answers", None, None, None, None, None, "no_data", None, None,
+         "no_data", None, None, None, None, None, None, None, None, 1, 1.0, 1, 0.0),
+        # gave the call Z2's transfer and the escalation Z1, neither failed; touched X6, Y1, Y2 (no
+        # friction), Y3 and Z2; no response
+        ("2026-W21", "accueil", "shown", 5, 3.0, 3.0, 3.0, 3.0, "no_data", None, None, "no_data", None, None,
+         0, 0, None, 2, 0, 0.0, 5, 0.4, None, None),
+        # received X2:7 and Z1:2 (failed), Z2:2; gave Z1:4 and Z2:3 (failed); touched Y3 (Z1), case Z2
+        ("2026-W21", "facturation", "no_data", None, None, None, None, None, "shown", 5, 3.0, "no_data", None,
+         None, 3, 2, pytest.approx(2 / 3), 2, 2, 1.0, 2, 1.0, None, None),
+        # received Z1:6 (failed) and the escalation Z1; gave X2:7, Z1:2 (failed) and Z2:2
+        ("2026-W21", "reclamations", *no_pulse, 2, 1, 0.5, 3, 2, pytest.approx(2 / 3), 2, 1.0, None, None),
+        # received the call Z2's transfer, Z1:4 and Z2:3 (failed); gave Z1:6 (failed); touched Y3,
+        # the call Z2 and the case Z2
+        ("2026-W21", "technique", *no_pulse, 3, 2, pytest.approx(2 / 3), 1, 1, 1.0, 3, 1.0, None, None),
+    ]  # fmt: skip
+    # the unassigned state (RB2's move in W27) is no team
+    assert _fetch(dst, "SELECT count(*) FROM weekly_team_attention WHERE team = '(unassigned)'") == [(0,)]
 
 
 def test_a_changed_config_is_recorded_in_every_weekly_result(dst):
@@ -1366,3 +1439,72 @@ def test_praise_counts_a_verbatim_that_praises_and_complains_of_nothing(settings
     finally:
         con.close()
     assert figure == [(1, 4)]
+
+
+# ---- team_attention_link on a hand-made weekly_team_attention -----------------------------------
+# pulse.link_weeks 3 and pulse.min_team_weeks 5. Team-weeks with both figures (nps): W01 3, W02 1,
+# W03 2 (C has no served score), W04 2, W05 1; so the windows of W01-W05 hold 3, 4, 6, 5, 5. The
+# friction share is the same everywhere (no spread: no correlation); C's of W01 is missing.
+LINK_WEEKS, LINK_MIN_TEAM_WEEKS = 3, 5
+LINK_POINTS = [  # week, team, served_score, nps, friction_share
+    ("2026-W01", "A", 2.0, 10.0, 0.5),
+    ("2026-W01", "B", 3.0, 30.0, 0.5),
+    ("2026-W01", "C", 1.0, -20.0, None),
+    ("2026-W02", "A", 4.0, 20.0, 0.5),
+    ("2026-W03", "A", 5.0, 60.0, 0.5),
+    ("2026-W03", "B", 3.0, 20.0, 0.5),
+    ("2026-W03", "C", None, 50.0, 0.5),
+    ("2026-W04", "A", 2.0, 0.0, 0.5),
+    ("2026-W04", "B", 4.0, 45.0, 0.5),
+    ("2026-W05", "A", 3.0, 25.0, 0.5),
+]
+
+
+def _expected_link(week_no: int):
+    """The nps row of week W0<week_no>, from Python's statistics over the window's points."""
+    import math
+    import statistics
+
+    points = [
+        (s, n) for w, _, s, n, _ in LINK_POINTS if week_no - LINK_WEEKS < int(w[-2:]) <= week_no and s is not None
+    ]
+    if len(points) < 4:
+        return (f"2026-W0{week_no}", "nps", len(points), None, None, None, None, "no_data")
+    xs, ys = zip(*points, strict=True)
+    r = statistics.correlation(xs, ys)
+    margin = 1.959964 / math.sqrt(len(points) - 3)
+    return (
+        f"2026-W0{week_no}",
+        "nps",
+        len(points),
+        pytest.approx(r),
+        pytest.approx(math.tanh(math.atanh(r) - margin)),
+        pytest.approx(math.tanh(math.atanh(r) + margin)),
+        pytest.approx(statistics.linear_regression(xs, ys).slope),
+        "provisional" if len(points) < LINK_MIN_TEAM_WEEKS else "final",
+    )
+
+
+def test_team_attention_link_over_its_window_of_weeks():
+    import duckdb
+
+    (model,) = models_sql_dir().glob("*/team_attention_link.sql")
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE weekly_team_attention (week VARCHAR, team VARCHAR, served_score DOUBLE, nps DOUBLE, "
+        "friction_share DOUBLE)"
+    )
+    con.executemany("INSERT INTO weekly_team_attention VALUES (?, ?, ?, ?, ?)", LINK_POINTS)
+    con.execute(f"SET VARIABLE pulse_link_weeks = {LINK_WEEKS}")
+    con.execute(f"SET VARIABLE pulse_min_team_weeks = {LINK_MIN_TEAM_WEEKS}")
+    rows = con.execute(f"SELECT * FROM ({model.read_text(encoding='utf-8')}) ORDER BY outcome, week").fetchall()
+    con.close()
+    # windows of 3, 4, 6, 5, 5: none below 4 has a correlation; 4 is provisional, 5 final
+    assert [r[2] for r in rows if r[1] == "nps"] == [3, 4, 6, 5, 5]
+    assert [r for r in rows if r[1] == "nps"] == [_expected_link(n) for n in range(1, 6)]
+    # the friction share has no spread: no correlation, whatever the count (C's missing one of W01
+    # left out, and C's of W03, which has no served score)
+    assert [r for r in rows if r[1] == "friction_share"] == [
+        (f"2026-W0{n}", "friction_share", count, None, None, None, None, "no_data")
+        for n, count in zip(range(1, 6), [2, 3, 5, 5, 5], strict=True)
+    ]
