@@ -703,6 +703,7 @@ SHARED_ID_SURVEYS = [  # each with the same complaint
 # a1 also rates its own team (left out) and technique without any item (no score: left out); a6
 # answers nothing. Four technique staff (t1-t4, one short of pulse.min_group_size) rate facturation,
 # t1 with an engagement on the same answer (an engagement counts only on an answer rating no team).
+# Five reclamations staff (r1-r5) rate technique without any item: no score, so no respondent.
 # W21: a1-a5 rate facturation 3, 3, 3.
 PULSE_W20, PULSE_W21 = "2026-05-13T10:00:00+02:00", "2026-05-20T10:00:00+02:00"
 ACCUEIL_RATES = [(5, 4, 3), (4, 4, 4), (3, 2, 1), (2, 3, 4), (1, 2, 3)]  # scores 4, 4, 2, 3, 2
@@ -715,6 +716,7 @@ PULSE_ANSWERS = [
     ("PX6", "a6", PULSE_W20, "accueil", "", "", "", "", ""),
     *((f"PT{i}", f"t{i}", PULSE_W20, "technique", "facturation", *r, 5 if i == 1 else "")
       for i, r in enumerate(TECHNIQUE_RATES, 1)),
+    *((f"PR{i}", f"r{i}", PULSE_W20, "reclamations", "technique", "", "", "", "") for i in range(1, 6)),
     *((f"PB{i}", f"a{i}", PULSE_W21, "accueil", "facturation", 3, 3, 3, "") for i in range(1, 6)),
 ]  # fmt: skip
 
