@@ -182,6 +182,75 @@ def load_golden(settings):
     )
 
 
+# ---- team_attention_link on a hand-made weekly_team_attention -----------------------------------
+# pulse.link_weeks 3 and pulse.min_team_weeks 5. Team-weeks with both figures (nps): W01 3, W02 1,
+# W03 2 (C has no served score), W04 2, W05 1; so the windows of W01-W05 hold 3, 4, 6, 5, 5. The
+# friction share is the same everywhere (no spread: no correlation); C's of W01 is missing.
+LINK_WEEKS, LINK_MIN_TEAM_WEEKS = 3, 5
+LINK_POINTS = [  # week, team, served_score, nps, friction_share
+    ("2026-W01", "A", 2.0, 10.0, 0.5),
+    ("2026-W01", "B", 3.0, 30.0, 0.5),
+    ("2026-W01", "C", 1.0, -20.0, None),
+    ("2026-W02", "A", 4.0, 20.0, 0.5),
+    ("2026-W03", "A", 5.0, 60.0, 0.5),
+    ("2026-W03", "B", 3.0, 20.0, 0.5),
+    ("2026-W03", "C", None, 50.0, 0.5),
+    ("2026-W04", "A", 2.0, 0.0, 0.5),
+    ("2026-W04", "B", 4.0, 45.0, 0.5),
+    ("2026-W05", "A", 3.0, 25.0, 0.5),
+]
+
+
+def _expected_link(week_no: int):
+    """The nps row of week W0<week_no>, from Python's statistics over the window's points."""
+    import math
+    import statistics
+
+    points = [
+        (s, n) for w, _, s, n, _ in LINK_POINTS if week_no - LINK_WEEKS < int(w[-2:]) <= week_no and s is not None
+    ]
+    if len(points) < 4:
+        return (f"2026-W0{week_no}", "nps", len(points), None, None, None, None, "no_data")
+    xs, ys = zip(*points, strict=True)
+    r = statistics.correlation(xs, ys)
+    margin = 1.959964 / math.sqrt(len(points) - 3)
+    return (
+        f"2026-W0{week_no}",
+        "nps",
+        len(points),
+        pytest.approx(r),
+        pytest.approx(math.tanh(math.atanh(r) - margin)),
+        pytest.approx(math.tanh(math.atanh(r) + margin)),
+        pytest.approx(statistics.linear_regression(xs, ys).slope),
+        "provisional" if len(points) < LINK_MIN_TEAM_WEEKS else "final",
+    )
+
+
+def test_team_attention_link_over_its_window_of_weeks():
+    import duckdb
+
+    (model,) = models_sql_dir().glob("*/team_attention_link.sql")
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE weekly_team_attention (week VARCHAR, team VARCHAR, served_score DOUBLE, nps DOUBLE, "
+        "friction_share DOUBLE)"
+    )
+    con.executemany("INSERT INTO weekly_team_attention VALUES (?, ?, ?, ?, ?)", LINK_POINTS)
+    con.execute(f"SET VARIABLE pulse_link_weeks = {LINK_WEEKS}")
+    con.execute(f"SET VARIABLE pulse_min_team_weeks = {LINK_MIN_TEAM_WEEKS}")
+    rows = con.execute(f"SELECT * FROM ({model.read_text(encoding='utf-8')}) ORDER BY outcome, week").fetchall()
+    con.close()
+    # windows of 3, 4, 6, 5, 5: none below 4 has a correlation; 4 is provisional, 5 final
+    assert [r[2] for r in rows if r[1] == "nps"] == [3, 4, 6, 5, 5]
+    assert [r for r in rows if r[1] == "nps"] == [_expected_link(n) for n in range(1, 6)]
+    # the friction share has no spread: no correlation, whatever the count (C's missing one of W01
+    # left out, and C's of W03, which has no served score)
+    assert [r for r in rows if r[1] == "friction_share"] == [
+        (f"2026-W0{n}", "friction_share", count, None, None, None, None, "no_data")
+        for n, count in zip(range(1, 6), [2, 3, 5, 5, 5], strict=True)
+    ]
+
+
 @pytest.fixture(scope="module")
 def golden(tmp_path_factory):
     home = tmp_path_factory.mktemp("golden")
@@ -1441,72 +1510,3 @@ def test_praise_counts_a_verbatim_that_praises_and_complains_of_nothing(settings
     finally:
         con.close()
     assert figure == [(1, 4)]
-
-
-# ---- team_attention_link on a hand-made weekly_team_attention -----------------------------------
-# pulse.link_weeks 3 and pulse.min_team_weeks 5. Team-weeks with both figures (nps): W01 3, W02 1,
-# W03 2 (C has no served score), W04 2, W05 1; so the windows of W01-W05 hold 3, 4, 6, 5, 5. The
-# friction share is the same everywhere (no spread: no correlation); C's of W01 is missing.
-LINK_WEEKS, LINK_MIN_TEAM_WEEKS = 3, 5
-LINK_POINTS = [  # week, team, served_score, nps, friction_share
-    ("2026-W01", "A", 2.0, 10.0, 0.5),
-    ("2026-W01", "B", 3.0, 30.0, 0.5),
-    ("2026-W01", "C", 1.0, -20.0, None),
-    ("2026-W02", "A", 4.0, 20.0, 0.5),
-    ("2026-W03", "A", 5.0, 60.0, 0.5),
-    ("2026-W03", "B", 3.0, 20.0, 0.5),
-    ("2026-W03", "C", None, 50.0, 0.5),
-    ("2026-W04", "A", 2.0, 0.0, 0.5),
-    ("2026-W04", "B", 4.0, 45.0, 0.5),
-    ("2026-W05", "A", 3.0, 25.0, 0.5),
-]
-
-
-def _expected_link(week_no: int):
-    """The nps row of week W0<week_no>, from Python's statistics over the window's points."""
-    import math
-    import statistics
-
-    points = [
-        (s, n) for w, _, s, n, _ in LINK_POINTS if week_no - LINK_WEEKS < int(w[-2:]) <= week_no and s is not None
-    ]
-    if len(points) < 4:
-        return (f"2026-W0{week_no}", "nps", len(points), None, None, None, None, "no_data")
-    xs, ys = zip(*points, strict=True)
-    r = statistics.correlation(xs, ys)
-    margin = 1.959964 / math.sqrt(len(points) - 3)
-    return (
-        f"2026-W0{week_no}",
-        "nps",
-        len(points),
-        pytest.approx(r),
-        pytest.approx(math.tanh(math.atanh(r) - margin)),
-        pytest.approx(math.tanh(math.atanh(r) + margin)),
-        pytest.approx(statistics.linear_regression(xs, ys).slope),
-        "provisional" if len(points) < LINK_MIN_TEAM_WEEKS else "final",
-    )
-
-
-def test_team_attention_link_over_its_window_of_weeks():
-    import duckdb
-
-    (model,) = models_sql_dir().glob("*/team_attention_link.sql")
-    con = duckdb.connect()
-    con.execute(
-        "CREATE TABLE weekly_team_attention (week VARCHAR, team VARCHAR, served_score DOUBLE, nps DOUBLE, "
-        "friction_share DOUBLE)"
-    )
-    con.executemany("INSERT INTO weekly_team_attention VALUES (?, ?, ?, ?, ?)", LINK_POINTS)
-    con.execute(f"SET VARIABLE pulse_link_weeks = {LINK_WEEKS}")
-    con.execute(f"SET VARIABLE pulse_min_team_weeks = {LINK_MIN_TEAM_WEEKS}")
-    rows = con.execute(f"SELECT * FROM ({model.read_text(encoding='utf-8')}) ORDER BY outcome, week").fetchall()
-    con.close()
-    # windows of 3, 4, 6, 5, 5: none below 4 has a correlation; 4 is provisional, 5 final
-    assert [r[2] for r in rows if r[1] == "nps"] == [3, 4, 6, 5, 5]
-    assert [r for r in rows if r[1] == "nps"] == [_expected_link(n) for n in range(1, 6)]
-    # the friction share has no spread: no correlation, whatever the count (C's missing one of W01
-    # left out, and C's of W03, which has no served score)
-    assert [r for r in rows if r[1] == "friction_share"] == [
-        (f"2026-W0{n}", "friction_share", count, None, None, None, None, "no_data")
-        for n, count in zip(range(1, 6), [2, 3, 5, 5, 5], strict=True)
-    ]
