@@ -112,9 +112,21 @@ FIELDS = {
         "ces",
         "resolved",
         "had_to_repeat",
+        "verbatim",  # left out by the tuples above: no verbatim
     ],
     "cases": ["case_id", "customer_ref", "opened_at", "channel", "category", "origin_ref", "priority", "resolved_at"],
     "case_events": ["case_id", "event_seq", "event_type", "event_at", "team", "status", "agent_id"],
+    "internal_pulse": [
+        "answer_id",
+        "respondent_ref",
+        "answered_at",
+        "rater_team",
+        "rated_team",
+        "reactivity",
+        "handoff_clarity",
+        "helpfulness",
+        "engagement",
+    ],
 }
 
 
@@ -169,6 +181,75 @@ def load_golden(settings):
     load_files(
         settings, "golden", {"calls": CALLS, "survey_responses": SURVEYS, "cases": CASES, "case_events": CASE_EVENTS}
     )
+
+
+# ---- team_attention_link on a hand-made weekly_team_attention -----------------------------------
+# pulse.link_weeks 3 and pulse.min_team_weeks 5. Team-weeks with both figures (nps): W01 3, W02 1,
+# W03 2 (C has no served score), W04 2, W05 1; so the windows of W01-W05 hold 3, 4, 6, 5, 5. The
+# friction share is the same everywhere (no spread: no correlation); C's of W01 is missing.
+LINK_WEEKS, LINK_MIN_TEAM_WEEKS = 3, 5
+LINK_POINTS = [  # week, team, served_score, nps, friction_share
+    ("2026-W01", "A", 2.0, 10.0, 0.5),
+    ("2026-W01", "B", 3.0, 30.0, 0.5),
+    ("2026-W01", "C", 1.0, -20.0, None),
+    ("2026-W02", "A", 4.0, 20.0, 0.5),
+    ("2026-W03", "A", 5.0, 60.0, 0.5),
+    ("2026-W03", "B", 3.0, 20.0, 0.5),
+    ("2026-W03", "C", None, 50.0, 0.5),
+    ("2026-W04", "A", 2.0, 0.0, 0.5),
+    ("2026-W04", "B", 4.0, 45.0, 0.5),
+    ("2026-W05", "A", 3.0, 25.0, 0.5),
+]
+
+
+def _expected_link(week_no: int):
+    """The nps row of week W0<week_no>, from Python's statistics over the window's points."""
+    import math
+    import statistics
+
+    points = [
+        (s, n) for w, _, s, n, _ in LINK_POINTS if week_no - LINK_WEEKS < int(w[-2:]) <= week_no and s is not None
+    ]
+    if len(points) < 4:
+        return (f"2026-W0{week_no}", "nps", len(points), None, None, None, None, "no_data")
+    xs, ys = zip(*points, strict=True)
+    r = statistics.correlation(xs, ys)
+    margin = 1.959964 / math.sqrt(len(points) - 3)
+    return (
+        f"2026-W0{week_no}",
+        "nps",
+        len(points),
+        pytest.approx(r),
+        pytest.approx(math.tanh(math.atanh(r) - margin)),
+        pytest.approx(math.tanh(math.atanh(r) + margin)),
+        pytest.approx(statistics.linear_regression(xs, ys).slope),
+        "provisional" if len(points) < LINK_MIN_TEAM_WEEKS else "final",
+    )
+
+
+def test_team_attention_link_over_its_window_of_weeks():
+    import duckdb
+
+    (model,) = models_sql_dir().glob("*/team_attention_link.sql")
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE weekly_team_attention (week VARCHAR, team VARCHAR, served_score DOUBLE, nps DOUBLE, "
+        "friction_share DOUBLE)"
+    )
+    con.executemany("INSERT INTO weekly_team_attention VALUES (?, ?, ?, ?, ?)", LINK_POINTS)
+    con.execute(f"SET VARIABLE pulse_link_weeks = {LINK_WEEKS}")
+    con.execute(f"SET VARIABLE pulse_min_team_weeks = {LINK_MIN_TEAM_WEEKS}")
+    rows = con.execute(f"SELECT * FROM ({model.read_text(encoding='utf-8')}) ORDER BY outcome, week").fetchall()
+    con.close()
+    # windows of 3, 4, 6, 5, 5: none below 4 has a correlation; 4 is provisional, 5 final
+    assert [r[2] for r in rows if r[1] == "nps"] == [3, 4, 6, 5, 5]
+    assert [r for r in rows if r[1] == "nps"] == [_expected_link(n) for n in range(1, 6)]
+    # the friction share has no spread: no correlation, whatever the count (C's missing one of W01
+    # left out, and C's of W03, which has no served score)
+    assert [r for r in rows if r[1] == "friction_share"] == [
+        (f"2026-W0{n}", "friction_share", count, None, None, None, None, "no_data")
+        for n, count in zip(range(1, 6), [2, 3, 5, 5, 5], strict=True)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -663,15 +744,67 @@ REOPEN_CASE_EVENTS = [  # every pickup within its team's SLA (facturation's 20 h
 ]
 
 
+# ---- W10 (2-8 March 2026, winter): verbatim themes by team of the rated interaction ------------
+# Call G1 was handled at facturation; case G1 was opened by reclamations; case G2 by technique,
+# and no call G2 is in the export (it predates the calls file).
+SHARED_ID_CALLS = [
+    ("G1", 1, "N1", "facturation", "2026-03-02T10:00:00+01:00", "2026-03-02T10:00:05+01:00",
+     "2026-03-02T10:01:05+01:00", "answered", "none"),
+]  # fmt: skip
+SHARED_ID_CASES = [
+    ("G1", "N2", "2026-03-02T11:00:00+01:00", "web", "billing", "", "normal"),
+    ("G2", "N3", "2026-03-02T12:00:00+01:00", "web", "billing", "", "normal"),
+]
+SHARED_ID_CASE_EVENTS = [
+    ("G1", 1, "opened", "2026-03-02T11:00:00+01:00", "reclamations", "open"),
+    ("G2", 1, "opened", "2026-03-02T12:00:00+01:00", "technique", "open"),
+]
+WAITED = "Beaucoup trop d'attente au téléphone."  # one complaint theme
+SHARED_ID_SURVEYS = [  # each with the same complaint
+    ("V1", "N2", "case", "G1", "2026-03-04T10:00:00+01:00", "", "", "", "", "", WAITED),  # reclamations
+    ("V2", "N1", "call", "G1", "2026-03-04T11:00:00+01:00", "", "", "", "", "", WAITED),  # facturation
+    # the call G2 is not in the export: no team, though a case has that id
+    ("V3", "N3", "call", "G2", "2026-03-04T12:00:00+01:00", "", "", "", "", "", WAITED),
+]
+
+
+# ---- the internal pulse of W20 and W21, beside their handoffs, journeys and responses above ------
+# W20: five accueil staff (a1-a5) rate facturation and say how engaged they are (5, 4, 4, 2, 1);
+# a1 also rates its own team (left out) and technique without any item (no score: left out); a6
+# answers nothing. Four technique staff (t1-t4, one short of pulse.min_group_size) rate facturation,
+# t1 with an engagement on the same answer (an engagement counts only on an answer rating no team).
+# Five reclamations staff (r1-r5) rate technique without any item: no score, so no respondent.
+# W21: a1-a5 rate facturation 3, 3, 3.
+PULSE_W20, PULSE_W21 = "2026-05-13T10:00:00+02:00", "2026-05-20T10:00:00+02:00"
+ACCUEIL_RATES = [(5, 4, 3), (4, 4, 4), (3, 2, 1), (2, 3, 4), (1, 2, 3)]  # scores 4, 4, 2, 3, 2
+TECHNIQUE_RATES = [(5, 5, 5), (4, 4, 5), (3, 3, 3), (2, 2, 2)]  # scores 5, 13/3, 3, 2
+PULSE_ANSWERS = [
+    *((f"PA{i}", f"a{i}", PULSE_W20, "accueil", "facturation", *r, "") for i, r in enumerate(ACCUEIL_RATES, 1)),
+    *((f"PE{i}", f"a{i}", PULSE_W20, "accueil", "", "", "", "", e) for i, e in enumerate([5, 4, 4, 2, 1], 1)),
+    ("PS1", "a1", PULSE_W20, "accueil", "accueil", 1, 1, 1, ""),
+    ("PN1", "a1", PULSE_W20, "accueil", "technique", "", "", "", ""),
+    ("PX6", "a6", PULSE_W20, "accueil", "", "", "", "", ""),
+    *((f"PT{i}", f"t{i}", PULSE_W20, "technique", "facturation", *r, 5 if i == 1 else "")
+      for i, r in enumerate(TECHNIQUE_RATES, 1)),
+    *((f"PR{i}", f"r{i}", PULSE_W20, "reclamations", "technique", "", "", "", "") for i in range(1, 6)),
+    *((f"PB{i}", f"a{i}", PULSE_W21, "accueil", "facturation", 3, 3, 3, "") for i in range(1, 6)),
+]  # fmt: skip
+
+
 def load_golden_dst(settings):
     load_files(
         settings,
         "dst",
         {
-            "calls": DST_CALLS + MAY_CALLS + CHAIN_CALLS,
-            "cases": DST_CASES + MAY_CASES + CHAIN_CASES + REOPEN_CASES,
-            "case_events": DST_CASE_EVENTS + MAY_CASE_EVENTS + CHAIN_CASE_EVENTS + REOPEN_CASE_EVENTS,
-            "survey_responses": DST_SURVEYS + MAY_SURVEYS,
+            "calls": DST_CALLS + MAY_CALLS + CHAIN_CALLS + SHARED_ID_CALLS,
+            "cases": DST_CASES + MAY_CASES + CHAIN_CASES + REOPEN_CASES + SHARED_ID_CASES,
+            "case_events": DST_CASE_EVENTS
+            + MAY_CASE_EVENTS
+            + CHAIN_CASE_EVENTS
+            + REOPEN_CASE_EVENTS
+            + SHARED_ID_CASE_EVENTS,
+            "survey_responses": DST_SURVEYS + MAY_SURVEYS + SHARED_ID_SURVEYS,
+            "internal_pulse": PULSE_ANSWERS,
         },
     )
 
@@ -990,6 +1123,58 @@ def test_journeys_cut_at_their_span_bound(dst):
     assert late == [("complaint_resolved_beyond_sla", True), ("resolution_beyond_sla", True)]
 
 
+def test_verbatim_themes_take_the_team_of_the_rated_interaction_of_its_type(dst):
+    rows = _fetch(
+        dst,
+        "SELECT team, polarity, responses, responses_with_verbatim FROM weekly_verbatim_themes WHERE week = '2026-W10'",
+    )
+    assert sorted(rows, key=lambda r: r[0] or "") == [
+        (None, "-", 1, 1),
+        ("facturation", "-", 1, 1),
+        ("reclamations", "-", 1, 1),
+    ]
+
+
+def test_team_attention_beside_its_handoffs_journeys_and_responses(dst):
+    rows = _fetch(
+        dst,
+        "SELECT * EXCLUDE (parameter_set, build_id, computed_at) FROM weekly_team_attention WHERE week IN ('2026-W20', '2026-W21') "
+        "ORDER BY week, team",
+    )
+    no_pulse = ("no_data", None, None, None, None, None, "no_data", None, None, "no_data", None, None)
+    assert rows == [
+        # served: a1-a5's scores (4 + 4 + 2 + 3 + 2) / 5, items 15/5, 15/5, 15/5; engagement 16/5.
+        # No handoff received; gave X2's and X8's transfers, both failed. Touched X2, X3, X4, X7, X8,
+        # all but X4 with friction; W1 (passive) answered for X3
+        ("2026-W20", "accueil", "shown", 5, 3.0, 3.0, 3.0, 3.0, "no_data", None, None, "shown", 5, 3.2,
+         0, 0, None, 2, 2, 1.0, 5, 0.8, 1, 0.0),
+        # rated by 5 + 4 = 9: (15 + 43/3) / 9. Received X2's and X8's transfers (failed); gave the
+        # escalation E2 (after X2's last answer, here). Touched X2, X8 and the case X2, whose
+        # response X2 is a detractor's
+        ("2026-W20", "facturation", "no_data", None, None, None, None, None, "shown", 9, pytest.approx(88 / 27),
+         "no_data", None, None, 2, 2, 1.0, 1, 0, 0.0, 3, 1.0, 1, -100.0),
+        # received the escalation E2 (not failed); touched X2 (E2) and the case X2
+        ("2026-W20", "reclamations", *no_pulse, 1, 0, 0.0, 0, 0, None, 2, 1.0, 1, -100.0),
+        # four raters: too few; no handoff; touched X1 (abandoned), answered by X4 (passive)
+        ("2026-W20", "technique", "too_few_answers", None, None, None, None, None, "no_data", None, None,
+         "no_data", None, None, None, None, None, None, None, None, 1, 1.0, 1, 0.0),
+        # gave the call Z2's transfer and the escalation Z1, neither failed; touched X6, Y1, Y2 (no
+        # friction), Y3 and Z2; no response
+        ("2026-W21", "accueil", "shown", 5, 3.0, 3.0, 3.0, 3.0, "no_data", None, None, "no_data", None, None,
+         0, 0, None, 2, 0, 0.0, 5, 0.4, None, None),
+        # received X2:7 and Z1:2 (failed), Z2:2; gave Z1:4 and Z2:3 (failed); touched Y3 (Z1), case Z2
+        ("2026-W21", "facturation", "no_data", None, None, None, None, None, "shown", 5, 3.0, "no_data", None,
+         None, 3, 2, pytest.approx(2 / 3), 2, 2, 1.0, 2, 1.0, None, None),
+        # received Z1:6 (failed) and the escalation Z1; gave X2:7, Z1:2 (failed) and Z2:2
+        ("2026-W21", "reclamations", *no_pulse, 2, 1, 0.5, 3, 2, pytest.approx(2 / 3), 2, 1.0, None, None),
+        # received the call Z2's transfer, Z1:4 and Z2:3 (failed); gave Z1:6 (failed); touched Y3,
+        # the call Z2 and the case Z2
+        ("2026-W21", "technique", *no_pulse, 3, 2, pytest.approx(2 / 3), 1, 1, 1.0, 3, 1.0, None, None),
+    ]  # fmt: skip
+    # the unassigned state (RB2's move in W27) is no team
+    assert _fetch(dst, "SELECT count(*) FROM weekly_team_attention WHERE team = '(unassigned)'") == [(0,)]
+
+
 def test_a_changed_config_is_recorded_in_every_weekly_result(dst):
     settings, *_ = dst
     config = settings.warehouse.parent.parent / "esprit.yaml"
@@ -1016,6 +1201,7 @@ def test_a_changed_config_is_recorded_in_every_weekly_result(dst):
     ).fetchone() == (0, 100, digest)
     # that one change marks its week restated; the other weeks, unchanged, are not
     assert con.execute("SELECT week, restated, changes FROM week_status ORDER BY week").fetchall() == [
+        ("2026-W10", False, 0),  # the verbatims of a call and a case sharing an id
         ("2026-W13", False, 0),
         ("2026-W14", False, 0),
         ("2026-W20", False, 0),
@@ -1081,6 +1267,8 @@ EDGE_CASES = [
     ("K9", "Q9", "2026-01-28T10:00:00+01:00", "email", "information", "", "normal", ""),
     # K7 first resolved on Monday 2 Feb 00:30 in Paris (W06), which is still Sunday 1 Feb (W05) in UTC
     ("K7", "Q7", "2026-01-30T10:00:00+01:00", "letter", "information", "", "normal", ""),
+    # K10 opened on Sunday 15 Feb 10:00 (W07), never acknowledged: its 48 h deadline is the horizon itself
+    ("K10", "Q10", "2026-02-15T10:00:00+01:00", "phone", "information", "", "normal", ""),
 ]
 EDGE_CASE_EVENTS = [
     ("K1", 1, "opened", "2026-01-12T10:00:00+01:00", "reclamations", "open"),
@@ -1101,6 +1289,7 @@ EDGE_CASE_EVENTS = [
     ("K9", 1, "opened", "2026-01-28T10:00:00+01:00", "reclamations", "open"),
     ("K7", 1, "opened", "2026-01-30T10:00:00+01:00", "reclamations", "open"),
     ("K7", 2, "resolved", "2026-02-02T00:30:00+01:00", "reclamations", "resolved"),
+    ("K10", 1, "opened", "2026-02-15T10:00:00+01:00", "reclamations", "open"),
 ]
 # Wednesday 7 Jan (W02), ten responses: 4 promoters, 3 passives, 3 detractors
 EDGE_SURVEYS = [
@@ -1166,6 +1355,7 @@ def test_complaint_deadlines_come_from_the_first_rule_that_sets_each(edges):
     rows = edges.execute("SELECT case_id, sla_days, ack_sla_hours, reopenings FROM stg_cases").fetchall()
     assert sorted(rows) == [
         ("K1", 2, 4, 0),
+        ("K10", 10, 48, 0),
         ("K2", 15, 24, 1),
         ("K3", 10, 48, 0),
         ("K4", 10, 48, 0),  # no events: no reopening
@@ -1190,6 +1380,7 @@ def test_complaint_figures_per_channel(edges):
         ("2026-W04", "phone", 2, 1, 1, 1.0, 0, 0.0, 1.0, 1.0),  # K8 in 1 d; K5 reopened, never resolved
         ("2026-W05", "email", 1, 0, 0, None, 0, None, None, None),  # K9: nothing resolved, no rate
         ("2026-W05", "letter", 1, 1, 1, 1.0, 0, 0.0, 2.604167, 2.604167),  # K7 in 2 d 14 h 30 min
+        ("2026-W07", "phone", 1, 0, 0, None, 0, None, None, None),  # K10
         ("2026-W07", "web", 1, 1, 1, 1.0, 0, 0.0, 1.0, 1.0),  # K6
     ]
 
@@ -1244,8 +1435,15 @@ def test_complaints_acknowledged_within_their_deadline_by_week_of_opening(edges)
         ("2026-W04", 1, 2, False),
         # K9 never acknowledged, its deadline long past the horizon; K7 after 62 h 30 min
         ("2026-W05", 0, 2, False),
-        ("2026-W07", 1, 1, False),  # K6 in 24 h
+        # K6 in 24 h; K10 not by the horizon, which is its deadline: missed, and final, since an
+        # acknowledgement after the horizon would come after the deadline too
+        ("2026-W07", 1, 2, False),
     ]
+    # the week stops looking ahead at K10's deadline, to the microsecond: the horizon itself
+    assert edges.execute(
+        "SELECT final_at, final_at = data_horizon FROM weekly_scorecard "
+        "WHERE week = '2026-W07' AND metric = 'complaints_acknowledged_within_sla'"
+    ).fetchone() == (datetime(2026, 2, 17, 9, 0, tzinfo=UTC), True)
 
 
 def test_survey_drivers_split_respondents_at_the_csat_and_nps_cuts(edges):
