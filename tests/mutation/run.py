@@ -302,6 +302,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-gib", type=float, default=3, help="address space a mutant's run may add (GiB)")
     parser.add_argument("--list", action="store_true", help="print the mutants and stop")
     parser.add_argument("--report-only", action="store_true", help="rewrite docs/mutation.md from results.json")
+    parser.add_argument(
+        "--survivors",
+        action="store_true",
+        help="run only the mutants results.json lists as survived (after a new test); keep the other verdicts",
+    )
     args = parser.parse_args(argv)
     known = all_models()
     models = [m.strip() for m in args.models.split(",")] if args.models else known
@@ -326,8 +331,12 @@ def main(argv: list[str] | None = None) -> int:
         build_template(template)
         levels = round_trips(template, work / "roundtrip", models)
         generated: dict[str, list[Mutant]] = {}
+        previous = load_results()["models"]
         for model in models:
             generated[model] = (mutants if levels[model] == "ast" else token_mutants)(model, sources[model])
+            if args.survivors:
+                alive = {m["id"] for m in previous.get(model, {}).get("mutants", []) if m["status"] == "survived"}
+                generated[model] = [m for m in generated[model] if m.id in alive]
             print(f"{model}: {len(generated[model])} mutants ({levels[model]})", flush=True)
         pool = Pool(args.workers, args.timeout, args.memory_gib)
         # the gate means something only if the tests pass on the SQL the mutants are made from
@@ -365,23 +374,29 @@ def main(argv: list[str] | None = None) -> int:
         results = load_results()
         stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         for model in models:
+            verdicts = [
+                {
+                    **{k: v for k, v in m.as_dict().items() if k not in ("sql", "model")},
+                    "status": outcome[m.id]["status"],
+                    "seconds": outcome[m.id]["seconds"],
+                    "first_failure": (outcome[m.id].get("first_failure") or {}).get("test"),
+                }
+                for m in generated[model]
+            ]
+            if args.survivors:  # the model's other verdicts stand; the rechecked ones say when
+                rechecked = {v["id"]: {**v, "rechecked": stamp} for v in verdicts}
+                entry = results["models"].get(model)
+                if entry is not None:
+                    entry["mutants"] = [rechecked.get(m["id"], m) for m in entry["mutants"]]
+                continue
             results["models"][model] = {
                 "level": levels[model],
                 "run": stamp,
                 "workers": args.workers,
-                "mutants": [
-                    {
-                        **{k: v for k, v in m.as_dict().items() if k not in ("sql", "model")},
-                        "status": outcome[m.id]["status"],
-                        "seconds": outcome[m.id]["seconds"],
-                        "first_failure": (outcome[m.id].get("first_failure") or {}).get("test"),
-                    }
-                    for m in generated[model]
-                ],
+                "mutants": verdicts,
             }
-        results["runs"].append(
-            {"at": stamp, "models": models, "mutants": total, "workers": args.workers, "minutes": minutes}
-        )
+        run = {"at": stamp, "models": models, "mutants": total, "workers": args.workers, "minutes": minutes}
+        results["runs"].append({**run, "survivors_only": True} if args.survivors else run)
         RESULTS.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
         write_report(results, load_equivalent())
         print(f"{total} mutants in {minutes} min with {args.workers} workers; report: docs/mutation.md")
@@ -418,7 +433,9 @@ def write_report(results: dict, equivalent: dict[str, str]) -> None:
         "SQL does not build, *timeout* (counted as killed) when its run exceeds the limit, *equivalent* when it",
         "survived and `tests/mutation/equivalent.yaml` says in one line why no test can tell it apart.",
         "Kill rate = killed (all three kinds) / (mutants - equivalent); the target is at least 95 %.",
-        "It is not part of `make test`. Options: `make mutate MUTATE_ARGS='--models handoffs --workers 2'`.",
+        "It is not part of `make test`. Options: `make mutate MUTATE_ARGS='--models handoffs --workers 2'`;",
+        "`--survivors` reruns only a model's survivors (after a new test) and keeps its other verdicts: the",
+        "row's run is then that of its last full run, and the rechecked mutants say when in results.json.",
         "",
         "Operators: " + "; ".join(f"`{k}` {v}" for k, v in OPERATORS.items()) + ".",
         "Mutant ids are model:CTE:operator:hash of the mutated text (and its rank among identical texts",
@@ -494,6 +511,8 @@ def write_report(results: dict, equivalent: dict[str, str]) -> None:
     ]
     for run in results["runs"]:
         names = f"all {len(run['models'])}" if set(run["models"]) == set(all_models()) else ", ".join(run["models"])
+        if run.get("survivors_only"):
+            names += " (survivors only)"
         lines.append(f"| {run['at']} | {names} | {run['mutants']} | {run['workers']} | {run['minutes']} |")
     REPORT.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
