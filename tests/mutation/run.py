@@ -305,7 +305,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--survivors",
         action="store_true",
-        help="run only the mutants results.json lists as survived (after a new test); keep the other verdicts",
+        help="run only the mutants results.json lists as survived and not equivalent (after a new test); "
+        "keep the other verdicts",
     )
     args = parser.parse_args(argv)
     known = all_models()
@@ -331,11 +332,13 @@ def main(argv: list[str] | None = None) -> int:
         build_template(template)
         levels = round_trips(template, work / "roundtrip", models)
         generated: dict[str, list[Mutant]] = {}
-        previous = load_results()["models"]
+        previous, equivalent = load_results()["models"], load_equivalent()
         for model in models:
             generated[model] = (mutants if levels[model] == "ast" else token_mutants)(model, sources[model])
-            if args.survivors:
-                alive = {m["id"] for m in previous.get(model, {}).get("mutants", []) if m["status"] == "survived"}
+            if args.survivors:  # neither killed nor declared equivalent
+                alive = {
+                    m["id"] for m in previous.get(model, {}).get("mutants", []) if classify(m, equivalent) == "survived"
+                }
                 generated[model] = [m for m in generated[model] if m.id in alive]
             print(f"{model}: {len(generated[model])} mutants ({levels[model]})", flush=True)
         pool = Pool(args.workers, args.timeout, args.memory_gib)
