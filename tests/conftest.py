@@ -32,7 +32,7 @@ DATA_WEEKS, DATA_SEED, JOURNEYS_PER_WEEK = 3, 11, 200
 # The mutation gate (tests/mutation, `make mutate`) runs the metric tests against models built
 # from a mutated SQL folder, ESPRIT_TEST_SQL_DIR, over data generated and ingested once into
 # ESPRIT_TEST_PREBUILT (generated/, pipeline/ and its pipeline_result.json, golden/, golden_dst/,
-# golden_edges/)
+# golden_edges/, golden_spans/)
 # rather than once per mutant. Neither is set in a normal run.
 PREBUILT_ENV, SQL_DIR_ENV = "ESPRIT_TEST_PREBUILT", "ESPRIT_TEST_SQL_DIR"
 

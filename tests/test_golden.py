@@ -1337,16 +1337,21 @@ def load_golden_edges(settings):
     assert result.status == "loaded" and result.rows_loaded == 6 and result.derived_rows == 11, result.problems
 
 
-@pytest.fixture(scope="module")
-def edges(tmp_path_factory):
-    home = tmp_path_factory.mktemp("golden_edges")
-    if not copy_prebuilt("golden_edges", home):  # the mutation gate ingested these files once
-        load_golden_edges(load_settings(base_dir=home))
+def built_with_config(tmp_path_factory, name, load, config_text):
+    """A read-only connection to the golden set `name`, its models built under its own esprit.yaml."""
+    home = tmp_path_factory.mktemp(name)
+    if not copy_prebuilt(name, home):  # the mutation gate ingested these files once
+        load(load_settings(base_dir=home))
     config = home / "esprit.yaml"
-    config.write_text(EDGE_RULES, encoding="utf-8")
+    config.write_text(config_text, encoding="utf-8")
     settings = load_settings(config, base_dir=home)
     build_models(settings, sql_dir=models_sql_dir())
-    con = connect(settings.warehouse, read_only=True)
+    return connect(settings.warehouse, read_only=True)
+
+
+@pytest.fixture(scope="module")
+def edges(tmp_path_factory):
+    con = built_with_config(tmp_path_factory, "golden_edges", load_golden_edges, EDGE_RULES)
     yield con
     con.close()
 
@@ -1615,6 +1620,41 @@ def continuity(tmp_path_factory):
     con.close()
 
 
+# ---- runs longer than the span bound, with journey_scope case ----------------------------------
+# Winter 2025-26 (CET throughout), journey_window_days 7, journey_max_span_days 30, journey_scope
+# case. Day n is n days after Monday 3 November 2025 10:00.
+# V40 has two runs longer than the bound, 14 days apart: N00-N06 every 6 days (days 0 to 36),
+# cut at N06 (36 days after N00); P00-P04 every 7 days (days 50 to 78, each exactly the window
+# after the one before: no gap), P05 on day 81, cut there (31 days after P00). Each run is cut
+# from its own first call, never from the other run's.
+# V41 calls Q0-Q4 every 7 days from day 1, Q5 on day 32 (31 days after Q0, cut), and complains
+# directly (G1) on day 10: in case scope the case is a journey of its own, beside the long run.
+SPAN_START = datetime.fromisoformat("2025-11-03T10:00:00+01:00")
+SPAN_CALLS = [_chain_call(f"N{i:02d}", "V40", SPAN_START + timedelta(days=6 * i)) for i in range(7)]
+SPAN_CALLS += [
+    _chain_call(f"P{i:02d}", "V40", SPAN_START + timedelta(days=day)) for i, day in enumerate([50, 57, 64, 71, 78, 81])
+]
+SPAN_CALLS += [
+    _chain_call(f"Q{i}", "V41", SPAN_START + timedelta(days=day)) for i, day in enumerate([1, 8, 15, 22, 29, 32])
+]
+SPAN_CASES = [("G1", "V41", "2025-11-13T10:00:00+01:00", "web", "billing", "", "normal")]
+SPAN_CASE_EVENTS = [
+    ("G1", 1, "opened", "2025-11-13T10:00:00+01:00", "reclamations", "open"),
+    ("G1", 2, "resolved", "2025-11-15T10:00:00+01:00", "reclamations", "resolved"),
+]
+
+
+def load_golden_spans(settings):
+    load_files(settings, "spans", {"calls": SPAN_CALLS, "cases": SPAN_CASES, "case_events": SPAN_CASE_EVENTS})
+
+
+@pytest.fixture(scope="module")
+def spans(tmp_path_factory):
+    con = built_with_config(tmp_path_factory, "golden_spans", load_golden_spans, "metrics:\n  journey_scope: case\n")
+    yield con
+    con.close()
+
+
 def test_continuity_of_agent_and_team_at_its_edges(continuity):
     followups = {
         (kind, ref): rest
@@ -1670,3 +1710,38 @@ def test_continuity_of_agent_and_team_at_its_edges(continuity):
         "2026-W46": None,  # the abandoned N3 and the handled case Q2 wait for nothing
         "2026-W47": datetime(2026, 11, 24, 9, tzinfo=UTC),
     }
+
+
+def test_two_long_runs_of_one_customer_are_each_cut_from_their_own_start(spans):
+    placed = spans.execute(
+        "SELECT contact_ref, split_part(journey_id, ':', -1), stitch_rule FROM journey_contacts "
+        "WHERE contact_ref LIKE 'N%' OR contact_ref LIKE 'P%' ORDER BY contact_ref"
+    ).fetchall()
+    within = "same_customer_within_window"
+    assert placed == [
+        ("N00", "N00", "new_journey"),
+        *((f"N{i:02d}", "N00", within) for i in range(1, 6)),  # N05: exactly 30 days after N00
+        ("N06", "N06", "journey_span_limit"),
+        ("P00", "P00", "new_journey"),  # 14 days after N06: a new run
+        *((f"P{i:02d}", "P00", within) for i in range(1, 5)),
+        ("P05", "P05", "journey_span_limit"),  # 31 days after P00
+    ]
+
+
+def test_a_case_of_its_own_beside_a_long_run_of_calls(spans):
+    placed = spans.execute(
+        "SELECT contact_type, contact_ref, split_part(journey_id, ':', -1), stitch_rule FROM journey_contacts "
+        "WHERE contact_ref LIKE 'Q%' OR contact_ref = 'G1' ORDER BY contact_ref"
+    ).fetchall()
+    assert placed == [
+        ("case", "G1", "G1", "new_journey"),  # 9 days after Q0, within the window: its own journey all the same
+        ("call", "Q0", "Q0", "new_journey"),
+        *(("call", f"Q{i}", "Q0", "same_customer_within_window") for i in range(1, 5)),
+        ("call", "Q5", "Q5", "journey_span_limit"),
+    ]
+    journeys = spans.execute(
+        "SELECT split_part(journey_id, ':', -1), calls, cases FROM journeys "
+        "WHERE journey_id IN (SELECT journey_id FROM journey_contacts WHERE contact_ref IN ('G1', 'Q0', 'Q5')) "
+        "ORDER BY 1"
+    ).fetchall()
+    assert journeys == [("G1", 0, 1), ("Q0", 5, 0), ("Q5", 1, 0)]

@@ -40,31 +40,38 @@ gaps AS (
     FROM anchors
     WINDOW w AS (PARTITION BY customer_ref, scope ORDER BY contact_at, contact_ref)
 ),
+-- the same order, running: the journey's number and its first anchor (the latest journey start so
+-- far: its time and reference), so that no window over a whole journey is needed where no cut is
 sessions AS (
     SELECT
         *,
-        sum(starts_journey) OVER (
-            PARTITION BY customer_ref, scope ORDER BY contact_at, contact_ref ROWS UNBOUNDED PRECEDING
-        ) AS journey_no
+        sum(starts_journey) OVER w AS journey_no,
+        last_value(
+            CASE WHEN starts_journey = 1 THEN struct_pack(at := contact_at, ref := contact_ref) END IGNORE NULLS
+        ) OVER w AS journey_start
     FROM gaps
+    WINDOW w AS (PARTITION BY customer_ref, scope ORDER BY contact_at, contact_ref ROWS UNBOUNDED PRECEDING)
+),
+-- runs longer than journey_max_span_days (an anchor that far after the run's first): few, walked below
+long_runs AS (
+    SELECT DISTINCT customer_ref, scope, journey_no
+    FROM sessions
+    WHERE contact_at - struct_extract(journey_start, 'at') > to_days(getvariable('journey_max_span_days'))
 ),
 numbered AS (
     SELECT
-        *,
-        row_number() OVER s AS anchor_no,
-        min(contact_at) OVER s AS run_started_at,
-        coalesce(
-            max(contact_at) OVER s - min(contact_at) OVER s > to_days(getvariable('journey_max_span_days')), false
-        ) AS too_long
-    FROM sessions
-    WINDOW s AS (PARTITION BY customer_ref, scope, journey_no ORDER BY contact_at, contact_ref
-        ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+        s.*,
+        row_number() OVER (
+            PARTITION BY s.customer_ref, s.scope, s.journey_no ORDER BY s.contact_at, s.contact_ref
+        ) AS anchor_no
+    FROM sessions AS s
+    JOIN long_runs USING (customer_ref, scope, journey_no)  -- one row per run: no row repeated
 ),
 -- only runs longer than the bound are walked, anchor by anchor: each cut depends on the last one
 span_walk AS (
     SELECT customer_ref, scope, journey_no, anchor_no, contact_at AS span_start, 0 AS span_no, false AS cut
     FROM numbered
-    WHERE too_long AND anchor_no = 1
+    WHERE anchor_no = 1
     UNION ALL
     SELECT
         customer_ref,
@@ -97,18 +104,34 @@ span_walk AS (
 spans AS (
     SELECT
         n.*,
-        coalesce(w.span_no, 0) AS span_no,
-        coalesce(w.cut, false) AS starts_span
+        w.span_no,
+        w.cut AS starts_span
     FROM numbered AS n
-    LEFT JOIN span_walk AS w USING (customer_ref, scope, journey_no, anchor_no)
+    JOIN span_walk AS w USING (customer_ref, scope, journey_no, anchor_no)
 ),
 anchored AS (
+    SELECT
+        s.contact_type,
+        s.contact_ref,
+        s.customer_ref,
+        s.contact_at,
+        -- named after the customer and the contact that opened the journey: readable and traceable
+        s.customer_ref || ':' || struct_extract(s.journey_start, 'ref') AS journey_id,
+        CASE WHEN s.starts_journey = 1 THEN 'new_journey' ELSE 'same_customer_within_window' END AS stitch_rule,
+        -- the first anchor of the run with no gap over the window: an incremental build starts there
+        struct_extract(s.journey_start, 'at') AS run_started_at
+    FROM sessions AS s
+    WHERE NOT EXISTS (
+        SELECT 1 FROM long_runs
+        WHERE long_runs.customer_ref = s.customer_ref AND long_runs.scope = s.scope
+            AND long_runs.journey_no = s.journey_no
+    )
+    UNION ALL
     SELECT
         contact_type,
         contact_ref,
         customer_ref,
         contact_at,
-        -- named after the customer and the contact that opened the journey: readable and traceable
         customer_ref || ':' || first_value(contact_ref) OVER (
             PARTITION BY customer_ref, scope, journey_no, span_no ORDER BY contact_at, contact_ref
         ) AS journey_id,
@@ -117,8 +140,7 @@ anchored AS (
             WHEN starts_span THEN 'journey_span_limit'
             ELSE 'same_customer_within_window'
         END AS stitch_rule,
-        -- the first anchor of the run with no gap over the window: an incremental build starts there
-        run_started_at
+        struct_extract(journey_start, 'at') AS run_started_at
     FROM spans
 ),
 escalated AS (

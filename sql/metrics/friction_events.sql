@@ -5,8 +5,8 @@
 WITH contact_journey AS (
     SELECT contact_type, contact_ref, journey_id FROM journey_contacts WHERE journey_id IS NOT NULL
 ),
-journey_calls AS (
-    SELECT cj.journey_id, o.*
+journey_calls AS (  -- the columns the signals read only: the rows are sorted by journey below
+    SELECT cj.journey_id, o.call_id, o.started_at, o.answered, o.first_outcome, o.first_wait_seconds
     FROM contact_journey AS cj
     JOIN stg_call_outcomes AS o ON cj.contact_type = 'call' AND o.call_id = cj.contact_ref
 ),
@@ -64,13 +64,10 @@ signals AS (
     JOIN contact_journey AS cj ON cj.contact_type = 'survey' AND cj.contact_ref = r.response_id
     WHERE r.had_to_repeat
     UNION ALL
-    SELECT later.journey_id, 'repeat_contact', later.started_at, 'calls', later.call_id
-    FROM journey_calls AS later
-    WHERE EXISTS (
-        SELECT 1 FROM journey_calls AS earlier
-        WHERE earlier.journey_id = later.journey_id AND earlier.answered
-            AND earlier.started_at < later.started_at
-    )
+    -- a call after the journey's first answered one: an earlier call had reached an agent
+    SELECT journey_id, 'repeat_contact', started_at, 'calls', call_id
+    FROM attempts
+    WHERE started_at > first_answered_at
     UNION ALL
     SELECT cj.journey_id, 'case_reopened', e.event_at, 'case_events', e.case_id || ':' || e.event_seq
     FROM stg_case_events AS e

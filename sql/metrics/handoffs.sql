@@ -5,11 +5,7 @@
 --   escalation    a call escalated into a complaint case              key escalation:<case_id>
 -- journey_id: the journey of the call or case the handoff happened in (journey_contacts), so that
 -- a failed handoff leads to its journey without a lookup by contact over every contact.
-WITH segments AS (
-    SELECT *, lag(team) OVER (PARTITION BY call_id ORDER BY segment_no) AS previous_team
-    FROM stg_calls
-),
-transfers AS (
+WITH transfers AS (
     SELECT
         'call:' || s.call_id || ':' || s.segment_no AS handoff_key,
         'transfer' AS kind,
@@ -26,7 +22,7 @@ transfers AS (
             SELECT 1 FROM stg_calls AS e
             WHERE e.call_id = s.call_id AND e.segment_no < s.segment_no AND e.team = s.team
         ) AS bounce_back
-    FROM segments AS s
+    FROM stg_calls AS s
     WHERE s.previous_team IS NOT NULL AND s.team <> s.previous_team
 ),
 reassignments AS (

@@ -1,12 +1,6 @@
 -- stg_call_outcomes: one row per call (all its segments): how it started and how far it got.
 -- A call is abandoned when its first segment was; a transfer that is then abandoned is a
 -- dropped handoff (see handoffs), not an abandoned call.
-WITH ordered AS (
-    SELECT
-        *,
-        lag(team) OVER (PARTITION BY call_id ORDER BY segment_no) AS previous_team
-    FROM stg_calls
-)
 SELECT
     call_id,
     any_value(customer_ref) AS customer_ref,
@@ -23,5 +17,5 @@ SELECT
     count(*) AS segments,
     count(*) FILTER (WHERE previous_team IS NOT NULL AND team <> previous_team) AS team_changes,
     arg_max(team, segment_no) FILTER (WHERE outcome = 'answered') AS last_answered_team
-FROM ordered
+FROM stg_calls
 GROUP BY call_id

@@ -64,12 +64,19 @@ KILLED = ("killed", "build_error", "timeout")
 
 def build_template(template: Path) -> None:
     """generated/, pipeline/ (+ pipeline_result.json), golden/, golden_dst/, golden_edges/,
-    golden_continuity/ as tests/conftest.py and tests/test_golden.py would make them, models not built."""
+    golden_continuity/, golden_spans/ as tests/conftest.py and tests/test_golden.py would make them, models not
+    built."""
     from pipelines.config import load_settings
     from pipelines.generate import generate
     from pipelines.orchestration.run import run_all
     from tests.conftest import DATA_SEED, DATA_WEEKS, JOURNEYS_PER_WEEK, copy_landing
-    from tests.test_golden import load_golden, load_golden_continuity, load_golden_dst, load_golden_edges
+    from tests.test_golden import (
+        load_golden,
+        load_golden_continuity,
+        load_golden_dst,
+        load_golden_edges,
+        load_golden_spans,
+    )
 
     generate(template / "generated", weeks=DATA_WEEKS, seed=DATA_SEED, journeys_per_week=JOURNEYS_PER_WEEK)
     settings = load_settings(base_dir=template / "pipeline")
@@ -80,6 +87,7 @@ def build_template(template: Path) -> None:
     load_golden_dst(load_settings(base_dir=template / "golden_dst"))
     load_golden_edges(load_settings(base_dir=template / "golden_edges"))
     load_golden_continuity(load_settings(base_dir=template / "golden_continuity"))
+    load_golden_spans(load_settings(base_dir=template / "golden_spans"))
 
 
 def sql_folder(target: Path, replaced: dict[str, str]) -> Path:
