@@ -40,7 +40,25 @@ PREBUILT_ENV, SQL_DIR_ENV = "ESPRIT_TEST_PREBUILT", "ESPRIT_TEST_SQL_DIR"
 # The files that take longest, longest first; every other file after them, in their own order.
 # `make test` runs the suite in two processes (pytest-xdist, whole files to a process, in this
 # order): the long files start at once, on both cores, and the short ones fill in around them.
-LONGEST_FIRST = ("test_scheduler.py", "test_bench.py", "test_crash.py", "test_end_to_end.py")
+LONGEST_FIRST = (
+    "test_scheduler.py",
+    "test_bench.py",
+    "test_crash.py",
+    "test_end_to_end.py",
+    # then by their time in the last fresh-clone run (docs/performance.md), so that the files
+    # handed out last are short ones and the two processes end close together
+    "test_dags.py",
+    "test_reliability.py",
+    "test_hostile_names.py",
+    "test_packaging.py",
+    "test_fuzz.py",
+    "test_triggerer_restart.py",
+    "test_field_truth.py",
+    "test_models.py",
+    "test_ingest.py",
+    "test_scorecard_browser.py",
+    "test_deliveries.py",
+)
 
 
 def pytest_collection_modifyitems(items) -> None:
