@@ -319,15 +319,19 @@ def bench_flat(rep, size: int, weeks: int, copies: int, work: Path) -> dict:
     return entry
 
 
+def reaching_config(weeks: int) -> str:
+    """The benchmark's config for data reaching `weeks` weeks past the seed's start: a long history
+    reaches past today, and ingest would quarantine its later weeks as implausible."""
+    return CONFIG + f"ingest:\n  plausible_future_days: {7 * (weeks + 1) + 366}\n"
+
+
 def bench_render(rep, weeks: int, work: Path) -> dict:
     """Every week of a history rendered: the first time, again with no figure changed (the weekly
     DAG's case once a week is published), and again forced (a new renderer version)."""
     folder = work / f"render-{weeks}"
     landing = folder / "landing"
     rows = rep.write(landing, 1, weeks, name="history")
-    # 52 weeks from the seed's start reach past today: ingest would quarantine them as implausible
-    future = f"ingest:\n  plausible_future_days: {7 * (weeks + 1) + 366}\n"
-    env = esprit_env(folder / "home", landing, CONFIG + future)
+    env = esprit_env(folder / "home", landing, reaching_config(weeks))
     logs = folder / "logs"
     entry = {"weeks": weeks, "rows": rows, "setup": run_phase("history", {}, env, logs)}
     if not entry["setup"]["weeks"]:
@@ -368,7 +372,7 @@ def bench_weekly(
         folder = work / f"weekly-{h}"
         landing = folder / "landing"
         history_rows = rep.write(landing, new - h, new - 1, name="history")
-        env = esprit_env(folder / "home", landing)
+        env = esprit_env(folder / "home", landing, reaching_config(new))
         logs = folder / "logs"
         setup = run_phase("history", {}, env, logs)
         new_rows = rep.write(landing, new, new)
@@ -403,7 +407,7 @@ def bench_weekly(
             entry["runs_wall_seconds"] = [r["wall_seconds"] for r in runs]
             entry["runs_load_average"] = [r["load_average"] for r in runs]
         if airflow and h == min(histories):
-            aenv = esprit_env(folder / "airflow-home", landing)
+            aenv = esprit_env(folder / "airflow-home", landing, reaching_config(new))
             run = run_phase(
                 "airflow",
                 {"week": week, "airflow_home": str(folder / "airflow"), "esprit_home": str(folder / "airflow-home")},
