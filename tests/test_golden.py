@@ -16,6 +16,7 @@ from pipelines.ingest.profiles import load_profile, parse_profile
 from pipelines.model.build import build_models, parameter_set
 from pipelines.warehouse import connect
 from tests.conftest import copy_prebuilt, models_sql_dir
+from tests.test_pulse import PULSE_COLUMNS
 
 CALLS = [
     # C1, Monday 19 Oct (W43): 10 s wait, 300 s handled at accueil, warm transfer; 60 s wait, 240 s at facturation
@@ -116,17 +117,7 @@ FIELDS = {
     ],
     "cases": ["case_id", "customer_ref", "opened_at", "channel", "category", "origin_ref", "priority", "resolved_at"],
     "case_events": ["case_id", "event_seq", "event_type", "event_at", "team", "status", "agent_id"],
-    "internal_pulse": [
-        "answer_id",
-        "respondent_ref",
-        "answered_at",
-        "rater_team",
-        "rated_team",
-        "reactivity",
-        "handoff_clarity",
-        "helpfulness",
-        "engagement",
-    ],
+    "internal_pulse": list(PULSE_COLUMNS),
 }
 
 
